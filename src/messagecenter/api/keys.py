@@ -1,0 +1,69 @@
+"""API keys: belong to a business, act for it, stored only as a hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from messagecenter.errors import InvalidInput, NotAuthenticated, NotFound
+from messagecenter.models import ApiKey
+
+KEY_PREFIX = "mc_"
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(
+    session: Session, business_id: int, name: str, at: datetime
+) -> tuple[ApiKey, str]:
+    """Create a key; the secret is returned once and never stored."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("Give the key a name of 1 to 100 characters.", field="name")
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        business_id=business_id,
+        name=name,
+        prefix=secret[:10],
+        key_hash=key_digest(secret),
+        created_at=at,
+    )
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def authenticate(session: Session, presented: str | None) -> ApiKey:
+    if not presented:
+        raise NotAuthenticated(
+            "Send your API key as 'Authorization: Bearer <key>'.", code="missing_api_key"
+        )
+    digest = key_digest(presented.strip())
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.key_hash, digest):
+        raise NotAuthenticated("That API key is not valid or has been revoked.", code="bad_api_key")
+    return key
+
+
+def revoke_api_key(session: Session, business_id: int, key_id: int, at: datetime) -> ApiKey:
+    key = session.scalar(
+        select(ApiKey).where(ApiKey.id == key_id, ApiKey.business_id == business_id)
+    )
+    if key is None:
+        raise NotFound("No such API key.")
+    key.revoked_at = key.revoked_at or at
+    session.flush()
+    return key
+
+
+def list_api_keys(session: Session, business_id: int) -> list[ApiKey]:
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.business_id == business_id).order_by(ApiKey.id))
+    )

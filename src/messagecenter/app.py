@@ -1,0 +1,91 @@
+"""create_app(): settings, database, routers, and the in-process dispatcher."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from messagecenter import __version__
+from messagecenter.api.errors import ERROR_RESPONSES, install_error_handlers
+from messagecenter.businesses.routes import router as business_router
+from messagecenter.carriers.simulator.routes import router as simulator_router
+from messagecenter.clients.routes import router as clients_router
+from messagecenter.config import Settings
+from messagecenter.context import AppContext, build_context
+from messagecenter.conversations.routes import router as conversations_router
+from messagecenter.events import PostgresListener, libpq_dsn
+from messagecenter.web.live import router as live_router
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    context: AppContext | None = None,
+    run_dispatcher: bool = True,
+) -> FastAPI:
+    """The ASGI app. `run_dispatcher` runs the outbox dispatcher inside this process (always
+    so on SQLite; on PostgreSQL `worker` processes may do it instead)."""
+    context = context or build_context(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        threads: list[threading.Thread] = []
+        listener = None
+        if not context.settings.is_sqlite and context.engine.dialect.name == "postgresql":
+            listener = PostgresListener(libpq_dsn(context.settings.database_url), context.bus)
+            listener.start()
+        if run_dispatcher:
+            thread = threading.Thread(
+                target=context.dispatcher.run_forever, args=(stop,), name="dispatcher", daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+        try:
+            yield
+        finally:
+            stop.set()
+            context.dispatcher.wake()
+            for thread in threads:
+                thread.join(timeout=10)
+            if listener is not None:
+                listener.stop()
+
+    app = FastAPI(
+        title="Message Center",
+        version=__version__,
+        description="Two-way SMS between small businesses and their clients.",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+
+    api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+    api.include_router(clients_router)
+    api.include_router(conversations_router)
+    api.include_router(business_router)
+    api.include_router(live_router)
+    app.include_router(api)
+    if context.simulator is not None:
+        app.include_router(simulator_router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> JSONResponse:
+        """200 when the app and its database answer; 503 otherwise."""
+        try:
+            with context.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("health check: database unreachable: %s", exc)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    return app

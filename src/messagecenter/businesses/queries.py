@@ -1,0 +1,109 @@
+"""SQL for businesses, plans and usage."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
+
+from messagecenter.db import insert_ignore
+from messagecenter.models import Business, Plan, SmsNumber, UsagePeriod
+from messagecenter.models.sms_number import NUMBER_ACTIVE
+
+
+def get_business(session: Session, business_id: int) -> Business | None:
+    return session.get(Business, business_id)
+
+
+def get_plan(session: Session, plan_id: int) -> Plan:
+    plan = session.get(Plan, plan_id)
+    assert plan is not None, "a business always has a plan"
+    return plan
+
+
+def active_number(session: Session, business_id: int) -> SmsNumber | None:
+    return session.scalar(
+        select(SmsNumber).where(
+            SmsNumber.business_id == business_id, SmsNumber.status == NUMBER_ACTIVE
+        )
+    )
+
+
+def business_for_number(session: Session, phone_number: str) -> tuple[Business, SmsNumber] | None:
+    row = session.execute(
+        select(Business, SmsNumber)
+        .join(SmsNumber, SmsNumber.business_id == Business.id)
+        .where(SmsNumber.phone_number == phone_number, SmsNumber.status == NUMBER_ACTIVE)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def ensure_usage_period(session: Session, business_id: int, start: date) -> None:
+    insert_ignore(
+        session,
+        UsagePeriod.__table__,  # type: ignore[arg-type]
+        {
+            "business_id": business_id,
+            "period_start": start,
+            "units_used": 0,
+            "inbound_units": 0,
+            "outbound_units": 0,
+        },
+        ["business_id", "period_start"],
+    )
+
+
+def add_units(
+    session: Session,
+    business_id: int,
+    start: date,
+    units: int,
+    *,
+    inbound: bool,
+    ceiling: int | None = None,
+) -> int | None:
+    """Atomically add units to a period; with `ceiling`, only if the total stays within it.
+
+    Returns the new total, or None when the ceiling refused the units. One conditional UPDATE,
+    so concurrent sends cannot both squeeze past the limit.
+    """
+    column = UsagePeriod.inbound_units if inbound else UsagePeriod.outbound_units
+    stmt = (
+        update(UsagePeriod)
+        .where(UsagePeriod.business_id == business_id, UsagePeriod.period_start == start)
+        .values({UsagePeriod.units_used: UsagePeriod.units_used + units, column: column + units})
+        .returning(UsagePeriod.units_used)
+    )
+    if ceiling is not None:
+        stmt = stmt.where(UsagePeriod.units_used + units <= ceiling)
+    return session.execute(stmt).scalar()
+
+
+def give_back_units(session: Session, business_id: int, start: date, units: int) -> None:
+    result = session.execute(
+        update(UsagePeriod)
+        .where(UsagePeriod.business_id == business_id, UsagePeriod.period_start == start)
+        .values(
+            units_used=UsagePeriod.units_used - units,
+            outbound_units=UsagePeriod.outbound_units - units,
+        )
+    )
+    assert isinstance(result, CursorResult)
+
+
+def units_used(session: Session, business_id: int, start: date) -> int:
+    used = session.scalar(
+        select(UsagePeriod.units_used).where(
+            UsagePeriod.business_id == business_id, UsagePeriod.period_start == start
+        )
+    )
+    return used or 0
+
+
+def usage_row(session: Session, business_id: int, start: date) -> UsagePeriod | None:
+    return session.scalar(
+        select(UsagePeriod).where(
+            UsagePeriod.business_id == business_id, UsagePeriod.period_start == start
+        )
+    )

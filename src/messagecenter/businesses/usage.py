@@ -1,0 +1,107 @@
+"""Allowance metering: each message counted exactly once, in the transaction that creates it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from messagecenter.businesses import billing, queries
+from messagecenter.errors import AllowanceExhausted
+from messagecenter.events import LiveEvent, queue_event_on_commit
+from messagecenter.models import Business, Plan
+from messagecenter.models.business import OVERAGE_HARD_STOP
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    period_start: date
+    period_end: date  # exclusive: the first day of the next period
+    allowance: int
+    used: int
+    inbound_units: int
+    outbound_units: int
+    remaining: int
+    overage_units: int
+    overage_cost: Decimal
+    overage_policy: str
+    warning: int | None  # 80 or 100 (percent) once reached
+
+
+def count_inbound(session: Session, business: Business, units: int, at: datetime) -> None:
+    """Inbound messages are always stored and counted, even past the allowance."""
+    start = billing.period_start(at, business.timezone)
+    queries.ensure_usage_period(session, business.id, start)
+    total = queries.add_units(session, business.id, start, units, inbound=True)
+    assert total is not None
+    _warn_if_crossed(session, business, total - units, total)
+
+
+def reserve_outbound(
+    session: Session, business: Business, units: int, at: datetime, *, force: bool = False
+) -> None:
+    """Count an outbound message as it is created, or refuse it under a hard stop.
+
+    `force` counts it whatever the policy (the app's own keyword confirmations must go out).
+    """
+    plan = queries.get_plan(session, business.plan_id)
+    start = billing.period_start(at, business.timezone)
+    queries.ensure_usage_period(session, business.id, start)
+    hard_stop = plan.overage_policy == OVERAGE_HARD_STOP and not force
+    ceiling = plan.monthly_allowance if hard_stop else None
+    total = queries.add_units(session, business.id, start, units, inbound=False, ceiling=ceiling)
+    if total is None:
+        used = queries.units_used(session, business.id, start)
+        raise AllowanceExhausted(
+            f"The monthly allowance is used up: {used} of {plan.monthly_allowance} units used "
+            f"this period and this message needs {units}. It renews on "
+            f"{billing.next_period_start(start).isoformat()}, or the plan can be raised."
+        )
+    _warn_if_crossed(session, business, total - units, total, plan)
+
+
+def give_back(session: Session, business: Business, units: int, created_at: datetime) -> None:
+    """The carrier refused a message before accepting it: its units return to its period."""
+    start = billing.period_start(created_at, business.timezone)
+    queries.give_back_units(session, business.id, start, units)
+
+
+def summarize(session: Session, business: Business, at: datetime) -> UsageSummary:
+    plan = queries.get_plan(session, business.plan_id)
+    start = billing.period_start(at, business.timezone)
+    row = queries.usage_row(session, business.id, start)
+    used = row.units_used if row else 0
+    return UsageSummary(
+        period_start=start,
+        period_end=billing.next_period_start(start),
+        allowance=plan.monthly_allowance,
+        used=used,
+        inbound_units=row.inbound_units if row else 0,
+        outbound_units=row.outbound_units if row else 0,
+        remaining=max(0, plan.monthly_allowance - used),
+        overage_units=billing.overage_units(used, plan.monthly_allowance),
+        overage_cost=billing.overage_cost(
+            used, plan.monthly_allowance, plan.overage_price_per_unit
+        ),
+        overage_policy=plan.overage_policy,
+        warning=billing.warning_level(used, plan.monthly_allowance),
+    )
+
+
+def _warn_if_crossed(
+    session: Session, business: Business, before: int, after: int, plan: Plan | None = None
+) -> None:
+    plan = plan or queries.get_plan(session, business.plan_id)
+    old = billing.warning_level(before, plan.monthly_allowance) if before > 0 else None
+    new = billing.warning_level(after, plan.monthly_allowance)
+    if new is not None and new != old:
+        queue_event_on_commit(
+            session,
+            LiveEvent(
+                business.id,
+                "usage.warning",
+                {"percent": new, "used": after, "allowance": plan.monthly_allowance},
+            ),
+        )

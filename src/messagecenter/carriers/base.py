@@ -1,0 +1,109 @@
+"""The carrier interface: everything the app needs from Twilio or the simulator.
+
+One module per carrier implements it (like RapidPro's channel types or polar's tax
+calculation providers). Failures are classified by what they prove about the message, because
+that decides whether sending again is safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutboundSms:
+    message_id: int  # our id: it travels in the status-callback URL
+    from_phone: str
+    to_phone: str
+    body: str
+    media_urls: list[str] = field(default_factory=list)
+    status_callback_url: str | None = None
+
+
+@dataclass(frozen=True)
+class CarrierAccepted:
+    carrier_sid: str
+    carrier_status: str  # the carrier's own word ("queued", "accepted", ...)
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """A text from a client's phone, as the carrier reports it."""
+
+    carrier_sid: str
+    from_phone: str
+    to_phone: str
+    body: str
+    media_urls: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """A delivery status report for one of our messages."""
+
+    carrier_sid: str
+    carrier_status: str
+    message_id: int | None = None  # our id, when the callback URL carried it
+    error_code: int | None = None
+    payload: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AvailableNumber:
+    phone_number: str  # E.164
+    country: str
+    locality: str | None = None
+
+
+class CarrierError(Exception):
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class CarrierRetryLater(CarrierError):
+    """The carrier certainly did not take the message (HTTP 429 / 20429, queue full 21611,
+    a connection that never reached it): sending again later is safe."""
+
+    def __init__(
+        self, message: str, *, code: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class CarrierRejected(CarrierError):
+    """The carrier refused the message before accepting it: it will never be sent."""
+
+
+class CarrierAmbiguous(CarrierError):
+    """The carrier may or may not have taken the message (timeout, 5xx, broken connection
+    after the request went out). Settled by our id, never by sending again."""
+
+
+class Carrier(Protocol):
+    name: str
+
+    def send(self, sms: OutboundSms) -> CarrierAccepted:
+        """Hand one message to the carrier. Raises a CarrierError subclass on failure."""
+        ...
+
+    def find_sent(self, sms: OutboundSms) -> CarrierAccepted | None:
+        """Look up a message we may have sent, by our id; None when the carrier has none."""
+        ...
+
+    def suggest_numbers(self, country: str, near: str | None, limit: int) -> list[AvailableNumber]:
+        """Numbers the business may choose from, near `near` where the carrier can tell."""
+        ...
+
+    def acquire_number(self, phone_number: str, sms_webhook_url: str) -> str:
+        """Buy or claim the number; returns the carrier's id for it."""
+        ...
+
+    def release_number(self, carrier_sid: str) -> None: ...
+
+    def tick(self) -> None:
+        """Give the carrier a chance to do time-based work (the simulator's callbacks)."""
+        ...

@@ -1,0 +1,34 @@
+"""Carrier error codes in words a salon owner understands.
+
+Written from Twilio's messaging error catalogue; unknown codes keep their number and a generic
+reason, so nothing is hidden.
+"""
+
+from __future__ import annotations
+
+REASONS: dict[int, str] = {
+    20429: "The carrier was busy; the message is waiting to be sent again.",
+    21211: "The phone number is not valid: check the client's cell phone.",
+    21408: "Texting this country is not enabled for the business's account.",
+    21610: "The client has unsubscribed (texted STOP), so the carrier refused the message.",
+    21611: "Too many messages are waiting at the carrier; it will be sent again shortly.",
+    21612: "The carrier cannot reach this number: it may be a landline or not accept texts.",
+    21614: "This number cannot receive text messages (it is not a mobile number).",
+    21617: "The message is too long: it must be 1,600 characters or fewer.",
+    30001: "The carrier's queue overflowed; the message was not sent.",
+    30002: "The business's carrier account is suspended.",
+    30003: "The client's phone is switched off or out of reach.",
+    30004: "The client's phone or carrier has blocked messages from this number.",
+    30005: "The number does not exist or is no longer in service.",
+    30006: "This number is a landline or cannot receive texts.",
+    30007: "The client's mobile carrier filtered the message as possible spam.",
+    30008: "The client's mobile carrier could not deliver it, for an unknown reason.",
+    30032: "The business's number is not yet registered for texting (toll-free verification).",
+    30034: "The business's number is not registered for texting in the US (A2P 10DLC).",
+}
+
+
+def reason_for(code: int | None) -> str | None:
+    if code is None:
+        return None
+    return REASONS.get(code, f"The carrier reported error {code}; the message was not delivered.")

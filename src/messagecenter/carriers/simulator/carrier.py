@@ -1,0 +1,143 @@
+"""The simulated carrier: no credentials, no network, behaves like Twilio.
+
+It accepts messages with Twilio-like sids, reports queued -> sent -> delivered (a configurable
+share undelivered) through the same intake as Twilio's webhooks, refuses numbers that texted
+STOP (error 21610) like Twilio does, and offers fictional numbers per country. Its clock is
+injectable, and its delayed work runs when `tick()` is called (by the dispatcher loop).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import phonenumbers
+
+from messagecenter.carriers.base import (
+    AvailableNumber,
+    CarrierAccepted,
+    CarrierRejected,
+    InboundSms,
+    OutboundSms,
+    StatusReport,
+)
+from messagecenter.carriers.simulator.numbers import fictional_numbers
+from messagecenter.clock import Clock
+from messagecenter.sms.keywords import Keyword, classify_keyword
+
+SENT_AFTER = timedelta(milliseconds=400)
+DELIVERED_AFTER = timedelta(milliseconds=1200)
+# Delivery failures the simulator picks from, as Twilio reports them.
+FAILURE_CODES = (30003, 30005, 30006, 30008)
+
+
+class SimulatedCarrier:
+    name = "simulator"
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        deliver_inbound: Callable[[InboundSms], object],
+        deliver_status: Callable[[StatusReport], object],
+        failure_rate: float = 0.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._clock = clock
+        self._deliver_inbound = deliver_inbound
+        self._deliver_status = deliver_status
+        self._failure_rate = failure_rate
+        self._rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self._sequence = itertools.count()
+        self._due: list[tuple[datetime, int, StatusReport]] = []
+        self._sent: dict[int, CarrierAccepted] = {}  # by our message id
+        self._opted_out: set[tuple[str, str]] = set()  # (business number, client phone)
+
+    # -- sending
+    def send(self, sms: OutboundSms) -> CarrierAccepted:
+        if not _is_valid(sms.to_phone):
+            raise CarrierRejected("The 'To' number is not a valid phone number.", code=21211)
+        with self._lock:
+            if (sms.from_phone, sms.to_phone) in self._opted_out:
+                raise CarrierRejected("Attempt to send to unsubscribed recipient", code=21610)
+            if sms.message_id in self._sent:  # the same message twice: Twilio would bill twice
+                return self._sent[sms.message_id]
+            accepted = CarrierAccepted("SM" + uuid.uuid4().hex, "queued")
+            self._sent[sms.message_id] = accepted
+            now = self._clock.now()
+            self._schedule(now + SENT_AFTER, _report(sms, accepted, "sent"))
+            if self._rng.random() < self._failure_rate:
+                code = self._rng.choice(FAILURE_CODES)
+                self._schedule(now + DELIVERED_AFTER, _report(sms, accepted, "undelivered", code))
+            else:
+                self._schedule(now + DELIVERED_AFTER, _report(sms, accepted, "delivered"))
+        return accepted
+
+    def find_sent(self, sms: OutboundSms) -> CarrierAccepted | None:
+        with self._lock:
+            return self._sent.get(sms.message_id)
+
+    def sent_count(self) -> int:
+        with self._lock:
+            return len(self._sent)
+
+    # -- the client's phone
+    def receive_from_phone(
+        self, from_phone: str, to_phone: str, body: str, media_urls: list[str] | None = None
+    ) -> str:
+        """A client texts the business: handled as Twilio would, then sent to the app."""
+        match = classify_keyword(body)
+        with self._lock:
+            if match and match.kind is Keyword.OPT_OUT:
+                self._opted_out.add((to_phone, from_phone))
+            elif match and match.kind is Keyword.OPT_IN:
+                self._opted_out.discard((to_phone, from_phone))
+        sid = "SM" + uuid.uuid4().hex
+        self._deliver_inbound(InboundSms(sid, from_phone, to_phone, body, list(media_urls or [])))
+        return sid
+
+    # -- numbers
+    def suggest_numbers(self, country: str, near: str | None, limit: int) -> list[AvailableNumber]:
+        return [AvailableNumber(n, country) for n in fictional_numbers(country, near, limit)]
+
+    def acquire_number(self, phone_number: str, sms_webhook_url: str) -> str:
+        return "PN" + uuid.uuid4().hex
+
+    def release_number(self, carrier_sid: str) -> None:
+        return None
+
+    # -- time
+    def tick(self) -> None:
+        """Send every status report that has come due."""
+        now = self._clock.now()
+        due: list[StatusReport] = []
+        with self._lock:
+            while self._due and self._due[0][0] <= now:
+                due.append(heapq.heappop(self._due)[2])
+        for report in due:
+            self._deliver_status(report)
+
+    def _schedule(self, at: datetime, report: StatusReport) -> None:
+        heapq.heappush(self._due, (at, next(self._sequence), report))
+
+
+def _report(
+    sms: OutboundSms, accepted: CarrierAccepted, carrier_status: str, code: int | None = None
+) -> StatusReport:
+    payload = {"MessageSid": accepted.carrier_sid, "MessageStatus": carrier_status}
+    if code is not None:
+        payload["ErrorCode"] = str(code)
+    return StatusReport(accepted.carrier_sid, carrier_status, sms.message_id, code, payload)
+
+
+def _is_valid(e164: str) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return False

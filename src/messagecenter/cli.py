@@ -1,0 +1,211 @@
+"""The `messagecenter` command: serve | worker | db upgrade | demo | business create."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from decimal import Decimal, InvalidOperation
+
+from messagecenter.config import Settings
+from messagecenter.errors import DomainError
+
+log = logging.getLogger("messagecenter")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = Settings()
+    try:
+        result: int = args.handler(settings, args)
+        return result
+    except DomainError as exc:
+        field = f" ({exc.field})" if exc.field else ""
+        print(f"error{field}: {exc.message}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="messagecenter",
+        description="Message Center: two-way SMS between small businesses and their clients. "
+        "Configuration comes from MESSAGECENTER_* environment variables (see README).",
+    )
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    serve = commands.add_parser(
+        "serve", help="apply pending migrations, then serve the web app, API and dispatcher"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument(
+        "--no-dispatcher",
+        action="store_true",
+        help="do not dispatch the outbox here (PostgreSQL only: leave it to `worker`s)",
+    )
+    serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="run the outbox dispatcher only (PostgreSQL)")
+    worker.set_defaults(handler=_worker)
+
+    db = commands.add_parser("db", help="database commands")
+    db_commands = db.add_subparsers(required=True, metavar="db-command")
+    upgrade = db_commands.add_parser("upgrade", help="apply pending migrations")
+    upgrade.set_defaults(handler=_db_upgrade)
+
+    demo = commands.add_parser(
+        "demo", help="create the demo business on the simulated carrier (safe to run twice)"
+    )
+    demo.set_defaults(handler=_demo)
+
+    business = commands.add_parser("business", help="operator commands for businesses")
+    business_commands = business.add_subparsers(required=True, metavar="business-command")
+    create = business_commands.add_parser(
+        "create", help="create a business and its owner; prints the password and an API key"
+    )
+    create.add_argument("--name", required=True)
+    create.add_argument("--country", required=True, help="ISO code: US, CA, AU, GB, IE, IM, JE, GG")
+    create.add_argument("--timezone", required=True, help="IANA name, e.g. America/New_York")
+    create.add_argument("--business-phone", required=True, help="the business's own phone")
+    create.add_argument("--allowance", type=int, required=True, help="messages a month")
+    create.add_argument(
+        "--policy",
+        choices=["hard_stop", "allow_overage"],
+        default="hard_stop",
+        help="when the allowance is used up: refuse sends, or allow and bill overage",
+    )
+    create.add_argument("--overage-price", default="0", help="price per unit over the allowance")
+    create.add_argument("--owner-email", required=True)
+    create.add_argument("--owner-name", default="")
+    create.add_argument(
+        "--sms-number",
+        default="none",
+        help="'auto' takes the first suggested number, a number takes that suggestion, "
+        "'none' (default) leaves choosing to the owner",
+    )
+    create.set_defaults(handler=_business_create)
+    return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from messagecenter.app import create_app
+    from messagecenter.migrate import upgrade
+
+    if args.no_dispatcher and settings.is_sqlite:
+        print("error: on SQLite the dispatcher must run inside `serve`.", file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+    app = create_app(settings, run_dispatcher=not args.no_dispatcher)
+    print(f"Message Center is at http://{args.host}:{args.port}  (carrier: {settings.carrier})")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    return 0
+
+
+def _worker(settings: Settings, _args: argparse.Namespace) -> int:
+    from messagecenter.context import build_context
+
+    if settings.is_sqlite:
+        print(
+            "error: workers share a PostgreSQL database; on SQLite `serve` dispatches itself.",
+            file=sys.stderr,
+        )
+        return 2
+    context = build_context(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    context.dispatcher.run_forever(stop)
+    return 0
+
+
+def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
+    from messagecenter.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def _demo(settings: Settings, _args: argparse.Namespace) -> int:
+    from messagecenter.context import build_context
+    from messagecenter.db import session_scope
+    from messagecenter.demo import DEMO_API_KEY, DEMO_OWNER_EMAIL, DEMO_PASSWORD, ensure_demo
+    from messagecenter.migrate import upgrade
+
+    upgrade(settings.database_url)
+    context = build_context(settings)
+    with session_scope(context.sessions) as session:
+        demo = ensure_demo(session, context.carrier, settings.public_url, context.clock.now())
+    state = "created" if demo.created else "already there"
+    print(
+        f"Demo business {state}.\n"
+        f"  Open:      {settings.public_url}\n"
+        f"  Log in:    {DEMO_OWNER_EMAIL} / {DEMO_PASSWORD}\n"
+        f"  API key:   {DEMO_API_KEY}\n"
+        f"  SMS number (simulated): {demo.sms_number}\n"
+        f"  Try:       curl -H 'Authorization: Bearer {DEMO_API_KEY}' "
+        f"{settings.public_url}/api/v1/conversations"
+    )
+    return 0
+
+
+def _business_create(settings: Settings, args: argparse.Namespace) -> int:
+    from messagecenter.businesses.service import NewBusiness, create_business
+    from messagecenter.context import build_context
+    from messagecenter.db import session_scope
+    from messagecenter.migrate import upgrade
+    from messagecenter.numbers.service import enable_messaging, suggest_numbers
+
+    try:
+        price = Decimal(args.overage_price)
+    except InvalidOperation:
+        print("error (overage_price): give a number such as 0.05", file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+    context = build_context(settings)
+    with session_scope(context.sessions) as session:
+        now = context.clock.now()
+        created = create_business(
+            session,
+            NewBusiness(
+                name=args.name,
+                country=args.country,
+                timezone=args.timezone,
+                business_phone=args.business_phone,
+                monthly_allowance=args.allowance,
+                overage_policy=args.policy,
+                overage_price_per_unit=price,
+                owner_email=args.owner_email,
+                owner_name=args.owner_name,
+            ),
+            now,
+        )
+        number = None
+        if args.sms_number != "none":
+            suggestions = suggest_numbers(session, created.business, context.carrier)
+            chosen = (
+                suggestions[0] if args.sms_number == "auto" and suggestions else args.sms_number
+            )
+            number = enable_messaging(
+                session, created.business, context.carrier, chosen, settings.public_url, now
+            )
+        business_id = created.business.id
+    print(f"Business {business_id} created: {args.name}")
+    print(f"  Owner login:  {args.owner_email.strip().lower()} / {created.owner_password}")
+    print(f"  API key:      {created.api_key}   (shown once; stored only as a hash)")
+    if number is not None:
+        print(f"  SMS number:   {number.phone_number}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

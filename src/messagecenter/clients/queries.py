@@ -1,0 +1,34 @@
+"""SQL for client profiles, always scoped by business."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from messagecenter.models import Client
+
+
+def get_client(session: Session, business_id: int, client_id: int) -> Client | None:
+    return session.scalar(
+        select(Client).where(Client.id == client_id, Client.business_id == business_id)
+    )
+
+
+def list_clients(
+    session: Session, business_id: int, *, search: str | None, limit: int, offset: int
+) -> tuple[list[Client], int]:
+    stmt = select(Client).where(Client.business_id == business_id)
+    if search and search.strip():
+        term = f"%{search.strip().lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Client.first_name + " " + Client.last_name).like(term),
+                func.lower(Client.email).like(term),
+                Client.cell_phone.like(f"%{search.strip()}%"),
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(Client.last_name, Client.first_name, Client.id).limit(limit).offset(offset)
+    )
+    return list(rows), int(total)

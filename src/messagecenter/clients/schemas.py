@@ -1,0 +1,69 @@
+"""JSON shapes for client profiles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from messagecenter.clients.service import ClientChanges
+
+
+class ClientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(default="", max_length=100)
+    email: str | None = Field(default=None, max_length=254)
+    cell_phone: str | None = Field(default=None, max_length=40)
+    sms_reminders: bool = True
+    sms_account: bool = True
+    sms_marketing: bool = False
+
+    def changes(self) -> ClientChanges:
+        return ClientChanges(**self.model_dump())
+
+
+class ClientPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: str | None = Field(default=None, min_length=1, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=254)
+    cell_phone: str | None = Field(default=None, max_length=40)
+    sms_reminders: bool | None = None
+    sms_account: bool | None = None
+    sms_marketing: bool | None = None
+
+    def changes(self) -> ClientChanges:
+        return ClientChanges(**self.model_dump(exclude_unset=True))
+
+
+class SubscriptionOut(BaseModel):
+    subscribed: bool
+    changed_at: datetime | None
+    keyword: str | None
+    source: str | None
+
+
+class ClientOut(BaseModel):
+    id: int
+    first_name: str
+    last_name: str
+    email: str | None
+    cell_phone: str | None
+    cell_phone_valid_for_sms: bool
+    cell_phone_problem: str | None
+    sms_reminders: bool
+    sms_account: bool
+    sms_marketing: bool
+    subscription: SubscriptionOut
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClientPage(BaseModel):
+    items: list[ClientOut]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,114 @@
+"""Client profiles: names, email, a validated cell phone and SMS category switches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from messagecenter.clients import queries
+from messagecenter.clients.phone import parse_cell_phone
+from messagecenter.errors import InvalidInput, NotFound
+from messagecenter.models import Business, Client
+
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class ClientChanges:
+    """Fields to set; None leaves a field as it is. cell_phone "" clears the number."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    cell_phone: str | None = None
+    sms_reminders: bool | None = None
+    sms_account: bool | None = None
+    sms_marketing: bool | None = None
+
+
+def create_client(
+    session: Session, business: Business, changes: ClientChanges, at: datetime
+) -> Client:
+    if not (changes.first_name or "").strip():
+        raise InvalidInput("Enter the client's first name.", field="first_name")
+    client = Client(
+        business_id=business.id,
+        first_name="",
+        last_name="",
+        sms_reminders=True,
+        sms_account=True,
+        sms_marketing=False,
+        created_at=at,
+        updated_at=at,
+    )
+    _apply(client, business, changes)
+    session.add(client)
+    session.flush()
+    return client
+
+
+def update_client(
+    session: Session, business: Business, client_id: int, changes: ClientChanges, at: datetime
+) -> Client:
+    client = get_client(session, business.id, client_id)
+    _apply(client, business, changes)
+    client.updated_at = at
+    session.flush()
+    return client
+
+
+def get_client(session: Session, business_id: int, client_id: int) -> Client:
+    client = queries.get_client(session, business_id, client_id)
+    if client is None:
+        raise NotFound("No such client.")
+    return client
+
+
+def _apply(client: Client, business: Business, changes: ClientChanges) -> None:
+    # Validate everything first, so a bad field changes nothing.
+    first = _name(changes.first_name, "first_name") if changes.first_name is not None else None
+    last = changes.last_name.strip()[:100] if changes.last_name is not None else None
+    email = _email(changes.email) if changes.email is not None else None
+    phone: str | object | None = _UNSET
+    if changes.cell_phone is not None:
+        phone = (
+            parse_cell_phone(changes.cell_phone, business.country)
+            if changes.cell_phone.strip()
+            else None
+        )
+    if first is not None:
+        client.first_name = first
+    if last is not None:
+        client.last_name = last
+    if changes.email is not None:
+        client.email = email
+    if phone is not _UNSET:
+        assert phone is None or isinstance(phone, str)
+        if phone != client.cell_phone:
+            client.cell_phone_error = None  # a new number gets a fresh chance
+        client.cell_phone = phone
+    for switch in ("sms_reminders", "sms_account", "sms_marketing"):
+        value = getattr(changes, switch)
+        if value is not None:
+            setattr(client, switch, value)
+
+
+def _name(value: str, field: str) -> str:
+    value = value.strip()
+    if not value:
+        raise InvalidInput("Enter the client's first name.", field=field)
+    if len(value) > 100:
+        raise InvalidInput("Names are at most 100 characters.", field=field)
+    return value
+
+
+def _email(value: str) -> str | None:
+    value = value.strip()
+    if not value:
+        return None
+    local, _, domain = value.partition("@")
+    if not local or "." not in domain or len(value) > 254 or " " in value:
+        raise InvalidInput(f"{value!r} is not an email address.", field="email")
+    return value.lower()

@@ -1,0 +1,66 @@
+"""Settings read from the environment (every variable is documented in the README)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///messagecenter.db"
+TWILIO_API_URL = "https://api.twilio.com"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MESSAGECENTER_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    carrier: Literal["simulator", "twilio"] = "simulator"
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str | None = None
+    test_database_url: str | None = None
+    twilio_api_url: str = TWILIO_API_URL
+    simulator_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Twilio's own variable names, kept as Twilio documents them (no prefix).
+    twilio_account_sid: str | None = Field(default=None, validation_alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(default=None, validation_alias="TWILIO_AUTH_TOKEN")
+    twilio_webhook_secret: str | None = Field(
+        default=None, validation_alias="TWILIO_WEBHOOK_SECRET"
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept beside the SQLite file."""
+        if self.secret_key:
+            return self.secret_key
+        path = self._secret_key_path()
+        if path.exists():
+            return path.read_text().strip()
+        key = secrets.token_urlsafe(48)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(key + "\n")
+        path.chmod(0o600)
+        return key
+
+    def _secret_key_path(self) -> Path:
+        if self.is_sqlite:
+            db_path = self.database_url.split("///", 1)[-1]
+            if db_path and db_path != ":memory:":
+                return Path(db_path).resolve().parent / ".messagecenter-secret"
+        return Path.cwd() / ".messagecenter-secret"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

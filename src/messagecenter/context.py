@@ -1,0 +1,73 @@
+"""Everything a process shares: settings, database, clock, carrier, event bus, dispatcher."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from messagecenter.carriers.base import Carrier
+from messagecenter.carriers.simulator.carrier import SimulatedCarrier
+from messagecenter.clock import Clock, SystemClock
+from messagecenter.config import Settings
+from messagecenter.db import make_engine, make_session_factory
+from messagecenter.events import EventBus, attach_bus
+from messagecenter.intake import Intake
+from messagecenter.sending.dispatcher import Dispatcher
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    bus: EventBus
+    intake: Intake
+    carrier: Carrier
+    dispatcher: Dispatcher
+
+    @property
+    def simulator(self) -> SimulatedCarrier | None:
+        return self.carrier if isinstance(self.carrier, SimulatedCarrier) else None
+
+
+def build_context(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    carrier: Carrier | None = None,
+    engine: Engine | None = None,
+    sessions: sessionmaker[Session] | None = None,
+    rng: random.Random | None = None,
+) -> AppContext:
+    """Wire a process together. Tests pass their own clock, carrier or session factory."""
+    clock = clock or SystemClock()
+    engine = engine or make_engine(settings.database_url)
+    sessions = sessions or make_session_factory(engine)
+    bus = EventBus()
+    attach_bus(sessions, bus)
+    intake = Intake(sessions, clock)
+    if carrier is None:
+        carrier = make_carrier(settings, clock, intake, rng)
+    dispatcher = Dispatcher(sessions, carrier, clock, settings.public_url, rng=rng)
+    return AppContext(settings, engine, sessions, clock, bus, intake, carrier, dispatcher)
+
+
+def make_carrier(
+    settings: Settings, clock: Clock, intake: Intake, rng: random.Random | None = None
+) -> Carrier:
+    if settings.carrier == "twilio":
+        raise SystemExit(
+            "MESSAGECENTER_CARRIER=twilio is not available in this version yet; "
+            "use the simulator (the default)."
+        )
+    return SimulatedCarrier(
+        clock,
+        deliver_inbound=intake.receive_inbound,
+        deliver_status=intake.receive_status,
+        failure_rate=settings.simulator_failure_rate,
+        rng=rng,
+    )

@@ -1,0 +1,104 @@
+"""Turning rows into the JSON shapes (shared by the API and, later, the pages)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from messagecenter.clients.phone import region_of
+from messagecenter.clients.schemas import SubscriptionOut
+from messagecenter.consent import queries as consent_queries
+from messagecenter.consent.service import consent_summary
+from messagecenter.conversations import queries
+from messagecenter.conversations.schemas import ConversationOut, MessageOut, SenderOut
+from messagecenter.models import Business, Client, Conversation, Message, PhoneConsent
+from messagecenter.models.message import (
+    SENDER_API_KEY,
+    SENDER_AUTOMATED,
+    SENDER_CARRIER,
+    SENDER_CLIENT,
+    SENDER_STAFF,
+)
+from messagecenter.numbers.countries import number_country
+
+FOREIGN_WARNING = (
+    "This client's number is from another country than the business's SMS number: "
+    "messages go out, but their replies may not arrive."
+)
+
+
+def foreign_number_warning(business: Business, phone: str) -> str | None:
+    region = region_of(phone)
+    return (
+        FOREIGN_WARNING
+        if region is not None and region != number_country(business.country)
+        else None
+    )
+
+
+def conversations_out(
+    session: Session, business: Business, rows: list[tuple[Conversation, Client | None]]
+) -> list[ConversationOut]:
+    consents = consent_queries.consents_for(session, business.id, [c.phone for c, _ in rows])
+    return [conversation_out(business, c, client, consents.get(c.phone)) for c, client in rows]
+
+
+def conversation_out(
+    business: Business,
+    conversation: Conversation,
+    client: Client | None,
+    consent: PhoneConsent | None,
+) -> ConversationOut:
+    return ConversationOut(
+        id=conversation.id,
+        phone=conversation.phone,
+        client_id=conversation.client_id,
+        client_name=f"{client.first_name} {client.last_name}".strip() if client else None,
+        folder=conversation.folder,
+        unread_count=conversation.unread_count,
+        pinned=conversation.pinned,
+        muted=conversation.muted,
+        last_message_at=conversation.last_message_at,
+        last_message_preview=conversation.last_message_preview,
+        subscription=SubscriptionOut.model_validate(consent_summary(consent)),
+        foreign_number_warning=foreign_number_warning(business, conversation.phone),
+    )
+
+
+def messages_out(session: Session, messages: list[Message]) -> list[MessageOut]:
+    staff, keys = queries.sender_names(
+        session,
+        {m.staff_member_id for m in messages if m.staff_member_id},
+        {m.api_key_id for m in messages if m.api_key_id},
+    )
+    return [_message_out(m, staff, keys) for m in messages]
+
+
+def _message_out(message: Message, staff: dict[int, str], keys: dict[int, str]) -> MessageOut:
+    if message.sender_type == SENDER_STAFF:
+        name = staff.get(message.staff_member_id or 0, "Staff")
+    elif message.sender_type == SENDER_API_KEY:
+        name = keys.get(message.api_key_id or 0, "API key")
+    elif message.sender_type == SENDER_AUTOMATED:
+        name = "Automated"
+    elif message.sender_type == SENDER_CARRIER:
+        name = "Carrier (automatic reply)"
+    elif message.sender_type == SENDER_CLIENT:
+        name = message.from_phone
+    else:
+        name = message.sender_type
+    return MessageOut(
+        id=message.id,
+        conversation_id=message.conversation_id,
+        direction=message.direction,
+        sender=SenderOut(type=message.sender_type, name=name),
+        body=message.body,
+        media_urls=list(message.media_urls or []),
+        segments=message.segments,
+        encoding=message.encoding,
+        units=message.units,
+        status=message.status,
+        error_code=message.error_code,
+        error_message=message.error_message,
+        created_at=message.created_at,
+        updated_at=message.updated_at,
+    )

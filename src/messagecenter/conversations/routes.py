@@ -1,0 +1,193 @@
+"""JSON API: conversations, messages, sending."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy.orm import Session
+
+from messagecenter.api.deps import ApiKeyDep, BusinessDep, ContextDep, SessionDep
+from messagecenter.clients import service as clients
+from messagecenter.consent import queries as consent_queries
+from messagecenter.context import AppContext
+from messagecenter.conversations import present, queries, service
+from messagecenter.conversations.schemas import (
+    ConversationOut,
+    ConversationPage,
+    ConversationPatch,
+    MessageIn,
+    MessageOut,
+    MessagePage,
+    ReplyIn,
+    SentOut,
+)
+from messagecenter.conversations.service import Sender
+from messagecenter.errors import InvalidInput, NotFound
+from messagecenter.models import Business, Conversation, Message
+
+router = APIRouter(tags=["conversations"])
+
+
+def _conversation_out(
+    session: Session, business: Business, conversation: Conversation
+) -> ConversationOut:
+    client = (
+        clients.get_client(session, business.id, conversation.client_id)
+        if conversation.client_id
+        else None
+    )
+    consent = consent_queries.consent_for(session, business.id, conversation.phone)
+    return present.conversation_out(business, conversation, client, consent)
+
+
+@router.get("/conversations", response_model=ConversationPage)
+def list_conversations(
+    session: SessionDep,
+    business: BusinessDep,
+    folder: Literal["unread", "read", "replied", "archived"] | None = None,
+    client_id: int | None = None,
+    search: Annotated[str | None, Query(max_length=100)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ConversationPage:
+    flt = queries.ConversationFilter(folder, client_id, search, since, until, limit, offset)
+    rows, total = queries.list_conversations(session, business.id, flt)
+    items = present.conversations_out(session, business, rows)
+    return ConversationPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut)
+def get_conversation(
+    conversation_id: int, session: SessionDep, business: BusinessDep
+) -> ConversationOut:
+    conversation = service.get_conversation(session, business.id, conversation_id)
+    return _conversation_out(session, business, conversation)
+
+
+@router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
+def update_conversation(
+    conversation_id: int, body: ConversationPatch, session: SessionDep, business: BusinessDep
+) -> ConversationOut:
+    conversation = service.update_flags(
+        session,
+        business.id,
+        conversation_id,
+        pinned=body.pinned,
+        muted=body.muted,
+        archived=body.archived,
+    )
+    if body.client_id is not None:
+        client = clients.get_client(session, business.id, body.client_id)
+        service.link_client(session, business.id, conversation_id, client)
+    session.commit()
+    return _conversation_out(session, business, conversation)
+
+
+@router.post("/conversations/{conversation_id}/read", response_model=ConversationOut)
+def mark_read(
+    conversation_id: int, session: SessionDep, business: BusinessDep, context: ContextDep
+) -> ConversationOut:
+    conversation = service.mark_read(session, business.id, conversation_id, context.clock.now())
+    session.commit()
+    return _conversation_out(session, business, conversation)
+
+
+@router.post("/conversations/{conversation_id}/unread", response_model=ConversationOut)
+def mark_unread(
+    conversation_id: int, session: SessionDep, business: BusinessDep
+) -> ConversationOut:
+    conversation = service.mark_unread(session, business.id, conversation_id)
+    session.commit()
+    return _conversation_out(session, business, conversation)
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
+def list_messages(
+    conversation_id: int,
+    session: SessionDep,
+    business: BusinessDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+    before_id: int | None = None,
+) -> MessagePage:
+    service.get_conversation(session, business.id, conversation_id)
+    messages = queries.list_messages(
+        session, business.id, conversation_id, limit=limit, before_id=before_id
+    )
+    return MessagePage(items=present.messages_out(session, messages))
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    response_model=SentOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def reply(
+    conversation_id: int,
+    body: ReplyIn,
+    session: SessionDep,
+    business: BusinessDep,
+    key: ApiKeyDep,
+    context: ContextDep,
+) -> SentOut:
+    conversation = service.get_conversation(session, business.id, conversation_id)
+    message = service.send_message(
+        session,
+        business,
+        body=body.body,
+        media_urls=[str(u) for u in body.media_urls],
+        sender=Sender.api_key(key.id),
+        conversation=conversation,
+        at=context.clock.now(),
+    )
+    return _sent(session, business, message, context)
+
+
+@router.post("/messages", response_model=SentOut, status_code=status.HTTP_201_CREATED)
+def send(
+    body: MessageIn,
+    session: SessionDep,
+    business: BusinessDep,
+    key: ApiKeyDep,
+    context: ContextDep,
+) -> SentOut:
+    if (body.client_id is None) == (body.conversation_id is None):
+        raise InvalidInput("Give exactly one of client_id or conversation_id.", field="client_id")
+    client = clients.get_client(session, business.id, body.client_id) if body.client_id else None
+    conversation = (
+        service.get_conversation(session, business.id, body.conversation_id)
+        if body.conversation_id
+        else None
+    )
+    message = service.send_message(
+        session,
+        business,
+        body=body.body,
+        media_urls=[str(u) for u in body.media_urls],
+        sender=Sender.api_key(key.id),
+        client=client,
+        conversation=conversation,
+        at=context.clock.now(),
+    )
+    return _sent(session, business, message, context)
+
+
+@router.get("/messages/{message_id}", response_model=MessageOut)
+def get_message(message_id: int, session: SessionDep, business: BusinessDep) -> MessageOut:
+    message = queries.get_message(session, business.id, message_id)
+    if message is None:
+        raise NotFound("No such message.")
+    return present.messages_out(session, [message])[0]
+
+
+def _sent(session: Session, business: Business, message: Message, context: AppContext) -> SentOut:
+    session.commit()
+    context.dispatcher.wake()
+    warning = present.foreign_number_warning(business, message.to_phone)
+    return SentOut(
+        message=present.messages_out(session, [message])[0],
+        warnings=[warning] if warning else [],
+    )

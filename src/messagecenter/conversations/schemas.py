@@ -1,0 +1,92 @@
+"""JSON shapes for conversations and messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from messagecenter.clients.schemas import SubscriptionOut
+
+MAX_BODY = 1600
+
+
+class SenderOut(BaseModel):
+    type: str  # client, staff, api_key, automated, carrier
+    name: str
+
+
+class MessageOut(BaseModel):
+    id: int
+    conversation_id: int
+    direction: Literal["inbound", "outbound"]
+    sender: SenderOut
+    body: str
+    media_urls: list[str]
+    segments: int
+    encoding: str
+    units: int
+    status: str
+    error_code: int | None
+    error_message: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationOut(BaseModel):
+    id: int
+    phone: str
+    client_id: int | None
+    client_name: str | None  # None while the sender is an unidentified contact
+    folder: Literal["unread", "read", "replied", "archived"]
+    unread_count: int
+    pinned: bool
+    muted: bool
+    last_message_at: datetime
+    last_message_preview: str
+    subscription: SubscriptionOut
+    foreign_number_warning: str | None
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ConversationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pinned: bool | None = None
+    muted: bool | None = None
+    archived: bool | None = None
+    client_id: int | None = Field(default=None, description="link an unidentified sender")
+
+
+class MessageIn(BaseModel):
+    """Send to a client profile or into an existing conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: int | None = None
+    conversation_id: int | None = None
+    body: str = Field(default="", max_length=MAX_BODY)
+    media_urls: list[HttpUrl] = Field(default_factory=list, max_length=10)
+
+
+class ReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(default="", max_length=MAX_BODY)
+    media_urls: list[HttpUrl] = Field(default_factory=list, max_length=10)
+
+
+class SentOut(BaseModel):
+    message: MessageOut
+    warnings: list[str]
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]

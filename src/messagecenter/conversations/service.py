@@ -1,0 +1,497 @@
+"""Conversations and messages: the rules for texts coming in and going out.
+
+Services take a Session and never commit; the caller's unit of work does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from messagecenter.businesses import queries as business_queries
+from messagecenter.businesses import usage
+from messagecenter.businesses.billing import units_for
+from messagecenter.carriers.base import InboundSms
+from messagecenter.carriers.keyword_replies import REPLIES, app_help_reply
+from messagecenter.consent import service as consent
+from messagecenter.conversations import queries
+from messagecenter.db import insert_ignore_returning_id
+from messagecenter.errors import Conflict, InvalidInput, NotFound
+from messagecenter.events import LiveEvent, queue_event_on_commit
+from messagecenter.models import Business, Client, Conversation, Message, SmsNumber, UnroutedMessage
+from messagecenter.models.conversation import (
+    FOLDER_ARCHIVED,
+    FOLDER_READ,
+    FOLDER_REPLIED,
+    FOLDER_UNREAD,
+)
+from messagecenter.models.message import (
+    DIRECTION_INBOUND,
+    DIRECTION_OUTBOUND,
+    DISPATCH_NONE,
+    DISPATCH_PENDING,
+    SENDER_API_KEY,
+    SENDER_AUTOMATED,
+    SENDER_CARRIER,
+    SENDER_CLIENT,
+    SENDER_STAFF,
+)
+from messagecenter.sending import status
+from messagecenter.sms.keywords import Keyword
+from messagecenter.sms.segments import count_segments, normalize_newlines
+
+MAX_BODY_CHARACTERS = 1600  # Twilio refuses longer bodies (error 21617)
+PREVIEW_LENGTH = 160
+
+# Notification categories and the client switch each one obeys.
+CATEGORY_SWITCHES = {
+    "reminders": "sms_reminders",
+    "account": "sms_account",
+    "marketing": "sms_marketing",
+}
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who is sending: a staff member, an API key, or the app itself."""
+
+    type: str
+    staff_member_id: int | None = None
+    api_key_id: int | None = None
+
+    @classmethod
+    def staff(cls, staff_member_id: int) -> Sender:
+        return cls(SENDER_STAFF, staff_member_id=staff_member_id)
+
+    @classmethod
+    def api_key(cls, api_key_id: int) -> Sender:
+        return cls(SENDER_API_KEY, api_key_id=api_key_id)
+
+    @classmethod
+    def automated(cls) -> Sender:
+        return cls(SENDER_AUTOMATED)
+
+
+@dataclass(frozen=True)
+class InboundOutcome:
+    message_id: int | None  # None for duplicates and unrouted texts
+    business_id: int | None
+    duplicate: bool = False
+    unrouted: bool = False
+    replies: list[int] = field(default_factory=list)  # ids of messages written in response
+
+
+# ---------------------------------------------------------------------------- inbound
+
+
+def record_inbound(session: Session, inbound: InboundSms, at: datetime) -> InboundOutcome:
+    """Store a client's text exactly once: routed by `To`, counted, unread bumped, keyword
+    rules applied, pushed live. Never refused for its content or for lack of allowance."""
+    routed = business_queries.business_for_number(session, inbound.to_phone)
+    if routed is None:
+        new_id = insert_ignore_returning_id(
+            session,
+            UnroutedMessage.__table__,  # type: ignore[arg-type]
+            {
+                "carrier_sid": inbound.carrier_sid,
+                "from_phone": inbound.from_phone,
+                "to_phone": inbound.to_phone,
+                "body": inbound.body,
+                "media_urls": list(inbound.media_urls),
+                "received_at": at,
+            },
+            ["carrier_sid"],
+        )
+        return InboundOutcome(None, None, duplicate=new_id is None, unrouted=True)
+
+    business, number = routed
+    client = queries.client_for_phone(session, business.id, inbound.from_phone)
+    conversation = queries.ensure_conversation(
+        session, business.id, inbound.from_phone, client.id if client else None, at
+    )
+    body = normalize_newlines(inbound.body)
+    info = count_segments(body)
+    units = units_for(has_media=bool(inbound.media_urls))
+    message_id = insert_ignore_returning_id(
+        session,
+        Message.__table__,  # type: ignore[arg-type]
+        {
+            "business_id": business.id,
+            "conversation_id": conversation.id,
+            "direction": DIRECTION_INBOUND,
+            "sender_type": SENDER_CLIENT,
+            "from_phone": inbound.from_phone,
+            "to_phone": inbound.to_phone,
+            "body": body,
+            "media_urls": list(inbound.media_urls),
+            "encoding": info.encoding,
+            "segments": info.segments,
+            "units": units,
+            "status": status.RECEIVED,
+            "carrier_sid": inbound.carrier_sid,
+            "dispatch_state": DISPATCH_NONE,
+            "attempts": 0,
+            "created_at": at,
+            "updated_at": at,
+        },
+        ["carrier_sid"],
+    )
+    if message_id is None:  # a retried webhook: already stored, counted and announced
+        return InboundOutcome(None, business.id, duplicate=True)
+
+    usage.count_inbound(session, business, units, at)
+    was_unread = conversation.unread_count
+    conversation.folder = FOLDER_UNREAD
+    conversation.unread_count = was_unread + 1
+    _touch(conversation, body or "(picture message)", at)
+    if conversation.client_id is None and client is not None:
+        conversation.client_id = client.id
+    session.flush()
+    _announce_message(session, business.id, conversation, message_id, DIRECTION_INBOUND)
+    _change_unread(session, business.id, conversation, 0 if conversation.muted else 1)
+
+    replies = _answer_keyword(session, business, number, conversation, message_id, body, at)
+    return InboundOutcome(message_id, business.id, replies=replies)
+
+
+def _answer_keyword(
+    session: Session,
+    business: Business,
+    number: SmsNumber,
+    conversation: Conversation,
+    message_id: int,
+    body: str,
+    at: datetime,
+) -> list[int]:
+    outcome = consent.apply_inbound_keyword(
+        session,
+        business_id=business.id,
+        phone=conversation.phone,
+        body=body,
+        sms_number=number.phone_number,
+        message_id=message_id,
+        at=at,
+    )
+    if outcome is None:
+        return []
+    queue_event_on_commit(
+        session,
+        LiveEvent(
+            business.id,
+            "consent.changed" if outcome.changed else "keyword.received",
+            {
+                "conversation_id": conversation.id,
+                "keyword": outcome.keyword,
+                "kind": outcome.kind.value,
+            },
+        ),
+    )
+    if number.carrier_handles_keywords:
+        # The carrier has already answered; show what it said. It uses no units.
+        reply = record_carrier_reply(
+            session, business, number, conversation, REPLIES[outcome.kind], at
+        )
+        return [reply.id]
+    text = (
+        app_help_reply(business.name, business.help_text)
+        if outcome.kind is Keyword.HELP
+        else REPLIES[outcome.kind]
+    )
+    reply = _queue_outbound(
+        session,
+        business,
+        number,
+        conversation,
+        text,
+        [],
+        Sender.automated(),
+        at,
+        keyword_reply=True,
+    )
+    return [reply.id]
+
+
+def record_carrier_reply(
+    session: Session,
+    business: Business,
+    number: SmsNumber,
+    conversation: Conversation,
+    body: str,
+    at: datetime,
+) -> Message:
+    info = count_segments(body)
+    message = Message(
+        business_id=business.id,
+        conversation_id=conversation.id,
+        direction=DIRECTION_OUTBOUND,
+        sender_type=SENDER_CARRIER,
+        from_phone=number.phone_number,
+        to_phone=conversation.phone,
+        body=body,
+        media_urls=[],
+        encoding=info.encoding,
+        segments=info.segments,
+        units=0,
+        status=status.SENT,
+        dispatch_state=DISPATCH_NONE,
+        attempts=0,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(message)
+    session.flush()
+    _announce_message(session, business.id, conversation, message.id, DIRECTION_OUTBOUND)
+    return message
+
+
+# ---------------------------------------------------------------------------- outbound
+
+
+def send_message(
+    session: Session,
+    business: Business,
+    *,
+    body: str,
+    sender: Sender,
+    at: datetime,
+    client: Client | None = None,
+    conversation: Conversation | None = None,
+    media_urls: list[str] | None = None,
+    category: str | None = None,
+) -> Message:
+    """Queue a message to a client (by profile) or into an existing conversation.
+
+    Inserted as queued together with its usage, in the caller's transaction; the dispatcher
+    hands it to the carrier. Refused (and nothing changed) when the body is empty or too long,
+    the client has no cell phone, opted out, switched the category off, or the allowance is used
+    up under a hard stop.
+    """
+    media = list(media_urls or [])
+    body = normalize_newlines(body or "")
+    if not body.strip() and not media:
+        raise InvalidInput("Write a message (or attach a picture) before sending.", field="body")
+    if len(body) > MAX_BODY_CHARACTERS:
+        raise InvalidInput(
+            f"The message is {len(body):,} characters; the limit is {MAX_BODY_CHARACTERS:,}. "
+            "Shorten it or split it into two messages.",
+            field="body",
+        )
+    number = business_queries.active_number(session, business.id)
+    if number is None:
+        raise Conflict(
+            "This business has no SMS number yet: enable Message Center and choose a number.",
+            code="no_sms_number",
+        )
+    phone = _recipient_phone(client, conversation)
+    if category is not None:
+        _ensure_category_allowed(client, category)
+    consent.ensure_may_text(session, business.id, phone)
+    target = conversation or queries.ensure_conversation(
+        session, business.id, phone, client.id if client else None, at
+    )
+    return _queue_outbound(session, business, number, target, body, media, sender, at)
+
+
+def _recipient_phone(client: Client | None, conversation: Conversation | None) -> str:
+    if conversation is not None:
+        return conversation.phone
+    if client is None:
+        raise InvalidInput("Say who the message is for: a client or a conversation.", field="to")
+    if not client.cell_phone:
+        raise InvalidInput(
+            f"{client.first_name} {client.last_name}".strip()
+            + " has no valid cell phone: add a mobile number to their profile first.",
+            field="client_id",
+        )
+    return client.cell_phone
+
+
+def _ensure_category_allowed(client: Client | None, category: str) -> None:
+    switch = CATEGORY_SWITCHES.get(category)
+    if switch is None:
+        raise InvalidInput(
+            f"Unknown notification category {category!r}; use one of "
+            + ", ".join(CATEGORY_SWITCHES),
+            field="category",
+        )
+    if client is not None and not getattr(client, switch):
+        raise Conflict(
+            f"This client has turned off SMS {category} notifications.", code="category_off"
+        )
+
+
+def _queue_outbound(
+    session: Session,
+    business: Business,
+    number: SmsNumber,
+    conversation: Conversation,
+    body: str,
+    media: list[str],
+    sender: Sender,
+    at: datetime,
+    *,
+    keyword_reply: bool = False,
+) -> Message:
+    info = count_segments(body)
+    units = units_for(has_media=bool(media))
+    # Keyword confirmations must reach the client even past a hard stop; they still count.
+    usage.reserve_outbound(session, business, units, at, force=keyword_reply)
+    message = Message(
+        business_id=business.id,
+        conversation_id=conversation.id,
+        direction=DIRECTION_OUTBOUND,
+        sender_type=sender.type,
+        staff_member_id=sender.staff_member_id,
+        api_key_id=sender.api_key_id,
+        from_phone=number.phone_number,
+        to_phone=conversation.phone,
+        body=body,
+        media_urls=media,
+        encoding=info.encoding,
+        segments=info.segments,
+        units=units,
+        status=status.QUEUED,
+        dispatch_state=DISPATCH_PENDING,
+        attempts=0,
+        next_attempt_at=at,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(message)
+    _touch(conversation, body or "(picture message)", at)
+    if sender.type in (SENDER_STAFF, SENDER_API_KEY):
+        # Answering a conversation means it has been read.
+        seen = conversation.unread_count
+        conversation.unread_count = 0
+        conversation.last_read_at = at
+        if conversation.folder != FOLDER_ARCHIVED or seen:
+            conversation.folder = FOLDER_REPLIED
+        session.flush()
+        if seen:
+            _change_unread(session, business.id, conversation, 0 if conversation.muted else -seen)
+    session.flush()
+    _announce_message(session, business.id, conversation, message.id, DIRECTION_OUTBOUND)
+    return message
+
+
+# ---------------------------------------------------------------------------- inbox state
+
+
+def get_conversation(session: Session, business_id: int, conversation_id: int) -> Conversation:
+    conversation = queries.get_conversation(session, business_id, conversation_id)
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    return conversation
+
+
+def mark_read(
+    session: Session, business_id: int, conversation_id: int, at: datetime
+) -> Conversation:
+    """A staff member opened the conversation: its client messages are now seen by all."""
+    conversation = _locked(session, business_id, conversation_id)
+    seen = conversation.unread_count
+    conversation.unread_count = 0
+    conversation.last_read_at = at
+    if conversation.folder == FOLDER_UNREAD:
+        conversation.folder = FOLDER_READ
+    session.flush()
+    if seen:
+        _change_unread(session, business_id, conversation, 0 if conversation.muted else -seen)
+    return conversation
+
+
+def mark_unread(session: Session, business_id: int, conversation_id: int) -> Conversation:
+    """Flag for attention: at least one unread message, back in the Unread folder."""
+    conversation = _locked(session, business_id, conversation_id)
+    added = 1 if conversation.unread_count == 0 else 0
+    conversation.unread_count += added
+    conversation.folder = FOLDER_UNREAD
+    session.flush()
+    _change_unread(session, business_id, conversation, 0 if conversation.muted else added)
+    return conversation
+
+
+def update_flags(
+    session: Session,
+    business_id: int,
+    conversation_id: int,
+    *,
+    pinned: bool | None = None,
+    muted: bool | None = None,
+    archived: bool | None = None,
+) -> Conversation:
+    conversation = _locked(session, business_id, conversation_id)
+    if pinned is not None:
+        conversation.pinned = pinned
+    if archived is not None:
+        if archived:
+            conversation.folder = FOLDER_ARCHIVED
+        elif conversation.folder == FOLDER_ARCHIVED:
+            conversation.folder = FOLDER_UNREAD if conversation.unread_count else FOLDER_READ
+    delta = 0
+    if muted is not None and muted != conversation.muted:
+        conversation.muted = muted
+        # Muted conversations are left out of the badge.
+        delta = -conversation.unread_count if muted else conversation.unread_count
+    session.flush()
+    _change_unread(session, business_id, conversation, delta)
+    return conversation
+
+
+def link_client(
+    session: Session, business_id: int, conversation_id: int, client: Client
+) -> Conversation:
+    """Attach an unidentified sender's conversation to a client profile."""
+    if client.business_id != business_id:
+        raise NotFound("No such client.")
+    conversation = _locked(session, business_id, conversation_id)
+    conversation.client_id = client.id
+    session.flush()
+    return conversation
+
+
+def _locked(session: Session, business_id: int, conversation_id: int) -> Conversation:
+    conversation = queries.get_conversation(session, business_id, conversation_id, for_update=True)
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    session.refresh(conversation)
+    return conversation
+
+
+def _touch(conversation: Conversation, preview: str, at: datetime) -> None:
+    conversation.last_message_at = at
+    conversation.last_message_preview = preview[:PREVIEW_LENGTH]
+
+
+def _change_unread(
+    session: Session, business_id: int, conversation: Conversation, delta: int
+) -> None:
+    total = queries.adjust_business_unread(session, business_id, delta)
+    queue_event_on_commit(
+        session,
+        LiveEvent(
+            business_id,
+            "unread.changed",
+            {
+                "unread": total,
+                "conversation_id": conversation.id,
+                "conversation_unread": conversation.unread_count,
+                "folder": conversation.folder,
+            },
+        ),
+    )
+
+
+def _announce_message(
+    session: Session, business_id: int, conversation: Conversation, message_id: int, direction: str
+) -> None:
+    queue_event_on_commit(
+        session,
+        LiveEvent(
+            business_id,
+            "message.created",
+            {"conversation_id": conversation.id, "message_id": message_id, "direction": direction},
+        ),
+    )

@@ -1,0 +1,159 @@
+"""Live events (new message, status change, unread count, usage warning) for one business.
+
+Events are raised inside a unit of work and leave only when it commits (after zulip's
+queue_event_on_commit). On SQLite everything is one process, so they go straight to the
+in-process bus. On PostgreSQL they travel by NOTIFY, which the database itself holds back until
+commit, and every process LISTENs and hands them to its own subscribers: an event raised where a
+webhook landed reaches a browser connected to any other process, with no extra broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "messagecenter_events"
+_PENDING_KEY = "messagecenter_pending_events"
+_QUEUE_LIMIT = 1000  # a subscriber that falls this far behind loses events, not the server
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    business_id: int
+    type: str  # message.created, message.status, unread.changed, usage.warning, ...
+    data: dict[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps({"business_id": self.business_id, "type": self.type, "data": self.data})
+
+    @classmethod
+    def from_json(cls, raw: str) -> LiveEvent:
+        parsed = json.loads(raw)
+        return cls(int(parsed["business_id"]), str(parsed["type"]), dict(parsed["data"]))
+
+
+class EventBus:
+    """Fans events out to the subscribers connected to this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: dict[
+            int, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[LiveEvent]]]
+        ]
+        self._subscribers = {}
+
+    def publish(self, live_event: LiveEvent) -> None:
+        """Thread-safe: callable from request threads, the dispatcher or the listener."""
+        with self._lock:
+            targets = list(self._subscribers.get(live_event.business_id, ()))
+        for loop, queue in targets:
+            try:
+                loop.call_soon_threadsafe(_offer, queue, live_event)
+            except RuntimeError:  # that loop has closed
+                continue
+
+    @asynccontextmanager
+    async def subscribe(self, business_id: int) -> AsyncIterator[asyncio.Queue[LiveEvent]]:
+        queue: asyncio.Queue[LiveEvent] = asyncio.Queue(maxsize=_QUEUE_LIMIT)
+        entry = (asyncio.get_running_loop(), queue)
+        with self._lock:
+            self._subscribers.setdefault(business_id, set()).add(entry)
+        try:
+            yield queue
+        finally:
+            with self._lock:
+                subscribers = self._subscribers.get(business_id, set())
+                subscribers.discard(entry)
+                if not subscribers:
+                    self._subscribers.pop(business_id, None)
+
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return sum(len(s) for s in self._subscribers.values())
+
+
+def _offer(queue: asyncio.Queue[LiveEvent], live_event: LiveEvent) -> None:
+    if not queue.full():
+        queue.put_nowait(live_event)
+
+
+def queue_event_on_commit(session: Session, live_event: LiveEvent) -> None:
+    """Raise an event that leaves only if (and when) the session's transaction commits."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": CHANNEL, "payload": live_event.to_json()},
+        )
+        return
+    session.info.setdefault(_PENDING_KEY, []).append(live_event)
+
+
+def attach_bus(session_factory: Any, bus: EventBus) -> None:
+    """Publish each committed session's queued events on `bus` (SQLite path)."""
+
+    @event.listens_for(session_factory, "after_commit")
+    def _publish(session: Session) -> None:
+        for live_event in session.info.pop(_PENDING_KEY, []):
+            bus.publish(live_event)
+
+    @event.listens_for(session_factory, "after_rollback")
+    def _drop(session: Session) -> None:
+        session.info.pop(_PENDING_KEY, None)
+
+
+class PostgresListener:
+    """A thread holding one LISTEN connection and handing every notification to the bus."""
+
+    def __init__(self, dsn: str, bus: EventBus) -> None:
+        self._dsn = dsn
+        self._bus = bus
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pg-listener", daemon=True)
+        self.ready = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        import psycopg
+
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.ready.set()
+                    while not self._stop.is_set():
+                        for notify in conn.notifies(timeout=0.5):
+                            self._publish(notify.payload)
+            except Exception:  # the database went away: reconnect after a pause
+                log.exception("live-event listener lost its connection; reconnecting")
+                self._stop.wait(1.0)
+
+    def _publish(self, payload: str) -> None:
+        try:
+            self._bus.publish(LiveEvent.from_json(payload))
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored a malformed live event: %r", payload[:200])
+
+
+def libpq_dsn(sqlalchemy_url: str) -> str:
+    """The plain postgresql:// form of a SQLAlchemy URL, for psycopg.connect."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)

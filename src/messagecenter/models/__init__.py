@@ -1,0 +1,28 @@
+"""All tables; importing this module registers them on Base.metadata."""
+
+from messagecenter.models.base import Base
+from messagecenter.models.business import Business, Plan
+from messagecenter.models.client import Client
+from messagecenter.models.consent import ConsentRecord, PhoneConsent
+from messagecenter.models.conversation import Conversation
+from messagecenter.models.message import Message, MessageStatusEvent, UnroutedMessage
+from messagecenter.models.sms_number import SmsNumber
+from messagecenter.models.staff import ApiKey, StaffMember
+from messagecenter.models.usage import UsagePeriod
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Business",
+    "Client",
+    "ConsentRecord",
+    "Conversation",
+    "Message",
+    "MessageStatusEvent",
+    "PhoneConsent",
+    "Plan",
+    "SmsNumber",
+    "StaffMember",
+    "UnroutedMessage",
+    "UsagePeriod",
+]

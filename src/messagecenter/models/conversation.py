@@ -1,0 +1,50 @@
+"""Conversations: one per business and client phone number."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from messagecenter.models.base import Base, UTCDateTime
+
+# Inbox folders.
+FOLDER_UNREAD = "unread"  # the client wrote and no staff member has opened it since
+FOLDER_READ = "read"  # opened, not answered
+FOLDER_REPLIED = "replied"  # the business answered last
+FOLDER_ARCHIVED = "archived"  # put away by staff until the client writes again
+FOLDERS = (FOLDER_UNREAD, FOLDER_READ, FOLDER_REPLIED, FOLDER_ARCHIVED)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("business_id", "phone"),
+        CheckConstraint("folder IN ('unread', 'read', 'replied', 'archived')", name="folder"),
+        CheckConstraint("unread_count >= 0", name="unread_not_negative"),
+        Index("ix_conversations_inbox", "business_id", "folder", "last_message_at"),
+        Index("ix_conversations_client_id", "client_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"))
+    phone: Mapped[str] = mapped_column(String(20))  # the client's number, E.164
+    # None while the sender is an unidentified contact.
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
+    folder: Mapped[str] = mapped_column(String(10))
+    unread_count: Mapped[int] = mapped_column(Integer, default=0)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    muted: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_message_preview: Mapped[str] = mapped_column(String(160), default="")
+    last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,115 @@
+"""Messages (which are also the outbox) and the carrier's status callbacks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from messagecenter.models.base import Base, UTCDateTime
+
+DIRECTION_INBOUND = "inbound"  # from the client to the business
+DIRECTION_OUTBOUND = "outbound"  # from the business (or the carrier on its behalf)
+
+# Who wrote a message.
+SENDER_CLIENT = "client"  # the client's phone
+SENDER_STAFF = "staff"  # a staff member in the web app
+SENDER_API_KEY = "api_key"  # an integration using an API key
+SENDER_AUTOMATED = "automated"  # notifications and the app's own keyword replies
+SENDER_CARRIER = "carrier"  # the carrier's automatic keyword reply; uses no units
+
+# Where an outbound message is in our outbox (statuses are in messagecenter.sending.status).
+DISPATCH_PENDING = "pending"  # waiting for the dispatcher
+DISPATCH_CLAIMED = "claimed"  # a dispatcher committed its claim and is calling the carrier
+DISPATCH_ACCEPTED = "accepted"  # the carrier took it (we hold its sid)
+DISPATCH_REJECTED = "rejected"  # the carrier refused it before accepting; units given back
+DISPATCH_NONE = "none"  # inbound and carrier entries: nothing to dispatch
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint("direction IN ('inbound', 'outbound')", name="direction"),
+        CheckConstraint("units >= 0", name="units_not_negative"),
+        UniqueConstraint("carrier_sid"),
+        Index("ix_messages_conversation", "conversation_id", "created_at"),
+        Index("ix_messages_business_created", "business_id", "created_at"),
+        Index(
+            "ix_messages_outbox",
+            "next_attempt_at",
+            sqlite_where=text("dispatch_state = 'pending'"),
+            postgresql_where=text("dispatch_state = 'pending'"),
+        ),
+        Index(
+            "ix_messages_claimed",
+            "claimed_at",
+            sqlite_where=text("dispatch_state = 'claimed'"),
+            postgresql_where=text("dispatch_state = 'claimed'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    direction: Mapped[str] = mapped_column(String(10))
+    sender_type: Mapped[str] = mapped_column(String(10))
+    staff_member_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    from_phone: Mapped[str] = mapped_column(String(20))
+    to_phone: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text, default="")
+    media_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    encoding: Mapped[str] = mapped_column(String(5))
+    segments: Mapped[int] = mapped_column(Integer)
+    units: Mapped[int] = mapped_column(Integer)  # allowance units this message uses
+    status: Mapped[str] = mapped_column(String(12))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(String(300))
+    carrier_sid: Mapped[str | None] = mapped_column(String(64))
+    # Outbox bookkeeping.
+    dispatch_state: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MessageStatusEvent(Base):
+    """Every distinct status report for a message; an exact replay adds nothing."""
+
+    __tablename__ = "message_status_events"
+    __table_args__ = (UniqueConstraint("message_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    status: Mapped[str] = mapped_column(String(12))  # the carrier's word, e.g. "sending"
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UnroutedMessage(Base):
+    """An inbound text to a number that is no business's active number: kept for the
+    operator, attached to no business."""
+
+    __tablename__ = "unrouted_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    carrier_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_phone: Mapped[str] = mapped_column(String(20))
+    to_phone: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text, default="")
+    media_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

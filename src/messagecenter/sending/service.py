@@ -1,0 +1,250 @@
+"""What happens to an outbound message after it is queued: claims, carrier outcomes and
+status reports. Statuses only move forward (messagecenter.sending.status)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from messagecenter.businesses import queries as business_queries
+from messagecenter.businesses import usage
+from messagecenter.carriers.base import CarrierAccepted, OutboundSms, StatusReport
+from messagecenter.carriers.error_reasons import reason_for
+from messagecenter.consent import service as consent
+from messagecenter.db import insert_ignore
+from messagecenter.events import LiveEvent, queue_event_on_commit
+from messagecenter.models import Client, Message, MessageStatusEvent
+from messagecenter.models.consent import SOURCE_CARRIER_21610
+from messagecenter.models.message import (
+    DISPATCH_ACCEPTED,
+    DISPATCH_CLAIMED,
+    DISPATCH_PENDING,
+    DISPATCH_REJECTED,
+)
+from messagecenter.sending import status
+
+UNSUBSCRIBED_CODE = 21610
+CANNOT_RECEIVE_CODES = frozenset({21211, 21612, 21614})
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class Claimed:
+    message_id: int
+    sms: OutboundSms
+
+
+def claim_due(session: Session, at: datetime, limit: int, callback_url: str) -> list[Claimed]:
+    """Claim due messages from the outbox. The caller commits the claim before calling the
+    carrier, so a crash afterwards leaves the message claimed, never sent twice.
+
+    FOR UPDATE SKIP LOCKED lets many workers share one PostgreSQL queue; SQLite ignores it
+    (one process there, and BEGIN IMMEDIATE serialises writers).
+    """
+    rows = session.scalars(
+        select(Message)
+        .where(Message.dispatch_state == DISPATCH_PENDING, Message.next_attempt_at <= at)
+        .order_by(Message.next_attempt_at, Message.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    claimed = []
+    for message in rows:
+        message.dispatch_state = DISPATCH_CLAIMED
+        message.claimed_at = at
+        message.attempts += 1
+        message.updated_at = at
+        claimed.append(Claimed(message.id, outbound_sms(message, callback_url)))
+    session.flush()
+    return claimed
+
+
+def outbound_sms(message: Message, callback_url: str) -> OutboundSms:
+    return OutboundSms(
+        message_id=message.id,
+        from_phone=message.from_phone,
+        to_phone=message.to_phone,
+        body=message.body,
+        media_urls=list(message.media_urls or []),
+        status_callback_url=f"{callback_url}?message={message.id}",
+    )
+
+
+def record_accepted(
+    session: Session, message_id: int, accepted: CarrierAccepted, at: datetime
+) -> None:
+    message = _locked_message(session, message_id)
+    if message is None:
+        return
+    message.dispatch_state = DISPATCH_ACCEPTED
+    message.carrier_sid = message.carrier_sid or accepted.carrier_sid
+    message.updated_at = at
+    _advance(session, message, status.from_carrier(accepted.carrier_status), None, at)
+    session.flush()
+
+
+def record_retry_later(
+    session: Session, message_id: int, at: datetime, retry_after: float | None, rng: random.Random
+) -> None:
+    """The carrier certainly did not take it: back to the outbox with backoff and jitter."""
+    message = _locked_message(session, message_id)
+    if message is None or message.dispatch_state != DISPATCH_CLAIMED:
+        return
+    message.dispatch_state = DISPATCH_PENDING
+    message.next_attempt_at = at + timedelta(
+        seconds=backoff_seconds(message.attempts, retry_after, rng)
+    )
+    message.claimed_at = None
+    message.updated_at = at
+    session.flush()
+
+
+def backoff_seconds(attempts: int, retry_after: float | None, rng: random.Random) -> float:
+    """Exponential backoff with full jitter, never sooner than the carrier asked."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    delay = rng.uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+def record_rejected(
+    session: Session, message_id: int, code: int | None, detail: str, at: datetime
+) -> None:
+    """The carrier refused it before accepting: failed, units given back, consequences kept."""
+    message = _locked_message(session, message_id)
+    if message is None or message.dispatch_state not in (DISPATCH_CLAIMED, DISPATCH_PENDING):
+        return
+    business = business_queries.get_business(session, message.business_id)
+    assert business is not None
+    message.dispatch_state = DISPATCH_REJECTED
+    message.updated_at = at
+    if message.units:
+        usage.give_back(session, business, message.units, message.created_at)
+    _advance(session, message, status.FAILED, code, at, detail=detail)
+    _apply_error_consequences(session, message, code, at)
+    session.flush()
+
+
+def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
+    """Store one status report; True when it was new. Replays add nothing, and the message's
+    status only moves forward (the first final status stands)."""
+    message = None
+    if report.message_id is not None:
+        message = _locked_message(session, report.message_id)
+    if message is None and report.carrier_sid:
+        message_id = session.scalar(
+            select(Message.id).where(Message.carrier_sid == report.carrier_sid)
+        )
+        message = _locked_message(session, message_id) if message_id is not None else None
+    if message is None:
+        return False  # not ours (or not yet): nothing to attach it to
+    if message.carrier_sid and report.carrier_sid and message.carrier_sid != report.carrier_sid:
+        return False  # a forged or misrouted report for another carrier message
+    carrier_status = report.carrier_status.strip().lower()
+    inserted = insert_ignore(
+        session,
+        MessageStatusEvent.__table__,  # type: ignore[arg-type]
+        {
+            "message_id": message.id,
+            "status": carrier_status,
+            "error_code": report.error_code,
+            "payload": dict(report.payload),
+            "received_at": at,
+        },
+        ["message_id", "status"],
+    )
+    if not inserted:
+        return False
+    if message.carrier_sid is None and report.carrier_sid:
+        # The callback beat the dispatcher's own record: it settles the claim by our id.
+        message.carrier_sid = report.carrier_sid
+    if message.dispatch_state in (DISPATCH_CLAIMED, DISPATCH_PENDING):
+        message.dispatch_state = DISPATCH_ACCEPTED
+    new_status = status.from_carrier(carrier_status)
+    _advance(session, message, new_status, report.error_code, at)
+    if report.error_code is not None:
+        _apply_error_consequences(session, message, report.error_code, at)
+    session.flush()
+    return True
+
+
+def stale_claims(session: Session, older_than: datetime, limit: int) -> list[Message]:
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.dispatch_state == DISPATCH_CLAIMED, Message.claimed_at < older_than)
+            .order_by(Message.claimed_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def _locked_message(session: Session, message_id: int) -> Message | None:
+    message = session.scalar(select(Message).where(Message.id == message_id).with_for_update())
+    if message is not None:
+        session.refresh(message)
+    return message
+
+
+def _advance(
+    session: Session,
+    message: Message,
+    new_status: str | None,
+    error_code: int | None,
+    at: datetime,
+    *,
+    detail: str | None = None,
+) -> None:
+    if new_status is None or not status.can_advance(message.status, new_status):
+        return
+    message.status = new_status
+    message.updated_at = at
+    if error_code is not None and new_status in (status.FAILED, status.UNDELIVERED):
+        message.error_code = error_code
+        message.error_message = (reason_for(error_code) or detail or "")[:300]
+    elif new_status == status.FAILED and detail:
+        message.error_message = detail[:300]
+    queue_event_on_commit(
+        session,
+        LiveEvent(
+            message.business_id,
+            "message.status",
+            {
+                "message_id": message.id,
+                "conversation_id": message.conversation_id,
+                "status": message.status,
+                "error_code": message.error_code,
+                "error_message": message.error_message,
+            },
+        ),
+    )
+
+
+def _apply_error_consequences(
+    session: Session, message: Message, code: int | None, at: datetime
+) -> None:
+    if code == UNSUBSCRIBED_CODE and not consent.is_opted_out(
+        session, message.business_id, message.to_phone
+    ):
+        consent.set_consent(
+            session,
+            business_id=message.business_id,
+            phone=message.to_phone,
+            opted_out=True,
+            source=SOURCE_CARRIER_21610,
+            keyword=None,
+            sms_number=message.from_phone,
+            message_id=message.id,
+            at=at,
+        )
+    elif code in CANNOT_RECEIVE_CODES:
+        session.execute(
+            update(Client)
+            .where(Client.business_id == message.business_id, Client.cell_phone == message.to_phone)
+            .values(cell_phone_error=reason_for(code), updated_at=at)
+        )
