@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -72,20 +71,9 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def insert_ignore(
     session: Session, table: Table, values: Mapping[str, Any], conflict: list[str]
-) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING on either database; True when a row was inserted."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    result = session.execute(stmt)
-    assert isinstance(result, CursorResult)
-    return result.rowcount == 1
-
-
-def insert_ignore_returning_id(
-    session: Session, table: Table, values: Mapping[str, Any], conflict: list[str]
 ) -> int | None:
-    """Like insert_ignore, but returns the new row's id (None when it already existed)."""
+    """INSERT ... ON CONFLICT DO NOTHING on either database: the new row's id, or None when
+    a row with the same `conflict` columns already existed (RETURNING tells, portably)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from messagecenter.db import insert_ignore
@@ -81,7 +81,7 @@ def add_units(
 
 
 def give_back_units(session: Session, business_id: int, start: date, units: int) -> None:
-    result = session.execute(
+    session.execute(
         update(UsagePeriod)
         .where(UsagePeriod.business_id == business_id, UsagePeriod.period_start == start)
         .values(
@@ -89,7 +89,6 @@ def give_back_units(session: Session, business_id: int, start: date, units: int)
             outbound_units=UsagePeriod.outbound_units - units,
         )
     )
-    assert isinstance(result, CursorResult)
 
 
 def units_used(session: Session, business_id: int, start: date) -> int:

@@ -173,15 +173,11 @@ def sender_names(
     staff: dict[int, str] = {}
     keys: dict[int, str] = {}
     if staff_ids:
-        staff = dict(
-            session.execute(
-                select(StaffMember.id, StaffMember.name).where(StaffMember.id.in_(staff_ids))
-            ).tuples()
+        rows = session.execute(
+            select(StaffMember.id, StaffMember.name).where(StaffMember.id.in_(staff_ids))
         )
+        staff = {row.id: row.name for row in rows}
     if api_key_ids:
-        keys = dict(
-            session.execute(
-                select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(api_key_ids))
-            ).tuples()
-        )
+        rows = session.execute(select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(api_key_ids)))
+        keys = {row.id: row.name for row in rows}
     return staff, keys

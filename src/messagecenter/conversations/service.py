@@ -17,7 +17,7 @@ from messagecenter.carriers.base import InboundSms
 from messagecenter.carriers.keyword_replies import REPLIES, app_help_reply
 from messagecenter.consent import service as consent
 from messagecenter.conversations import queries
-from messagecenter.db import insert_ignore_returning_id
+from messagecenter.db import insert_ignore
 from messagecenter.errors import Conflict, InvalidInput, NotFound
 from messagecenter.events import LiveEvent, queue_event_on_commit
 from messagecenter.models import Business, Client, Conversation, Message, SmsNumber, UnroutedMessage
@@ -91,7 +91,7 @@ def record_inbound(session: Session, inbound: InboundSms, at: datetime) -> Inbou
     rules applied, pushed live. Never refused for its content or for lack of allowance."""
     routed = business_queries.business_for_number(session, inbound.to_phone)
     if routed is None:
-        new_id = insert_ignore_returning_id(
+        new_id = insert_ignore(
             session,
             UnroutedMessage.__table__,  # type: ignore[arg-type]
             {
@@ -114,7 +114,7 @@ def record_inbound(session: Session, inbound: InboundSms, at: datetime) -> Inbou
     body = normalize_newlines(inbound.body)
     info = count_segments(body)
     units = units_for(has_media=bool(inbound.media_urls))
-    message_id = insert_ignore_returning_id(
+    message_id = insert_ignore(
         session,
         Message.__table__,  # type: ignore[arg-type]
         {

@@ -157,7 +157,7 @@ def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
         },
         ["message_id", "status"],
     )
-    if not inserted:
+    if inserted is None:
         return False
     if message.carrier_sid is None and report.carrier_sid:
         # The callback beat the dispatcher's own record: it settles the claim by our id.

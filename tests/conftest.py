@@ -1,0 +1,151 @@
+"""Test fixtures: a fresh database per run, made by Alembic; each test rolled back.
+
+The backend comes from MESSAGECENTER_TEST_BACKEND: `sqlite` (default, a temporary file) or
+`postgresql` (a new database on the server named by MESSAGECENTER_TEST_DATABASE_URL, dropped at
+the end). Tests that race several connections use `committed_context`, which commits for real
+and empties the tables afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from messagecenter.app import create_app
+from messagecenter.clock import FrozenClock
+from messagecenter.config import Settings
+from messagecenter.context import AppContext, build_context
+from messagecenter.db import make_engine
+from messagecenter.migrate import upgrade
+from messagecenter.models import Base
+
+BACKEND = os.environ.get("MESSAGECENTER_TEST_BACKEND", "sqlite")
+PUBLIC_URL = "https://mc.example.test"
+START = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
+
+
+def pytest_report_header() -> str:
+    return f"database backend: {BACKEND}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (runs in the PostgreSQL pass)")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if BACKEND == "sqlite":
+        path: Path = tmp_path_factory.mktemp("db") / "test.db"
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        yield url
+        return
+    if BACKEND != "postgresql":
+        raise pytest.UsageError(f"unknown MESSAGECENTER_TEST_BACKEND {BACKEND!r}")
+    server_url = os.environ.get("MESSAGECENTER_TEST_DATABASE_URL")
+    if not server_url:
+        raise pytest.UsageError("set MESSAGECENTER_TEST_DATABASE_URL for the PostgreSQL pass")
+    name = f"mc_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(
+        make_url(server_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(drivername="postgresql+psycopg", database=name)
+    url_text = url.render_as_string(hide_password=False)
+    upgrade(url_text)
+    yield url_text
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, public_url=PUBLIC_URL, secret_key="test-secret")
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """One connection whose outer transaction is rolled back after the test."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    yield connection
+    transaction.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def sessions(connection: Connection) -> sessionmaker[Session]:
+    # Each session's commit releases a savepoint; the test's outer transaction stays open.
+    return sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+
+
+@pytest.fixture
+def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    session = sessions()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def context(
+    settings: Settings, engine: Engine, sessions: sessionmaker[Session], clock: FrozenClock
+) -> AppContext:
+    return build_context(
+        settings, clock=clock, engine=engine, sessions=sessions, rng=random.Random(7)
+    )
+
+
+@pytest.fixture
+def api(context: AppContext) -> Iterator[TestClient]:
+    """The app over HTTP (in-process), with the dispatcher left to the test to run."""
+    app = create_app(context=context, run_dispatcher=False)
+    with TestClient(app, raise_server_exceptions=True) as client:
+        yield client
+
+
+@pytest.fixture
+def committed_context(
+    settings: Settings, engine: Engine, clock: FrozenClock
+) -> Iterator[AppContext]:
+    """A context whose units of work really commit (for tests that race connections).
+    Every table is emptied afterwards."""
+    context = build_context(settings, clock=clock, engine=engine, rng=random.Random(7))
+    yield context
+    empty_all_tables(engine)
+
+
+def empty_all_tables(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())

@@ -1,0 +1,105 @@
+"""Builders for test data, through the real services."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from messagecenter.businesses.service import NewBusiness, create_business
+from messagecenter.carriers.base import Carrier, InboundSms
+from messagecenter.clients.service import ClientChanges, create_client
+from messagecenter.conversations.service import InboundOutcome, record_inbound
+from messagecenter.models import Business, Client, SmsNumber
+from messagecenter.numbers.service import enable_messaging, suggest_numbers
+
+_sequence = itertools.count(1)
+
+PUBLIC_URL = "https://mc.example.test"
+
+
+@dataclass
+class SetUp:
+    business: Business
+    number: SmsNumber
+    owner_password: str
+    api_key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def make_business(
+    session: Session,
+    carrier: Carrier,
+    at: datetime,
+    *,
+    country: str = "US",
+    timezone: str = "America/New_York",
+    business_phone: str = "+12125550100",
+    allowance: int = 100,
+    policy: str = "hard_stop",
+    price: str = "0.05",
+) -> SetUp:
+    n = next(_sequence)
+    created = create_business(
+        session,
+        NewBusiness(
+            name=f"Studio {n}",
+            country=country,
+            timezone=timezone,
+            business_phone=business_phone,
+            monthly_allowance=allowance,
+            overage_policy=policy,
+            overage_price_per_unit=Decimal(price),
+            owner_email=f"owner{n}@studio.example",
+        ),
+        at,
+    )
+    chosen = suggest_numbers(session, created.business, carrier)[0]
+    number = enable_messaging(session, created.business, carrier, chosen, PUBLIC_URL, at)
+    return SetUp(created.business, number, created.owner_password, created.api_key)
+
+
+def make_client(
+    session: Session,
+    business: Business,
+    at: datetime,
+    *,
+    first_name: str = "Maria",
+    last_name: str = "Lopez",
+    cell_phone: str | None = "+12125550142",
+    **switches: bool,
+) -> Client:
+    return create_client(
+        session,
+        business,
+        ClientChanges(
+            first_name=first_name, last_name=last_name, cell_phone=cell_phone, **switches
+        ),
+        at,
+    )
+
+
+def text_from(
+    session: Session,
+    number: SmsNumber,
+    from_phone: str,
+    body: str,
+    at: datetime,
+    *,
+    media: list[str] | None = None,
+    sid: str | None = None,
+) -> InboundOutcome:
+    """A client's text arriving at the business's number (as a webhook would deliver it)."""
+    return record_inbound(
+        session,
+        InboundSms(
+            sid or f"SM{next(_sequence):032x}", from_phone, number.phone_number, body, media or []
+        ),
+        at,
+    )
