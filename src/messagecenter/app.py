@@ -66,6 +66,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.context = context
+    # Signs sessions and CSRF tokens; generated once and kept beside the SQLite file if unset.
+    app.state.secret_key = context.settings.resolved_secret_key()
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -81,8 +83,8 @@ def create_app(
     def healthz() -> JSONResponse:
         """200 when the app and its database answer; 503 otherwise."""
         try:
-            with context.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            with context.sessions() as session:
+                session.execute(text("SELECT 1"))
         except Exception as exc:
             log.warning("health check: database unreachable: %s", exc)
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)

@@ -1,0 +1,160 @@
+"""Live events leave only on commit, reach subscribers of their business only, and travel
+between processes through PostgreSQL LISTEN/NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from messagecenter.app import create_app
+from messagecenter.context import AppContext, build_context
+from messagecenter.db import session_scope
+from messagecenter.events import (
+    EventBus,
+    LiveEvent,
+    PostgresListener,
+    libpq_dsn,
+    queue_event_on_commit,
+)
+from tests.factories import make_business
+from tests.live_server import serve
+
+
+def _collect(
+    bus: EventBus, business_id: int, action: Callable[[], None], wait: float = 2.0
+) -> list[LiveEvent]:
+    """Subscribe, run `action` in a thread, and gather what arrives within `wait` seconds."""
+
+    async def run() -> list[LiveEvent]:
+        received: list[LiveEvent] = []
+        timeout = wait
+        async with bus.subscribe(business_id) as queue:
+            await asyncio.to_thread(action)
+            try:
+                while True:
+                    received.append(await asyncio.wait_for(queue.get(), timeout))
+                    timeout = 0.3  # after the first event, only gather what is already coming
+            except TimeoutError:
+                return received
+
+    return asyncio.run(run())
+
+
+def test_event_is_published_after_commit_only(committed_context: AppContext) -> None:
+    context = committed_context
+    if context.engine.dialect.name == "postgresql":
+        listener = PostgresListener(libpq_dsn(context.settings.database_url), context.bus)
+        listener.start()
+        assert listener.ready.wait(5)
+    else:
+        listener = None
+    try:
+
+        def commit_one_and_roll_back_one() -> None:
+            with context.sessions() as session:
+                queue_event_on_commit(session, LiveEvent(1, "kept", {"n": 1}))
+                session.commit()
+                queue_event_on_commit(session, LiveEvent(1, "dropped", {"n": 2}))
+                session.rollback()
+
+        received = _collect(context.bus, 1, commit_one_and_roll_back_one)
+    finally:
+        if listener is not None:
+            listener.stop()
+    assert [e.type for e in received] == ["kept"]
+
+
+def test_subscribers_of_another_business_get_nothing() -> None:
+    bus = EventBus()
+    received = _collect(bus, 2, lambda: bus.publish(LiveEvent(1, "x", {})), wait=0.3)
+    assert received == []
+    assert bus.subscriber_count() == 0
+
+
+@pytest.mark.postgres_only
+def test_event_raised_in_one_process_reaches_a_listener_of_another(
+    committed_context: AppContext,
+) -> None:
+    """Two contexts stand for two processes: each has its own bus; only the database links
+    them."""
+    other = build_context(committed_context.settings, engine=committed_context.engine)
+    listener = PostgresListener(libpq_dsn(other.settings.database_url), other.bus)
+    listener.start()
+    assert listener.ready.wait(5)
+    try:
+
+        def raise_in_first_process() -> None:
+            with session_scope(committed_context.sessions) as session:
+                queue_event_on_commit(session, LiveEvent(7, "message.created", {"id": 1}))
+                session.execute(text("SELECT 1"))
+
+        received = _collect(other.bus, 7, raise_in_first_process)
+    finally:
+        listener.stop()
+    assert [(e.type, e.data) for e in received] == [("message.created", {"id": 1})]
+
+
+@pytest.fixture
+def live_app(committed_context: AppContext) -> Iterator[tuple[str, AppContext]]:
+    with serve(create_app(context=committed_context, run_dispatcher=False)) as base_url:
+        yield base_url, committed_context
+
+
+def _read_events(lines: Iterator[str], count: int) -> list[tuple[str, dict[str, object]]]:
+    events: list[tuple[str, dict[str, object]]] = []
+    name = None
+    for line in lines:
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: ") and name is not None:
+            events.append((name, json.loads(line[len("data: ") :])))
+            name = None
+            if len(events) == count:
+                break
+    return events
+
+
+def test_sse_stream_pushes_a_new_text_and_the_unread_count(
+    live_app: tuple[str, AppContext],
+) -> None:
+    base_url, context = live_app
+    with session_scope(context.sessions) as session:
+        setup = make_business(session, context.carrier, context.clock.now())
+    business_number = setup.number.phone_number
+    with (
+        httpx.Client(base_url=base_url, timeout=10) as http,
+        http.stream("GET", "/api/v1/events", headers=setup.auth) as stream,
+    ):
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        first = _read_events(lines, 1)
+        assert first == [("unread.changed", {"unread": 0})]
+
+        def text_the_business() -> None:
+            with httpx.Client(base_url=base_url, timeout=10) as other:
+                reply = other.post(
+                    "/simulator/messages",
+                    json={"from_phone": "+12125550177", "to_phone": business_number, "body": "Hi"},
+                )
+                assert reply.status_code == 201
+
+        sender = threading.Thread(target=text_the_business)
+        sender.start()
+        events = _read_events(lines, 2)
+        sender.join()
+    assert [name for name, _ in events] == ["message.created", "unread.changed"]
+    assert events[1][1]["unread"] == 1
+
+
+def test_sse_stream_refuses_a_missing_key(live_app: tuple[str, AppContext]) -> None:
+    base_url, _ = live_app
+    reply = httpx.get(f"{base_url}/api/v1/events", timeout=5)
+    assert reply.status_code == 401
+    assert reply.json()["error"]["code"] == "missing_api_key"
