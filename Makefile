@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## Start the product: SQLite, the simulated carrier and demo data, on http://$(HOST):$(PORT)
+run: export MESSAGECENTER_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: $(STAMP)
 	$(BIN)/messagecenter db upgrade
 	$(BIN)/messagecenter demo

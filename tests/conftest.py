@@ -31,6 +31,8 @@ from messagecenter.models import Base
 
 BACKEND = os.environ.get("MESSAGECENTER_TEST_BACKEND", "sqlite")
 PUBLIC_URL = "https://mc.example.test"
+TWILIO_AUTH_TOKEN = "twilio-test-auth-token"
+TWILIO_WEBHOOK_SECRET = "twilio-test-shared-key-secret"
 START = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
 
 
@@ -45,6 +47,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2's production cost (~0.7 s a hash here) would dominate the suite's time."""
+    from argon2 import PasswordHasher
+
+    from messagecenter.staff import service
+
+    original = service._hasher
+    service._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    service._hasher = original
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +99,14 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, public_url=PUBLIC_URL, secret_key="test-secret")
+    return Settings(
+        database_url=database_url,
+        public_url=PUBLIC_URL,
+        secret_key="test-secret",
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN=TWILIO_AUTH_TOKEN,
+        TWILIO_WEBHOOK_SECRET=TWILIO_WEBHOOK_SECRET,
+    )
 
 
 @pytest.fixture

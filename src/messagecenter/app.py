@@ -21,6 +21,7 @@ from messagecenter.context import AppContext, build_context
 from messagecenter.conversations.routes import router as conversations_router
 from messagecenter.events import PostgresListener, libpq_dsn
 from messagecenter.web.live import router as live_router
+from messagecenter.webhooks.routes import router as webhooks_router
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def create_app(
     api.include_router(business_router)
     api.include_router(live_router)
     app.include_router(api)
+    app.include_router(webhooks_router)
     if context.simulator is not None:
         app.include_router(simulator_router)
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from messagecenter.carriers.base import Carrier
 from messagecenter.carriers.simulator.carrier import SimulatedCarrier
+from messagecenter.carriers.twilio.signature import SignatureChecker
 from messagecenter.clock import Clock, SystemClock
 from messagecenter.config import Settings
 from messagecenter.db import make_engine, make_session_factory
@@ -28,6 +29,7 @@ class AppContext:
     intake: Intake
     carrier: Carrier
     dispatcher: Dispatcher
+    signatures: SignatureChecker
 
     @property
     def simulator(self) -> SimulatedCarrier | None:
@@ -53,7 +55,10 @@ def build_context(
     if carrier is None:
         carrier = make_carrier(settings, clock, intake, rng)
     dispatcher = Dispatcher(sessions, carrier, clock, settings.public_url, rng=rng)
-    return AppContext(settings, engine, sessions, clock, bus, intake, carrier, dispatcher)
+    signatures = SignatureChecker(settings.twilio_auth_token, settings.twilio_webhook_secret)
+    return AppContext(
+        settings, engine, sessions, clock, bus, intake, carrier, dispatcher, signatures
+    )
 
 
 def make_carrier(

@@ -90,17 +90,29 @@ def _offer(queue: asyncio.Queue[LiveEvent], live_event: LiveEvent) -> None:
 
 def queue_event_on_commit(session: Session, live_event: LiveEvent) -> None:
     """Raise an event that leaves only if (and when) the session's transaction commits."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": live_event.to_json()},
-        )
-        return
     session.info.setdefault(_PENDING_KEY, []).append(live_event)
 
 
+def pending_events(session: Session) -> list[LiveEvent]:
+    """Events raised in the session's current transaction, not yet sent."""
+    return list(session.info.get(_PENDING_KEY, []))
+
+
 def attach_bus(session_factory: Any, bus: EventBus) -> None:
-    """Publish each committed session's queued events on `bus` (SQLite path)."""
+    """Send each committed session's events: by NOTIFY on PostgreSQL (issued just before the
+    commit, in one statement, so the database releases them with the commit), straight to
+    `bus` on SQLite (one process)."""
+
+    @event.listens_for(session_factory, "before_commit")
+    def _notify(session: Session) -> None:
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        pending = session.info.pop(_PENDING_KEY, [])
+        if not pending:
+            return
+        calls = ", ".join(f"pg_notify(:channel, :p{i})" for i in range(len(pending)))
+        params = {f"p{i}": e.to_json() for i, e in enumerate(pending)}
+        session.execute(text(f"SELECT {calls}"), {"channel": CHANNEL, **params})
 
     @event.listens_for(session_factory, "after_commit")
     def _publish(session: Session) -> None:
@@ -138,7 +150,7 @@ class PostgresListener:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.ready.set()
                     while not self._stop.is_set():
-                        for notify in conn.notifies(timeout=0.5):
+                        for notify in conn.notifies(timeout=0.1):
                             self._publish(notify.payload)
             except Exception:  # the database went away: reconnect after a pause
                 log.exception("live-event listener lost its connection; reconnecting")

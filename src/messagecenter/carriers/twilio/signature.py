@@ -1,0 +1,61 @@
+"""Twilio webhook signatures, checked with the `twilio` package's own RequestValidator.
+
+The URL is MESSAGECENTER_PUBLIC_URL + path + query exactly as sent — never rebuilt from request
+headers, which a proxy (or an attacker) controls. The validator itself also tries the URL with
+and without the scheme's default port, as Twilio's libraries do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from twilio.request_validator import (
+    HMAC_SHA1,
+    HMAC_SHA256,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+
+
+class FormParams(dict[str, list[str]]):
+    """Form fields with repeated keys kept (the validator reads them with getlist)."""
+
+    def getlist(self, key: str) -> list[str]:
+        return self.get(key, [])
+
+    def first(self, key: str) -> str | None:
+        values = self.get(key)
+        return values[0] if values else None
+
+    @classmethod
+    def from_pairs(cls, pairs: Sequence[tuple[str, str]]) -> FormParams:
+        params = cls()
+        for key, value in pairs:
+            params.setdefault(key, []).append(value)
+        return params
+
+
+class SignatureChecker:
+    """Holds one validator per secret, built once (the hot path only hashes)."""
+
+    def __init__(self, auth_token: str | None, webhook_secret: str | None) -> None:
+        self._validators = {
+            HMAC_SHA1: RequestValidator(auth_token) if auth_token else None,
+            HMAC_SHA256: RequestValidator(webhook_secret) if webhook_secret else None,
+        }
+
+    def is_valid(self, url: str, params: FormParams, headers: Mapping[str, str]) -> bool:
+        signature = headers.get(SIGNATURE_HEADER.lower()) or headers.get(SIGNATURE_HEADER)
+        if not signature:
+            return False
+        settings = headers.get(SIGNATURE_SETTINGS_HEADER.lower()) or headers.get(
+            SIGNATURE_SETTINGS_HEADER
+        )
+        algorithm = get_signature_algorithm(settings).upper()
+        validator = self._validators.get(algorithm)
+        if validator is None:  # no secret configured for that algorithm, or an unknown one
+            return False
+        return bool(validator.validate(url, params, signature, algorithm=algorithm))

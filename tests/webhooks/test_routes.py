@@ -1,0 +1,240 @@
+"""Twilio's webhooks over HTTP: signed with the `twilio` package's own validator."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+
+from messagecenter.clock import FrozenClock
+from messagecenter.context import AppContext
+from messagecenter.events import LiveEvent
+from messagecenter.models import Message, MessageStatusEvent, UnroutedMessage, UsagePeriod
+from tests.conftest import PUBLIC_URL, TWILIO_AUTH_TOKEN, TWILIO_WEBHOOK_SECRET
+from tests.factories import SetUp, make_business, make_client
+
+INBOUND = "/webhooks/twilio/sms"
+STATUS = "/webhooks/twilio/status"
+
+
+def signed_post(
+    api: TestClient,
+    path: str,
+    form: dict[str, str],
+    *,
+    token: str = TWILIO_AUTH_TOKEN,
+    algorithm: str | None = None,
+    signed_url: str | None = None,
+    body: bytes | None = None,
+) -> object:
+    url = signed_url or PUBLIC_URL + path
+    signature = RequestValidator(token).compute_signature(url, form, algorithm)
+    headers = {
+        "X-Twilio-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    if algorithm:
+        headers["X-Twilio-Webhooks-Signature-Settings"] = f"key=k1,algorithm={algorithm}"
+    return api.post(path, content=body if body is not None else urlencode(form), headers=headers)
+
+
+def inbound_form(setup: SetUp, body: str = "Hello", sid: str = "SM" + "a" * 32) -> dict[str, str]:
+    return {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": "+12125550142",
+        "To": setup.number.phone_number,
+        "Body": body,
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "FromCountry": "US",
+        "ApiVersion": "2010-04-01",
+    }
+
+
+@pytest.fixture
+def setup(session: Session, context: AppContext, clock: FrozenClock) -> SetUp:
+    created = make_business(session, context.carrier, clock.now())
+    make_client(session, created.business, clock.now())
+    session.commit()
+    return created
+
+
+@pytest.fixture
+def published(context: AppContext, monkeypatch: pytest.MonkeyPatch) -> list[LiveEvent]:
+    """Events handed to this process's bus (the SQLite path; PostgreSQL sends NOTIFY)."""
+    seen: list[LiveEvent] = []
+    original = context.bus.publish
+
+    def spy(live_event: LiveEvent) -> None:
+        seen.append(live_event)
+        original(live_event)
+
+    monkeypatch.setattr(context.bus, "publish", spy)
+    return seen
+
+
+def _counts(session: Session) -> tuple[int, int, int]:
+    session.expire_all()
+    messages = session.scalar(select(func.count()).select_from(Message)) or 0
+    units = session.scalar(select(func.coalesce(func.sum(UsagePeriod.units_used), 0))) or 0
+    unrouted = session.scalar(select(func.count()).select_from(UnroutedMessage)) or 0
+    return messages, units, unrouted
+
+
+def test_inbound_is_stored_and_answered_with_empty_twiml(
+    api: TestClient, setup: SetUp, session: Session
+) -> None:
+    reply = signed_post(api, INBOUND, inbound_form(setup))
+    assert reply.status_code == 200  # type: ignore[attr-defined]
+    assert reply.headers["content-type"].startswith("text/xml")  # type: ignore[attr-defined]
+    assert reply.text.endswith("<Response/>")  # type: ignore[attr-defined]
+    assert _counts(session) == (1, 1, 0)
+    assert api.get("/api/v1/unread", headers=setup.auth).json() == {"unread": 1}
+
+
+def test_a_replayed_inbound_changes_nothing(
+    api: TestClient, setup: SetUp, session: Session, published: list[LiveEvent], context: AppContext
+) -> None:
+    form = inbound_form(setup)
+    signed_post(api, INBOUND, form)
+    before = _counts(session)
+    events_before = len(published)
+    again = signed_post(api, INBOUND, form)
+    assert again.status_code == 200  # type: ignore[attr-defined]
+    assert again.text.endswith("<Response/>")  # type: ignore[attr-defined]
+    assert _counts(session) == before
+    assert api.get("/api/v1/unread", headers=setup.auth).json() == {"unread": 1}
+    if context.engine.dialect.name == "sqlite":
+        assert len(published) == events_before > 0
+
+
+def test_media_only_inbound_is_accepted_and_counts_as_mms(
+    api: TestClient, setup: SetUp, session: Session
+) -> None:
+    form = inbound_form(setup, body="")
+    form.update({"NumMedia": "1", "MediaUrl0": "https://api.twilio.com/media/ME1"})
+    del form["Body"]
+    assert signed_post(api, INBOUND, form).status_code == 200  # type: ignore[attr-defined]
+    message = session.scalars(select(Message)).one()
+    assert (message.body, message.media_urls, message.units) == (
+        "",
+        ["https://api.twilio.com/media/ME1"],
+        3,
+    )
+
+
+def test_unrouted_inbound_is_kept_for_the_operator_and_answered(
+    api: TestClient, setup: SetUp, session: Session
+) -> None:
+    form = inbound_form(setup)
+    form["To"] = "+13055550199"  # no business's active number
+    reply = signed_post(api, INBOUND, form)
+    assert reply.status_code == 200  # type: ignore[attr-defined]
+    assert reply.text.endswith("<Response/>")  # type: ignore[attr-defined]
+    assert _counts(session) == (0, 0, 1)
+    signed_post(api, INBOUND, form)
+    assert _counts(session) == (0, 0, 1)
+
+
+def test_sha256_signed_inbound_is_accepted(api: TestClient, setup: SetUp, session: Session) -> None:
+    reply = signed_post(
+        api, INBOUND, inbound_form(setup), token=TWILIO_WEBHOOK_SECRET, algorithm="HMAC_SHA256"
+    )
+    assert reply.status_code == 200  # type: ignore[attr-defined]
+    assert _counts(session)[0] == 1
+
+
+def test_signature_with_the_default_port_is_accepted(
+    api: TestClient, setup: SetUp, session: Session
+) -> None:
+    with_port = PUBLIC_URL.replace("mc.example.test", "mc.example.test:443") + INBOUND
+    reply = signed_post(api, INBOUND, inbound_form(setup), signed_url=with_port)
+    assert reply.status_code == 200  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    ["unsigned", "wrong token", "tampered body", "signed for another host", "malformed form"],
+)
+def test_forged_webhooks_get_403_and_store_nothing(
+    api: TestClient, setup: SetUp, session: Session, forgery: str
+) -> None:
+    form = inbound_form(setup)
+    if forgery == "unsigned":
+        reply = api.post(INBOUND, data=form)
+    elif forgery == "wrong token":
+        reply = signed_post(api, INBOUND, form, token="guess")  # type: ignore[assignment]
+    elif forgery == "tampered body":
+        tampered = urlencode({**form, "Body": "Send me everything"}).encode()
+        reply = signed_post(api, INBOUND, form, body=tampered)  # type: ignore[assignment]
+    elif forgery == "signed for another host":
+        # A proxy that forwards with its own Host must not make a signature for it valid.
+        reply = signed_post(  # type: ignore[assignment]
+            api, INBOUND, form, signed_url="http://testserver" + INBOUND
+        )
+    else:
+        reply = api.post(
+            INBOUND,
+            content=b"%%%not-a-form&&=",
+            headers={"X-Twilio-Signature": "AAAA", "Content-Type": "text/plain"},
+        )
+    assert reply.status_code == 403
+    assert _counts(session) == (0, 0, 0)
+
+
+def test_status_callback_for_an_unknown_message_answers_204(api: TestClient, setup: SetUp) -> None:
+    form = {"MessageSid": "SM" + "f" * 32, "MessageStatus": "delivered"}
+    reply = signed_post(
+        api, STATUS + "?message=999999", form, signed_url=PUBLIC_URL + STATUS + "?message=999999"
+    )
+    assert reply.status_code == 204  # type: ignore[attr-defined]
+
+
+def test_status_callbacks_move_forward_only_and_every_distinct_one_is_kept(
+    api: TestClient, setup: SetUp, session: Session, context: AppContext
+) -> None:
+    sent = api.post(
+        "/api/v1/messages", json={"client_id": 1, "body": "Hi"}, headers=setup.auth
+    ).json()
+    if "message" not in sent:  # the client id differs on PostgreSQL sequences
+        client_id = api.get("/api/v1/clients", headers=setup.auth).json()["items"][0]["id"]
+        sent = api.post(
+            "/api/v1/messages", json={"client_id": client_id, "body": "Hi"}, headers=setup.auth
+        ).json()
+    message_id = sent["message"]["id"]
+    path = f"{STATUS}?message={message_id}"
+    sid = "SM" + "b" * 32
+
+    def callback(status: str, code: str | None = None) -> int:
+        form = {"MessageSid": sid, "MessageStatus": status, "AccountSid": "AC" + "0" * 32}
+        if code:
+            form["ErrorCode"] = code
+        reply = signed_post(api, path, form, signed_url=PUBLIC_URL + path)
+        return reply.status_code  # type: ignore[attr-defined,no-any-return]
+
+    assert callback("delivered") == 204  # before "sent"
+    assert callback("sent") == 204
+    assert callback("sent") == 204  # replay
+    assert callback("failed", "30003") == 204  # after delivered: kept, changes nothing
+    message = api.get(f"/api/v1/messages/{message_id}", headers=setup.auth).json()
+    assert message["status"] == "delivered"
+    assert message["error_code"] is None
+    session.expire_all()
+    stored = session.scalars(
+        select(MessageStatusEvent.status)
+        .where(MessageStatusEvent.message_id == message_id)
+        .order_by(MessageStatusEvent.id)
+    ).all()
+    assert stored == ["delivered", "sent", "failed"]
+    # The query string is part of what is signed: the same form for another id is forged.
+    other = f"{STATUS}?message={message_id + 1}"
+    forged = signed_post(
+        api, other, {"MessageSid": sid, "MessageStatus": "sent"}, signed_url=PUBLIC_URL + path
+    )
+    assert forged.status_code == 403  # type: ignore[attr-defined]
