@@ -30,7 +30,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+        location = [
+            str(part)
+            for part in first.get("loc", ())
+            if part not in ("body", "query", "header", "path")
+        ]
         field = ".".join(location) or None
         message = str(first.get("msg", "The request is not valid."))
         if field:

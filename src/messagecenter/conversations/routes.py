@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Header, Query, Request, status
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from messagecenter.api import idempotency
 from messagecenter.api.deps import ApiKeyDep, BusinessDep, ContextDep, SessionDep
 from messagecenter.clients import service as clients
 from messagecenter.consent import queries as consent_queries
@@ -28,6 +30,15 @@ from messagecenter.errors import InvalidInput, NotFound
 from messagecenter.models import Business, Conversation, Message
 
 router = APIRouter(tags=["conversations"])
+
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Makes a send safe to retry: same key and request within 24 h, one message",
+    ),
+]
 
 
 def _conversation_out(
@@ -128,11 +139,16 @@ def list_messages(
 def reply(
     conversation_id: int,
     body: ReplyIn,
+    request: Request,
     session: SessionDep,
     business: BusinessDep,
     key: ApiKeyDep,
     context: ContextDep,
-) -> SentOut:
+    idempotency_key: IdempotencyHeader = None,
+) -> SentOut | JSONResponse:
+    replay = _replay(session, business, request, body.model_dump_json(), idempotency_key, context)
+    if replay is not None:
+        return replay
     conversation = service.get_conversation(session, business.id, conversation_id)
     message = service.send_message(
         session,
@@ -143,17 +159,25 @@ def reply(
         conversation=conversation,
         at=context.clock.now(),
     )
-    return _sent(session, business, message, context)
+    return _sent(session, business, message, context, idempotency_key)
 
 
 @router.post("/messages", response_model=SentOut, status_code=status.HTTP_201_CREATED)
 def send(
     body: MessageIn,
+    request: Request,
     session: SessionDep,
     business: BusinessDep,
     key: ApiKeyDep,
     context: ContextDep,
-) -> SentOut:
+    idempotency_key: IdempotencyHeader = None,
+) -> SentOut | JSONResponse:
+    """Send a text to a client (by profile) or into a conversation. With an
+    `Idempotency-Key`, a retry of the same request within 24 hours sends nothing and answers
+    as the first time did."""
+    replay = _replay(session, business, request, body.model_dump_json(), idempotency_key, context)
+    if replay is not None:
+        return replay
     if (body.client_id is None) == (body.conversation_id is None):
         raise InvalidInput("Give exactly one of client_id or conversation_id.", field="client_id")
     client = clients.get_client(session, business.id, body.client_id) if body.client_id else None
@@ -172,7 +196,7 @@ def send(
         conversation=conversation,
         at=context.clock.now(),
     )
-    return _sent(session, business, message, context)
+    return _sent(session, business, message, context, idempotency_key)
 
 
 @router.get("/messages/{message_id}", response_model=MessageOut)
@@ -183,11 +207,42 @@ def get_message(message_id: int, session: SessionDep, business: BusinessDep) -> 
     return present.messages_out(session, [message])[0]
 
 
-def _sent(session: Session, business: Business, message: Message, context: AppContext) -> SentOut:
-    session.commit()
-    context.dispatcher.wake()
+def _replay(
+    session: Session,
+    business: Business,
+    request: Request,
+    canonical_body: str,
+    key: str | None,
+    context: AppContext,
+) -> JSONResponse | None:
+    """The stored answer when this Idempotency-Key already served this request."""
+    if key is None:
+        return None
+    fingerprint = idempotency.request_fingerprint(request.method, request.url.path, canonical_body)
+    stored = idempotency.claim_key(session, business.id, key, fingerprint, context.clock.now())
+    if stored is None:
+        return None
+    return JSONResponse(
+        stored.response_body, stored.response_status, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+def _sent(
+    session: Session,
+    business: Business,
+    message: Message,
+    context: AppContext,
+    idempotency_key: str | None,
+) -> SentOut:
     warning = present.foreign_number_warning(business, message.to_phone)
-    return SentOut(
+    out = SentOut(
         message=present.messages_out(session, [message])[0],
         warnings=[warning] if warning else [],
     )
+    if idempotency_key is not None:
+        idempotency.store_response(
+            session, business.id, idempotency_key, 201, out.model_dump(mode="json")
+        )
+    session.commit()  # the message, its usage and the idempotency record together
+    context.dispatcher.wake()
+    return out

@@ -5,6 +5,7 @@ from messagecenter.models.business import Business, Plan
 from messagecenter.models.client import Client
 from messagecenter.models.consent import ConsentRecord, PhoneConsent
 from messagecenter.models.conversation import Conversation
+from messagecenter.models.idempotency import IdempotencyKey
 from messagecenter.models.message import Message, MessageStatusEvent, UnroutedMessage
 from messagecenter.models.sms_number import SmsNumber
 from messagecenter.models.staff import ApiKey, StaffMember
@@ -17,6 +18,7 @@ __all__ = [
     "Client",
     "ConsentRecord",
     "Conversation",
+    "IdempotencyKey",
     "Message",
     "MessageStatusEvent",
     "PhoneConsent",
