@@ -91,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
         "'none' (default) leaves choosing to the owner",
     )
     create.set_defaults(handler=_business_create)
+
+    twilio = commands.add_parser("twilio", help="Twilio commands")
+    twilio_commands = twilio.add_subparsers(required=True, metavar="twilio-command")
+    check = twilio_commands.add_parser(
+        "check", help="say whether TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN work"
+    )
+    check.set_defaults(handler=_twilio_check)
     return parser
 
 
@@ -204,6 +211,19 @@ def _business_create(settings: Settings, args: argparse.Namespace) -> int:
     print(f"  API key:      {created.api_key}   (shown once; stored only as a hash)")
     if number is not None:
         print(f"  SMS number:   {number.phone_number}")
+    return 0
+
+
+def _twilio_check(settings: Settings, _args: argparse.Namespace) -> int:
+    from messagecenter.carriers.base import CarrierError
+    from messagecenter.carriers.twilio.carrier import TwilioCarrier
+
+    try:
+        name = TwilioCarrier(settings).check_credentials()
+    except CarrierError as exc:
+        print(f"Twilio check failed: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"Twilio credentials work (account: {name}, API: {settings.twilio_api_url}).")
     return 0
 
 

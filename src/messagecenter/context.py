@@ -65,10 +65,9 @@ def make_carrier(
     settings: Settings, clock: Clock, intake: Intake, rng: random.Random | None = None
 ) -> Carrier:
     if settings.carrier == "twilio":
-        raise SystemExit(
-            "MESSAGECENTER_CARRIER=twilio is not available in this version yet; "
-            "use the simulator (the default)."
-        )
+        from messagecenter.carriers.twilio.carrier import TwilioCarrier
+
+        return TwilioCarrier(settings)
     return SimulatedCarrier(
         clock,
         deliver_inbound=intake.receive_inbound,

@@ -114,8 +114,7 @@ class Dispatcher:
                 log.warning("message %s: could not ask the carrier (%s)", message_id, exc)
                 continue
             with session_scope(self._sessions) as session:
-                if found is not None:
-                    service.record_accepted(session, message_id, found, now)
+                if found is not None and service.record_accepted(session, message_id, found, now):
                     settled += 1
                 elif claimed_at is not None and now - claimed_at >= GIVE_UP_AFTER:
                     service.record_rejected(session, message_id, None, UNCONFIRMED_REASON, now)

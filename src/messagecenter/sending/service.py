@@ -77,15 +77,21 @@ def outbound_sms(message: Message, callback_url: str) -> OutboundSms:
 
 def record_accepted(
     session: Session, message_id: int, accepted: CarrierAccepted, at: datetime
-) -> None:
+) -> bool:
+    """The carrier took the message; False when that carrier id already belongs to another
+    of our messages (a lookup by content matched an older twin, so this one was not found)."""
+    owner = session.scalar(select(Message.id).where(Message.carrier_sid == accepted.carrier_sid))
+    if owner is not None and owner != message_id:
+        return False
     message = _locked_message(session, message_id)
     if message is None:
-        return
+        return False
     message.dispatch_state = DISPATCH_ACCEPTED
     message.carrier_sid = message.carrier_sid or accepted.carrier_sid
     message.updated_at = at
     _advance(session, message, status.from_carrier(accepted.carrier_status), None, at)
     session.flush()
+    return True
 
 
 def record_retry_later(

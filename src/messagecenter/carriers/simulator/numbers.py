@@ -11,6 +11,11 @@ from __future__ import annotations
 import phonenumbers
 
 _DEFAULT_AREA = {"US": "212", "CA": "416"}
+_GEOGRAPHIC = {
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+}
 
 
 def fictional_numbers(country: str, near: str | None, limit: int) -> list[str]:
@@ -36,4 +41,6 @@ def _area_code(near: str | None, country: str) -> str | None:
         return None
     if number.country_code != 1 or phonenumbers.region_code_for_number(number) != country:
         return None
+    if phonenumbers.number_type(number) not in _GEOGRAPHIC:
+        return None  # a toll-free or premium business phone has no area to be near
     return str(number.national_number)[:3]

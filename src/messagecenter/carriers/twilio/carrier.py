@@ -1,0 +1,179 @@
+"""The Twilio carrier, through the real `twilio` package.
+
+Each failure is classified by what it proves about the message: 429 / 20429 / 21611 and a
+connection that never reached Twilio mean it certainly was not taken (retry later); another
+4xx means Twilio refused it (never sent); a timeout, a 5xx or a connection broken mid-request
+may have been taken, so it is settled by our id, never by sending again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import requests
+import urllib3
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from messagecenter.carriers.base import (
+    AvailableNumber,
+    CarrierAccepted,
+    CarrierAmbiguous,
+    CarrierError,
+    CarrierRejected,
+    CarrierRetryLater,
+    OutboundSms,
+)
+from messagecenter.carriers.twilio.http import ConfiguredHttpClient
+from messagecenter.config import Settings
+
+log = logging.getLogger(__name__)
+
+RETRY_LATER_CODES = frozenset({20429, 21611})  # too many requests; the queue is full
+CREDENTIAL_CODES = frozenset({20003, 20005, 20008})  # our account's problem, not the message's
+# Number types by country: landlines cannot text in the UK and Australia.
+MOBILE_COUNTRIES = frozenset({"GB", "AU"})
+FIND_WINDOW = timedelta(hours=6)
+
+
+class TwilioCarrier:
+    name = "twilio"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 15.0,
+    ) -> None:
+        if not settings.twilio_account_sid or not settings.twilio_auth_token:
+            raise CarrierError(
+                "MESSAGECENTER_CARRIER=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
+            )
+        self._http = ConfiguredHttpClient(
+            settings.twilio_api_url, connect_timeout=connect_timeout, read_timeout=read_timeout
+        )
+        self._client = Client(
+            settings.twilio_account_sid, settings.twilio_auth_token, http_client=self._http
+        )
+
+    # -- messages
+    def send(self, sms: OutboundSms) -> CarrierAccepted:
+        options: dict[str, object] = {"to": sms.to_phone, "from_": sms.from_phone}
+        if sms.body:
+            options["body"] = sms.body
+        if sms.media_urls:
+            options["media_url"] = list(sms.media_urls)
+        if sms.status_callback_url:
+            options["status_callback"] = sms.status_callback_url
+        try:
+            created = self._client.messages.create(**options)
+        except TwilioRestException as exc:
+            raise self._classify(exc) from exc
+        except requests.exceptions.RequestException as exc:
+            raise _classify_transport(exc) from exc
+        return CarrierAccepted(str(created.sid), str(created.status or "queued"))
+
+    def find_sent(self, sms: OutboundSms) -> CarrierAccepted | None:
+        """The newest recent message Twilio holds from our number to theirs with this body."""
+        try:
+            candidates = self._client.messages.list(to=sms.to_phone, from_=sms.from_phone, limit=20)
+        except TwilioRestException as exc:
+            raise self._classify(exc) from exc
+        except requests.exceptions.RequestException as exc:
+            raise CarrierRetryLater(f"Twilio could not be asked: {exc}") from exc
+        since = datetime.now(UTC) - FIND_WINDOW
+        for message in candidates:  # newest first
+            created = message.date_created
+            if created is not None and created < since:
+                break
+            if (message.body or "") == sms.body:
+                return CarrierAccepted(str(message.sid), str(message.status or "queued"))
+        return None
+
+    def check_credentials(self) -> str:
+        """The account's friendly name; raises CarrierError when the credentials fail."""
+        try:
+            account = self._client.api.v2010.accounts(self._client.username).fetch()
+        except TwilioRestException as exc:
+            raise CarrierError(f"Twilio refused the credentials: {exc.msg}", code=exc.code) from exc
+        except requests.exceptions.RequestException as exc:
+            raise CarrierError(f"Twilio could not be reached: {exc}") from exc
+        return str(account.friendly_name)
+
+    # -- numbers
+    def suggest_numbers(self, country: str, near: str | None, limit: int) -> list[AvailableNumber]:
+        available = self._client.available_phone_numbers(country.upper())
+        try:
+            if country.upper() in MOBILE_COUNTRIES:
+                found = available.mobile.list(sms_enabled=True, limit=limit)
+            else:
+                area = _area_code(near)
+                found = available.local.list(sms_enabled=True, area_code=area, limit=limit)
+                if not found and area is not None:  # none left in that area code
+                    found = available.local.list(sms_enabled=True, limit=limit)
+        except TwilioRestException as exc:
+            raise self._classify(exc) from exc
+        except requests.exceptions.RequestException as exc:
+            raise CarrierRetryLater(f"Twilio could not be reached: {exc}") from exc
+        return [AvailableNumber(str(n.phone_number), country.upper(), n.locality) for n in found]
+
+    def acquire_number(self, phone_number: str, sms_webhook_url: str) -> str:
+        try:
+            bought = self._client.incoming_phone_numbers.create(
+                phone_number=phone_number, sms_url=sms_webhook_url, sms_method="POST"
+            )
+        except TwilioRestException as exc:
+            raise CarrierRejected(
+                f"Twilio could not provide {phone_number}: {exc.msg}", code=exc.code
+            ) from exc
+        return str(bought.sid)
+
+    def release_number(self, carrier_sid: str) -> None:
+        try:
+            self._client.incoming_phone_numbers(carrier_sid).delete()
+        except TwilioRestException as exc:
+            if exc.status == 404:  # already released
+                return
+            raise CarrierError(
+                f"Twilio could not release the number: {exc.msg}", code=exc.code
+            ) from exc
+
+    def tick(self) -> None:
+        return None  # Twilio calls us back; nothing to do on a timer
+
+    def _classify(self, exc: TwilioRestException) -> CarrierError:
+        code = exc.code
+        message = str(exc.msg or exc)
+        if exc.status == 429 or code in RETRY_LATER_CODES:
+            return CarrierRetryLater(
+                message, code=code or 20429, retry_after=self._http.last_retry_after
+            )
+        if exc.status in (401, 403) or code in CREDENTIAL_CODES:
+            log.error("Twilio refused our credentials (%s): sends wait until they are fixed", code)
+            return CarrierRetryLater(message, code=code)
+        if exc.status >= 500:
+            return CarrierAmbiguous(message, code=code)
+        return CarrierRejected(message, code=code)
+
+
+def _classify_transport(exc: requests.exceptions.RequestException) -> CarrierError:
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or _never_connected(exc):
+        return CarrierRetryLater(f"Twilio could not be reached: {exc}")
+    return CarrierAmbiguous(f"No clear answer from Twilio: {exc}")
+
+
+def _never_connected(exc: requests.exceptions.RequestException) -> bool:
+    if not isinstance(exc, requests.exceptions.ConnectionError):
+        return False
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(
+        reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+    )
+
+
+def _area_code(phone: str | None) -> int | None:
+    if phone and phone.startswith("+1") and len(phone) == 12:
+        return int(phone[2:5])
+    return None

@@ -1,0 +1,49 @@
+"""The `twilio` package's HTTP-client hook, pointed at MESSAGECENTER_TWILIO_API_URL.
+
+Twilio's SDK builds absolute https://api.twilio.com URLs; this client swaps that base for the
+configured one (a local fake in tests) and remembers the last Retry-After it was given, which
+the SDK's exceptions do not carry. Nothing is monkeypatched.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+
+from messagecenter.config import TWILIO_API_URL
+
+
+class ConfiguredHttpClient(TwilioHttpClient):  # type: ignore[misc]  # untyped SDK
+    def __init__(
+        self, base_url: str, *, connect_timeout: float = 5.0, read_timeout: float = 15.0
+    ) -> None:
+        # requests takes (connect, read) timeouts; the SDK passes the value through.
+        super().__init__(timeout=(connect_timeout, read_timeout))
+        self._base_url = base_url.rstrip("/")
+        self._local = threading.local()
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if url.startswith(TWILIO_API_URL):
+            url = self._base_url + url[len(TWILIO_API_URL) :]
+        self._local.retry_after = None
+        response = super().request(method, url, *args, **kwargs)
+        retry_after = (response.headers or {}).get("Retry-After")
+        self._local.retry_after = _seconds(retry_after)
+        return response
+
+    @property
+    def last_retry_after(self) -> float | None:
+        value: float | None = getattr(self._local, "retry_after", None)
+        return value
+
+
+def _seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
