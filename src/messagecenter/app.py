@@ -93,3 +93,13 @@ def create_app(
         return JSONResponse({"status": "ok", "database": "ok"})
 
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `serve --workers N`: each worker process builds its own app and dispatches."""
+    return create_app(Settings())
+
+
+def create_web_app_from_env() -> FastAPI:
+    """Factory for `serve --workers N --no-dispatcher`: web only; `worker`s dispatch."""
+    return create_app(Settings(), run_dispatcher=False)

@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="web processes on this port (PostgreSQL only; SQLite takes one process)",
+    )
+    serve.add_argument(
         "--no-dispatcher",
         action="store_true",
         help="do not dispatch the outbox here (PostgreSQL only: leave it to `worker`s)",
@@ -110,10 +116,21 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.no_dispatcher and settings.is_sqlite:
         print("error: on SQLite the dispatcher must run inside `serve`.", file=sys.stderr)
         return 2
+    if args.workers > 1 and settings.is_sqlite:
+        print(
+            "error: SQLite takes a single `serve` process; use PostgreSQL for --workers.",
+            file=sys.stderr,
+        )
+        return 2
     upgrade(settings.database_url)
-    app = create_app(settings, run_dispatcher=not args.no_dispatcher)
     print(f"Message Center is at http://{args.host}:{args.port}  (carrier: {settings.carrier})")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    options = {"host": args.host, "port": args.port, "log_level": "info", "access_log": False}
+    if args.workers > 1:
+        factory = "create_web_app_from_env" if args.no_dispatcher else "create_app_from_env"
+        uvicorn.run(f"messagecenter.app:{factory}", factory=True, workers=args.workers, **options)
+        return 0
+    app = create_app(settings, run_dispatcher=not args.no_dispatcher)
+    uvicorn.run(app, **options)
     return 0
 
 

@@ -16,6 +16,7 @@ from messagecenter.config import Settings
 from messagecenter.db import make_engine, make_session_factory
 from messagecenter.events import EventBus, attach_bus
 from messagecenter.intake import Intake
+from messagecenter.numbers import queries as number_queries
 from messagecenter.sending.dispatcher import Dispatcher
 
 
@@ -53,7 +54,7 @@ def build_context(
     attach_bus(sessions, bus)
     intake = Intake(sessions, clock)
     if carrier is None:
-        carrier = make_carrier(settings, clock, intake, rng)
+        carrier = make_carrier(settings, clock, intake, sessions, rng)
     dispatcher = Dispatcher(sessions, carrier, clock, settings.public_url, rng=rng)
     signatures = SignatureChecker(settings.twilio_auth_token, settings.twilio_webhook_secret)
     return AppContext(
@@ -62,16 +63,26 @@ def build_context(
 
 
 def make_carrier(
-    settings: Settings, clock: Clock, intake: Intake, rng: random.Random | None = None
+    settings: Settings,
+    clock: Clock,
+    intake: Intake,
+    sessions: sessionmaker[Session],
+    rng: random.Random | None = None,
 ) -> Carrier:
     if settings.carrier == "twilio":
         from messagecenter.carriers.twilio.carrier import TwilioCarrier
 
         return TwilioCarrier(settings)
+
+    def handles_keywords(phone_number: str) -> bool:
+        with sessions() as session:
+            return number_queries.carrier_handles_keywords(session, phone_number)
+
     return SimulatedCarrier(
         clock,
         deliver_inbound=intake.receive_inbound,
         deliver_status=intake.receive_status,
         failure_rate=settings.simulator_failure_rate,
         rng=rng,
+        handles_keywords=handles_keywords,
     )

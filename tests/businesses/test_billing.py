@@ -66,7 +66,9 @@ def test_next_period_start(start: date, following: date) -> None:
     ("used", "allowance", "over"),
     [(0, 100, 0), (99, 100, 0), (100, 100, 0), (101, 100, 1), (130, 100, 30), (4, 0, 4)],
 )
-def test_overage_units_are_the_units_past_the_allowance(used: int, allowance: int, over: int) -> None:
+def test_overage_units_are_the_units_past_the_allowance(
+    used: int, allowance: int, over: int
+) -> None:
     assert billing.overage_units(used, allowance) == over
 
 

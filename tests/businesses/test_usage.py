@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -19,7 +18,7 @@ from messagecenter.context import AppContext
 from messagecenter.conversations.service import Sender, send_message
 from messagecenter.db import session_scope
 from messagecenter.errors import AllowanceExhausted
-from messagecenter.events import _PENDING_KEY, LiveEvent
+from messagecenter.events import LiveEvent, pending_events
 from messagecenter.models import Business, Client, Message
 from messagecenter.models.message import (
     DIRECTION_INBOUND,
@@ -34,11 +33,14 @@ PICTURE = ["https://media.example.test/picture.jpg"]
 
 
 def _outbound_count(session: Session, business_id: int) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(Message)
-        .where(Message.business_id == business_id, Message.direction == DIRECTION_OUTBOUND)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.business_id == business_id, Message.direction == DIRECTION_OUTBOUND)
+        )
+        or 0
+    )
 
 
 def _send(
@@ -344,27 +346,13 @@ def test_usage_starts_at_zero_in_a_new_billing_period(
 # ---------------------------------------------------------------------------- warnings
 
 
-@pytest.fixture
-def warnings(monkeypatch: pytest.MonkeyPatch) -> list[LiveEvent]:
-    """Usage-warning events as usage.py queues them (on either backend)."""
-    seen: list[LiveEvent] = []
-    real: Callable[..., Any] = usage.queue_event_on_commit
-
-    def spy(session: Session, live_event: LiveEvent) -> None:
-        if live_event.type == "usage.warning":
-            seen.append(live_event)
-        real(session, live_event)
-
-    monkeypatch.setattr(usage, "queue_event_on_commit", spy)
-    return seen
-
-
-def _pending_warnings(session: Session) -> list[LiveEvent]:
-    return [e for e in session.info.get(_PENDING_KEY, []) if e.type == "usage.warning"]
+def _warnings(session: Session) -> list[LiveEvent]:
+    """The usage warnings waiting in the unit of work (they leave when it commits)."""
+    return [e for e in pending_events(session) if e.type == "usage.warning"]
 
 
 def test_warnings_are_raised_once_on_crossing_80_and_100_percent(
-    session: Session, context: AppContext, clock: FrozenClock, warnings: list[LiveEvent]
+    session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     setup = make_business(
         session, context.carrier, clock.now(), allowance=10, policy="allow_overage"
@@ -372,46 +360,81 @@ def test_warnings_are_raised_once_on_crossing_80_and_100_percent(
     client = make_client(session, setup.business, clock.now())
     for _ in range(7):
         _send(session, setup, client, clock.now())
-    assert warnings == []
+    assert _warnings(session) == []
 
     _send(session, setup, client, clock.now())  # 8 of 10
-    assert [(w.data["percent"], w.data["used"]) for w in warnings] == [(80, 8)]
+    assert [(w.data["percent"], w.data["used"]) for w in _warnings(session)] == [(80, 8)]
     _send(session, setup, client, clock.now())  # 9 of 10: still 80, no new warning
-    assert len(warnings) == 1
+    assert len(_warnings(session)) == 1
     text_from(session, setup.number, CLIENT_PHONE, "ok", clock.now())  # 10 of 10, inbound
-    assert [(w.data["percent"], w.data["used"]) for w in warnings] == [(80, 8), (100, 10)]
+    assert [(w.data["percent"], w.data["used"]) for w in _warnings(session)] == [
+        (80, 8),
+        (100, 10),
+    ]
     _send(session, setup, client, clock.now())  # 11: past 100, nothing new
+    warnings = _warnings(session)
     assert len(warnings) == 2
     assert all(w.business_id == setup.business.id for w in warnings)
     assert all(w.data["allowance"] == 10 for w in warnings)
 
-    if session.get_bind().dialect.name == "sqlite":
-        # On SQLite they wait in the session until commit (PostgreSQL sends them by NOTIFY).
-        assert _pending_warnings(session) == warnings
-
 
 def test_one_warning_when_an_mms_jumps_past_both_thresholds(
-    session: Session, context: AppContext, clock: FrozenClock, warnings: list[LiveEvent]
+    session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     setup = make_business(session, context.carrier, clock.now(), allowance=10)
     client = make_client(session, setup.business, clock.now())
     for _ in range(7):
         _send(session, setup, client, clock.now())
     _send(session, setup, client, clock.now(), media=PICTURE)  # 7 -> 10
-    assert [w.data["percent"] for w in warnings] == [100]
+    assert [w.data["percent"] for w in _warnings(session)] == [100]
 
 
-def test_warnings_leave_only_when_the_unit_of_work_commits(
+def test_a_refused_send_raises_no_warning(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
-    if session.get_bind().dialect.name != "sqlite":
-        pytest.skip("on PostgreSQL the events travel by NOTIFY, held back by the database")
     setup = make_business(session, context.carrier, clock.now(), allowance=1)
     client = make_client(session, setup.business, clock.now())
     _send(session, setup, client, clock.now())
-    assert [w.data["percent"] for w in _pending_warnings(session)] == [100]
+    assert len(_warnings(session)) == 1
+    with pytest.raises(AllowanceExhausted):
+        _send(session, setup, client, clock.now())
+    assert len(_warnings(session)) == 1
+
+
+def test_warnings_are_dropped_when_the_unit_of_work_rolls_back(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup = make_business(session, context.carrier, clock.now(), allowance=1)
+    client = make_client(session, setup.business, clock.now())
+    _send(session, setup, client, clock.now())
+    assert [w.data["percent"] for w in _warnings(session)] == [100]
     session.rollback()
-    assert _pending_warnings(session) == []
+    assert _warnings(session) == []
+
+
+def test_on_sqlite_the_warning_reaches_the_bus_when_the_unit_of_work_commits(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("on PostgreSQL the events leave by NOTIFY (tested with the live events)")
+    setup = make_business(session, context.carrier, clock.now(), allowance=1)
+    client = make_client(session, setup.business, clock.now())
+
+    async def sent_and_committed() -> list[LiveEvent]:
+        async with context.bus.subscribe(setup.business.id) as queue:
+            _send(session, setup, client, clock.now())
+            await asyncio.sleep(0)
+            assert queue.empty()  # nothing leaves before the commit
+            session.commit()
+            received = [await asyncio.wait_for(queue.get(), timeout=2)]
+            while not queue.empty():
+                received.append(queue.get_nowait())
+            return received
+
+    received = asyncio.run(sent_and_committed())
+    warnings = [e for e in received if e.type == "usage.warning"]
+    assert [(w.data["percent"], w.data["used"]) for w in warnings] == [(100, 1)]
+    assert pending_events(session) == []
 
 
 # ---------------------------------------------------------------------------- concurrency

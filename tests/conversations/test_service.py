@@ -35,7 +35,6 @@ from messagecenter.errors import (
 from messagecenter.models import (
     ApiKey,
     Business,
-    Client,
     Conversation,
     Message,
     StaffMember,
@@ -871,4 +870,3 @@ def test_sending_to_a_client_reuses_the_conversation_for_their_phone(
 
     assert first.conversation_id == second.conversation_id
     assert count(session, Conversation, Conversation.business_id == shop.business.id) == 1
-    assert session.get(Client, client.id) is not None

@@ -30,11 +30,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        location = [
-            str(part)
-            for part in first.get("loc", ())
-            if part not in ("body", "query", "header", "path")
-        ]
+        loc = list(first.get("loc", ()))
+        if loc and loc[0] in ("body", "query", "header", "path"):
+            loc = loc[1:]  # where the value came from; the rest names the field
+        location = [str(part) for part in loc]
         field = ".".join(location) or None
         message = str(first.get("msg", "The request is not valid."))
         if field:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from messagecenter.conversations.queries import contains_pattern
 from messagecenter.models import Client
 
 
@@ -19,12 +20,12 @@ def list_clients(
 ) -> tuple[list[Client], int]:
     stmt = select(Client).where(Client.business_id == business_id)
     if search and search.strip():
-        term = f"%{search.strip().lower()}%"
+        term = contains_pattern(search.lower())
         stmt = stmt.where(
             or_(
-                func.lower(Client.first_name + " " + Client.last_name).like(term),
-                func.lower(Client.email).like(term),
-                Client.cell_phone.like(f"%{search.strip()}%"),
+                func.lower(Client.first_name + " " + Client.last_name).like(term, escape="\\"),
+                func.lower(Client.email).like(term, escape="\\"),
+                Client.cell_phone.like(contains_pattern(search), escape="\\"),
             )
         )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

@@ -36,7 +36,11 @@ class ClientPatch(BaseModel):
     sms_marketing: bool | None = None
 
     def changes(self) -> ClientChanges:
-        return ClientChanges(**self.model_dump(exclude_unset=True))
+        given = self.model_dump(exclude_unset=True)
+        for clearable in ("email", "cell_phone"):  # an explicit null clears these
+            if clearable in given and given[clearable] is None:
+                given[clearable] = ""
+        return ClientChanges(**given)
 
 
 class SubscriptionOut(BaseModel):

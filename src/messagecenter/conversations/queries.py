@@ -117,13 +117,13 @@ def list_conversations(
         stmt = stmt.where(Conversation.last_message_at >= flt.since)
     if flt.until is not None:
         stmt = stmt.where(Conversation.last_message_at < flt.until)
-    if flt.search:
-        term = f"%{flt.search.strip().lower()}%"
+    if flt.search and flt.search.strip():
+        term = contains_pattern(flt.search.lower())
         stmt = stmt.where(
             or_(
-                Conversation.phone.like(f"%{flt.search.strip()}%"),
-                func.lower(Client.first_name + " " + Client.last_name).like(term),
-                func.lower(Conversation.last_message_preview).like(term),
+                Conversation.phone.like(contains_pattern(flt.search), escape="\\"),
+                func.lower(Client.first_name + " " + Client.last_name).like(term, escape="\\"),
+                func.lower(Conversation.last_message_preview).like(term, escape="\\"),
             )
         )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
@@ -135,6 +135,12 @@ def list_conversations(
         .offset(flt.offset)
     ).all()
     return [(row[0], row[1]) for row in rows], int(total)
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with the user's own % and _ taken literally."""
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def get_message(session: Session, business_id: int, message_id: int) -> Message | None:

@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from messagecenter.clients.schemas import SubscriptionOut
 
-MAX_BODY = 1600
+# The 1,600-character limit is checked after CRLF becomes LF (by the service, with a clear
+# message); the schema only bounds what is worth reading.
+MAX_BODY = 3200
 
 
 class SenderOut(BaseModel):

@@ -199,16 +199,10 @@ def _answer_keyword(
         if outcome.kind is Keyword.HELP
         else REPLIES[outcome.kind]
     )
+    # Keyword confirmations must reach the client even past a hard stop; they still count.
+    usage.reserve_outbound(session, business, units_for(has_media=False), at, force=True)
     reply = _queue_outbound(
-        session,
-        business,
-        number,
-        conversation,
-        text,
-        [],
-        Sender.automated(),
-        at,
-        keyword_reply=True,
+        session, business, number, conversation, text, [], Sender.automated(), at
     )
     return [reply.id]
 
@@ -288,9 +282,13 @@ def send_message(
     if category is not None:
         _ensure_category_allowed(client, category)
     consent.ensure_may_text(session, business.id, phone)
+    # Counted (or refused) before anything is written, so a refusal changes nothing.
+    usage.reserve_outbound(session, business, units_for(has_media=bool(media)), at)
     target = conversation or queries.ensure_conversation(
         session, business.id, phone, client.id if client else None, at
     )
+    if target.client_id is None and client is not None:
+        target.client_id = client.id  # the unidentified sender turns out to be this client
     return _queue_outbound(session, business, number, target, body, media, sender, at)
 
 
@@ -331,13 +329,10 @@ def _queue_outbound(
     media: list[str],
     sender: Sender,
     at: datetime,
-    *,
-    keyword_reply: bool = False,
 ) -> Message:
+    """Insert an outbound message as queued; the caller has already counted its units."""
     info = count_segments(body)
     units = units_for(has_media=bool(media))
-    # Keyword confirmations must reach the client even past a hard stop; they still count.
-    usage.reserve_outbound(session, business, units, at, force=keyword_reply)
     message = Message(
         business_id=business.id,
         conversation_id=conversation.id,

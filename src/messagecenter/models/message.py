@@ -94,7 +94,8 @@ class MessageStatusEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
-    status: Mapped[str] = mapped_column(String(12))  # the carrier's word, e.g. "sending"
+    # The carrier's word, e.g. "sending" or "partially_delivered".
+    status: Mapped[str] = mapped_column(String(32))
     error_code: Mapped[int | None] = mapped_column(Integer)
     payload: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -69,7 +69,10 @@ class Dispatcher:
                 session, self._clock.now(), self._batch_size, self._callback_url
             )
         for item in claimed:
-            self._dispatch(item)
+            try:
+                self._dispatch(item)
+            except Exception:  # one bad message must not strand the rest of the batch
+                log.exception("message %s: dispatch failed; it stays claimed", item.message_id)
         return len(claimed)
 
     def _dispatch(self, item: Claimed) -> None:

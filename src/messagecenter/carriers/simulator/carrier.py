@@ -47,7 +47,10 @@ class SimulatedCarrier:
         deliver_status: Callable[[StatusReport], object],
         failure_rate: float = 0.0,
         rng: random.Random | None = None,
+        handles_keywords: Callable[[str], bool] | None = None,
     ) -> None:
+        """`handles_keywords(number)` says whether the carrier answers keywords on a number
+        (Twilio's default); where it does not, it neither records opt-outs nor blocks sends."""
         self._clock = clock
         self._deliver_inbound = deliver_inbound
         self._deliver_status = deliver_status
@@ -58,6 +61,7 @@ class SimulatedCarrier:
         self._due: list[tuple[datetime, int, StatusReport]] = []
         self._sent: dict[int, CarrierAccepted] = {}  # by our message id
         self._opted_out: set[tuple[str, str]] = set()  # (business number, client phone)
+        self._handles_keywords = handles_keywords or (lambda _number: True)
 
     # -- sending
     def send(self, sms: OutboundSms) -> CarrierAccepted:
@@ -92,7 +96,7 @@ class SimulatedCarrier:
         self, from_phone: str, to_phone: str, body: str, media_urls: list[str] | None = None
     ) -> str:
         """A client texts the business: handled as Twilio would, then sent to the app."""
-        match = classify_keyword(body)
+        match = classify_keyword(body) if self._handles_keywords(to_phone) else None
         with self._lock:
             if match and match.kind is Keyword.OPT_OUT:
                 self._opted_out.add((to_phone, from_phone))

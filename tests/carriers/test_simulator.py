@@ -1,0 +1,322 @@
+"""The simulated carrier behaves like Twilio: sids, queued -> sent -> delivered reports through
+the intake, delivery failures with reasons, STOP/START and invalid numbers refused."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from messagecenter.businesses import usage
+from messagecenter.carriers.base import CarrierRejected, OutboundSms, StatusReport
+from messagecenter.carriers.error_reasons import REASONS
+from messagecenter.carriers.simulator.carrier import (
+    DELIVERED_AFTER,
+    FAILURE_CODES,
+    SENT_AFTER,
+    SimulatedCarrier,
+)
+from messagecenter.clock import FrozenClock
+from messagecenter.config import Settings
+from messagecenter.context import AppContext, build_context
+from messagecenter.conversations.service import Sender, send_message
+from messagecenter.models import Conversation, Message, MessageStatusEvent
+from messagecenter.models.message import DISPATCH_REJECTED
+from tests.factories import SetUp, make_business, make_client
+
+CLIENT_PHONE = "+12125550142"
+BUSINESS_NUMBER = "+12125550101"
+SID = re.compile(r"^SM[0-9a-f]{32}$")
+
+
+def sms(message_id: int = 1, to_phone: str = CLIENT_PHONE, **kw: str) -> OutboundSms:
+    return OutboundSms(
+        message_id=message_id,
+        from_phone=kw.get("from_phone", BUSINESS_NUMBER),
+        to_phone=to_phone,
+        body=kw.get("body", "Hello"),
+        status_callback_url=f"https://mc.example.test/webhooks/twilio/status?message={message_id}",
+    )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.statuses: list[StatusReport] = []
+        self.inbound: list[object] = []
+
+
+def standalone(
+    clock: FrozenClock, failure_rate: float = 0.0, seed: int = 1
+) -> tuple[SimulatedCarrier, Recorder]:
+    recorder = Recorder()
+    carrier = SimulatedCarrier(
+        clock,
+        deliver_inbound=recorder.inbound.append,
+        deliver_status=recorder.statuses.append,
+        failure_rate=failure_rate,
+        rng=random.Random(seed),
+    )
+    return carrier, recorder
+
+
+def load(session: Session, message_id: int) -> Message:
+    message = session.scalar(
+        select(Message).where(Message.id == message_id).execution_options(populate_existing=True)
+    )
+    assert message is not None
+    return message
+
+
+def queue_one(session: Session, context: AppContext, clock: FrozenClock) -> tuple[SetUp, int]:
+    setup = make_business(session, context.carrier, clock.now())
+    client = make_client(session, setup.business, clock.now(), cell_phone=CLIENT_PHONE)
+    message = send_message(
+        session,
+        setup.business,
+        body="Your class starts at 6.",
+        sender=Sender.automated(),
+        at=clock.now(),
+        client=client,
+    )
+    session.commit()
+    return setup, message.id
+
+
+# ---------------------------------------------------------------------------- sending
+
+
+def test_send_returns_a_twilio_like_sid(clock: FrozenClock) -> None:
+    carrier, _ = standalone(clock)
+    first = carrier.send(sms(1))
+    second = carrier.send(sms(2))
+    assert SID.match(first.carrier_sid)
+    assert SID.match(second.carrier_sid)
+    assert first.carrier_sid != second.carrier_sid
+    assert first.carrier_status == "queued"
+    assert carrier.sent_count() == 2
+
+
+def test_find_sent_by_our_id(clock: FrozenClock) -> None:
+    carrier, _ = standalone(clock)
+    accepted = carrier.send(sms(41))
+    assert carrier.find_sent(sms(41)) == accepted
+    assert carrier.find_sent(sms(41, body="different text")) == accepted
+    assert carrier.find_sent(sms(42)) is None
+
+
+def test_the_same_message_id_is_taken_once(clock: FrozenClock) -> None:
+    carrier, recorder = standalone(clock)
+    first = carrier.send(sms(7))
+    again = carrier.send(sms(7))
+    assert again == first
+    assert carrier.sent_count() == 1
+    clock.advance(DELIVERED_AFTER)
+    carrier.tick()
+    assert [r.carrier_status for r in recorder.statuses] == ["sent", "delivered"]
+
+
+def test_reports_come_due_with_the_clock(clock: FrozenClock) -> None:
+    carrier, recorder = standalone(clock)
+    accepted = carrier.send(sms(5))
+
+    clock.advance(SENT_AFTER - timedelta(milliseconds=1))
+    carrier.tick()
+    assert recorder.statuses == []
+
+    clock.advance(timedelta(milliseconds=1))
+    carrier.tick()
+    assert [r.carrier_status for r in recorder.statuses] == ["sent"]
+
+    clock.advance(DELIVERED_AFTER - SENT_AFTER)
+    carrier.tick()
+    carrier.tick()  # nothing is reported twice
+    assert [r.carrier_status for r in recorder.statuses] == ["sent", "delivered"]
+    for report in recorder.statuses:
+        assert report.carrier_sid == accepted.carrier_sid
+        assert report.message_id == 5
+        assert report.error_code is None
+        assert report.payload["MessageSid"] == accepted.carrier_sid
+        assert report.payload["MessageStatus"] == report.carrier_status
+
+
+def test_sent_then_delivered_reach_the_database_through_the_intake(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    _, message_id = queue_one(session, context, clock)
+    simulator = context.simulator
+    assert simulator is not None
+
+    assert context.dispatcher.run_once() == 1
+    message = load(session, message_id)
+    assert message.carrier_sid is not None
+    assert SID.match(message.carrier_sid)
+    assert message.status == "queued"
+
+    clock.advance(SENT_AFTER)
+    simulator.tick()
+    assert load(session, message_id).status == "sent"
+
+    clock.advance(DELIVERED_AFTER - SENT_AFTER)
+    simulator.tick()
+    assert load(session, message_id).status == "delivered"
+    events = session.scalars(
+        select(MessageStatusEvent.status)
+        .where(MessageStatusEvent.message_id == message_id)
+        .order_by(MessageStatusEvent.id)
+    ).all()
+    assert events == ["sent", "delivered"]
+
+
+def failing_context(
+    settings: Settings, engine: Engine, sessions: sessionmaker[Session], clock: FrozenClock
+) -> AppContext:
+    failing = settings.model_copy(update={"simulator_failure_rate": 1.0})
+    return build_context(
+        failing, clock=clock, engine=engine, sessions=sessions, rng=random.Random(3)
+    )
+
+
+def test_failure_rate_one_ends_undelivered_with_a_reason_in_words(
+    session: Session,
+    settings: Settings,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    clock: FrozenClock,
+) -> None:
+    context = failing_context(settings, engine, sessions, clock)
+    simulator = context.simulator
+    assert simulator is not None
+    _, message_id = queue_one(session, context, clock)
+
+    assert context.dispatcher.run_once() == 1
+    clock.advance(DELIVERED_AFTER)
+    simulator.tick()
+
+    message = load(session, message_id)
+    assert message.status == "undelivered"
+    assert message.error_code in FAILURE_CODES
+    assert message.error_message == REASONS[message.error_code]
+    assert str(message.error_code) not in message.error_message  # words, not a number
+
+
+def test_failure_codes_cover_the_list(clock: FrozenClock) -> None:
+    carrier, recorder = standalone(clock, failure_rate=1.0, seed=4)
+    for n in range(60):
+        carrier.send(sms(n))
+    clock.advance(DELIVERED_AFTER)
+    carrier.tick()
+    finals = [r for r in recorder.statuses if r.carrier_status != "sent"]
+    assert len(finals) == 60
+    assert {r.carrier_status for r in finals} == {"undelivered"}
+    assert {r.error_code for r in finals} == set(FAILURE_CODES)
+    assert all(r.payload["ErrorCode"] == str(r.error_code) for r in finals)
+    assert all(code in REASONS for code in FAILURE_CODES)
+
+
+def test_failure_rate_zero_always_delivers(clock: FrozenClock) -> None:
+    carrier, recorder = standalone(clock, failure_rate=0.0)
+    for n in range(20):
+        carrier.send(sms(n))
+    clock.advance(DELIVERED_AFTER)
+    carrier.tick()
+    finals = [r.carrier_status for r in recorder.statuses if r.carrier_status != "sent"]
+    assert finals == ["delivered"] * 20
+
+
+# ---------------------------------------------------------------------------- refusals
+
+
+def test_stop_blocks_sending_with_21610_and_start_lifts_it(clock: FrozenClock) -> None:
+    carrier, recorder = standalone(clock)
+    carrier.receive_from_phone(CLIENT_PHONE, BUSINESS_NUMBER, "STOP")
+    assert len(recorder.inbound) == 1
+
+    with pytest.raises(CarrierRejected) as refused:
+        carrier.send(sms(1))
+    assert refused.value.code == 21610
+    assert carrier.find_sent(sms(1)) is None
+    # The opt-out is from this business number only.
+    carrier.send(sms(2, from_phone="+12125550102"))
+
+    carrier.receive_from_phone(CLIENT_PHONE, BUSINESS_NUMBER, "START")
+    accepted = carrier.send(sms(3))
+    assert SID.match(accepted.carrier_sid)
+
+
+def test_keyword_matching_is_on_the_whole_message(clock: FrozenClock) -> None:
+    carrier, _ = standalone(clock)
+    carrier.receive_from_phone(CLIENT_PHONE, BUSINESS_NUMBER, "stop by tomorrow?")
+    carrier.send(sms(1))
+    carrier.receive_from_phone(CLIENT_PHONE, BUSINESS_NUMBER, "  Stop. ")
+    with pytest.raises(CarrierRejected):
+        carrier.send(sms(2))
+
+
+@pytest.mark.parametrize("to_phone", ["+1212555", "+10000000000", "12345", "not a number", ""])
+def test_invalid_to_is_refused_with_21211(clock: FrozenClock, to_phone: str) -> None:
+    carrier, recorder = standalone(clock)
+    with pytest.raises(CarrierRejected) as refused:
+        carrier.send(sms(1, to_phone=to_phone))
+    assert refused.value.code == 21211
+    assert carrier.sent_count() == 0
+    clock.advance(DELIVERED_AFTER)
+    carrier.tick()
+    assert recorder.statuses == []
+
+
+def test_a_queued_message_to_a_phone_that_texted_stop_fails_and_gives_units_back(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup, message_id = queue_one(session, context, clock)
+    simulator = context.simulator
+    assert simulator is not None
+    simulator.receive_from_phone(CLIENT_PHONE, setup.number.phone_number, "STOP")
+    used_before = usage.summarize(session, setup.business, clock.now()).used
+
+    assert context.dispatcher.run_once() >= 1
+
+    message = load(session, message_id)
+    assert message.status == "failed"
+    assert message.dispatch_state == DISPATCH_REJECTED
+    assert (message.error_code, message.error_message) == (21610, REASONS[21610])
+    session.expire_all()
+    assert usage.summarize(session, setup.business, clock.now()).used == used_before - 1
+
+
+# ---------------------------------------------------------------------------- numbers
+
+
+def test_suggest_numbers_offers_fictional_local_numbers(clock: FrozenClock) -> None:
+    carrier, _ = standalone(clock)
+    offered = carrier.suggest_numbers("US", "+13125551234", 5)
+    assert [n.phone_number for n in offered] == [f"+131255501{n:02d}" for n in range(5)]
+    assert {n.country for n in offered} == {"US"}
+    assert carrier.suggest_numbers("FR", None, 5) == []
+    assert carrier.acquire_number("+13125550100", "https://x.test/sms").startswith("PN")
+
+
+def test_receive_from_phone_reaches_the_inbox(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup = make_business(session, context.carrier, clock.now())
+    session.commit()
+    simulator = context.simulator
+    assert simulator is not None
+
+    sid = simulator.receive_from_phone(CLIENT_PHONE, setup.number.phone_number, "Hi there")
+
+    assert SID.match(sid)
+    message = session.scalar(select(Message).where(Message.carrier_sid == sid))
+    assert message is not None
+    assert (message.direction, message.body, message.business_id) == (
+        "inbound",
+        "Hi there",
+        setup.business.id,
+    )
+    conversation = session.get(Conversation, message.conversation_id)
+    assert conversation is not None
+    assert conversation.unread_count == 1

@@ -1,0 +1,271 @@
+"""Conversation and message queries: tenant isolation in the data layer, filters and paging."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from messagecenter.clock import FrozenClock
+from messagecenter.context import AppContext
+from messagecenter.conversations import queries
+from messagecenter.conversations.queries import ConversationFilter
+from messagecenter.conversations.service import mark_read, update_flags
+from messagecenter.models import Conversation
+from tests.factories import SetUp, make_business, make_client, text_from
+
+MARIA = "+12125550142"
+JOHN = "+12125550143"
+STRANGER = "+12125550177"
+
+
+@pytest.fixture
+def pair(session: Session, context: AppContext, clock: FrozenClock) -> tuple[SetUp, SetUp]:
+    """Two businesses, each with a conversation from the same phone number."""
+    a = make_business(session, context.carrier, clock.now(), business_phone="+12125550100")
+    b = make_business(session, context.carrier, clock.now(), business_phone="+13125550100")
+    make_client(session, a.business, clock.now(), cell_phone=MARIA)
+    make_client(session, b.business, clock.now(), first_name="Bea", cell_phone=MARIA)
+    text_from(session, a.number, MARIA, "hello A", clock.now())
+    text_from(session, b.number, MARIA, "hello B", clock.now())
+    return a, b
+
+
+def conversation_of(session: Session, setup: SetUp, phone: str) -> Conversation:
+    conversation = queries.conversation_for_phone(session, setup.business.id, phone)
+    assert conversation is not None
+    return conversation
+
+
+def names(rows: list[tuple[Conversation, object]]) -> list[str]:
+    return [conversation.phone for conversation, _ in rows]
+
+
+# ---------------------------------------------------------------------------- tenant isolation
+
+
+def test_get_conversation_is_scoped_to_the_business(
+    session: Session, pair: tuple[SetUp, SetUp]
+) -> None:
+    a, b = pair
+    theirs = conversation_of(session, b, MARIA)
+    ours = conversation_of(session, a, MARIA)
+
+    assert queries.get_conversation(session, a.business.id, theirs.id) is None
+    assert queries.get_conversation(session, a.business.id, theirs.id, for_update=True) is None
+    found = queries.get_conversation(session, a.business.id, ours.id)
+    assert found is not None and found.id == ours.id
+
+
+def test_get_message_is_scoped_to_the_business(
+    session: Session, context: AppContext, clock: FrozenClock, pair: tuple[SetUp, SetUp]
+) -> None:
+    a, b = pair
+    theirs = text_from(session, b.number, JOHN, "secret", clock.now()).message_id
+    ours = text_from(session, a.number, JOHN, "ours", clock.now()).message_id
+    assert theirs is not None and ours is not None
+
+    assert queries.get_message(session, a.business.id, theirs) is None
+    message = queries.get_message(session, a.business.id, ours)
+    assert message is not None and message.body == "ours"
+
+
+def test_list_messages_of_another_businesss_conversation_is_empty(
+    session: Session, pair: tuple[SetUp, SetUp]
+) -> None:
+    a, b = pair
+    theirs = conversation_of(session, b, MARIA)
+
+    assert queries.list_messages(session, a.business.id, theirs.id, limit=50, before_id=None) == []
+    own = queries.list_messages(session, b.business.id, theirs.id, limit=50, before_id=None)
+    assert [m.body for m in own] == ["hello B"]
+
+
+def test_list_conversations_shows_only_the_businesss_own(
+    session: Session, clock: FrozenClock, pair: tuple[SetUp, SetUp]
+) -> None:
+    a, b = pair
+    text_from(session, b.number, JOHN, "only B", clock.now())
+    b_client = conversation_of(session, b, MARIA).client_id
+    assert b_client is not None
+
+    rows, total = queries.list_conversations(session, a.business.id, ConversationFilter())
+    assert total == 1
+    assert [c.business_id for c, _ in rows] == [a.business.id]
+    client = rows[0][1]
+    assert client is not None and client.business_id == a.business.id
+
+    rows, total = queries.list_conversations(
+        session, a.business.id, ConversationFilter(client_id=b_client)
+    )
+    assert (rows, total) == ([], 0)
+    rows, total = queries.list_conversations(
+        session, a.business.id, ConversationFilter(search="only B")
+    )
+    assert (rows, total) == ([], 0)
+
+
+def test_client_for_phone_is_scoped_to_the_business(
+    session: Session, pair: tuple[SetUp, SetUp]
+) -> None:
+    a, b = pair
+    client = queries.client_for_phone(session, b.business.id, MARIA)
+    assert client is not None
+    assert client.business_id == b.business.id and client.first_name == "Bea"
+    assert queries.client_for_phone(session, a.business.id, STRANGER) is None
+
+
+def test_the_same_phone_has_one_conversation_per_business(
+    session: Session, clock: FrozenClock, pair: tuple[SetUp, SetUp]
+) -> None:
+    a, b = pair
+    first = queries.ensure_conversation(session, a.business.id, MARIA, None, clock.now())
+    again = queries.ensure_conversation(session, a.business.id, MARIA, None, clock.now())
+    other = queries.ensure_conversation(session, b.business.id, MARIA, None, clock.now())
+
+    assert first.id == again.id == conversation_of(session, a, MARIA).id
+    assert other.id != first.id and other.business_id == b.business.id
+    assert first.client_id is not None  # ensuring again does not unlink the client
+
+
+# ---------------------------------------------------------------------------- filters and paging
+
+
+@pytest.fixture
+def inbox(session: Session, context: AppContext, clock: FrozenClock) -> SetUp:
+    setup = make_business(session, context.carrier, clock.now())
+    make_client(session, setup.business, clock.now(), first_name="Maria", last_name="Lopez")
+    make_client(
+        session, setup.business, clock.now(), first_name="John", last_name="Baker", cell_phone=JOHN
+    )
+    text_from(session, setup.number, MARIA, "Can I book yoga?", clock.now())
+    clock.advance(timedelta(hours=1))
+    text_from(session, setup.number, JOHN, "Running late", clock.now())
+    clock.advance(timedelta(hours=1))
+    text_from(session, setup.number, STRANGER, "Who owns the parking lot?", clock.now())
+    return setup
+
+
+def test_conversations_are_listed_pinned_first_then_newest_first(
+    session: Session, inbox: SetUp
+) -> None:
+    biz = inbox.business
+    rows, total = queries.list_conversations(session, biz.id, ConversationFilter())
+    assert total == 3
+    assert names(rows) == [STRANGER, JOHN, MARIA]
+
+    update_flags(session, biz.id, conversation_of(session, inbox, MARIA).id, pinned=True)
+    rows, _ = queries.list_conversations(session, biz.id, ConversationFilter())
+    assert names(rows) == [MARIA, STRANGER, JOHN]
+
+
+def test_conversations_filter_by_folder(session: Session, clock: FrozenClock, inbox: SetUp) -> None:
+    biz = inbox.business
+    mark_read(session, biz.id, conversation_of(session, inbox, JOHN).id, clock.now())
+    update_flags(session, biz.id, conversation_of(session, inbox, STRANGER).id, archived=True)
+
+    def folder(name: str) -> list[str]:
+        rows, total = queries.list_conversations(session, biz.id, ConversationFilter(folder=name))
+        assert total == len(rows)
+        return names(rows)
+
+    assert folder("unread") == [MARIA]
+    assert folder("read") == [JOHN]
+    assert folder("archived") == [STRANGER]
+    assert folder("replied") == []
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ("maria", [MARIA]),  # first name, any case
+        ("LOPEZ", [MARIA]),
+        ("john baker", [JOHN]),  # full name
+        ("5550143", [JOHN]),  # part of the phone number
+        ("+12125550177", [STRANGER]),  # an unidentified contact by number
+        ("yoga", [MARIA]),  # the text of the last message
+        ("PARKING", [STRANGER]),
+        ("nothing like this", []),
+    ],
+)
+def test_conversations_search_by_name_phone_or_text(
+    session: Session, inbox: SetUp, search: str, expected: list[str]
+) -> None:
+    rows, total = queries.list_conversations(
+        session, inbox.business.id, ConversationFilter(search=search)
+    )
+    assert names(rows) == expected
+    assert total == len(expected)
+
+
+def test_conversations_filter_by_client_and_date(
+    session: Session, clock: FrozenClock, inbox: SetUp
+) -> None:
+    biz = inbox.business
+    john = conversation_of(session, inbox, JOHN)
+    assert john.client_id is not None
+
+    rows, total = queries.list_conversations(
+        session, biz.id, ConversationFilter(client_id=john.client_id)
+    )
+    assert (names(rows), total) == ([JOHN], 1)
+
+    start = clock.now() - timedelta(hours=2)
+    rows, _ = queries.list_conversations(
+        session, biz.id, ConversationFilter(since=start + timedelta(minutes=30))
+    )
+    assert names(rows) == [STRANGER, JOHN]
+    rows, _ = queries.list_conversations(
+        session, biz.id, ConversationFilter(until=start + timedelta(minutes=30))
+    )
+    assert names(rows) == [MARIA]
+
+
+def test_conversations_page_with_a_total(session: Session, inbox: SetUp) -> None:
+    biz = inbox.business
+    first, total = queries.list_conversations(session, biz.id, ConversationFilter(limit=2))
+    second, total_again = queries.list_conversations(
+        session, biz.id, ConversationFilter(limit=2, offset=2)
+    )
+
+    assert total == total_again == 3
+    assert names(first) == [STRANGER, JOHN]
+    assert names(second) == [MARIA]
+
+
+def test_messages_are_listed_oldest_first_and_page_backwards(
+    session: Session, clock: FrozenClock, inbox: SetUp
+) -> None:
+    for n in range(4):
+        clock.advance(timedelta(minutes=1))
+        text_from(session, inbox.number, MARIA, f"more {n}", clock.now())
+    conversation = conversation_of(session, inbox, MARIA)
+
+    everything = queries.list_messages(
+        session, inbox.business.id, conversation.id, limit=100, before_id=None
+    )
+    assert [m.body for m in everything] == [
+        "Can I book yoga?",
+        "more 0",
+        "more 1",
+        "more 2",
+        "more 3",
+    ]
+
+    latest = queries.list_messages(
+        session, inbox.business.id, conversation.id, limit=2, before_id=None
+    )
+    assert [m.body for m in latest] == ["more 2", "more 3"]
+    older = queries.list_messages(
+        session, inbox.business.id, conversation.id, limit=2, before_id=latest[0].id
+    )
+    assert [m.body for m in older] == ["more 0", "more 1"]
+
+
+def test_the_badge_counter_moves_by_the_delta_given(session: Session, inbox: SetUp) -> None:
+    biz = inbox.business
+    assert queries.business_unread(session, biz.id) == 3
+    assert queries.adjust_business_unread(session, biz.id, 0) == 3
+    assert queries.adjust_business_unread(session, biz.id, -2) == 1
+    assert queries.business_unread(session, biz.id) == 1

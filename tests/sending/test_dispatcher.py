@@ -1,0 +1,598 @@
+"""The dispatcher with fake carriers (DESIGN.md §2 "Never sent twice"): claimed before the
+carrier is called, retried only when the carrier certainly did not take the message, an
+ambiguous outcome settled by our id and never by sending again."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from messagecenter.businesses import usage
+from messagecenter.carriers.base import (
+    AvailableNumber,
+    Carrier,
+    CarrierAccepted,
+    CarrierAmbiguous,
+    CarrierError,
+    CarrierRejected,
+    CarrierRetryLater,
+    OutboundSms,
+)
+from messagecenter.carriers.error_reasons import REASONS
+from messagecenter.carriers.simulator.carrier import (
+    DELIVERED_AFTER,
+    SimulatedCarrier,
+)
+from messagecenter.clock import Clock, FrozenClock
+from messagecenter.config import Settings
+from messagecenter.context import AppContext
+from messagecenter.conversations.service import Sender, send_message
+from messagecenter.db import session_scope
+from messagecenter.models import Message, MessageStatusEvent
+from messagecenter.models.message import (
+    DISPATCH_ACCEPTED,
+    DISPATCH_CLAIMED,
+    DISPATCH_PENDING,
+    DISPATCH_REJECTED,
+)
+from messagecenter.sending import service
+from messagecenter.sending.dispatcher import (
+    GIVE_UP_AFTER,
+    SETTLE_AFTER,
+    STATUS_CALLBACK_PATH,
+    UNCONFIRMED_REASON,
+    Dispatcher,
+)
+from tests.factories import SetUp, make_business, make_client
+
+CLIENT_PHONE = "+12125550142"
+TAKE_THEN_TIME_OUT = "take-then-time-out"  # the carrier took it, but our request timed out
+
+Outcome = Exception | str | None
+
+
+class FakeCarrier(SimulatedCarrier):
+    """A scripted carrier: each send takes the next outcome (None accepts). Reuses the
+    simulator's number suggestions; sends no status reports."""
+
+    name = "fake"
+
+    def __init__(self, clock: Clock, outcomes: list[Outcome] | None = None) -> None:
+        super().__init__(clock, deliver_inbound=lambda _: None, deliver_status=lambda _: None)
+        self.outcomes = list(outcomes or [])
+        self.sends: list[OutboundSms] = []
+        self.accepted: list[OutboundSms] = []
+        self.lookups: list[OutboundSms] = []
+        self.taken: dict[int, CarrierAccepted] = {}
+        self.lookup_error: CarrierError | None = None
+        self.observe: Callable[[OutboundSms], None] | None = None
+        self._guard = threading.Lock()
+
+    def send(self, sms: OutboundSms) -> CarrierAccepted:
+        with self._guard:
+            self.sends.append(sms)
+            outcome = self.outcomes.pop(0) if self.outcomes else None
+        if self.observe is not None:
+            self.observe(sms)
+        if isinstance(outcome, Exception):
+            raise outcome
+        accepted = CarrierAccepted("SM" + uuid.uuid4().hex, "queued")
+        with self._guard:
+            self.taken[sms.message_id] = accepted
+            if outcome == TAKE_THEN_TIME_OUT:
+                raise CarrierAmbiguous("read timeout after the request was sent")
+            self.accepted.append(sms)
+        return accepted
+
+    def find_sent(self, sms: OutboundSms) -> CarrierAccepted | None:
+        self.lookups.append(sms)
+        if self.lookup_error is not None:
+            raise self.lookup_error
+        return self.taken.get(sms.message_id)
+
+    def tick(self) -> None:
+        return None
+
+
+@dataclass
+class Queued:
+    setup: SetUp
+    message_ids: list[int] = field(default_factory=list)
+
+
+def queue_messages(
+    session: Session, context: AppContext, at: datetime, count: int = 1, allowance: int = 100
+) -> Queued:
+    setup = make_business(session, context.carrier, at, allowance=allowance)
+    client = make_client(session, setup.business, at, cell_phone=CLIENT_PHONE)
+    queued = Queued(setup)
+    for n in range(count):
+        message = send_message(
+            session,
+            setup.business,
+            body=f"Message {n}",
+            sender=Sender.automated(),
+            at=at,
+            client=client,
+        )
+        session.flush()
+        queued.message_ids.append(message.id)
+    session.commit()
+    return queued
+
+
+def load(session: Session, message_id: int) -> Message:
+    message = session.scalar(
+        select(Message).where(Message.id == message_id).execution_options(populate_existing=True)
+    )
+    assert message is not None
+    return message
+
+
+def dispatcher_for(
+    context: AppContext, carrier: Carrier, *, seed: int = 1, batch_size: int = 20
+) -> Dispatcher:
+    return Dispatcher(
+        context.sessions,
+        carrier,
+        context.clock,
+        context.settings.public_url,
+        batch_size=batch_size,
+        rng=random.Random(seed),
+    )
+
+
+# ---------------------------------------------------------------------------- success
+
+
+def test_success_claims_first_then_records_the_sid(
+    session: Session, context: AppContext, clock: FrozenClock, settings: Settings
+) -> None:
+    queued = queue_messages(session, context, clock.now())
+    [message_id] = queued.message_ids
+    carrier = FakeCarrier(clock)
+    seen_while_sending: list[tuple[str, datetime | None, str | None]] = []
+
+    def observe(_sms: OutboundSms) -> None:
+        with session_scope(context.sessions) as look:
+            row = load(look, message_id)
+            seen_while_sending.append((row.dispatch_state, row.claimed_at, row.carrier_sid))
+
+    carrier.observe = observe
+
+    assert dispatcher_for(context, carrier).run_once() == 1
+
+    assert seen_while_sending == [(DISPATCH_CLAIMED, clock.now(), None)]
+    [sms] = carrier.sends
+    assert sms.message_id == message_id
+    assert sms.to_phone == CLIENT_PHONE
+    assert sms.from_phone == queued.setup.number.phone_number
+    assert sms.body == "Message 0"
+    assert sms.status_callback_url == (
+        f"{settings.public_url}/webhooks/twilio/status?message={message_id}"
+    )
+    assert sms.status_callback_url == (
+        f"https://mc.example.test{STATUS_CALLBACK_PATH}?message={message_id}"
+    )
+    message = load(session, message_id)
+    assert message.dispatch_state == DISPATCH_ACCEPTED
+    assert message.carrier_sid == carrier.taken[message_id].carrier_sid
+    assert message.status == "queued"
+    assert message.attempts == 1
+
+    assert dispatcher_for(context, carrier).run_once() == 0
+    assert len(carrier.sends) == 1
+
+
+def test_callback_url_ignores_a_trailing_slash(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    [message_id] = queue_messages(session, context, clock.now()).message_ids
+    carrier = FakeCarrier(clock)
+    Dispatcher(context.sessions, carrier, clock, "https://mc.example.test/").run_once()
+    assert carrier.sends[0].status_callback_url == (
+        f"https://mc.example.test/webhooks/twilio/status?message={message_id}"
+    )
+
+
+def test_run_once_handles_one_batch(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    queued = queue_messages(session, context, clock.now(), count=5)
+    carrier = FakeCarrier(clock)
+    dispatcher = dispatcher_for(context, carrier, batch_size=2)
+    assert [dispatcher.run_once() for _ in range(4)] == [2, 2, 1, 0]
+    assert sorted(s.message_id for s in carrier.sends) == queued.message_ids
+
+
+# ---------------------------------------------------------------------------- retry later
+
+
+def test_retry_later_backs_off_and_sends_once_when_the_carrier_recovers(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    [message_id] = queue_messages(session, context, clock.now()).message_ids
+    busy = CarrierRetryLater("Too Many Requests", code=20429, retry_after=30.0)
+    carrier = FakeCarrier(clock, [busy])
+    dispatcher = dispatcher_for(context, carrier)
+    started = clock.now()
+
+    assert dispatcher.run_once() == 1
+    message = load(session, message_id)
+    assert message.dispatch_state == DISPATCH_PENDING
+    assert message.claimed_at is None
+    assert message.status == "queued"
+    assert message.carrier_sid is None
+    assert message.next_attempt_at is not None
+    retry_at = message.next_attempt_at
+    assert retry_at >= started + timedelta(seconds=30)
+
+    # Not due yet: nothing is sent.
+    assert dispatcher.run_once() == 0
+    clock.set(retry_at - timedelta(milliseconds=1))
+    assert dispatcher.run_once() == 0
+    assert len(carrier.sends) == 1
+
+    clock.set(retry_at)
+    assert dispatcher.run_once() == 1
+    message = load(session, message_id)
+    assert message.dispatch_state == DISPATCH_ACCEPTED
+    assert message.attempts == 2
+    assert message.carrier_sid == carrier.taken[message_id].carrier_sid
+
+    clock.advance(timedelta(hours=1))
+    assert dispatcher.run_once() == 0
+    assert dispatcher.settle_stale_claims() == 0
+    assert [s.message_id for s in carrier.accepted] == [message_id]
+    assert len(carrier.sends) == 2
+
+
+def test_backoff_grows_with_each_attempt(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    [message_id] = queue_messages(session, context, clock.now()).message_ids
+    failures: list[Outcome] = [CarrierRetryLater("busy", code=20429) for _ in range(6)]
+    carrier = FakeCarrier(clock, failures)
+    dispatcher = dispatcher_for(context, carrier, seed=11)
+
+    delays: list[float] = []
+    for _ in range(6):
+        now = clock.now()
+        assert dispatcher.run_once() == 1
+        next_at = load(session, message_id).next_attempt_at
+        assert next_at is not None
+        delays.append((next_at - now).total_seconds())
+        clock.set(next_at)
+
+    ceilings = [2.0, 4.0, 8.0, 16.0, 32.0, 64.0]
+    for delay, ceiling in zip(delays, ceilings, strict=True):
+        assert ceiling / 2 <= delay <= ceiling
+    assert delays == sorted(delays)
+    assert delays[-1] > 4 * delays[0]
+    assert any(d != c for d, c in zip(delays, ceilings, strict=True))  # jittered
+
+    assert dispatcher.run_once() == 1
+    assert load(session, message_id).dispatch_state == DISPATCH_ACCEPTED
+    assert len(carrier.accepted) == 1
+    assert len(carrier.sends) == 7
+
+
+def test_retry_jitter_differs_between_dispatchers(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    queued = queue_messages(session, context, clock.now(), count=6)
+    carrier = FakeCarrier(clock, [CarrierRetryLater("busy", code=20429) for _ in range(6)])
+    dispatcher = dispatcher_for(context, carrier, seed=5)
+    assert dispatcher.run_once() == 6
+    retry_times = {load(session, i).next_attempt_at for i in queued.message_ids}
+    assert len(retry_times) > 1  # spread out, not a thundering herd
+
+
+# ---------------------------------------------------------------------------- rejected
+
+
+def test_rejected_fails_gives_units_back_and_is_never_retried(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    queued = queue_messages(session, context, clock.now())
+    [message_id] = queued.message_ids
+    business = queued.setup.business
+    assert usage.summarize(session, business, clock.now()).used == 1
+    refused = CarrierRejected("Permission to send an SMS has not been enabled", code=21408)
+    carrier = FakeCarrier(clock, [refused])
+    dispatcher = dispatcher_for(context, carrier)
+
+    assert dispatcher.run_once() == 1
+
+    message = load(session, message_id)
+    assert message.status == "failed"
+    assert message.dispatch_state == DISPATCH_REJECTED
+    assert (message.error_code, message.error_message) == (21408, REASONS[21408])
+    session.expire_all()
+    assert usage.summarize(session, business, clock.now()).used == 0
+
+    clock.advance(GIVE_UP_AFTER * 2)
+    assert dispatcher.run_once() == 0
+    assert dispatcher.settle_stale_claims() == 0
+    assert len(carrier.sends) == 1
+
+
+# ---------------------------------------------------------------------------- ambiguous
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        CarrierAmbiguous("read timeout"),
+        CarrierAmbiguous("HTTP 503 from the carrier", code=None),
+        CarrierError("unexpected reply"),
+    ],
+    ids=["timeout", "5xx", "other-carrier-error"],
+)
+def test_ambiguous_outcome_stays_claimed_and_is_not_sent_again(
+    session: Session, context: AppContext, clock: FrozenClock, failure: CarrierError
+) -> None:
+    [message_id] = queue_messages(session, context, clock.now()).message_ids
+    carrier = FakeCarrier(clock, [failure])
+    dispatcher = dispatcher_for(context, carrier)
+
+    assert dispatcher.run_once() == 1
+    message = load(session, message_id)
+    assert message.dispatch_state == DISPATCH_CLAIMED
+    assert message.carrier_sid is None
+    assert message.status == "queued"
+
+    for _ in range(3):
+        clock.advance(timedelta(seconds=30))
+        assert dispatcher.run_once() == 0
+        assert dispatcher_for(context, carrier, seed=9).run_once() == 0
+    assert len(carrier.sends) == 1
+    assert load(session, message_id).dispatch_state == DISPATCH_CLAIMED
+
+
+def test_settle_finds_the_message_by_our_id_without_sending_again(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    queued = queue_messages(session, context, clock.now())
+    [message_id] = queued.message_ids
+    carrier = FakeCarrier(clock, [TAKE_THEN_TIME_OUT])
+    dispatcher = dispatcher_for(context, carrier)
+
+    assert dispatcher.run_once() == 1
+    assert load(session, message_id).dispatch_state == DISPATCH_CLAIMED
+
+    clock.advance(SETTLE_AFTER - timedelta(seconds=1))
+    assert dispatcher.settle_stale_claims() == 0
+    assert carrier.lookups == []  # too early to ask
+
+    clock.advance(timedelta(seconds=2))
+    assert dispatcher.settle_stale_claims() == 1
+
+    [lookup] = carrier.lookups
+    assert lookup.message_id == message_id
+    assert lookup.status_callback_url is not None
+    assert lookup.status_callback_url.endswith(f"?message={message_id}")
+    message = load(session, message_id)
+    assert message.dispatch_state == DISPATCH_ACCEPTED
+    assert message.carrier_sid == carrier.taken[message_id].carrier_sid
+    assert message.status == "queued"
+    assert usage.summarize(session, queued.setup.business, clock.now()).used == 1
+
+    assert dispatcher.settle_stale_claims() == 0
+    assert dispatcher.run_once() == 0
+    assert len(carrier.sends) == 1
+
+
+def test_no_trace_after_give_up_fails_without_sending_again(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    [message_id] = queue_messages(session, context, clock.now()).message_ids
+    carrier = FakeCarrier(clock, [CarrierAmbiguous("read timeout")])
+    dispatcher = dispatcher_for(context, carrier)
+    claimed_at = clock.now()
+    assert dispatcher.run_once() == 1
+
+    clock.set(claimed_at + SETTLE_AFTER + timedelta(seconds=1))
+    assert dispatcher.settle_stale_claims() == 0  # no trace yet: keep waiting
+    assert load(session, message_id).dispatch_state == DISPATCH_CLAIMED
+
+    clock.set(claimed_at + GIVE_UP_AFTER - timedelta(seconds=1))
+    assert dispatcher.settle_stale_claims() == 0
+    assert load(session, message_id).dispatch_state == DISPATCH_CLAIMED
+
+    clock.set(claimed_at + GIVE_UP_AFTER + timedelta(seconds=1))
+    assert dispatcher.settle_stale_claims() == 1
+
+    message = load(session, message_id)
+    assert message.status == "failed"
+    assert message.dispatch_state == DISPATCH_REJECTED
+    assert message.error_message == UNCONFIRMED_REASON
+    assert "not sent again" in UNCONFIRMED_REASON
+    assert len(carrier.lookups) == 3
+    assert all(s.message_id == message_id for s in carrier.lookups)
+
+    clock.advance(timedelta(hours=1))
+    assert dispatcher.run_once() == 0
+    assert dispatcher.settle_stale_claims() == 0
+    assert len(carrier.sends) == 1
+
+
+def test_a_failed_lookup_leaves_the_claim_for_later(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    [message_id] = queue_messages(session, context, clock.now()).message_ids
+    carrier = FakeCarrier(clock, [TAKE_THEN_TIME_OUT])
+    carrier.lookup_error = CarrierAmbiguous("lookup timed out")
+    dispatcher = dispatcher_for(context, carrier)
+    assert dispatcher.run_once() == 1
+
+    clock.advance(GIVE_UP_AFTER + timedelta(minutes=1))
+    assert dispatcher.settle_stale_claims() == 0
+    assert load(session, message_id).dispatch_state == DISPATCH_CLAIMED  # not given up blind
+
+    carrier.lookup_error = None
+    assert dispatcher.settle_stale_claims() == 1
+    assert load(session, message_id).dispatch_state == DISPATCH_ACCEPTED
+    assert len(carrier.sends) == 1
+
+
+def test_an_unexpected_error_does_not_strand_the_rest_of_the_batch(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """One message's unexpected failure (a bug in an adapter, an unwrapped network error) is
+    ambiguous for that message only: the others in the batch were never handed to the
+    carrier, so they must still go out, not sit claimed until they are failed as 'never
+    confirmed' (DESIGN.md §3: a crash "never loses one")."""
+    queued = queue_messages(session, context, clock.now(), count=3)
+    first, *others = queued.message_ids
+    carrier = FakeCarrier(clock, [RuntimeError("unexpected error in the carrier adapter")])
+    dispatcher = dispatcher_for(context, carrier, batch_size=10)
+
+    with contextlib.suppress(RuntimeError):
+        dispatcher.run_once()
+    with contextlib.suppress(RuntimeError):
+        dispatcher.run_once()
+
+    sent = [s.message_id for s in carrier.sends]
+    assert sent.count(first) == 1  # ambiguous: never sent again
+    assert load(session, first).dispatch_state == DISPATCH_CLAIMED
+    for message_id in others:
+        assert sent.count(message_id) == 1, f"message {message_id} was never handed over"
+        assert load(session, message_id).dispatch_state == DISPATCH_ACCEPTED
+
+
+# ---------------------------------------------------------------------------- crash safety
+
+
+class CountingSends:
+    """Wraps a carrier and counts the calls to send (the simulator itself is idempotent by
+    our id, so it cannot show a second send)."""
+
+    def __init__(self, inner: SimulatedCarrier) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.sends: list[int] = []
+        self.lookups: list[int] = []
+
+    def send(self, sms: OutboundSms) -> CarrierAccepted:
+        self.sends.append(sms.message_id)
+        return self.inner.send(sms)
+
+    def find_sent(self, sms: OutboundSms) -> CarrierAccepted | None:
+        self.lookups.append(sms.message_id)
+        return self.inner.find_sent(sms)
+
+    def suggest_numbers(self, country: str, near: str | None, limit: int) -> list[AvailableNumber]:
+        return self.inner.suggest_numbers(country, near, limit)
+
+    def acquire_number(self, phone_number: str, sms_webhook_url: str) -> str:
+        return self.inner.acquire_number(phone_number, sms_webhook_url)
+
+    def release_number(self, carrier_sid: str) -> None:
+        self.inner.release_number(carrier_sid)
+
+    def tick(self) -> None:
+        self.inner.tick()
+
+
+def crash_after_the_carrier_took_it(
+    committed_context: AppContext,
+) -> tuple[int, CarrierAccepted, SimulatedCarrier]:
+    """Queue a message, claim it in a committed unit of work, hand it to the simulator and
+    then 'crash': nothing about the carrier's answer is recorded."""
+    context = committed_context
+    simulator = context.simulator
+    assert simulator is not None
+    now = context.clock.now()
+    with session_scope(context.sessions) as session:
+        queued = queue_messages(session, context, now)
+    [message_id] = queued.message_ids
+    callback_url = context.settings.public_url + STATUS_CALLBACK_PATH
+    with session_scope(context.sessions) as session:
+        [claimed] = service.claim_due(session, now, 10, callback_url)
+    assert claimed.message_id == message_id
+    accepted = simulator.send(claimed.sms)
+    return message_id, accepted, simulator
+
+
+def read(sessions: sessionmaker[Session], message_id: int) -> Message:
+    with session_scope(sessions) as session:
+        return load(session, message_id)
+
+
+def test_crash_after_the_carrier_took_it_is_settled_not_resent(
+    committed_context: AppContext, clock: FrozenClock
+) -> None:
+    context = committed_context
+    message_id, accepted, simulator = crash_after_the_carrier_took_it(context)
+    carrier = CountingSends(simulator)
+    restarted = Dispatcher(
+        context.sessions, carrier, clock, context.settings.public_url, rng=random.Random(2)
+    )
+
+    # The restarted process finds the claim and does not send it again.
+    assert restarted.run_once() == 0
+    clock.advance(SETTLE_AFTER / 2)
+    assert restarted.run_once() == 0
+    assert restarted.settle_stale_claims() == 0
+    assert carrier.sends == []
+    assert read(context.sessions, message_id).dispatch_state == DISPATCH_CLAIMED
+
+    # Settled by our id once the claim is stale (before any callback arrives).
+    clock.advance(SETTLE_AFTER)
+    assert restarted.settle_stale_claims() == 1
+    assert carrier.lookups == [message_id]
+    message = read(context.sessions, message_id)
+    assert message.dispatch_state == DISPATCH_ACCEPTED
+    assert message.carrier_sid == accepted.carrier_sid
+    assert message.status == "queued"
+
+    # The simulator's callbacks then take it to delivered.
+    clock.advance(DELIVERED_AFTER)
+    carrier.tick()
+    message = read(context.sessions, message_id)
+    assert message.status == "delivered"
+    assert carrier.sends == []
+    assert simulator.sent_count() == 1
+    assert restarted.run_once() == 0
+    assert restarted.settle_stale_claims() == 0
+
+
+def test_crash_then_the_callback_settles_the_claim_first(
+    committed_context: AppContext, clock: FrozenClock
+) -> None:
+    context = committed_context
+    message_id, accepted, simulator = crash_after_the_carrier_took_it(context)
+    carrier = CountingSends(simulator)
+    restarted = Dispatcher(context.sessions, carrier, clock, context.settings.public_url)
+
+    clock.advance(DELIVERED_AFTER)
+    carrier.tick()  # sent + delivered arrive before anyone settles the claim
+
+    message = read(context.sessions, message_id)
+    assert (message.dispatch_state, message.carrier_sid, message.status) == (
+        DISPATCH_ACCEPTED,
+        accepted.carrier_sid,
+        "delivered",
+    )
+    clock.advance(GIVE_UP_AFTER * 2)
+    assert restarted.run_once() == 0
+    assert restarted.settle_stale_claims() == 0
+    assert carrier.sends == []
+    assert carrier.lookups == []
+    with session_scope(context.sessions) as session:
+        events = session.scalars(
+            select(MessageStatusEvent.status)
+            .where(MessageStatusEvent.message_id == message_id)
+            .order_by(MessageStatusEvent.id)
+        ).all()
+    assert events == ["sent", "delivered"]

@@ -1,0 +1,591 @@
+"""sending.service through the real database: claims, carrier outcomes and status reports
+(DESIGN.md §2 "Message status", "Never sent twice", "Allowance", "Keywords")."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from messagecenter.businesses import usage
+from messagecenter.carriers.base import CarrierAccepted, StatusReport
+from messagecenter.carriers.error_reasons import REASONS, reason_for
+from messagecenter.clock import FrozenClock
+from messagecenter.consent.service import is_opted_out
+from messagecenter.context import AppContext
+from messagecenter.conversations.service import Sender, send_message
+from messagecenter.errors import ClientUnsubscribed
+from messagecenter.events import LiveEvent
+from messagecenter.models import Client, ConsentRecord, Message, MessageStatusEvent
+from messagecenter.models.consent import CONSENT_OPT_OUT, SOURCE_CARRIER_21610
+from messagecenter.models.message import (
+    DISPATCH_ACCEPTED,
+    DISPATCH_CLAIMED,
+    DISPATCH_PENDING,
+    DISPATCH_REJECTED,
+)
+from messagecenter.sending import service
+from tests.factories import PUBLIC_URL, SetUp, make_business, make_client
+
+CALLBACK_URL = PUBLIC_URL + "/webhooks/twilio/status"
+CLIENT_PHONE = "+12125550142"
+
+
+@dataclass
+class Outbound:
+    setup: SetUp
+    client: Client
+    message_id: int
+    sid: str | None
+
+
+def new_sid() -> str:
+    return "SM" + uuid.uuid4().hex
+
+
+def queue_outbound(
+    session: Session, context: AppContext, at: datetime, *, state: str = DISPATCH_ACCEPTED
+) -> Outbound:
+    """A business, a client and one outbound message, left pending, claimed or accepted."""
+    setup = make_business(session, context.carrier, at)
+    client = make_client(session, setup.business, at, cell_phone=CLIENT_PHONE)
+    message = send_message(
+        session,
+        setup.business,
+        body="See you at 4!",
+        sender=Sender.automated(),
+        at=at,
+        client=client,
+    )
+    session.flush()
+    sid = None
+    if state in (DISPATCH_CLAIMED, DISPATCH_ACCEPTED):
+        claimed = service.claim_due(session, at, 50, CALLBACK_URL)
+        assert [c.message_id for c in claimed] == [message.id]
+    if state == DISPATCH_ACCEPTED:
+        sid = new_sid()
+        service.record_accepted(session, message.id, CarrierAccepted(sid, "queued"), at)
+    session.commit()
+    return Outbound(setup, client, message.id, sid)
+
+
+def load(session: Session, message_id: int) -> Message:
+    message = session.scalar(
+        select(Message).where(Message.id == message_id).execution_options(populate_existing=True)
+    )
+    assert message is not None
+    return message
+
+
+def event_statuses(session: Session, message_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(MessageStatusEvent.status)
+            .where(MessageStatusEvent.message_id == message_id)
+            .order_by(MessageStatusEvent.id)
+        )
+    )
+
+
+def report(out: Outbound, word: str, code: int | None = None, **kw: Any) -> StatusReport:
+    assert out.sid is not None
+    payload = {"MessageSid": out.sid, "MessageStatus": word}
+    if code is not None:
+        payload["ErrorCode"] = str(code)
+    return StatusReport(
+        kw.get("sid", out.sid), word, kw.get("message_id", out.message_id), code, payload
+    )
+
+
+@pytest.fixture
+def live_events(monkeypatch: pytest.MonkeyPatch) -> list[LiveEvent]:
+    """Status events the service raises (works on both backends)."""
+    raised: list[LiveEvent] = []
+    original = service.queue_event_on_commit
+
+    def record(session: Session, live_event: LiveEvent) -> None:
+        raised.append(live_event)
+        original(session, live_event)
+
+    monkeypatch.setattr(service, "queue_event_on_commit", record)
+    return raised
+
+
+# ---------------------------------------------------------------------------- reordering
+
+
+def test_delivered_before_sent_stays_delivered_and_both_are_stored(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+
+    assert context.intake.receive_status(report(out, "delivered")) is True
+    assert context.intake.receive_status(report(out, "sent")) is True
+
+    message = load(session, out.message_id)
+    assert message.status == "delivered"
+    assert event_statuses(session, out.message_id) == ["delivered", "sent"]
+
+
+def test_forward_reports_climb_the_ladder(
+    session: Session, context: AppContext, clock: FrozenClock, live_events: list[LiveEvent]
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    for word, expected in [("sending", "queued"), ("sent", "sent"), ("delivered", "delivered")]:
+        clock.advance(timedelta(seconds=1))
+        assert context.intake.receive_status(report(out, word))
+        message = load(session, out.message_id)
+        assert message.status == expected
+    assert message.updated_at == clock.now()
+    assert event_statuses(session, out.message_id) == ["sending", "sent", "delivered"]
+    statuses = [e.data["status"] for e in live_events if e.type == "message.status"]
+    assert statuses[-2:] == ["sent", "delivered"]
+
+
+def test_exact_replay_adds_nothing(
+    session: Session, context: AppContext, clock: FrozenClock, live_events: list[LiveEvent]
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    assert context.intake.receive_status(report(out, "sent")) is True
+    first = load(session, out.message_id)
+    first_updated = first.updated_at
+    events_after_first = len(live_events)
+    assert events_after_first >= 1
+
+    clock.advance(timedelta(minutes=1))
+    assert context.intake.receive_status(report(out, "sent")) is False
+
+    message = load(session, out.message_id)
+    assert message.status == "sent"
+    assert message.updated_at == first_updated
+    assert event_statuses(session, out.message_id) == ["sent"]
+    assert len(live_events) == events_after_first  # no second live event
+
+
+def test_status_word_case_does_not_make_a_new_event(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    assert context.intake.receive_status(report(out, "delivered")) is True
+    assert context.intake.receive_status(report(out, " Delivered ")) is False
+    assert event_statuses(session, out.message_id) == ["delivered"]
+
+
+def test_failed_after_delivered_is_stored_but_changes_nothing(
+    session: Session, context: AppContext, clock: FrozenClock, live_events: list[LiveEvent]
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    assert context.intake.receive_status(report(out, "delivered"))
+    raised = len(live_events)
+
+    assert context.intake.receive_status(report(out, "failed", 30008)) is True
+
+    message = load(session, out.message_id)
+    assert message.status == "delivered"
+    assert message.error_code is None
+    assert message.error_message is None
+    assert event_statuses(session, out.message_id) == ["delivered", "failed"]
+    failed = session.scalar(
+        select(MessageStatusEvent).where(
+            MessageStatusEvent.message_id == out.message_id, MessageStatusEvent.status == "failed"
+        )
+    )
+    assert failed is not None
+    assert failed.error_code == 30008
+    assert failed.payload["ErrorCode"] == "30008"
+    assert len(live_events) == raised  # nothing changed, nothing announced
+
+
+def test_delivered_after_undelivered_changes_nothing(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    assert context.intake.receive_status(report(out, "undelivered", 30003))
+    assert context.intake.receive_status(report(out, "delivered"))
+    assert context.intake.receive_status(report(out, "read"))
+    message = load(session, out.message_id)
+    assert message.status == "undelivered"
+    assert message.error_code == 30003
+    assert event_statuses(session, out.message_id) == ["undelivered", "delivered", "read"]
+
+
+def test_read_after_delivered_moves_up(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    assert context.intake.receive_status(report(out, "delivered"))
+    assert context.intake.receive_status(report(out, "read"))
+    assert load(session, out.message_id).status == "read"
+
+
+def test_every_twilio_status_word_is_stored(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Twilio's Message status enum includes "partially_delivered"; every distinct callback
+    is stored, whatever its word (the status itself does not move on an unknown word)."""
+    out = queue_outbound(session, context, clock.now())
+    assert context.intake.receive_status(report(out, "sent"))
+    assert context.intake.receive_status(report(out, "partially_delivered")) is True
+    assert event_statuses(session, out.message_id) == ["sent", "partially_delivered"]
+    assert load(session, out.message_id).status == "sent"
+
+
+# ---------------------------------------------------------------------------- error codes
+
+
+def test_undelivered_keeps_the_reason_in_words(
+    session: Session, context: AppContext, clock: FrozenClock, live_events: list[LiveEvent]
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    assert context.intake.receive_status(report(out, "undelivered", 30003))
+    message = load(session, out.message_id)
+    assert message.status == "undelivered"
+    assert message.error_code == 30003
+    assert message.error_message == REASONS[30003]
+    last = [e for e in live_events if e.type == "message.status"][-1]
+    assert last.data["status"] == "undelivered"
+    assert last.data["error_message"] == REASONS[30003]
+
+
+def test_unknown_error_code_keeps_its_number(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    assert 39999 not in REASONS
+    assert context.intake.receive_status(report(out, "failed", 39999))
+    message = load(session, out.message_id)
+    assert message.status == "failed"
+    assert message.error_code == 39999
+    assert message.error_message is not None
+    assert "39999" in message.error_message
+    assert message.error_message == reason_for(39999)
+
+
+def test_error_21610_in_a_report_opts_the_phone_out(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    assert context.intake.receive_status(report(out, "failed", 21610))
+
+    business_id = out.setup.business.id
+    assert is_opted_out(session, business_id, CLIENT_PHONE)
+    records = session.scalars(
+        select(ConsentRecord).where(
+            ConsentRecord.business_id == business_id, ConsentRecord.phone == CLIENT_PHONE
+        )
+    ).all()
+    assert [(r.action, r.source, r.message_id) for r in records] == [
+        (CONSENT_OPT_OUT, SOURCE_CARRIER_21610, out.message_id)
+    ]
+    assert records[0].source == "carrier_error_21610"
+    assert records[0].sms_number == out.setup.number.phone_number
+    with pytest.raises(ClientUnsubscribed):
+        send_message(
+            session,
+            out.setup.business,
+            body="Again?",
+            sender=Sender.automated(),
+            at=clock.now(),
+            client=out.client,
+        )
+
+
+def test_error_21610_in_a_rejection_opts_the_phone_out(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    service.record_rejected(session, out.message_id, 21610, "unsubscribed", clock.now())
+    session.commit()
+
+    message = load(session, out.message_id)
+    assert (message.status, message.dispatch_state) == ("failed", DISPATCH_REJECTED)
+    assert message.error_message == REASONS[21610]
+    assert is_opted_out(session, out.setup.business.id, CLIENT_PHONE)
+    sources = session.scalars(
+        select(ConsentRecord.source).where(ConsentRecord.business_id == out.setup.business.id)
+    ).all()
+    assert sources == [SOURCE_CARRIER_21610]
+
+
+def test_a_second_21610_writes_no_second_consent_record(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    assert context.intake.receive_status(report(out, "undelivered", 21610))
+    assert context.intake.receive_status(report(out, "failed", 21610))
+    count = session.scalar(
+        select(func.count())
+        .select_from(ConsentRecord)
+        .where(ConsentRecord.business_id == out.setup.business.id)
+    )
+    assert count == 1
+
+
+@pytest.mark.parametrize("code", [21211, 21612, 21614])
+def test_cannot_receive_codes_mark_the_clients_cell_phone(
+    session: Session, context: AppContext, clock: FrozenClock, code: int
+) -> None:
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    # Another business's client with the same phone is not touched.
+    other = make_business(session, context.carrier, clock.now())
+    other_client = make_client(session, other.business, clock.now(), cell_phone=CLIENT_PHONE)
+    session.commit()
+
+    service.record_rejected(session, out.message_id, code, "refused", clock.now())
+    session.commit()
+
+    session.refresh(out.client)
+    session.refresh(other_client)
+    assert out.client.cell_phone_error == reason_for(code)
+    assert out.client.cell_phone_error == REASONS[code]
+    assert other_client.cell_phone_error is None
+    assert not is_opted_out(session, out.setup.business.id, CLIENT_PHONE)
+
+
+def test_cannot_receive_code_in_a_report_marks_the_cell_phone(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    assert context.intake.receive_status(report(out, "undelivered", 21614))
+    session.refresh(out.client)
+    assert out.client.cell_phone_error == REASONS[21614]
+
+
+def test_delivery_failure_codes_have_no_side_effects(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    assert context.intake.receive_status(report(out, "undelivered", 30003))
+    session.refresh(out.client)
+    assert out.client.cell_phone_error is None
+    assert not is_opted_out(session, out.setup.business.id, CLIENT_PHONE)
+
+
+# ---------------------------------------------------------------------------- matching
+
+
+def test_report_for_an_unknown_message_stores_nothing(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    before = session.scalar(select(func.count()).select_from(MessageStatusEvent))
+
+    stray = StatusReport(new_sid(), "delivered", out.message_id + 10_000)
+    assert context.intake.receive_status(stray) is False
+    no_id = StatusReport(new_sid(), "delivered", None)
+    assert context.intake.receive_status(no_id) is False
+
+    assert session.scalar(select(func.count()).select_from(MessageStatusEvent)) == before
+    assert load(session, out.message_id).status == "queued"
+
+
+def test_report_without_our_id_is_matched_by_sid(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    assert context.intake.receive_status(report(out, "sent", message_id=None)) is True
+    assert load(session, out.message_id).status == "sent"
+
+
+def test_report_with_another_sid_is_ignored(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    forged = report(out, "failed", 30007, sid=new_sid())
+    assert context.intake.receive_status(forged) is False
+    message = load(session, out.message_id)
+    assert message.status == "queued"
+    assert message.carrier_sid == out.sid
+    assert event_statuses(session, out.message_id) == []
+
+
+def test_callback_before_record_accepted_settles_the_claim(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    message = load(session, out.message_id)
+    assert (message.dispatch_state, message.carrier_sid) == (DISPATCH_CLAIMED, None)
+
+    sid = new_sid()
+    early = StatusReport(sid, "sent", out.message_id, None, {"MessageSid": sid})
+    assert context.intake.receive_status(early) is True
+
+    message = load(session, out.message_id)
+    assert message.dispatch_state == DISPATCH_ACCEPTED
+    assert message.carrier_sid == sid
+    assert message.status == "sent"
+
+    # The dispatcher's own record arrives late: it moves nothing back.
+    service.record_accepted(session, out.message_id, CarrierAccepted(sid, "queued"), clock.now())
+    session.commit()
+    message = load(session, out.message_id)
+    assert (message.status, message.carrier_sid, message.dispatch_state) == (
+        "sent",
+        sid,
+        DISPATCH_ACCEPTED,
+    )
+    # Settled: no longer a stale claim.
+    later = clock.now() + timedelta(hours=1)
+    assert service.stale_claims(session, later, 10) == []
+
+
+# ---------------------------------------------------------------------------- outcomes
+
+
+def test_record_accepted_maps_the_carrier_word(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    sid = new_sid()
+    service.record_accepted(session, out.message_id, CarrierAccepted(sid, "accepted"), clock.now())
+    session.commit()
+    message = load(session, out.message_id)
+    assert (message.status, message.dispatch_state, message.carrier_sid) == (
+        "queued",
+        DISPATCH_ACCEPTED,
+        sid,
+    )
+
+
+def test_claim_due_claims_once_and_commits_the_claim_state(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_PENDING)
+    claimed = service.claim_due(session, clock.now(), 10, CALLBACK_URL)
+    assert [c.message_id for c in claimed] == [out.message_id]
+    sms = claimed[0].sms
+    assert sms.status_callback_url == f"{CALLBACK_URL}?message={out.message_id}"
+    assert (sms.to_phone, sms.from_phone, sms.body) == (
+        CLIENT_PHONE,
+        out.setup.number.phone_number,
+        "See you at 4!",
+    )
+    message = load(session, out.message_id)
+    assert (message.dispatch_state, message.attempts, message.claimed_at) == (
+        DISPATCH_CLAIMED,
+        1,
+        clock.now(),
+    )
+    assert service.claim_due(session, clock.now() + timedelta(days=1), 10, CALLBACK_URL) == []
+
+
+def test_claim_due_skips_messages_not_yet_due(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    queue_outbound(session, context, clock.now() + timedelta(minutes=5), state=DISPATCH_PENDING)
+    assert service.claim_due(session, clock.now(), 10, CALLBACK_URL) == []
+    later = clock.now() + timedelta(minutes=5)
+    assert len(service.claim_due(session, later, 10, CALLBACK_URL)) == 1
+
+
+def test_rejection_fails_the_message_and_gives_its_units_back(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    business = out.setup.business
+    assert usage.summarize(session, business, clock.now()).used == 1
+
+    service.record_rejected(session, out.message_id, 21408, "region not enabled", clock.now())
+    session.commit()
+
+    message = load(session, out.message_id)
+    assert (message.status, message.dispatch_state) == ("failed", DISPATCH_REJECTED)
+    assert (message.error_code, message.error_message) == (21408, REASONS[21408])
+    summary = usage.summarize(session, business, clock.now())
+    assert (summary.used, summary.outbound_units) == (0, 0)
+
+    # A second rejection (a retried step) gives nothing back twice.
+    service.record_rejected(session, out.message_id, 21408, "again", clock.now())
+    session.commit()
+    assert usage.summarize(session, business, clock.now()).used == 0
+
+
+def test_rejection_without_a_code_keeps_the_detail(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    service.record_rejected(session, out.message_id, None, "Refused for a reason.", clock.now())
+    session.commit()
+    message = load(session, out.message_id)
+    assert (message.status, message.error_code, message.error_message) == (
+        "failed",
+        None,
+        "Refused for a reason.",
+    )
+
+
+def test_an_accepted_message_counts_whatever_happens(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    service.record_rejected(session, out.message_id, 21610, "late", clock.now())
+    session.commit()
+    message = load(session, out.message_id)
+    assert (message.status, message.dispatch_state) == ("queued", DISPATCH_ACCEPTED)
+    assert usage.summarize(session, out.setup.business, clock.now()).used == 1
+
+    assert context.intake.receive_status(report(out, "undelivered", 30005))
+    assert usage.summarize(session, out.setup.business, clock.now()).used == 1
+
+
+def test_retry_later_returns_the_message_to_the_outbox(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    service.record_retry_later(session, out.message_id, clock.now(), 45.0, random.Random(1))
+    session.commit()
+    message = load(session, out.message_id)
+    assert message.dispatch_state == DISPATCH_PENDING
+    assert message.claimed_at is None
+    assert message.status == "queued"
+    assert message.next_attempt_at is not None
+    assert message.next_attempt_at >= clock.now() + timedelta(seconds=45)
+
+
+def test_retry_later_does_not_touch_an_accepted_message(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    out = queue_outbound(session, context, clock.now())
+    service.record_retry_later(session, out.message_id, clock.now(), None, random.Random(1))
+    session.commit()
+    assert load(session, out.message_id).dispatch_state == DISPATCH_ACCEPTED
+
+
+# ---------------------------------------------------------------------------- backoff
+
+
+@pytest.mark.parametrize("attempts", range(1, 12))
+def test_backoff_stays_within_its_jittered_window(attempts: int) -> None:
+    ceiling = min(service.BACKOFF_MAX_SECONDS, service.BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
+    rng = random.Random(attempts)
+    for _ in range(50):
+        delay = service.backoff_seconds(attempts, None, rng)
+        assert ceiling / 2 <= delay <= ceiling
+
+
+def test_backoff_grows_with_attempts_and_is_capped() -> None:
+    rng = random.Random(3)
+    lows = [min(service.backoff_seconds(n, None, rng) for _ in range(30)) for n in range(1, 9)]
+    highs = [max(service.backoff_seconds(n, None, rng) for _ in range(30)) for n in range(1, 9)]
+    for n in range(len(lows) - 1):
+        assert lows[n + 1] >= highs[n] - 1e-9  # each window starts where the last ended
+    assert lows[-1] > highs[0] * 10
+    assert all(service.backoff_seconds(40, None, rng) <= 300.0 for _ in range(20))
+
+
+def test_backoff_has_jitter() -> None:
+    delays = {service.backoff_seconds(4, None, random.Random(seed)) for seed in range(20)}
+    assert len(delays) > 10
+
+
+@pytest.mark.parametrize("retry_after", [0.5, 30.0, 600.0])
+def test_backoff_is_never_sooner_than_the_carrier_asked(retry_after: float) -> None:
+    rng = random.Random(5)
+    for attempts in range(1, 8):
+        assert service.backoff_seconds(attempts, retry_after, rng) >= retry_after
