@@ -17,6 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        # SQLite has one writer at a time. One pooled connection makes threads queue for it
+        # in the pool (a fair wait) instead of spinning in SQLite's sleeping busy handler.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 60)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # SQLite's driver opens transactions lazily and never for SELECT; take the write lock

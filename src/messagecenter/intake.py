@@ -22,8 +22,11 @@ class Intake:
         self._clock = clock
 
     def receive_inbound(self, inbound: InboundSms) -> InboundOutcome:
-        with session_scope(self._sessions) as session:
-            return conversations.record_inbound(session, inbound, self._clock.now())
+        try:
+            with session_scope(self._sessions) as session:
+                return conversations.record_inbound(session, inbound, self._clock.now())
+        except conversations.DuplicateDelivery:  # a concurrent twin was stored first
+            return InboundOutcome(None, None, duplicate=True)
 
     def receive_status(self, report: StatusReport) -> bool:
         with session_scope(self._sessions) as session:

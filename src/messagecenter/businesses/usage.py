@@ -94,14 +94,21 @@ def _warn_if_crossed(
     session: Session, business: Business, before: int, after: int, plan: Plan | None = None
 ) -> None:
     plan = plan or queries.get_plan(session, business.plan_id)
-    old = billing.warning_level(before, plan.monthly_allowance) if before > 0 else None
-    new = billing.warning_level(after, plan.monthly_allowance)
+    warn_if_crossed(session, business.id, plan.monthly_allowance, before, after)
+
+
+def warn_if_crossed(
+    session: Session, business_id: int, allowance: int, before: int, after: int
+) -> None:
+    """Raise a usage warning when this message carried usage past 80 % or 100 %."""
+    old = billing.warning_level(before, allowance) if before > 0 else None
+    new = billing.warning_level(after, allowance)
     if new is not None and new != old:
         queue_event_on_commit(
             session,
             LiveEvent(
-                business.id,
+                business_id,
                 "usage.warning",
-                {"percent": new, "used": after, "allowance": plan.monthly_allowance},
+                {"percent": new, "used": after, "allowance": allowance},
             ),
         )

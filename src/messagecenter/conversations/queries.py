@@ -4,14 +4,26 @@ lives here, so no caller can reach another business's rows by id."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, bindparam, func, literal_column, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from messagecenter.db import insert_ignore
-from messagecenter.models import Business, Client, Conversation, Message
-from messagecenter.models.conversation import FOLDER_READ
+from messagecenter.models import (
+    Business,
+    Client,
+    Conversation,
+    Message,
+    Plan,
+    SmsNumber,
+    UsagePeriod,
+)
+from messagecenter.models.base import UTCDateTime
+from messagecenter.models.conversation import FOLDER_READ, FOLDER_UNREAD
+from messagecenter.models.sms_number import NUMBER_ACTIVE
 
 
 def get_conversation(
@@ -67,13 +79,10 @@ def adjust_business_unread(session: Session, business_id: int, delta: int) -> in
     """Move the business's unread badge counter; returns the new total."""
     if delta == 0:
         return business_unread(session, business_id)
-    total = session.execute(
-        update(Business)
-        .where(Business.id == business_id)
-        .values(unread_messages=Business.unread_messages + delta)
-        .returning(Business.unread_messages)
-    ).scalar_one()
-    return int(total)
+    total = session.connection().execute(
+        _ADJUST_UNREAD, {"business_id": business_id, "delta": delta}
+    )
+    return int(total.scalar_one())
 
 
 def business_unread(session: Session, business_id: int) -> int:
@@ -187,3 +196,200 @@ def sender_names(
         rows = session.execute(select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(api_key_ids)))
         keys = {row.id: row.name for row in rows}
     return staff, keys
+
+
+# ---------------------------------------------------------------------------- inbound hot path
+# Every client text runs these, so they are built once (with bind parameters) for each
+# dialect and touch each row once: route, duplicate check, conversation upsert, message insert.
+
+
+class Route(NamedTuple):
+    business_id: int
+    timezone: str
+    allowance: int
+    sms_number_id: int
+    sms_number: str
+
+
+class InboundConversation(NamedTuple):
+    id: int
+    client_id: int | None
+    muted: bool
+    unread_count: int
+
+
+# Core statements on the tables (not the mapped classes): they skip the ORM's own layer.
+_businesses = cast(Table, Business.__table__)
+_numbers = cast(Table, SmsNumber.__table__)
+_plans = cast(Table, Plan.__table__)
+_clients = cast(Table, Client.__table__)
+_conversations = cast(Table, Conversation.__table__)
+_messages = cast(Table, Message.__table__)
+# A literal, so SQLite can use the partial unique index on active numbers.
+_IS_ACTIVE = _numbers.c.status == literal_column(f"'{NUMBER_ACTIVE}'")
+_ROUTE = (
+    select(
+        _businesses.c.id,
+        _businesses.c.timezone,
+        _plans.c.monthly_allowance,
+        _numbers.c.id,
+        _numbers.c.phone_number,
+    )
+    .select_from(
+        _numbers.join(_businesses, _numbers.c.business_id == _businesses.c.id).join(
+            _plans, _plans.c.id == _businesses.c.plan_id
+        )
+    )
+    .where(_numbers.c.phone_number == bindparam("to_phone"), _IS_ACTIVE)
+)
+_CLIENT_FOR_PHONE = (
+    select(_clients.c.id)
+    .where(
+        _clients.c.business_id == bindparam("business_id"),
+        _clients.c.cell_phone == bindparam("phone"),
+    )
+    .order_by(_clients.c.id)
+    .limit(1)
+)
+_ADJUST_UNREAD = (
+    update(_businesses)
+    .where(_businesses.c.id == bindparam("business_id"))
+    .values(unread_messages=_businesses.c.unread_messages + bindparam("delta"))
+    .returning(_businesses.c.unread_messages)
+)
+_SET_CLIENT = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation_id"))
+    .values(client_id=bindparam("client_id"))
+)
+
+_MESSAGE_EXISTS = select(_messages.c.id).where(_messages.c.carrier_sid == bindparam("sid"))
+
+
+def _conversation_upsert(dialect_insert: Any) -> Any:
+    table = Conversation.__table__
+    values = {
+        "business_id": bindparam("business_id"),
+        "phone": bindparam("phone"),
+        "client_id": None,
+        "folder": FOLDER_UNREAD,
+        "unread_count": 1,
+        "pinned": False,
+        "muted": False,
+        "last_message_at": bindparam("at", type_=UTCDateTime()),
+        "last_message_preview": bindparam("preview"),
+        "created_at": bindparam("at", type_=UTCDateTime()),
+    }
+    stmt = dialect_insert(table).values(values)
+    return stmt.on_conflict_do_update(
+        index_elements=["business_id", "phone"],
+        set_={
+            "folder": FOLDER_UNREAD,  # a client's text brings it back, archived or not
+            "unread_count": table.c.unread_count + 1,
+            "last_message_at": stmt.excluded.last_message_at,
+            "last_message_preview": stmt.excluded.last_message_preview,
+        },
+    ).returning(table.c.id, table.c.client_id, table.c.muted, table.c.unread_count)
+
+
+def _message_insert(dialect_insert: Any) -> Any:
+    table = Message.__table__
+    columns = [c.name for c in table.columns if c.name not in ("id",)]
+    values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    return (
+        dialect_insert(table)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["carrier_sid"])
+        .returning(table.c.id)
+    )
+
+
+def _usage_upsert(dialect_insert: Any) -> Any:
+    table = UsagePeriod.__table__
+    stmt = dialect_insert(table).values(
+        business_id=bindparam("business_id"),
+        period_start=bindparam("period_start"),
+        units_used=bindparam("units"),
+        inbound_units=bindparam("units"),
+        outbound_units=0,
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["business_id", "period_start"],
+        set_={
+            "units_used": table.c.units_used + stmt.excluded.units_used,
+            "inbound_units": table.c.inbound_units + stmt.excluded.inbound_units,
+        },
+    ).returning(table.c.units_used)
+
+
+_BY_DIALECT = {
+    name: {
+        "conversation": _conversation_upsert(insert),
+        "message": _message_insert(insert),
+        "usage": _usage_upsert(insert),
+    }
+    for name, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+}
+
+
+def _statements(session: Session) -> dict[str, Any]:
+    return _BY_DIALECT[session.get_bind().dialect.name]
+
+
+def route_inbound(session: Session, to_phone: str) -> Route | None:
+    """The business whose active number `to_phone` is, with what the intake needs of it."""
+    row = session.connection().execute(_ROUTE, {"to_phone": to_phone}).first()
+    return Route(*row) if row else None
+
+
+def message_exists(session: Session, carrier_sid: str) -> bool:
+    return session.connection().execute(_MESSAGE_EXISTS, {"sid": carrier_sid}).first() is not None
+
+
+def upsert_inbound_conversation(
+    session: Session, business_id: int, phone: str, preview: str, at: datetime
+) -> InboundConversation:
+    """Create the conversation, or bring it back to Unread with one more unread message; the
+    row stays locked until commit."""
+    row = (
+        session.connection()
+        .execute(
+            _statements(session)["conversation"],
+            {"business_id": business_id, "phone": phone, "preview": preview, "at": at},
+        )
+        .one()
+    )
+    return InboundConversation(*row)
+
+
+def insert_message_row(session: Session, values: dict[str, Any]) -> int | None:
+    """Insert a message; None when its carrier sid is already stored."""
+    new_id = session.connection().execute(_statements(session)["message"], values).scalar()
+    return int(new_id) if new_id is not None else None
+
+
+def count_inbound_units(session: Session, business_id: int, period: date, units: int) -> int:
+    """Add inbound units to the period (creating it), returning the new total."""
+    total = (
+        session.connection()
+        .execute(
+            _statements(session)["usage"],
+            {"business_id": business_id, "period_start": period, "units": units},
+        )
+        .scalar_one()
+    )
+    return int(total)
+
+
+def client_id_for_phone(session: Session, business_id: int, phone: str) -> int | None:
+    found = session.connection().execute(
+        _CLIENT_FOR_PHONE, {"business_id": business_id, "phone": phone}
+    )
+    client_id = found.scalar()
+    return int(client_id) if client_id is not None else None
+
+
+def set_conversation_client(session: Session, conversation_id: int, client_id: int) -> None:
+    session.connection().execute(
+        _SET_CLIENT, {"conversation_id": conversation_id, "client_id": client_id}
+    )

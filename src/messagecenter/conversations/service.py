@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from messagecenter.businesses import queries as business_queries
 from messagecenter.businesses import usage
-from messagecenter.businesses.billing import units_for
+from messagecenter.businesses.billing import period_start, units_for
 from messagecenter.carriers.base import InboundSms
 from messagecenter.carriers.keyword_replies import REPLIES, app_help_reply
 from messagecenter.consent import service as consent
@@ -39,7 +39,7 @@ from messagecenter.models.message import (
     SENDER_STAFF,
 )
 from messagecenter.sending import status
-from messagecenter.sms.keywords import Keyword
+from messagecenter.sms.keywords import Keyword, classify_keyword
 from messagecenter.sms.segments import count_segments, normalize_newlines
 
 MAX_BODY_CHARACTERS = 1600  # Twilio refuses longer bodies (error 21617)
@@ -86,42 +86,42 @@ class InboundOutcome:
 # ---------------------------------------------------------------------------- inbound
 
 
+class DuplicateDelivery(Exception):
+    """A concurrent delivery of the same text won the race: roll back, answer as a replay."""
+
+
 def record_inbound(session: Session, inbound: InboundSms, at: datetime) -> InboundOutcome:
     """Store a client's text exactly once: routed by `To`, counted, unread bumped, keyword
-    rules applied, pushed live. Never refused for its content or for lack of allowance."""
-    routed = business_queries.business_for_number(session, inbound.to_phone)
-    if routed is None:
-        new_id = insert_ignore(
-            session,
-            UnroutedMessage.__table__,  # type: ignore[arg-type]
-            {
-                "carrier_sid": inbound.carrier_sid,
-                "from_phone": inbound.from_phone,
-                "to_phone": inbound.to_phone,
-                "body": inbound.body,
-                "media_urls": list(inbound.media_urls),
-                "received_at": at,
-            },
-            ["carrier_sid"],
-        )
-        return InboundOutcome(None, None, duplicate=new_id is None, unrouted=True)
+    rules applied, pushed live. Never refused for its content or for lack of allowance.
 
-    business, number = routed
-    client = queries.client_for_phone(session, business.id, inbound.from_phone)
-    conversation = queries.ensure_conversation(
-        session, business.id, inbound.from_phone, client.id if client else None, at
-    )
+    This is the webhook's hot path: a handful of prepared statements, each row touched once.
+    Raises DuplicateDelivery when a concurrent twin committed first (the caller rolls back).
+    """
+    route = queries.route_inbound(session, inbound.to_phone)
+    if route is None:
+        return _record_unrouted(session, inbound, at)
+    if queries.message_exists(session, inbound.carrier_sid):
+        return InboundOutcome(None, route.business_id, duplicate=True)
+
     body = normalize_newlines(inbound.body)
     info = count_segments(body)
     units = units_for(has_media=bool(inbound.media_urls))
-    message_id = insert_ignore(
+    conversation = queries.upsert_inbound_conversation(
+        session, route.business_id, inbound.from_phone, (body or "(picture message)")[:160], at
+    )
+    if conversation.client_id is None:
+        client_id = queries.client_id_for_phone(session, route.business_id, inbound.from_phone)
+        if client_id is not None:
+            queries.set_conversation_client(session, conversation.id, client_id)
+    message_id = queries.insert_message_row(
         session,
-        Message.__table__,  # type: ignore[arg-type]
         {
-            "business_id": business.id,
+            "business_id": route.business_id,
             "conversation_id": conversation.id,
             "direction": DIRECTION_INBOUND,
             "sender_type": SENDER_CLIENT,
+            "staff_member_id": None,
+            "api_key_id": None,
             "from_phone": inbound.from_phone,
             "to_phone": inbound.to_phone,
             "body": body,
@@ -130,41 +130,69 @@ def record_inbound(session: Session, inbound: InboundSms, at: datetime) -> Inbou
             "segments": info.segments,
             "units": units,
             "status": status.RECEIVED,
+            "error_code": None,
+            "error_message": None,
             "carrier_sid": inbound.carrier_sid,
             "dispatch_state": DISPATCH_NONE,
             "attempts": 0,
+            "next_attempt_at": None,
+            "claimed_at": None,
             "created_at": at,
             "updated_at": at,
         },
+    )
+    if message_id is None:
+        raise DuplicateDelivery(inbound.carrier_sid)
+
+    total = queries.count_inbound_units(
+        session, route.business_id, period_start(at, route.timezone), units
+    )
+    usage.warn_if_crossed(session, route.business_id, route.allowance, total - units, total)
+    _announce_message(session, route.business_id, conversation.id, message_id, DIRECTION_INBOUND)
+    _change_unread(
+        session,
+        route.business_id,
+        conversation.id,
+        conversation.unread_count,
+        FOLDER_UNREAD,
+        0 if conversation.muted else 1,
+    )
+    replies: list[int] = []
+    if classify_keyword(body) is not None:
+        replies = _answer_keyword(session, route, conversation.id, message_id, body, at)
+    return InboundOutcome(message_id, route.business_id, replies=replies)
+
+
+def _record_unrouted(session: Session, inbound: InboundSms, at: datetime) -> InboundOutcome:
+    new_id = insert_ignore(
+        session,
+        UnroutedMessage.__table__,  # type: ignore[arg-type]
+        {
+            "carrier_sid": inbound.carrier_sid,
+            "from_phone": inbound.from_phone,
+            "to_phone": inbound.to_phone,
+            "body": inbound.body,
+            "media_urls": list(inbound.media_urls),
+            "received_at": at,
+        },
         ["carrier_sid"],
     )
-    if message_id is None:  # a retried webhook: already stored, counted and announced
-        return InboundOutcome(None, business.id, duplicate=True)
-
-    usage.count_inbound(session, business, units, at)
-    was_unread = conversation.unread_count
-    conversation.folder = FOLDER_UNREAD
-    conversation.unread_count = was_unread + 1
-    _touch(conversation, body or "(picture message)", at)
-    if conversation.client_id is None and client is not None:
-        conversation.client_id = client.id
-    session.flush()
-    _announce_message(session, business.id, conversation, message_id, DIRECTION_INBOUND)
-    _change_unread(session, business.id, conversation, 0 if conversation.muted else 1)
-
-    replies = _answer_keyword(session, business, number, conversation, message_id, body, at)
-    return InboundOutcome(message_id, business.id, replies=replies)
+    return InboundOutcome(None, None, duplicate=new_id is None, unrouted=True)
 
 
 def _answer_keyword(
     session: Session,
-    business: Business,
-    number: SmsNumber,
-    conversation: Conversation,
+    route: queries.Route,
+    conversation_id: int,
     message_id: int,
     body: str,
     at: datetime,
 ) -> list[int]:
+    business = session.get(Business, route.business_id)
+    number = session.get(SmsNumber, route.sms_number_id)
+    conversation = session.get(Conversation, conversation_id)
+    assert business is not None and number is not None and conversation is not None
+    session.refresh(conversation)
     outcome = consent.apply_inbound_keyword(
         session,
         business_id=business.id,
@@ -236,7 +264,7 @@ def record_carrier_reply(
     )
     session.add(message)
     session.flush()
-    _announce_message(session, business.id, conversation, message.id, DIRECTION_OUTBOUND)
+    _announce_message(session, business.id, conversation.id, message.id, DIRECTION_OUTBOUND)
     return message
 
 
@@ -365,9 +393,16 @@ def _queue_outbound(
             conversation.folder = FOLDER_REPLIED
         session.flush()
         if seen:
-            _change_unread(session, business.id, conversation, 0 if conversation.muted else -seen)
+            _change_unread(
+                session,
+                business.id,
+                conversation.id,
+                conversation.unread_count,
+                conversation.folder,
+                0 if conversation.muted else -seen,
+            )
     session.flush()
-    _announce_message(session, business.id, conversation, message.id, DIRECTION_OUTBOUND)
+    _announce_message(session, business.id, conversation.id, message.id, DIRECTION_OUTBOUND)
     return message
 
 
@@ -393,7 +428,14 @@ def mark_read(
         conversation.folder = FOLDER_READ
     session.flush()
     if seen:
-        _change_unread(session, business_id, conversation, 0 if conversation.muted else -seen)
+        _change_unread(
+            session,
+            business_id,
+            conversation.id,
+            conversation.unread_count,
+            conversation.folder,
+            0 if conversation.muted else -seen,
+        )
     return conversation
 
 
@@ -404,7 +446,14 @@ def mark_unread(session: Session, business_id: int, conversation_id: int) -> Con
     conversation.unread_count += added
     conversation.folder = FOLDER_UNREAD
     session.flush()
-    _change_unread(session, business_id, conversation, 0 if conversation.muted else added)
+    _change_unread(
+        session,
+        business_id,
+        conversation.id,
+        conversation.unread_count,
+        conversation.folder,
+        0 if conversation.muted else added,
+    )
     return conversation
 
 
@@ -431,7 +480,14 @@ def update_flags(
         # Muted conversations are left out of the badge.
         delta = -conversation.unread_count if muted else conversation.unread_count
     session.flush()
-    _change_unread(session, business_id, conversation, delta)
+    _change_unread(
+        session,
+        business_id,
+        conversation.id,
+        conversation.unread_count,
+        conversation.folder,
+        delta,
+    )
     return conversation
 
 
@@ -461,7 +517,12 @@ def _touch(conversation: Conversation, preview: str, at: datetime) -> None:
 
 
 def _change_unread(
-    session: Session, business_id: int, conversation: Conversation, delta: int
+    session: Session,
+    business_id: int,
+    conversation_id: int,
+    conversation_unread: int,
+    folder: str,
+    delta: int,
 ) -> None:
     total = queries.adjust_business_unread(session, business_id, delta)
     queue_event_on_commit(
@@ -471,22 +532,22 @@ def _change_unread(
             "unread.changed",
             {
                 "unread": total,
-                "conversation_id": conversation.id,
-                "conversation_unread": conversation.unread_count,
-                "folder": conversation.folder,
+                "conversation_id": conversation_id,
+                "conversation_unread": conversation_unread,
+                "folder": folder,
             },
         ),
     )
 
 
 def _announce_message(
-    session: Session, business_id: int, conversation: Conversation, message_id: int, direction: str
+    session: Session, business_id: int, conversation_id: int, message_id: int, direction: str
 ) -> None:
     queue_event_on_commit(
         session,
         LiveEvent(
             business_id,
             "message.created",
-            {"conversation_id": conversation.id, "message_id": message_id, "direction": direction},
+            {"conversation_id": conversation_id, "message_id": message_id, "direction": direction},
         ),
     )

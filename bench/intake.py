@@ -1,0 +1,438 @@
+"""Intake benchmark: signed, unique, Twilio-shaped inbound webhooks against `messagecenter
+serve`, compared in the same run with a bare endpoint on the same stack (bench/bare_app.py).
+
+    python -m bench.intake                         # both databases, concurrency 16 and 64
+    python -m bench.intake --databases sqlite --duration 10
+
+Needs wrk (Debian: apt-get install wrk) and, for PostgreSQL, a server at --pg-url. Prints the
+throughput, p50 / p99 latency and rows stored of both, and the ratio full / bare against the
+target (0.7), and writes the result under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from twilio.request_validator import RequestValidator
+
+from messagecenter.businesses.service import NewBusiness, create_business
+from messagecenter.clock import SystemClock
+from messagecenter.config import Settings
+from messagecenter.context import build_context
+from messagecenter.db import session_scope
+from messagecenter.migrate import upgrade
+from messagecenter.models import Message
+from messagecenter.numbers.service import enable_messaging, suggest_numbers
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
+ACCOUNT_SID = "AC" + "b" * 32
+# One business per area code (the simulator offers 100 numbers in each).
+AREA_CODES = (
+    "212",
+    "312",
+    "415",
+    "646",
+    "718",
+    "202",
+    "305",
+    "404",
+    "512",
+    "617",
+    "702",
+    "713",
+    "206",
+    "303",
+    "503",
+    "602",
+    "612",
+    "615",
+    "704",
+    "919",
+)
+BUSINESSES = len(AREA_CODES)
+CLIENT_PHONES = 2000
+TARGET_RATIO = 0.7
+TARGET_P99_MS = 50.0
+
+
+@dataclass
+class RunResult:
+    database: str
+    app: str
+    processes: int
+    concurrency: int
+    duration_s: float
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    rows_stored: int
+    non_2xx: int
+    socket_errors: int
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--concurrency", default="16,64")
+    parser.add_argument("--duration", type=int, default=15, help="seconds per run")
+    parser.add_argument("--requests", type=int, default=60000, help="pre-signed per run")
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+        return 2
+    levels = [int(c) for c in args.concurrency.split(",")]
+    results: list[RunResult] = []
+    workdir = Path(tempfile.mkdtemp(prefix="mc-bench-"))
+    for database in args.databases.split(","):
+        url, drop = _fresh_database(database, args.pg_url, workdir)
+        try:
+            numbers = _seed(url)
+            processes = 1 if database == "sqlite" else 2
+            for concurrency in levels:
+                for app in ("bare", "full"):
+                    results.append(
+                        _run(app, database, url, numbers, processes, concurrency, args, workdir)
+                    )
+                    _print(results[-1])
+        finally:
+            drop()
+    report = _report(results, levels)
+    print(report)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
+    (out / f"{stamp}-intake.md").write_text(report)
+    (out / f"{stamp}-intake.json").write_text(
+        json.dumps({"machine": _machine(), "results": [asdict(r) for r in results]}, indent=2)
+    )
+    return 0
+
+
+def _fresh_database(database: str, pg_url: str, workdir: Path) -> tuple[str, object]:
+    if database == "sqlite":
+        url = f"sqlite:///{workdir / 'bench.db'}"
+        return url, lambda: None
+    name = f"mc_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    return url, drop
+
+
+def _seed(url: str) -> list[str]:
+    """Businesses on the simulator, each with an SMS number; returns the numbers."""
+    from argon2 import PasswordHasher
+
+    from messagecenter.staff import service as staff
+
+    staff._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # setup only
+    upgrade(url)
+    context = build_context(Settings(database_url=url))
+    numbers = []
+    with session_scope(context.sessions) as session:
+        for n in range(BUSINESSES):
+            created = create_business(
+                session,
+                NewBusiness(
+                    name=f"Bench studio {n}",
+                    country="US",
+                    timezone="America/New_York",
+                    business_phone=f"+1{AREA_CODES[n]}5550100",
+                    monthly_allowance=1_000_000,
+                    overage_policy="hard_stop",
+                    overage_price_per_unit=Decimal(0),
+                    owner_email=f"bench{n}@studio.example",
+                ),
+                SystemClock().now(),
+            )
+            chosen = suggest_numbers(session, created.business, context.carrier)[0]
+            number = enable_messaging(
+                session,
+                created.business,
+                context.carrier,
+                chosen,
+                "http://bench",
+                SystemClock().now(),
+            )
+            numbers.append(number.phone_number)
+    context.engine.dispose()
+    return numbers
+
+
+def _requests_file(path: Path, base_url: str, numbers: list[str], count: int) -> int:
+    """Pre-sign `count` unique inbound webhooks; returns the average body size in bytes."""
+    validator = RequestValidator(AUTH_TOKEN)
+    url = base_url + "/webhooks/twilio/sms"
+    run = uuid.uuid4().hex[:10]
+    total = 0
+    with path.open("w") as out:
+        for i in range(count):
+            sid = f"SM{run}{i:022x}"
+            from_phone = f"+1212555{(i * 7919) % CLIENT_PHONES:04d}"
+            form = {
+                "ToCountry": "US",
+                "ToState": "NY",
+                "SmsMessageSid": sid,
+                "NumMedia": "0",
+                "ToCity": "NEW YORK",
+                "FromZip": "10001",
+                "SmsSid": sid,
+                "FromState": "NY",
+                "SmsStatus": "received",
+                "FromCity": "NEW YORK",
+                "Body": (
+                    f"Hi! Could I move my 3pm appointment on Friday to 4pm instead? My sister "
+                    f"would like to come along too, is there room for two? Thanks so much #{i}"
+                ),
+                "FromCountry": "US",
+                "To": numbers[i % len(numbers)],
+                "ToZip": "10001",
+                "NumSegments": "1",
+                "MessageSid": sid,
+                "AccountSid": ACCOUNT_SID,
+                "From": from_phone,
+                "ApiVersion": "2010-04-01",
+                "MessagingServiceSid": "",
+            }
+            body = urlencode(form)
+            total += len(body)
+            out.write(f"{validator.compute_signature(url, form)}\t{body}\n")
+    return total // count
+
+
+def _run(
+    app: str,
+    database: str,
+    url: str,
+    numbers: list[str],
+    processes: int,
+    concurrency: int,
+    args: argparse.Namespace,
+    workdir: Path,
+) -> RunResult:
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "MESSAGECENTER_DATABASE_URL": url,
+        "MESSAGECENTER_PUBLIC_URL": base_url,
+        "MESSAGECENTER_SECRET_KEY": "bench",
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+    }
+    if app == "full":
+        command = [sys.executable, "-m", "messagecenter.cli", "serve", "--port", str(port)]
+        if processes > 1:
+            command += ["--workers", str(processes)]
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bench.bare_app:create_bare_app",
+            "--port",
+            str(port),
+            "--workers",
+            str(processes),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+    requests_path = workdir / f"{app}-{database}-{concurrency}.tsv"
+    body_size = _requests_file(requests_path, base_url, numbers, args.requests)
+    server = subprocess.Popen(
+        command,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_until_up(base_url)
+        before = _rows(url, app)
+        wrk = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{concurrency}",
+                f"-d{args.duration}s",
+                "--latency",
+                "-s",
+                str(ROOT / "bench" / "wrk_intake.lua"),
+                base_url,
+            ],
+            env={**os.environ, "BENCH_REQUESTS": str(requests_path), "BENCH_THREADS": "2"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        time.sleep(0.5)
+        stored = _rows(url, app) - before
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    print(f"  ({app}, {database}, c={concurrency}: ~{body_size} bytes a request)")
+    return _parse(wrk.stdout, app, database, processes, concurrency, args.duration, stored)
+
+
+def _rows(url: str, app: str) -> int:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as connection:
+            if app == "full":
+                return int(connection.scalar(select(func.count()).select_from(Message)) or 0)
+            exists = connection.dialect.has_table(connection, "bench_bare_messages")
+            if not exists:
+                return 0
+            return int(connection.scalar(text("SELECT count(*) FROM bench_bare_messages")) or 0)
+    finally:
+        engine.dispose()
+
+
+def _parse(
+    output: str,
+    app: str,
+    database: str,
+    processes: int,
+    concurrency: int,
+    duration: int,
+    stored: int,
+) -> RunResult:
+    def latency(label: str) -> float:
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        if not match:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return RunResult(
+        database,
+        app,
+        processes,
+        concurrency,
+        duration,
+        float(rps.group(1)) if rps else 0.0,
+        latency("50"),
+        latency("99"),
+        stored,
+        int(non_2xx.group(1)) if non_2xx else 0,
+        sum(int(g) for g in errors.groups()) if errors else 0,
+    )
+
+
+def _print(r: RunResult) -> None:
+    print(
+        f"{r.database:10} {r.app:4} c={r.concurrency:<3} {r.requests_per_s:8.0f} req/s  "
+        f"p50 {r.p50_ms:6.1f} ms  p99 {r.p99_ms:6.1f} ms  rows {r.rows_stored}  "
+        f"non-2xx {r.non_2xx}  socket errors {r.socket_errors}"
+    )
+
+
+def _report(results: list[RunResult], levels: list[int]) -> str:
+    lines = [
+        "# Intake benchmark",
+        "",
+        "Machine: " + json.dumps(_machine()),
+        "",
+        "| database | processes | concurrency | bare req/s | full req/s | ratio full/bare "
+        "(target ≥ 0.7) | bare p50 / p99 ms | full p50 / p99 ms (target p99 < 50 at c16) "
+        "| rows stored bare / full | non-2xx bare / full |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for database in dict.fromkeys(r.database for r in results):
+        for level in levels:
+            pick = {r.app: r for r in results if r.database == database and r.concurrency == level}
+            if set(pick) != {"bare", "full"}:
+                continue
+            bare, full = pick["bare"], pick["full"]
+            ratio = full.requests_per_s / bare.requests_per_s if bare.requests_per_s else 0.0
+            lines.append(
+                f"| {database} | {full.processes} | {level} | {bare.requests_per_s:.0f} | "
+                f"{full.requests_per_s:.0f} | **{ratio:.2f}** ({ratio / TARGET_RATIO:.2f} x "
+                f"target) | {bare.p50_ms:.1f} / {bare.p99_ms:.1f} | {full.p50_ms:.1f} / "
+                f"{full.p99_ms:.1f} | {bare.rows_stored} / {full.rows_stored} | "
+                f"{bare.non_2xx} / {full.non_2xx} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _machine() -> dict[str, object]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "wrk": (wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else "",
+        "load_generator": "wrk -t2 on the same machine",
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(base_url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base_url + "/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {base_url} did not start")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

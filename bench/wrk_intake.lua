@@ -1,0 +1,37 @@
+-- Replays pre-signed Twilio inbound webhooks, each used once: one per line of the file named
+-- by the environment variable BENCH_REQUESTS ("signature<TAB>form-body"). Each wrk thread
+-- takes its own stride of the lines so no request is sent twice.
+local counter = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("id", counter)
+  table.insert(threads, thread)
+  counter = counter + 1
+end
+
+function init(args)
+  requests_list = {}
+  local path = os.getenv("BENCH_REQUESTS")
+  local stride = tonumber(os.getenv("BENCH_THREADS"))
+  local index = 0
+  for line in io.lines(path) do
+    if index % stride == id then
+      local tab = line:find("\t", 1, true)
+      table.insert(requests_list, {line:sub(1, tab - 1), line:sub(tab + 1)})
+    end
+    index = index + 1
+  end
+  position = 0
+  wrk.method = "POST"
+  wrk.path = "/webhooks/twilio/sms"
+end
+
+function request()
+  position = position + 1
+  local item = requests_list[((position - 1) % #requests_list) + 1]
+  return wrk.format("POST", "/webhooks/twilio/sms", {
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["X-Twilio-Signature"] = item[1],
+  }, item[2])
+end
