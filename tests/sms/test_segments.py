@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from messagecenter.sms import SegmentInfo, count_segments, normalize_newlines
 
@@ -99,3 +101,27 @@ def test_normalize_newlines_is_idempotent() -> None:
         once = normalize_newlines(body)
         assert normalize_newlines(once) == once
         assert count_segments(once) == count_segments(body)
+
+
+def _reference(text: str) -> tuple[str, int, int]:
+    """The calculator's general loop, without the fast paths."""
+    from messagecenter.sms import segments as s
+
+    text = s.normalize_newlines(text)
+    if all(c in s._GSM7_BASIC or c in s._GSM7_EXTENSION for c in text):
+        septets = [2 if c in s._GSM7_EXTENSION else 1 for c in text]
+        return "GSM-7", s._count(7 * n for n in septets), sum(septets)
+    clusters = s._graphemes(text)
+    return "UCS-2", s._count(16 * s._utf16_len(g) for g in clusters), len(clusters)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("abcXYZ 0123@£$é\n{}€^ç日本😊👍🏽\u0301\u200dÅ\u2013\u2019")),
+        max_size=400,
+    )
+)
+def test_fast_paths_agree_with_the_general_loop(text: str) -> None:
+    info = count_segments(text)
+    assert (info.encoding, info.segments, info.characters) == _reference(text)
