@@ -46,7 +46,7 @@ def create_app(
             listener.start()
         if run_dispatcher:
             thread = threading.Thread(
-                target=context.dispatcher.run_forever, args=(stop,), name="dispatcher", daemon=True
+                target=context.worker.run_forever, args=(stop,), name="worker", daemon=True
             )
             thread.start()
             threads.append(thread)
@@ -54,7 +54,7 @@ def create_app(
             yield
         finally:
             stop.set()
-            context.dispatcher.wake()
+            context.worker.wake()
             for thread in threads:
                 thread.join(timeout=10)
             if listener is not None:

@@ -147,7 +147,7 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    context.dispatcher.run_forever(stop)
+    context.worker.run_forever(stop)
     return 0
 
 

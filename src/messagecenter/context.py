@@ -18,6 +18,7 @@ from messagecenter.events import EventBus, attach_bus
 from messagecenter.intake import Intake
 from messagecenter.numbers import queries as number_queries
 from messagecenter.sending.dispatcher import Dispatcher
+from messagecenter.worker import BackgroundWorker
 
 
 @dataclass
@@ -31,6 +32,7 @@ class AppContext:
     carrier: Carrier
     dispatcher: Dispatcher
     signatures: SignatureChecker
+    worker: BackgroundWorker
 
     @property
     def simulator(self) -> SimulatedCarrier | None:
@@ -57,8 +59,9 @@ def build_context(
         carrier = make_carrier(settings, clock, intake, sessions, rng)
     dispatcher = Dispatcher(sessions, carrier, clock, settings.public_url, rng=rng)
     signatures = SignatureChecker(settings.twilio_auth_token, settings.twilio_webhook_secret)
+    worker = BackgroundWorker(intake, dispatcher, carrier)
     return AppContext(
-        settings, engine, sessions, clock, bus, intake, carrier, dispatcher, signatures
+        settings, engine, sessions, clock, bus, intake, carrier, dispatcher, signatures, worker
     )
 
 

@@ -13,7 +13,13 @@ from twilio.request_validator import RequestValidator
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.events import LiveEvent
-from messagecenter.models import Message, MessageStatusEvent, UnroutedMessage, UsagePeriod
+from messagecenter.models import (
+    InboundQueueItem,
+    Message,
+    MessageStatusEvent,
+    UnroutedMessage,
+    UsagePeriod,
+)
 from tests.conftest import PUBLIC_URL, TWILIO_AUTH_TOKEN, TWILIO_WEBHOOK_SECRET
 from tests.factories import SetUp, make_business, make_client
 
@@ -80,11 +86,31 @@ def published(context: AppContext, monkeypatch: pytest.MonkeyPatch) -> list[Live
 
 
 def _counts(session: Session) -> tuple[int, int, int]:
+    """Messages, units and unrouted texts, once the worker has processed the queue."""
     session.expire_all()
     messages = session.scalar(select(func.count()).select_from(Message)) or 0
     units = session.scalar(select(func.coalesce(func.sum(UsagePeriod.units_used), 0))) or 0
     unrouted = session.scalar(select(func.count()).select_from(UnroutedMessage)) or 0
     return messages, units, unrouted
+
+
+def _queued(session: Session) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(InboundQueueItem)) or 0
+
+
+@pytest.fixture(autouse=True)
+def _process_queue_after_each_inbound(context: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhook only queues a text; run the worker's intake step right after, as the
+    worker thread would."""
+    original = context.intake.enqueue_inbound
+
+    def enqueue_then_process(inbound: object) -> bool:
+        queued = original(inbound)  # type: ignore[arg-type]
+        context.intake.process_queued()
+        return queued
+
+    monkeypatch.setattr(context.intake, "enqueue_inbound", enqueue_then_process)
 
 
 def test_inbound_is_stored_and_answered_with_empty_twiml(
@@ -186,6 +212,7 @@ def test_forged_webhooks_get_403_and_store_nothing(
         )
     assert reply.status_code == 403
     assert _counts(session) == (0, 0, 0)
+    assert _queued(session) == 0
 
 
 def test_status_callback_for_an_unknown_message_answers_204(api: TestClient, setup: SetUp) -> None:
@@ -238,3 +265,23 @@ def test_status_callbacks_move_forward_only_and_every_distinct_one_is_kept(
         api, other, {"MessageSid": sid, "MessageStatus": "sent"}, signed_url=PUBLIC_URL + path
     )
     assert forged.status_code == 403  # type: ignore[attr-defined]
+
+
+def test_the_webhook_answers_once_the_text_is_queued_and_the_worker_processes_it(
+    api: TestClient, setup: SetUp, session: Session, context: AppContext
+) -> None:
+    """Without the worker the text waits, safely stored; the worker turns it into a message."""
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(context.intake, "process_queued", lambda limit=0: (0, False))
+    try:
+        reply = signed_post(api, INBOUND, inbound_form(setup))
+        assert reply.status_code == 200  # type: ignore[attr-defined]
+        assert _queued(session) == 1 and _counts(session) == (0, 0, 0)
+        again = signed_post(api, INBOUND, inbound_form(setup))  # Twilio retries
+        assert again.status_code == 200  # type: ignore[attr-defined]
+        assert _queued(session) == 1
+    finally:
+        monkeypatch.undo()
+    assert context.worker.run_once() >= 1
+    assert _queued(session) == 0 and _counts(session) == (1, 1, 0)
+    assert api.get("/api/v1/unread", headers=setup.auth).json() == {"unread": 1}

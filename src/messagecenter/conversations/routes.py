@@ -244,5 +244,5 @@ def _sent(
             session, business.id, idempotency_key, 201, out.model_dump(mode="json")
         )
     session.commit()  # the message, its usage and the idempotency record together
-    context.dispatcher.wake()
+    context.worker.wake()
     return out

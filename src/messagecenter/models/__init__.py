@@ -6,6 +6,7 @@ from messagecenter.models.client import Client
 from messagecenter.models.consent import ConsentRecord, PhoneConsent
 from messagecenter.models.conversation import Conversation
 from messagecenter.models.idempotency import IdempotencyKey
+from messagecenter.models.inbound_queue import InboundQueueItem
 from messagecenter.models.message import Message, MessageStatusEvent, UnroutedMessage
 from messagecenter.models.sms_number import SmsNumber
 from messagecenter.models.staff import ApiKey, StaffMember
@@ -19,6 +20,7 @@ __all__ = [
     "ConsentRecord",
     "Conversation",
     "IdempotencyKey",
+    "InboundQueueItem",
     "Message",
     "MessageStatusEvent",
     "PhoneConsent",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -56,11 +55,6 @@ class Dispatcher:
         self._callback_url = public_url.rstrip("/") + STATUS_CALLBACK_PATH
         self._batch_size = batch_size
         self._rng = rng or random.Random()
-        self._wake = threading.Event()
-
-    def wake(self) -> None:
-        """Ask a sleeping dispatcher to look at the outbox now (a message was queued)."""
-        self._wake.set()
 
     def run_once(self) -> int:
         """Claim one batch and dispatch it; returns how many messages were handled."""
@@ -123,18 +117,3 @@ class Dispatcher:
                     service.record_rejected(session, message_id, None, UNCONFIRMED_REASON, now)
                     settled += 1
         return settled
-
-    def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
-        log.info("dispatcher started (carrier: %s)", self._carrier.name)
-        while not stop.is_set():
-            try:
-                handled = self.run_once()
-                self.settle_stale_claims()
-                self._carrier.tick()
-            except Exception:  # keep dispatching; the database may be briefly away
-                log.exception("dispatcher step failed")
-                handled = 0
-            if not handled:
-                self._wake.wait(poll_seconds)
-                self._wake.clear()
-        log.info("dispatcher stopped")

@@ -48,9 +48,9 @@ async def inbound_sms(request: Request) -> Response:
     except InvalidInput as exc:
         return Response(exc.message + "\n", 400, media_type="text/plain")
     context: AppContext = request.app.state.context
-    outcome = await run_in_threadpool(context.intake.receive_inbound, inbound)
-    if outcome.replies:
-        context.dispatcher.wake()
+    # Stored durably (idempotent by MessageSid) before we answer; processed by the worker.
+    if await run_in_threadpool(context.intake.enqueue_inbound, inbound):
+        context.worker.wake()
     return Response(EMPTY_TWIML, 200, media_type="text/xml")
 
 

@@ -1,0 +1,49 @@
+"""The background worker: processes queued client texts, dispatches the outbox, settles
+unclear sends and gives the carrier its timer. Runs inside `serve` (always on SQLite) and as
+`worker` processes on PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from messagecenter.carriers.base import Carrier
+from messagecenter.intake import Intake
+from messagecenter.sending.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundWorker:
+    def __init__(self, intake: Intake, dispatcher: Dispatcher, carrier: Carrier) -> None:
+        self._intake = intake
+        self._dispatcher = dispatcher
+        self._carrier = carrier
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        """Look at the queues now (a text arrived, a message was queued)."""
+        self._wake.set()
+
+    def run_once(self) -> int:
+        """One pass over everything; returns how much work it found."""
+        texts, replied = self._intake.process_queued()
+        sent = self._dispatcher.run_once()
+        if replied:
+            sent += self._dispatcher.run_once()
+        self._dispatcher.settle_stale_claims()
+        self._carrier.tick()
+        return texts + sent
+
+    def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
+        log.info("background worker started (carrier: %s)", self._carrier.name)
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # keep going; the database may be briefly away
+                log.exception("background worker step failed")
+                busy = 0
+            if not busy:
+                self._wake.wait(poll_seconds)
+                self._wake.clear()
+        log.info("background worker stopped")
