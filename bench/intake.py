@@ -41,7 +41,7 @@ from messagecenter.config import Settings
 from messagecenter.context import build_context
 from messagecenter.db import session_scope
 from messagecenter.migrate import upgrade
-from messagecenter.models import Message
+from messagecenter.models import InboundQueueItem, Message
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,9 +86,11 @@ class RunResult:
     requests_per_s: float
     p50_ms: float
     p99_ms: float
-    rows_stored: int
+    rows_stored: int  # durably stored when the load ended (queued or processed)
     non_2xx: int
     socket_errors: int
+    processed: int = 0  # full app: messages made from them once the queue drained
+    drain_s: float = 0.0  # full app: how long the queue took to drain after the load
 
 
 def main() -> int:
@@ -300,13 +302,34 @@ def _run(
             text=True,
             check=True,
         )
-        time.sleep(0.5)
         stored = _rows(url, app) - before
+        processed, drain = stored, 0.0
+        if app == "full":
+            processed, drain = _drain(url, before)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     print(f"  ({app}, {database}, c={concurrency}: ~{body_size} bytes a request)")
-    return _parse(wrk.stdout, app, database, processes, concurrency, args.duration, stored)
+    result = _parse(wrk.stdout, app, database, processes, concurrency, args.duration, stored)
+    result.processed, result.drain_s = processed, drain
+    return result
+
+
+def _drain(url: str, before: int) -> tuple[int, float]:
+    """Wait for the worker to empty the inbound queue; messages made and seconds taken."""
+    start = time.monotonic()
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        while time.monotonic() - start < 120:
+            with engine.connect() as connection:
+                queued = connection.scalar(select(func.count()).select_from(InboundQueueItem))
+                if not queued:
+                    made = connection.scalar(select(func.count()).select_from(Message)) or 0
+                    return int(made) - before, time.monotonic() - start
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+    return -1, time.monotonic() - start
 
 
 def _rows(url: str, app: str) -> int:
@@ -314,7 +337,9 @@ def _rows(url: str, app: str) -> int:
     try:
         with engine.connect() as connection:
             if app == "full":
-                return int(connection.scalar(select(func.count()).select_from(Message)) or 0)
+                messages = connection.scalar(select(func.count()).select_from(Message)) or 0
+                queued = connection.scalar(select(func.count()).select_from(InboundQueueItem))
+                return int(messages) + int(queued or 0)
             exists = connection.dialect.has_table(connection, "bench_bare_messages")
             if not exists:
                 return 0
@@ -390,7 +415,8 @@ def _report(results: list[RunResult], levels: list[int]) -> str:
                 f"{full.requests_per_s:.0f} | **{ratio:.2f}** ({ratio / TARGET_RATIO:.2f} x "
                 f"target) | {bare.p50_ms:.1f} / {bare.p99_ms:.1f} | {full.p50_ms:.1f} / "
                 f"{full.p99_ms:.1f} | {bare.rows_stored} / {full.rows_stored} | "
-                f"{bare.non_2xx} / {full.non_2xx} |"
+                f"{bare.non_2xx} / {full.non_2xx} | {full.processed} in "
+                f"{full.drain_s:.1f} s |"
             )
     return "\n".join(lines) + "\n"
 

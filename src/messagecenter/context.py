@@ -54,7 +54,7 @@ def build_context(
     sessions = sessions or make_session_factory(engine)
     bus = EventBus()
     attach_bus(sessions, bus)
-    intake = Intake(sessions, clock)
+    intake = Intake(sessions, clock, queue_inbound=engine.dialect.name == "postgresql")
     if carrier is None:
         carrier = make_carrier(settings, clock, intake, sessions, rng)
     dispatcher = Dispatcher(sessions, carrier, clock, settings.public_url, rng=rng)

@@ -1,9 +1,11 @@
 """Where texts and status reports from any carrier enter.
 
-Twilio's inbound webhook only queues the text (`enqueue_inbound`: one idempotent insert, so it
-answers as fast as a bare insert and nothing sent is lost); the background worker then
-processes the queue in batches (`process_queued`) through the same service the simulated
-carrier calls directly (`receive_inbound`). Status reports are recorded straight away.
+On PostgreSQL, Twilio's inbound webhook only queues the text (`enqueue_inbound`: one
+idempotent insert, so it answers about as fast as a bare insert and nothing sent is lost), and
+the workers of every process drain the queue in batches (`process_queued`). On SQLite there is
+one process, where a queue would only add work, so the webhook processes the text at once
+(`receive_inbound`, also what the simulated carrier calls). Status reports are recorded
+straight away.
 """
 
 from __future__ import annotations
@@ -23,14 +25,17 @@ from messagecenter.sending import service as sending
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 200
+BATCH_SIZE = 100
 MAX_ATTEMPTS = 5  # after that a queued text waits for the operator (see last_error)
 
 
 class Intake:
-    def __init__(self, session_factory: sessionmaker[Session], clock: Clock) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], clock: Clock, *, queue_inbound: bool
+    ) -> None:
         self._sessions = session_factory
         self._clock = clock
+        self.queue_inbound = queue_inbound  # whether the webhook queues texts for the worker
 
     def receive_inbound(self, inbound: InboundSms) -> InboundOutcome:
         """Process a client's text now, in its own unit of work."""
