@@ -20,6 +20,7 @@ from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.conversations.routes import router as conversations_router
 from messagecenter.events import PostgresListener, libpq_dsn
+from messagecenter.numbers.routes import router as numbers_router
 from messagecenter.web.live import router as live_router
 from messagecenter.webhooks.routes import router as webhooks_router
 
@@ -75,6 +76,7 @@ def create_app(
     api.include_router(clients_router)
     api.include_router(conversations_router)
     api.include_router(business_router)
+    api.include_router(numbers_router)
     api.include_router(live_router)
     app.include_router(api)
     app.include_router(webhooks_router)

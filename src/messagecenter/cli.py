@@ -7,7 +7,9 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from messagecenter.config import Settings
 from messagecenter.errors import DomainError
@@ -97,6 +99,27 @@ def _parser() -> argparse.ArgumentParser:
         "'none' (default) leaves choosing to the owner",
     )
     create.set_defaults(handler=_business_create)
+
+    number = commands.add_parser("number", help="a business's SMS number")
+    number_commands = number.add_subparsers(required=True, metavar="number-command")
+    suggest = number_commands.add_parser("suggest", help="list the numbers the business may pick")
+    suggest.add_argument("--business", type=int, required=True, help="business id")
+    suggest.set_defaults(handler=_number_suggest)
+    enable = number_commands.add_parser("enable", help="enable Message Center with a suggestion")
+    enable.add_argument("--business", type=int, required=True, help="business id")
+    enable.add_argument("--phone-number", required=True, help="one of the suggested numbers")
+    enable.set_defaults(handler=_number_enable)
+    change = number_commands.add_parser(
+        "change", help="move to another suggested number and release the old one"
+    )
+    change.add_argument("--business", type=int, required=True, help="business id")
+    change.add_argument("--phone-number", required=True, help="one of the suggested numbers")
+    change.add_argument(
+        "--yes",
+        action="store_true",
+        help="confirm, having read the warning that replies to the old number will be lost",
+    )
+    change.set_defaults(handler=_number_change)
 
     twilio = commands.add_parser("twilio", help="Twilio commands")
     twilio_commands = twilio.add_subparsers(required=True, metavar="twilio-command")
@@ -229,6 +252,72 @@ def _business_create(settings: Settings, args: argparse.Namespace) -> int:
     if number is not None:
         print(f"  SMS number:   {number.phone_number}")
     return 0
+
+
+def _with_business(settings: Settings, business_id: int, action: Callable[..., str]) -> int:
+    """Run `action(session, context, business)` in one unit of work and print its result."""
+    from messagecenter.context import build_context
+    from messagecenter.db import session_scope
+    from messagecenter.migrate import upgrade
+    from messagecenter.models import Business
+
+    upgrade(settings.database_url)
+    context = build_context(settings)
+    with session_scope(context.sessions) as session:
+        business = session.get(Business, business_id)
+        if business is None:
+            print(f"error: there is no business {business_id}", file=sys.stderr)
+            return 2
+        print(action(session, context, business))
+    return 0
+
+
+def _number_suggest(settings: Settings, args: argparse.Namespace) -> int:
+    from messagecenter.numbers.service import suggest_numbers
+
+    return _with_business(
+        settings,
+        args.business,
+        lambda session, context, business: (
+            "\n".join(suggest_numbers(session, business, context.carrier))
+            or "No numbers are available near the business phone just now."
+        ),
+    )
+
+
+def _number_enable(settings: Settings, args: argparse.Namespace) -> int:
+    from messagecenter.numbers.service import enable_messaging
+
+    def enable(session: Any, context: Any, business: Any) -> str:
+        number = enable_messaging(
+            session,
+            business,
+            context.carrier,
+            args.phone_number,
+            settings.public_url,
+            context.clock.now(),
+        )
+        return f"Message Center is on for {business.name}: SMS number {number.phone_number}"
+
+    return _with_business(settings, args.business, enable)
+
+
+def _number_change(settings: Settings, args: argparse.Namespace) -> int:
+    from messagecenter.numbers.service import change_number
+
+    def change(session: Any, context: Any, business: Any) -> str:
+        number = change_number(
+            session,
+            business,
+            context.carrier,
+            args.phone_number,
+            settings.public_url,
+            context.clock.now(),
+            confirmed=args.yes,
+        )
+        return f"{business.name} now texts from {number.phone_number}; the old number is released"
+
+    return _with_business(settings, args.business, change)
 
 
 def _twilio_check(settings: Settings, _args: argparse.Namespace) -> int:

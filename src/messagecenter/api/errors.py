@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from messagecenter.carriers.base import CarrierError
 from messagecenter.errors import DomainError
 
 
@@ -26,6 +27,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body(exc.code, exc.message, exc.field), exc.status_code, headers=headers
         )
+
+    @app.exception_handler(CarrierError)
+    async def _carrier(_request: Request, exc: CarrierError) -> JSONResponse:
+        message = f"The carrier could not do that just now: {exc.message}"
+        return JSONResponse(error_body("carrier_unavailable", message), 503)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -53,4 +59,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Not permitted"},
     404: {"description": "Not found (also another business's data)"},
     409: {"description": "Client unsubscribed, allowance used up, or a conflicting request"},
+    503: {"description": "The carrier could not be reached; try again"},
 }

@@ -1,32 +1,42 @@
-"""Choosing the business's SMS number from the carrier's suggestions."""
+"""The business's SMS number: chosen from the carrier's suggestions, changed with a warning.
+
+Only a number just suggested can be chosen (not the business phone, not a personal number).
+Changing it releases the old number at the carrier; texts still arriving for it are recorded
+as unrouted, attached to no business.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from messagecenter.businesses import queries as business_queries
-from messagecenter.carriers.base import Carrier
-from messagecenter.errors import InvalidInput
+from messagecenter.carriers.base import Carrier, CarrierError
+from messagecenter.errors import Conflict, InvalidInput, NotFound
 from messagecenter.models import Business, SmsNumber
-from messagecenter.models.sms_number import NUMBER_ACTIVE
+from messagecenter.models.sms_number import NUMBER_ACTIVE, NUMBER_RELEASED
 from messagecenter.numbers.countries import number_country
+
+log = logging.getLogger(__name__)
 
 SUGGESTION_COUNT = 5
 SMS_WEBHOOK_PATH = "/webhooks/twilio/sms"
 
 
 def suggest_numbers(session: Session, business: Business, carrier: Carrier) -> list[str]:
-    """Numbers near the business phone that no business holds, as the carrier offers them."""
+    """Numbers near the business phone (its area code in the US and Canada; mobile numbers in
+    the UK and Australia) that no business here holds or held, as the carrier offers them."""
     country = number_country(business.country)
     offered = carrier.suggest_numbers(country, business.business_phone, SUGGESTION_COUNT * 4)
+    # Held or once held here: a released number is not offered again, so texts still
+    # arriving for it stay unrouted rather than reaching a new owner.
     taken = set(
         session.scalars(
             select(SmsNumber.phone_number).where(
-                SmsNumber.phone_number.in_([n.phone_number for n in offered]),
-                SmsNumber.status == NUMBER_ACTIVE,
+                SmsNumber.phone_number.in_([n.phone_number for n in offered])
             )
         )
     )
@@ -49,10 +59,63 @@ def enable_messaging(
     existing = business_queries.active_number(session, business.id)
     if existing is not None:
         return existing
+    return _take(session, business, carrier, chosen, public_url, at)
+
+
+def change_warning(old_number: str) -> str:
+    return (
+        f"After the change, replies that clients send to {old_number} will not reach you: the "
+        "number is released and texts to it are not delivered to the business. Conversations "
+        "continue from the new number; tell clients who saved the old one."
+    )
+
+
+def change_number(
+    session: Session,
+    business: Business,
+    carrier: Carrier,
+    chosen: str,
+    public_url: str,
+    at: datetime,
+    *,
+    confirmed: bool,
+) -> SmsNumber:
+    """Move the business to `chosen` (a suggested number) and release the old one.
+
+    Needs `confirmed` after the warning; without it nothing changes (409).
+    """
+    old = business_queries.active_number(session, business.id)
+    if old is None:
+        raise NotFound("This business has no SMS number yet: enable Message Center first.")
+    if not confirmed:
+        raise Conflict(change_warning(old.phone_number), code="confirmation_required")
+    old.status = NUMBER_RELEASED
+    old.released_at = at
+    session.flush()  # frees the one-active-number-per-business slot
+    new = _take(session, business, carrier, chosen, public_url, at)
+    new.carrier_handles_keywords = old.carrier_handles_keywords
+    if old.carrier_sid:
+        try:
+            carrier.release_number(old.carrier_sid)
+        except CarrierError as exc:  # released here regardless: routing follows our records
+            log.error("could not release %s at the carrier: %s", old.phone_number, exc)
+    session.flush()
+    return new
+
+
+def _take(
+    session: Session,
+    business: Business,
+    carrier: Carrier,
+    chosen: str,
+    public_url: str,
+    at: datetime,
+) -> SmsNumber:
+    chosen = chosen.strip()
     if chosen not in suggest_numbers(session, business, carrier):
         raise InvalidInput(
-            f"{chosen} is not one of the numbers offered: choose one of the suggested numbers "
-            "(the business phone or a personal number cannot be used).",
+            f"{chosen or 'That'} is not one of the numbers offered: choose one of the "
+            "suggested numbers (the business phone or a personal number cannot be used).",
             field="phone_number",
         )
     carrier_sid = carrier.acquire_number(chosen, public_url.rstrip("/") + SMS_WEBHOOK_PATH)
@@ -69,3 +132,14 @@ def enable_messaging(
     session.add(number)
     session.flush()
     return number
+
+
+def numbers_of(session: Session, business_id: int) -> list[SmsNumber]:
+    """Every number the business has had, the active one first."""
+    return list(
+        session.scalars(
+            select(SmsNumber)
+            .where(SmsNumber.business_id == business_id)
+            .order_by((SmsNumber.status == NUMBER_ACTIVE).desc(), SmsNumber.acquired_at.desc())
+        )
+    )

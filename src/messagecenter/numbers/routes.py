@@ -1,0 +1,80 @@
+"""JSON API: enabling Message Center with a suggested number, and changing it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from messagecenter.api.deps import BusinessDep, ContextDep, SessionDep
+from messagecenter.models import SmsNumber
+from messagecenter.numbers import service
+from messagecenter.numbers.countries import NUMBER_TYPE, number_country
+from messagecenter.numbers.schemas import (
+    ChangeNumberIn,
+    ChooseNumberIn,
+    NumbersOut,
+    SmsNumberOut,
+    SuggestionsOut,
+)
+
+router = APIRouter(prefix="/sms-number", tags=["sms number"])
+
+
+def _out(number: SmsNumber) -> SmsNumberOut:
+    return SmsNumberOut.model_validate(number, from_attributes=True)
+
+
+@router.get("", response_model=NumbersOut)
+def get_numbers(session: SessionDep, business: BusinessDep) -> NumbersOut:
+    numbers = service.numbers_of(session, business.id)
+    active = next((n for n in numbers if n.status == "active"), None)
+    return NumbersOut(active=_out(active) if active else None, history=[_out(n) for n in numbers])
+
+
+@router.get("/suggestions", response_model=SuggestionsOut)
+def get_suggestions(
+    session: SessionDep, business: BusinessDep, context: ContextDep
+) -> SuggestionsOut:
+    """Numbers the business may choose from, near its business phone."""
+    country = number_country(business.country)
+    return SuggestionsOut(
+        country=country,
+        number_type=NUMBER_TYPE[country],
+        suggestions=service.suggest_numbers(session, business, context.carrier),
+    )
+
+
+@router.post("", response_model=SmsNumberOut, status_code=201)
+def enable(
+    body: ChooseNumberIn, session: SessionDep, business: BusinessDep, context: ContextDep
+) -> SmsNumberOut:
+    """Enable Message Center with one of the suggested numbers (a business that already has
+    a number keeps it)."""
+    number = service.enable_messaging(
+        session,
+        business,
+        context.carrier,
+        body.phone_number,
+        context.settings.public_url,
+        context.clock.now(),
+    )
+    session.commit()
+    return _out(number)
+
+
+@router.post("/change", response_model=SmsNumberOut)
+def change(
+    body: ChangeNumberIn, session: SessionDep, business: BusinessDep, context: ContextDep
+) -> SmsNumberOut:
+    """Change to another suggested number. Without `confirm: true` it answers 409 with the
+    warning and changes nothing."""
+    number = service.change_number(
+        session,
+        business,
+        context.carrier,
+        body.phone_number,
+        context.settings.public_url,
+        context.clock.now(),
+        confirmed=body.confirm,
+    )
+    session.commit()
+    return _out(number)
