@@ -6,10 +6,13 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.middleware.sessions import SessionMiddleware
 
 from messagecenter import __version__
 from messagecenter.api.errors import ERROR_RESPONSES, install_error_handlers
@@ -21,10 +24,14 @@ from messagecenter.context import AppContext, build_context
 from messagecenter.conversations.routes import router as conversations_router
 from messagecenter.events import PostgresListener, libpq_dsn
 from messagecenter.numbers.routes import router as numbers_router
+from messagecenter.web.auth import LoginThrottle
 from messagecenter.web.live import router as live_router
+from messagecenter.web.live import staff_router as live_staff_router
+from messagecenter.web.routes import router as web_router
 from messagecenter.webhooks.routes import router as webhooks_router
 
 log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "web" / "static"
 
 
 def create_app(
@@ -70,6 +77,16 @@ def create_app(
     app.state.context = context
     # Signs sessions and CSRF tokens; generated once and kept beside the SQLite file if unset.
     app.state.secret_key = context.settings.resolved_secret_key()
+    app.state.login_throttle = LoginThrottle()
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=app.state.secret_key,
+        session_cookie="mc_session",
+        max_age=12 * 3600,
+        same_site="lax",
+        https_only=context.settings.public_url.startswith("https://"),
+    )
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -80,6 +97,8 @@ def create_app(
     api.include_router(live_router)
     app.include_router(api)
     app.include_router(webhooks_router)
+    app.include_router(live_staff_router)
+    app.include_router(web_router)
     if context.simulator is not None:
         app.include_router(simulator_router)
 

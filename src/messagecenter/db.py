@@ -21,7 +21,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # in the pool (a fair wait) instead of spinning in SQLite's sleeping busy handler.
         kwargs.setdefault("pool_size", 1)
         kwargs.setdefault("max_overflow", 0)
-        kwargs.setdefault("pool_timeout", 60)
+        # A second session opened while one is held in the same thread would wait forever:
+        # fail fast instead (that is a bug: pass the session along).
+        kwargs.setdefault("pool_timeout", 15)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # SQLite's driver opens transactions lazily and never for SELECT; take the write lock

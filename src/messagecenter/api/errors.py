@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from messagecenter.carriers.base import CarrierError
 from messagecenter.errors import DomainError
+from messagecenter.web.auth import LoginRequired
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -20,9 +21,25 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
     return {"error": error}
 
 
+def _wants_html(request: Request) -> bool:
+    """Staff pages get an HTML error page; the API, webhooks and carrier endpoints JSON."""
+    path = request.url.path
+    if path.startswith(("/api/", "/webhooks/", "/simulator/", "/healthz", "/app/")):
+        return False
+    return "text/html" in request.headers.get("accept", "") or request.method == "POST"
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, _exc: LoginRequired) -> Response:
+        if _wants_html(request):
+            return RedirectResponse("/login", 303)
+        return JSONResponse(error_body("not_authenticated", "Sign in first."), 401)
+
     @app.exception_handler(DomainError)
-    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        if _wants_html(request):
+            return error_page(request, exc.status_code, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse(
             error_body(exc.code, exc.message, exc.field), exc.status_code, headers=headers
@@ -34,7 +51,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("carrier_unavailable", message), 503)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         loc = list(first.get("loc", ()))
         if loc and loc[0] in ("body", "query", "header", "path"):
@@ -44,10 +61,14 @@ def install_error_handlers(app: FastAPI) -> None:
         message = str(first.get("msg", "The request is not valid."))
         if field:
             message = f"{field}: {message}"
+        if _wants_html(request):
+            return error_page(request, 400, message)
         return JSONResponse(error_body("invalid_input", message, field), 400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_html(request):
+            return error_page(request, exc.status_code, str(exc.detail))
         codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
         code = codes.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
@@ -61,3 +82,20 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "Client unsubscribed, allowance used up, or a conflicting request"},
     503: {"description": "The carrier could not be reached; try again"},
 }
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    from messagecenter.web.routes import templates
+
+    titles = {403: "Not allowed", 404: "Not found", 401: "Please sign in"}
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "request": request,
+            "status": status,
+            "title": titles.get(status, "Something is wrong"),
+            "message": message,
+        },
+        status_code=status,
+    )

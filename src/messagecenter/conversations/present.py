@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from messagecenter.businesses import queries as business_queries
 from messagecenter.clients.phone import region_of
 from messagecenter.clients.schemas import SubscriptionOut
 from messagecenter.consent import queries as consent_queries
@@ -102,3 +103,8 @@ def _message_out(message: Message, staff: dict[int, str], keys: dict[int, str]) 
         created_at=message.created_at,
         updated_at=message.updated_at,
     )
+
+
+def active_number_of(session: Session, business_id: int) -> str | None:
+    number = business_queries.active_number(session, business_id)
+    return number.phone_number if number else None

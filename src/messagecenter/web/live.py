@@ -16,9 +16,12 @@ from messagecenter.api.deps import ContextDep
 from messagecenter.api.keys import authenticate
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.db import session_scope
+from messagecenter.errors import NotAuthenticated
 from messagecenter.events import EventBus, LiveEvent
+from messagecenter.models import StaffMember
 
 router = APIRouter(tags=["live"])
+staff_router = APIRouter(include_in_schema=False)  # the web app's stream, by session cookie
 _bearer = HTTPBearer(auto_error=False)
 HEARTBEAT_SECONDS = 15.0
 
@@ -43,6 +46,31 @@ async def stream_events(
             return key.business_id, conversation_queries.business_unread(session, key.business_id)
 
     business_id, unread = await run_in_threadpool(_authenticate)
+    first = LiveEvent(business_id, "unread.changed", {"unread": unread})
+    return StreamingResponse(
+        event_stream(request, context.bus, business_id, first),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@staff_router.get("/app/events")
+async def stream_events_for_staff(request: Request, context: ContextDep) -> StreamingResponse:
+    """The same stream for the web app, authenticated by the staff member's session."""
+    staff_id = request.session.get("staff_id")
+
+    def _business_of_staff() -> tuple[int, int] | None:
+        with context.sessions() as session:
+            staff = session.get(StaffMember, staff_id) if isinstance(staff_id, int) else None
+            if staff is None or not staff.active:
+                return None
+            unread = conversation_queries.business_unread(session, staff.business_id)
+            return staff.business_id, unread
+
+    found = await run_in_threadpool(_business_of_staff)
+    if found is None:
+        raise NotAuthenticated("Sign in first.")
+    business_id, unread = found
     first = LiveEvent(business_id, "unread.changed", {"unread": unread})
     return StreamingResponse(
         event_stream(request, context.bus, business_id, first),

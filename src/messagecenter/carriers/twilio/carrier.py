@@ -125,9 +125,13 @@ class TwilioCarrier:
                 phone_number=phone_number, sms_url=sms_webhook_url, sms_method="POST"
             )
         except TwilioRestException as exc:
+            if exc.status == 429 or exc.status >= 500 or exc.status in (401, 403):
+                raise self._classify(exc) from exc
             raise CarrierRejected(
                 f"Twilio could not provide {phone_number}: {exc.msg}", code=exc.code
             ) from exc
+        except requests.exceptions.RequestException as exc:
+            raise _classify_transport(exc) from exc
         return str(bought.sid)
 
     def release_number(self, carrier_sid: str) -> None:
@@ -139,6 +143,8 @@ class TwilioCarrier:
             raise CarrierError(
                 f"Twilio could not release the number: {exc.msg}", code=exc.code
             ) from exc
+        except requests.exceptions.RequestException as exc:
+            raise _classify_transport(exc) from exc
 
     def tick(self) -> None:
         return None  # Twilio calls us back; nothing to do on a timer

@@ -20,8 +20,12 @@ class ConfiguredHttpClient(TwilioHttpClient):  # type: ignore[misc]  # untyped S
     def __init__(
         self, base_url: str, *, connect_timeout: float = 5.0, read_timeout: float = 15.0
     ) -> None:
-        # requests takes (connect, read) timeouts; the SDK passes the value through.
-        super().__init__(timeout=(connect_timeout, read_timeout))
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("Twilio timeouts must be positive")
+        # requests takes (connect, read) timeouts and the SDK passes self.timeout through, but
+        # the SDK's constructor only accepts a number (it checks `timeout <= 0`): set it after.
+        super().__init__()
+        self.timeout = (connect_timeout, read_timeout)
         self._base_url = base_url.rstrip("/")
         self._local = threading.local()
 

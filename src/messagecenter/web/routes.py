@@ -1,0 +1,470 @@
+"""Staff web pages: sign-in, inbox, conversation with composer, the simulated client phone."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from messagecenter.api.deps import ContextDep, SessionDep
+from messagecenter.businesses import usage
+from messagecenter.businesses.billing import units_for
+from messagecenter.clients import service as clients
+from messagecenter.clients.service import ClientChanges
+from messagecenter.consent import queries as consent_queries
+from messagecenter.conversations import present, queries, service
+from messagecenter.conversations.service import MAX_BODY_CHARACTERS, Sender
+from messagecenter.errors import DomainError, NotPermitted
+from messagecenter.models import Business, Client, Message, StaffMember
+from messagecenter.sms.keywords import normalize_keyword_text
+from messagecenter.sms.segments import count_segments
+from messagecenter.web.auth import (
+    LoginRefused,
+    StaffBusinessDep,
+    StaffDep,
+    check_csrf,
+    csrf_token,
+    sign_in,
+    sign_out,
+)
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+PAGE_SIZE = 25
+FOLDER_NAMES = {"unread": "Unread", "read": "Read", "replied": "Replied", "archived": "Archived"}
+STATUS_WORDS = {
+    "queued": "Queued",
+    "sent": "Sent",
+    "delivered": "Delivered",
+    "read": "Read",
+    "undelivered": "Not delivered",
+    "failed": "Failed",
+    "canceled": "Canceled",
+    "received": "Received",
+}
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    staff: StaffMember | None = None,
+    business: Business | None = None,
+    session: Session | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    app_context = request.app.state.context
+    values: dict[str, Any] = {
+        "request": request,
+        "csrf": csrf_token(request),
+        "staff": staff,
+        "business": business,
+        "unread": business.unread_messages if business else 0,
+        "simulator": app_context.simulator is not None,
+        "status_words": STATUS_WORDS,
+        **context,
+    }
+    if business is not None and session is not None:
+        # The request's own session: a second one would wait for SQLite's single connection.
+        summary = usage.summarize(session, business, app_context.clock.now())
+        values["usage_warning"] = summary.warning
+        values["usage"] = summary
+    return templates.TemplateResponse(request, template, values, status_code=status_code)
+
+
+# ---------------------------------------------------------------------------- sign-in
+
+
+@router.get("/")
+def home(request: Request) -> RedirectResponse:
+    target = "/inbox" if request.session.get("staff_id") else "/login"
+    return RedirectResponse(target, 303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    return render(request, "login.html", {"error": None, "email": ""})
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request,
+    session: SessionDep,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    try:
+        sign_in(session, request, request.app.state.login_throttle, email, password)
+    except LoginRefused as refused:
+        status = 429 if refused.code == "too_many_attempts" else 401
+        return render(
+            request, "login.html", {"error": refused.message, "email": email}, status_code=status
+        )
+    return RedirectResponse("/inbox", 303)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form()] = "") -> RedirectResponse:
+    check_csrf(request, csrf)
+    sign_out(request)
+    return RedirectResponse("/login", 303)
+
+
+# ---------------------------------------------------------------------------- inbox
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox(
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    folder: Annotated[str, Query(pattern="^(unread|read|replied|archived|all)$")] = "all",
+    q: Annotated[str, Query(max_length=100)] = "",
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    since_at, until_at, date_error = _date_range(since, until)
+    flt = queries.ConversationFilter(
+        folder=None if folder == "all" else folder,
+        search=q or None,
+        since=since_at,
+        until=until_at,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    rows, total = queries.list_conversations(session, business.id, flt)
+    return render(
+        request,
+        "inbox.html",
+        {
+            "conversations": present.conversations_out(session, business, rows),
+            "total": total,
+            "folder": folder,
+            "folders": FOLDER_NAMES,
+            "q": q,
+            "since": since,
+            "until": until,
+            "date_error": date_error,
+            "page": page,
+            "pages": max(1, math.ceil(total / PAGE_SIZE)),
+        },
+        staff=staff,
+        business=business,
+        session=session,
+    )
+
+
+def _date_range(since: str, until: str) -> tuple[datetime | None, datetime | None, str | None]:
+    try:
+        start = datetime.combine(date.fromisoformat(since), time(), UTC) if since else None
+        end = (
+            datetime.combine(date.fromisoformat(until), time(), UTC) + timedelta(days=1)
+            if until
+            else None
+        )
+    except ValueError:
+        return None, None, "Dates are written like 2026-11-30."
+    return start, end, None
+
+
+# ---------------------------------------------------------------------------- conversation
+
+
+@router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
+def conversation_page(
+    conversation_id: int,
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    context: ContextDep,
+    error: Annotated[str, Query(max_length=300)] = "",
+) -> HTMLResponse:
+    # Opening a conversation is reading it, for the whole (shared) inbox.
+    service.mark_read(session, business.id, conversation_id, context.clock.now())
+    session.commit()
+    session.refresh(business)
+    return render(
+        request,
+        "conversation.html",
+        _conversation_context(session, business, conversation_id, staff) | {"error": error},
+        staff=staff,
+        business=business,
+        session=session,
+    )
+
+
+@router.get("/conversations/{conversation_id}/thread", response_class=HTMLResponse)
+def thread_fragment(
+    conversation_id: int,
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    context: ContextDep,
+) -> HTMLResponse:
+    """The thread alone, for live refresh while the page is open (the staff member sees it,
+    so it stays read)."""
+    service.mark_read(session, business.id, conversation_id, context.clock.now())
+    session.commit()
+    values = _conversation_context(session, business, conversation_id, staff)
+    return templates.TemplateResponse(
+        request, "_thread.html", {"request": request, "status_words": STATUS_WORDS, **values}
+    )
+
+
+def _conversation_context(
+    session: Session, business: Business, conversation_id: int, staff: StaffMember
+) -> dict[str, Any]:
+    conversation = service.get_conversation(session, business.id, conversation_id)
+    client = (
+        clients.get_client(session, business.id, conversation.client_id)
+        if conversation.client_id
+        else None
+    )
+    consent = consent_queries.consent_for(session, business.id, conversation.phone)
+    messages = queries.list_messages(
+        session, business.id, conversation_id, limit=200, before_id=None
+    )
+    last_inbound = next((m for m in reversed(messages) if m.direction == "inbound"), None)
+    said_cancel = last_inbound is not None and normalize_keyword_text(last_inbound.body) == "cancel"
+    candidates: list[Client] = []
+    if client is None:
+        candidates = list(
+            session.scalars(
+                select(Client)
+                .where(Client.business_id == business.id)
+                .order_by(Client.last_name, Client.first_name)
+                .limit(500)
+            )
+        )
+    return {
+        "conversation": present.conversation_out(business, conversation, client, consent),
+        "messages": present.messages_out(session, messages),
+        "client": client,
+        "consent": consent if consent and consent.opted_out else None,
+        "said_cancel": said_cancel,
+        "can_send": staff.can_send_sms,
+        "max_body": MAX_BODY_CHARACTERS,
+        "candidates": candidates,
+    }
+
+
+@router.post("/conversations/{conversation_id}/messages")
+def reply(
+    conversation_id: int,
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    context: ContextDep,
+    body: Annotated[str, Form(max_length=4000)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    if not staff.can_send_sms:
+        raise NotPermitted("You do not have permission to send SMS to clients.")
+    conversation = service.get_conversation(session, business.id, conversation_id)
+    try:
+        service.send_message(
+            session,
+            business,
+            body=body,
+            sender=Sender.staff(staff.id),
+            conversation=conversation,
+            at=context.clock.now(),
+        )
+    except DomainError as refused:
+        if refused.status_code == 404:
+            raise
+        session.rollback()
+        return _back(conversation_id, error=refused.message)
+    session.commit()
+    context.worker.wake()
+    return _back(conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/state")
+def change_state(
+    conversation_id: int,
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    action: Annotated[str, Form(pattern="^(pin|unpin|mute|unmute|archive|unarchive|unread)$")],
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    if action == "unread":
+        service.mark_unread(session, business.id, conversation_id)
+        session.commit()
+        return RedirectResponse("/inbox", 303)  # leave it unread rather than reopen it
+    flags = {
+        "pin": {"pinned": True},
+        "unpin": {"pinned": False},
+        "mute": {"muted": True},
+        "unmute": {"muted": False},
+        "archive": {"archived": True},
+        "unarchive": {"archived": False},
+    }[action]
+    service.update_flags(session, business.id, conversation_id, **flags)
+    session.commit()
+    return _back(conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/client")
+def link_client(
+    conversation_id: int,
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    context: ContextDep,
+    client_id: Annotated[str, Form(max_length=20)] = "",
+    first_name: Annotated[str, Form(max_length=100)] = "",
+    last_name: Annotated[str, Form(max_length=100)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Link an unidentified sender to a client, or save them as a new one."""
+    check_csrf(request, csrf)
+    conversation = service.get_conversation(session, business.id, conversation_id)
+    try:
+        if client_id.strip():
+            client = clients.get_client(session, business.id, int(client_id))
+        else:
+            client = clients.create_client(
+                session,
+                business,
+                ClientChanges(
+                    first_name=first_name, last_name=last_name, cell_phone=conversation.phone
+                ),
+                context.clock.now(),
+            )
+    except (DomainError, ValueError) as refused:
+        session.rollback()
+        message = refused.message if isinstance(refused, DomainError) else "Choose a client."
+        return _back(conversation_id, error=message)
+    service.link_client(session, business.id, conversation_id, client)
+    session.commit()
+    return _back(conversation_id)
+
+
+def _back(conversation_id: int, error: str = "") -> RedirectResponse:
+    url = f"/conversations/{conversation_id}"
+    if error:
+        from urllib.parse import quote
+
+        url += f"?error={quote(error)}"
+    return RedirectResponse(url, 303)
+
+
+# ---------------------------------------------------------------------------- composer
+
+
+class CountIn(BaseModel):
+    body: str = ""
+    media: bool = False
+
+
+@router.post("/app/segments")
+def count(request: Request, staff: StaffDep, payload: CountIn) -> JSONResponse:
+    """The composer's live counter: the server's own count, so page and server agree."""
+    info = count_segments(payload.body[: MAX_BODY_CHARACTERS * 2])
+    return JSONResponse(
+        {
+            "characters": info.characters,
+            "length": len(payload.body.replace("\r\n", "\n")),
+            "segments": info.segments,
+            "encoding": info.encoding,
+            "units": units_for(has_media=payload.media),
+            "unicode_characters": info.unicode_characters[:10],
+            "limit": MAX_BODY_CHARACTERS,
+        }
+    )
+
+
+# ---------------------------------------------------------------------------- client phone
+
+
+@router.get("/phone", response_class=HTMLResponse)
+def client_phone(
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    number: Annotated[str, Query(max_length=40)] = "",
+) -> HTMLResponse:
+    """Play a client's phone on the simulated carrier: see what the business sent, text back."""
+    app_context = request.app.state.context
+    if app_context.simulator is None:
+        raise NotPermitted("The client phone is only there with the simulated carrier.")
+    phones = [
+        (c.cell_phone, f"{c.first_name} {c.last_name}".strip())
+        for c in session.scalars(
+            select(Client)
+            .where(Client.business_id == business.id, Client.cell_phone.is_not(None))
+            .order_by(Client.first_name)
+        )
+    ]
+    messages: list[Message] = []
+    if number:
+        messages = list(
+            session.scalars(
+                select(Message)
+                .where(
+                    Message.business_id == business.id,
+                    or_(Message.to_phone == number, Message.from_phone == number),
+                )
+                .order_by(Message.id)
+                .limit(200)
+            )
+        )
+    sms_number = present.active_number_of(session, business.id)
+    return render(
+        request,
+        "phone.html",
+        {"phones": phones, "number": number, "messages": messages, "sms_number": sms_number},
+        staff=staff,
+        business=business,
+        session=session,
+    )
+
+
+@router.post("/phone")
+def client_phone_text(
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    number: Annotated[str, Form(max_length=40)] = "",
+    body: Annotated[str, Form(max_length=1600)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    app_context = request.app.state.context
+    simulator = app_context.simulator
+    sms_number = present.active_number_of(session, business.id)
+    if simulator is None or sms_number is None:
+        raise NotPermitted("The client phone needs the simulated carrier and an SMS number.")
+    from messagecenter.clients.phone import parse_phone
+
+    phone = parse_phone(number, business.country, field="number")
+    session.close()  # the simulated carrier writes in its own unit of work
+    simulator.receive_from_phone(phone, sms_number, body)
+    app_context.worker.wake()
+    from urllib.parse import quote
+
+    return RedirectResponse(f"/phone?number={quote(phone)}", 303)

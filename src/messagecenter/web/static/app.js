@@ -1,0 +1,107 @@
+// Light progressive enhancement: the live unread badge, live message statuses and new
+// messages in an open conversation (server-sent events), and the composer's counter.
+(function () {
+  "use strict";
+
+  function connectLive() {
+    if (!document.body.dataset.live || !window.EventSource) return;
+    var source = new EventSource("/app/events");
+    source.addEventListener("unread.changed", function (e) {
+      var data = JSON.parse(e.data);
+      var badge = document.getElementById("unread-badge");
+      if (badge && typeof data.unread === "number") {
+        badge.textContent = String(data.unread);
+        badge.classList.toggle("zero", data.unread === 0);
+        badge.parentElement.setAttribute("aria-label", "Messages: " + data.unread + " unread");
+      }
+    });
+    source.addEventListener("message.status", function (e) {
+      var data = JSON.parse(e.data);
+      var item = document.querySelector('[data-message-id="' + data.message_id + '"]');
+      if (!item) return;
+      var status = item.querySelector(".status");
+      if (status) {
+        status.dataset.status = data.status;
+        status.className = "status status-" + data.status;
+        status.textContent = words[data.status] || data.status;
+      }
+      var reason = item.querySelector(".reason");
+      if (reason) reason.textContent = data.error_message || "";
+    });
+    source.addEventListener("message.created", function (e) {
+      var data = JSON.parse(e.data);
+      refreshThread(data.conversation_id);
+    });
+    source.addEventListener("consent.changed", function (e) {
+      var data = JSON.parse(e.data);
+      var open = document.querySelector("article.conversation");
+      if (open && Number(open.dataset.conversationId) === data.conversation_id) {
+        window.location.reload(); // the composer's lock and its wording come from the server
+      }
+    });
+  }
+
+  var words = {
+    queued: "Queued", sent: "Sent", delivered: "Delivered", read: "Read",
+    undelivered: "Not delivered", failed: "Failed", canceled: "Canceled"
+  };
+
+  function refreshThread(conversationId) {
+    var thread = document.getElementById("thread");
+    if (!thread || Number(thread.dataset.conversationId) !== conversationId) return;
+    fetch("/conversations/" + conversationId + "/thread", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var holder = document.createElement("div");
+        holder.innerHTML = html;
+        var fresh = holder.querySelector("#thread");
+        if (fresh) thread.replaceWith(fresh);
+      });
+  }
+
+  function connectCounter() {
+    var body = document.getElementById("body");
+    var counter = document.getElementById("counter");
+    var send = document.getElementById("send");
+    if (!body || !counter) return;
+    var timer = null;
+    var asked = 0;
+    function update() {
+      var mine = ++asked;
+      fetch("/app/segments", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ body: body.value })
+      })
+        .then(function (r) { return r.json(); })
+        .then(function (c) {
+          if (mine !== asked) return; // a newer count is on its way
+          var over = c.length > c.limit;
+          counter.textContent = c.length + " characters · " + c.segments + " segment" +
+            (c.segments === 1 ? "" : "s") + " · " + c.encoding + " · " + c.units + " unit" +
+            (c.units === 1 ? "" : "s") +
+            (c.encoding === "UCS-2" && c.unicode_characters.length
+              ? " (because of " + c.unicode_characters.join(" ") + ")" : "") +
+            (over ? " · over the " + c.limit + "-character limit" : "");
+          counter.dataset.segments = String(c.segments);
+          counter.dataset.encoding = c.encoding;
+          counter.classList.toggle("over", over);
+          if (send && !body.disabled) send.disabled = over || body.value.trim() === "";
+        });
+    }
+    body.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(update, 80);
+    });
+    update();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    connectLive();
+    connectCounter();
+    var thread = document.getElementById("thread");
+    if (thread) thread.scrollTop = thread.scrollHeight;
+  });
+})();
