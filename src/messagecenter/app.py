@@ -27,6 +27,7 @@ from messagecenter.numbers.routes import router as numbers_router
 from messagecenter.web.auth import LoginThrottle
 from messagecenter.web.live import router as live_router
 from messagecenter.web.live import staff_router as live_staff_router
+from messagecenter.web.manage import router as manage_router
 from messagecenter.web.routes import router as web_router
 from messagecenter.webhooks.routes import router as webhooks_router
 
@@ -99,6 +100,7 @@ def create_app(
     app.include_router(webhooks_router)
     app.include_router(live_staff_router)
     app.include_router(web_router)
+    app.include_router(manage_router)
     if context.simulator is not None:
         app.include_router(simulator_router)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -104,5 +106,56 @@ def usage_row(session: Session, business_id: int, start: date) -> UsagePeriod | 
     return session.scalar(
         select(UsagePeriod).where(
             UsagePeriod.business_id == business_id, UsagePeriod.period_start == start
+        )
+    )
+
+
+def daily_units(
+    session: Session, business_id: int, since: datetime, until: datetime, timezone: str
+) -> dict[date, tuple[int, int]]:
+    """Units per local day in [since, until): (inbound, outbound). Grouped here, in the
+    business's time zone, the same way on both databases."""
+    from messagecenter.models import Message
+
+    zone = ZoneInfo(timezone)
+    days: dict[date, tuple[int, int]] = {}
+    rows = session.execute(
+        select(Message.created_at, Message.direction, Message.units)
+        .where(
+            Message.business_id == business_id,
+            Message.created_at >= since,
+            Message.created_at < until,
+            Message.units > 0,
+        )
+        .execution_options(yield_per=2000)
+    )
+    for created_at, direction, units in rows:
+        day = created_at.astimezone(zone).date()
+        inbound, outbound = days.get(day, (0, 0))
+        days[day] = (
+            (inbound + units, outbound)
+            if direction == "inbound"
+            else (
+                inbound,
+                outbound + units,
+            )
+        )
+    return days
+
+
+def unrouted_for(session: Session, business_id: int, limit: int = 200) -> list[Any]:
+    """Texts that reached a number this business has released (for its owner to see)."""
+    from messagecenter.models import UnroutedMessage
+    from messagecenter.models.sms_number import NUMBER_RELEASED
+
+    released = select(SmsNumber.phone_number).where(
+        SmsNumber.business_id == business_id, SmsNumber.status == NUMBER_RELEASED
+    )
+    return list(
+        session.scalars(
+            select(UnroutedMessage)
+            .where(UnroutedMessage.to_phone.in_(released))
+            .order_by(UnroutedMessage.received_at.desc())
+            .limit(limit)
         )
     )

@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from messagecenter.errors import Conflict, InvalidInput
+from messagecenter.errors import Conflict, InvalidInput, NotFound
 from messagecenter.models import StaffMember
 from messagecenter.models.staff import ROLE_OWNER, ROLE_STAFF
 
@@ -71,3 +71,45 @@ def staff_by_email(session: Session, email: str) -> StaffMember | None:
     return session.scalar(
         select(StaffMember).where(func.lower(StaffMember.email) == email.strip().lower())
     )
+
+
+def list_staff(session: Session, business_id: int) -> list[StaffMember]:
+    return list(
+        session.scalars(
+            select(StaffMember)
+            .where(StaffMember.business_id == business_id)
+            .order_by(StaffMember.active.desc(), StaffMember.name)
+        )
+    )
+
+
+def update_staff_member(
+    session: Session,
+    business_id: int,
+    staff_id: int,
+    *,
+    acting: StaffMember,
+    role: str | None = None,
+    can_send_sms: bool | None = None,
+    active: bool | None = None,
+) -> StaffMember:
+    """Change a login of the same business; an owner cannot lock themself out."""
+    member = session.scalar(
+        select(StaffMember).where(
+            StaffMember.id == staff_id, StaffMember.business_id == business_id
+        )
+    )
+    if member is None:
+        raise NotFound("No such staff member.")
+    if member.id == acting.id and (active is False or (role is not None and role != ROLE_OWNER)):
+        raise Conflict("You cannot deactivate yourself or give up your own owner role.")
+    if role is not None:
+        if role not in (ROLE_OWNER, ROLE_STAFF):
+            raise InvalidInput("The role must be 'owner' or 'staff'.", field="role")
+        member.role = role
+    if can_send_sms is not None:
+        member.can_send_sms = can_send_sms or member.role == ROLE_OWNER
+    if active is not None:
+        member.active = active
+    session.flush()
+    return member

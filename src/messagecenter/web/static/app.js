@@ -98,9 +98,30 @@
     update();
   }
 
+  // The client profile checks the cell phone as it is typed, with the server's own rule.
+  function connectPhoneCheck() {
+    var input = document.getElementById("cell_phone");
+    var hint = document.getElementById("cell-phone-check");
+    if (!input || !hint) return;
+    var timer = null;
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        fetch("/app/check-cell-phone?phone=" + encodeURIComponent(input.value), { credentials: "same-origin" })
+          .then(function (r) { return r.json(); })
+          .then(function (c) {
+            hint.textContent = c.message;
+            hint.classList.toggle("bad", !c.ok);
+            if (c.ok) input.removeAttribute("aria-invalid"); else input.setAttribute("aria-invalid", "true");
+          });
+      }, 200);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     connectLive();
     connectCounter();
+    connectPhoneCheck();
     var thread = document.getElementById("thread");
     if (thread) thread.scrollTop = thread.scrollHeight;
   });

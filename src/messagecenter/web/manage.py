@@ -1,0 +1,582 @@
+"""Owner and staff pages beyond the inbox: All Clients and profiles, SMS history with CSV,
+usage, settings (SMS number, help text, API keys) and staff."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+
+from messagecenter.api import keys as api_keys
+from messagecenter.api.deps import ContextDep, SessionDep
+from messagecenter.businesses import queries as business_queries
+from messagecenter.businesses import usage
+from messagecenter.businesses.service import update_help_text
+from messagecenter.clients import report
+from messagecenter.clients import service as clients
+from messagecenter.clients.phone import parse_cell_phone
+from messagecenter.clients.service import ClientChanges
+from messagecenter.consent import queries as consent_queries
+from messagecenter.conversations import history
+from messagecenter.conversations import queries as conversation_queries
+from messagecenter.errors import DomainError, InvalidInput, NotPermitted
+from messagecenter.models import StaffMember
+from messagecenter.models.staff import ROLE_OWNER
+from messagecenter.numbers import service as numbers
+from messagecenter.numbers.countries import NUMBER_TYPE, number_country
+from messagecenter.staff import service as staff_service
+from messagecenter.web.auth import StaffBusinessDep, StaffDep, check_csrf, current_staff
+from messagecenter.web.routes import render
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+
+
+def owner_only(staff: Annotated[StaffMember, Depends(current_staff)]) -> StaffMember:
+    if staff.role != ROLE_OWNER:
+        raise NotPermitted("Only the business owner can open this page.")
+    return staff
+
+
+OwnerDep = Annotated[StaffMember, Depends(owner_only)]
+
+
+def _redirect(path: str, **params: str) -> RedirectResponse:
+    query = urlencode({k: v for k, v in params.items() if v})
+    return RedirectResponse(path + (f"?{query}" if query else ""), 303)
+
+
+# ---------------------------------------------------------------------------- clients
+
+
+@router.get("/clients", response_class=HTMLResponse)
+def all_clients(
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    show: Annotated[str, Query(pattern="^(all|no_valid_cell_phone|unsubscribed)$")] = "all",
+    q: Annotated[str, Query(max_length=100)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    rows, total = report.client_report(
+        session,
+        business.id,
+        show=show,  # type: ignore[arg-type]
+        search=q or None,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    return render(
+        request,
+        "clients.html",
+        {"rows": rows, "total": total, "show": show, "q": q, "page": page,
+         "pages": max(1, math.ceil(total / PAGE_SIZE))},
+        staff=staff,
+        business=business,
+        session=session,
+    )  # fmt: skip
+
+
+@router.get("/clients/new", response_class=HTMLResponse)
+def new_client_page(
+    request: Request, session: SessionDep, staff: StaffDep, business: StaffBusinessDep
+) -> HTMLResponse:
+    return render(
+        request,
+        "client.html",
+        {"client": None, "error": None, "field": None, "form": {}, "history": [], "consent": None},
+        staff=staff,
+        business=business,
+        session=session,
+    )
+
+
+@router.get("/clients/{client_id}", response_class=HTMLResponse)
+def client_page(
+    client_id: int,
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    saved: str = "",
+) -> HTMLResponse:
+    client = clients.get_client(session, business.id, client_id)
+    return render(
+        request,
+        "client.html",
+        _client_context(session, business.id, client) | {"saved": bool(saved)},
+        staff=staff,
+        business=business,
+        session=session,
+    )
+
+
+def _client_context(session: Any, business_id: int, client: Any) -> dict[str, Any]:
+    phone = client.cell_phone
+    consent = consent_queries.consent_for(session, business_id, phone) if phone else None
+    return {
+        "client": client,
+        "error": None,
+        "field": None,
+        "form": {},
+        "consent": consent if consent and consent.opted_out else None,
+        "history": consent_queries.consent_history(session, business_id, phone) if phone else [],
+    }
+
+
+@router.post("/clients", response_model=None)
+@router.post("/clients/{client_id}", response_model=None)
+def save_client(
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    context: ContextDep,
+    client_id: int | None = None,
+    first_name: Annotated[str, Form(max_length=100)] = "",
+    last_name: Annotated[str, Form(max_length=100)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    cell_phone: Annotated[str, Form(max_length=40)] = "",
+    sms_reminders: Annotated[str, Form()] = "",
+    sms_account: Annotated[str, Form()] = "",
+    sms_marketing: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse | HTMLResponse:
+    check_csrf(request, csrf)
+    changes = ClientChanges(
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        cell_phone=cell_phone,
+        sms_reminders=bool(sms_reminders),
+        sms_account=bool(sms_account),
+        sms_marketing=bool(sms_marketing),
+    )
+    try:
+        if client_id is None:
+            client = clients.create_client(session, business, changes, context.clock.now())
+        else:
+            client = clients.update_client(
+                session, business, client_id, changes, context.clock.now()
+            )
+    except InvalidInput as refused:
+        session.rollback()
+        existing = clients.get_client(session, business.id, client_id) if client_id else None
+        values = (
+            _client_context(session, business.id, existing)
+            if existing
+            else {"client": None, "history": [], "consent": None}
+        )
+        values |= {
+            "error": refused.message,
+            "field": refused.field,
+            "form": dict(
+                first_name=first_name, last_name=last_name, email=email, cell_phone=cell_phone
+            ),
+        }
+        return render(
+            request, "client.html", values, staff=staff, business=business, session=session,
+            status_code=400,
+        )  # fmt: skip
+    session.commit()
+    return _redirect(f"/clients/{client.id}", saved="1")
+
+
+@router.post("/clients/{client_id}/text")
+def text_client(
+    client_id: int,
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    context: ContextDep,
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Open (or start) the conversation with this client."""
+    check_csrf(request, csrf)
+    client = clients.get_client(session, business.id, client_id)
+    if not client.cell_phone:
+        return _redirect(f"/clients/{client_id}")
+    conversation = conversation_queries.ensure_conversation(
+        session, business.id, client.cell_phone, client.id, context.clock.now()
+    )
+    if conversation.client_id is None:
+        conversation.client_id = client.id
+    session.commit()
+    return RedirectResponse(f"/conversations/{conversation.id}", 303)
+
+
+@router.get("/app/check-cell-phone")
+def check_cell_phone(
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    phone: Annotated[str, Query(max_length=40)] = "",
+) -> JSONResponse:
+    """Validation as you type, with the same rule the save uses."""
+    if not phone.strip():
+        return JSONResponse({"ok": True, "message": "", "e164": None})
+    try:
+        e164 = parse_cell_phone(phone, business.country)
+    except InvalidInput as refused:
+        return JSONResponse({"ok": False, "message": refused.message, "e164": None})
+    return JSONResponse({"ok": True, "message": f"Will be saved as {e164}", "e164": e164})
+
+
+# ---------------------------------------------------------------------------- history
+
+
+def _history_filter(
+    since: str, until: str, direction: str, status: str, sender: str, client_id: str
+) -> tuple[history.HistoryFilter, str | None]:
+    error = None
+    try:
+        start = (
+            datetime.combine(datetime.fromisoformat(since).date(), time(), UTC) if since else None
+        )
+        end = (
+            datetime.combine(datetime.fromisoformat(until).date(), time(), UTC) + timedelta(days=1)
+            if until
+            else None
+        )
+    except ValueError:
+        start = end = None
+        error = "Dates are written like 2026-11-30."
+    flt = history.HistoryFilter(
+        since=start,
+        until=end,
+        direction=direction or None,
+        status=status or None,
+        sender=sender or None,
+        client_id=int(client_id) if client_id.isdigit() else None,
+    )
+    return flt, error
+
+
+@router.get("/history", response_class=HTMLResponse)
+def history_page(
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
+    direction: Annotated[str, Query(pattern="^(|inbound|outbound)$")] = "",
+    status: Annotated[str, Query(max_length=20)] = "",
+    sender: Annotated[str, Query(max_length=40)] = "",
+    client_id: Annotated[str, Query(max_length=20)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    flt, error = _history_filter(since, until, direction, status, sender, client_id)
+    rows = history.history_page(
+        session, business.id, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    totals = history.history_totals(session, business.id, flt)
+    params = {"since": since, "until": until, "direction": direction, "status": status,
+              "sender": sender, "client_id": client_id}  # fmt: skip
+    senders = [("automated", "Automated"), ("client", "Client"), ("carrier", "Carrier")]
+    senders += [(f"staff:{m.id}", m.name) for m in staff_service.list_staff(session, business.id)]
+    senders += [(f"api_key:{k.id}", f"API key: {k.name}")
+                for k in api_keys.list_api_keys(session, business.id)]  # fmt: skip
+    client_rows, _ = report.client_report(session, business.id, limit=500)
+    return render(
+        request,
+        "history.html",
+        {"rows": rows, "totals": totals, "error": error, "params": params, "page": page,
+         "pages": max(1, math.ceil(totals.messages / PAGE_SIZE)), "senders": senders,
+         "clients": [r.client for r in client_rows], "query": urlencode(params)},
+        staff=staff,
+        business=business,
+        session=session,
+    )  # fmt: skip
+
+
+@router.get("/history.csv")
+def history_export(
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
+    direction: Annotated[str, Query(pattern="^(|inbound|outbound)$")] = "",
+    status: Annotated[str, Query(max_length=20)] = "",
+    sender: Annotated[str, Query(max_length=40)] = "",
+    client_id: Annotated[str, Query(max_length=20)] = "",
+) -> StreamingResponse:
+    flt, error = _history_filter(since, until, direction, status, sender, client_id)
+    if error:
+        raise InvalidInput(error, field="since")
+    name = f"sms-history-{datetime.now(UTC):%Y%m%d-%H%M}.csv"
+    return StreamingResponse(
+        history.history_csv(session, business.id, flt),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# ---------------------------------------------------------------------------- usage
+
+
+@router.get("/usage", response_class=HTMLResponse)
+def usage_page(
+    request: Request,
+    session: SessionDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    context: ContextDep,
+) -> HTMLResponse:
+    summary = usage.summarize(session, business, context.clock.now())
+    start = datetime.combine(summary.period_start, time(), business_zone(business.timezone))
+    end = datetime.combine(summary.period_end, time(), business_zone(business.timezone))
+    daily = business_queries.daily_units(session, business.id, start, end, business.timezone)
+    days = []
+    day = summary.period_start
+    while day < summary.period_end:
+        days.append((day, *daily.get(day, (0, 0))))
+        day += timedelta(days=1)
+    peak = max([i + o for _, i, o in days] + [1])
+    return render(
+        request,
+        "usage.html",
+        {"summary": summary, "days": days, "peak": peak,
+         "plan": business_queries.get_plan(session, business.plan_id),
+         "percent": min(100, round(100 * summary.used / summary.allowance))
+         if summary.allowance else 100},
+        staff=staff,
+        business=business,
+        session=session,
+    )  # fmt: skip
+
+
+def business_zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+# ---------------------------------------------------------------------------- settings
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(
+    request: Request,
+    session: SessionDep,
+    owner: OwnerDep,
+    business: StaffBusinessDep,
+    context: ContextDep,
+    error: Annotated[str, Query(max_length=400)] = "",
+    confirm: Annotated[str, Query(max_length=40)] = "",
+    new_key: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    active = business_queries.active_number(session, business.id)
+    suggestions: list[str] = []
+    suggestion_error = None
+    try:
+        suggestions = numbers.suggest_numbers(session, business, context.carrier)
+    except Exception as exc:  # the carrier may be away; the page still works
+        suggestion_error = f"Numbers could not be suggested just now: {exc}"
+    country = number_country(business.country)
+    return render(
+        request,
+        "settings.html",
+        {"active": active, "suggestions": suggestions, "suggestion_error": suggestion_error,
+         "number_type": NUMBER_TYPE[country], "number_country": country, "error": error,
+         "confirm": confirm,
+         "warning": numbers.change_warning(active.phone_number) if active and confirm else "",
+         "history": numbers.numbers_of(session, business.id),
+         "unrouted": business_queries.unrouted_for(session, business.id),
+         "keys": api_keys.list_api_keys(session, business.id), "new_key": new_key},
+        staff=owner,
+        business=business,
+        session=session,
+    )  # fmt: skip
+
+
+@router.post("/settings/number")
+def choose_number(
+    request: Request,
+    session: SessionDep,
+    owner: OwnerDep,
+    business: StaffBusinessDep,
+    context: ContextDep,
+    phone_number: Annotated[str, Form(max_length=40)] = "",
+    confirm: Annotated[str, Form(max_length=10)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    active = business_queries.active_number(session, business.id)
+    try:
+        if active is None:
+            numbers.enable_messaging(
+                session, business, context.carrier, phone_number,
+                context.settings.public_url, context.clock.now(),
+            )  # fmt: skip
+        elif confirm != "yes":
+            # Show the warning and ask again, with the chosen number kept.
+            return _redirect("/settings", confirm=phone_number)
+        else:
+            numbers.change_number(
+                session, business, context.carrier, phone_number,
+                context.settings.public_url, context.clock.now(), confirmed=True,
+            )  # fmt: skip
+    except DomainError as refused:
+        session.rollback()
+        return _redirect("/settings", error=refused.message)
+    session.commit()
+    return _redirect("/settings")
+
+
+@router.post("/settings/help-text")
+def save_help_text(
+    request: Request,
+    session: SessionDep,
+    owner: OwnerDep,
+    business: StaffBusinessDep,
+    help_text: Annotated[str, Form(max_length=1000)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    try:
+        update_help_text(session, business, help_text)
+    except DomainError as refused:
+        session.rollback()
+        return _redirect("/settings", error=refused.message)
+    session.commit()
+    return _redirect("/settings")
+
+
+@router.post("/settings/api-keys", response_model=None)
+def create_key(
+    request: Request,
+    session: SessionDep,
+    owner: OwnerDep,
+    business: StaffBusinessDep,
+    context: ContextDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> HTMLResponse | RedirectResponse:
+    check_csrf(request, csrf)
+    try:
+        _, secret = api_keys.create_api_key(session, business.id, name, context.clock.now())
+    except DomainError as refused:
+        session.rollback()
+        return _redirect("/settings", error=refused.message)
+    session.commit()
+    # The secret is shown once, on this response only; it is stored only as a hash.
+    return settings_page(request, session, owner, business, context, new_key=secret)
+
+
+@router.post("/settings/api-keys/{key_id}/revoke")
+def revoke_key(
+    key_id: int,
+    request: Request,
+    session: SessionDep,
+    owner: OwnerDep,
+    business: StaffBusinessDep,
+    context: ContextDep,
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    api_keys.revoke_api_key(session, business.id, key_id, context.clock.now())
+    session.commit()
+    return _redirect("/settings")
+
+
+# ---------------------------------------------------------------------------- staff
+
+
+@router.get("/staff", response_class=HTMLResponse)
+def staff_page(
+    request: Request,
+    session: SessionDep,
+    owner: OwnerDep,
+    business: StaffBusinessDep,
+    error: Annotated[str, Query(max_length=400)] = "",
+) -> HTMLResponse:
+    return _staff_page(request, session, owner, business, error=error)
+
+
+def _staff_page(
+    request: Request,
+    session: Any,
+    owner: StaffMember,
+    business: Any,
+    *,
+    error: str = "",
+    added: str = "",
+) -> HTMLResponse:
+    return render(
+        request,
+        "staff.html",
+        {"members": staff_service.list_staff(session, business.id), "error": error,
+         "added": added},
+        staff=owner,
+        business=business,
+        session=session,
+    )  # fmt: skip
+
+
+@router.post("/staff", response_model=None)
+def add_staff(
+    request: Request,
+    session: SessionDep,
+    owner: OwnerDep,
+    business: StaffBusinessDep,
+    context: ContextDep,
+    email: Annotated[str, Form(max_length=254)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    role: Annotated[str, Form(max_length=10)] = "staff",
+    can_send_sms: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse | HTMLResponse:
+    check_csrf(request, csrf)
+    password = staff_service.generate_password()
+    try:
+        member = staff_service.create_staff_member(
+            session, business_id=business.id, email=email, name=name, role=role,
+            can_send_sms=bool(can_send_sms), password=password, at=context.clock.now(),
+        )  # fmt: skip
+    except DomainError as refused:
+        session.rollback()
+        return _redirect("/staff", error=refused.message)
+    session.commit()
+    # Shown on this response only (never in a URL, where logs and history would keep it).
+    added = f"{member.email} can sign in with the password {password}"
+    return _staff_page(request, session, owner, business, added=added)
+
+
+@router.post("/staff/{staff_id}")
+def change_staff(
+    staff_id: int,
+    request: Request,
+    session: SessionDep,
+    owner: OwnerDep,
+    business: StaffBusinessDep,
+    action: Annotated[
+        str, Form(pattern="^(allow_send|deny_send|make_owner|make_staff|deactivate|activate)$")
+    ],
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    actions: dict[str, dict[str, Any]] = {
+        "allow_send": {"can_send_sms": True},
+        "deny_send": {"can_send_sms": False},
+        "make_owner": {"role": "owner"},
+        "make_staff": {"role": "staff"},
+        "deactivate": {"active": False},
+        "activate": {"active": True},
+    }
+    changes = actions[action]
+    try:
+        staff_service.update_staff_member(session, business.id, staff_id, acting=owner, **changes)
+    except DomainError as refused:
+        if refused.status_code == 404:
+            raise
+        session.rollback()
+        return _redirect("/staff", error=refused.message)
+    session.commit()
+    return _redirect("/staff")
