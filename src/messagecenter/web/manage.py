@@ -370,7 +370,19 @@ def settings_page(
     context: ContextDep,
     error: Annotated[str, Query(max_length=400)] = "",
     confirm: Annotated[str, Query(max_length=40)] = "",
-    new_key: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    return _settings_page(request, session, owner, business, context, error, confirm)
+
+
+def _settings_page(
+    request: Request,
+    session: Any,
+    owner: StaffMember,
+    business: Any,
+    context: Any,
+    error: str = "",
+    confirm: str = "",
+    new_key: str = "",
 ) -> HTMLResponse:
     active = business_queries.active_number(session, business.id)
     suggestions: list[str] = []
@@ -467,7 +479,7 @@ def create_key(
         return _redirect("/settings", error=refused.message)
     session.commit()
     # The secret is shown once, on this response only; it is stored only as a hash.
-    return settings_page(request, session, owner, business, context, new_key=secret)
+    return _settings_page(request, session, owner, business, context, new_key=secret)
 
 
 @router.post("/settings/api-keys/{key_id}/revoke")
