@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from messagecenter.clients import queries
 from messagecenter.clients.phone import parse_cell_phone
+from messagecenter.conversations import queries as conversation_queries
 from messagecenter.errors import InvalidInput, NotFound
 from messagecenter.models import Business, Client
 
@@ -46,6 +47,7 @@ def create_client(
     _apply(client, business, changes)
     session.add(client)
     session.flush()
+    _link_conversation(session, client)
     return client
 
 
@@ -56,7 +58,15 @@ def update_client(
     _apply(client, business, changes)
     client.updated_at = at
     session.flush()
+    _link_conversation(session, client)
     return client
+
+
+def _link_conversation(session: Session, client: Client) -> None:
+    if client.cell_phone:
+        conversation_queries.link_conversations_to_client(
+            session, client.business_id, client.cell_phone, client.id
+        )
 
 
 def get_client(session: Session, business_id: int, client_id: int) -> Client:

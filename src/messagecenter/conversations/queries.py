@@ -209,6 +209,7 @@ class Route(NamedTuple):
     allowance: int
     sms_number_id: int
     sms_number: str
+    already_stored: bool  # a message with this carrier sid exists (a retried webhook)
 
 
 class InboundConversation(NamedTuple):
@@ -216,6 +217,7 @@ class InboundConversation(NamedTuple):
     client_id: int | None
     muted: bool
     unread_count: int
+    created_at: datetime  # equal to the text's time when this text started it
 
 
 # Core statements on the tables (not the mapped classes): they skip the ORM's own layer.
@@ -234,6 +236,8 @@ _ROUTE = (
         _plans.c.monthly_allowance,
         _numbers.c.id,
         _numbers.c.phone_number,
+        # Asked in the same round trip: has this very text been stored already?
+        select(_messages.c.id).where(_messages.c.carrier_sid == bindparam("sid")).exists(),
     )
     .select_from(
         _numbers.join(_businesses, _numbers.c.business_id == _businesses.c.id).join(
@@ -263,8 +267,6 @@ _SET_CLIENT = (
     .values(client_id=bindparam("client_id"))
 )
 
-_MESSAGE_EXISTS = select(_messages.c.id).where(_messages.c.carrier_sid == bindparam("sid"))
-
 
 def _conversation_upsert(dialect_insert: Any) -> Any:
     table = Conversation.__table__
@@ -289,7 +291,9 @@ def _conversation_upsert(dialect_insert: Any) -> Any:
             "last_message_at": stmt.excluded.last_message_at,
             "last_message_preview": stmt.excluded.last_message_preview,
         },
-    ).returning(table.c.id, table.c.client_id, table.c.muted, table.c.unread_count)
+    ).returning(
+        table.c.id, table.c.client_id, table.c.muted, table.c.unread_count, table.c.created_at
+    )
 
 
 def _message_insert(dialect_insert: Any) -> Any:
@@ -336,14 +340,10 @@ def _statements(session: Session) -> dict[str, Any]:
     return _BY_DIALECT[session.get_bind().dialect.name]
 
 
-def route_inbound(session: Session, to_phone: str) -> Route | None:
+def route_inbound(session: Session, to_phone: str, carrier_sid: str) -> Route | None:
     """The business whose active number `to_phone` is, with what the intake needs of it."""
-    row = session.connection().execute(_ROUTE, {"to_phone": to_phone}).first()
+    row = session.connection().execute(_ROUTE, {"to_phone": to_phone, "sid": carrier_sid}).first()
     return Route(*row) if row else None
-
-
-def message_exists(session: Session, carrier_sid: str) -> bool:
-    return session.connection().execute(_MESSAGE_EXISTS, {"sid": carrier_sid}).first() is not None
 
 
 def upsert_inbound_conversation(
@@ -387,6 +387,21 @@ def client_id_for_phone(session: Session, business_id: int, phone: str) -> int |
     )
     client_id = found.scalar()
     return int(client_id) if client_id is not None else None
+
+
+def link_conversations_to_client(
+    session: Session, business_id: int, phone: str, client_id: int
+) -> None:
+    """An unidentified sender turns out to be this client: their conversation says so."""
+    session.execute(
+        update(_conversations)
+        .where(
+            _conversations.c.business_id == business_id,
+            _conversations.c.phone == phone,
+            _conversations.c.client_id.is_(None),
+        )
+        .values(client_id=client_id)
+    )
 
 
 def set_conversation_client(session: Session, conversation_id: int, client_id: int) -> None:

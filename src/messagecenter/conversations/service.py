@@ -97,10 +97,10 @@ def record_inbound(session: Session, inbound: InboundSms, at: datetime) -> Inbou
     This is the webhook's hot path: a handful of prepared statements, each row touched once.
     Raises DuplicateDelivery when a concurrent twin committed first (the caller rolls back).
     """
-    route = queries.route_inbound(session, inbound.to_phone)
+    route = queries.route_inbound(session, inbound.to_phone, inbound.carrier_sid)
     if route is None:
         return _record_unrouted(session, inbound, at)
-    if queries.message_exists(session, inbound.carrier_sid):
+    if route.already_stored:
         return InboundOutcome(None, route.business_id, duplicate=True)
 
     body = normalize_newlines(inbound.body)
@@ -109,7 +109,9 @@ def record_inbound(session: Session, inbound: InboundSms, at: datetime) -> Inbou
     conversation = queries.upsert_inbound_conversation(
         session, route.business_id, inbound.from_phone, (body or "(picture message)")[:160], at
     )
-    if conversation.client_id is None:
+    if conversation.client_id is None and conversation.created_at == at:
+        # A new conversation: is the sender a client? (Saving a client with a phone links
+        # that phone's existing conversation, so older ones need no lookup.)
         client_id = queries.client_id_for_phone(session, route.business_id, inbound.from_phone)
         if client_id is not None:
             queries.set_conversation_client(session, conversation.id, client_id)
