@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from messagecenter.conversations.queries import contains_pattern
@@ -20,16 +20,19 @@ def list_clients(
 ) -> tuple[list[Client], int]:
     stmt = select(Client).where(Client.business_id == business_id)
     if search and search.strip():
-        term = contains_pattern(search.lower())
-        stmt = stmt.where(
-            or_(
-                func.lower(Client.first_name + " " + Client.last_name).like(term, escape="\\"),
-                func.lower(Client.email).like(term, escape="\\"),
-                Client.cell_phone.like(contains_pattern(search), escape="\\"),
-            )
-        )
+        stmt = stmt.where(matches_search(search))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
         stmt.order_by(Client.last_name, Client.first_name, Client.id).limit(limit).offset(offset)
     )
     return list(rows), int(total)
+
+
+def matches_search(search: str) -> ColumnElement[bool]:
+    """Name, email or phone containing `search` (the user's % and _ taken literally)."""
+    term = contains_pattern(search.lower())
+    return or_(
+        func.lower(Client.first_name + " " + Client.last_name).like(term, escape="\\"),
+        func.lower(Client.email).like(term, escape="\\"),
+        Client.cell_phone.like(contains_pattern(search), escape="\\"),
+    )

@@ -10,7 +10,7 @@ from typing import Literal
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from messagecenter.conversations.queries import contains_pattern
+from messagecenter.clients.queries import matches_search
 from messagecenter.models import Client, Conversation, PhoneConsent
 
 ReportFilter = Literal["all", "no_valid_cell_phone", "unsubscribed"]
@@ -43,7 +43,13 @@ def client_report(
         Conversation.business_id == Client.business_id, Conversation.phone == Client.cell_phone
     )
     stmt = (
-        select(Client, PhoneConsent, Conversation.id, Conversation.last_message_at)
+        select(
+            Client,
+            PhoneConsent,
+            Conversation.id,
+            Conversation.last_message_at,
+            Conversation.last_message_preview,
+        )
         .outerjoin(PhoneConsent, consent_join)
         .outerjoin(Conversation, conversation_join)
         .where(Client.business_id == business_id)
@@ -53,19 +59,16 @@ def client_report(
     elif show == "unsubscribed":
         stmt = stmt.where(PhoneConsent.opted_out.is_(True))
     if search and search.strip():
-        term = contains_pattern(search.lower())
-        stmt = stmt.where(
-            or_(
-                func.lower(Client.first_name + " " + Client.last_name).like(term, escape="\\"),
-                func.lower(Client.email).like(term, escape="\\"),
-                Client.cell_phone.like(contains_pattern(search), escape="\\"),
-            )
-        )
+        stmt = stmt.where(matches_search(search))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.execute(
         stmt.order_by(Client.last_name, Client.first_name, Client.id).limit(limit).offset(offset)
     ).all()
-    return [_row(client, consent, cid, last) for client, consent, cid, last in rows], int(total)
+    # A conversation opened from a profile has no message yet (and so no preview).
+    return [
+        _row(client, consent, cid, last if preview else None)
+        for client, consent, cid, last, preview in rows
+    ], int(total)
 
 
 def _row(

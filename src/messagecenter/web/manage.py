@@ -4,6 +4,7 @@ usage, settings (SMS number, help text, API keys) and staff."""
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -30,7 +31,7 @@ from messagecenter.numbers import service as numbers
 from messagecenter.numbers.countries import NUMBER_TYPE, number_country
 from messagecenter.staff import service as staff_service
 from messagecenter.web.auth import StaffBusinessDep, StaffDep, check_csrf, current_staff
-from messagecenter.web.routes import render
+from messagecenter.web.routes import day_range, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -230,31 +231,34 @@ def check_cell_phone(
 # ---------------------------------------------------------------------------- history
 
 
-def _history_filter(
-    since: str, until: str, direction: str, status: str, sender: str, client_id: str
-) -> tuple[history.HistoryFilter, str | None]:
-    error = None
-    try:
-        start = (
-            datetime.combine(datetime.fromisoformat(since).date(), time(), UTC) if since else None
+@dataclass
+class HistoryQuery:
+    """The history page's filters, shared by the page and its CSV export."""
+
+    since: Annotated[str, Query(max_length=10)] = ""
+    until: Annotated[str, Query(max_length=10)] = ""
+    direction: Annotated[str, Query(pattern="^(|inbound|outbound)$")] = ""
+    status: Annotated[str, Query(max_length=20)] = ""
+    sender: Annotated[str, Query(max_length=40)] = ""
+    client_id: Annotated[str, Query(max_length=20)] = ""
+
+    def params(self) -> dict[str, str]:
+        return {k: v for k, v in asdict(self).items()}
+
+    def to_filter(self) -> tuple[history.HistoryFilter, str | None]:
+        start, end, error = day_range(self.since, self.until)
+        flt = history.HistoryFilter(
+            since=start,
+            until=end,
+            direction=self.direction or None,
+            status=self.status or None,
+            sender=self.sender or None,
+            client_id=int(self.client_id) if self.client_id.isdigit() else None,
         )
-        end = (
-            datetime.combine(datetime.fromisoformat(until).date(), time(), UTC) + timedelta(days=1)
-            if until
-            else None
-        )
-    except ValueError:
-        start = end = None
-        error = "Dates are written like 2026-11-30."
-    flt = history.HistoryFilter(
-        since=start,
-        until=end,
-        direction=direction or None,
-        status=status or None,
-        sender=sender or None,
-        client_id=int(client_id) if client_id.isdigit() else None,
-    )
-    return flt, error
+        return flt, error
+
+
+HistoryQueryDep = Annotated[HistoryQuery, Depends()]
 
 
 @router.get("/history", response_class=HTMLResponse)
@@ -263,21 +267,15 @@ def history_page(
     session: SessionDep,
     staff: StaffDep,
     business: StaffBusinessDep,
-    since: Annotated[str, Query(max_length=10)] = "",
-    until: Annotated[str, Query(max_length=10)] = "",
-    direction: Annotated[str, Query(pattern="^(|inbound|outbound)$")] = "",
-    status: Annotated[str, Query(max_length=20)] = "",
-    sender: Annotated[str, Query(max_length=40)] = "",
-    client_id: Annotated[str, Query(max_length=20)] = "",
+    query: HistoryQueryDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    flt, error = _history_filter(since, until, direction, status, sender, client_id)
+    flt, error = query.to_filter()
     rows = history.history_page(
         session, business.id, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
     totals = history.history_totals(session, business.id, flt)
-    params = {"since": since, "until": until, "direction": direction, "status": status,
-              "sender": sender, "client_id": client_id}  # fmt: skip
+    params = query.params()
     senders = [("automated", "Automated"), ("client", "Client"), ("carrier", "Carrier")]
     senders += [(f"staff:{m.id}", m.name) for m in staff_service.list_staff(session, business.id)]
     senders += [(f"api_key:{k.id}", f"API key: {k.name}")
@@ -297,17 +295,9 @@ def history_page(
 
 @router.get("/history.csv")
 def history_export(
-    session: SessionDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
-    since: Annotated[str, Query(max_length=10)] = "",
-    until: Annotated[str, Query(max_length=10)] = "",
-    direction: Annotated[str, Query(pattern="^(|inbound|outbound)$")] = "",
-    status: Annotated[str, Query(max_length=20)] = "",
-    sender: Annotated[str, Query(max_length=40)] = "",
-    client_id: Annotated[str, Query(max_length=20)] = "",
+    session: SessionDep, staff: StaffDep, business: StaffBusinessDep, query: HistoryQueryDep
 ) -> StreamingResponse:
-    flt, error = _history_filter(since, until, direction, status, sender, client_id)
+    flt, error = query.to_filter()
     if error:
         raise InvalidInput(error, field="since")
     name = f"sms-history-{datetime.now(UTC):%Y%m%d-%H%M}.csv"

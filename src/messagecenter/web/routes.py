@@ -136,7 +136,7 @@ def inbox(
     until: Annotated[str, Query(max_length=10)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    since_at, until_at, date_error = _date_range(since, until)
+    since_at, until_at, date_error = day_range(since, until)
     flt = queries.ConversationFilter(
         folder=None if folder == "all" else folder,
         search=q or None,
@@ -167,7 +167,8 @@ def inbox(
     )
 
 
-def _date_range(since: str, until: str) -> tuple[datetime | None, datetime | None, str | None]:
+def day_range(since: str, until: str) -> tuple[datetime | None, datetime | None, str | None]:
+    """Whole days from the date fields of a filter form (the end day included)."""
     try:
         start = datetime.combine(date.fromisoformat(since), time(), UTC) if since else None
         end = (

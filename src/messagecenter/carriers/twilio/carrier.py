@@ -93,13 +93,20 @@ class TwilioCarrier:
         return None
 
     def check_credentials(self) -> str:
-        """The account's friendly name; raises CarrierError when the credentials fail."""
+        """The account's friendly name; raises CarrierError when the credentials fail or the
+        account cannot send (suspended or closed)."""
         try:
             account = self._client.api.v2010.accounts(self._client.username).fetch()
         except TwilioRestException as exc:
             raise CarrierError(f"Twilio refused the credentials: {exc.msg}", code=exc.code) from exc
         except requests.exceptions.RequestException as exc:
             raise CarrierError(f"Twilio could not be reached: {exc}") from exc
+        status = str(account.status or "active")
+        if status != "active":
+            raise CarrierError(
+                f"The credentials work, but Twilio account {account.friendly_name} is {status}: "
+                "it cannot send messages until Twilio reactivates it."
+            )
         return str(account.friendly_name)
 
     # -- numbers
