@@ -542,7 +542,9 @@ def test_the_contract_needs_basic_auth_and_known_operations() -> None:
     with pytest.raises(ContractViolation, match="HTTP basic"):
         contract.validate("POST", MESSAGES_URL, {**headers, "Authorization": "Basic !!"}, body)
     with pytest.raises(ContractViolation, match="not found"):  # not in the subset
-        contract.validate("GET", f"/2010-04-01/Accounts/{ACCOUNT_SID}.json", basic_auth(), None)
+        contract.validate(
+            "GET", f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json", basic_auth(), None
+        )
     with pytest.raises(ContractViolation, match="PageSize"):
         contract.validate("GET", MESSAGES_URL + "?PageSize=0", basic_auth(), None)
     number_url = MESSAGES_URL.replace("Messages.json", "IncomingPhoneNumbers.json")

@@ -1,8 +1,9 @@
 """A local fake of Twilio's REST API (2010-04-01) for the parts Message Center uses.
 
-It answers what the Twilio adapter calls through the real `twilio` package — Messages create /
-fetch / list, AvailablePhoneNumbers Local and Mobile, IncomingPhoneNumbers create / fetch /
-list / update / delete — in Twilio's JSON shapes and error format, and plays Twilio's side of
+It answers what the Twilio adapter calls through the real `twilio` package — Account fetch
+(the credentials check), Messages create / fetch / list, AvailablePhoneNumbers Local and
+Mobile, IncomingPhoneNumbers create / fetch / list / update / delete — in Twilio's JSON shapes
+and error format, and plays Twilio's side of
 the webhooks: status callbacks and inbound messages, signed with the `twilio` package's own
 ``RequestValidator``. Every request is checked against Twilio's OpenAPI description
 (``TwilioContract``); tests assert ``fake.contract_violations == []``.
@@ -413,9 +414,13 @@ class FakeTwilio:
         contract: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        account_name: str = "Message Center (fake Twilio)",
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.account_name = account_name
+        self._created_at = rfc2822(_now())
+        self._hold_generation = 0  # bumped by release_held(): cuts short held answers
         self._contract = TwilioContract() if contract else None
         self._host = host
         self._port = port
@@ -461,7 +466,9 @@ class FakeTwilio:
         return f"http://{self._host}:{self._port}"
 
     def reset(self) -> None:
-        """Forget every message, number, opt-out, queued failure and recorded request."""
+        """Forget every message, number, opt-out, queued failure and recorded request, and
+        answer at once any request an injected timeout is still holding back."""
+        self.release_held()
         with self._lock:
             self._messages: dict[str, _Message] = {}
             self._numbers: dict[str, _Number] = {}
@@ -471,6 +478,13 @@ class FakeTwilio:
             self._violations: list[str] = []
             self._seq = 0
             self._created = 0
+            self.account_status = "active"  # or "suspended" / "closed", as Twilio says
+
+    def release_held(self) -> None:
+        """Answer now every request an injected timeout is holding back (queued faults and
+        stored messages are kept)."""
+        with self._lock:
+            self._hold_generation += 1
 
     # ------------------------------------------------------------------ inspection
     @property
@@ -758,6 +772,7 @@ class FakeTwilio:
     def _route(self, method: str, path: str) -> tuple[_Handler, dict[str, str]]:
         account = r"/2010-04-01/Accounts/(?P<account>[^/]+)"
         routes: list[tuple[str, dict[str, _Handler]]] = [
+            (r"\.json", {"GET": self._fetch_account}),
             (r"/Messages\.json", {"GET": self._list_messages, "POST": self._create_message}),
             (r"/Messages/(?P<sid>[^/]+)\.json", {"GET": self._fetch_message}),
             (
@@ -784,6 +799,35 @@ class FakeTwilio:
                     raise TwilioError(405, 20004)
                 return handlers[method], match.groupdict()
         raise TwilioError(404, 20404, f"The requested resource {path} was not found")
+
+    # ---- account
+    async def _fetch_account(
+        self, params: dict[str, str], query: dict[str, list[str]], form: dict[str, list[str]]
+    ) -> Response:
+        """The account itself (authentication already proved it is ours)."""
+        sid = self.account_sid
+        uri = f"/{API_VERSION}/Accounts/{sid}"
+        subresources = {
+            "messages": "Messages",
+            "incoming_phone_numbers": "IncomingPhoneNumbers",
+            "available_phone_numbers": "AvailablePhoneNumbers",
+        }
+        return JSONResponse(
+            {
+                "auth_token": self.auth_token,
+                "date_created": self._created_at,
+                "date_updated": self._created_at,
+                "friendly_name": self.account_name,
+                "owner_account_sid": sid,
+                "sid": sid,
+                "status": self.account_status,
+                "subresource_uris": {
+                    key: f"{uri}/{name}.json" for key, name in subresources.items()
+                },
+                "type": "Full",
+                "uri": f"{uri}.json",
+            }
+        )
 
     # ---- messages
     def _check_create(self, form: dict[str, list[str]]) -> None:
@@ -1092,8 +1136,15 @@ class FakeTwilio:
         )
 
     async def _sleep(self, seconds: float) -> None:
+        """Hold an answer back; cut short by stop() or reset()."""
+        with self._lock:
+            generation = self._hold_generation
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not self._stopping.is_set():
+        while (
+            time.monotonic() < deadline
+            and not self._stopping.is_set()
+            and self._hold_generation == generation
+        ):
             await asyncio.sleep(min(0.05, max(deadline - time.monotonic(), 0)))
 
     # ---- by-hand control

@@ -34,6 +34,7 @@ DEFAULT_OUTPUT = REPO_ROOT / "tests" / "fakes" / "twilio_api_v2010.subset.json"
 
 ACCOUNT = "/2010-04-01/Accounts/{AccountSid}"
 OPERATIONS: dict[str, tuple[str, ...]] = {
+    "/2010-04-01/Accounts/{Sid}.json": ("get",),  # `messagecenter twilio check`
     f"{ACCOUNT}/Messages.json": ("get", "post"),
     f"{ACCOUNT}/Messages/{{Sid}}.json": ("get",),
     f"{ACCOUNT}/AvailablePhoneNumbers/{{CountryCode}}/Local.json": ("get",),
