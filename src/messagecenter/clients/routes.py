@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from messagecenter.api.deps import BusinessDep, ContextDep, SessionDep
+from messagecenter.api.types import IdPath, OffsetQuery
 from messagecenter.clients import queries, service
 from messagecenter.clients.schemas import (
     ClientIn,
@@ -57,7 +58,7 @@ def list_clients(
     business: BusinessDep,
     search: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> ClientPage:
     clients, total = queries.list_clients(
         session, business.id, search=search, limit=limit, offset=offset
@@ -78,13 +79,13 @@ def create_client(
 
 
 @router.get("/{client_id}", response_model=ClientOut)
-def get_client(client_id: int, session: SessionDep, business: BusinessDep) -> ClientOut:
+def get_client(client_id: IdPath, session: SessionDep, business: BusinessDep) -> ClientOut:
     return _one(session, business.id, service.get_client(session, business.id, client_id))
 
 
 @router.patch("/{client_id}", response_model=ClientOut)
 def update_client(
-    client_id: int,
+    client_id: IdPath,
     body: ClientPatch,
     session: SessionDep,
     business: BusinessDep,

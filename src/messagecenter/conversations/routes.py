@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from messagecenter.api import idempotency
 from messagecenter.api.deps import ApiKeyDep, BusinessDep, ContextDep, SessionDep
+from messagecenter.api.types import IdPath, OffsetQuery, OptionalIdQuery
 from messagecenter.clients import service as clients
 from messagecenter.consent import queries as consent_queries
 from messagecenter.context import AppContext
@@ -58,12 +59,12 @@ def list_conversations(
     session: SessionDep,
     business: BusinessDep,
     folder: Literal["unread", "read", "replied", "archived"] | None = None,
-    client_id: int | None = None,
+    client_id: OptionalIdQuery = None,
     search: Annotated[str | None, Query(max_length=100)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> ConversationPage:
     flt = queries.ConversationFilter(folder, client_id, search, since, until, limit, offset)
     rows, total = queries.list_conversations(session, business.id, flt)
@@ -73,7 +74,7 @@ def list_conversations(
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut)
 def get_conversation(
-    conversation_id: int, session: SessionDep, business: BusinessDep
+    conversation_id: IdPath, session: SessionDep, business: BusinessDep
 ) -> ConversationOut:
     conversation = service.get_conversation(session, business.id, conversation_id)
     return _conversation_out(session, business, conversation)
@@ -81,7 +82,7 @@ def get_conversation(
 
 @router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
 def update_conversation(
-    conversation_id: int, body: ConversationPatch, session: SessionDep, business: BusinessDep
+    conversation_id: IdPath, body: ConversationPatch, session: SessionDep, business: BusinessDep
 ) -> ConversationOut:
     conversation = service.update_flags(
         session,
@@ -100,7 +101,7 @@ def update_conversation(
 
 @router.post("/conversations/{conversation_id}/read", response_model=ConversationOut)
 def mark_read(
-    conversation_id: int, session: SessionDep, business: BusinessDep, context: ContextDep
+    conversation_id: IdPath, session: SessionDep, business: BusinessDep, context: ContextDep
 ) -> ConversationOut:
     conversation = service.mark_read(session, business.id, conversation_id, context.clock.now())
     session.commit()
@@ -109,7 +110,7 @@ def mark_read(
 
 @router.post("/conversations/{conversation_id}/unread", response_model=ConversationOut)
 def mark_unread(
-    conversation_id: int, session: SessionDep, business: BusinessDep
+    conversation_id: IdPath, session: SessionDep, business: BusinessDep
 ) -> ConversationOut:
     conversation = service.mark_unread(session, business.id, conversation_id)
     session.commit()
@@ -118,11 +119,11 @@ def mark_unread(
 
 @router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
 def list_messages(
-    conversation_id: int,
+    conversation_id: IdPath,
     session: SessionDep,
     business: BusinessDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
-    before_id: int | None = None,
+    before_id: OptionalIdQuery = None,
 ) -> MessagePage:
     service.get_conversation(session, business.id, conversation_id)
     messages = queries.list_messages(
@@ -137,7 +138,7 @@ def list_messages(
     status_code=status.HTTP_201_CREATED,
 )
 def reply(
-    conversation_id: int,
+    conversation_id: IdPath,
     body: ReplyIn,
     request: Request,
     session: SessionDep,
@@ -200,7 +201,7 @@ def send(
 
 
 @router.get("/messages/{message_id}", response_model=MessageOut)
-def get_message(message_id: int, session: SessionDep, business: BusinessDep) -> MessageOut:
+def get_message(message_id: IdPath, session: SessionDep, business: BusinessDep) -> MessageOut:
     message = queries.get_message(session, business.id, message_id)
     if message is None:
         raise NotFound("No such message.")

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from messagecenter.api.types import MAX_ID
 from messagecenter.clients.schemas import SubscriptionOut
 
 # The 1,600-character limit is checked after CRLF becomes LF (by the service, with a clear
@@ -64,7 +65,9 @@ class ConversationPatch(BaseModel):
     pinned: bool | None = None
     muted: bool | None = None
     archived: bool | None = None
-    client_id: int | None = Field(default=None, description="link an unidentified sender")
+    client_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="link an unidentified sender"
+    )
 
 
 class MessageIn(BaseModel):
@@ -72,8 +75,8 @@ class MessageIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    client_id: int | None = None
-    conversation_id: int | None = None
+    client_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    conversation_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     body: str = Field(default="", max_length=MAX_BODY)
     media_urls: list[HttpUrl] = Field(default_factory=list, max_length=10)
 

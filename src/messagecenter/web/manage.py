@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Stre
 
 from messagecenter.api import keys as api_keys
 from messagecenter.api.deps import ContextDep, SessionDep
+from messagecenter.api.types import MAX_ID, IdPath
 from messagecenter.businesses import queries as business_queries
 from messagecenter.businesses import usage
 from messagecenter.businesses.service import update_help_text
@@ -24,7 +25,7 @@ from messagecenter.clients.service import ClientChanges
 from messagecenter.consent import queries as consent_queries
 from messagecenter.conversations import history
 from messagecenter.conversations import queries as conversation_queries
-from messagecenter.errors import DomainError, InvalidInput, NotPermitted
+from messagecenter.errors import DomainError, InvalidInput, NotFound, NotPermitted
 from messagecenter.models import StaffMember
 from messagecenter.models.staff import ROLE_OWNER
 from messagecenter.numbers import service as numbers
@@ -99,7 +100,7 @@ def new_client_page(
 
 @router.get("/clients/{client_id}", response_class=HTMLResponse)
 def client_page(
-    client_id: int,
+    client_id: IdPath,
     request: Request,
     session: SessionDep,
     staff: StaffDep,
@@ -149,6 +150,8 @@ def save_client(
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse | HTMLResponse:
     check_csrf(request, csrf)
+    if client_id is not None and not 1 <= client_id <= MAX_ID:
+        raise NotFound("No such client.")
     changes = ClientChanges(
         first_name=first_name,
         last_name=last_name,
@@ -190,7 +193,7 @@ def save_client(
 
 @router.post("/clients/{client_id}/text")
 def text_client(
-    client_id: int,
+    client_id: IdPath,
     request: Request,
     session: SessionDep,
     staff: StaffDep,
@@ -474,7 +477,7 @@ def create_key(
 
 @router.post("/settings/api-keys/{key_id}/revoke")
 def revoke_key(
-    key_id: int,
+    key_id: IdPath,
     request: Request,
     session: SessionDep,
     owner: OwnerDep,
@@ -553,7 +556,7 @@ def add_staff(
 
 @router.post("/staff/{staff_id}")
 def change_staff(
-    staff_id: int,
+    staff_id: IdPath,
     request: Request,
     session: SessionDep,
     owner: OwnerDep,

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from messagecenter.api.deps import ContextDep, SessionDep
+from messagecenter.api.types import IdPath
 from messagecenter.businesses import usage
 from messagecenter.businesses.billing import units_for
 from messagecenter.clients import service as clients
@@ -186,7 +187,7 @@ def day_range(since: str, until: str) -> tuple[datetime | None, datetime | None,
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 def conversation_page(
-    conversation_id: int,
+    conversation_id: IdPath,
     request: Request,
     session: SessionDep,
     staff: StaffDep,
@@ -210,7 +211,7 @@ def conversation_page(
 
 @router.get("/conversations/{conversation_id}/thread", response_class=HTMLResponse)
 def thread_fragment(
-    conversation_id: int,
+    conversation_id: IdPath,
     request: Request,
     session: SessionDep,
     staff: StaffDep,
@@ -266,7 +267,7 @@ def _conversation_context(
 
 @router.post("/conversations/{conversation_id}/messages")
 def reply(
-    conversation_id: int,
+    conversation_id: IdPath,
     request: Request,
     session: SessionDep,
     staff: StaffDep,
@@ -300,7 +301,7 @@ def reply(
 
 @router.post("/conversations/{conversation_id}/state")
 def change_state(
-    conversation_id: int,
+    conversation_id: IdPath,
     request: Request,
     session: SessionDep,
     staff: StaffDep,
@@ -328,7 +329,7 @@ def change_state(
 
 @router.post("/conversations/{conversation_id}/client")
 def link_client(
-    conversation_id: int,
+    conversation_id: IdPath,
     request: Request,
     session: SessionDep,
     staff: StaffDep,
