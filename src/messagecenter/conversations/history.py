@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
@@ -81,10 +82,17 @@ def _base(business_id: int, flt: HistoryFilter) -> Select[Message, str, str, str
 
 
 def history_page(
-    session: Session, business_id: int, flt: HistoryFilter, *, limit: int, offset: int
+    session: Session,
+    business_id: int,
+    flt: HistoryFilter,
+    *,
+    limit: int,
+    offset: int,
+    timezone: str = "UTC",
 ) -> list[dict[str, Any]]:
     stmt = _base(business_id, flt).order_by(Message.created_at.desc(), Message.id.desc())
-    return [_row(r) for r in session.execute(stmt.limit(limit).offset(offset))]
+    zone = ZoneInfo(timezone)
+    return [_row(r, zone) for r in session.execute(stmt.limit(limit).offset(offset))]
 
 
 def history_totals(session: Session, business_id: int, flt: HistoryFilter) -> HistoryTotals:
@@ -100,7 +108,9 @@ def history_totals(session: Session, business_id: int, flt: HistoryFilter) -> Hi
     return HistoryTotals(count, units, inbound, count - inbound)
 
 
-def history_csv(session: Session, business_id: int, flt: HistoryFilter) -> Iterator[str]:
+def history_csv(
+    session: Session, business_id: int, flt: HistoryFilter, timezone: str = "UTC"
+) -> Iterator[str]:
     """CSV of exactly the filtered rows, oldest first, streamed in chunks from the database
     so 100,000 rows never sit in memory at once."""
     buffer = io.StringIO()
@@ -108,8 +118,9 @@ def history_csv(session: Session, business_id: int, flt: HistoryFilter) -> Itera
     writer.writerow(CSV_COLUMNS)
     stmt = _base(business_id, flt).order_by(Message.created_at, Message.id)
     result = session.execute(stmt.execution_options(yield_per=1000))
+    zone = ZoneInfo(timezone)
     for raw in result:
-        row = _row(raw)
+        row = _row(raw, zone)
         writer.writerow([row[c] for c in CSV_COLUMNS])
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
@@ -118,7 +129,8 @@ def history_csv(session: Session, business_id: int, flt: HistoryFilter) -> Itera
     yield buffer.getvalue()
 
 
-def _row(raw: Any) -> dict[str, Any]:
+def _row(raw: Any, zone: ZoneInfo) -> dict[str, Any]:
+    """One message as the history shows it; times in the business's own time zone."""
     message: Message = raw[0]
     first, last, staff_name, key_name = raw[1], raw[2], raw[3], raw[4]
     client = f"{first or ''} {last or ''}".strip() or "(unidentified)"
@@ -132,7 +144,7 @@ def _row(raw: Any) -> dict[str, Any]:
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
-        "date": message.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "date": message.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
         "client": client,
         "phone": phone,
         "direction": message.direction,

@@ -101,7 +101,14 @@ def csrf_token(request: Request) -> str:
 
 def check_csrf(request: Request, submitted: str | None) -> None:
     expected = request.session.get(SESSION_CSRF)
-    if not expected or not submitted or not hmac.compare_digest(str(expected), submitted):
+    if (
+        not expected
+        or not submitted
+        or not hmac.compare_digest(
+            str(expected).encode(),
+            submitted.encode(),  # bytes: any character may be posted
+        )
+    ):
         raise NotPermitted(
             "This form has expired or did not come from this site. Reload the page and try again.",
             code="csrf_failed",

@@ -248,8 +248,8 @@ class HistoryQuery:
     def params(self) -> dict[str, str]:
         return {k: v for k, v in asdict(self).items()}
 
-    def to_filter(self) -> tuple[history.HistoryFilter, str | None]:
-        start, end, error = day_range(self.since, self.until)
+    def to_filter(self, timezone: str) -> tuple[history.HistoryFilter, str | None]:
+        start, end, error = day_range(self.since, self.until, timezone)
         flt = history.HistoryFilter(
             since=start,
             until=end,
@@ -273,9 +273,14 @@ def history_page(
     query: HistoryQueryDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    flt, error = query.to_filter()
+    flt, error = query.to_filter(business.timezone)
     rows = history.history_page(
-        session, business.id, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        session,
+        business.id,
+        flt,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+        timezone=business.timezone,
     )
     totals = history.history_totals(session, business.id, flt)
     params = query.params()
@@ -300,12 +305,12 @@ def history_page(
 def history_export(
     session: SessionDep, staff: StaffDep, business: StaffBusinessDep, query: HistoryQueryDep
 ) -> StreamingResponse:
-    flt, error = query.to_filter()
+    flt, error = query.to_filter(business.timezone)
     if error:
         raise InvalidInput(error, field="since")
     name = f"sms-history-{datetime.now(UTC):%Y%m%d-%H%M}.csv"
     return StreamingResponse(
-        history.history_csv(session, business.id, flt),
+        history.history_csv(session, business.id, flt, business.timezone),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -19,6 +22,7 @@ from messagecenter.api.types import IdPath
 from messagecenter.businesses import usage
 from messagecenter.businesses.billing import units_for
 from messagecenter.clients import service as clients
+from messagecenter.clients.phone import parse_phone
 from messagecenter.clients.service import ClientChanges
 from messagecenter.consent import queries as consent_queries
 from messagecenter.conversations import present, queries, service
@@ -39,6 +43,17 @@ from messagecenter.web.auth import (
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+@pass_context
+def _local(context: Any, value: datetime, fmt: str) -> str:
+    """A stored (UTC) time as the business sees it, in its own time zone."""
+    business = context.get("business")
+    zone = ZoneInfo(business.timezone) if business is not None else UTC
+    return value.astimezone(zone).strftime(fmt)
+
+
+templates.env.filters["local"] = _local
 PAGE_SIZE = 25
 FOLDER_NAMES = {"unread": "Unread", "read": "Read", "replied": "Replied", "archived": "Archived"}
 STATUS_WORDS = {
@@ -137,7 +152,7 @@ def inbox(
     until: Annotated[str, Query(max_length=10)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    since_at, until_at, date_error = day_range(since, until)
+    since_at, until_at, date_error = day_range(since, until, business.timezone)
     flt = queries.ConversationFilter(
         folder=None if folder == "all" else folder,
         search=q or None,
@@ -168,12 +183,15 @@ def inbox(
     )
 
 
-def day_range(since: str, until: str) -> tuple[datetime | None, datetime | None, str | None]:
-    """Whole days from the date fields of a filter form (the end day included)."""
+def day_range(
+    since: str, until: str, timezone: str
+) -> tuple[datetime | None, datetime | None, str | None]:
+    """Whole days, in the business's time zone, from a filter form (the end day included)."""
+    zone = ZoneInfo(timezone)
     try:
-        start = datetime.combine(date.fromisoformat(since), time(), UTC) if since else None
+        start = datetime.combine(date.fromisoformat(since), time(), zone) if since else None
         end = (
-            datetime.combine(date.fromisoformat(until), time(), UTC) + timedelta(days=1)
+            datetime.combine(date.fromisoformat(until) + timedelta(days=1), time(), zone)
             if until
             else None
         )
@@ -224,7 +242,9 @@ def thread_fragment(
     session.commit()
     values = _conversation_context(session, business, conversation_id, staff)
     return templates.TemplateResponse(
-        request, "_thread.html", {"request": request, "status_words": STATUS_WORDS, **values}
+        request,
+        "_thread.html",
+        {"request": request, "status_words": STATUS_WORDS, "business": business, **values},
     )
 
 
@@ -423,6 +443,8 @@ def client_phone(
     ]
     messages: list[Message] = []
     if number:
+        with contextlib.suppress(DomainError):  # shown as typed, with nothing found
+            number = parse_phone(number, business.country, field="number")
         messages = list(
             session.scalars(
                 select(Message)
@@ -461,8 +483,6 @@ def client_phone_text(
     sms_number = present.active_number_of(session, business.id)
     if simulator is None or sms_number is None:
         raise NotPermitted("The client phone needs the simulated carrier and an SMS number.")
-    from messagecenter.clients.phone import parse_phone
-
     phone = parse_phone(number, business.country, field="number")
     session.close()  # the simulated carrier writes in its own unit of work
     simulator.receive_from_phone(phone, sms_number, body)
