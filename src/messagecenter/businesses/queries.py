@@ -116,6 +116,7 @@ def daily_units(
     """Units per local day in [since, until): (inbound, outbound). Grouped here, in the
     business's time zone, the same way on both databases."""
     from messagecenter.models import Message
+    from messagecenter.models.message import DISPATCH_REJECTED
 
     zone = ZoneInfo(timezone)
     days: dict[date, tuple[int, int]] = {}
@@ -126,6 +127,8 @@ def daily_units(
             Message.created_at >= since,
             Message.created_at < until,
             Message.units > 0,
+            # Refused by the carrier before it took them: their units were given back.
+            Message.dispatch_state != DISPATCH_REJECTED,
         )
         .execution_options(yield_per=2000)
     )

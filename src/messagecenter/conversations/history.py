@@ -121,12 +121,22 @@ def history_csv(
     zone = ZoneInfo(timezone)
     for raw in result:
         row = _row(raw, zone)
-        writer.writerow([row[c] for c in CSV_COLUMNS])
+        writer.writerow([_cell(row[c]) if c in _FREE_TEXT else row[c] for c in CSV_COLUMNS])
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+_FREE_TEXT = ("body", "client")  # what people typed; phones and dates are ours
+
+
+def _cell(value: Any) -> Any:
+    """Text a client wrote must not run as a spreadsheet formula when the CSV is opened."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _row(raw: Any, zone: ZoneInfo) -> dict[str, Any]:
