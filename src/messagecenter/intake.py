@@ -70,7 +70,9 @@ class Intake:
         one bad text cannot hold up the others."""
         try:
             with session_scope(self._sessions) as session:
-                items = _claim(session, limit)
+                # Business by business, so concurrent batches take row locks (conversation,
+                # usage, unread counter) in the same order and never deadlock each other.
+                items = sorted(_claim(session, limit), key=lambda i: (i.to_phone, i.id))
                 outcomes = [
                     conversations.record_inbound(session, _as_inbound(item), item.received_at)
                     for item in items
@@ -78,7 +80,7 @@ class Intake:
                 _remove(session, [item.id for item in items])
             return len(items), any(o.replies for o in outcomes)
         except Exception:
-            log.warning("a batch of queued texts failed; processing them one by one")
+            log.warning("a batch of queued texts failed; processing them one by one", exc_info=True)
         return self._process_one_by_one(limit)
 
     def _process_one_by_one(self, limit: int) -> tuple[int, bool]:
