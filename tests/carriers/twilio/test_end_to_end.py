@@ -463,3 +463,45 @@ def test_delivery_failures_are_explained_in_words(
     assert (message["status"], message["error_code"]) == ("undelivered", code)
     assert words in message["error_message"]
     assert studio.events(message_id) == ["sending", "sent", "undelivered"]
+
+
+def test_changing_the_number_releases_it_at_twilio_and_replies_continue_from_the_new_one(
+    fake: FakeTwilio, studio: Studio
+) -> None:
+    """Through the JSON API: the warning first, then the change; Twilio no longer holds the old
+    number (it sends nothing for it), texts to the new one arrive in the same conversation."""
+    fake.send_inbound(CLIENT_PHONE, studio.number, "Hi!")
+    studio.process_inbound()
+    offered = studio.api.get("/api/v1/sms-number/suggestions").json()["suggestions"]
+    new_number = offered[0]
+    warned = studio.api.post("/api/v1/sms-number/change", json={"phone_number": new_number})
+    assert warned.status_code == 409
+    assert studio.number in {n.get("phone_number") for n in fake.numbers().values()}
+
+    changed = studio.api.post(
+        "/api/v1/sms-number/change", json={"phone_number": new_number, "confirm": True}
+    )
+    assert changed.status_code == 200, changed.text
+    held = {n.get("phone_number") for n in fake.numbers().values()}
+    assert new_number in held and studio.number not in held  # released at Twilio
+    bought = next(n for n in fake.numbers().values() if n.get("phone_number") == new_number)
+    assert bought["sms_url"] == studio.base_url + "/webhooks/twilio/sms"
+
+    # Twilio sends nothing for a released number...
+    with pytest.raises(LookupError):
+        fake.send_inbound(CLIENT_PHONE, studio.number, "Still there?")
+    # ...and the client's replies to the new number join the same conversation.
+    _, answered = fake.send_inbound(CLIENT_PHONE, new_number, "New number, great")
+    assert answered == 200
+    studio.process_inbound()
+    (conversation,) = studio.api.get("/api/v1/conversations").json()["items"]
+    bodies = [
+        m["body"]
+        for m in studio.api.get(f"/api/v1/conversations/{conversation['id']}/messages").json()[
+            "items"
+        ]
+    ]
+    assert bodies == ["Hi!", "New number, great"]
+    reply = studio.send("Yes, text us here from now on")
+    studio.context.dispatcher.run_once()
+    assert fake.messages[studio.row(reply).carrier_sid or ""]["from"] == new_number
