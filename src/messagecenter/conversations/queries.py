@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, func, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -113,29 +113,36 @@ class ConversationFilter:
 def list_conversations(
     session: Session, business_id: int, flt: ConversationFilter
 ) -> tuple[list[tuple[Conversation, Client | None]], int]:
-    stmt = (
-        select(Conversation, Client)
-        .outerjoin(Client, Client.id == Conversation.client_id)
-        .where(Conversation.business_id == business_id)
-    )
+    conditions: list[ColumnElement[bool]] = [Conversation.business_id == business_id]
     if flt.folder:
-        stmt = stmt.where(Conversation.folder == flt.folder)
+        conditions.append(Conversation.folder == flt.folder)
     if flt.client_id is not None:
-        stmt = stmt.where(Conversation.client_id == flt.client_id)
+        conditions.append(Conversation.client_id == flt.client_id)
     if flt.since is not None:
-        stmt = stmt.where(Conversation.last_message_at >= flt.since)
+        conditions.append(Conversation.last_message_at >= flt.since)
     if flt.until is not None:
-        stmt = stmt.where(Conversation.last_message_at < flt.until)
-    if flt.search and flt.search.strip():
+        conditions.append(Conversation.last_message_at < flt.until)
+    searching = bool(flt.search and flt.search.strip())
+    if searching:
+        assert flt.search is not None
         term = contains_pattern(flt.search.lower())
-        stmt = stmt.where(
+        conditions.append(
             or_(
                 Conversation.phone.like(contains_pattern(flt.search), escape="\\"),
                 func.lower(Client.first_name + " " + Client.last_name).like(term, escape="\\"),
                 func.lower(Conversation.last_message_preview).like(term, escape="\\"),
             )
         )
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    stmt = (
+        select(Conversation, Client)
+        .outerjoin(Client, Client.id == Conversation.client_id)
+        .where(*conditions)
+    )
+    # Without a search the count needs no client names: it counts off the inbox index.
+    counting = select(func.count()).select_from(Conversation)
+    if searching:
+        counting = counting.outerjoin(Client, Client.id == Conversation.client_id)
+    total = session.scalar(counting.where(*conditions)) or 0
     rows = session.execute(
         stmt.order_by(
             Conversation.pinned.desc(), Conversation.last_message_at.desc(), Conversation.id.desc()
