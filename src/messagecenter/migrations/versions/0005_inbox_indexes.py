@@ -7,7 +7,6 @@ Create Date: 2026-11-26 23:47:16.239000
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
