@@ -16,22 +16,15 @@ into docs/screenshots unless another directory is given.
 from __future__ import annotations
 
 import random
-import socket
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import uvicorn
 from sqlalchemy import select
 
 from messagecenter.api.keys import create_api_key
-from messagecenter.app import create_app
 from messagecenter.carriers.base import InboundSms, StatusReport
 from messagecenter.clients.service import ClientChanges, create_client
 from messagecenter.clock import FrozenClock
@@ -46,16 +39,10 @@ from messagecenter.sending.service import record_rejected, record_status
 from messagecenter.staff.service import create_staff_member
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The server, browser and saving helpers are the inbox screenshots' own.
+from screenshots import CHROMIUM, CHROMIUM_ARGS, _save, free_port, serve  # noqa: E402
+
 NOW = datetime(2026, 11, 24, 17, 30, tzinfo=UTC)  # 12:30 in New York, the demo's time zone
 ZONE = ZoneInfo("America/New_York")
 VIEWPORT = {"width": 1280, "height": 800}
@@ -220,36 +207,6 @@ def seed(context: AppContext, public_url: str) -> None:
 # ---------------------------------------------------------------------------- serving
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serve(context: AppContext, port: int) -> Iterator[str]:
-    # No dispatcher: the statuses stay as seeded, and the frozen clock keeps the pictures still.
-    app = create_app(context=context, run_dispatcher=False)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the app did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
-# ---------------------------------------------------------------------------- the pictures
-
-
 def shoot(base_url: str, outdir: Path) -> list[Path]:
     from playwright.sync_api import expect, sync_playwright
 
@@ -283,15 +240,6 @@ def shoot(base_url: str, outdir: Path) -> list[Path]:
         finally:
             browser.close()
     return saved
-
-
-def _save(page: object, path: Path) -> Path:
-    from playwright.sync_api import Page
-
-    assert isinstance(page, Page)
-    page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.screenshot(path=str(path))
-    return path
 
 
 def main(argv: list[str]) -> int:

@@ -341,6 +341,7 @@ def usage_page(
         request,
         "usage.html",
         {"summary": summary, "days": days, "peak": peak,
+         "last_day": summary.period_end - timedelta(days=1),
          "plan": business_queries.get_plan(session, business.plan_id),
          "percent": min(100, round(100 * summary.used / summary.allowance))
          if summary.allowance else 100},
