@@ -700,7 +700,7 @@ def test_usage_shows_used_remaining_overage_with_price_and_the_days_of_the_perio
     assert "12 of 10 messages used · 0 left" in summary
     assert re.search(r"each unit costs 0\.050*\. ", summary), summary
     assert re.search(r"Overage so far: 2 units = 0\.10* ?\.", summary), summary
-    assert "Billing period 01 Nov \u2013 01 Dec 2026" in summary
+    assert "Billing period 01 Nov \u2013 30 Nov 2026" in summary  # the last day, not the next
     assert 'aria-valuenow="100"' in page.text
     days = re.findall(r'<span class="sr">([^<]+)</span>', page.text)
     assert len(days) == 30  # every day of November, quiet ones too
