@@ -59,7 +59,7 @@ def build_context(
         carrier = make_carrier(settings, clock, intake, sessions, rng)
     dispatcher = Dispatcher(sessions, carrier, clock, settings.public_url, rng=rng)
     signatures = SignatureChecker(settings.twilio_auth_token, settings.twilio_webhook_secret)
-    worker = BackgroundWorker(intake, dispatcher, carrier)
+    worker = BackgroundWorker(intake, dispatcher, carrier, sessions, clock)
     return AppContext(
         settings, engine, sessions, clock, bus, intake, carrier, dispatcher, signatures, worker
     )

@@ -91,7 +91,3 @@ def insert_ignore(
     )
     new_id = session.execute(stmt).scalar()
     return int(new_id) if new_id is not None else None
-
-
-def is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"

@@ -6,20 +6,39 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from messagecenter.api.idempotency import purge_expired
 from messagecenter.carriers.base import Carrier
+from messagecenter.clock import Clock
+from messagecenter.db import session_scope
 from messagecenter.intake import Intake
 from messagecenter.sending.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
 
 
+PURGE_EVERY_SECONDS = 300.0  # expired idempotency keys are cleared this often
+
+
 class BackgroundWorker:
-    def __init__(self, intake: Intake, dispatcher: Dispatcher, carrier: Carrier) -> None:
+    def __init__(
+        self,
+        intake: Intake,
+        dispatcher: Dispatcher,
+        carrier: Carrier,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+    ) -> None:
         self._intake = intake
         self._dispatcher = dispatcher
         self._carrier = carrier
+        self._sessions = sessions
+        self._clock = clock
         self._wake = threading.Event()
+        self._next_purge = 0.0
 
     def wake(self) -> None:
         """Look at the queues now (a text arrived, a message was queued)."""
@@ -33,6 +52,10 @@ class BackgroundWorker:
             sent += self._dispatcher.run_once()
         self._dispatcher.settle_stale_claims()
         self._carrier.tick()
+        if time.monotonic() >= self._next_purge:
+            self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+            with session_scope(self._sessions) as session:
+                purge_expired(session, self._clock.now())
         return texts + sent
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:

@@ -162,3 +162,24 @@ def test_concurrent_retries_with_one_key_send_one_message(
     assert len({text for _, text in answers}) == 1
     with session_scope(context.sessions) as session:
         assert _outbound(session) == 1
+
+
+def test_the_worker_clears_keys_older_than_24_hours(
+    api: TestClient,
+    session: Session,
+    context: AppContext,
+    clock: FrozenClock,
+    setup: tuple[SetUp, int],
+) -> None:
+    from messagecenter.models import IdempotencyKey
+
+    business, client_id = setup
+    api.post(
+        "/api/v1/messages",
+        json={"client_id": client_id, "body": "Hi"},
+        headers={**business.auth, "Idempotency-Key": "old"},
+    )
+    clock.advance(timedelta(hours=25))
+    context.worker.run_once()
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0

@@ -177,15 +177,6 @@ def list_messages(
     return list(reversed(list(rows)))
 
 
-def last_inbound_body(session: Session, conversation_id: int) -> str | None:
-    return session.scalar(
-        select(Message.body)
-        .where(Message.conversation_id == conversation_id, Message.direction == "inbound")
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
-
-
 def sender_names(
     session: Session, staff_ids: set[int], api_key_ids: set[int]
 ) -> tuple[dict[int, str], dict[int, str]]:
