@@ -98,7 +98,12 @@ def main() -> int:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--concurrency", default="16,64")
     parser.add_argument("--duration", type=int, default=15, help="seconds per run")
-    parser.add_argument("--requests", type=int, default=60000, help="pre-signed per run")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=100_000,
+        help="pre-signed per run; a run that needs more fails rather than send one twice",
+    )
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
@@ -310,6 +315,12 @@ def _run(
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     print(f"  ({app}, {database}, c={concurrency}: ~{body_size} bytes a request)")
+    sent = re.search(r"(\d+) requests in", wrk.stdout)
+    if sent is None or int(sent.group(1)) > args.requests:
+        raise SystemExit(
+            f"wrk sent {sent.group(1) if sent else '?'} requests but only {args.requests} "
+            "unique ones were signed, so some were replays: raise --requests"
+        )
     result = _parse(wrk.stdout, app, database, processes, concurrency, args.duration, stored)
     result.processed, result.drain_s = processed, drain
     return result

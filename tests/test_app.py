@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from messagecenter.app import create_app
 from messagecenter.config import Settings
-from messagecenter.context import build_context
+from messagecenter.context import AppContext, build_context
 
 
 def test_healthz_answers_when_the_database_does(api: TestClient) -> None:
@@ -56,3 +58,18 @@ def test_unknown_routes_and_bad_json_use_the_error_shape(api: TestClient) -> Non
     )
     assert bad.status_code in (400, 401)
     assert set(bad.json()["error"]) >= {"code", "message"}
+
+
+def test_a_server_process_freezes_what_startup_built_and_tests_do_not(
+    context: AppContext,
+) -> None:
+    assert gc.get_freeze_count() == 0  # the `api` fixture's app does not freeze
+    app = create_app(context=context, run_dispatcher=False, freeze_gc=True)
+    try:
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200
+            # Startup's objects are out of the collector's reach, so full collections no
+            # longer scan them.
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

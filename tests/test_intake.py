@@ -3,6 +3,8 @@ be processed neither blocks the others nor disappears."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -72,3 +74,80 @@ def test_a_text_that_fails_is_kept_and_does_not_hold_up_the_rest(
     assert "simulated bug" in (item.last_error or "")
     monkeypatch.undo()
     assert context.intake.process_queued() == (0, False)  # parked, not picked up again
+
+
+def test_a_webhook_batch_stores_every_text_and_a_bad_one_fails_alone(
+    session: Session, context: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup = make_business(session, context.carrier, clock.now())
+    session.commit()
+    texts = _texts(setup.number.phone_number, 3)
+    original = intake_module.conversations.record_inbound
+
+    def fail_on_the_second(db: Session, inbound: InboundSms, at: object) -> object:
+        if inbound.carrier_sid == texts[1].carrier_sid:
+            raise RuntimeError("simulated bug")
+        return original(db, inbound, at)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(intake_module.conversations, "record_inbound", fail_on_the_second)
+    first, second, third = context.intake.receive_inbound_batch(texts)
+    # The batch's transaction failed, so each text was stored alone: only the bad one fails
+    # (its webhook answers 500 and Twilio sends it again).
+    assert isinstance(second, RuntimeError)
+    assert not isinstance(first, Exception) and first.message_id is not None
+    assert not isinstance(third, Exception) and third.message_id is not None
+    assert _stored(session) == (2, [])
+
+
+def test_a_text_twice_in_one_batch_is_stored_once(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup = make_business(session, context.carrier, clock.now())
+    session.commit()
+    text = _texts(setup.number.phone_number, 1)[0]
+    outcomes = context.intake.receive_inbound_batch([text, text])
+    assert [getattr(o, "duplicate", None) for o in outcomes] == [False, True]
+    assert _stored(session) == (1, [])
+
+
+def test_queueing_a_batch_says_which_texts_were_new(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup = make_business(session, context.carrier, clock.now())
+    session.commit()
+    a, b, c = _texts(setup.number.phone_number, 3)
+    assert context.intake.enqueue_inbound(a)
+    assert context.intake.enqueue_inbound_batch([a, b, c, b]) == [False, True, True, False]
+    assert [sid for sid, _ in _stored(session)[1]] == [a.carrier_sid, b.carrier_sid, c.carrier_sid]
+
+
+@pytest.mark.parametrize("queue_inbound", [False, True], ids=["process-at-once", "queue"])
+def test_accepting_a_webhook_text_commits_it_before_answering(
+    session: Session,
+    context: AppContext,
+    clock: FrozenClock,
+    queue_inbound: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    setup = make_business(session, context.carrier, clock.now())
+    session.commit()
+    monkeypatch.setattr(context.intake, "queue_inbound", queue_inbound)
+    help_text, hello = (
+        InboundSms("SM" + "h" * 32, "+12125550100", setup.number.phone_number, "HELP"),
+        InboundSms("SM" + "e" * 32, "+12125550101", setup.number.phone_number, "Hello"),
+    )
+
+    async def accept_all() -> list[bool]:
+        return await asyncio.gather(
+            context.intake.accept_inbound(help_text), context.intake.accept_inbound(hello)
+        )
+
+    woken = asyncio.run(accept_all())
+    messages, queued = _stored(session)
+    if queue_inbound:
+        # Both queued (new work for the worker), nothing processed yet.
+        assert woken == [True, True] and (messages, len(queued)) == (0, 2)
+    else:
+        # Both stored; only HELP queued a reply for the worker to send.
+        assert woken == [True, False] and (messages, queued) == (3, [])
+    context.intake.close()

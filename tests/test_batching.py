@@ -1,0 +1,156 @@
+"""Natural batching: what arrives while a batch is being written goes in the next one, and
+each request hears only its own result."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from messagecenter.batching import Batcher
+
+
+class Recorder:
+    """A batch handler that doubles numbers, fails on the ones it is told to, and can hold its
+    first batch until released."""
+
+    def __init__(self, fail_on: frozenset[int] = frozenset(), hold_first: bool = False) -> None:
+        self.batches: list[list[int]] = []
+        self.fail_on = fail_on
+        self.started = threading.Event()
+        self.release = threading.Event()
+        if not hold_first:
+            self.release.set()
+
+    def __call__(self, items: Sequence[int]) -> list[int | BaseException]:
+        self.batches.append(list(items))
+        self.started.set()
+        assert self.release.wait(5)
+        return [ValueError(f"bad {i}") if i in self.fail_on else i * 2 for i in items]
+
+
+def test_items_that_arrive_during_a_batch_share_the_next_batch() -> None:
+    handler = Recorder(hold_first=True)
+    batcher: Batcher[int, int] = Batcher(handler, max_batch=64, name="test")
+
+    async def scenario() -> list[int]:
+        first = asyncio.ensure_future(batcher.submit(0))
+        await asyncio.to_thread(handler.started.wait, 5)
+        rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 6)]
+        await asyncio.sleep(0.05)  # all five are waiting behind the first batch
+        handler.release.set()
+        return await asyncio.gather(first, *rest)
+
+    assert asyncio.run(scenario()) == [0, 2, 4, 6, 8, 10]
+    assert handler.batches == [[0], [1, 2, 3, 4, 5]]
+    batcher.close()
+
+
+def test_a_batch_holds_at_most_max_batch_items() -> None:
+    handler = Recorder(hold_first=True)
+    batcher: Batcher[int, int] = Batcher(handler, max_batch=3, name="test")
+
+    async def scenario() -> list[int]:
+        first = asyncio.ensure_future(batcher.submit(0))
+        await asyncio.to_thread(handler.started.wait, 5)
+        rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 8)]
+        await asyncio.sleep(0.05)
+        handler.release.set()
+        return await asyncio.gather(first, *rest)
+
+    assert asyncio.run(scenario()) == [i * 2 for i in range(8)]
+    assert handler.batches == [[0], [1, 2, 3], [4, 5, 6], [7]]
+    batcher.close()
+
+
+def test_an_item_that_fails_fails_only_its_own_request() -> None:
+    handler = Recorder(fail_on=frozenset({3}), hold_first=True)
+    batcher: Batcher[int, int] = Batcher(handler, max_batch=64, name="test")
+
+    async def scenario() -> list[int | BaseException]:
+        first = asyncio.ensure_future(batcher.submit(0))
+        await asyncio.to_thread(handler.started.wait, 5)
+        rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 5)]
+        await asyncio.sleep(0.05)
+        handler.release.set()
+        return await asyncio.gather(first, *rest, return_exceptions=True)
+
+    results = asyncio.run(scenario())
+    assert results[:3] == [0, 2, 4] and results[4] == 8
+    assert isinstance(results[3], ValueError) and str(results[3]) == "bad 3"
+    assert handler.batches == [[0], [1, 2, 3, 4]]  # 3 was in a batch with the others
+    batcher.close()
+
+
+def test_a_handler_that_breaks_fails_its_batch_and_the_next_batch_still_runs() -> None:
+    calls: list[list[int]] = []
+
+    def handler(items: Sequence[int]) -> list[int | BaseException]:
+        calls.append(list(items))
+        if len(calls) == 1:
+            raise RuntimeError("database unreachable")
+        return list(items)
+
+    batcher: Batcher[int, int] = Batcher(handler, max_batch=64, name="test")
+    with pytest.raises(RuntimeError, match="database unreachable"):
+        asyncio.run(batcher.submit(1))
+    assert asyncio.run(batcher.submit(2)) == 2
+    assert calls == [[1], [2]]
+    batcher.close()
+
+
+def test_a_handler_that_answers_the_wrong_number_of_items_fails_the_batch() -> None:
+    batcher: Batcher[int, int] = Batcher(lambda items: [], max_batch=64, name="test")
+    with pytest.raises(RuntimeError, match="0 outcomes for a batch of 1"):
+        asyncio.run(batcher.submit(1))
+    batcher.close()
+
+
+def test_a_request_that_gives_up_does_not_stop_the_write() -> None:
+    handler = Recorder(hold_first=True)
+    batcher: Batcher[int, int] = Batcher(handler, max_batch=64, name="test")
+
+    async def scenario() -> int:
+        waiting = asyncio.ensure_future(batcher.submit(1))
+        await asyncio.to_thread(handler.started.wait, 5)
+        waiting.cancel()  # the client hung up
+        await asyncio.sleep(0)
+        handler.release.set()
+        return await batcher.submit(2)
+
+    assert asyncio.run(scenario()) == 4
+    assert handler.batches == [[1], [2]]  # 1 was still written
+    batcher.close()
+
+
+def test_close_finishes_what_was_submitted() -> None:
+    handler = Recorder(hold_first=True)
+    batcher: Batcher[int, int] = Batcher(handler, max_batch=64, name="test")
+
+    async def scenario() -> None:
+        waiting = asyncio.ensure_future(batcher.submit(1))
+        await asyncio.to_thread(handler.started.wait, 5)
+        waiting.cancel()  # the event loop ends; the write must still happen
+
+    asyncio.run(scenario())
+    threading.Timer(0.1, handler.release.set).start()
+    batcher.close()
+    assert handler.batches == [[1]]
+
+
+def test_requests_from_several_event_loops_each_hear_their_own_result() -> None:
+    batcher: Batcher[int, int] = Batcher(Recorder(), max_batch=64, name="test")
+    results: dict[int, int] = {}
+
+    def one_loop(n: int) -> None:
+        results[n] = asyncio.run(batcher.submit(n))
+
+    threads = [threading.Thread(target=one_loop, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert results == {n: n * 2 for n in range(8)}
+    batcher.close()
