@@ -1,5 +1,5 @@
 -- Replays pre-signed Twilio inbound webhooks, each used once: one per line of the file named
--- by the environment variable BENCH_REQUESTS ("signature<TAB>form-body"). Each wrk thread
+-- by the environment variable BENCH_REQUESTS ("signature<TAB>idempotency-token<TAB>form-body"). Each wrk thread
 -- takes its own stride of the lines so no request is sent twice.
 local counter = 0
 local threads = {}
@@ -18,7 +18,8 @@ function init(args)
   for line in io.lines(path) do
     if index % stride == id then
       local tab = line:find("\t", 1, true)
-      table.insert(requests_list, {line:sub(1, tab - 1), line:sub(tab + 1)})
+      local tab2 = line:find("\t", tab + 1, true)
+      table.insert(requests_list, {line:sub(1, tab - 1), line:sub(tab2 + 1), line:sub(tab + 1, tab2 - 1)})
     end
     index = index + 1
   end
@@ -30,8 +31,14 @@ end
 function request()
   position = position + 1
   local item = requests_list[((position - 1) % #requests_list) + 1]
+  -- The headers Twilio sends with a webhook.
   return wrk.format("POST", "/webhooks/twilio/sms", {
     ["Content-Type"] = "application/x-www-form-urlencoded",
     ["X-Twilio-Signature"] = item[1],
+    ["User-Agent"] = "TwilioProxy/1.1",
+    ["Accept"] = "*/*",
+    ["Cache-Control"] = "max-age=259200",
+    ["X-Home-Region"] = "us1",
+    ["I-Twilio-Idempotency-Token"] = item[3],
   }, item[2])
 end

@@ -35,6 +35,18 @@ def _stored(session: Session) -> tuple[int, list[tuple[str, int]]]:
     return messages, [(sid, attempts) for sid, attempts in queued]
 
 
+def _fail_on(bad: InboundSms, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any unit of work that holds `bad` fails, as a bug would."""
+    original = intake_module.conversations.record_inbound_batch
+
+    def failing(db: Session, texts: list[tuple[InboundSms, object]]) -> object:
+        if any(inbound.carrier_sid == bad.carrier_sid for inbound, _ in texts):
+            raise RuntimeError("simulated bug")
+        return original(db, texts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(intake_module.conversations, "record_inbound_batch", failing)
+
+
 def test_queued_texts_become_messages_in_one_batch(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
@@ -55,14 +67,7 @@ def test_a_text_that_fails_is_kept_and_does_not_hold_up_the_rest(
     texts = _texts(setup.number.phone_number, 3)
     for text in texts:
         context.intake.enqueue_inbound(text)
-    original = intake_module.conversations.record_inbound
-
-    def fail_on_the_second(db: Session, inbound: InboundSms, at: object) -> object:
-        if inbound.carrier_sid == texts[1].carrier_sid:
-            raise RuntimeError("simulated bug")
-        return original(db, inbound, at)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(intake_module.conversations, "record_inbound", fail_on_the_second)
+    _fail_on(texts[1], monkeypatch)
     assert context.intake.process_queued()[0] == 2
     assert _stored(session) == (2, [(texts[1].carrier_sid, 1)])
     for _ in range(intake_module.MAX_ATTEMPTS):
@@ -82,14 +87,7 @@ def test_a_webhook_batch_stores_every_text_and_a_bad_one_fails_alone(
     setup = make_business(session, context.carrier, clock.now())
     session.commit()
     texts = _texts(setup.number.phone_number, 3)
-    original = intake_module.conversations.record_inbound
-
-    def fail_on_the_second(db: Session, inbound: InboundSms, at: object) -> object:
-        if inbound.carrier_sid == texts[1].carrier_sid:
-            raise RuntimeError("simulated bug")
-        return original(db, inbound, at)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(intake_module.conversations, "record_inbound", fail_on_the_second)
+    _fail_on(texts[1], monkeypatch)
     first, second, third = context.intake.receive_inbound_batch(texts)
     # The batch's transaction failed, so each text was stored alone: only the bad one fails
     # (its webhook answers 500 and Twilio sends it again).

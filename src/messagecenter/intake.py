@@ -76,10 +76,11 @@ class Intake:
         if len(inbounds) > 1:
             try:
                 with session_scope(self._sessions) as session:
-                    return [
-                        conversations.record_inbound(session, inbound, self._clock.now())
-                        for inbound in inbounds
-                    ]
+                    return list(
+                        conversations.record_inbound_batch(
+                            session, [(inbound, self._clock.now()) for inbound in inbounds]
+                        )
+                    )
             except Exception:
                 log.warning("a batch of inbound texts failed; storing each alone", exc_info=True)
         outcomes: list[InboundOutcome | Exception] = []
@@ -130,13 +131,14 @@ class Intake:
         one bad text cannot hold up the others."""
         try:
             with session_scope(self._sessions) as session:
-                # Business by business, so concurrent batches take row locks (conversation,
-                # usage, unread counter) in the same order and never deadlock each other.
-                items = sorted(_claim(session, limit), key=lambda i: (i.to_phone, i.id))
-                outcomes = [
-                    conversations.record_inbound(session, _as_inbound(item), item.received_at)
-                    for item in items
-                ]
+                # Conversation by conversation (each one's texts in order), so concurrent
+                # batches lock conversation rows in the same order and cannot deadlock.
+                items = sorted(
+                    _claim(session, limit), key=lambda i: (i.to_phone, i.from_phone, i.id)
+                )
+                outcomes = conversations.record_inbound_batch(
+                    session, [(_as_inbound(item), item.received_at) for item in items]
+                )
                 _remove(session, [item.id for item in items])
             return len(items), any(o.replies for o in outcomes)
         except Exception:

@@ -21,6 +21,7 @@ from messagecenter.conversations.service import (
     mark_read,
     mark_unread,
     record_inbound,
+    record_inbound_batch,
     send_message,
     update_flags,
 )
@@ -32,6 +33,7 @@ from messagecenter.errors import (
     InvalidInput,
     NotFound,
 )
+from messagecenter.events import pending_events
 from messagecenter.models import (
     ApiKey,
     Business,
@@ -298,6 +300,118 @@ def test_crlf_in_an_inbound_body_is_stored_as_lf(
 
 
 # ---------------------------------------------------------------------------- unread and folders
+
+
+def _intake_state(session: Session, businesses: list[Business], at: datetime) -> object:
+    """Everything the intake writes, without ids or times (which differ between two runs)."""
+    session.expire_all()
+    messages = session.execute(
+        select(Message.business_id, Message.direction, Message.from_phone, Message.body)
+        .where(Message.business_id.in_([b.id for b in businesses]))
+        .order_by(Message.id)
+    ).all()
+    conversations = session.execute(
+        select(
+            Conversation.business_id,
+            Conversation.phone,
+            Conversation.unread_count,
+            Conversation.folder,
+            Conversation.client_id,
+            Conversation.last_message_preview,
+        ).order_by(Conversation.business_id, Conversation.phone)
+    ).all()
+    unrouted = session.scalars(select(UnroutedMessage.carrier_sid).order_by(UnroutedMessage.id))
+    return (
+        messages,
+        conversations,
+        list(unrouted),
+        [(used(session, b, at), badge(session, b)) for b in businesses],
+    )
+
+
+BATCH_TEXTS = st.lists(
+    st.tuples(
+        st.integers(0, 2),  # to: business A, business B, or a number nobody has
+        st.sampled_from([MARIA, JOHN, STRANGER]),
+        st.sampled_from(["hi", "Can I come at 4?", "STOP", "START", "HELP", ""]),
+        st.integers(0, 7),  # the carrier sid: equal sids are the same text retried
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def test_a_batch_of_texts_leaves_what_the_same_texts_one_by_one_leave(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """The intake writes texts that arrive together in one batch: usage, unread badges,
+    conversations, keyword replies and replays must come out as if they came one by one."""
+    a, b = two_businesses(session, context, clock.now())
+    make_client(session, a.business, clock.now(), cell_phone=MARIA)
+    conversation = conversation_of_new(session, context, a, JOHN, clock)
+    update_flags(session, a.business.id, conversation.id, muted=True)
+    session.flush()
+    numbers = [a.number.phone_number, b.number.phone_number, "+15005550006"]
+
+    @settings(max_examples=30, deadline=None, database=None)
+    @given(texts=BATCH_TEXTS)
+    def run(texts: list[tuple[int, str, str, int]]) -> None:
+        at = clock.now()
+        inbound = [
+            (
+                InboundSms(
+                    f"SMbatch{sid:026d}",
+                    phone,
+                    numbers[to],
+                    body,
+                    [] if body else ["https://m.test/p.png"],
+                ),
+                at + timedelta(seconds=n),
+            )
+            for n, (to, phone, body, sid) in enumerate(texts)
+        ]
+        results = []
+        for batched in (False, True):
+            savepoint = session.begin_nested()
+            try:
+                if batched:
+                    outcomes = record_inbound_batch(session, inbound)
+                else:
+                    outcomes = [record_inbound(session, text, when) for text, when in inbound]
+                results.append(
+                    (
+                        [(o.duplicate, o.unrouted, len(o.replies)) for o in outcomes],
+                        _intake_state(session, [a.business, b.business], at),
+                    )
+                )
+            finally:
+                savepoint.rollback()
+        one_by_one, batch = results
+        assert batch == one_by_one, texts
+
+    run()
+
+
+def conversation_of_new(
+    session: Session, context: AppContext, setup: SetUp, phone: str, clock: FrozenClock
+) -> Conversation:
+    text_from(session, setup.number, phone, "first", clock.now())
+    return conversation_of(session, setup.business, phone)
+
+
+def test_a_batch_that_carries_usage_past_80_percent_warns_once(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup = make_business(session, context.carrier, clock.now(), allowance=10)
+    texts = [
+        (InboundSms(f"SMwarn{n:027d}", MARIA, setup.number.phone_number, "hi"), clock.now())
+        for n in range(9)
+    ]
+    record_inbound_batch(session, texts)
+    warnings = [e.data for e in pending_events(session) if e.type == "usage.warning"]
+    assert warnings == [{"percent": 80, "used": 9, "allowance": 10}]
+    badges = {e.data["unread"] for e in pending_events(session) if e.type == "unread.changed"}
+    assert badges == {9}  # every text's event carries the badge as it stands at commit
 
 
 def test_unread_counts_client_messages_since_anyone_last_opened_the_conversation(

@@ -3,6 +3,7 @@ lives here, so no caller can reach another business's rows by id."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple, cast
@@ -207,7 +208,6 @@ class Route(NamedTuple):
     allowance: int
     sms_number_id: int
     sms_number: str
-    already_stored: bool  # a message with this carrier sid exists (a retried webhook)
 
 
 class InboundConversation(NamedTuple):
@@ -227,22 +227,23 @@ _conversations = cast(Table, Conversation.__table__)
 _messages = cast(Table, Message.__table__)
 # A literal, so SQLite can use the partial unique index on active numbers.
 _IS_ACTIVE = _numbers.c.status == literal_column(f"'{NUMBER_ACTIVE}'")
-_ROUTE = (
+_ROUTES = (
     select(
         _businesses.c.id,
         _businesses.c.timezone,
         _plans.c.monthly_allowance,
         _numbers.c.id,
         _numbers.c.phone_number,
-        # Asked in the same round trip: has this very text been stored already?
-        select(_messages.c.id).where(_messages.c.carrier_sid == bindparam("sid")).exists(),
     )
     .select_from(
         _numbers.join(_businesses, _numbers.c.business_id == _businesses.c.id).join(
             _plans, _plans.c.id == _businesses.c.plan_id
         )
     )
-    .where(_numbers.c.phone_number == bindparam("to_phone"), _IS_ACTIVE)
+    .where(_numbers.c.phone_number.in_(bindparam("to_phones", expanding=True)), _IS_ACTIVE)
+)
+_STORED_SIDS = select(_messages.c.carrier_sid).where(
+    _messages.c.carrier_sid.in_(bindparam("sids", expanding=True))
 )
 _CLIENT_FOR_PHONE = (
     select(_clients.c.id)
@@ -338,10 +339,17 @@ def _statements(session: Session) -> dict[str, Any]:
     return _BY_DIALECT[session.get_bind().dialect.name]
 
 
-def route_inbound(session: Session, to_phone: str, carrier_sid: str) -> Route | None:
-    """The business whose active number `to_phone` is, with what the intake needs of it."""
-    row = session.connection().execute(_ROUTE, {"to_phone": to_phone, "sid": carrier_sid}).first()
-    return Route(*row) if row else None
+def routes_for(session: Session, to_phones: Collection[str]) -> dict[str, Route]:
+    """For each of these numbers that is a business's active number: that business, with what
+    the intake needs of it (one query for a whole batch of texts)."""
+    rows = session.connection().execute(_ROUTES, {"to_phones": list(to_phones)})
+    return {route.sms_number: route for route in (Route(*row) for row in rows)}
+
+
+def stored_carrier_sids(session: Session, carrier_sids: Collection[str]) -> set[str]:
+    """Which of these carrier sids a message already has (retried webhooks)."""
+    rows = session.connection().execute(_STORED_SIDS, {"sids": list(carrier_sids)})
+    return {sid for (sid,) in rows}
 
 
 def upsert_inbound_conversation(

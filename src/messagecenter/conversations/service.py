@@ -5,8 +5,9 @@ Services take a Session and never commit; the caller's unit of work does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -93,16 +94,43 @@ class DuplicateDelivery(Exception):
 def record_inbound(session: Session, inbound: InboundSms, at: datetime) -> InboundOutcome:
     """Store a client's text exactly once: routed by `To`, counted, unread bumped, keyword
     rules applied, pushed live. Never refused for its content or for lack of allowance.
+    Raises DuplicateDelivery when a concurrent twin committed first (the caller rolls back)."""
+    return record_inbound_batch(session, [(inbound, at)])[0]
 
-    This is the webhook's hot path: a handful of prepared statements, each row touched once.
-    Raises DuplicateDelivery when a concurrent twin committed first (the caller rolls back).
-    """
-    route = queries.route_inbound(session, inbound.to_phone, inbound.carrier_sid)
-    if route is None:
-        return _record_unrouted(session, inbound, at)
-    if route.already_stored:
-        return InboundOutcome(None, route.business_id, duplicate=True)
 
+def record_inbound_batch(
+    session: Session, texts: Sequence[tuple[InboundSms, datetime]]
+) -> list[InboundOutcome]:
+    """`record_inbound` for several texts, in order, in the caller's transaction.
+
+    This is the intake's hot path. Routes and replays are looked up once for the batch; each
+    text then costs two statements (its conversation and its message); each business's usage
+    and unread badge move once, after the texts, in business order (so concurrent batches take
+    those row locks in the same order)."""
+    routes = queries.routes_for(session, {inbound.to_phone for inbound, _ in texts})
+    stored = queries.stored_carrier_sids(session, {inbound.carrier_sid for inbound, _ in texts})
+    counters = _InboundCounters()
+    outcomes: list[InboundOutcome] = []
+    for inbound, at in texts:
+        route = routes.get(inbound.to_phone)
+        if route is None:
+            outcomes.append(_record_unrouted(session, inbound, at))
+        elif inbound.carrier_sid in stored:
+            outcomes.append(InboundOutcome(None, route.business_id, duplicate=True))
+        else:
+            stored.add(inbound.carrier_sid)
+            outcomes.append(_record_routed(session, route, inbound, at, counters))
+    counters.apply(session)
+    return outcomes
+
+
+def _record_routed(
+    session: Session,
+    route: queries.Route,
+    inbound: InboundSms,
+    at: datetime,
+    counters: _InboundCounters,
+) -> InboundOutcome:
     body = normalize_newlines(inbound.body)
     info = count_segments(body)
     units = units_for(has_media=bool(inbound.media_urls))
@@ -146,23 +174,55 @@ def record_inbound(session: Session, inbound: InboundSms, at: datetime) -> Inbou
     if message_id is None:
         raise DuplicateDelivery(inbound.carrier_sid)
 
-    total = queries.count_inbound_units(
-        session, route.business_id, period_start(at, route.timezone), units
-    )
-    usage.warn_if_crossed(session, route.business_id, route.allowance, total - units, total)
+    counters.add(route, period_start(at, route.timezone), units, conversation)
     _announce_message(session, route.business_id, conversation.id, message_id, DIRECTION_INBOUND)
-    _change_unread(
-        session,
-        route.business_id,
-        conversation.id,
-        conversation.unread_count,
-        FOLDER_UNREAD,
-        0 if conversation.muted else 1,
-    )
     replies: list[int] = []
     if classify_keyword(body) is not None:
         replies = _answer_keyword(session, route, conversation.id, message_id, body, at)
     return InboundOutcome(message_id, route.business_id, replies=replies)
+
+
+@dataclass
+class _InboundCounters:
+    """What a batch of texts adds to each business's usage and unread badge."""
+
+    routes: dict[int, queries.Route] = field(default_factory=dict)
+    units: dict[int, dict[date, int]] = field(default_factory=dict)  # business -> period -> units
+    unread_delta: dict[int, int] = field(default_factory=dict)
+    # business -> (conversation id, its unread count), one per text, for the live events
+    conversations: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+
+    def add(
+        self,
+        route: queries.Route,
+        period: date,
+        units: int,
+        conversation: queries.InboundConversation,
+    ) -> None:
+        business_id = route.business_id
+        self.routes[business_id] = route
+        periods = self.units.setdefault(business_id, {})
+        periods[period] = periods.get(period, 0) + units
+        # A muted conversation counts its own unread texts but leaves the badge alone.
+        delta = 0 if conversation.muted else 1
+        self.unread_delta[business_id] = self.unread_delta.get(business_id, 0) + delta
+        self.conversations.setdefault(business_id, []).append(
+            (conversation.id, conversation.unread_count)
+        )
+
+    def apply(self, session: Session) -> None:
+        for business_id in sorted(self.routes):
+            allowance = self.routes[business_id].allowance
+            for period, units in sorted(self.units[business_id].items()):
+                total = queries.count_inbound_units(session, business_id, period, units)
+                usage.warn_if_crossed(session, business_id, allowance, total - units, total)
+            unread = queries.adjust_business_unread(
+                session, business_id, self.unread_delta[business_id]
+            )
+            for conversation_id, its_unread in self.conversations[business_id]:
+                _announce_unread(
+                    session, business_id, unread, conversation_id, its_unread, FOLDER_UNREAD
+                )
 
 
 def _record_unrouted(session: Session, inbound: InboundSms, at: datetime) -> InboundOutcome:
@@ -527,6 +587,17 @@ def _change_unread(
     delta: int,
 ) -> None:
     total = queries.adjust_business_unread(session, business_id, delta)
+    _announce_unread(session, business_id, total, conversation_id, conversation_unread, folder)
+
+
+def _announce_unread(
+    session: Session,
+    business_id: int,
+    total: int,
+    conversation_id: int,
+    conversation_unread: int,
+    folder: str,
+) -> None:
     queue_event_on_commit(
         session,
         LiveEvent(
