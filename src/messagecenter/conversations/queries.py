@@ -3,12 +3,22 @@ lives here, so no caller can reach another business's rows by id."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, literal_column, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -245,14 +255,14 @@ _ROUTES = (
 _STORED_SIDS = select(_messages.c.carrier_sid).where(
     _messages.c.carrier_sid.in_(bindparam("sids", expanding=True))
 )
-_CLIENT_FOR_PHONE = (
-    select(_clients.c.id)
+_CLIENTS_FOR_PHONES = (
+    select(_clients.c.business_id, _clients.c.cell_phone, func.min(_clients.c.id))
     .where(
-        _clients.c.business_id == bindparam("business_id"),
-        _clients.c.cell_phone == bindparam("phone"),
+        tuple_(_clients.c.business_id, _clients.c.cell_phone).in_(
+            bindparam("business_phones", expanding=True)
+        )
     )
-    .order_by(_clients.c.id)
-    .limit(1)
+    .group_by(_clients.c.business_id, _clients.c.cell_phone)
 )
 _ADJUST_UNREAD = (
     update(_businesses)
@@ -274,24 +284,30 @@ def _conversation_upsert(dialect_insert: Any) -> Any:
         "phone": bindparam("phone"),
         "client_id": None,
         "folder": FOLDER_UNREAD,
-        "unread_count": 1,
+        "unread_count": bindparam("texts"),
         "pinned": False,
         "muted": False,
-        "last_message_at": bindparam("at", type_=UTCDateTime()),
+        "last_message_at": bindparam("last_at", type_=UTCDateTime()),
         "last_message_preview": bindparam("preview"),
-        "created_at": bindparam("at", type_=UTCDateTime()),
+        "created_at": bindparam("first_at", type_=UTCDateTime()),
     }
     stmt = dialect_insert(table).values(values)
     return stmt.on_conflict_do_update(
         index_elements=["business_id", "phone"],
         set_={
             "folder": FOLDER_UNREAD,  # a client's text brings it back, archived or not
-            "unread_count": table.c.unread_count + 1,
+            "unread_count": table.c.unread_count + stmt.excluded.unread_count,
             "last_message_at": stmt.excluded.last_message_at,
             "last_message_preview": stmt.excluded.last_message_preview,
         },
     ).returning(
-        table.c.id, table.c.client_id, table.c.muted, table.c.unread_count, table.c.created_at
+        table.c.business_id,
+        table.c.phone,
+        table.c.id,
+        table.c.client_id,
+        table.c.muted,
+        table.c.unread_count,
+        table.c.created_at,
     )
 
 
@@ -303,7 +319,7 @@ def _message_insert(dialect_insert: Any) -> Any:
         dialect_insert(table)
         .values(values)
         .on_conflict_do_nothing(index_elements=["carrier_sid"])
-        .returning(table.c.id)
+        .returning(table.c.carrier_sid, table.c.id)
     )
 
 
@@ -352,26 +368,37 @@ def stored_carrier_sids(session: Session, carrier_sids: Collection[str]) -> set[
     return {sid for (sid,) in rows}
 
 
-def upsert_inbound_conversation(
-    session: Session, business_id: int, phone: str, preview: str, at: datetime
-) -> InboundConversation:
-    """Create the conversation, or bring it back to Unread with one more unread message; the
-    row stays locked until commit."""
-    row = (
-        session.connection()
-        .execute(
-            _statements(session)["conversation"],
-            {"business_id": business_id, "phone": phone, "preview": preview, "at": at},
-        )
-        .one()
-    )
-    return InboundConversation(*row)
+class ConversationTexts(NamedTuple):
+    """Texts from one phone to one business, arriving in one batch."""
+
+    business_id: int
+    phone: str
+    texts: int
+    first_at: datetime
+    last_at: datetime
+    preview: str  # the last text's
 
 
-def insert_message_row(session: Session, values: dict[str, Any]) -> int | None:
-    """Insert a message; None when its carrier sid is already stored."""
-    new_id = session.connection().execute(_statements(session)["message"], values).scalar()
-    return int(new_id) if new_id is not None else None
+def upsert_inbound_conversations(
+    session: Session, arrivals: Sequence[ConversationTexts]
+) -> dict[tuple[int, str], InboundConversation]:
+    """Create each conversation, or bring it back to Unread with its new texts added to its
+    unread count, in one statement; by (business id, phone). The rows stay locked until
+    commit, taken in (business, phone) order so concurrent batches cannot deadlock."""
+    if not arrivals:
+        return {}
+    params = [a._asdict() for a in sorted(arrivals)]
+    rows = session.connection().execute(_statements(session)["conversation"], params)
+    return {(row[0], row[1]): InboundConversation(*row[2:]) for row in rows}
+
+
+def insert_message_rows(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Insert messages in one statement; their ids by carrier sid. A sid already stored is
+    left out of the answer."""
+    if not rows:
+        return {}
+    inserted = session.connection().execute(_statements(session)["message"], list(rows))
+    return {sid: int(new_id) for sid, new_id in inserted}
 
 
 def count_inbound_units(session: Session, business_id: int, period: date, units: int) -> int:
@@ -387,12 +414,16 @@ def count_inbound_units(session: Session, business_id: int, period: date, units:
     return int(total)
 
 
-def client_id_for_phone(session: Session, business_id: int, phone: str) -> int | None:
-    found = session.connection().execute(
-        _CLIENT_FOR_PHONE, {"business_id": business_id, "phone": phone}
+def client_ids_for_phones(
+    session: Session, business_phones: Collection[tuple[int, str]]
+) -> dict[tuple[int, str], int]:
+    """The client (the first, if several) whose cell phone each (business id, phone) is."""
+    if not business_phones:
+        return {}
+    rows = session.connection().execute(
+        _CLIENTS_FOR_PHONES, {"business_phones": list(business_phones)}
     )
-    client_id = found.scalar()
-    return int(client_id) if client_id is not None else None
+    return {(business_id, phone): int(client_id) for business_id, phone, client_id in rows}
 
 
 def link_conversations_to_client(
@@ -410,7 +441,10 @@ def link_conversations_to_client(
     )
 
 
-def set_conversation_client(session: Session, conversation_id: int, client_id: int) -> None:
-    session.connection().execute(
-        _SET_CLIENT, {"conversation_id": conversation_id, "client_id": client_id}
-    )
+def set_conversation_clients(session: Session, links: Sequence[tuple[int, int]]) -> None:
+    """Attach conversations to clients: (conversation id, client id) pairs."""
+    if links:
+        session.connection().execute(
+            _SET_CLIENT,
+            [{"conversation_id": c, "client_id": client_id} for c, client_id in links],
+        )

@@ -101,85 +101,141 @@ def record_inbound(session: Session, inbound: InboundSms, at: datetime) -> Inbou
 def record_inbound_batch(
     session: Session, texts: Sequence[tuple[InboundSms, datetime]]
 ) -> list[InboundOutcome]:
-    """`record_inbound` for several texts, in order, in the caller's transaction.
+    """`record_inbound` for several texts, in order, in the caller's transaction, leaving
+    exactly what recording them one by one would leave.
 
-    This is the intake's hot path. Routes and replays are looked up once for the batch; each
-    text then costs two statements (its conversation and its message); each business's usage
-    and unread badge move once, after the texts, in business order (so concurrent batches take
-    those row locks in the same order)."""
+    This is the intake's hot path, written set by set rather than text by text: one query
+    finds the routes, one the replays, one statement upserts the conversations and one
+    inserts the messages; each business's usage and badge move once, in business order. A
+    keyword (STOP, START, HELP...) is answered before the texts after it are written, so the
+    thread keeps its order."""
     routes = queries.routes_for(session, {inbound.to_phone for inbound, _ in texts})
     stored = queries.stored_carrier_sids(session, {inbound.carrier_sid for inbound, _ in texts})
     counters = _InboundCounters()
-    outcomes: list[InboundOutcome] = []
-    for inbound, at in texts:
+    outcomes: dict[int, InboundOutcome] = {}
+    run: list[_RoutedText] = []  # texts to write together, up to and including a keyword
+    for index, (inbound, at) in enumerate(texts):
         route = routes.get(inbound.to_phone)
         if route is None:
-            outcomes.append(_record_unrouted(session, inbound, at))
+            outcomes[index] = _record_unrouted(session, inbound, at)
         elif inbound.carrier_sid in stored:
-            outcomes.append(InboundOutcome(None, route.business_id, duplicate=True))
+            outcomes[index] = InboundOutcome(None, route.business_id, duplicate=True)
         else:
             stored.add(inbound.carrier_sid)
-            outcomes.append(_record_routed(session, route, inbound, at, counters))
+            text = _RoutedText(index, route, inbound, normalize_newlines(inbound.body), at)
+            run.append(text)
+            if classify_keyword(text.body) is not None:
+                outcomes.update(_record_routed(session, run, counters))
+                run = []
+    outcomes.update(_record_routed(session, run, counters))
     counters.apply(session)
-    return outcomes
+    return [outcomes[index] for index in range(len(texts))]
+
+
+@dataclass(frozen=True)
+class _RoutedText:
+    index: int  # its place in the batch
+    route: queries.Route
+    inbound: InboundSms
+    body: str  # CRLF as LF
+    at: datetime
 
 
 def _record_routed(
-    session: Session,
-    route: queries.Route,
-    inbound: InboundSms,
-    at: datetime,
-    counters: _InboundCounters,
-) -> InboundOutcome:
-    body = normalize_newlines(inbound.body)
-    info = count_segments(body)
-    units = units_for(has_media=bool(inbound.media_urls))
-    conversation = queries.upsert_inbound_conversation(
-        session, route.business_id, inbound.from_phone, (body or "(picture message)")[:160], at
-    )
-    if conversation.client_id is None and conversation.created_at == at:
-        # A new conversation: is the sender a client? (Saving a client with a phone links
-        # that phone's existing conversation, so older ones need no lookup.)
-        client_id = queries.client_id_for_phone(session, route.business_id, inbound.from_phone)
-        if client_id is not None:
-            queries.set_conversation_client(session, conversation.id, client_id)
-    message_id = queries.insert_message_row(
+    session: Session, run: list[_RoutedText], counters: _InboundCounters
+) -> dict[int, InboundOutcome]:
+    """Write texts that have a business and are not replays; only the last may be a keyword.
+    Their outcomes by place in the batch."""
+    if not run:
+        return {}
+    arrivals: dict[tuple[int, str], list[_RoutedText]] = {}
+    for text in run:
+        arrivals.setdefault((text.route.business_id, text.inbound.from_phone), []).append(text)
+    conversations = queries.upsert_inbound_conversations(
         session,
-        {
-            "business_id": route.business_id,
-            "conversation_id": conversation.id,
-            "direction": DIRECTION_INBOUND,
-            "sender_type": SENDER_CLIENT,
-            "staff_member_id": None,
-            "api_key_id": None,
-            "from_phone": inbound.from_phone,
-            "to_phone": inbound.to_phone,
-            "body": body,
-            "media_urls": list(inbound.media_urls),
-            "encoding": info.encoding,
-            "segments": info.segments,
-            "units": units,
-            "status": status.RECEIVED,
-            "error_code": None,
-            "error_message": None,
-            "carrier_sid": inbound.carrier_sid,
-            "dispatch_state": DISPATCH_NONE,
-            "attempts": 0,
-            "next_attempt_at": None,
-            "claimed_at": None,
-            "created_at": at,
-            "updated_at": at,
-        },
+        [
+            queries.ConversationTexts(
+                business_id,
+                phone,
+                len(group),
+                group[0].at,
+                group[-1].at,
+                (group[-1].body or "(picture message)")[:PREVIEW_LENGTH],
+            )
+            for (business_id, phone), group in arrivals.items()
+        ],
     )
-    if message_id is None:
-        raise DuplicateDelivery(inbound.carrier_sid)
+    # New conversations: is the sender a client? (Saving a client with a phone links that
+    # phone's existing conversation, so older ones need no lookup.)
+    new = [
+        key
+        for key, conversation in conversations.items()
+        if conversation.client_id is None and conversation.created_at == arrivals[key][0].at
+    ]
+    clients = queries.client_ids_for_phones(session, new)
+    queries.set_conversation_clients(
+        session, [(conversations[key].id, client_id) for key, client_id in clients.items()]
+    )
+    message_ids = queries.insert_message_rows(
+        session,
+        [_inbound_message_row(text, conversations[_key(text)].id) for text in run],
+    )
+    outcomes: dict[int, InboundOutcome] = {}
+    for key, group in arrivals.items():
+        conversation = conversations[key]
+        for position, text in enumerate(group):
+            message_id = message_ids.get(text.inbound.carrier_sid)
+            if message_id is None:  # a concurrent twin committed first
+                raise DuplicateDelivery(text.inbound.carrier_sid)
+            # The conversation's unread count as it stood after this text.
+            unread = conversation.unread_count - (len(group) - 1 - position)
+            counters.add(text, conversation, unread)
+            _announce_message(
+                session, text.route.business_id, conversation.id, message_id, DIRECTION_INBOUND
+            )
+            outcomes[text.index] = InboundOutcome(message_id, text.route.business_id)
+    last = run[-1]
+    if classify_keyword(last.body) is not None:
+        message_id = message_ids[last.inbound.carrier_sid]
+        conversation_id = conversations[_key(last)].id
+        replies = _answer_keyword(
+            session, last.route, conversation_id, message_id, last.body, last.at
+        )
+        outcomes[last.index] = InboundOutcome(message_id, last.route.business_id, replies=replies)
+    return outcomes
 
-    counters.add(route, period_start(at, route.timezone), units, conversation)
-    _announce_message(session, route.business_id, conversation.id, message_id, DIRECTION_INBOUND)
-    replies: list[int] = []
-    if classify_keyword(body) is not None:
-        replies = _answer_keyword(session, route, conversation.id, message_id, body, at)
-    return InboundOutcome(message_id, route.business_id, replies=replies)
+
+def _key(text: _RoutedText) -> tuple[int, str]:
+    return text.route.business_id, text.inbound.from_phone
+
+
+def _inbound_message_row(text: _RoutedText, conversation_id: int) -> dict[str, object]:
+    info = count_segments(text.body)
+    return {
+        "business_id": text.route.business_id,
+        "conversation_id": conversation_id,
+        "direction": DIRECTION_INBOUND,
+        "sender_type": SENDER_CLIENT,
+        "staff_member_id": None,
+        "api_key_id": None,
+        "from_phone": text.inbound.from_phone,
+        "to_phone": text.inbound.to_phone,
+        "body": text.body,
+        "media_urls": list(text.inbound.media_urls),
+        "encoding": info.encoding,
+        "segments": info.segments,
+        "units": units_for(has_media=bool(text.inbound.media_urls)),
+        "status": status.RECEIVED,
+        "error_code": None,
+        "error_message": None,
+        "carrier_sid": text.inbound.carrier_sid,
+        "dispatch_state": DISPATCH_NONE,
+        "attempts": 0,
+        "next_attempt_at": None,
+        "claimed_at": None,
+        "created_at": text.at,
+        "updated_at": text.at,
+    }
 
 
 @dataclass
@@ -193,22 +249,19 @@ class _InboundCounters:
     conversations: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
 
     def add(
-        self,
-        route: queries.Route,
-        period: date,
-        units: int,
-        conversation: queries.InboundConversation,
+        self, text: _RoutedText, conversation: queries.InboundConversation, unread: int
     ) -> None:
-        business_id = route.business_id
-        self.routes[business_id] = route
+        business_id = text.route.business_id
+        self.routes[business_id] = text.route
         periods = self.units.setdefault(business_id, {})
-        periods[period] = periods.get(period, 0) + units
+        period = period_start(text.at, text.route.timezone)
+        periods[period] = periods.get(period, 0) + units_for(
+            has_media=bool(text.inbound.media_urls)
+        )
         # A muted conversation counts its own unread texts but leaves the badge alone.
         delta = 0 if conversation.muted else 1
         self.unread_delta[business_id] = self.unread_delta.get(business_id, 0) + delta
-        self.conversations.setdefault(business_id, []).append(
-            (conversation.id, conversation.unread_count)
-        )
+        self.conversations.setdefault(business_id, []).append((conversation.id, unread))
 
     def apply(self, session: Session) -> None:
         for business_id in sorted(self.routes):
