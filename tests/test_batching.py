@@ -31,19 +31,24 @@ class Recorder:
         return [ValueError(f"bad {i}") if i in self.fail_on else i * 2 for i in items]
 
 
+async def _first_then_the_rest(
+    batcher: Batcher[int, int], handler: Recorder, items: list[int]
+) -> list[int | BaseException]:
+    """Submit the first item; while the handler holds its batch, submit the rest; release."""
+    first = asyncio.ensure_future(batcher.submit(items[0]))
+    await asyncio.to_thread(handler.started.wait, 5)
+    rest = [asyncio.ensure_future(batcher.submit(i)) for i in items[1:]]
+    await asyncio.sleep(0.05)  # all of them are waiting behind the first batch
+    handler.release.set()
+    return await asyncio.gather(first, *rest, return_exceptions=True)
+
+
 def test_items_that_arrive_during_a_batch_share_the_next_batch() -> None:
     handler = Recorder(hold_first=True)
     batcher: Batcher[int, int] = Batcher(handler, max_batch=64, name="test")
 
-    async def scenario() -> list[int]:
-        first = asyncio.ensure_future(batcher.submit(0))
-        await asyncio.to_thread(handler.started.wait, 5)
-        rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 6)]
-        await asyncio.sleep(0.05)  # all five are waiting behind the first batch
-        handler.release.set()
-        return await asyncio.gather(first, *rest)
-
-    assert asyncio.run(scenario()) == [0, 2, 4, 6, 8, 10]
+    results = asyncio.run(_first_then_the_rest(batcher, handler, list(range(6))))
+    assert results == [0, 2, 4, 6, 8, 10]
     assert handler.batches == [[0], [1, 2, 3, 4, 5]]
     batcher.close()
 
@@ -52,15 +57,8 @@ def test_a_batch_holds_at_most_max_batch_items() -> None:
     handler = Recorder(hold_first=True)
     batcher: Batcher[int, int] = Batcher(handler, max_batch=3, name="test")
 
-    async def scenario() -> list[int]:
-        first = asyncio.ensure_future(batcher.submit(0))
-        await asyncio.to_thread(handler.started.wait, 5)
-        rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 8)]
-        await asyncio.sleep(0.05)
-        handler.release.set()
-        return await asyncio.gather(first, *rest)
-
-    assert asyncio.run(scenario()) == [i * 2 for i in range(8)]
+    results = asyncio.run(_first_then_the_rest(batcher, handler, list(range(8))))
+    assert results == [i * 2 for i in range(8)]
     assert handler.batches == [[0], [1, 2, 3], [4, 5, 6], [7]]
     batcher.close()
 
@@ -69,15 +67,7 @@ def test_an_item_that_fails_fails_only_its_own_request() -> None:
     handler = Recorder(fail_on=frozenset({3}), hold_first=True)
     batcher: Batcher[int, int] = Batcher(handler, max_batch=64, name="test")
 
-    async def scenario() -> list[int | BaseException]:
-        first = asyncio.ensure_future(batcher.submit(0))
-        await asyncio.to_thread(handler.started.wait, 5)
-        rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 5)]
-        await asyncio.sleep(0.05)
-        handler.release.set()
-        return await asyncio.gather(first, *rest, return_exceptions=True)
-
-    results = asyncio.run(scenario())
+    results = asyncio.run(_first_then_the_rest(batcher, handler, list(range(5))))
     assert results[:3] == [0, 2, 4] and results[4] == 8
     assert isinstance(results[3], ValueError) and str(results[3]) == "bad 3"
     assert handler.batches == [[0], [1, 2, 3, 4]]  # 3 was in a batch with the others
