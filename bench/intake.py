@@ -354,9 +354,11 @@ def _rows(url: str, app: str) -> int:
     try:
         with engine.connect() as connection:
             if app == "full":
-                messages = connection.scalar(select(func.count()).select_from(Message)) or 0
-                queued = connection.scalar(select(func.count()).select_from(InboundQueueItem))
-                return int(messages) + int(queued or 0)
+                # One statement, so one snapshot: a text the worker moves from the queue to
+                # the messages between two counts would be missed by both.
+                messages = select(func.count()).select_from(Message).scalar_subquery()
+                queued = select(func.count()).select_from(InboundQueueItem).scalar_subquery()
+                return int(connection.scalar(select(messages + queued)) or 0)
             exists = connection.dialect.has_table(connection, "bench_bare_messages")
             if not exists:
                 return 0
