@@ -144,3 +144,30 @@ def test_requests_from_several_event_loops_each_hear_their_own_result() -> None:
         thread.join(5)
     assert results == {n: n * 2 for n in range(8)}
     batcher.close()
+
+
+def test_when_no_thread_can_start_the_request_fails_and_the_next_one_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handler = Recorder()
+    batcher: Batcher[int, int] = Batcher(handler, max_batch=64, name="test")
+    original = threading.Thread.start
+
+    def cannot_start(thread: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", cannot_start)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        asyncio.run(batcher.submit(1))
+    monkeypatch.setattr(threading.Thread, "start", original)
+    assert asyncio.run(batcher.submit(2)) == 4
+    assert handler.batches == [[2]]  # the refused item was not kept to be written later
+
+
+def test_a_handler_that_exits_fails_its_batch_with_an_error_not_the_exit() -> None:
+    def exits(items: Sequence[int]) -> list[int | BaseException]:
+        raise SystemExit(3)
+
+    batcher: Batcher[int, int] = Batcher(exits, max_batch=64, name="test")
+    with pytest.raises(RuntimeError, match="the batch handler stopped: SystemExit"):
+        asyncio.run(batcher.submit(1))

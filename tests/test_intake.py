@@ -149,3 +149,22 @@ def test_accepting_a_webhook_text_commits_it_before_answering(
         # Both stored; only HELP queued a reply for the worker to send.
         assert woken == [True, False] and (messages, queued) == (3, [])
     context.intake.close()
+
+
+def test_a_text_the_queue_cannot_take_fails_only_its_own_webhook(
+    session: Session, context: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup = make_business(session, context.carrier, clock.now())
+    session.commit()
+    texts = _texts(setup.number.phone_number, 3)
+    original = intake_module.insert_ignore_many
+
+    def refusing(db: Session, table: object, rows: list[dict[str, object]], *a: object) -> object:
+        if any(row["carrier_sid"] == texts[1].carrier_sid for row in rows):
+            raise RuntimeError("value too long for type character varying(64)")
+        return original(db, table, rows, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(intake_module, "insert_ignore_many", refusing)
+    first, second, third = context.intake.enqueue_inbound_batch(texts)
+    assert (first, third) == (True, True) and isinstance(second, RuntimeError)
+    assert [sid for sid, _ in _stored(session)[1]] == [texts[0].carrier_sid, texts[2].carrier_sid]

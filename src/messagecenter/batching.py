@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -35,10 +37,12 @@ class Batcher(Generic[Item, Result]):
     ) -> None:
         self._handle = handle
         self._max_batch = max_batch
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._name = name
         self._lock = threading.Lock()
         self._pending: list[tuple[Item, asyncio.Future[Result], asyncio.AbstractEventLoop]] = []
-        self._draining = False
+        # The thread writing batches, while there are any to write; a new one starts when
+        # work arrives after a quiet spell (a thread's start costs far less than a write).
+        self._thread: threading.Thread | None = None
 
     async def submit(self, item: Item) -> Result:
         """Wait until `item` has been handled (and committed); its result, or its exception."""
@@ -46,41 +50,62 @@ class Batcher(Generic[Item, Result]):
         future: asyncio.Future[Result] = loop.create_future()
         with self._lock:
             self._pending.append((item, future, loop))
-            start = not self._draining
-            self._draining = True
-        if start:
-            self._executor.submit(self._drain)
+            if self._thread is None:
+                thread = threading.Thread(target=self._drain, name=self._name, daemon=True)
+                try:
+                    thread.start()
+                except BaseException:  # no thread to be had: refuse this item, keep no state
+                    self._pending.pop()
+                    raise
+                self._thread = thread
         # A client that hangs up cancels only its wait; the write goes ahead with its batch.
         return await future
 
     def close(self) -> None:
-        """Finish what was submitted, then stop the thread."""
-        self._executor.shutdown(wait=True)
+        """Wait until what was submitted has been handled."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join()
 
     def _drain(self) -> None:
-        while True:
+        try:
+            while True:
+                with self._lock:
+                    batch = self._pending[: self._max_batch]
+                    del self._pending[: self._max_batch]
+                    if not batch:
+                        self._thread = None
+                        return
+                self._write(batch)
+        except BaseException:
+            # Not the handler (its errors go to the requests): a bug here. The next submit
+            # starts a new thread, which takes what is still pending.
+            log.exception("the %s batch thread stopped", self._name)
             with self._lock:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                if not batch:
-                    self._draining = False
-                    return
-            try:
-                outcomes: Sequence[Result | BaseException] = self._handle([b[0] for b in batch])
-                if len(outcomes) != len(batch):
-                    raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)}")
-            except BaseException as exc:  # every waiting request must hear of it
-                outcomes = [exc] * len(batch)
-            by_loop: dict[
-                asyncio.AbstractEventLoop,
-                list[tuple[asyncio.Future[Result], Result | BaseException]],
-            ] = {}
-            for (_item, future, loop), outcome in zip(batch, outcomes, strict=True):
-                by_loop.setdefault(loop, []).append((future, outcome))
-            for loop, answers in by_loop.items():
-                # RuntimeError: that event loop has closed, so nobody is waiting any more.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_answer, answers)
+                self._thread = None
+
+    def _write(
+        self, batch: list[tuple[Item, asyncio.Future[Result], asyncio.AbstractEventLoop]]
+    ) -> None:
+        try:
+            outcomes: Sequence[Result | BaseException] = self._handle([b[0] for b in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)}")
+        except Exception as exc:  # every waiting request must hear of it
+            outcomes = [exc] * len(batch)
+        except BaseException as exc:  # SystemExit and the like must not reach an event loop
+            outcomes = [RuntimeError(f"the batch handler stopped: {exc!r}")] * len(batch)
+        by_loop: dict[
+            asyncio.AbstractEventLoop,
+            list[tuple[asyncio.Future[Result], Result | BaseException]],
+        ] = {}
+        for (_item, future, loop), outcome in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(loop, []).append((future, outcome))
+        for loop, answers in by_loop.items():
+            # RuntimeError: that event loop has closed, so nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_answer, answers)
 
 
 def _answer(answers: list[tuple[asyncio.Future[Result], Result | BaseException]]) -> None:

@@ -12,7 +12,8 @@ simulated carrier calls `receive_inbound`). Status reports are recorded straight
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +28,7 @@ from messagecenter.models import InboundQueueItem
 from messagecenter.sending import service as sending
 
 log = logging.getLogger(__name__)
+Outcome = TypeVar("Outcome")
 
 BATCH_SIZE = 100
 WEBHOOK_BATCH_SIZE = 64  # texts a webhook transaction may hold under load
@@ -52,53 +54,47 @@ class Intake:
     def close(self) -> None:
         self._webhook_batches.close()
 
-    def _accept_batch(self, inbounds: Sequence[InboundSms]) -> list[bool | BaseException]:
+    def _accept_batch(self, inbounds: Sequence[InboundSms]) -> list[bool | Exception]:
         if self.queue_inbound:
-            return list(self.enqueue_inbound_batch(inbounds))
+            return self.enqueue_inbound_batch(inbounds)
         return [
-            outcome if isinstance(outcome, BaseException) else bool(outcome.replies)
+            outcome if isinstance(outcome, Exception) else bool(outcome.replies)
             for outcome in self.receive_inbound_batch(inbounds)
         ]
 
     def receive_inbound(self, inbound: InboundSms) -> InboundOutcome:
         """Process a client's text now, in its own unit of work."""
-        try:
-            with session_scope(self._sessions) as session:
-                return conversations.record_inbound(session, inbound, self._clock.now())
-        except conversations.DuplicateDelivery:  # a concurrent twin was stored first
-            return InboundOutcome(None, None, duplicate=True)
+        return self._record([inbound])[0]
 
     def receive_inbound_batch(
         self, inbounds: Sequence[InboundSms]
     ) -> list[InboundOutcome | Exception]:
         """Process texts in one unit of work. If that fails, each text is processed alone, so
         one text that cannot be stored fails only its own request (and Twilio retries it)."""
-        if len(inbounds) > 1:
-            try:
-                with session_scope(self._sessions) as session:
-                    return list(
-                        conversations.record_inbound_batch(
-                            session, [(inbound, self._clock.now()) for inbound in inbounds]
-                        )
-                    )
-            except Exception:
-                log.warning("a batch of inbound texts failed; storing each alone", exc_info=True)
-        outcomes: list[InboundOutcome | Exception] = []
-        for inbound in inbounds:
-            try:
-                outcomes.append(self.receive_inbound(inbound))
-            except Exception as exc:
-                log.exception("inbound text %s could not be stored", inbound.carrier_sid)
-                outcomes.append(exc)
-        return outcomes
+        return _each_alone_if_the_batch_fails(inbounds, self._record)
+
+    def _record(self, inbounds: Sequence[InboundSms]) -> list[InboundOutcome]:
+        try:
+            with session_scope(self._sessions) as session:
+                return conversations.record_inbound_batch(
+                    session, [(inbound, self._clock.now()) for inbound in inbounds]
+                )
+        except conversations.DuplicateDelivery:  # a concurrent twin was stored first
+            if len(inbounds) > 1:
+                raise  # each alone will tell which
+            return [InboundOutcome(None, None, duplicate=True)]
 
     def enqueue_inbound(self, inbound: InboundSms) -> bool:
         """Keep a client's text for the worker; False when that sid is already queued."""
-        return self.enqueue_inbound_batch([inbound])[0]
+        return self._insert_queued([inbound])[0]
 
-    def enqueue_inbound_batch(self, inbounds: Sequence[InboundSms]) -> list[bool]:
+    def enqueue_inbound_batch(self, inbounds: Sequence[InboundSms]) -> list[bool | Exception]:
         """Keep texts for the worker in one insert; for each, whether it was new (a sid
-        already queued, or twice in this batch, is not)."""
+        already queued, or twice in this batch, is not). If the insert fails, each text is
+        inserted alone and only the one that cannot be stored fails."""
+        return _each_alone_if_the_batch_fails(inbounds, self._insert_queued)
+
+    def _insert_queued(self, inbounds: Sequence[InboundSms]) -> list[bool]:
         now = self._clock.now()
         rows = [
             {
@@ -116,7 +112,9 @@ class Intake:
             inserted = insert_ignore_many(
                 session,
                 InboundQueueItem.__table__,  # type: ignore[arg-type]
-                rows,
+                # By sid, so two processes inserting the same retried texts lock the unique
+                # index's entries in one order.
+                sorted(rows, key=lambda row: row["carrier_sid"]),
                 ["carrier_sid"],
             )
         new: list[bool] = []
@@ -131,7 +129,9 @@ class Intake:
         one bad text cannot hold up the others."""
         try:
             with session_scope(self._sessions) as session:
-                # In arrival order; record_inbound_batch takes row locks in a fixed order.
+                # In arrival order. record_inbound_batch locks conversations and counters in a
+                # fixed order; a keyword answered mid-batch can break it, and then PostgreSQL
+                # stops one of two batches as a deadlock and its texts go one by one below.
                 items = _claim(session, limit)
                 outcomes = conversations.record_inbound_batch(
                     session, [(_as_inbound(item), item.received_at) for item in items]
@@ -174,6 +174,26 @@ class Intake:
     def receive_status(self, report: StatusReport) -> bool:
         with session_scope(self._sessions) as session:
             return sending.record_status(session, report, self._clock.now())
+
+
+def _each_alone_if_the_batch_fails(
+    inbounds: Sequence[InboundSms], write: Callable[[Sequence[InboundSms]], list[Outcome]]
+) -> list[Outcome | Exception]:
+    """`write` the texts in one unit of work; if that fails, each alone, so a text that
+    cannot be stored fails only its own webhook (which Twilio then retries)."""
+    if len(inbounds) > 1:
+        try:
+            return list(write(inbounds))
+        except Exception:
+            log.warning("a batch of inbound texts failed; writing each alone", exc_info=True)
+    outcomes: list[Outcome | Exception] = []
+    for inbound in inbounds:
+        try:
+            outcomes.append(write([inbound])[0])
+        except Exception as exc:
+            log.exception("inbound text %s could not be stored", inbound.carrier_sid)
+            outcomes.append(exc)
+    return outcomes
 
 
 def _claim(session: Session, limit: int) -> list[InboundQueueItem]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -302,7 +302,7 @@ def test_crlf_in_an_inbound_body_is_stored_as_lf(
 # ---------------------------------------------------------------------------- unread and folders
 
 
-def _intake_state(session: Session, businesses: list[Business], at: datetime) -> object:
+def _intake_state(session: Session, businesses: list[Business]) -> object:
     """Everything the intake writes, without ids or times (which differ between two runs)."""
     session.expire_all()
     messages = session.execute(
@@ -325,7 +325,11 @@ def _intake_state(session: Session, businesses: list[Business], at: datetime) ->
         messages,
         conversations,
         list(unrouted),
-        [(used(session, b, at), badge(session, b)) for b in businesses],
+        [
+            (used(session, b, MONTH_END), used(session, b, MONTH_END + timedelta(days=1)))
+            for b in businesses
+        ],
+        [badge(session, b) for b in businesses],
     )
 
 
@@ -333,30 +337,36 @@ BATCH_TEXTS = st.lists(
     st.tuples(
         st.integers(0, 2),  # to: business A, business B, or a number nobody has
         st.sampled_from([MARIA, JOHN, STRANGER]),
-        st.sampled_from(["hi", "Can I come at 4?", "STOP", "START", "HELP", ""]),
+        st.sampled_from(["hi", "Can I come at 4?", "STOP", "START", "HELP", ""]),  # "": a picture
         st.integers(0, 7),  # the carrier sid: equal sids are the same text retried
+        st.integers(0, 3),  # seconds past 23:59:58 on 30 November in New York
     ),
     min_size=1,
     max_size=12,
 )
+MONTH_END = datetime(2026, 12, 1, 4, 59, 58, tzinfo=UTC)  # 23:59:58 on 30 November, New York
 
 
 def test_a_batch_of_texts_leaves_what_the_same_texts_one_by_one_leave(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
-    """The intake writes texts that arrive together in one batch: usage, unread badges,
-    conversations, keyword replies and replays must come out as if they came one by one."""
-    a, b = two_businesses(session, context, clock.now())
+    """The intake writes texts that arrive together in one batch: usage (and its warnings, in
+    small allowances, across a month's end), unread badges, conversations, keyword replies
+    and replays must come out as if the texts came one by one."""
+    a = make_business(session, context.carrier, clock.now(), allowance=6)
+    b = make_business(
+        session, context.carrier, clock.now(), business_phone="+13125550100", allowance=3
+    )
     make_client(session, a.business, clock.now(), cell_phone=MARIA)
     conversation = conversation_of_new(session, context, a, JOHN, clock)
     update_flags(session, a.business.id, conversation.id, muted=True)
     session.flush()
     numbers = [a.number.phone_number, b.number.phone_number, "+15005550006"]
 
-    @settings(max_examples=30, deadline=None, database=None)
+    @settings(max_examples=60, deadline=None, database=None)
     @given(texts=BATCH_TEXTS)
-    def run(texts: list[tuple[int, str, str, int]]) -> None:
-        at = clock.now()
+    def run(texts: list[tuple[int, str, str, int, int]]) -> None:
+        seconds = sorted(t[4] for t in texts)  # arrival times never go back; some are equal
         inbound = [
             (
                 InboundSms(
@@ -366,9 +376,9 @@ def test_a_batch_of_texts_leaves_what_the_same_texts_one_by_one_leave(
                     body,
                     [] if body else ["https://m.test/p.png"],
                 ),
-                at + timedelta(seconds=n),
+                MONTH_END + timedelta(seconds=seconds[n]),
             )
-            for n, (to, phone, body, sid) in enumerate(texts)
+            for n, (to, phone, body, sid, _) in enumerate(texts)
         ]
         results = []
         for batched in (False, True):
@@ -382,7 +392,7 @@ def test_a_batch_of_texts_leaves_what_the_same_texts_one_by_one_leave(
                 results.append(
                     (
                         [(o.duplicate, o.unrouted, len(o.replies)) for o in outcomes],
-                        _intake_state(session, [a.business, b.business], at),
+                        _intake_state(session, [a.business, b.business]),
                         _event_kinds(pending_events(session)[events_before:]),
                     )
                 )
@@ -410,7 +420,7 @@ def conversation_of_new(
     return conversation_of(session, setup.business, phone)
 
 
-def test_a_batch_that_carries_usage_past_80_percent_warns_once(
+def test_a_batch_that_carries_usage_past_80_percent_warns_as_the_texts_one_by_one_would(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     setup = make_business(session, context.carrier, clock.now(), allowance=10)
@@ -420,7 +430,7 @@ def test_a_batch_that_carries_usage_past_80_percent_warns_once(
     ]
     record_inbound_batch(session, texts)
     warnings = [e.data for e in pending_events(session) if e.type == "usage.warning"]
-    assert warnings == [{"percent": 80, "used": 9, "allowance": 10}]
+    assert warnings == [{"percent": 80, "used": 8, "allowance": 10}]  # once, at the 8th text
     badges = {e.data["unread"] for e in pending_events(session) if e.type == "unread.changed"}
     assert badges == {9}  # every text's event carries the badge as it stands at commit
 

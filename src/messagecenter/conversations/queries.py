@@ -384,7 +384,8 @@ def upsert_inbound_conversations(
 ) -> dict[tuple[int, str], InboundConversation]:
     """Create each conversation, or bring it back to Unread with its new texts added to its
     unread count, in one statement; by (business id, phone). The rows stay locked until
-    commit, taken in (business, phone) order so concurrent batches cannot deadlock."""
+    commit, taken in (business, phone) order so that concurrent statements cannot deadlock
+    on them."""
     if not arrivals:
         return {}
     params = [a._asdict() for a in sorted(arrivals)]

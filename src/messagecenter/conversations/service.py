@@ -107,11 +107,10 @@ def record_inbound_batch(
     This is the intake's hot path, written set by set rather than text by text: one query
     finds the routes, one the replays, one statement upserts the conversations and one
     inserts the messages; each business's usage and badge move once, in business order. A
-    keyword (STOP, START, HELP...) is answered before the texts after it are written, so the
-    thread keeps its order."""
+    keyword (STOP, START, HELP...) ends a run of texts written together: it is answered
+    before the texts after it are written, so the thread and the usage keep their order."""
     routes = queries.routes_for(session, {inbound.to_phone for inbound, _ in texts})
     stored = queries.stored_carrier_sids(session, {inbound.carrier_sid for inbound, _ in texts})
-    counters = _InboundCounters()
     outcomes: dict[int, InboundOutcome] = {}
     run: list[_RoutedText] = []  # texts to write together, up to and including a keyword
     for index, (inbound, at) in enumerate(texts):
@@ -125,10 +124,9 @@ def record_inbound_batch(
             text = _RoutedText(index, route, inbound, normalize_newlines(inbound.body), at)
             run.append(text)
             if classify_keyword(text.body) is not None:
-                outcomes.update(_record_routed(session, run, counters))
+                outcomes.update(_record_routed(session, run))
                 run = []
-    outcomes.update(_record_routed(session, run, counters))
-    counters.apply(session)
+    outcomes.update(_record_routed(session, run))
     return [outcomes[index] for index in range(len(texts))]
 
 
@@ -141,13 +139,13 @@ class _RoutedText:
     at: datetime
 
 
-def _record_routed(
-    session: Session, run: list[_RoutedText], counters: _InboundCounters
-) -> dict[int, InboundOutcome]:
-    """Write texts that have a business and are not replays; only the last may be a keyword.
-    Their outcomes by place in the batch."""
+def _record_routed(session: Session, run: list[_RoutedText]) -> dict[int, InboundOutcome]:
+    """Write texts that have a business and are not replays; only the last may be a keyword,
+    answered once the others' usage and unread are counted. Their outcomes by place in the
+    batch."""
     if not run:
         return {}
+    counters = _InboundCounters()
     arrivals: dict[tuple[int, str], list[_RoutedText]] = {}
     for text in run:
         arrivals.setdefault((text.route.business_id, text.inbound.from_phone), []).append(text)
@@ -181,19 +179,21 @@ def _record_routed(
         [_inbound_message_row(text, conversations[_key(text)].id) for text in run],
     )
     outcomes: dict[int, InboundOutcome] = {}
-    for key, group in arrivals.items():
-        conversation = conversations[key]
-        for position, text in enumerate(group):
-            message_id = message_ids.get(text.inbound.carrier_sid)
-            if message_id is None:  # a concurrent twin committed first
-                raise DuplicateDelivery(text.inbound.carrier_sid)
-            # The conversation's unread count as it stood after this text.
-            unread = conversation.unread_count - (len(group) - 1 - position)
-            counters.add(text, conversation, unread)
-            _announce_message(
-                session, text.route.business_id, conversation.id, message_id, DIRECTION_INBOUND
-            )
-            outcomes[text.index] = InboundOutcome(message_id, text.route.business_id)
+    still_to_come = {key: len(group) for key, group in arrivals.items()}
+    for text in run:  # in arrival order, so usage warnings fall as they would one by one
+        message_id = message_ids.get(text.inbound.carrier_sid)
+        if message_id is None:  # a concurrent twin committed first
+            raise DuplicateDelivery(text.inbound.carrier_sid)
+        conversation = conversations[_key(text)]
+        still_to_come[_key(text)] -= 1
+        # The conversation's unread count as it stood after this text.
+        unread = conversation.unread_count - still_to_come[_key(text)]
+        counters.add(text, conversation, unread)
+        _announce_message(
+            session, text.route.business_id, conversation.id, message_id, DIRECTION_INBOUND
+        )
+        outcomes[text.index] = InboundOutcome(message_id, text.route.business_id)
+    counters.apply(session)
     last = run[-1]
     if classify_keyword(last.body) is not None:
         message_id = message_ids[last.inbound.carrier_sid]
@@ -243,7 +243,8 @@ class _InboundCounters:
     """What a batch of texts adds to each business's usage and unread badge."""
 
     routes: dict[int, queries.Route] = field(default_factory=dict)
-    units: dict[int, dict[date, int]] = field(default_factory=dict)  # business -> period -> units
+    # business -> period -> each text's units, in order
+    units: dict[int, dict[date, list[int]]] = field(default_factory=dict)
     unread_delta: dict[int, int] = field(default_factory=dict)
     # business -> (conversation id, its unread count), one per text, for the live events
     conversations: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
@@ -255,9 +256,7 @@ class _InboundCounters:
         self.routes[business_id] = text.route
         periods = self.units.setdefault(business_id, {})
         period = period_start(text.at, text.route.timezone)
-        periods[period] = periods.get(period, 0) + units_for(
-            has_media=bool(text.inbound.media_urls)
-        )
+        periods.setdefault(period, []).append(units_for(has_media=bool(text.inbound.media_urls)))
         # A muted conversation counts its own unread texts but leaves the badge alone.
         delta = 0 if conversation.muted else 1
         self.unread_delta[business_id] = self.unread_delta.get(business_id, 0) + delta
@@ -266,9 +265,14 @@ class _InboundCounters:
     def apply(self, session: Session) -> None:
         for business_id in sorted(self.routes):
             allowance = self.routes[business_id].allowance
-            for period, units in sorted(self.units[business_id].items()):
-                total = queries.count_inbound_units(session, business_id, period, units)
-                usage.warn_if_crossed(session, business_id, allowance, total - units, total)
+            for period, steps in sorted(self.units[business_id].items()):
+                total = queries.count_inbound_units(session, business_id, period, sum(steps))
+                # Warn as the texts one by one would have (a text that jumps past both
+                # thresholds raises only the higher one).
+                used = total - sum(steps)
+                for units in steps:
+                    usage.warn_if_crossed(session, business_id, allowance, used, used + units)
+                    used += units
             unread = queries.adjust_business_unread(
                 session, business_id, self.unread_delta[business_id]
             )
