@@ -47,12 +47,18 @@ def _fail_on(bad: InboundSms, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(intake_module.conversations, "record_inbound_batch", failing)
 
 
-def test_queued_texts_become_messages_in_one_batch(
-    session: Session, context: AppContext, clock: FrozenClock
-) -> None:
+@pytest.fixture
+def number(session: Session, context: AppContext, clock: FrozenClock) -> str:
+    """A business's SMS number, committed (the queue's units of work are separate)."""
     setup = make_business(session, context.carrier, clock.now())
     session.commit()
-    texts = _texts(setup.number.phone_number, 5)
+    return setup.number.phone_number
+
+
+def test_queued_texts_become_messages_in_one_batch(
+    session: Session, context: AppContext, number: str
+) -> None:
+    texts = _texts(number, 5)
     assert all(context.intake.enqueue_inbound(t) for t in texts)
     assert not context.intake.enqueue_inbound(texts[0])  # a retried webhook
     assert context.intake.process_queued() == (5, False)
@@ -60,11 +66,9 @@ def test_queued_texts_become_messages_in_one_batch(
 
 
 def test_a_text_that_fails_is_kept_and_does_not_hold_up_the_rest(
-    session: Session, context: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    session: Session, context: AppContext, number: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    setup = make_business(session, context.carrier, clock.now())
-    session.commit()
-    texts = _texts(setup.number.phone_number, 3)
+    texts = _texts(number, 3)
     for text in texts:
         context.intake.enqueue_inbound(text)
     _fail_on(texts[1], monkeypatch)
@@ -82,11 +86,9 @@ def test_a_text_that_fails_is_kept_and_does_not_hold_up_the_rest(
 
 
 def test_a_webhook_batch_stores_every_text_and_a_bad_one_fails_alone(
-    session: Session, context: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    session: Session, context: AppContext, number: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    setup = make_business(session, context.carrier, clock.now())
-    session.commit()
-    texts = _texts(setup.number.phone_number, 3)
+    texts = _texts(number, 3)
     _fail_on(texts[1], monkeypatch)
     first, second, third = context.intake.receive_inbound_batch(texts)
     # The batch's transaction failed, so each text was stored alone: only the bad one fails
@@ -98,22 +100,18 @@ def test_a_webhook_batch_stores_every_text_and_a_bad_one_fails_alone(
 
 
 def test_a_text_twice_in_one_batch_is_stored_once(
-    session: Session, context: AppContext, clock: FrozenClock
+    session: Session, context: AppContext, number: str
 ) -> None:
-    setup = make_business(session, context.carrier, clock.now())
-    session.commit()
-    text = _texts(setup.number.phone_number, 1)[0]
+    text = _texts(number, 1)[0]
     outcomes = context.intake.receive_inbound_batch([text, text])
     assert [getattr(o, "duplicate", None) for o in outcomes] == [False, True]
     assert _stored(session) == (1, [])
 
 
 def test_queueing_a_batch_says_which_texts_were_new(
-    session: Session, context: AppContext, clock: FrozenClock
+    session: Session, context: AppContext, number: str
 ) -> None:
-    setup = make_business(session, context.carrier, clock.now())
-    session.commit()
-    a, b, c = _texts(setup.number.phone_number, 3)
+    a, b, c = _texts(number, 3)
     assert context.intake.enqueue_inbound(a)
     assert context.intake.enqueue_inbound_batch([a, b, c, b]) == [False, True, True, False]
     assert [sid for sid, _ in _stored(session)[1]] == [a.carrier_sid, b.carrier_sid, c.carrier_sid]
@@ -123,16 +121,14 @@ def test_queueing_a_batch_says_which_texts_were_new(
 def test_accepting_a_webhook_text_commits_it_before_answering(
     session: Session,
     context: AppContext,
-    clock: FrozenClock,
+    number: str,
     queue_inbound: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    setup = make_business(session, context.carrier, clock.now())
-    session.commit()
     monkeypatch.setattr(context.intake, "queue_inbound", queue_inbound)
     help_text, hello = (
-        InboundSms("SM" + "h" * 32, "+12125550100", setup.number.phone_number, "HELP"),
-        InboundSms("SM" + "e" * 32, "+12125550101", setup.number.phone_number, "Hello"),
+        InboundSms("SM" + "h" * 32, "+12125550100", number, "HELP"),
+        InboundSms("SM" + "e" * 32, "+12125550101", number, "Hello"),
     )
 
     async def accept_all() -> list[bool]:
@@ -152,11 +148,9 @@ def test_accepting_a_webhook_text_commits_it_before_answering(
 
 
 def test_a_text_the_queue_cannot_take_fails_only_its_own_webhook(
-    session: Session, context: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    session: Session, context: AppContext, number: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    setup = make_business(session, context.carrier, clock.now())
-    session.commit()
-    texts = _texts(setup.number.phone_number, 3)
+    texts = _texts(number, 3)
     original = intake_module.insert_ignore_many
 
     def refusing(db: Session, table: object, rows: list[dict[str, object]], *a: object) -> object:
