@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from messagecenter.db import insert_ignore
-from messagecenter.models import Business, Plan, SmsNumber, UsagePeriod
-from messagecenter.models.sms_number import NUMBER_ACTIVE
+from messagecenter.models import Business, Message, Plan, SmsNumber, UnroutedMessage, UsagePeriod
+from messagecenter.models.message import DISPATCH_REJECTED
+from messagecenter.models.sms_number import NUMBER_ACTIVE, NUMBER_RELEASED
 
 
 def get_business(session: Session, business_id: int) -> Business | None:
@@ -32,15 +32,6 @@ def active_number(session: Session, business_id: int) -> SmsNumber | None:
     )
 
 
-def business_for_number(session: Session, phone_number: str) -> tuple[Business, SmsNumber] | None:
-    row = session.execute(
-        select(Business, SmsNumber)
-        .join(SmsNumber, SmsNumber.business_id == Business.id)
-        .where(SmsNumber.phone_number == phone_number, SmsNumber.status == NUMBER_ACTIVE)
-    ).first()
-    return (row[0], row[1]) if row else None
-
-
 def ensure_usage_period(session: Session, business_id: int, start: date) -> None:
     insert_ignore(
         session,
@@ -56,25 +47,22 @@ def ensure_usage_period(session: Session, business_id: int, start: date) -> None
     )
 
 
-def add_units(
-    session: Session,
-    business_id: int,
-    start: date,
-    units: int,
-    *,
-    inbound: bool,
-    ceiling: int | None = None,
+def add_outbound_units(
+    session: Session, business_id: int, start: date, units: int, *, ceiling: int | None = None
 ) -> int | None:
-    """Atomically add units to a period; with `ceiling`, only if the total stays within it.
+    """Atomically add outbound units to a period; with `ceiling`, only if the total stays
+    within it. (Inbound units are counted by the intake's own upsert.)
 
     Returns the new total, or None when the ceiling refused the units. One conditional UPDATE,
     so concurrent sends cannot both squeeze past the limit.
     """
-    column = UsagePeriod.inbound_units if inbound else UsagePeriod.outbound_units
     stmt = (
         update(UsagePeriod)
         .where(UsagePeriod.business_id == business_id, UsagePeriod.period_start == start)
-        .values({UsagePeriod.units_used: UsagePeriod.units_used + units, column: column + units})
+        .values(
+            units_used=UsagePeriod.units_used + units,
+            outbound_units=UsagePeriod.outbound_units + units,
+        )
         .returning(UsagePeriod.units_used)
     )
     if ceiling is not None:
@@ -115,9 +103,6 @@ def daily_units(
 ) -> dict[date, tuple[int, int]]:
     """Units per local day in [since, until): (inbound, outbound). Grouped here, in the
     business's time zone, the same way on both databases."""
-    from messagecenter.models import Message
-    from messagecenter.models.message import DISPATCH_REJECTED
-
     zone = ZoneInfo(timezone)
     days: dict[date, tuple[int, int]] = {}
     rows = session.execute(
@@ -135,22 +120,16 @@ def daily_units(
     for created_at, direction, units in rows:
         day = created_at.astimezone(zone).date()
         inbound, outbound = days.get(day, (0, 0))
-        days[day] = (
-            (inbound + units, outbound)
-            if direction == "inbound"
-            else (
-                inbound,
-                outbound + units,
-            )
-        )
+        if direction == "inbound":
+            inbound += units
+        else:
+            outbound += units
+        days[day] = (inbound, outbound)
     return days
 
 
-def unrouted_for(session: Session, business_id: int, limit: int = 200) -> list[Any]:
+def unrouted_for(session: Session, business_id: int, limit: int = 200) -> list[UnroutedMessage]:
     """Texts that reached a number this business has released (for its owner to see)."""
-    from messagecenter.models import UnroutedMessage
-    from messagecenter.models.sms_number import NUMBER_RELEASED
-
     released = select(SmsNumber.phone_number).where(
         SmsNumber.business_id == business_id, SmsNumber.status == NUMBER_RELEASED
     )

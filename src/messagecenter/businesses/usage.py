@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from messagecenter.businesses import billing, queries
 from messagecenter.errors import AllowanceExhausted
 from messagecenter.events import LiveEvent, queue_event_on_commit
-from messagecenter.models import Business, Plan
+from messagecenter.models import Business
 from messagecenter.models.business import OVERAGE_HARD_STOP
 
 
@@ -30,15 +30,6 @@ class UsageSummary:
     warning: int | None  # 80 or 100 (percent) once reached
 
 
-def count_inbound(session: Session, business: Business, units: int, at: datetime) -> None:
-    """Inbound messages are always stored and counted, even past the allowance."""
-    start = billing.period_start(at, business.timezone)
-    queries.ensure_usage_period(session, business.id, start)
-    total = queries.add_units(session, business.id, start, units, inbound=True)
-    assert total is not None
-    _warn_if_crossed(session, business, total - units, total)
-
-
 def reserve_outbound(
     session: Session, business: Business, units: int, at: datetime, *, force: bool = False
 ) -> None:
@@ -51,7 +42,7 @@ def reserve_outbound(
     queries.ensure_usage_period(session, business.id, start)
     hard_stop = plan.overage_policy == OVERAGE_HARD_STOP and not force
     ceiling = plan.monthly_allowance if hard_stop else None
-    total = queries.add_units(session, business.id, start, units, inbound=False, ceiling=ceiling)
+    total = queries.add_outbound_units(session, business.id, start, units, ceiling=ceiling)
     if total is None:
         used = queries.units_used(session, business.id, start)
         raise AllowanceExhausted(
@@ -59,7 +50,7 @@ def reserve_outbound(
             f"this period and this message needs {units}. It renews on "
             f"{billing.next_period_start(start).isoformat()}, or the plan can be raised."
         )
-    _warn_if_crossed(session, business, total - units, total, plan)
+    warn_if_crossed(session, business.id, plan.monthly_allowance, total - units, total)
 
 
 def give_back(session: Session, business: Business, units: int, created_at: datetime) -> None:
@@ -88,13 +79,6 @@ def summarize(session: Session, business: Business, at: datetime) -> UsageSummar
         overage_policy=plan.overage_policy,
         warning=billing.warning_level(used, plan.monthly_allowance),
     )
-
-
-def _warn_if_crossed(
-    session: Session, business: Business, before: int, after: int, plan: Plan | None = None
-) -> None:
-    plan = plan or queries.get_plan(session, business.plan_id)
-    warn_if_crossed(session, business.id, plan.monthly_allowance, before, after)
 
 
 def warn_if_crossed(

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.orm import Session
 
 from messagecenter.models import ApiKey, Client, Conversation, Message, StaffMember
@@ -60,7 +60,7 @@ def _base(business_id: int, flt: HistoryFilter) -> Select[Message, str, str, str
         .outerjoin(ApiKey, ApiKey.id == Message.api_key_id)
         .where(Message.business_id == business_id)
     )
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if flt.since is not None:
         conditions.append(Message.created_at >= flt.since)
     if flt.until is not None:
@@ -78,7 +78,7 @@ def _base(business_id: int, flt: HistoryFilter) -> Select[Message, str, str, str
             conditions.append(Message.staff_member_id == int(ident))
         elif kind == "api_key" and ident.isdigit():
             conditions.append(Message.api_key_id == int(ident))
-    return stmt.where(and_(*conditions)) if conditions else stmt
+    return stmt.where(*conditions)
 
 
 def history_page(

@@ -158,7 +158,7 @@ def _record_routed(session: Session, run: list[_RoutedText]) -> dict[int, Inboun
                 len(group),
                 group[0].at,
                 group[-1].at,
-                (group[-1].body or "(picture message)")[:PREVIEW_LENGTH],
+                _preview(group[-1].body),
             )
             for (business_id, phone), group in arrivals.items()
         ],
@@ -309,9 +309,9 @@ def _answer_keyword(
 ) -> list[int]:
     business = session.get(Business, route.business_id)
     number = session.get(SmsNumber, route.sms_number_id)
-    conversation = session.get(Conversation, conversation_id)
+    # Reloaded: the upsert above wrote the row past the ORM.
+    conversation = session.get(Conversation, conversation_id, populate_existing=True)
     assert business is not None and number is not None and conversation is not None
-    session.refresh(conversation)
     outcome = consent.apply_inbound_keyword(
         session,
         business_id=business.id,
@@ -502,7 +502,7 @@ def _queue_outbound(
         updated_at=at,
     )
     session.add(message)
-    _touch(conversation, body or "(picture message)", at)
+    _touch(conversation, body, at)
     if sender.type in (SENDER_STAFF, SENDER_API_KEY):
         # Answering a conversation means it has been read.
         seen = conversation.unread_count
@@ -512,14 +512,7 @@ def _queue_outbound(
             conversation.folder = FOLDER_REPLIED
         session.flush()
         if seen:
-            _change_unread(
-                session,
-                business.id,
-                conversation.id,
-                conversation.unread_count,
-                conversation.folder,
-                0 if conversation.muted else -seen,
-            )
+            _change_unread(session, business.id, conversation, 0 if conversation.muted else -seen)
     session.flush()
     _announce_message(session, business.id, conversation.id, message.id, DIRECTION_OUTBOUND)
     return message
@@ -547,14 +540,7 @@ def mark_read(
         conversation.folder = FOLDER_READ
     session.flush()
     if seen:
-        _change_unread(
-            session,
-            business_id,
-            conversation.id,
-            conversation.unread_count,
-            conversation.folder,
-            0 if conversation.muted else -seen,
-        )
+        _change_unread(session, business_id, conversation, 0 if conversation.muted else -seen)
     return conversation
 
 
@@ -565,14 +551,7 @@ def mark_unread(session: Session, business_id: int, conversation_id: int) -> Con
     conversation.unread_count += added
     conversation.folder = FOLDER_UNREAD
     session.flush()
-    _change_unread(
-        session,
-        business_id,
-        conversation.id,
-        conversation.unread_count,
-        conversation.folder,
-        0 if conversation.muted else added,
-    )
+    _change_unread(session, business_id, conversation, 0 if conversation.muted else added)
     return conversation
 
 
@@ -599,14 +578,7 @@ def update_flags(
         # Muted conversations are left out of the badge.
         delta = -conversation.unread_count if muted else conversation.unread_count
     session.flush()
-    _change_unread(
-        session,
-        business_id,
-        conversation.id,
-        conversation.unread_count,
-        conversation.folder,
-        delta,
-    )
+    _change_unread(session, business_id, conversation, delta)
     return conversation
 
 
@@ -630,21 +602,22 @@ def _locked(session: Session, business_id: int, conversation_id: int) -> Convers
     return conversation
 
 
-def _touch(conversation: Conversation, preview: str, at: datetime) -> None:
+def _touch(conversation: Conversation, body: str, at: datetime) -> None:
     conversation.last_message_at = at
-    conversation.last_message_preview = preview[:PREVIEW_LENGTH]
+    conversation.last_message_preview = _preview(body)
+
+
+def _preview(body: str) -> str:
+    return (body or "(picture message)")[:PREVIEW_LENGTH]
 
 
 def _change_unread(
-    session: Session,
-    business_id: int,
-    conversation_id: int,
-    conversation_unread: int,
-    folder: str,
-    delta: int,
+    session: Session, business_id: int, conversation: Conversation, delta: int
 ) -> None:
     total = queries.adjust_business_unread(session, business_id, delta)
-    _announce_unread(session, business_id, total, conversation_id, conversation_unread, folder)
+    _announce_unread(
+        session, business_id, total, conversation.id, conversation.unread_count, conversation.folder
+    )
 
 
 def _announce_unread(

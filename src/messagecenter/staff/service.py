@@ -46,8 +46,7 @@ def create_staff_member(
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
         raise InvalidInput(f"{email!r} is not an email address.", field="email")
-    if role not in (ROLE_OWNER, ROLE_STAFF):
-        raise InvalidInput("The role must be 'owner' or 'staff'.", field="role")
+    _check_role(role)
     if len(password) < 8:
         raise InvalidInput("Passwords need at least 8 characters.", field="password")
     if session.scalar(select(StaffMember.id).where(func.lower(StaffMember.email) == email)):
@@ -65,6 +64,11 @@ def create_staff_member(
     session.add(member)
     session.flush()
     return member
+
+
+def _check_role(role: str) -> None:
+    if role not in (ROLE_OWNER, ROLE_STAFF):
+        raise InvalidInput("The role must be 'owner' or 'staff'.", field="role")
 
 
 def staff_by_email(session: Session, email: str) -> StaffMember | None:
@@ -104,8 +108,7 @@ def update_staff_member(
     if member.id == acting.id and (active is False or (role is not None and role != ROLE_OWNER)):
         raise Conflict("You cannot deactivate yourself or give up your own owner role.")
     if role is not None:
-        if role not in (ROLE_OWNER, ROLE_STAFF):
-            raise InvalidInput("The role must be 'owner' or 'staff'.", field="role")
+        _check_role(role)
         member.role = role
     if can_send_sms is not None:
         member.can_send_sms = can_send_sms or member.role == ROLE_OWNER
