@@ -15,6 +15,9 @@ def get_client(session: Session, business_id: int, client_id: int) -> Client | N
     )
 
 
+_BY_NAME = (Client.last_name, Client.first_name, Client.id)
+
+
 def list_clients(
     session: Session, business_id: int, *, search: str | None, limit: int, offset: int
 ) -> tuple[list[Client], int]:
@@ -22,10 +25,14 @@ def list_clients(
     if search and search.strip():
         stmt = stmt.where(matches_search(search))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(
-        stmt.order_by(Client.last_name, Client.first_name, Client.id).limit(limit).offset(offset)
-    )
+    rows = session.scalars(stmt.order_by(*_BY_NAME).limit(limit).offset(offset))
     return list(rows), int(total)
+
+
+def clients_by_name(session: Session, business_id: int, *, limit: int) -> list[Client]:
+    """The business's first `limit` clients by name (for a picker: no count needed)."""
+    stmt = select(Client).where(Client.business_id == business_id).order_by(*_BY_NAME)
+    return list(session.scalars(stmt.limit(limit)))
 
 
 def matches_search(search: str) -> ColumnElement[bool]:

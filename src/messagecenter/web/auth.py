@@ -66,15 +66,19 @@ class LoginRefused(DomainError):
     code = "login_refused"
 
 
+class TooManySignIns(LoginRefused):
+    status_code = 429
+    code = "too_many_attempts"
+
+
 def sign_in(
     session: Session, request: Request, throttle: LoginThrottle, email: str, password: str
 ) -> StaffMember:
     keys = (f"email:{email.strip().lower()}", f"ip:{_client_address(request)}")
     wait = throttle.retry_after(*keys)
     if wait > 0:
-        raise LoginRefused(
-            f"Too many failed sign-ins. Try again in {max(1, round(wait / 60))} minute(s).",
-            code="too_many_attempts",
+        raise TooManySignIns(
+            f"Too many failed sign-ins. Try again in {max(1, round(wait / 60))} minute(s)."
         )
     staff = staff_by_email(session, email)
     if staff is None or not staff.active or not verify_password(staff.password_hash, password):

@@ -19,6 +19,7 @@ from messagecenter.db import session_scope
 from messagecenter.errors import NotAuthenticated
 from messagecenter.events import EventBus, LiveEvent
 from messagecenter.models import StaffMember
+from messagecenter.web.auth import SESSION_STAFF
 
 router = APIRouter(tags=["live"])
 staff_router = APIRouter(include_in_schema=False)  # the web app's stream, by session cookie
@@ -46,18 +47,13 @@ async def stream_events(
             return key.business_id, conversation_queries.business_unread(session, key.business_id)
 
     business_id, unread = await run_in_threadpool(_authenticate)
-    first = LiveEvent(business_id, "unread.changed", {"unread": unread})
-    return StreamingResponse(
-        event_stream(request, context.bus, business_id, first),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _event_response(request, context.bus, business_id, unread)
 
 
 @staff_router.get("/app/events")
 async def stream_events_for_staff(request: Request, context: ContextDep) -> StreamingResponse:
     """The same stream for the web app, authenticated by the staff member's session."""
-    staff_id = request.session.get("staff_id")
+    staff_id = request.session.get(SESSION_STAFF)
 
     def _business_of_staff() -> tuple[int, int] | None:
         with context.sessions() as session:
@@ -71,9 +67,16 @@ async def stream_events_for_staff(request: Request, context: ContextDep) -> Stre
     if found is None:
         raise NotAuthenticated("Sign in first.")
     business_id, unread = found
+    return _event_response(request, context.bus, business_id, unread)
+
+
+def _event_response(
+    request: Request, bus: EventBus, business_id: int, unread: int
+) -> StreamingResponse:
+    """The business's stream, starting with its current unread count."""
     first = LiveEvent(business_id, "unread.changed", {"unread": unread})
     return StreamingResponse(
-        event_stream(request, context.bus, business_id, first),
+        event_stream(request, bus, business_id, first),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

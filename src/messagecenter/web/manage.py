@@ -3,14 +3,15 @@ usage, settings (SMS number, help text, API keys) and staff."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from sqlalchemy.orm import Session
 
 from messagecenter.api import keys as api_keys
 from messagecenter.api.deps import ContextDep, SessionDep
@@ -23,16 +24,17 @@ from messagecenter.clients import service as clients
 from messagecenter.clients.phone import parse_cell_phone
 from messagecenter.clients.service import ClientChanges
 from messagecenter.consent import queries as consent_queries
+from messagecenter.context import AppContext
 from messagecenter.conversations import history
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.errors import DomainError, InvalidInput, NotFound, NotPermitted
-from messagecenter.models import StaffMember
+from messagecenter.models import Business, Client, StaffMember
 from messagecenter.models.staff import ROLE_OWNER
 from messagecenter.numbers import service as numbers
 from messagecenter.numbers.countries import NUMBER_TYPE, number_country
 from messagecenter.staff import service as staff_service
 from messagecenter.web.auth import StaffBusinessDep, StaffDep, check_csrf, current_staff
-from messagecenter.web.routes import day_range, render
+from messagecenter.web.routes import client_choices, day_range, page_count, redirect, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -45,11 +47,6 @@ def owner_only(staff: Annotated[StaffMember, Depends(current_staff)]) -> StaffMe
 
 
 OwnerDep = Annotated[StaffMember, Depends(owner_only)]
-
-
-def _redirect(path: str, **params: str) -> RedirectResponse:
-    query = urlencode({k: v for k, v in params.items() if v})
-    return RedirectResponse(path + (f"?{query}" if query else ""), 303)
 
 
 # ---------------------------------------------------------------------------- clients
@@ -77,7 +74,7 @@ def all_clients(
         request,
         "clients.html",
         {"rows": rows, "total": total, "show": show, "q": q, "page": page,
-         "pages": max(1, math.ceil(total / PAGE_SIZE))},
+         "pages": page_count(total, PAGE_SIZE)},
         staff=staff,
         business=business,
         session=session,
@@ -118,7 +115,7 @@ def client_page(
     )
 
 
-def _client_context(session: Any, business_id: int, client: Any) -> dict[str, Any]:
+def _client_context(session: Session, business_id: int, client: Client) -> dict[str, Any]:
     phone = client.cell_phone
     consent = consent_queries.consent_for(session, business_id, phone) if phone else None
     return {
@@ -188,7 +185,7 @@ def save_client(
             status_code=400,
         )  # fmt: skip
     session.commit()
-    return _redirect(f"/clients/{client.id}", saved="1")
+    return redirect(f"/clients/{client.id}", saved="1")
 
 
 @router.post("/clients/{client_id}/text")
@@ -205,14 +202,14 @@ def text_client(
     check_csrf(request, csrf)
     client = clients.get_client(session, business.id, client_id)
     if not client.cell_phone:
-        return _redirect(f"/clients/{client_id}")
+        return redirect(f"/clients/{client_id}")
     conversation = conversation_queries.ensure_conversation(
         session, business.id, client.cell_phone, client.id, context.clock.now()
     )
     if conversation.client_id is None:
         conversation.client_id = client.id
     session.commit()
-    return RedirectResponse(f"/conversations/{conversation.id}", 303)
+    return redirect(f"/conversations/{conversation.id}")
 
 
 @router.get("/app/check-cell-phone")
@@ -246,7 +243,7 @@ class HistoryQuery:
     client_id: Annotated[str, Query(max_length=20)] = ""
 
     def params(self) -> dict[str, str]:
-        return {k: v for k, v in asdict(self).items()}
+        return asdict(self)
 
     def to_filter(self, timezone: str) -> tuple[history.HistoryFilter, str | None]:
         start, end, error = day_range(self.since, self.until, timezone)
@@ -288,13 +285,12 @@ def history_page(
     senders += [(f"staff:{m.id}", m.name) for m in staff_service.list_staff(session, business.id)]
     senders += [(f"api_key:{k.id}", f"API key: {k.name}")
                 for k in api_keys.list_api_keys(session, business.id)]  # fmt: skip
-    client_rows, _ = report.client_report(session, business.id, limit=500)
     return render(
         request,
         "history.html",
         {"rows": rows, "totals": totals, "error": error, "params": params, "page": page,
-         "pages": max(1, math.ceil(totals.messages / PAGE_SIZE)), "senders": senders,
-         "clients": [r.client for r in client_rows], "query": urlencode(params)},
+         "pages": page_count(totals.messages, PAGE_SIZE), "senders": senders,
+         "clients": client_choices(session, business.id), "query": urlencode(params)},
         staff=staff,
         business=business,
         session=session,
@@ -328,8 +324,9 @@ def usage_page(
     context: ContextDep,
 ) -> HTMLResponse:
     summary = usage.summarize(session, business, context.clock.now())
-    start = datetime.combine(summary.period_start, time(), business_zone(business.timezone))
-    end = datetime.combine(summary.period_end, time(), business_zone(business.timezone))
+    zone = ZoneInfo(business.timezone)
+    start = datetime.combine(summary.period_start, time(), zone)
+    end = datetime.combine(summary.period_end, time(), zone)
     daily = business_queries.daily_units(session, business.id, start, end, business.timezone)
     days = []
     day = summary.period_start
@@ -348,13 +345,8 @@ def usage_page(
         staff=staff,
         business=business,
         session=session,
+        usage_summary=summary,
     )  # fmt: skip
-
-
-def business_zone(name: str) -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)
 
 
 # ---------------------------------------------------------------------------- settings
@@ -375,10 +367,10 @@ def settings_page(
 
 def _settings_page(
     request: Request,
-    session: Any,
+    session: Session,
     owner: StaffMember,
-    business: Any,
-    context: Any,
+    business: Business,
+    context: AppContext,
     error: str = "",
     confirm: str = "",
     new_key: str = "",
@@ -428,7 +420,7 @@ def choose_number(
             )  # fmt: skip
         elif confirm != "yes":
             # Show the warning and ask again, with the chosen number kept.
-            return _redirect("/settings", confirm=phone_number)
+            return redirect("/settings", confirm=phone_number)
         else:
             numbers.change_number(
                 session, business, context.carrier, phone_number,
@@ -436,9 +428,9 @@ def choose_number(
             )  # fmt: skip
     except DomainError as refused:
         session.rollback()
-        return _redirect("/settings", error=refused.message)
+        return redirect("/settings", error=refused.message)
     session.commit()
-    return _redirect("/settings")
+    return redirect("/settings")
 
 
 @router.post("/settings/help-text")
@@ -455,9 +447,9 @@ def save_help_text(
         update_help_text(session, business, help_text)
     except DomainError as refused:
         session.rollback()
-        return _redirect("/settings", error=refused.message)
+        return redirect("/settings", error=refused.message)
     session.commit()
-    return _redirect("/settings")
+    return redirect("/settings")
 
 
 @router.post("/settings/api-keys", response_model=None)
@@ -475,7 +467,7 @@ def create_key(
         _, secret = api_keys.create_api_key(session, business.id, name, context.clock.now())
     except DomainError as refused:
         session.rollback()
-        return _redirect("/settings", error=refused.message)
+        return redirect("/settings", error=refused.message)
     session.commit()
     # The secret is shown once, on this response only; it is stored only as a hash.
     return _settings_page(request, session, owner, business, context, new_key=secret)
@@ -494,7 +486,7 @@ def revoke_key(
     check_csrf(request, csrf)
     api_keys.revoke_api_key(session, business.id, key_id, context.clock.now())
     session.commit()
-    return _redirect("/settings")
+    return redirect("/settings")
 
 
 # ---------------------------------------------------------------------------- staff
@@ -513,9 +505,9 @@ def staff_page(
 
 def _staff_page(
     request: Request,
-    session: Any,
+    session: Session,
     owner: StaffMember,
-    business: Any,
+    business: Business,
     *,
     error: str = "",
     added: str = "",
@@ -553,7 +545,7 @@ def add_staff(
         )  # fmt: skip
     except DomainError as refused:
         session.rollback()
-        return _redirect("/staff", error=refused.message)
+        return redirect("/staff", error=refused.message)
     session.commit()
     # Shown on this response only (never in a URL, where logs and history would keep it).
     added = f"{member.email} can sign in with the password {password}"
@@ -588,6 +580,6 @@ def change_staff(
         if refused.status_code == 404:
             raise
         session.rollback()
-        return _redirect("/staff", error=refused.message)
+        return redirect("/staff", error=refused.message)
     session.commit()
-    return _redirect("/staff")
+    return redirect("/staff")

@@ -7,6 +7,7 @@ import math
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
@@ -21,6 +22,8 @@ from messagecenter.api.deps import ContextDep, SessionDep
 from messagecenter.api.types import IdPath
 from messagecenter.businesses import usage
 from messagecenter.businesses.billing import units_for
+from messagecenter.businesses.usage import UsageSummary
+from messagecenter.clients import queries as client_queries
 from messagecenter.clients import service as clients
 from messagecenter.clients.phone import parse_phone
 from messagecenter.clients.service import ClientChanges
@@ -32,6 +35,7 @@ from messagecenter.models import Business, Client, Message, StaffMember
 from messagecenter.sms.keywords import normalize_keyword_text
 from messagecenter.sms.segments import count_segments
 from messagecenter.web.auth import (
+    SESSION_STAFF,
     LoginRefused,
     StaffBusinessDep,
     StaffDep,
@@ -76,6 +80,7 @@ def render(
     staff: StaffMember | None = None,
     business: Business | None = None,
     session: Session | None = None,
+    usage_summary: UsageSummary | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     app_context = request.app.state.context
@@ -91,10 +96,25 @@ def render(
     }
     if business is not None and session is not None:
         # The request's own session: a second one would wait for SQLite's single connection.
-        summary = usage.summarize(session, business, app_context.clock.now())
+        summary = usage_summary or usage.summarize(session, business, app_context.clock.now())
         values["usage_warning"] = summary.warning
         values["usage"] = summary
     return templates.TemplateResponse(request, template, values, status_code=status_code)
+
+
+def redirect(path: str, **params: str) -> RedirectResponse:
+    """A 303 to `path`, with the parameters that have a value as its query string."""
+    query = urlencode({k: v for k, v in params.items() if v})
+    return RedirectResponse(path + (f"?{query}" if query else ""), 303)
+
+
+def page_count(total: int, page_size: int) -> int:
+    return max(1, math.ceil(total / page_size))
+
+
+def client_choices(session: Session, business_id: int) -> list[Client]:
+    """The business's clients by name, for a picker (the first 500)."""
+    return client_queries.clients_by_name(session, business_id, limit=500)
 
 
 # ---------------------------------------------------------------------------- sign-in
@@ -102,7 +122,7 @@ def render(
 
 @router.get("/")
 def home(request: Request) -> RedirectResponse:
-    target = "/inbox" if request.session.get("staff_id") else "/login"
+    target = "/inbox" if request.session.get(SESSION_STAFF) else "/login"
     return RedirectResponse(target, 303)
 
 
@@ -123,9 +143,11 @@ def login(
     try:
         sign_in(session, request, request.app.state.login_throttle, email, password)
     except LoginRefused as refused:
-        status = 429 if refused.code == "too_many_attempts" else 401
         return render(
-            request, "login.html", {"error": refused.message, "email": email}, status_code=status
+            request,
+            "login.html",
+            {"error": refused.message, "email": email},
+            status_code=refused.status_code,
         )
     return RedirectResponse("/inbox", 303)
 
@@ -175,7 +197,7 @@ def inbox(
             "until": until,
             "date_error": date_error,
             "page": page,
-            "pages": max(1, math.ceil(total / PAGE_SIZE)),
+            "pages": page_count(total, PAGE_SIZE),
         },
         staff=staff,
         business=business,
@@ -263,16 +285,6 @@ def _conversation_context(
     )
     last_inbound = next((m for m in reversed(messages) if m.direction == "inbound"), None)
     said_cancel = last_inbound is not None and normalize_keyword_text(last_inbound.body) == "cancel"
-    candidates: list[Client] = []
-    if client is None:
-        candidates = list(
-            session.scalars(
-                select(Client)
-                .where(Client.business_id == business.id)
-                .order_by(Client.last_name, Client.first_name)
-                .limit(500)
-            )
-        )
     return {
         "conversation": present.conversation_out(business, conversation, client, consent),
         "messages": present.messages_out(session, messages),
@@ -281,7 +293,7 @@ def _conversation_context(
         "said_cancel": said_cancel,
         "can_send": staff.can_send_sms,
         "max_body": MAX_BODY_CHARACTERS,
-        "candidates": candidates,
+        "candidates": client_choices(session, business.id) if client is None else [],
     }
 
 
@@ -385,12 +397,7 @@ def link_client(
 
 
 def _back(conversation_id: int, error: str = "") -> RedirectResponse:
-    url = f"/conversations/{conversation_id}"
-    if error:
-        from urllib.parse import quote
-
-        url += f"?error={quote(error)}"
-    return RedirectResponse(url, 303)
+    return redirect(f"/conversations/{conversation_id}", error=error)
 
 
 # ---------------------------------------------------------------------------- composer
@@ -487,6 +494,4 @@ def client_phone_text(
     session.close()  # the simulated carrier writes in its own unit of work
     simulator.receive_from_phone(phone, sms_number, body)
     app_context.worker.wake()
-    from urllib.parse import quote
-
-    return RedirectResponse(f"/phone?number={quote(phone)}", 303)
+    return redirect("/phone", number=phone)
