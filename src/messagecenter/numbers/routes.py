@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from messagecenter.api.deps import BusinessDep, ContextDep, SessionDep
 from messagecenter.models import SmsNumber
+from messagecenter.models.sms_number import NUMBER_ACTIVE
 from messagecenter.numbers import service
 from messagecenter.numbers.countries import NUMBER_TYPE, number_country
 from messagecenter.numbers.schemas import (
@@ -26,7 +27,7 @@ def _out(number: SmsNumber) -> SmsNumberOut:
 @router.get("", response_model=NumbersOut)
 def get_numbers(session: SessionDep, business: BusinessDep) -> NumbersOut:
     numbers = service.numbers_of(session, business.id)
-    active = next((n for n in numbers if n.status == "active"), None)
+    active = next((n for n in numbers if n.status == NUMBER_ACTIVE), None)
     return NumbersOut(active=_out(active) if active else None, history=[_out(n) for n in numbers])
 
 

@@ -92,14 +92,20 @@ def change_number(
     old.status = NUMBER_RELEASED
     old.released_at = at
     session.flush()  # frees the one-active-number-per-business slot
-    new = _take(session, business, carrier, chosen, public_url, at)
-    new.carrier_handles_keywords = old.carrier_handles_keywords
+    new = _take(
+        session,
+        business,
+        carrier,
+        chosen,
+        public_url,
+        at,
+        carrier_handles_keywords=old.carrier_handles_keywords,
+    )
     if old.carrier_sid:
         try:
             carrier.release_number(old.carrier_sid)
         except CarrierError as exc:  # released here regardless: routing follows our records
             log.error("could not release %s at the carrier: %s", old.phone_number, exc)
-    session.flush()
     return new
 
 
@@ -110,6 +116,8 @@ def _take(
     chosen: str,
     public_url: str,
     at: datetime,
+    *,
+    carrier_handles_keywords: bool = True,
 ) -> SmsNumber:
     chosen = chosen.strip()
     if chosen not in suggest_numbers(session, business, carrier):
@@ -126,7 +134,7 @@ def _take(
         carrier=carrier.name,
         carrier_sid=carrier_sid,
         status=NUMBER_ACTIVE,
-        carrier_handles_keywords=True,
+        carrier_handles_keywords=carrier_handles_keywords,
         acquired_at=at,
     )
     session.add(number)

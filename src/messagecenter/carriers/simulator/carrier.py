@@ -96,7 +96,9 @@ class SimulatedCarrier:
         self, from_phone: str, to_phone: str, body: str, media_urls: list[str] | None = None
     ) -> str:
         """A client texts the business: handled as Twilio would, then sent to the app."""
-        match = classify_keyword(body) if self._handles_keywords(to_phone) else None
+        match = classify_keyword(body)
+        if match and not self._handles_keywords(to_phone):  # asked only for a keyword
+            match = None
         with self._lock:
             if match and match.kind is Keyword.OPT_OUT:
                 self._opted_out.add((to_phone, from_phone))
