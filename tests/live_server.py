@@ -1,4 +1,5 @@
-"""A real HTTP server (uvicorn) in a thread, for tests that need real connections."""
+"""A real HTTP server (uvicorn) in a thread, for tests that need real connections; and the
+chromium the browser tests drive. tools/screenshots.py serves and browses the same way."""
 
 from __future__ import annotations
 
@@ -11,6 +12,17 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own browser download is never used
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -19,9 +31,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Serve `app` on a free port until the block ends; yields its base URL."""
-    port = free_port()
+def serve(app: FastAPI, port: int | None = None) -> Iterator[str]:
+    """Serve `app` on `port` (a free one by default) until the block ends; yields its base
+    URL."""
+    if port is None:
+        port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )

@@ -14,22 +14,21 @@ into docs/screenshots unless another directory is given.
 
 from __future__ import annotations
 
-import socket
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-import uvicorn
 from sqlalchemy import select
 
 from messagecenter.app import create_app
 from messagecenter.carriers.base import InboundSms, StatusReport
 from messagecenter.clients.service import ClientChanges, create_client
+from messagecenter.clock import Clock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.conversations import service as conversations
@@ -40,16 +39,11 @@ from messagecenter.migrate import upgrade
 from messagecenter.models import Business, Conversation, Message, StaffMember
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(ROOT))
+# The server in a thread and the browser are the web tests' own.
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, free_port, serve  # noqa: E402
+
+TIMEOUT_MS = 15_000  # every wait in the browser
 MARIA = "+12125550142"
 JAMES = "+12125550143"
 AISHA = "+12125550144"
@@ -206,75 +200,85 @@ def seed(context: AppContext, public_url: str) -> dict[str, int]:
 # ---------------------------------------------------------------------------- serving
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@contextmanager
+def throwaway_context(prefix: str, clock: Clock | None = None) -> Iterator[AppContext]:
+    """The app's context over a new SQLite database in a temporary directory, on the simulated
+    carrier (which never fails here); its public_url is on a free port."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        database_url = f"sqlite:///{tmp}/screenshots.db"
+        upgrade(database_url)
+        settings = Settings(
+            database_url=database_url,
+            public_url=f"http://127.0.0.1:{free_port()}",
+            secret_key="screenshots-only",
+            carrier="simulator",
+            simulator_failure_rate=0.0,
+        )
+        context = build_context(settings, clock=clock)
+        try:
+            yield context
+        finally:
+            context.engine.dispose()
+
+
+def serve_app(context: AppContext) -> AbstractContextManager[str]:
+    """The app with its background worker, on its public_url's port; yields the base URL."""
+    port = urlsplit(context.settings.public_url).port
+    return serve(create_app(context=context, run_dispatcher=True), port)
 
 
 @contextmanager
-def serve(context: AppContext, port: int) -> Iterator[str]:
-    app = create_app(context=context, run_dispatcher=True)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the app did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+def chromium() -> Iterator[Any]:
+    """Debian's chromium through Playwright, closed when the block ends."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 # ---------------------------------------------------------------------------- the pictures
 
 
 def shoot(base_url: str, ids: dict[str, int], outdir: Path) -> list[Path]:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=15_000)
     outdir.mkdir(parents=True, exist_ok=True)
     saved: list[Path] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            desktop = browser.new_context(viewport={"width": 1280, "height": 800})
-            phone = browser.new_context(
-                viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
-            )
-            for context in (desktop, phone):
-                context.set_default_timeout(15_000)
-            wide = desktop.new_page()
-            small = phone.new_page()
-            for page in (wide, small):
-                sign_in(page, base_url)
+    with chromium() as browser:
+        desktop = browser.new_context(viewport={"width": 1280, "height": 800})
+        phone = browser.new_context(
+            viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
+        )
+        for context in (desktop, phone):
+            context.set_default_timeout(TIMEOUT_MS)
+        wide = desktop.new_page()
+        small = phone.new_page()
+        for page in (wide, small):
+            sign_in(page, base_url)
 
-            # The inboxes first: opening a conversation reads it.
-            wide.goto(f"{base_url}/inbox")
-            expect(wide.locator("#unread-badge")).to_have_text("3")
-            saved.append(_save(wide, outdir / "inbox.png"))
-            small.goto(f"{base_url}/inbox")
-            expect(small.locator("#unread-badge")).to_have_text("3")
-            saved.append(_save(small, outdir / "inbox-phone.png"))
+        # The inboxes first: opening a conversation reads it.
+        wide.goto(f"{base_url}/inbox")
+        expect(wide.locator("#unread-badge")).to_have_text("3")
+        saved.append(_save(wide, outdir / "inbox.png"))
+        small.goto(f"{base_url}/inbox")
+        expect(small.locator("#unread-badge")).to_have_text("3")
+        saved.append(_save(small, outdir / "inbox-phone.png"))
 
-            wide.goto(f"{base_url}/conversations/{ids['maria']}")
-            statuses = wide.locator(".msg.outbound.staff .status")
-            expect(statuses.first).to_have_attribute("data-status", "delivered")
-            expect(statuses.last).to_have_attribute("data-status", "undelivered")
-            wide.fill("#body", DRAFT)
-            expect(wide.locator("#counter")).to_have_attribute("data-encoding", "UCS-2")
-            # The whole conversation, from the top bar to the Send button.
-            saved.append(_save(wide, outdir / "conversation.png", full_page=True))
-            desktop.close()
-            phone.close()
-        finally:
-            browser.close()
+        wide.goto(f"{base_url}/conversations/{ids['maria']}")
+        statuses = wide.locator(".msg.outbound.staff .status")
+        expect(statuses.first).to_have_attribute("data-status", "delivered")
+        expect(statuses.last).to_have_attribute("data-status", "undelivered")
+        wide.fill("#body", DRAFT)
+        expect(wide.locator("#counter")).to_have_attribute("data-encoding", "UCS-2")
+        # The whole conversation, from the top bar to the Send button.
+        saved.append(_save(wide, outdir / "conversation.png", full_page=True))
+        desktop.close()
+        phone.close()
     return saved
 
 
@@ -303,25 +307,10 @@ def main(argv: list[str]) -> int:
     if not Path(CHROMIUM).exists():
         print("Debian's chromium is needed: apt-get install chromium", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="mc-screenshots-") as tmp:
-        database_url = f"sqlite:///{tmp}/screenshots.db"
-        upgrade(database_url)
-        port = free_port()
-        public_url = f"http://127.0.0.1:{port}"
-        settings = Settings(
-            database_url=database_url,
-            public_url=public_url,
-            secret_key="screenshots-only",
-            carrier="simulator",
-            simulator_failure_rate=0.0,
-        )
-        context = build_context(settings)
-        try:
-            ids = seed(context, public_url)
-            with serve(context, port) as base_url:
-                saved = shoot(base_url, ids, outdir)
-        finally:
-            context.engine.dispose()
+    with throwaway_context("mc-screenshots-") as context:
+        ids = seed(context, context.settings.public_url)
+        with serve_app(context) as base_url:
+            saved = shoot(base_url, ids, outdir)
     for path in saved:
         print(path)
     return 0

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 import sys
-import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,20 +27,26 @@ from messagecenter.api.keys import create_api_key
 from messagecenter.carriers.base import InboundSms, StatusReport
 from messagecenter.clients.service import ClientChanges, create_client
 from messagecenter.clock import FrozenClock
-from messagecenter.config import Settings
-from messagecenter.context import AppContext, build_context
+from messagecenter.context import AppContext
 from messagecenter.conversations.service import Sender, record_inbound, send_message
 from messagecenter.db import session_scope
-from messagecenter.demo import DEMO_OWNER_EMAIL, DEMO_PASSWORD, ensure_demo
-from messagecenter.migrate import upgrade
+from messagecenter.demo import DEMO_OWNER_EMAIL, ensure_demo
 from messagecenter.models import Business, Client, StaffMember
 from messagecenter.sending.service import record_rejected, record_status
 from messagecenter.staff.service import create_staff_member
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-# The server, browser and saving helpers are the inbox screenshots' own.
-from screenshots import CHROMIUM, CHROMIUM_ARGS, _save, free_port, serve  # noqa: E402
+# The throw-away database, server, browser, sign-in and saving are the inbox screenshots' own.
+from screenshots import (  # noqa: E402
+    CHROMIUM,
+    TIMEOUT_MS,
+    _save,
+    chromium,
+    serve_app,
+    sign_in,
+    throwaway_context,
+)
 
 NOW = datetime(2026, 11, 24, 17, 30, tzinfo=UTC)  # 12:30 in New York, the demo's time zone
 ZONE = ZoneInfo("America/New_York")
@@ -208,37 +213,28 @@ def seed(context: AppContext, public_url: str) -> None:
 
 
 def shoot(base_url: str, outdir: Path) -> list[Path]:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=15_000)
     outdir.mkdir(parents=True, exist_ok=True)
     saved: list[Path] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport=VIEWPORT)
-            context.set_default_timeout(15_000)
-            page = context.new_page()
-            page.goto(f"{base_url}/login")
-            page.fill("#email", DEMO_OWNER_EMAIL)
-            page.fill("#password", DEMO_PASSWORD)
-            page.click("form[action='/login'] button[type=submit]")
-            expect(page).to_have_url(f"{base_url}/inbox")
+    with chromium() as browser:
+        context = browser.new_context(viewport=VIEWPORT)
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        sign_in(page, base_url)
 
-            page.goto(f"{base_url}/clients")
-            expect(page.locator("#clients-report tbody tr").first).to_be_visible()
-            saved.append(_save(page, outdir / "clients.png"))
+        page.goto(f"{base_url}/clients")
+        expect(page.locator("#clients-report tbody tr").first).to_be_visible()
+        saved.append(_save(page, outdir / "clients.png"))
 
-            page.goto(f"{base_url}/history")
-            expect(page.locator("#history-table tbody tr").first).to_be_visible()
-            saved.append(_save(page, outdir / "history.png"))
+        page.goto(f"{base_url}/history")
+        expect(page.locator("#history-table tbody tr").first).to_be_visible()
+        saved.append(_save(page, outdir / "history.png"))
 
-            page.goto(f"{base_url}/usage")
-            expect(page.locator("#usage-summary")).to_be_visible()
-            saved.append(_save(page, outdir / "usage.png"))
-            context.close()
-        finally:
-            browser.close()
+        page.goto(f"{base_url}/usage")
+        expect(page.locator("#usage-summary")).to_be_visible()
+        saved.append(_save(page, outdir / "usage.png"))
+        context.close()
     return saved
 
 
@@ -247,25 +243,10 @@ def main(argv: list[str]) -> int:
     if not Path(CHROMIUM).exists():
         print("Debian's chromium is needed: apt-get install chromium", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="mc-screenshots-manage-") as tmp:
-        database_url = f"sqlite:///{tmp}/screenshots.db"
-        upgrade(database_url)
-        port = free_port()
-        public_url = f"http://127.0.0.1:{port}"
-        settings = Settings(
-            database_url=database_url,
-            public_url=public_url,
-            secret_key="screenshots-only",
-            carrier="simulator",
-            simulator_failure_rate=0.0,
-        )
-        context = build_context(settings, clock=FrozenClock(NOW))
-        try:
-            seed(context, public_url)
-            with serve(context, port) as base_url:
-                saved = shoot(base_url, outdir)
-        finally:
-            context.engine.dispose()
+    with throwaway_context("mc-screenshots-manage-", clock=FrozenClock(NOW)) as context:
+        seed(context, context.settings.public_url)
+        with serve_app(context) as base_url:
+            saved = shoot(base_url, outdir)
     for path in saved:
         print(path)
     return 0

@@ -35,17 +35,8 @@ from messagecenter.models import Client, Conversation, StaffMember
 from tests import live_server
 from tests.conftest import empty_all_tables
 from tests.factories import make_business, make_client
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SKIP_REASON = (
     "browser tests skipped: Debian's chromium is not installed (apt-get install chromium); "
     ".ci/run installs it"
@@ -132,12 +123,10 @@ class Live:
 
 
 @pytest.fixture
-def live(settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+def live(settings: Settings, engine: Engine) -> Iterator[Live]:
     """The app on a real port, with its dispatcher and the real clock; public_url is its URL."""
     port = live_server.free_port()
     url = f"http://127.0.0.1:{port}"
-    # serve() picks its port with free_port(): hand it the one public_url names.
-    monkeypatch.setattr(live_server, "free_port", lambda: port)
     context = build_context(settings.model_copy(update={"public_url": url}), engine=engine)
     assert isinstance(context.clock, SystemClock)
     try:
@@ -159,7 +148,7 @@ def live(settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch) ->
                 owner_password=setup.owner_password,
                 clients=clients,
             )
-        with live_server.serve(create_app(context=context, run_dispatcher=True)) as served:
+        with live_server.serve(create_app(context=context, run_dispatcher=True), port) as served:
             assert served == url
             yield seeded
     finally:
