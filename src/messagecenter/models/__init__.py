@@ -8,6 +8,7 @@ from messagecenter.models.conversation import Conversation
 from messagecenter.models.idempotency import IdempotencyKey
 from messagecenter.models.inbound_queue import InboundQueueItem
 from messagecenter.models.message import Message, MessageStatusEvent, UnroutedMessage
+from messagecenter.models.sign_in import SignInFailure, WebSession
 from messagecenter.models.sms_number import SmsNumber
 from messagecenter.models.staff import ApiKey, StaffMember
 from messagecenter.models.usage import UsagePeriod
@@ -25,8 +26,10 @@ __all__ = [
     "MessageStatusEvent",
     "PhoneConsent",
     "Plan",
+    "SignInFailure",
     "SmsNumber",
     "StaffMember",
     "UnroutedMessage",
     "UsagePeriod",
+    "WebSession",
 ]
