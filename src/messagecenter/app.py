@@ -24,6 +24,7 @@ from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.conversations.routes import router as conversations_router
 from messagecenter.events import PostgresListener, libpq_dsn
+from messagecenter.input_checks import RefuseNul
 from messagecenter.numbers.routes import router as numbers_router
 from messagecenter.web.auth import LoginThrottle
 from messagecenter.web.live import router as live_router
@@ -89,6 +90,7 @@ def create_app(
     # Signs sessions and CSRF tokens; generated once and kept beside the SQLite file if unset.
     app.state.secret_key = context.settings.resolved_secret_key()
     app.state.login_throttle = LoginThrottle()
+    app.add_middleware(RefuseNul)  # a NUL in any field is a 400 naming it (input_checks.py)
     app.add_middleware(
         SessionMiddleware,
         secret_key=app.state.secret_key,

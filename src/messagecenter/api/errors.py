@@ -29,6 +29,16 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "") or request.method == "POST"
 
 
+def error_response(
+    request: Request, status: int, code: str, message: str, field: str | None = None
+) -> Response:
+    """The error as the caller reads it: a staff page gets the HTML error page, everything
+    else the JSON error body."""
+    if _wants_html(request):
+        return error_page(request, status, message)
+    return JSONResponse(error_body(code, message, field), status)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _exc: LoginRequired) -> Response:

@@ -1,0 +1,157 @@
+"""The edge's check for NUL characters: refused with a 400 naming the field, before any route.
+
+PostgreSQL cannot store a NUL (U+0000) in text, so one that reached a query or an insert
+answered 500 there (and SQLite stored it). This middleware looks at everything a route reads
+text from: the path, the query string, and url-encoded or JSON bodies. One check here instead
+of one per field, so a new field or page cannot forget it.
+
+Carrier webhooks are let through: they carry a client's text, which is never refused (the
+intake replaces a NUL and keeps the fact; see intake.py), and Twilio would only retry a 400.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from messagecenter.api.errors import error_response
+
+NUL = "\x00"
+# Paths whose text comes from a client's phone: replaced in the intake, never refused.
+EXEMPT_PREFIXES = ("/webhooks/", "/simulator/")
+# Bodies beyond this are not buffered here: the body limit answers them 413 anyway.
+MAX_CHECKED_BODY = 1024 * 1024
+
+
+class RefuseNul:
+    """Pure ASGI middleware (no BaseHTTPMiddleware: it would buffer streamed responses)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        field = nul_field_in_path(scope["path"]) or nul_field_in_query(scope["query_string"])
+        if field is None and _reads_text_body(scope):
+            messages, complete = await _read_body(receive)
+            receive = _replay(messages, receive)
+            if complete:
+                field = nul_field_in_body(_content_type(scope), _body_bytes(messages))
+        if field is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        message = f"{field}: must not contain a NUL character (U+0000)."
+        response = error_response(request, 400, "invalid_input", message, field)
+        await response(scope, receive, send)
+
+
+def nul_field_in_path(path: str) -> str | None:
+    return "path" if NUL in path else None
+
+
+def nul_field_in_query(query_string: bytes) -> str | None:
+    """The first query parameter whose name or value holds a NUL (after %-decoding)."""
+    if b"%00" not in query_string and b"\x00" not in query_string:
+        return None
+    return _first_nul_pair(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+
+
+def nul_field_in_body(content_type: str, body: bytes) -> str | None:
+    if content_type == "application/x-www-form-urlencoded":
+        if b"%00" not in body and b"\x00" not in body:
+            return None
+        return _first_nul_pair(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    if content_type == "application/json" or content_type.endswith("+json"):
+        if b"\\u0000" not in body and b"\x00" not in body:
+            return None
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return None  # not JSON: the route answers its own 400
+        return _first_nul_in_json(document, [])
+    return None
+
+
+def _first_nul_pair(pairs: list[tuple[str, str]]) -> str | None:
+    for name, value in pairs:
+        if NUL in name or NUL in value:
+            return _printable(name)
+    return None
+
+
+def _first_nul_in_json(value: Any, path: list[str]) -> str | None:
+    if isinstance(value, str):
+        return (".".join(path) or "body") if NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if NUL in key:
+                return ".".join([*path, _printable(key)])
+            found = _first_nul_in_json(item, [*path, key])
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _first_nul_in_json(item, [*path, str(index)])
+            if found is not None:
+                return found
+    return None
+
+
+def _printable(name: str) -> str:
+    return name.replace(NUL, "\\0") or "(empty name)"
+
+
+def _content_type(scope: Scope) -> str:
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            return str(value.decode("latin-1").split(";")[0].strip().lower())
+    return ""
+
+
+def _reads_text_body(scope: Scope) -> bool:
+    if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        return False
+    content_type = _content_type(scope)
+    return content_type in ("application/x-www-form-urlencoded", "application/json") or (
+        content_type.endswith("+json")
+    )
+
+
+async def _read_body(receive: Receive) -> tuple[list[Message], bool]:
+    """The body's messages as received, and whether they hold the whole body (a body beyond
+    MAX_CHECKED_BODY is left unread after that point and passed on unchecked)."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, False  # the client went away
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return messages, True
+        if size > MAX_CHECKED_BODY:
+            return messages, False
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that hands the app the messages already read, then the rest as it comes."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
+
+
+def _body_bytes(messages: list[Message]) -> bytes:
+    return b"".join(message.get("body", b"") for message in messages)
