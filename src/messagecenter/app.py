@@ -72,10 +72,16 @@ def create_app(
         try:
             yield
         finally:
+            # Shutdown (SIGTERM): claim nothing more, let the carrier call in flight finish
+            # and record its answer, and give back the claimed messages not yet handed over.
+            # The wait is longer than one carrier call can take (Twilio: 5 s to connect, 15 s
+            # to answer).
             stop.set()
             context.worker.wake()
             for thread in threads:
-                thread.join(timeout=10)
+                thread.join(timeout=60)
+                if thread.is_alive():
+                    log.error("the worker did not stop in time; its call is settled by lookup")
             if listener is not None:
                 listener.stop()
             context.intake.close()

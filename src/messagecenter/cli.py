@@ -148,6 +148,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     print(f"Message Center is at http://{args.host}:{args.port}  (carrier: {settings.carrier})")
     options = {"host": args.host, "port": args.port, "log_level": "info", "access_log": False}
+    # uvicorn shuts down gracefully on SIGTERM (the app's lifespan lets the worker finish its
+    # carrier call and give back what it claimed), then raises the signal again for the handler
+    # it found: this one ends the process with status 0 rather than death by the signal.
+    signal.signal(signal.SIGTERM, _exit_after_shutdown)
     if args.workers > 1:
         factory = "create_web_app_from_env" if args.no_dispatcher else "create_app_from_env"
         uvicorn.run(f"messagecenter.app:{factory}", factory=True, workers=args.workers, **options)
@@ -155,6 +159,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     app = create_app(settings, run_dispatcher=not args.no_dispatcher, freeze_gc=True)
     uvicorn.run(app, **options)
     return 0
+
+
+def _exit_after_shutdown(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _worker(settings: Settings, _args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///messagecenter.db"
@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str | None = None
     test_database_url: str | None = None
+    # Outbox waits, in seconds: a claim left by a process that died goes back to the queue
+    # after claim_timeout; a message handed to the carrier with no answer is looked up there
+    # after settle_after, and failed as never confirmed after give_up_after.
+    claim_timeout_seconds: float = Field(default=60.0, gt=0)
+    settle_after_seconds: float = Field(default=120.0, gt=0)
+    give_up_after_seconds: float = Field(default=600.0, gt=0)
     twilio_api_url: str = TWILIO_API_URL
     simulator_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     # Twilio's own variable names, kept as Twilio documents them (no prefix).
@@ -35,6 +41,15 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _give_up_after_settling(self) -> Settings:
+        if self.give_up_after_seconds <= self.settle_after_seconds:
+            raise ValueError(
+                "MESSAGECENTER_GIVE_UP_AFTER_SECONDS must be longer than "
+                "MESSAGECENTER_SETTLE_AFTER_SECONDS (the carrier is asked before giving up)"
+            )
+        return self
 
     @property
     def is_sqlite(self) -> bool:

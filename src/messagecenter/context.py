@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +18,7 @@ from messagecenter.db import make_engine, make_session_factory
 from messagecenter.events import EventBus, attach_bus
 from messagecenter.intake import Intake
 from messagecenter.numbers import queries as number_queries
-from messagecenter.sending.dispatcher import Dispatcher
+from messagecenter.sending.dispatcher import Dispatcher, Waits
 from messagecenter.worker import BackgroundWorker
 
 
@@ -57,11 +58,21 @@ def build_context(
     intake = Intake(sessions, clock, queue_inbound=engine.dialect.name == "postgresql")
     if carrier is None:
         carrier = make_carrier(settings, clock, intake, sessions, rng)
-    dispatcher = Dispatcher(sessions, carrier, clock, settings.public_url, rng=rng)
+    dispatcher = Dispatcher(
+        sessions, carrier, clock, settings.public_url, waits=outbox_waits(settings), rng=rng
+    )
     signatures = SignatureChecker(settings.twilio_auth_token, settings.twilio_webhook_secret)
     worker = BackgroundWorker(intake, dispatcher, carrier, sessions, clock)
     return AppContext(
         settings, engine, sessions, clock, bus, intake, carrier, dispatcher, signatures, worker
+    )
+
+
+def outbox_waits(settings: Settings) -> Waits:
+    return Waits(
+        claim_timeout=timedelta(seconds=settings.claim_timeout_seconds),
+        settle_after=timedelta(seconds=settings.settle_after_seconds),
+        give_up_after=timedelta(seconds=settings.give_up_after_seconds),
     )
 
 

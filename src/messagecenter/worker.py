@@ -44,12 +44,16 @@ class BackgroundWorker:
         """Look at the queues now (a text arrived, a message was queued)."""
         self._wake.set()
 
-    def run_once(self) -> int:
-        """One pass over everything; returns how much work it found."""
+    def run_once(self, stop: threading.Event | None = None) -> int:
+        """One pass over everything; returns how much work it found. Once `stop` is set it
+        claims nothing more (and the dispatcher hands over nothing more it had claimed)."""
         texts, replied = self._intake.process_queued()
-        sent = self._dispatcher.run_once()
+        self._dispatcher.release_expired_claims()
+        sent = self._dispatcher.run_once(stop)
         if replied:
-            sent += self._dispatcher.run_once()
+            sent += self._dispatcher.run_once(stop)
+        if stop is not None and stop.is_set():
+            return texts + sent
         self._dispatcher.settle_stale_claims()
         self._carrier.tick()
         if time.monotonic() >= self._next_purge:
@@ -62,7 +66,7 @@ class BackgroundWorker:
         log.info("background worker started (carrier: %s)", self._carrier.name)
         while not stop.is_set():
             try:
-                busy = self.run_once()
+                busy = self.run_once(stop)
             except Exception:  # keep going; the database may be briefly away
                 log.exception("background worker step failed")
                 busy = 0

@@ -103,9 +103,10 @@ def test_send_returns_a_twilio_like_sid(clock: FrozenClock) -> None:
 def test_find_sent_by_our_id(clock: FrozenClock) -> None:
     carrier, _ = standalone(clock)
     accepted = carrier.send(sms(41))
-    assert carrier.find_sent(sms(41)) == accepted
-    assert carrier.find_sent(sms(41, body="different text")) == accepted
-    assert carrier.find_sent(sms(42)) is None
+    at = clock.now()
+    assert carrier.find_sent(sms(41), at) == [accepted]
+    assert carrier.find_sent(sms(41, body="different text"), at) == [accepted]
+    assert carrier.find_sent(sms(42), at) == []
 
 
 def test_the_same_message_id_is_taken_once(clock: FrozenClock) -> None:
@@ -238,7 +239,7 @@ def test_stop_blocks_sending_with_21610_and_start_lifts_it(clock: FrozenClock) -
     with pytest.raises(CarrierRejected) as refused:
         carrier.send(sms(1))
     assert refused.value.code == 21610
-    assert carrier.find_sent(sms(1)) is None
+    assert carrier.find_sent(sms(1), clock.now()) == []
     # The opt-out is from this business number only.
     carrier.send(sms(2, from_phone="+12125550102"))
 

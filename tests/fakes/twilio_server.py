@@ -47,8 +47,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import UTC, date, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -478,6 +478,8 @@ class FakeTwilio:
             self._violations: list[str] = []
             self._seq = 0
             self._created = 0
+            self._send_delay = 0.0
+            self._creates_in_progress = 0
             self.account_status = "active"  # or "suspended" / "closed", as Twilio says
 
     def release_held(self) -> None:
@@ -510,6 +512,21 @@ class FakeTwilio:
                 }
                 for sid, message in self._messages.items()
             }
+
+    def create_requests(self) -> list[RecordedRequest]:
+        """Every Messages create request received, in order, whatever was answered (or not:
+        one whose sender died is still here)."""
+        with self._lock:
+            return [
+                r
+                for r in self._requests
+                if r.method == "POST" and r.path.endswith("/Messages.json")
+            ]
+
+    def creates_in_progress(self) -> int:
+        """Messages create requests received and not yet answered (held back or delayed)."""
+        with self._lock:
+            return self._creates_in_progress
 
     def created_count(self) -> int:
         """How many outbound messages Twilio accepted (stored), whatever it answered."""
@@ -546,6 +563,12 @@ class FakeTwilio:
         accept=True the message is stored first and the late answer is the normal 201; with
         accept=False nothing is stored and the late answer is 500 / 20500."""
         self._queue(_Fault("timeout", seconds=seconds, accept=accept), times)
+
+    def delay_sends(self, seconds: float) -> None:
+        """From now on every Messages create is stored at once and answered `seconds` later
+        (a slow Twilio); 0 answers at once again."""
+        with self._lock:
+            self._send_delay = seconds
 
     def _queue(self, fault: _Fault, times: int) -> None:
         with self._lock:
@@ -854,7 +877,17 @@ class FakeTwilio:
         self, params: dict[str, str], query: dict[str, list[str]], form: dict[str, list[str]]
     ) -> Response:
         with self._lock:
+            self._creates_in_progress += 1
+        try:
+            return await self._create_message_now(form)
+        finally:
+            with self._lock:
+                self._creates_in_progress -= 1
+
+    async def _create_message_now(self, form: dict[str, list[str]]) -> Response:
+        with self._lock:
             fault = self._faults.popleft() if self._faults else None
+            delay = self._send_delay
         if fault is not None and fault.kind == "error":
             raise TwilioError(fault.status, fault.code, fault.message)
         if fault is not None and fault.kind == "rate_limit":
@@ -870,6 +903,8 @@ class FakeTwilio:
             raise TwilioError(fault.status, 20500)
         if fault is not None and fault.kind == "timeout":
             await self._sleep(fault.seconds)
+        elif delay:
+            await self._sleep(delay)
         return JSONResponse(resource, 201)
 
     def _store_outbound(self, form: dict[str, list[str]]) -> dict[str, Any]:
@@ -951,15 +986,26 @@ class FakeTwilio:
     async def _list_messages(
         self, params: dict[str, str], query: dict[str, list[str]], form: dict[str, list[str]]
     ) -> Response:
+        """Newest first, filtered as Twilio filters: To, From, and DateSent (on, ``<`` on or
+        before, ``>`` on or after; a date compares by day, a date-time exactly). A message not
+        yet sent has no date_sent, so any DateSent filter leaves it out."""
         to, from_ = _first(query, "To"), _first(query, "From")
+        sent_filters = [
+            (name, _date_filter(name, _first(query, name)))
+            for name in ("DateSent", "DateSent<", "DateSent>")
+            if _first(query, name)
+        ]
         with self._lock:
             found = [
                 dict(m.resource)
                 for m in sorted(self._messages.values(), key=lambda m: m.seq, reverse=True)
-                if (not to or m.resource["to"] == to) and (not from_ or m.resource["from"] == from_)
+                if (not to or m.resource["to"] == to)
+                and (not from_ or m.resource["from"] == from_)
+                and all(_sent_matches(m.resource, name, bound) for name, bound in sent_filters)
             ]
         path = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
         filters = [("To", to), ("From", from_)]
+        filters += [(name, _first(query, name)) for name, _ in sent_filters]
         return JSONResponse(_page("messages", found, path, query, filters))
 
     # ---- numbers
@@ -1188,6 +1234,30 @@ def _first(values: dict[str, list[str]], key: str) -> str:
 
 def _values(values: dict[str, list[str]], key: str) -> list[str]:
     return [value for value in values.get(key, []) if value]
+
+
+def _date_filter(name: str, value: str) -> date | datetime:
+    """A DateSent filter's value: YYYY-MM-DD (as Twilio documents it) or an ISO 8601 date-time
+    (what the `twilio` package sends for a datetime)."""
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise TwilioError(400, 20001, f"Invalid {name}: {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _sent_matches(resource: dict[str, Any], name: str, bound: date | datetime) -> bool:
+    if not resource.get("date_sent"):
+        return False  # not sent (yet): Twilio's DateSent filters never match it
+    sent = parsedate_to_datetime(resource["date_sent"])
+    value: date | datetime = sent if isinstance(bound, datetime) else sent.date()
+    if name == "DateSent<":
+        return value <= bound  # type: ignore[operator]
+    if name == "DateSent>":
+        return value >= bound  # type: ignore[operator]
+    return value == bound
 
 
 def _flag(query: dict[str, list[str]], key: str) -> bool | None:

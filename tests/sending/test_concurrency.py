@@ -7,6 +7,7 @@ import random
 import threading
 import uuid
 from collections import Counter
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
@@ -39,8 +40,8 @@ class CountingCarrier(SimulatedCarrier):
             self.sent.append(sms.message_id)
         return CarrierAccepted("SM" + uuid.uuid4().hex, "queued")
 
-    def find_sent(self, sms: OutboundSms) -> CarrierAccepted | None:
-        return None
+    def find_sent(self, sms: OutboundSms, attempted_at: datetime) -> list[CarrierAccepted]:
+        return []
 
     def tick(self) -> None:
         return None

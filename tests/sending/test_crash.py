@@ -38,9 +38,9 @@ from messagecenter.context import AppContext, build_context
 from messagecenter.conversations.service import Sender, send_message
 from messagecenter.db import session_scope
 from messagecenter.models import Message, MessageStatusEvent
-from messagecenter.models.message import DISPATCH_ACCEPTED, DISPATCH_CLAIMED
+from messagecenter.models.message import DISPATCH_ACCEPTED, DISPATCH_SENDING
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
-from messagecenter.sending.dispatcher import SETTLE_AFTER, Dispatcher
+from messagecenter.sending.dispatcher import Dispatcher, Waits
 from tests.conftest import empty_all_tables
 from tests.fakes.twilio_server import BackgroundServer, FakeTwilio
 
@@ -201,14 +201,14 @@ def test_a_dispatcher_killed_after_twilio_took_the_message_never_sends_it_again(
     wait_until_twilio_took_it(fake, doomed)
     claimed = crash.message(message_id)
     assert (claimed.dispatch_state, claimed.status, claimed.carrier_sid) == (
-        DISPATCH_CLAIMED,
+        DISPATCH_SENDING,
         "queued",
         None,
     )
     os.kill(doomed.pid, signal.SIGKILL)  # before it could record Twilio's answer
     doomed.communicate(timeout=10)
     assert doomed.returncode == -signal.SIGKILL
-    assert crash.message(message_id).dispatch_state == DISPATCH_CLAIMED
+    assert crash.message(message_id).dispatch_state == DISPATCH_SENDING
     (taken,) = fake.messages.values()
     assert (taken["to"], taken["body"]) == (CLIENT_PHONE, BODY)
     assert taken["status_callback"] == (
@@ -221,10 +221,10 @@ def test_a_dispatcher_killed_after_twilio_took_the_message_never_sends_it_again(
     assert restarted.returncode == 0, err
     assert json.loads(out) == {"handled": 0}
     assert fake.created_count() == 1
-    assert crash.message(message_id).dispatch_state == DISPATCH_CLAIMED
+    assert crash.message(message_id).dispatch_state == DISPATCH_SENDING
 
     # Once the claim is stale, the dispatcher settles it by asking Twilio, not by resending.
-    later = FrozenClock(datetime.now(UTC) + SETTLE_AFTER + timedelta(minutes=1))
+    later = FrozenClock(datetime.now(UTC) + Waits().settle_after + timedelta(minutes=1))
     dispatcher = Dispatcher(
         context.sessions,
         TwilioCarrier(context.settings, read_timeout=5.0),

@@ -40,21 +40,23 @@ from messagecenter.db import session_scope
 from messagecenter.models import Message, MessageStatusEvent
 from messagecenter.models.message import (
     DISPATCH_ACCEPTED,
-    DISPATCH_CLAIMED,
     DISPATCH_PENDING,
     DISPATCH_REJECTED,
+    DISPATCH_SENDING,
 )
 from messagecenter.sending import service
 from messagecenter.sending.dispatcher import (
-    GIVE_UP_AFTER,
-    SETTLE_AFTER,
     STATUS_CALLBACK_PATH,
     UNCONFIRMED_REASON,
     Dispatcher,
+    Waits,
 )
 from tests.factories import SetUp, make_business, make_client
 
 CLIENT_PHONE = "+12125550142"
+SETTLE_AFTER = Waits().settle_after
+GIVE_UP_AFTER = Waits().give_up_after
+CLAIM_TIMEOUT = Waits().claim_timeout
 TAKE_THEN_TIME_OUT = "take-then-time-out"  # the carrier took it, but our request timed out
 
 Outcome = Exception | str | None
@@ -93,11 +95,12 @@ class FakeCarrier(SimulatedCarrier):
             self.accepted.append(sms)
         return accepted
 
-    def find_sent(self, sms: OutboundSms) -> CarrierAccepted | None:
+    def find_sent(self, sms: OutboundSms, attempted_at: datetime) -> list[CarrierAccepted]:
         self.lookups.append(sms)
         if self.lookup_error is not None:
             raise self.lookup_error
-        return self.taken.get(sms.message_id)
+        found = self.taken.get(sms.message_id)
+        return [found] if found is not None else []
 
     def tick(self) -> None:
         return None
@@ -171,7 +174,7 @@ def test_success_claims_first_then_records_the_sid(
 
     assert dispatcher_for(context, carrier).run_once() == 1
 
-    assert seen_while_sending == [(DISPATCH_CLAIMED, clock.now(), None)]
+    assert seen_while_sending == [(DISPATCH_SENDING, clock.now(), None)]
     [sms] = carrier.sends
     assert sms.message_id == message_id
     assert sms.to_phone == CLIENT_PHONE
@@ -347,7 +350,7 @@ def test_ambiguous_outcome_stays_claimed_and_is_not_sent_again(
 
     assert dispatcher.run_once() == 1
     message = load(session, message_id)
-    assert message.dispatch_state == DISPATCH_CLAIMED
+    assert message.dispatch_state == DISPATCH_SENDING
     assert message.carrier_sid is None
     assert message.status == "queued"
 
@@ -356,7 +359,7 @@ def test_ambiguous_outcome_stays_claimed_and_is_not_sent_again(
         assert dispatcher.run_once() == 0
         assert dispatcher_for(context, carrier, seed=9).run_once() == 0
     assert len(carrier.sends) == 1
-    assert load(session, message_id).dispatch_state == DISPATCH_CLAIMED
+    assert load(session, message_id).dispatch_state == DISPATCH_SENDING
 
 
 def test_settle_finds_the_message_by_our_id_without_sending_again(
@@ -368,7 +371,7 @@ def test_settle_finds_the_message_by_our_id_without_sending_again(
     dispatcher = dispatcher_for(context, carrier)
 
     assert dispatcher.run_once() == 1
-    assert load(session, message_id).dispatch_state == DISPATCH_CLAIMED
+    assert load(session, message_id).dispatch_state == DISPATCH_SENDING
 
     clock.advance(SETTLE_AFTER - timedelta(seconds=1))
     assert dispatcher.settle_stale_claims() == 0
@@ -403,11 +406,11 @@ def test_no_trace_after_give_up_fails_without_sending_again(
 
     clock.set(claimed_at + SETTLE_AFTER + timedelta(seconds=1))
     assert dispatcher.settle_stale_claims() == 0  # no trace yet: keep waiting
-    assert load(session, message_id).dispatch_state == DISPATCH_CLAIMED
+    assert load(session, message_id).dispatch_state == DISPATCH_SENDING
 
     clock.set(claimed_at + GIVE_UP_AFTER - timedelta(seconds=1))
     assert dispatcher.settle_stale_claims() == 0
-    assert load(session, message_id).dispatch_state == DISPATCH_CLAIMED
+    assert load(session, message_id).dispatch_state == DISPATCH_SENDING
 
     clock.set(claimed_at + GIVE_UP_AFTER + timedelta(seconds=1))
     assert dispatcher.settle_stale_claims() == 1
@@ -437,7 +440,7 @@ def test_a_failed_lookup_leaves_the_claim_for_later(
 
     clock.advance(GIVE_UP_AFTER + timedelta(minutes=1))
     assert dispatcher.settle_stale_claims() == 0
-    assert load(session, message_id).dispatch_state == DISPATCH_CLAIMED  # not given up blind
+    assert load(session, message_id).dispatch_state == DISPATCH_SENDING  # not given up blind
 
     carrier.lookup_error = None
     assert dispatcher.settle_stale_claims() == 1
@@ -464,7 +467,7 @@ def test_an_unexpected_error_does_not_strand_the_rest_of_the_batch(
 
     sent = [s.message_id for s in carrier.sends]
     assert sent.count(first) == 1  # ambiguous: never sent again
-    assert load(session, first).dispatch_state == DISPATCH_CLAIMED
+    assert load(session, first).dispatch_state == DISPATCH_SENDING
     for message_id in others:
         assert sent.count(message_id) == 1, f"message {message_id} was never handed over"
         assert load(session, message_id).dispatch_state == DISPATCH_ACCEPTED
@@ -487,9 +490,9 @@ class CountingSends:
         self.sends.append(sms.message_id)
         return self.inner.send(sms)
 
-    def find_sent(self, sms: OutboundSms) -> CarrierAccepted | None:
+    def find_sent(self, sms: OutboundSms, attempted_at: datetime) -> list[CarrierAccepted]:
         self.lookups.append(sms.message_id)
-        return self.inner.find_sent(sms)
+        return self.inner.find_sent(sms, attempted_at)
 
     def suggest_numbers(self, country: str, near: str | None, limit: int) -> list[AvailableNumber]:
         return self.inner.suggest_numbers(country, near, limit)
@@ -520,6 +523,8 @@ def crash_after_the_carrier_took_it(
     with session_scope(context.sessions) as session:
         [claimed] = service.claim_due(session, now, 10, callback_url)
     assert claimed.message_id == message_id
+    with session_scope(context.sessions) as session:
+        assert service.mark_sending(session, [claimed], now) == {message_id}
     accepted = simulator.send(claimed.sms)
     return message_id, accepted, simulator
 
@@ -545,7 +550,7 @@ def test_crash_after_the_carrier_took_it_is_settled_not_resent(
     assert restarted.run_once() == 0
     assert restarted.settle_stale_claims() == 0
     assert carrier.sends == []
-    assert read(context.sessions, message_id).dispatch_state == DISPATCH_CLAIMED
+    assert read(context.sessions, message_id).dispatch_state == DISPATCH_SENDING
 
     # Settled by our id once the claim is stale (before any callback arrives).
     clock.advance(SETTLE_AFTER)

@@ -29,6 +29,7 @@ from messagecenter.models.message import (
     DISPATCH_CLAIMED,
     DISPATCH_PENDING,
     DISPATCH_REJECTED,
+    DISPATCH_SENDING,
 )
 from messagecenter.sending import service
 from tests.factories import PUBLIC_URL, SetUp, make_business, make_client
@@ -52,7 +53,8 @@ def new_sid() -> str:
 def queue_outbound(
     session: Session, context: AppContext, at: datetime, *, state: str = DISPATCH_ACCEPTED
 ) -> Outbound:
-    """A business, a client and one outbound message, left pending, claimed or accepted."""
+    """A business, a client and one outbound message, left pending, claimed, handed to the
+    carrier (sending) or accepted."""
     setup = make_business(session, context.carrier, at)
     client = make_client(session, setup.business, at, cell_phone=CLIENT_PHONE)
     message = send_message(
@@ -65,9 +67,11 @@ def queue_outbound(
     )
     session.flush()
     sid = None
-    if state in (DISPATCH_CLAIMED, DISPATCH_ACCEPTED):
+    if state in (DISPATCH_CLAIMED, DISPATCH_SENDING, DISPATCH_ACCEPTED):
         claimed = service.claim_due(session, at, 50, CALLBACK_URL)
         assert [c.message_id for c in claimed] == [message.id]
+    if state in (DISPATCH_SENDING, DISPATCH_ACCEPTED):
+        assert service.mark_sending(session, claimed, at) == {message.id}
     if state == DISPATCH_ACCEPTED:
         sid = new_sid()
         service.record_accepted(session, message.id, CarrierAccepted(sid, "queued"), at)
@@ -299,7 +303,7 @@ def test_error_21610_in_a_report_opts_the_phone_out(
 def test_error_21610_in_a_rejection_opts_the_phone_out(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
-    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_SENDING)
     service.record_rejected(session, out.message_id, 21610, "unsubscribed", clock.now())
     session.commit()
 
@@ -331,7 +335,7 @@ def test_a_second_21610_writes_no_second_consent_record(
 def test_cannot_receive_codes_mark_the_clients_cell_phone(
     session: Session, context: AppContext, clock: FrozenClock, code: int
 ) -> None:
-    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_SENDING)
     # Another business's client with the same phone is not touched.
     other = make_business(session, context.carrier, clock.now())
     other_client = make_client(session, other.business, clock.now(), cell_phone=CLIENT_PHONE)
@@ -408,9 +412,9 @@ def test_report_with_another_sid_is_ignored(
 def test_callback_before_record_accepted_settles_the_claim(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
-    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_SENDING)
     message = load(session, out.message_id)
-    assert (message.dispatch_state, message.carrier_sid) == (DISPATCH_CLAIMED, None)
+    assert (message.dispatch_state, message.carrier_sid) == (DISPATCH_SENDING, None)
 
     sid = new_sid()
     early = StatusReport(sid, "sent", out.message_id, None, {"MessageSid": sid})
@@ -432,7 +436,7 @@ def test_callback_before_record_accepted_settles_the_claim(
     )
     # Settled: no longer a stale claim.
     later = clock.now() + timedelta(hours=1)
-    assert service.stale_claims(session, later, 10) == []
+    assert service.unsettled_attempts(session, later, 10) == []
 
 
 # ---------------------------------------------------------------------------- outcomes
@@ -441,7 +445,7 @@ def test_callback_before_record_accepted_settles_the_claim(
 def test_record_accepted_maps_the_carrier_word(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
-    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_SENDING)
     sid = new_sid()
     service.record_accepted(session, out.message_id, CarrierAccepted(sid, "accepted"), clock.now())
     session.commit()
@@ -469,7 +473,7 @@ def test_claim_due_claims_once_and_commits_the_claim_state(
     message = load(session, out.message_id)
     assert (message.dispatch_state, message.attempts, message.claimed_at) == (
         DISPATCH_CLAIMED,
-        1,
+        0,  # a claim is no attempt: mark_sending counts one
         clock.now(),
     )
     assert service.claim_due(session, clock.now() + timedelta(days=1), 10, CALLBACK_URL) == []
@@ -487,7 +491,7 @@ def test_claim_due_skips_messages_not_yet_due(
 def test_rejection_fails_the_message_and_gives_its_units_back(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
-    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_SENDING)
     business = out.setup.business
     assert usage.summarize(session, business, clock.now()).used == 1
 
@@ -509,7 +513,7 @@ def test_rejection_fails_the_message_and_gives_its_units_back(
 def test_rejection_without_a_code_keeps_the_detail(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
-    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_SENDING)
     service.record_rejected(session, out.message_id, None, "Refused for a reason.", clock.now())
     session.commit()
     message = load(session, out.message_id)
@@ -537,7 +541,7 @@ def test_an_accepted_message_counts_whatever_happens(
 def test_retry_later_returns_the_message_to_the_outbox(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
-    out = queue_outbound(session, context, clock.now(), state=DISPATCH_CLAIMED)
+    out = queue_outbound(session, context, clock.now(), state=DISPATCH_SENDING)
     service.record_retry_later(session, out.message_id, clock.now(), 45.0, random.Random(1))
     session.commit()
     message = load(session, out.message_id)

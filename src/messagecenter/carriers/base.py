@@ -8,6 +8,7 @@ that decides whether sending again is safe.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 
@@ -90,8 +91,10 @@ class Carrier(Protocol):
         """Hand one message to the carrier. Raises a CarrierError subclass on failure."""
         ...
 
-    def find_sent(self, sms: OutboundSms) -> CarrierAccepted | None:
-        """Look up a message we may have sent, by our id; None when the carrier has none."""
+    def find_sent(self, sms: OutboundSms, attempted_at: datetime) -> list[CarrierAccepted]:
+        """Every message the carrier holds that may be this one, which we handed over at
+        `attempted_at`, best match first; empty only when the carrier certainly has none.
+        Raises a CarrierError when the carrier cannot be asked."""
         ...
 
     def suggest_numbers(self, country: str, near: str | None, limit: int) -> list[AvailableNumber]:

@@ -31,7 +31,8 @@ SENDER_CARRIER = "carrier"  # the carrier's automatic keyword reply; uses no uni
 
 # Where an outbound message is in our outbox (statuses are in messagecenter.sending.status).
 DISPATCH_PENDING = "pending"  # waiting for the dispatcher
-DISPATCH_CLAIMED = "claimed"  # a dispatcher committed its claim and is calling the carrier
+DISPATCH_CLAIMED = "claimed"  # a dispatcher holds it but has not called the carrier yet
+DISPATCH_SENDING = "sending"  # handed to the carrier (at claimed_at): settled by our id only
 DISPATCH_ACCEPTED = "accepted"  # the carrier took it (we hold its sid)
 DISPATCH_REJECTED = "rejected"  # the carrier refused it before accepting; units given back
 DISPATCH_NONE = "none"  # inbound and carrier entries: nothing to dispatch
@@ -57,6 +58,12 @@ class Message(Base):
             sqlite_where=text("dispatch_state = 'claimed'"),
             postgresql_where=text("dispatch_state = 'claimed'"),
         ),
+        Index(
+            "ix_messages_sending",
+            "claimed_at",
+            sqlite_where=text("dispatch_state = 'sending'"),
+            postgresql_where=text("dispatch_state = 'sending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,6 +88,7 @@ class Message(Base):
     dispatch_state: Mapped[str] = mapped_column(String(10))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the current dispatch step began: claimed, or handed to the carrier (sending).
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,15 +1,21 @@
 """The dispatcher: claims due messages from the outbox, calls the carrier, records the result.
 
-Never sends twice: the claim is committed before the carrier is called, a message goes back to
-the outbox only when the carrier certainly did not take it, and an ambiguous outcome (timeout,
-5xx, a crash after the call) is settled by our own id (the status callback, or asking the
-carrier), never by sending again.
+Never sends twice: each message is marked "sending" (committed) just before its carrier call,
+a message goes back to the outbox only when the carrier certainly did not take it, and an
+ambiguous outcome (timeout, 5xx, a crash during the call) is settled by our own id (the status
+callback, or asking the carrier), never by sending again.
+
+Never loses one: a claim alone proves nothing was sent, so claimed messages that were never
+marked go back to the queue: at once when the dispatcher stops, or when their claim expires
+(the process died). Only a message marked "sending" is ever settled by lookup.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,13 +35,27 @@ from messagecenter.sending.service import Claimed
 log = logging.getLogger(__name__)
 
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
-# A claim with no outcome after this long is settled by asking the carrier.
-SETTLE_AFTER = timedelta(minutes=2)
-# When the carrier still has no trace after this long, it never took the message.
-GIVE_UP_AFTER = timedelta(minutes=15)
 UNCONFIRMED_REASON = (
     "The carrier never confirmed this message; it was not sent again to avoid a duplicate."
 )
+
+
+@dataclass(frozen=True)
+class Waits:
+    """How long the outbox waits (MESSAGECENTER_*_SECONDS settings)."""
+
+    # A claim older than this belongs to a process that died: back to the queue.
+    claim_timeout: timedelta = timedelta(seconds=60)
+    # A message handed to the carrier with no outcome after this long is looked up there.
+    settle_after: timedelta = timedelta(minutes=2)
+    # When the carrier still has no trace after this long, it never took the message.
+    give_up_after: timedelta = timedelta(minutes=10)
+
+    def __post_init__(self) -> None:
+        if min(self.claim_timeout, self.settle_after) <= timedelta(0):
+            raise ValueError("outbox waits must be positive")
+        if self.give_up_after <= self.settle_after:
+            raise ValueError("give_up_after must be longer than settle_after")
 
 
 class Dispatcher:
@@ -47,6 +67,7 @@ class Dispatcher:
         public_url: str,
         *,
         batch_size: int = 20,
+        waits: Waits | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._sessions = session_factory
@@ -54,22 +75,56 @@ class Dispatcher:
         self._clock = clock
         self._callback_url = public_url.rstrip("/") + STATUS_CALLBACK_PATH
         self._batch_size = batch_size
+        self._waits = waits or Waits()
         self._rng = rng or random.Random()
 
-    def run_once(self) -> int:
-        """Claim one batch and dispatch it; returns how many messages were handled."""
+    @property
+    def waits(self) -> Waits:
+        return self._waits
+
+    def run_once(self, stop: threading.Event | None = None) -> int:
+        """Claim one batch and dispatch it; returns how many messages were handed over.
+
+        `stop` is checked before each message: once it is set, the messages not yet handed
+        over are released to the queue (another process, or the next start, sends them)."""
+        if stop is not None and stop.is_set():
+            return 0
         with session_scope(self._sessions) as session:
             claimed = service.claim_due(
                 session, self._clock.now(), self._batch_size, self._callback_url
             )
-        for item in claimed:
-            try:
-                self._dispatch(item)
-            except Exception:  # one bad message must not strand the rest of the batch
-                log.exception("message %s: dispatch failed; it stays claimed", item.message_id)
-        return len(claimed)
+        handled = 0
+        try:
+            for item in claimed:
+                if stop is not None and stop.is_set():
+                    break
+                handled += 1
+                try:
+                    self._dispatch(item)
+                except Exception:  # one bad message must not strand the rest of the batch
+                    log.exception("message %s: dispatch failed", item.message_id)
+        finally:
+            # Whatever was not marked sending was never handed over: give it back now rather
+            # than after the claim timeout (a stop, or an error outside one message).
+            self._release(claimed[handled:])
+        return handled
+
+    def _release(self, claims: list[Claimed]) -> None:
+        if not claims:
+            return
+        with session_scope(self._sessions) as session:
+            released = service.release_claims(session, claims, self._clock.now())
+        log.info("released %d claimed message(s) never handed to the carrier", released)
 
     def _dispatch(self, item: Claimed) -> None:
+        with session_scope(self._sessions) as session:
+            ours = service.mark_sending(session, [item], self._clock.now())
+        if item.message_id not in ours:
+            log.warning(
+                "message %s: its claim expired and was released; not sent from here",
+                item.message_id,
+            )
+            return
         try:
             accepted = self._carrier.send(item.sms)
         except CarrierRetryLater as exc:
@@ -86,7 +141,7 @@ class Dispatcher:
                 )
             return
         except CarrierAmbiguous as exc:
-            # Stays claimed; its callback or settle_stale_claims decides.
+            # Stays sending; its callback or settle_stale_claims decides.
             log.warning("message %s: outcome unknown (%s); will settle by id", item.message_id, exc)
             return
         except CarrierError as exc:  # any other carrier failure is treated as ambiguous
@@ -95,25 +150,40 @@ class Dispatcher:
         with session_scope(self._sessions) as session:
             service.record_accepted(session, item.message_id, accepted, self._clock.now())
 
-    def settle_stale_claims(self) -> int:
-        """Settle claims left without an outcome (ambiguous replies, a crashed dispatcher)."""
+    def release_expired_claims(self) -> int:
+        """Send claims left by a process that died back to the queue (never handed over)."""
         now = self._clock.now()
         with session_scope(self._sessions) as session:
-            stale = service.stale_claims(session, now - SETTLE_AFTER, self._batch_size)
+            released = service.release_expired_claims(session, now - self._waits.claim_timeout, now)
+        if released:
+            log.warning("%d expired claim(s) went back to the queue", released)
+        return released
+
+    def settle_stale_claims(self) -> int:
+        """Settle messages handed to the carrier but left without an outcome (an ambiguous
+        answer, a process that died mid-call), by asking the carrier. Returns how many were
+        settled (found, or given up)."""
+        now = self._clock.now()
+        with session_scope(self._sessions) as session:
+            stale = service.unsettled_attempts(
+                session, now - self._waits.settle_after, self._batch_size
+            )
             pending = [
                 (m.id, service.outbound_sms(m, self._callback_url), m.claimed_at) for m in stale
             ]
         settled = 0
-        for message_id, sms, claimed_at in pending:
+        for message_id, sms, attempted_at in pending:
+            assert attempted_at is not None  # a sending message's claimed_at is its call
             try:
-                found = self._carrier.find_sent(sms)
+                candidates = self._carrier.find_sent(sms, attempted_at)
             except CarrierError as exc:
                 log.warning("message %s: could not ask the carrier (%s)", message_id, exc)
                 continue
             with session_scope(self._sessions) as session:
-                if found is not None and service.record_accepted(session, message_id, found, now):
+                # A candidate another of our messages already holds is that one's twin.
+                if any(service.record_accepted(session, message_id, c, now) for c in candidates):
                     settled += 1
-                elif claimed_at is not None and now - claimed_at >= GIVE_UP_AFTER:
+                elif now - attempted_at >= self._waits.give_up_after:
                     service.record_rejected(session, message_id, None, UNCONFIRMED_REASON, now)
                     settled += 1
         return settled

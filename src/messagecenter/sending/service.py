@@ -4,6 +4,7 @@ status reports. Statuses only move forward (messagecenter.sending.status)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,7 @@ from messagecenter.models.message import (
     DISPATCH_CLAIMED,
     DISPATCH_PENDING,
     DISPATCH_REJECTED,
+    DISPATCH_SENDING,
 )
 from messagecenter.sending import status
 
@@ -33,15 +35,21 @@ BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
 
 
+# Where a message may be when an outcome for it arrives (a late answer, a callback).
+_UNSETTLED = (DISPATCH_PENDING, DISPATCH_CLAIMED, DISPATCH_SENDING)
+
+
 @dataclass(frozen=True)
 class Claimed:
     message_id: int
     sms: OutboundSms
+    claimed_at: datetime  # with the id, names this claim: a released and re-taken one differs
 
 
 def claim_due(session: Session, at: datetime, limit: int, callback_url: str) -> list[Claimed]:
-    """Claim due messages from the outbox. The caller commits the claim before calling the
-    carrier, so a crash afterwards leaves the message claimed, never sent twice.
+    """Claim due messages from the outbox. A claim alone never reaches the carrier: each
+    message is marked sending (mark_sending, committed) just before its call, so a claim left
+    by a process that died can simply go back to the queue (release_expired_claims).
 
     FOR UPDATE SKIP LOCKED lets many workers share one PostgreSQL queue; SQLite ignores it
     (one process there, and BEGIN IMMEDIATE serialises writers).
@@ -57,11 +65,69 @@ def claim_due(session: Session, at: datetime, limit: int, callback_url: str) -> 
     for message in rows:
         message.dispatch_state = DISPATCH_CLAIMED
         message.claimed_at = at
-        message.attempts += 1
         message.updated_at = at
-        claimed.append(Claimed(message.id, outbound_sms(message, callback_url)))
+        claimed.append(Claimed(message.id, outbound_sms(message, callback_url), at))
     session.flush()
     return claimed
+
+
+def mark_sending(session: Session, claims: Sequence[Claimed], at: datetime) -> set[int]:
+    """Record that these claimed messages are being handed to the carrier now (one statement,
+    so a set of concurrent calls is marked in one commit). Returns the ids still held by these
+    claims: a claim that expired and was released (and maybe taken by another worker) is not
+    ours any more, and its message must not be sent from here."""
+    if not claims:
+        return set()
+    claimed_at = claims[0].claimed_at
+    assert all(c.claimed_at == claimed_at for c in claims), "one claim at a time"
+    marked = session.scalars(
+        update(Message)
+        .where(
+            Message.id.in_([c.message_id for c in claims]),
+            Message.dispatch_state == DISPATCH_CLAIMED,
+            Message.claimed_at == claimed_at,
+        )
+        .values(
+            dispatch_state=DISPATCH_SENDING,
+            claimed_at=at,  # from now on: when it was handed to the carrier
+            attempts=Message.attempts + 1,
+            updated_at=at,
+        )
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return set(marked)
+
+
+def release_claims(session: Session, claims: Sequence[Claimed], at: datetime) -> int:
+    """Give back claims that were never handed to the carrier (a stop, a failed batch): they
+    are due again at once. Returns how many went back."""
+    if not claims:
+        return 0
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.id.in_([c.message_id for c in claims]),
+            Message.dispatch_state == DISPATCH_CLAIMED,
+            Message.claimed_at.in_({c.claimed_at for c in claims}),
+        )
+        .values(dispatch_state=DISPATCH_PENDING, claimed_at=None, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def release_expired_claims(session: Session, claimed_before: datetime, at: datetime) -> int:
+    """Claims older than the claim timeout belong to a process that died (or stalled): their
+    messages were never handed to the carrier, so they go back to the queue. A stalled owner
+    cannot send them afterwards: mark_sending checks the claim is still its own."""
+    result = session.execute(
+        update(Message)
+        .where(Message.dispatch_state == DISPATCH_CLAIMED, Message.claimed_at < claimed_before)
+        .values(dispatch_state=DISPATCH_PENDING, claimed_at=None, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def outbound_sms(message: Message, callback_url: str) -> OutboundSms:
@@ -99,7 +165,7 @@ def record_retry_later(
 ) -> None:
     """The carrier certainly did not take it: back to the outbox with backoff and jitter."""
     message = _locked_message(session, message_id)
-    if message is None or message.dispatch_state != DISPATCH_CLAIMED:
+    if message is None or message.dispatch_state != DISPATCH_SENDING:
         return
     message.dispatch_state = DISPATCH_PENDING
     message.next_attempt_at = at + timedelta(
@@ -122,7 +188,7 @@ def record_rejected(
 ) -> None:
     """The carrier refused it before accepting: failed, units given back, consequences kept."""
     message = _locked_message(session, message_id)
-    if message is None or message.dispatch_state not in (DISPATCH_CLAIMED, DISPATCH_PENDING):
+    if message is None or message.dispatch_state not in _UNSETTLED:
         return
     business = business_queries.get_business(session, message.business_id)
     assert business is not None
@@ -168,7 +234,7 @@ def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
     if message.carrier_sid is None and report.carrier_sid:
         # The callback beat the dispatcher's own record: it settles the claim by our id.
         message.carrier_sid = report.carrier_sid
-    if message.dispatch_state in (DISPATCH_CLAIMED, DISPATCH_PENDING):
+    if message.dispatch_state in _UNSETTLED:
         message.dispatch_state = DISPATCH_ACCEPTED
     new_status = status.from_carrier(carrier_status)
     _advance(session, message, new_status, report.error_code, at)
@@ -178,11 +244,16 @@ def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
     return True
 
 
-def stale_claims(session: Session, older_than: datetime, limit: int) -> list[Message]:
+def unsettled_attempts(session: Session, attempted_before: datetime, limit: int) -> list[Message]:
+    """Messages handed to the carrier before `attempted_before` with no outcome recorded (an
+    ambiguous answer, a process that died mid-call): only these are settled by lookup."""
     return list(
         session.scalars(
             select(Message)
-            .where(Message.dispatch_state == DISPATCH_CLAIMED, Message.claimed_at < older_than)
+            .where(
+                Message.dispatch_state == DISPATCH_SENDING,
+                Message.claimed_at < attempted_before,
+            )
             .order_by(Message.claimed_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

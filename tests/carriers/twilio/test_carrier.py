@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -25,7 +26,7 @@ from messagecenter.carriers.base import (
     CarrierRetryLater,
     OutboundSms,
 )
-from messagecenter.carriers.twilio.carrier import TwilioCarrier
+from messagecenter.carriers.twilio.carrier import FIND_CLOCK_SKEW, FIND_PAGE_SIZE, TwilioCarrier
 from messagecenter.cli import main
 from messagecenter.clock import FrozenClock
 from messagecenter.config import Settings
@@ -272,9 +273,10 @@ def test_credentials_are_required(settings: Settings) -> None:
 # ---------------------------------------------------------------- finding a sent message
 
 
-def test_find_sent_finds_the_newest_match_by_to_from_and_body(
+def test_find_sent_finds_every_match_by_to_from_and_body(
     fake: FakeTwilio, carrier: TwilioCarrier
 ) -> None:
+    attempted_at = datetime.now(UTC)
     older = carrier.send(sms("Reminder"))
     carrier.send(sms("Something else"))
     carrier.send(sms("Reminder", to="+12125550143"))  # another client
@@ -282,31 +284,87 @@ def test_find_sent_finds_the_newest_match_by_to_from_and_body(
     newest = carrier.send(sms("Reminder"))
     assert older.carrier_sid != newest.carrier_sid
 
-    found = carrier.find_sent(sms("Reminder"))
+    found = carrier.find_sent(sms("Reminder"), attempted_at)
 
-    assert found == CarrierAccepted(newest.carrier_sid, "queued")
+    # Twins (same text, same pair of numbers, same minute) are both candidates: the
+    # dispatcher takes the first one no other message of ours holds.
+    assert {f.carrier_sid for f in found} == {older.carrier_sid, newest.carrier_sid}
+    assert all(f.carrier_status == "queued" for f in found)
     listed = [r for r in fake.requests if r.method == "GET" and r.path == MESSAGES_PATH]
     assert listed and listed[-1].query["To"] == [CLIENT]
     assert listed[-1].query["From"] == [BUSINESS_NUMBER]
+    assert not any(key.startswith("DateSent") for key in listed[-1].query)
 
 
-def test_find_sent_gives_none_when_twilio_has_no_such_message(
+def test_find_sent_is_empty_when_twilio_has_no_such_message(
     fake: FakeTwilio, carrier: TwilioCarrier
 ) -> None:
-    assert carrier.find_sent(sms()) is None
+    attempted_at = datetime.now(UTC)
+    assert carrier.find_sent(sms(), attempted_at) == []
     carrier.send(sms("Another text"))
-    assert carrier.find_sent(sms()) is None
+    assert carrier.find_sent(sms(), attempted_at) == []
+
+
+def test_find_sent_finds_a_message_twilio_has_not_sent_yet(
+    fake: FakeTwilio, carrier: TwilioCarrier
+) -> None:
+    """Twilio has it queued, with no date_sent: a DateSent filter would have hidden it and
+    the message would have been failed as never confirmed while Twilio still sends it."""
+    attempted_at = datetime.now(UTC)
+    accepted = carrier.send(sms())
+    (held,) = fake.messages.values()
+    assert held["date_sent"] is None
+    assert carrier.find_sent(sms(), attempted_at) == [
+        CarrierAccepted(accepted.carrier_sid, "queued")
+    ]
+
+
+def test_find_sent_ignores_messages_from_before_the_call(
+    fake: FakeTwilio, carrier: TwilioCarrier
+) -> None:
+    """A twin sent before we handed ours over (beyond Twilio's clock skew) is not ours."""
+    sent = carrier.send(sms(callback=None))
+    carrier.send(sms())  # queued still: no date_sent
+    with pytest.raises(LookupError):  # no callback URL: Twilio posts nothing
+        fake.send_status(sent.carrier_sid, "sent")
+    much_later = datetime.now(UTC) + FIND_CLOCK_SKEW + timedelta(minutes=1)
+    assert carrier.find_sent(sms(), much_later) == []
+
+
+def test_find_sent_reads_every_page_since_the_call(
+    fake: FakeTwilio, carrier: TwilioCarrier
+) -> None:
+    attempted_at = datetime.now(UTC)
+    ours = carrier.send(sms())
+    for n in range(FIND_PAGE_SIZE + 5):  # newer texts to the same client push ours to page 2
+        carrier.send(sms(f"Later text {n}"))
+    assert carrier.find_sent(sms(), attempted_at) == [CarrierAccepted(ours.carrier_sid, "queued")]
+    listed = [r for r in fake.requests if r.method == "GET" and "Messages" in r.path]
+    assert len(listed) == 2
 
 
 def test_find_sent_reports_the_status_twilio_has_now(
     fake: FakeTwilio, carrier: TwilioCarrier
 ) -> None:
+    attempted_at = datetime.now(UTC)
     accepted = carrier.send(sms(callback=None))
     with pytest.raises(LookupError):  # no callback URL: Twilio posts nothing
         fake.send_status(accepted.carrier_sid, "delivered")
-    assert carrier.find_sent(sms(callback=None)) == CarrierAccepted(
-        accepted.carrier_sid, "delivered"
+    assert carrier.find_sent(sms(callback=None), attempted_at) == [
+        CarrierAccepted(accepted.carrier_sid, "delivered")
+    ]
+
+
+def test_find_sent_says_when_twilio_cannot_be_asked(
+    fake: FakeTwilio, twilio_settings: Settings
+) -> None:
+    nowhere = twilio_settings.model_copy(
+        update={"twilio_api_url": f"http://127.0.0.1:{free_port()}"}
     )
+    with pytest.raises(CarrierError):  # not "none there": the dispatcher must not give up
+        TwilioCarrier(nowhere, connect_timeout=1.0, read_timeout=1.0).find_sent(
+            sms(), datetime.now(UTC)
+        )
 
 
 # ---------------------------------------------------------------- numbers

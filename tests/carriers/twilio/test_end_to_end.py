@@ -34,12 +34,12 @@ from messagecenter.db import session_scope
 from messagecenter.models import ConsentRecord, Message, MessageStatusEvent
 from messagecenter.models.message import (
     DISPATCH_ACCEPTED,
-    DISPATCH_CLAIMED,
     DISPATCH_PENDING,
     DISPATCH_REJECTED,
+    DISPATCH_SENDING,
 )
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
-from messagecenter.sending.dispatcher import SETTLE_AFTER, Dispatcher
+from messagecenter.sending.dispatcher import Dispatcher, Waits
 from tests.conftest import empty_all_tables
 from tests.fakes.twilio_server import BackgroundServer, FakeTwilio
 
@@ -416,11 +416,11 @@ def test_a_timeout_after_twilio_took_it_is_settled_by_lookup_not_resent(
         time.sleep(0.02)
     assert fake.created_count() == 1
     row = studio.row(message_id)
-    assert (row.dispatch_state, row.carrier_sid) == (DISPATCH_CLAIMED, None)
+    assert (row.dispatch_state, row.carrier_sid) == (DISPATCH_SENDING, None)
 
     assert impatient.run_once() == 0  # claimed: never sent again
     assert context.dispatcher.settle_stale_claims() == 0  # too soon to ask
-    studio.clock.advance(SETTLE_AFTER + timedelta(seconds=1))
+    studio.clock.advance(Waits().settle_after + timedelta(seconds=1))
     assert impatient.run_once() == 0
 
     assert context.dispatcher.settle_stale_claims() == 1  # found by asking Twilio

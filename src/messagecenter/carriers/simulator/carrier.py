@@ -83,9 +83,11 @@ class SimulatedCarrier:
                 self._schedule(now + DELIVERED_AFTER, _report(sms, accepted, "delivered"))
         return accepted
 
-    def find_sent(self, sms: OutboundSms) -> CarrierAccepted | None:
+    def find_sent(self, sms: OutboundSms, attempted_at: datetime) -> list[CarrierAccepted]:
+        """The simulator knows our id, so the match is exact."""
         with self._lock:
-            return self._sent.get(sms.message_id)
+            found = self._sent.get(sms.message_id)
+        return [found] if found is not None else []
 
     def sent_count(self) -> int:
         with self._lock:

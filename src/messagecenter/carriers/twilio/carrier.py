@@ -9,7 +9,8 @@ may have been taken, so it is settled by our id, never by sending again.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import requests
 import urllib3
@@ -34,7 +35,10 @@ RETRY_LATER_CODES = frozenset({20429, 21611})  # too many requests; the queue is
 CREDENTIAL_CODES = frozenset({20003, 20005, 20008})  # our account's problem, not the message's
 # Number types by country: landlines cannot text in the UK and Australia.
 MOBILE_COUNTRIES = frozenset({"GB", "AU"})
-FIND_WINDOW = timedelta(hours=6)
+# Twilio's date_created is whole seconds from Twilio's clock, not ours.
+FIND_CLOCK_SKEW = timedelta(minutes=2)
+FIND_PAGE_SIZE = 100
+FIND_MAX_SCAN = 1000  # more between one pair of numbers since the call: too many to tell
 
 
 class TwilioCarrier:
@@ -75,22 +79,43 @@ class TwilioCarrier:
             raise _classify_transport(exc) from exc
         return CarrierAccepted(str(created.sid), str(created.status or "queued"))
 
-    def find_sent(self, sms: OutboundSms) -> CarrierAccepted | None:
-        """The newest recent message Twilio holds from our number to theirs with this body."""
+    def find_sent(self, sms: OutboundSms, attempted_at: datetime) -> list[CarrierAccepted]:
+        """Messages Twilio holds that may be this one, closest to `attempted_at` first.
+
+        Twilio's Message resource does not return the StatusCallback URL, so our id cannot be
+        matched there; its List API filters on To, From and DateSent only. DateSent cannot
+        bound the search: a message Twilio took but has not sent yet (queued, accepted,
+        scheduled, or failed before sending) has no date_sent and would be filtered out. So
+        every message between the two numbers is read, newest first, and matched on what we
+        sent (outbound, the body) and on being created no earlier than our call
+        (less clock skew). The walk stops at the first message sent before that moment: in
+        date_created or date_sent order nothing after it can have been created since.
+        """
+        since = attempted_at - FIND_CLOCK_SKEW
+        found: list[tuple[timedelta, CarrierAccepted]] = []
         try:
-            candidates = self._client.messages.list(to=sms.to_phone, from_=sms.from_phone, limit=20)
+            messages = self._client.messages.stream(
+                to=sms.to_phone, from_=sms.from_phone, page_size=FIND_PAGE_SIZE
+            )
+            for seen, message in enumerate(messages):
+                if message.date_sent is not None and message.date_sent < since:
+                    break
+                if seen >= FIND_MAX_SCAN:
+                    raise CarrierError(
+                        f"More than {FIND_MAX_SCAN} messages from {sms.from_phone} to "
+                        f"{sms.to_phone} since {since:%Y-%m-%d %H:%M}: cannot tell which is ours"
+                    )
+                created = message.date_created
+                if created is None or created < since or not _same_content(message, sms):
+                    continue
+                distance = abs(created - attempted_at)
+                found.append((distance, CarrierAccepted(str(message.sid), str(message.status))))
         except TwilioRestException as exc:
             raise self._classify(exc) from exc
         except requests.exceptions.RequestException as exc:
             raise CarrierRetryLater(f"Twilio could not be asked: {exc}") from exc
-        since = datetime.now(UTC) - FIND_WINDOW
-        for message in candidates:  # newest first
-            created = message.date_created
-            if created is not None and created < since:
-                break
-            if (message.body or "") == sms.body:
-                return CarrierAccepted(str(message.sid), str(message.status or "queued"))
-        return None
+        found.sort(key=lambda pair: pair[0])
+        return [accepted for _, accepted in found]
 
     def check_credentials(self) -> str:
         """The account's friendly name; raises CarrierError when the credentials fail or the
@@ -184,6 +209,12 @@ def _never_connected(exc: requests.exceptions.RequestException) -> bool:
     return isinstance(
         reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
     )
+
+
+def _same_content(message: Any, sms: OutboundSms) -> bool:
+    """An outbound message with the body we handed over (Twilio keeps it as sent, smart
+    encoding being off; num_media is not compared, as Twilio may count media only later)."""
+    return str(message.direction or "").startswith("outbound") and (message.body or "") == sms.body
 
 
 def _area_code(phone: str | None) -> int | None:
