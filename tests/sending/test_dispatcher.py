@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,7 +35,7 @@ from messagecenter.carriers.simulator.carrier import (
 )
 from messagecenter.clock import Clock, FrozenClock
 from messagecenter.config import Settings
-from messagecenter.context import AppContext
+from messagecenter.context import AppContext, outbox_waits
 from messagecenter.conversations.service import Sender, send_message
 from messagecenter.db import session_scope
 from messagecenter.models import Message, MessageStatusEvent
@@ -601,3 +602,171 @@ def test_crash_then_the_callback_settles_the_claim_first(
             .order_by(MessageStatusEvent.id)
         ).all()
     assert events == ["sent", "delivered"]
+
+
+# ---------------------------------------------------------------------------- never lost
+
+
+def test_a_claim_never_handed_over_goes_back_to_the_queue_when_it_expires(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """A process that died after claiming a batch but before calling the carrier for some of
+    it: those messages provably never reached the carrier, so they are sent, not failed."""
+    queued = queue_messages(session, context, clock.now(), count=3)
+    first, *never_tried = queued.message_ids
+    with session_scope(context.sessions) as unit:  # the dead process's claim and first mark
+        claims = service.claim_due(unit, clock.now(), 10, "https://mc.example.test/cb")
+        assert service.mark_sending(unit, claims[:1], clock.now()) == {first}
+    carrier = FakeCarrier(clock)
+    restarted = dispatcher_for(context, carrier)
+
+    clock.advance(CLAIM_TIMEOUT - timedelta(seconds=1))
+    assert restarted.release_expired_claims() == 0
+    assert restarted.run_once() == 0  # still somebody's claim
+    clock.advance(timedelta(seconds=2))
+    assert restarted.release_expired_claims() == 2
+    for message_id in never_tried:
+        message = load(session, message_id)
+        assert (message.dispatch_state, message.claimed_at, message.attempts) == (
+            DISPATCH_PENDING,
+            None,
+            0,
+        )
+    assert load(session, first).dispatch_state == DISPATCH_SENDING  # ambiguous: not released
+
+    assert restarted.run_once() == 2
+    assert sorted(s.message_id for s in carrier.sends) == never_tried
+    assert all(load(session, i).dispatch_state == DISPATCH_ACCEPTED for i in never_tried)
+
+
+def test_an_owner_whose_claim_expired_does_not_send_it(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """A stalled dispatcher's claim was released and taken by another: the stalled one must
+    not hand the message over as well (mark_sending checks the claim is still its own)."""
+    [message_id] = queue_messages(session, context, clock.now()).message_ids
+    with session_scope(context.sessions) as unit:
+        [stalled] = service.claim_due(unit, clock.now(), 10, "https://mc.example.test/cb")
+    clock.advance(CLAIM_TIMEOUT + timedelta(seconds=1))
+    other = FakeCarrier(clock)
+    assert dispatcher_for(context, other).release_expired_claims() == 1
+    assert dispatcher_for(context, other).run_once() == 1
+
+    with session_scope(context.sessions) as unit:
+        assert service.mark_sending(unit, [stalled], clock.now()) == set()
+    assert [s.message_id for s in other.sends] == [message_id]
+    assert load(session, message_id).attempts == 1
+
+
+def test_a_stop_between_messages_releases_the_rest_of_the_batch(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    queued = queue_messages(session, context, clock.now(), count=5)
+    stop = threading.Event()
+    carrier = FakeCarrier(clock)
+    carrier.observe = lambda sms: stop.set()  # SIGTERM arrives during the first call
+
+    assert dispatcher_for(context, carrier).run_once(stop) == 1
+
+    first, *rest = queued.message_ids
+    assert [s.message_id for s in carrier.sends] == [first]
+    assert load(session, first).dispatch_state == DISPATCH_ACCEPTED  # the call in flight ends
+    for message_id in rest:
+        message = load(session, message_id)
+        assert (message.dispatch_state, message.claimed_at) == (DISPATCH_PENDING, None)
+        assert message.next_attempt_at is not None and message.next_attempt_at <= clock.now()
+    assert dispatcher_for(context, carrier).run_once(stop) == 0  # stopped: claims nothing
+
+    assert dispatcher_for(context, carrier).run_once() == 4
+    assert sorted(s.message_id for s in carrier.sends) == queued.message_ids
+
+
+def test_settle_waits_are_the_dispatchers_settings(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    waits = Waits(
+        claim_timeout=timedelta(seconds=5),
+        settle_after=timedelta(seconds=10),
+        give_up_after=timedelta(seconds=30),
+    )
+    [found_id, lost_id] = queue_messages(session, context, clock.now(), count=2).message_ids
+    carrier = FakeCarrier(clock, [TAKE_THEN_TIME_OUT, CarrierAmbiguous("read timeout")])
+    dispatcher = Dispatcher(
+        context.sessions, carrier, clock, context.settings.public_url, waits=waits
+    )
+    handed_over = clock.now()
+    assert dispatcher.run_once() == 2
+
+    clock.set(handed_over + timedelta(seconds=9))
+    assert dispatcher.settle_stale_claims() == 0
+    assert carrier.lookups == []
+    clock.set(handed_over + timedelta(seconds=11))
+    assert dispatcher.settle_stale_claims() == 1  # found at the carrier
+    assert load(session, found_id).dispatch_state == DISPATCH_ACCEPTED
+    assert load(session, lost_id).dispatch_state == DISPATCH_SENDING
+    clock.set(handed_over + timedelta(seconds=31))
+    assert dispatcher.settle_stale_claims() == 1  # no trace: given up
+    assert load(session, lost_id).error_message == UNCONFIRMED_REASON
+    assert len(carrier.sends) == 2
+
+
+def test_settle_takes_the_twin_no_other_message_holds(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Two of our messages with the same text were both handed over and both answers lost:
+    each is settled with its own carrier message, never both with the same one."""
+    [one, two] = queue_messages(session, context, clock.now(), count=2).message_ids
+    carrier = FakeCarrier(clock, [TAKE_THEN_TIME_OUT, TAKE_THEN_TIME_OUT])
+    dispatcher = dispatcher_for(context, carrier)
+    assert dispatcher.run_once() == 2
+    both = [carrier.taken[one], carrier.taken[two]]
+    carrier.find_sent = lambda sms, attempted_at: list(both)  # type: ignore[method-assign]
+
+    clock.advance(SETTLE_AFTER + timedelta(seconds=1))
+    assert dispatcher.settle_stale_claims() == 2
+    sids = {load(session, one).carrier_sid, load(session, two).carrier_sid}
+    assert sids == {both[0].carrier_sid, both[1].carrier_sid}
+
+
+def test_outbox_waits_come_from_the_settings(settings: Settings) -> None:
+    configured = settings.model_copy(
+        update={
+            "claim_timeout_seconds": 7.0,
+            "settle_after_seconds": 20.0,
+            "give_up_after_seconds": 90.0,
+        }
+    )
+    assert outbox_waits(configured) == Waits(
+        timedelta(seconds=7), timedelta(seconds=20), timedelta(seconds=90)
+    )
+    defaults = Settings(database_url="sqlite://")
+    assert (
+        outbox_waits(defaults)
+        == Waits()
+        == Waits(timedelta(seconds=60), timedelta(minutes=2), timedelta(minutes=10))
+    )
+
+
+def test_outbox_waits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MESSAGECENTER_CLAIM_TIMEOUT_SECONDS", "30")
+    monkeypatch.setenv("MESSAGECENTER_SETTLE_AFTER_SECONDS", "45")
+    monkeypatch.setenv("MESSAGECENTER_GIVE_UP_AFTER_SECONDS", "300")
+    waits = outbox_waits(Settings())
+    assert (waits.claim_timeout, waits.settle_after, waits.give_up_after) == (
+        timedelta(seconds=30),
+        timedelta(seconds=45),
+        timedelta(seconds=300),
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"claim_timeout_seconds": 0}, "claim_timeout_seconds"),
+        ({"settle_after_seconds": -1}, "settle_after_seconds"),
+        ({"settle_after_seconds": 600, "give_up_after_seconds": 600}, "GIVE_UP_AFTER"),
+    ],
+)
+def test_outbox_waits_must_make_sense(values: dict[str, float], named: str) -> None:
+    with pytest.raises(ValidationError, match=named):
+        Settings(database_url="sqlite://", **values)  # type: ignore[arg-type]
