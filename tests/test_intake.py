@@ -4,16 +4,22 @@ be processed neither blocks the others nor disappears."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from messagecenter import cli
 from messagecenter import intake as intake_module
 from messagecenter.carriers.base import InboundSms
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
+from messagecenter.db import make_engine
+from messagecenter.migrate import upgrade
 from messagecenter.models import InboundQueueItem, Message
+from tests.conftest import START
 from tests.factories import make_business
 
 
@@ -162,3 +168,63 @@ def test_a_text_the_queue_cannot_take_fails_only_its_own_webhook(
     first, second, third = context.intake.enqueue_inbound_batch(texts)
     assert (first, third) == (True, True) and isinstance(second, RuntimeError)
     assert [sid for sid, _ in _stored(session)[1]] == [texts[0].carrier_sid, texts[2].carrier_sid]
+
+
+def test_a_parked_text_raises_an_alert_and_the_operator_can_list_and_retry_it(
+    session: Session,
+    context: AppContext,
+    number: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bad = _texts(number, 1)[0]
+    context.intake.enqueue_inbound(bad)
+    _fail_on(bad, monkeypatch)
+    with caplog.at_level(logging.ERROR, logger="messagecenter.intake"):
+        for attempt in range(1, intake_module.MAX_ATTEMPTS + 1):
+            caplog.clear()
+            context.intake.process_queued()
+            alerts = [r for r in caplog.records if "parked" in r.getMessage()]
+            # One alert, when the last attempt fails; none before.
+            assert len(alerts) == (attempt == intake_module.MAX_ATTEMPTS)
+    item_id = session.scalars(select(InboundQueueItem.id)).one()
+    assert alerts[0].levelno == logging.ERROR
+    assert str(item_id) in alerts[0].getMessage() and "simulated bug" in alerts[0].getMessage()
+    with context.sessions() as db:
+        assert [item.id for item in intake_module.parked_texts(db)] == [item_id]
+        assert intake_module.retry_parked(db) == 1
+        db.commit()
+    monkeypatch.undo()  # the bug is fixed: the retried text is stored
+    assert context.intake.process_queued() == (1, False)
+    assert _stored(session) == (1, [])
+
+
+def test_the_inbound_parked_command_lists_and_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'parked.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(InboundQueueItem).values(
+                carrier_sid="SMparked",
+                from_phone="+12125550142",
+                to_phone="+12125550100",
+                body="lost?",
+                media_urls=[],
+                received_at=START,
+                attempts=intake_module.MAX_ATTEMPTS,
+                last_error="RuntimeError('simulated bug')",
+            )
+        )
+    monkeypatch.setenv("MESSAGECENTER_DATABASE_URL", url)
+    monkeypatch.setenv("MESSAGECENTER_SECRET_KEY", "cli-test")
+    assert cli.main(["inbound", "parked"]) == 0
+    listed = capsys.readouterr().out
+    assert "SMparked" in listed and "simulated bug" in listed and "1 parked text(s)." in listed
+    assert cli.main(["inbound", "parked", "--retry"]) == 0
+    assert "1 parked text(s) put back" in capsys.readouterr().out
+    with engine.connect() as connection:
+        assert connection.scalar(select(InboundQueueItem.attempts)) == 0
+    engine.dispose()

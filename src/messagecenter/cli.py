@@ -127,6 +127,16 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="say whether TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN work"
     )
     check.set_defaults(handler=_twilio_check)
+
+    inbound = commands.add_parser("inbound", help="client texts waiting in the inbound queue")
+    inbound_commands = inbound.add_subparsers(required=True, metavar="inbound-command")
+    parked = inbound_commands.add_parser(
+        "parked", help="list the queued texts the worker gave up on (and why)"
+    )
+    parked.add_argument(
+        "--retry", action="store_true", help="put them back for the worker to process again"
+    )
+    parked.set_defaults(handler=_inbound_parked)
     return parser
 
 
@@ -338,6 +348,32 @@ def _twilio_check(settings: Settings, _args: argparse.Namespace) -> int:
         print(f"Twilio check failed: {exc.message}", file=sys.stderr)
         return 1
     print(f"Twilio credentials work (account: {name}, API: {settings.twilio_api_url}).")
+    return 0
+
+
+def _inbound_parked(settings: Settings, args: argparse.Namespace) -> int:
+    """Parked texts, one line each (also logged as an ERROR when parked); with --retry they
+    go back to the worker."""
+    from messagecenter import intake
+    from messagecenter.db import make_engine, make_session_factory, session_scope
+
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            items = intake.parked_texts(session)
+            for item in items:
+                print(
+                    f"{item.id}\t{item.received_at.isoformat()}\t{item.carrier_sid}\t"
+                    f"from {item.from_phone[:40]}\tto {item.to_phone[:40]}\t"
+                    f"{item.attempts} attempts\t{(item.last_error or '')[:200]}"
+                )
+            retried = intake.retry_parked(session) if args.retry else 0
+    finally:
+        engine.dispose()
+    if args.retry:
+        print(f"{retried} parked text(s) put back for the worker.")
+        return 0
+    print(f"{len(items)} parked text(s).")
     return 0
 
 

@@ -7,15 +7,23 @@ so it costs about what a bare insert does and nothing sent is lost) and the work
 process drain the queue in batches (`process_queued`). On SQLite there is one process, where a
 queue would only add work, so the texts are processed at once (`receive_inbound_batch`; the
 simulated carrier calls `receive_inbound`). Status reports are recorded straight away.
+
+Nothing a carrier sends is refused or lost for its content: a NUL character (which PostgreSQL
+cannot store) becomes U+FFFD and the message keeps the fact (`body_had_nul`); a sender or
+number longer than any phone number is kept with the unrouted texts, as sent. A queued text
+that fails MAX_ATTEMPTS times is parked for the operator: an ERROR in the log, and
+`messagecenter inbound parked [--retry]`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import String, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from messagecenter.batching import Batcher
@@ -23,8 +31,8 @@ from messagecenter.carriers.base import InboundSms, StatusReport
 from messagecenter.clock import Clock
 from messagecenter.conversations import service as conversations
 from messagecenter.conversations.service import InboundOutcome
-from messagecenter.db import insert_ignore_many, session_scope
-from messagecenter.models import InboundQueueItem
+from messagecenter.db import insert_ignore, insert_ignore_many, session_scope
+from messagecenter.models import Conversation, InboundQueueItem, Message, UnroutedMessage
 from messagecenter.sending import service as sending
 
 log = logging.getLogger(__name__)
@@ -32,7 +40,19 @@ Outcome = TypeVar("Outcome")
 
 BATCH_SIZE = 100
 WEBHOOK_BATCH_SIZE = 64  # texts a webhook transaction may hold under load
-MAX_ATTEMPTS = 5  # after that a queued text waits for the operator (see last_error)
+MAX_ATTEMPTS = 5  # after that a queued text is parked for the operator (see last_error)
+NUL = "\x00"
+REPLACEMENT = "\ufffd"  # what a NUL in a client's text is stored as
+
+
+def _phone_length() -> int:
+    """The longest phone a conversation and its messages can hold (E.164 needs 16)."""
+    columns = (Conversation.__table__.c.phone, Message.__table__.c.from_phone)
+    lengths = [column.type.length for column in columns if isinstance(column.type, String)]
+    return min(length for length in lengths if length is not None)
+
+
+PHONE_LENGTH = _phone_length()
 
 
 class Intake:
@@ -76,9 +96,8 @@ class Intake:
     def _record(self, inbounds: Sequence[InboundSms]) -> list[InboundOutcome]:
         try:
             with session_scope(self._sessions) as session:
-                return conversations.record_inbound_batch(
-                    session, [(inbound, self._clock.now()) for inbound in inbounds]
-                )
+                now = self._clock.now()
+                return _store(session, [(*without_nul(inbound), now) for inbound in inbounds])
         except conversations.DuplicateDelivery:  # a concurrent twin was stored first
             if len(inbounds) > 1:
                 raise  # each alone will tell which
@@ -102,11 +121,12 @@ class Intake:
                 "from_phone": inbound.from_phone,
                 "to_phone": inbound.to_phone,
                 "body": inbound.body,
+                "body_had_nul": had_nul,
                 "media_urls": list(inbound.media_urls),
                 "received_at": now,
                 "attempts": 0,
             }
-            for inbound in inbounds
+            for inbound, had_nul in map(without_nul, inbounds)
         ]
         with session_scope(self._sessions) as session:
             inserted = insert_ignore_many(
@@ -119,8 +139,9 @@ class Intake:
             )
         new: list[bool] = []
         for inbound in inbounds:
-            new.append(inbound.carrier_sid in inserted)
-            inserted.discard(inbound.carrier_sid)
+            sid = without_nul(inbound)[0].carrier_sid
+            new.append(sid in inserted)
+            inserted.discard(sid)
         return new
 
     def process_queued(self, limit: int = BATCH_SIZE) -> tuple[int, bool]:
@@ -133,9 +154,7 @@ class Intake:
                 # fixed order; a keyword answered mid-batch can break it, and then PostgreSQL
                 # stops one of two batches as a deadlock and its texts go one by one below.
                 items = _claim(session, limit)
-                outcomes = conversations.record_inbound_batch(
-                    session, [(_as_inbound(item), item.received_at) for item in items]
-                )
+                outcomes = _store(session, [_as_received(item) for item in items])
                 _remove(session, [item.id for item in items])
             return len(items), any(o.replies for o in outcomes)
         except Exception:
@@ -153,9 +172,7 @@ class Intake:
                     if item is None:
                         continue
                     try:
-                        outcome = conversations.record_inbound(
-                            session, _as_inbound(item), item.received_at
-                        )
+                        outcome = _store(session, [_as_received(item)])[0]
                         replied = replied or bool(outcome.replies)
                     except conversations.DuplicateDelivery:
                         pass  # stored by a twin: nothing more to do
@@ -164,10 +181,20 @@ class Intake:
             except Exception as exc:
                 log.exception("queued text %s could not be processed", item_id)
                 with session_scope(self._sessions) as session:
-                    session.execute(
+                    attempts = session.scalar(
                         update(InboundQueueItem)
                         .where(InboundQueueItem.id == item_id)
                         .values(attempts=InboundQueueItem.attempts + 1, last_error=repr(exc)[:2000])
+                        .returning(InboundQueueItem.attempts)
+                    )
+                if attempts is not None and attempts >= MAX_ATTEMPTS:
+                    # The worker stops trying: only the operator can bring it back.
+                    log.error(
+                        "ALERT: queued inbound text %s is parked after %s failed attempts "
+                        "(`messagecenter inbound parked` lists it, `--retry` retries it): %r",
+                        item_id,
+                        attempts,
+                        exc,
                     )
         return done, replied
 
@@ -214,7 +241,105 @@ def _remove(session: Session, ids: list[int]) -> None:
         session.execute(delete(InboundQueueItem).where(InboundQueueItem.id.in_(ids)))
 
 
-def _as_inbound(item: InboundQueueItem) -> InboundSms:
-    return InboundSms(
+def _as_received(item: InboundQueueItem) -> tuple[InboundSms, bool, datetime]:
+    inbound = InboundSms(
         item.carrier_sid, item.from_phone, item.to_phone, item.body, list(item.media_urls or [])
     )
+    return inbound, item.body_had_nul, item.received_at
+
+
+def without_nul(inbound: InboundSms) -> tuple[InboundSms, bool]:
+    """The text with each NUL replaced (PostgreSQL cannot store one), and whether its body
+    held any. A client's text is never refused for its content."""
+    fields = (inbound.carrier_sid, inbound.from_phone, inbound.to_phone, inbound.body)
+    if not any(NUL in value for value in (*fields, *inbound.media_urls)):
+        return inbound, False
+    return replace(
+        inbound,
+        carrier_sid=inbound.carrier_sid.replace(NUL, REPLACEMENT),
+        from_phone=inbound.from_phone.replace(NUL, REPLACEMENT),
+        to_phone=inbound.to_phone.replace(NUL, REPLACEMENT),
+        body=inbound.body.replace(NUL, REPLACEMENT),
+        media_urls=[url.replace(NUL, REPLACEMENT) for url in inbound.media_urls],
+    ), NUL in inbound.body
+
+
+def _store(
+    session: Session, texts: Sequence[tuple[InboundSms, bool, datetime]]
+) -> list[InboundOutcome]:
+    """Record texts (already without NUL) in the caller's transaction: the routable ones as
+    messages, in order; a text whose sender or number is longer than a phone number (not an
+    SMS phone: nothing to hold a conversation with) kept as unrouted, exactly as sent."""
+    routable = [
+        index
+        for index, (inbound, _, _) in enumerate(texts)
+        if len(inbound.from_phone) <= PHONE_LENGTH and len(inbound.to_phone) <= PHONE_LENGTH
+    ]
+    recorded = conversations.record_inbound_batch(
+        session, [(texts[index][0], texts[index][2]) for index in routable]
+    )
+    outcomes = dict(zip(routable, recorded, strict=True))
+    for index, (inbound, _, at) in enumerate(texts):
+        if index not in outcomes:
+            outcomes[index] = _keep_unroutable(session, inbound, at)
+    _flag_nul(session, {inbound.carrier_sid for inbound, had_nul, _ in texts if had_nul})
+    return [outcomes[index] for index in range(len(texts))]
+
+
+def _keep_unroutable(session: Session, inbound: InboundSms, at: datetime) -> InboundOutcome:
+    log.warning(
+        "inbound text %s: sender %.60r or number %.60r is no phone number; kept as unrouted",
+        inbound.carrier_sid,
+        inbound.from_phone,
+        inbound.to_phone,
+    )
+    new_id = insert_ignore(
+        session,
+        UnroutedMessage.__table__,  # type: ignore[arg-type]
+        {
+            "carrier_sid": inbound.carrier_sid,
+            "from_phone": inbound.from_phone,
+            "to_phone": inbound.to_phone,
+            "body": inbound.body,
+            "media_urls": list(inbound.media_urls),
+            "received_at": at,
+        },
+        ["carrier_sid"],
+    )
+    return InboundOutcome(None, None, duplicate=new_id is None, unrouted=True)
+
+
+def _flag_nul(session: Session, carrier_sids: Collection[str]) -> None:
+    """Mark the stored texts (message or unrouted) whose body held a NUL."""
+    if not carrier_sids:
+        return
+    for table in (Message, UnroutedMessage):
+        session.execute(
+            update(table).where(table.carrier_sid.in_(carrier_sids)).values(body_had_nul=True)
+        )
+
+
+# ---------------------------------------------------------------------------- the operator
+
+
+def parked_texts(session: Session) -> list[InboundQueueItem]:
+    """Queued texts the worker gave up on after MAX_ATTEMPTS, oldest first."""
+    return list(
+        session.scalars(
+            select(InboundQueueItem)
+            .where(InboundQueueItem.attempts >= MAX_ATTEMPTS)
+            .order_by(InboundQueueItem.id)
+        )
+    )
+
+
+def retry_parked(session: Session) -> int:
+    """Put the parked texts back for the worker (their last error stays until it succeeds);
+    how many."""
+    result = session.execute(
+        update(InboundQueueItem)
+        .where(InboundQueueItem.attempts >= MAX_ATTEMPTS)
+        .values(attempts=0)
+        .returning(InboundQueueItem.id)
+    )
+    return len(result.all())

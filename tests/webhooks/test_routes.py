@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import httpx
@@ -339,3 +340,109 @@ def test_webhooks_that_arrive_together_are_each_stored_once(
     assert _counts(session) == (20, 20, 0)
     assert sum(batch_sizes) == 21 and max(batch_sizes) > 1, batch_sizes
     context.intake.close()
+
+
+# ---------------------------------------------------------------------------- input limits
+
+
+@pytest.fixture(params=["processed at once", "queued"])
+def queue_mode(request: pytest.FixtureRequest, context: AppContext) -> Iterator[str]:
+    """Both intake paths: SQLite's (processed in the webhook) and PostgreSQL's (queued, then
+    the worker), on whichever database runs."""
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(context.intake, "queue_inbound", request.param == "queued")
+    yield request.param
+    monkeypatch.undo()
+
+
+def test_a_nul_in_a_client_text_is_stored_replaced_and_flagged_never_refused(
+    api: TestClient, setup: SetUp, session: Session, queue_mode: str
+) -> None:
+    reply = signed_post(api, INBOUND, inbound_form(setup, body="Hi\x00there\x00"))
+    assert reply.status_code == 200  # type: ignore[attr-defined]
+    message = session.scalars(select(Message)).one()
+    assert (message.body, message.body_had_nul) == ("Hi\ufffdthere\ufffd", True)
+    assert _queued(session) == 0
+    signed_post(api, INBOUND, inbound_form(setup, body="plain", sid="SM" + "c" * 32))
+    plain = session.scalars(select(Message).where(Message.body == "plain")).one()
+    assert plain.body_had_nul is False
+
+
+@pytest.mark.parametrize("sender", ["whatsapp:+12125550142", "x" * 41, "+1" + "2" * 500])
+def test_a_sender_longer_than_a_phone_number_is_kept_as_unrouted_not_lost(
+    api: TestClient, setup: SetUp, session: Session, queue_mode: str, sender: str
+) -> None:
+    form = inbound_form(setup, body="Hello\x00")
+    form["From"] = sender
+    reply = signed_post(api, INBOUND, form)
+    assert reply.status_code == 200  # type: ignore[attr-defined]
+    assert _queued(session) == 0  # nothing left behind to fail in the queue
+    assert _counts(session) == (0, 0, 1)
+    kept = session.scalars(select(UnroutedMessage)).one()
+    assert (kept.from_phone, kept.body, kept.body_had_nul) == (sender, "Hello\ufffd", True)
+
+
+def test_a_number_longer_than_a_phone_number_is_kept_as_unrouted(
+    api: TestClient, setup: SetUp, session: Session, queue_mode: str
+) -> None:
+    form = inbound_form(setup)
+    form["To"] = "+" + "1" * 300
+    assert signed_post(api, INBOUND, form).status_code == 200  # type: ignore[attr-defined]
+    assert _counts(session) == (0, 0, 1)
+
+
+def test_a_sid_longer_than_twilio_sends_is_a_400_naming_it_and_stores_nothing(
+    api: TestClient, setup: SetUp, session: Session, queue_mode: str
+) -> None:
+    reply = signed_post(api, INBOUND, inbound_form(setup, sid="SM" + "a" * 63))
+    assert reply.status_code == 400  # type: ignore[attr-defined]
+    assert "MessageSid" in reply.text  # type: ignore[attr-defined]
+    assert _counts(session) == (0, 0, 0) and _queued(session) == 0
+    status = signed_post(api, STATUS, {"MessageSid": "SM" + "a" * 63, "MessageStatus": "sent"})
+    assert status.status_code == 400  # type: ignore[attr-defined]
+
+
+def _sent_message_id(api: TestClient, setup: SetUp) -> int:
+    client_id = api.get("/api/v1/clients", headers=setup.auth).json()["items"][0]["id"]
+    sent = api.post(
+        "/api/v1/messages", json={"client_id": client_id, "body": "Hi"}, headers=setup.auth
+    )
+    return int(sent.json()["message"]["id"])
+
+
+def test_status_fields_beyond_their_columns_never_answer_500(
+    api: TestClient, setup: SetUp, session: Session
+) -> None:
+    message_id = _sent_message_id(api, setup)
+    path = f"{STATUS}?message={message_id}"
+    sid = "SM" + "d" * 32
+
+    def callback(form: dict[str, str], query: str = path) -> int:
+        reply = signed_post(api, query, form, signed_url=PUBLIC_URL + query)
+        return reply.status_code  # type: ignore[attr-defined,no-any-return]
+
+    # A 30-digit ErrorCode fits no column: kept in the raw payload only.
+    huge_code = "9" * 30
+    assert callback({"MessageSid": sid, "MessageStatus": "failed", "ErrorCode": huge_code}) == 204
+    event = session.scalars(
+        select(MessageStatusEvent).where(MessageStatusEvent.message_id == message_id)
+    ).one()
+    assert (event.error_code, event.payload["ErrorCode"]) == (None, huge_code)
+    # An id beyond our id range is an unknown message.
+    for query in (f"{STATUS}?message={'9' * 11}", f"{STATUS}?message={'1' * 40}"):
+        assert callback({"MessageSid": "SM" + "e" * 32, "MessageStatus": "sent"}, query) == 204
+    # A status word longer than Twilio's is refused, naming the field; nothing is stored.
+    assert callback({"MessageSid": sid, "MessageStatus": "s" * 33}) == 400
+    # NUL characters in the sid, the status or the payload are replaced, not a 500.
+    assert callback({"MessageSid": sid, "MessageStatus": "sent\x00", "Extra\x00": "a\x00"}) == 204
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(MessageStatusEvent)) == 2
+
+
+def test_the_webhook_lengths_match_the_columns() -> None:
+    from messagecenter.carriers.twilio import webhooks
+
+    for column in (Message.__table__.c.carrier_sid, InboundQueueItem.__table__.c.carrier_sid):
+        assert column.type.length == webhooks.SID_LENGTH  # type: ignore[attr-defined]
+    status_type = MessageStatusEvent.__table__.c.status.type
+    assert status_type.length == webhooks.STATUS_LENGTH  # type: ignore[attr-defined]

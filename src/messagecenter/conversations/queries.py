@@ -313,7 +313,8 @@ def _conversation_upsert(dialect_insert: Any) -> Any:
 
 def _message_insert(dialect_insert: Any) -> Any:
     table = Message.__table__
-    columns = [c.name for c in table.columns if c.name not in ("id",)]
+    # body_had_nul keeps its default: the intake sets it for the texts that held a NUL.
+    columns = [c.name for c in table.columns if c.name not in ("id", "body_had_nul")]
     values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
     return (
         dialect_insert(table)

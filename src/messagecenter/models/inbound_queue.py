@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from messagecenter.models.base import Base, UTCDateTime
@@ -20,11 +20,14 @@ class InboundQueueItem(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     carrier_sid: Mapped[str] = mapped_column(String(64), unique=True)
-    from_phone: Mapped[str] = mapped_column(String(40))
-    to_phone: Mapped[str] = mapped_column(String(40))
-    body: Mapped[str] = mapped_column(Text, default="")
+    # However long the carrier sent them: a row that cannot be stored is a text lost.
+    from_phone: Mapped[str] = mapped_column(Text)
+    to_phone: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text, default="")  # NUL characters already replaced
+    body_had_nul: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     media_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Processing failures (a bug, never the text's content): retried, then kept for the operator.
+    # Processing failures (a bug, never the text's content): retried MAX_ATTEMPTS times, then
+    # parked for the operator (`messagecenter inbound parked`).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

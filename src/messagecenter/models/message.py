@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -76,6 +78,8 @@ class Message(Base):
     from_phone: Mapped[str] = mapped_column(String(20))
     to_phone: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text, default="")
+    # The client's text held NUL characters, stored as U+FFFD (the database cannot hold one).
+    body_had_nul: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     media_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
     encoding: Mapped[str] = mapped_column(String(5))
     segments: Mapped[int] = mapped_column(Integer)
@@ -117,8 +121,10 @@ class UnroutedMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     carrier_sid: Mapped[str] = mapped_column(String(64), unique=True)
-    from_phone: Mapped[str] = mapped_column(String(20))
-    to_phone: Mapped[str] = mapped_column(String(20))
+    # As the carrier sent them, however long (a sender that is no phone number lands here).
+    from_phone: Mapped[str] = mapped_column(Text)
+    to_phone: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text, default="")
+    body_had_nul: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     media_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,4 +1,11 @@
-"""Twilio's webhook forms, turned into the carrier-neutral InboundSms and StatusReport."""
+"""Twilio's webhook forms, turned into the carrier-neutral InboundSms and StatusReport.
+
+Nothing here reaches the database unchecked. A client's text is taken whatever it holds (the
+intake replaces NUL characters and keeps long senders). What identifies a message must fit its
+column on both databases: a sid or status word longer than Twilio ever sends is a 400 naming
+it (Twilio does not retry a 4xx; it retried a 500 forever); an ErrorCode or `?message=` beyond
+the integer columns is kept only in the raw payload and answers as an unknown message would.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,15 @@ from messagecenter.carriers.twilio.signature import FormParams
 from messagecenter.errors import InvalidInput
 
 MAX_MEDIA = 10  # Twilio delivers at most 10 media items per message
+SID_LENGTH = 64  # messages.carrier_sid and the queue's (Twilio's sids have 34 characters)
+STATUS_LENGTH = 32  # message_status_events.status (Twilio's words have at most 19)
+MAX_INTEGER = 2**31 - 1  # our ids and error codes are 32-bit integer columns
+NUL = "\x00"
+REPLACEMENT = "\ufffd"
 
 
 def parse_inbound(params: FormParams) -> InboundSms:
-    sid = params.first("MessageSid") or params.first("SmsSid")
+    sid = _sid(params)
     from_phone = params.first("From")
     to_phone = params.first("To")
     missing = [
@@ -34,19 +46,48 @@ def parse_inbound(params: FormParams) -> InboundSms:
 
 
 def parse_status(params: FormParams, message_query: str | None) -> StatusReport:
-    sid = params.first("MessageSid") or params.first("SmsSid")
+    sid = _sid(params)
     carrier_status = params.first("MessageStatus") or params.first("SmsStatus")
     if not sid or not carrier_status:
         raise InvalidInput(
             "Missing Twilio field(s): MessageSid and MessageStatus.", field="MessageSid"
         )
-    error_code: int | None = None
-    raw_code = params.first("ErrorCode")
-    if raw_code:
-        try:
-            error_code = int(raw_code)
-        except ValueError:
-            error_code = None
-    message_id = int(message_query) if message_query and message_query.isdigit() else None
-    payload = {key: values[0] for key, values in params.items() if values}
-    return StatusReport(sid, carrier_status, message_id, error_code, payload)
+    carrier_status = carrier_status.replace(NUL, REPLACEMENT)
+    if len(carrier_status) > STATUS_LENGTH:
+        raise InvalidInput(
+            f"MessageStatus is longer than {STATUS_LENGTH} characters: not a Twilio status.",
+            field="MessageStatus",
+        )
+    payload = {
+        key.replace(NUL, REPLACEMENT): values[0].replace(NUL, REPLACEMENT)
+        for key, values in params.items()
+        if values
+    }  # the raw record: ErrorCode is kept here even when it fits no column
+    return StatusReport(
+        sid,
+        carrier_status,
+        _integer(message_query),
+        _integer(params.first("ErrorCode")),
+        payload,
+    )
+
+
+def _sid(params: FormParams) -> str | None:
+    sid = params.first("MessageSid") or params.first("SmsSid")
+    if sid is None:
+        return None
+    sid = sid.replace(NUL, REPLACEMENT)
+    if len(sid) > SID_LENGTH:
+        raise InvalidInput(
+            f"MessageSid is longer than {SID_LENGTH} characters: not a Twilio message sid.",
+            field="MessageSid",
+        )
+    return sid
+
+
+def _integer(raw: str | None) -> int | None:
+    """A positive 32-bit integer, or None (then the report names no message / no error code)."""
+    if not raw or not raw.isascii() or not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if 0 < value <= MAX_INTEGER else None
