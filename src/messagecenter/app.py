@@ -26,7 +26,7 @@ from messagecenter.conversations.routes import router as conversations_router
 from messagecenter.events import PostgresListener, libpq_dsn
 from messagecenter.input_checks import RefuseNul
 from messagecenter.numbers.routes import router as numbers_router
-from messagecenter.web.auth import LoginThrottle
+from messagecenter.web.auth import SESSION_LIFETIME, LoginThrottle
 from messagecenter.web.live import router as live_router
 from messagecenter.web.live import staff_router as live_staff_router
 from messagecenter.web.manage import router as manage_router
@@ -101,7 +101,7 @@ def create_app(
         SessionMiddleware,
         secret_key=app.state.secret_key,
         session_cookie="mc_session",
-        max_age=12 * 3600,
+        max_age=int(SESSION_LIFETIME.total_seconds()),  # the server ends it then too
         same_site="lax",
         https_only=context.settings.public_url.startswith("https://"),
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///messagecenter.db"
 TWILIO_API_URL = "https://api.twilio.com"
@@ -30,12 +31,28 @@ class Settings(BaseSettings):
     give_up_after_seconds: float = Field(default=600.0, gt=0)
     twilio_api_url: str = TWILIO_API_URL
     simulator_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Proxies whose X-Forwarded-For is believed (sign-in throttling): "10.0.0.2, 10.1.0.0/16".
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     # Twilio's own variable names, kept as Twilio documents them (no prefix).
     twilio_account_sid: str | None = Field(default=None, validation_alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: str | None = Field(default=None, validation_alias="TWILIO_AUTH_TOKEN")
     twilio_webhook_secret: str | None = Field(
         default=None, validation_alias="TWILIO_WEBHOOK_SECRET"
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        """Comma-separated addresses or networks (CIDR); a bare address is a network of one."""
+        if not isinstance(value, str):
+            return value
+        networks = []
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                networks.append(ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network (CIDR)") from None
+        return tuple(networks)
 
     @field_validator("public_url")
     @classmethod

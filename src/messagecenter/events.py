@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 CHANNEL = "messagecenter_events"
 _PENDING_KEY = "messagecenter_pending_events"
 _QUEUE_LIMIT = 1000  # a subscriber that falls this far behind loses events, not the server
+# Access to the business's events ended for an API key, a staff member or one web session:
+# each stream that holds it closes (web/live.py). For the streams only, never sent to clients.
+ACCESS_ENDED = "access.ended"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,19 @@ class LiveEvent:
     def from_json(cls, raw: str) -> LiveEvent:
         parsed = json.loads(raw)
         return cls(int(parsed["business_id"]), str(parsed["type"]), dict(parsed["data"]))
+
+
+def access_ended(
+    business_id: int,
+    *,
+    api_key_id: int | None = None,
+    staff_id: int | None = None,
+    web_session: str | None = None,
+) -> LiveEvent:
+    """The event that closes the streams opened with this key, by this staff member or in
+    this web session (its stored id, a hash: the event may travel through the database)."""
+    named = {"api_key_id": api_key_id, "staff_id": staff_id, "web_session": web_session}
+    return LiveEvent(business_id, ACCESS_ENDED, {k: v for k, v in named.items() if v is not None})
 
 
 class EventBus:
@@ -84,8 +100,11 @@ class EventBus:
 
 
 def _offer(queue: asyncio.Queue[LiveEvent], live_event: LiveEvent) -> None:
-    if not queue.full():
-        queue.put_nowait(live_event)
+    if queue.full():
+        if live_event.type != ACCESS_ENDED:
+            return
+        queue.get_nowait()  # a subscriber far behind still learns its access has ended
+    queue.put_nowait(live_event)
 
 
 def queue_event_on_commit(session: Session, live_event: LiveEvent) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from messagecenter.errors import InvalidInput, NotAuthenticated, NotFound
+from messagecenter.events import access_ended, queue_event_on_commit
 from messagecenter.models import ApiKey
 
 KEY_PREFIX = "mc_"
@@ -58,7 +59,10 @@ def revoke_api_key(session: Session, business_id: int, key_id: int, at: datetime
     )
     if key is None:
         raise NotFound("No such API key.")
-    key.revoked_at = key.revoked_at or at
+    if key.revoked_at is None:
+        key.revoked_at = at
+        # Once this commits, every process closes the event streams opened with the key.
+        queue_event_on_commit(session, access_ended(business_id, api_key_id=key.id))
     session.flush()
     return key
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -17,9 +18,9 @@ from messagecenter.api.keys import authenticate
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.db import session_scope
 from messagecenter.errors import NotAuthenticated
-from messagecenter.events import EventBus, LiveEvent
-from messagecenter.models import StaffMember
-from messagecenter.web.auth import SESSION_STAFF
+from messagecenter.events import ACCESS_ENDED, EventBus, LiveEvent
+from messagecenter.models import ApiKey
+from messagecenter.web.auth import session_staff
 
 router = APIRouter(tags=["live"])
 staff_router = APIRouter(include_in_schema=False)  # the web app's stream, by session cookie
@@ -40,52 +41,105 @@ async def stream_events(
     """Server-sent events for the key's business: `message.created`, `message.status`,
     `unread.changed`, `consent.changed`, `usage.warning`. Starts with the current unread count."""
 
-    def _authenticate() -> tuple[int, int]:
+    def _authenticate() -> tuple[StreamHolder, int]:
         # A short unit of work of its own: the stream must not hold a database session.
         with session_scope(context.sessions) as session:
             key = authenticate(session, credentials.credentials if credentials else None)
-            return key.business_id, conversation_queries.business_unread(session, key.business_id)
+            unread = conversation_queries.business_unread(session, key.business_id)
+            return StreamHolder(key.business_id, api_key_id=key.id), unread
 
-    business_id, unread = await run_in_threadpool(_authenticate)
-    return _event_response(request, context.bus, business_id, unread)
+    holder, unread = await run_in_threadpool(_authenticate)
+
+    def _still_valid() -> bool:
+        with context.sessions() as session:
+            key = session.get(ApiKey, holder.api_key_id)
+            return key is not None and key.revoked_at is None
+
+    return _event_response(request, context.bus, holder, unread, _still_valid)
 
 
 @staff_router.get("/app/events")
 async def stream_events_for_staff(request: Request, context: ContextDep) -> StreamingResponse:
     """The same stream for the web app, authenticated by the staff member's session."""
-    staff_id = request.session.get(SESSION_STAFF)
 
-    def _business_of_staff() -> tuple[int, int] | None:
+    def _holder() -> tuple[StreamHolder, int] | None:
         with context.sessions() as session:
-            staff = session.get(StaffMember, staff_id) if isinstance(staff_id, int) else None
-            if staff is None or not staff.active:
+            found = session_staff(session, request)
+            if found is None:
                 return None
+            staff, web_session = found
             unread = conversation_queries.business_unread(session, staff.business_id)
-            return staff.business_id, unread
+            holder = StreamHolder(staff.business_id, staff_id=staff.id, web_session=web_session)
+            return holder, unread
 
-    found = await run_in_threadpool(_business_of_staff)
+    def _still_valid() -> bool:
+        with context.sessions() as session:
+            return session_staff(session, request) is not None
+
+    found = await run_in_threadpool(_holder)
     if found is None:
         raise NotAuthenticated("Sign in first.")
-    business_id, unread = found
-    return _event_response(request, context.bus, business_id, unread)
+    holder, unread = found
+    return _event_response(request, context.bus, holder, unread, _still_valid)
+
+
+@dataclass(frozen=True)
+class StreamHolder:
+    """Who opened a stream: an API key, or a staff member in one web session."""
+
+    business_id: int
+    api_key_id: int | None = None
+    staff_id: int | None = None
+    web_session: str | None = None
+
+    def ended_by(self, live_event: LiveEvent) -> bool:
+        """Whether this access-ended event names the key, staff member or session."""
+        named = live_event.data
+        return any(
+            mine is not None and named.get(name) == mine
+            for name, mine in (
+                ("api_key_id", self.api_key_id),
+                ("staff_id", self.staff_id),
+                ("web_session", self.web_session),
+            )
+        )
 
 
 def _event_response(
-    request: Request, bus: EventBus, business_id: int, unread: int
+    request: Request,
+    bus: EventBus,
+    holder: StreamHolder,
+    unread: int,
+    still_valid: Callable[[], bool],
 ) -> StreamingResponse:
-    """The business's stream, starting with its current unread count."""
-    first = LiveEvent(business_id, "unread.changed", {"unread": unread})
+    """The business's stream, starting with its current unread count; `still_valid` looks
+    again at the holder's access (in the database) once the stream has subscribed."""
+    first = LiveEvent(holder.business_id, "unread.changed", {"unread": unread})
+
+    async def check_again() -> bool:
+        return await run_in_threadpool(still_valid)
+
     return StreamingResponse(
-        event_stream(request, bus, business_id, first),
+        event_stream(request, bus, holder, first, check_again),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def event_stream(
-    request: Request, bus: EventBus, business_id: int, first: LiveEvent | None = None
+    request: Request,
+    bus: EventBus,
+    holder: StreamHolder,
+    first: LiveEvent | None = None,
+    still_valid: Callable[[], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[str]:
-    async with bus.subscribe(business_id) as queue:
+    """The holder's business's events until the client goes or the holder's access ends (a
+    revoked key, a deactivated staff member, a signed-out session: then the stream closes)."""
+    async with bus.subscribe(holder.business_id) as queue:
+        # Access may have ended between the check that opened the stream and subscribing,
+        # whose event this stream would never see: look again now that it would.
+        if still_valid is not None and not await still_valid():
+            return
         yield "retry: 3000\n\n"
         if first is not None:
             yield format_event(first)
@@ -94,6 +148,10 @@ async def event_stream(
                 live_event = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
             except TimeoutError:
                 yield ": keep-alive\n\n"
+                continue
+            if live_event.type == ACCESS_ENDED:  # for the streams, never for their clients
+                if holder.ended_by(live_event):
+                    return
                 continue
             yield format_event(live_event)
 

@@ -35,10 +35,11 @@ from messagecenter.models import Business, Client, Message, StaffMember
 from messagecenter.sms.keywords import normalize_keyword_text
 from messagecenter.sms.segments import count_segments
 from messagecenter.web.auth import (
-    SESSION_STAFF,
+    SESSION_ID,
     LoginRefused,
     StaffBusinessDep,
     StaffDep,
+    TooManySignIns,
     check_csrf,
     csrf_token,
     sign_in,
@@ -122,7 +123,7 @@ def client_choices(session: Session, business_id: int) -> list[Client]:
 
 @router.get("/")
 def home(request: Request) -> RedirectResponse:
-    target = "/inbox" if request.session.get(SESSION_STAFF) else "/login"
+    target = "/inbox" if request.session.get(SESSION_ID) else "/login"
     return RedirectResponse(target, 303)
 
 
@@ -134,28 +135,33 @@ def login_page(request: Request) -> HTMLResponse:
 @router.post("/login", response_model=None)
 def login(
     request: Request,
-    session: SessionDep,
+    context: ContextDep,
     email: Annotated[str, Form(max_length=254)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
     try:
-        sign_in(session, request, request.app.state.login_throttle, email, password)
+        sign_in(context, request, email, password)
     except LoginRefused as refused:
-        return render(
+        page = render(
             request,
             "login.html",
             {"error": refused.message, "email": email},
             status_code=refused.status_code,
         )
+        if isinstance(refused, TooManySignIns):
+            page.headers["Retry-After"] = str(refused.retry_after)
+        return page
     return RedirectResponse("/inbox", 303)
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str, Form()] = "") -> RedirectResponse:
+def logout(
+    request: Request, context: ContextDep, csrf: Annotated[str, Form()] = ""
+) -> RedirectResponse:
     check_csrf(request, csrf)
-    sign_out(request)
+    sign_out(context, request)
     return RedirectResponse("/login", 303)
 
 
