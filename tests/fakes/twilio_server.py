@@ -523,6 +523,11 @@ class FakeTwilio:
                 if r.method == "POST" and r.path.endswith("/Messages.json")
             ]
 
+    def faults_pending(self) -> int:
+        """Injected faults not yet taken by a Messages create."""
+        with self._lock:
+            return len(self._faults)
+
     def creates_in_progress(self) -> int:
         """Messages create requests received and not yet answered (held back or delayed)."""
         with self._lock:
@@ -1254,9 +1259,9 @@ def _sent_matches(resource: dict[str, Any], name: str, bound: date | datetime) -
     sent = parsedate_to_datetime(resource["date_sent"])
     value: date | datetime = sent if isinstance(bound, datetime) else sent.date()
     if name == "DateSent<":
-        return value <= bound  # type: ignore[operator]
+        return value <= bound
     if name == "DateSent>":
-        return value >= bound  # type: ignore[operator]
+        return value >= bound
     return value == bound
 
 

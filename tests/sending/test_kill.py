@@ -1,0 +1,284 @@
+"""Dispatching processes killed and stopped for real (DESIGN.md §2 "Never lost", "Never sent
+twice"): `messagecenter worker` and `serve` against PostgreSQL and the fake Twilio, slowed down
+per send. A SIGKILL mid-batch leaves one message handed to Twilio with no answer recorded and
+the rest of the batch claimed but never handed over; a SIGTERM lets the call in flight finish
+and gives the rest back. Either way every queued message ends sent exactly once, counted by
+the create requests the fake received.
+
+Every wait is on a condition with a generous deadline; the outbox waits are shortened through
+their settings (MESSAGECENTER_CLAIM_TIMEOUT_SECONDS and the settle pair).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from messagecenter.businesses.service import NewBusiness, create_business
+from messagecenter.carriers.twilio.carrier import TwilioCarrier
+from messagecenter.clients.service import ClientChanges, create_client
+from messagecenter.clock import SystemClock
+from messagecenter.config import Settings
+from messagecenter.context import AppContext, build_context
+from messagecenter.conversations.service import Sender, send_message
+from messagecenter.db import session_scope
+from messagecenter.models import Message
+from messagecenter.models.message import (
+    DISPATCH_ACCEPTED,
+    DISPATCH_CLAIMED,
+    DISPATCH_PENDING,
+    DISPATCH_SENDING,
+)
+from messagecenter.numbers.service import enable_messaging, suggest_numbers
+from tests.conftest import empty_all_tables
+from tests.fakes.twilio_server import FakeTwilio
+from tests.live_server import free_port
+
+pytestmark = pytest.mark.postgres_only  # workers share a PostgreSQL database
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT_SID = "AC" + "0" * 32
+AUTH_TOKEN = "twilio-test-auth-token"
+CLIENT_PHONES = ("+12125550142", "+12125550143", "+12125550144")
+DEADLINE_SECONDS = 120.0  # generous: a busy 2-core machine
+
+
+@dataclass
+class Outbox:
+    fake: FakeTwilio
+    context: AppContext
+    env: dict[str, str]
+    logs: Path
+    bodies: dict[int, str] = field(default_factory=dict)  # message id -> its unique text
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, *command: str) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"process-{len(self.processes)}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "messagecenter.cli", *command],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
+    def log_of(self, process: subprocess.Popen[bytes]) -> str:
+        index = self.processes.index(process)
+        return (self.logs / f"process-{index}.log").read_text(errors="replace")[-4000:]
+
+    def wait(
+        self, what: str, condition: Callable[[], bool], process: subprocess.Popen[bytes]
+    ) -> None:
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while not condition():
+            if process.poll() is not None:
+                pytest.fail(
+                    f"the process ended ({process.returncode}) before {what}:\n"
+                    + self.log_of(process)
+                )
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting until {what}:\n" + self.log_of(process))
+            time.sleep(0.02)
+
+    def states(self) -> Counter[str]:
+        with session_scope(self.context.sessions) as session:
+            rows = session.execute(
+                select(Message.dispatch_state, func.count())
+                .where(Message.id.in_(self.bodies))
+                .group_by(Message.dispatch_state)
+            ).all()
+        return Counter({state: count for state, count in rows})
+
+    def hold_the_next_send(self, process: subprocess.Popen[bytes]) -> None:
+        """The next create is stored by Twilio and then answered only when released: the
+        process is then certainly in the middle of a carrier call."""
+        self.fake.timeout_next(seconds=DEADLINE_SECONDS, accept=True)
+        self.wait(
+            "the process was in the middle of a send",
+            lambda: self.fake.faults_pending() == 0 and self.fake.creates_in_progress() > 0,
+            process,
+        )
+
+    def assert_each_sent_exactly_once(self) -> None:
+        creates = Counter(r.form["Body"][0] for r in self.fake.create_requests())
+        stored = Counter(m["body"] for m in self.fake.messages.values())
+        assert creates == stored == Counter(self.bodies.values())  # once each, none lost
+        sid_of = {m["body"]: sid for sid, m in self.fake.messages.items()}
+        with session_scope(self.context.sessions) as session:
+            for message in session.scalars(select(Message).where(Message.id.in_(self.bodies))):
+                assert message.dispatch_state == DISPATCH_ACCEPTED, message.id
+                assert message.carrier_sid == sid_of[self.bodies[message.id]]
+        assert self.fake.contract_violations == []
+
+
+@pytest.fixture
+def outbox(
+    settings: Settings, engine: Engine, database_url: str, tmp_path: Path
+) -> Iterator[Outbox]:
+    with FakeTwilio(ACCOUNT_SID, AUTH_TOKEN) as fake:
+        twilio = settings.model_copy(update={"twilio_api_url": fake.base_url, "carrier": "twilio"})
+        context = build_context(
+            twilio, clock=SystemClock(), carrier=TwilioCarrier(twilio), engine=engine
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MESSAGECENTER_")}
+        env.update(
+            {
+                "MESSAGECENTER_DATABASE_URL": database_url,
+                "MESSAGECENTER_CARRIER": "twilio",
+                "MESSAGECENTER_PUBLIC_URL": settings.public_url,
+                "MESSAGECENTER_TWILIO_API_URL": fake.base_url,
+                "MESSAGECENTER_SECRET_KEY": "kill-test",
+                # A dead process's claims are back within 2 s, and what it handed over is
+                # looked up after 1 s; nothing is given up while the test runs.
+                "MESSAGECENTER_CLAIM_TIMEOUT_SECONDS": "2",
+                "MESSAGECENTER_SETTLE_AFTER_SECONDS": "1",
+                "MESSAGECENTER_GIVE_UP_AFTER_SECONDS": str(DEADLINE_SECONDS * 10),
+                "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            }
+        )
+        env.pop("TWILIO_WEBHOOK_SECRET", None)
+        box = Outbox(fake, context, env, tmp_path)
+        try:
+            yield box
+        finally:
+            for process in box.processes:
+                if process.poll() is None:
+                    process.kill()
+                process.wait(timeout=30)
+            fake.release_held()
+            empty_all_tables(engine)
+
+
+def queue(outbox: Outbox, count: int) -> None:
+    """A US business on Twilio, three clients, and `count` messages with distinct texts."""
+    context = outbox.context
+    at = datetime.now(UTC)
+    with session_scope(context.sessions) as session:
+        business = create_business(
+            session,
+            NewBusiness(
+                name="Harbor Yoga",
+                country="US",
+                timezone="America/New_York",
+                business_phone="+12125550100",
+                monthly_allowance=count + 10,
+                overage_policy="hard_stop",
+                overage_price_per_unit=Decimal("0.05"),
+                owner_email="owner@harbor.example",
+            ),
+            at,
+        ).business
+        chosen = suggest_numbers(session, business, context.carrier)[0]
+        enable_messaging(
+            session, business, context.carrier, chosen, context.settings.public_url, at
+        )
+        clients = [
+            create_client(
+                session,
+                business,
+                ClientChanges(first_name="Client", last_name=str(n), cell_phone=phone),
+                at,
+            )
+            for n, phone in enumerate(CLIENT_PHONES)
+        ]
+        for n in range(count):
+            body = f"Class update {n}"
+            message = send_message(
+                session,
+                business,
+                body=body,
+                sender=Sender.automated(),
+                client=clients[n % len(clients)],
+                at=at,
+            )
+            session.flush()
+            outbox.bodies[message.id] = body
+
+
+def test_killed_workers_lose_nothing_and_send_nothing_twice(outbox: Outbox) -> None:
+    fake = outbox.fake
+    queue(outbox, 60)
+    fake.delay_sends(0.05)  # a slow Twilio: a batch of 20 takes a while
+    stranded = 0
+    for kill in range(4):
+        doomed = outbox.start("worker")
+        target = fake.created_count() + 2 + kill
+        outbox.wait(
+            "Twilio took more messages",
+            lambda target=target: fake.created_count() >= target,  # type: ignore[misc]
+            doomed,
+        )
+        outbox.hold_the_next_send(doomed)
+        doomed.send_signal(signal.SIGKILL)
+        assert doomed.wait(timeout=30) == -signal.SIGKILL
+        fake.release_held()  # Twilio stored the held message: the dead process never knew
+        states = outbox.states()
+        assert states[DISPATCH_SENDING] >= 1  # handed over, answer lost: settled by lookup
+        stranded += states[DISPATCH_CLAIMED]  # claimed, never handed over: back to the queue
+
+    assert stranded > 0, "no kill left a claimed batch behind: the test proved nothing"
+    last = outbox.start("worker")
+    outbox.wait(
+        "every message was sent",
+        lambda: outbox.states()[DISPATCH_ACCEPTED] == len(outbox.bodies),
+        last,
+    )
+    last.send_signal(signal.SIGTERM)
+    assert last.wait(timeout=DEADLINE_SECONDS) == 0, outbox.log_of(last)
+    outbox.assert_each_sent_exactly_once()
+
+
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_sigterm_finishes_the_send_in_flight_gives_the_rest_back_and_exits_0(
+    outbox: Outbox, command: str
+) -> None:
+    fake = outbox.fake
+    queue(outbox, 40)
+    fake.delay_sends(0.2)
+    args = ["serve", "--port", str(free_port())] if command == "serve" else ["worker"]
+    stopping = outbox.start(*args)
+    outbox.wait("Twilio took two messages", lambda: fake.created_count() >= 2, stopping)
+    # Twilio answers the next send only after 2 s: SIGTERM arrives while it is in flight.
+    fake.timeout_next(seconds=2, accept=True)
+    outbox.wait(
+        "the process was in the middle of a send",
+        lambda: fake.faults_pending() == 0 and fake.creates_in_progress() > 0,
+        stopping,
+    )
+    taken_at_sigterm = fake.created_count()
+    stopping.send_signal(signal.SIGTERM)
+    assert stopping.wait(timeout=DEADLINE_SECONDS) == 0, outbox.log_of(stopping)
+
+    # The call in flight finished and was recorded; nothing further was handed over (at most
+    # the next one, had the signal come after the held answer); the rest is back in the queue.
+    assert fake.created_count() <= taken_at_sigterm + 1
+    states = outbox.states()
+    assert states[DISPATCH_ACCEPTED] == fake.created_count()
+    assert states[DISPATCH_PENDING] == len(outbox.bodies) - fake.created_count()
+    assert states[DISPATCH_CLAIMED] == states[DISPATCH_SENDING] == 0
+
+    fake.delay_sends(0)
+    finishing = outbox.start("worker")
+    outbox.wait(
+        "every message was sent",
+        lambda: outbox.states()[DISPATCH_ACCEPTED] == len(outbox.bodies),
+        finishing,
+    )
+    finishing.send_signal(signal.SIGTERM)
+    assert finishing.wait(timeout=DEADLINE_SECONDS) == 0, outbox.log_of(finishing)
+    outbox.assert_each_sent_exactly_once()
