@@ -11,15 +11,22 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
+from messagecenter.api.keys import authenticate, revoke_api_key
 from messagecenter.app import create_app
+from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext, build_context
 from messagecenter.db import session_scope
 from messagecenter.events import (
+    _QUEUE_LIMIT,
+    ACCESS_ENDED,
     EventBus,
     LiveEvent,
     PostgresListener,
+    access_ended,
     libpq_dsn,
+    pending_events,
     queue_event_on_commit,
 )
 from tests.factories import make_business
@@ -158,3 +165,33 @@ def test_sse_stream_refuses_a_missing_key(live_app: tuple[str, AppContext]) -> N
     reply = httpx.get(f"{base_url}/api/v1/events", timeout=5)
     assert reply.status_code == 401
     assert reply.json()["error"]["code"] == "missing_api_key"
+
+
+def test_access_ended_reaches_even_a_subscriber_that_fell_behind() -> None:
+    """A full queue drops new events, but not the one that must close the stream."""
+    bus = EventBus()
+
+    async def run() -> list[LiveEvent]:
+        async with bus.subscribe(1) as queue:
+            for n in range(_QUEUE_LIMIT + 5):
+                bus.publish(LiveEvent(1, "message.created", {"n": n}))
+            bus.publish(access_ended(1, api_key_id=3))
+            await asyncio.sleep(0)  # one turn of the loop runs the offers already scheduled
+            return [queue.get_nowait() for _ in range(queue.qsize())]
+
+    received = asyncio.run(run())
+    assert len(received) == _QUEUE_LIMIT
+    assert received[-1] == LiveEvent(1, ACCESS_ENDED, {"api_key_id": 3})
+
+
+def test_revoking_a_key_raises_access_ended_once(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup = make_business(session, context.carrier, clock.now())
+    key = authenticate(session, setup.api_key)
+    session.commit()
+    revoke_api_key(session, setup.business.id, key.id, clock.now())
+    revoke_api_key(session, setup.business.id, key.id, clock.now())  # already revoked
+    assert pending_events(session) == [
+        LiveEvent(setup.business.id, ACCESS_ENDED, {"api_key_id": key.id})
+    ]

@@ -6,18 +6,22 @@ business)."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from messagecenter.app import create_app
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.errors import Conflict, InvalidInput, NotFound
-from messagecenter.models import StaffMember
+from messagecenter.events import ACCESS_ENDED, LiveEvent, pending_events
+from messagecenter.models import StaffMember, WebSession
 from messagecenter.staff.service import create_staff_member, list_staff, update_staff_member
 from tests.factories import make_business
 
@@ -203,3 +207,27 @@ def test_deactivation_ends_a_session_already_open(
     session.commit()
     page = browser_like.get("/inbox", headers=html, follow_redirects=False)
     assert (page.status_code, page.headers["location"]) == (303, "/login")
+
+
+def test_deactivation_deletes_the_web_sessions_and_raises_access_ended(
+    session: Session, team: Team, clock: FrozenClock
+) -> None:
+    for member in (team.ben, team.ben, team.ada):
+        session.add(
+            WebSession(
+                id=secrets.token_hex(32), staff_id=member.id, created_at=clock.now(),
+                expires_at=clock.now() + timedelta(hours=12),
+            )
+        )  # fmt: skip
+    session.flush()
+
+    update_staff_member(session, team.business_id, team.ben.id, acting=team.owner, active=False)
+    left = session.scalars(select(WebSession.staff_id)).all()
+    assert left == [team.ada.id]  # Ben's two sessions ended; Ada's untouched
+    assert pending_events(session) == [
+        LiveEvent(team.business_id, ACCESS_ENDED, {"staff_id": team.ben.id})
+    ]
+    # Deactivating again, or any other change, ends nothing more.
+    update_staff_member(session, team.business_id, team.ben.id, acting=team.owner, active=False)
+    update_staff_member(session, team.business_id, team.ada.id, acting=team.owner, role="owner")
+    assert len(pending_events(session)) == 1
