@@ -9,8 +9,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -178,6 +180,51 @@ def test_list_filters_by_to_and_from_newest_first(twilio: FakeTwilio, client: Cl
     # Paging: the SDK follows next_page_uri.
     assert [m.sid for m in client.messages.list(to=CLIENT, page_size=1)] == [second.sid, first.sid]
     assert twilio.contract_violations == []
+
+
+def test_list_filters_by_date_sent_and_leaves_unsent_messages_out(
+    twilio: FakeTwilio, client: Client
+) -> None:
+    """As Twilio documents DateSent: on a day, on or before (<), on or after (>); a message
+    not sent yet has no date_sent, so every DateSent filter leaves it out."""
+    sent = send(client, body="sent")
+    queued = send(client, body="still queued")
+    with pytest.raises(NotRouted):
+        twilio.send_status(sent.sid, "sent")
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def listed(**dates: datetime) -> list[str]:
+        return [m.sid for m in client.messages.list(to=CLIENT, **dates)]
+
+    assert listed() == [queued.sid, sent.sid]
+    assert listed(date_sent=today) == [sent.sid]
+    assert listed(date_sent_after=today) == [sent.sid]
+    assert listed(date_sent_after=today + timedelta(days=1)) == []
+    assert listed(date_sent_before=today - timedelta(days=1)) == []
+    assert twilio.requests[-1].query["DateSent<"]
+    assert twilio.contract_violations == []
+
+
+def test_delayed_sends_are_stored_at_once_and_counted(twilio: FakeTwilio) -> None:
+    twilio.delay_sends(30)
+    done = threading.Event()
+    slow = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=FakeTwilioHttpClient(twilio.base_url))
+
+    def create() -> None:
+        slow.messages.create(to=CLIENT, from_=BUSINESS, body="slow")
+        done.set()
+
+    threading.Thread(target=create, daemon=True).start()
+    deadline = time.monotonic() + 30
+    while twilio.created_count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert twilio.creates_in_progress() == 1
+    assert twilio.created_count() == 1 and not done.is_set()  # stored, not yet answered
+    assert [r.form["Body"] for r in twilio.create_requests()] == [["slow"]]
+    twilio.release_held()
+    assert done.wait(30)
+    assert twilio.creates_in_progress() == 0
+    twilio.delay_sends(0)
 
 
 def test_repeated_media_url_is_one_mms(twilio: FakeTwilio, client: Client) -> None:

@@ -991,9 +991,9 @@ class FakeTwilio:
     async def _list_messages(
         self, params: dict[str, str], query: dict[str, list[str]], form: dict[str, list[str]]
     ) -> Response:
-        """Newest first, filtered as Twilio filters: To, From, and DateSent (on, ``<`` on or
-        before, ``>`` on or after; a date compares by day, a date-time exactly). A message not
-        yet sent has no date_sent, so any DateSent filter leaves it out."""
+        """Newest first, filtered as Twilio filters: To, From, and DateSent (on the day, ``<``
+        on or before it, ``>`` on or after it). A message not yet sent has no date_sent, so
+        any DateSent filter leaves it out."""
         to, from_ = _first(query, "To"), _first(query, "From")
         sent_filters = [
             (name, _date_filter(name, _first(query, name)))
@@ -1241,28 +1241,24 @@ def _values(values: dict[str, list[str]], key: str) -> list[str]:
     return [value for value in values.get(key, []) if value]
 
 
-def _date_filter(name: str, value: str) -> date | datetime:
-    """A DateSent filter's value: YYYY-MM-DD (as Twilio documents it) or an ISO 8601 date-time
-    (what the `twilio` package sends for a datetime)."""
+def _date_filter(name: str, value: str) -> date:
+    """A DateSent filter's value, a GMT day: YYYY-MM-DD as Twilio documents it, or the day of
+    the ISO 8601 date-time the `twilio` package sends for a datetime."""
     try:
-        if len(value) == 10:
-            return date.fromisoformat(value)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return date.fromisoformat(value[:10])
     except ValueError:
         raise TwilioError(400, 20001, f"Invalid {name}: {value!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _sent_matches(resource: dict[str, Any], name: str, bound: date | datetime) -> bool:
+def _sent_matches(resource: dict[str, Any], name: str, day: date) -> bool:
     if not resource.get("date_sent"):
         return False  # not sent (yet): Twilio's DateSent filters never match it
-    sent = parsedate_to_datetime(resource["date_sent"])
-    value: date | datetime = sent if isinstance(bound, datetime) else sent.date()
+    sent = parsedate_to_datetime(resource["date_sent"]).astimezone(UTC).date()
     if name == "DateSent<":
-        return value <= bound
+        return sent <= day
     if name == "DateSent>":
-        return value >= bound
-    return value == bound
+        return sent >= day
+    return sent == day
 
 
 def _flag(query: dict[str, list[str]], key: str) -> bool | None:
