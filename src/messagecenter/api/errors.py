@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from messagecenter.carriers.base import CarrierError
 from messagecenter.errors import DomainError
@@ -81,7 +82,23 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_page(request, exc.status_code, str(exc.detail))
         codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
         code = codes.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path. Starlette's own 405 names only the first
+    route that matched the path, though GET and PATCH of one resource are separate routes."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

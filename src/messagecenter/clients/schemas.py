@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from messagecenter.clients.service import ClientChanges
 
@@ -16,9 +16,10 @@ class ClientIn(BaseModel):
     last_name: str = Field(default="", max_length=100)
     email: str | None = Field(default=None, max_length=254)
     cell_phone: str | None = Field(default=None, max_length=40)
-    sms_reminders: bool = True
-    sms_account: bool = True
-    sms_marketing: bool = False
+    # Strict: 0, 1 or "yes" are refused, not read as a boolean.
+    sms_reminders: StrictBool = True
+    sms_account: StrictBool = True
+    sms_marketing: StrictBool = False
 
     def changes(self) -> ClientChanges:
         return ClientChanges(**self.model_dump())
@@ -31,9 +32,9 @@ class ClientPatch(BaseModel):
     last_name: str | None = Field(default=None, max_length=100)
     email: str | None = Field(default=None, max_length=254)
     cell_phone: str | None = Field(default=None, max_length=40)
-    sms_reminders: bool | None = None
-    sms_account: bool | None = None
-    sms_marketing: bool | None = None
+    sms_reminders: StrictBool | None = None
+    sms_account: StrictBool | None = None
+    sms_marketing: StrictBool | None = None
 
     def changes(self) -> ClientChanges:
         given = self.model_dump(exclude_unset=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, status
@@ -11,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from messagecenter.api import idempotency
 from messagecenter.api.deps import ApiKeyDep, BusinessDep, ContextDep, SessionDep
-from messagecenter.api.types import IdPath, OffsetQuery, OptionalIdQuery
+from messagecenter.api.types import DateTimeQuery, IdPath, OffsetQuery, OptionalIdQuery
 from messagecenter.clients import service as clients
 from messagecenter.consent import queries as consent_queries
 from messagecenter.context import AppContext
@@ -61,8 +60,8 @@ def list_conversations(
     folder: Literal["unread", "read", "replied", "archived"] | None = None,
     client_id: OptionalIdQuery = None,
     search: Annotated[str | None, Query(max_length=100)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: DateTimeQuery = None,
+    until: DateTimeQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: OffsetQuery = 0,
 ) -> ConversationPage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool, StrictInt
 
 from messagecenter.api.types import MAX_ID
 from messagecenter.clients.schemas import SubscriptionOut
@@ -62,10 +62,11 @@ class ConversationPage(BaseModel):
 class ConversationPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    pinned: bool | None = None
-    muted: bool | None = None
-    archived: bool | None = None
-    client_id: int | None = Field(
+    # Strict: 0, 1 or "true" are refused, not read as a boolean or a number.
+    pinned: StrictBool | None = None
+    muted: StrictBool | None = None
+    archived: StrictBool | None = None
+    client_id: StrictInt | None = Field(
         default=None, ge=1, le=MAX_ID, description="link an unidentified sender"
     )
 
@@ -75,8 +76,8 @@ class MessageIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    client_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    conversation_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    client_id: StrictInt | None = Field(default=None, ge=1, le=MAX_ID)
+    conversation_id: StrictInt | None = Field(default=None, ge=1, le=MAX_ID)
     body: str = Field(default="", max_length=MAX_BODY)
     media_urls: list[HttpUrl] = Field(default_factory=list, max_length=10)
 

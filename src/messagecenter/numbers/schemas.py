@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class SmsNumberOut(BaseModel):
@@ -35,7 +35,7 @@ class ChooseNumberIn(BaseModel):
 
 
 class ChangeNumberIn(ChooseNumberIn):
-    confirm: bool = Field(
+    confirm: StrictBool = Field(
         default=False,
         description="true once the owner has read the warning that replies to the old number "
         "will no longer reach the business",
