@@ -26,6 +26,7 @@ from messagecenter.conversations.routes import router as conversations_router
 from messagecenter.events import PostgresListener, libpq_dsn
 from messagecenter.input_checks import RefuseNul
 from messagecenter.numbers.routes import router as numbers_router
+from messagecenter.server_errors import CompleteServerErrors
 from messagecenter.web.auth import SESSION_LIFETIME, LoginThrottle
 from messagecenter.web.live import router as live_router
 from messagecenter.web.live import staff_router as live_staff_router
@@ -107,6 +108,8 @@ def create_app(
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     install_error_handlers(app)
+    # Added last, so outermost of ours: an unexpected error still ends in a complete 500.
+    app.add_middleware(CompleteServerErrors)
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(clients_router)
