@@ -27,11 +27,13 @@ from messagecenter.events import PostgresListener, libpq_dsn
 from messagecenter.input_checks import RefuseNul
 from messagecenter.numbers.routes import router as numbers_router
 from messagecenter.server_errors import CompleteServerErrors
-from messagecenter.web.auth import SESSION_LIFETIME, LoginThrottle
+from messagecenter.staff.service import prepare_stand_in_hash
+from messagecenter.web.auth import SESSION_LIFETIME
 from messagecenter.web.live import router as live_router
 from messagecenter.web.live import staff_router as live_staff_router
 from messagecenter.web.manage import router as manage_router
 from messagecenter.web.routes import router as web_router
+from messagecenter.web.throttle import LoginThrottle
 from messagecenter.webhooks.routes import router as webhooks_router
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,7 @@ def create_app(
     # Signs sessions and CSRF tokens; generated once and kept beside the SQLite file if unset.
     app.state.secret_key = context.settings.resolved_secret_key()
     app.state.login_throttle = LoginThrottle()
+    prepare_stand_in_hash()  # not on the first unknown email, whose time it would give away
     app.add_middleware(RefuseNul)  # a NUL in any field is a 400 naming it (input_checks.py)
     app.add_middleware(
         SessionMiddleware,

@@ -16,11 +16,12 @@ from messagecenter.clock import Clock
 from messagecenter.db import session_scope
 from messagecenter.intake import Intake
 from messagecenter.sending.dispatcher import Dispatcher
+from messagecenter.web.throttle import purge_sign_ins
 
 log = logging.getLogger(__name__)
 
 
-PURGE_EVERY_SECONDS = 300.0  # expired idempotency keys are cleared this often
+PURGE_EVERY_SECONDS = 300.0  # expired idempotency keys, sign-ins and sessions: this often
 
 
 class BackgroundWorker:
@@ -60,6 +61,8 @@ class BackgroundWorker:
             self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
             with session_scope(self._sessions) as session:
                 purge_expired(session, self._clock.now())
+            with session_scope(self._sessions) as session:  # apart from any sign-in's
+                purge_sign_ins(session, self._clock.now())
         return texts + sent
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:

@@ -5,8 +5,11 @@ the server when their staff member signs out or is deactivated."""
 
 from __future__ import annotations
 
+import hashlib
 import random
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from ipaddress import ip_network
@@ -15,19 +18,25 @@ from typing import Any, Literal
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from messagecenter.app import create_app
-from messagecenter.clock import FrozenClock
+from messagecenter.clock import FrozenClock, SystemClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.db import session_scope
 from messagecenter.models import SignInFailure, StaffMember, WebSession
 from messagecenter.staff import service as staff_service
 from messagecenter.staff.service import create_staff_member, update_staff_member
-from messagecenter.web.auth import Backoff, client_address
+from messagecenter.web.throttle import (
+    NON_IP,
+    Backoff,
+    LoginThrottle,
+    client_address,
+    purge_sign_ins,
+)
 from tests.factories import make_business
 from tests.web.conftest import csrf_of, owner_email_of, sign_in
 
@@ -190,6 +199,103 @@ def test_spraying_many_accounts_from_one_address_delays_a_colleague_there_only_b
     assert signs_in(owner, account.email, account.password)
 
 
+def test_parallel_wrong_attempts_from_one_address_are_not_refused_under_the_free_limit(
+    committed_context: AppContext,
+) -> None:
+    """Sixteen browsers behind one address try an email each at the same moment, on the real
+    clock: all are counted and none is refused, as the address allows twenty free failures.
+    (A request that read the clock before another but took the rows after it used to find
+    that one's retry_at in its future, and got a 429.)"""
+    committed_context.clock = SystemClock()
+    app = create_app(context=committed_context, run_dispatcher=False)
+    browsers = [
+        TestClient(app, base_url="https://testserver", client=("192.0.2.200", 50000 + n))
+        for n in range(16)
+    ]
+    forms = [csrf_of(browser.get("/login").text) for browser in browsers]
+    start = threading.Barrier(len(browsers))
+
+    def attempt(n: int) -> int:
+        start.wait()
+        answer = browsers[n].post(
+            "/login",
+            data={"email": f"guess{n}@studio.example", "password": WRONG, "csrf": forms[n]},
+            follow_redirects=False,
+        )
+        return answer.status_code
+
+    with ThreadPoolExecutor(len(browsers)) as pool:
+        answers = list(pool.map(attempt, range(len(browsers))))
+    assert answers == [401] * len(browsers)
+    with session_scope(committed_context.sessions) as session:
+        counted = session.scalar(select(SignInFailure.failures).where(SignInFailure.account == ""))
+    assert counted == len(browsers)
+
+
+def test_housekeeping_clears_forgotten_failures_and_expired_sessions(
+    web: TestClient, account: Account, session: Session, clock: FrozenClock
+) -> None:
+    assert signs_in(web, account.email, account.password)
+    assert not signs_in(web, "nobody@studio.example", WRONG)
+    clock.advance(timedelta(hours=23))
+    assert not signs_in(web, "other@studio.example", WRONG)  # the address's row is fresh again
+    clock.advance(timedelta(hours=1))
+    purge_sign_ins(session, clock.now())
+    keys = session.execute(select(SignInFailure.account, SignInFailure.failures)).all()
+    assert len(keys) == 2 and sorted(k.failures for k in keys) == [1, 2]  # nobody@ forgotten
+    clock.advance(timedelta(hours=12))
+    purge_sign_ins(session, clock.now())
+    assert session.scalar(select(func.count()).select_from(WebSession)) == 0
+
+
+@pytest.mark.postgres_only
+def test_purging_and_other_keys_never_wait_for_a_sign_in_in_progress(
+    committed_context: AppContext, clock: FrozenClock
+) -> None:
+    """A sign-in holds its key's rows: the housekeeping skips them, and attempts on other
+    keys neither wait for them nor clear anything themselves (they used to delete every
+    stale row while holding their own: two such attempts deadlocked)."""
+    throttle = LoginThrottle()
+    for address in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+        with session_scope(committed_context.sessions) as session:
+            throttle.attempt(session, address, "k", clock)
+    clock.advance(timedelta(days=2))  # every row is stale now
+
+    holding = committed_context.sessions()
+    try:
+        assert throttle.attempt(holding, "192.0.2.1", "k", clock) == timedelta(0)
+        with session_scope(committed_context.sessions) as other:
+            other.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting is the failure
+            assert throttle.attempt(other, "192.0.2.2", "k", clock) == timedelta(0)
+        with session_scope(committed_context.sessions) as other:
+            other.execute(text("SET LOCAL lock_timeout = '2s'"))
+            purge_sign_ins(other, clock.now())
+            left = other.execute(select(SignInFailure.address).distinct()).scalars().all()
+        assert sorted(left) == ["192.0.2.1", "192.0.2.2"]  # .3 cleared, .1 skipped while held
+        holding.commit()
+    finally:
+        holding.close()
+
+
+def test_the_throttle_key_is_keyed_with_the_secret_not_a_bare_hash_of_the_email(
+    web: TestClient, session: Session
+) -> None:
+    assert not signs_in(web, "nobody@studio.example", WRONG)
+    keys = set(session.scalars(select(SignInFailure.account)))
+    assert hashlib.sha256(b"nobody@studio.example").hexdigest() not in keys
+    assert len(keys - {""}) == 1
+
+
+def test_a_one_second_wait_is_said_in_the_singular(
+    web: TestClient, account: Account, clock: FrozenClock
+) -> None:
+    for _ in range(5):
+        assert not signs_in(web, account.email, WRONG)
+    clock.advance(timedelta(seconds=14))
+    answer = sign_in(web, account.email, WRONG)
+    assert "Try again in 1 second." in answer.text
+
+
 # ---------------------------------------------------------------------------- the hasher
 
 
@@ -261,7 +367,18 @@ PROXIES = (ip_network("10.0.0.0/8"), ip_network("2001:db8:1::7"))
         ("10.0.0.2", "not an address", PROXIES, "10.0.0.2"),
         ("2001:db8:1::7", "2001:db8:5:6:7::1", PROXIES, "2001:db8:5:6::/64"),
         ("::ffff:10.0.0.2", "198.51.100.7", PROXIES, "198.51.100.7"),
-        ("testclient", "198.51.100.7", PROXIES, "testclient"),
+        # Entries some proxies write with a port, or "unknown" (not the proxy's own bucket).
+        ("10.0.0.2", "198.51.100.7:5678", PROXIES, "198.51.100.7"),
+        ("10.0.0.2", "[2001:db8:5:6:7::1]:443", PROXIES, "2001:db8:5:6::/64"),
+        ("10.0.0.2", "[2001:db8:5:6:7::1]", PROXIES, "2001:db8:5:6::/64"),
+        ("10.0.0.2", "198.51.100.7:5678, 10.0.0.3:80", PROXIES, "198.51.100.7"),
+        ("10.0.0.2", "unknown", PROXIES, "unknown"),
+        ("10.0.0.2", "unknown, 198.51.100.7", PROXIES, "198.51.100.7"),
+        # A peer that is not an IP address: one fixed bucket, never its text nor a header's.
+        ("testclient", "198.51.100.7", PROXIES, NON_IP),
+        ("testclient", None, PROXIES, NON_IP),
+        ("a-name-chosen-per-request", "198.51.100.7", (), NON_IP),
+        ("", "198.51.100.7", PROXIES, NON_IP),
     ],
 )
 def test_x_forwarded_for_is_believed_only_from_trusted_proxies(

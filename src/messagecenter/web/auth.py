@@ -7,22 +7,20 @@ import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from messagecenter.api.deps import SessionDep
-from messagecenter.db import insert_ignore_many, session_scope
+from messagecenter.db import session_scope
 from messagecenter.errors import DomainError, NotPermitted
 from messagecenter.events import access_ended, queue_event_on_commit
-from messagecenter.models import Business, SignInFailure, StaffMember, WebSession
+from messagecenter.models import Business, StaffMember, WebSession
 from messagecenter.staff.service import check_sign_in, staff_by_email
+from messagecenter.web.throttle import LoginThrottle, client_address
 
 if TYPE_CHECKING:
     from messagecenter.context import AppContext
@@ -30,8 +28,6 @@ if TYPE_CHECKING:
 SESSION_ID = "sid"  # the web session's random token; the database keeps only its SHA-256
 SESSION_CSRF = "csrf"
 SESSION_LIFETIME = timedelta(hours=12)  # from sign-in; the cookie's max_age too (app.py)
-
-Network = IPv4Network | IPv6Network
 
 
 class LoginRequired(Exception):
@@ -50,171 +46,28 @@ class TooManySignIns(LoginRefused):
     def __init__(self, wait: timedelta) -> None:
         self.retry_after = max(1, math.ceil(wait.total_seconds()))  # whole seconds, as HTTP says
         if self.retry_after < 120:
-            when = f"{self.retry_after} seconds"
+            when = f"{self.retry_after} second{'' if self.retry_after == 1 else 's'}"
         else:
             when = f"{math.ceil(self.retry_after / 60)} minutes"
         super().__init__(f"Too many failed sign-ins. Try again in {when}.")
-
-
-# ---------------------------------------------------------------------------- throttling
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """After `free` failures, each further one doubles the wait: `first`, 2x, 4x ... `cap`."""
-
-    free: int
-    first: timedelta
-    cap: timedelta
-
-    def delay(self, failures: int) -> timedelta:
-        if failures < self.free:
-            return timedelta(0)
-        doublings = failures - self.free
-        return self.cap if doublings >= 32 else min(self.first * 2**doublings, self.cap)
-
-
-class LoginThrottle:
-    """Failed sign-ins, counted in the database so every process (`--workers`) shares them.
-
-    No fixed lockout: a delay grows with the failures of a key and is forgotten a day after
-    the last one. The delay is keyed on (account, address), because anything keyed on the
-    account alone lets a stranger lock its owner out, and anything keyed on the address alone
-    locks out everyone behind one NAT or proxy. So a stranger hammering an email only slows
-    themself; the owner still signs in from their own address. Guessing one password from
-    many addresses is bounded per address (and by argon2's cost); IPv6 counts per /64, the
-    block one subscriber is given.
-
-    One address spraying many accounts meets a second, address-wide delay. It starts later
-    and stays short (at most 30 s), so a colleague at the same address who types the right
-    password waits briefly at worst.
-
-    Each attempt is counted as a failure before its password is checked, in one short
-    transaction holding the key's rows, so parallel requests cannot slip past a delay; a
-    success then clears its (account, address) key and takes its count off the address.
-    """
-
-    def __init__(
-        self,
-        per_account: Backoff = Backoff(5, timedelta(seconds=15), timedelta(minutes=15)),
-        per_address: Backoff = Backoff(20, timedelta(seconds=1), timedelta(seconds=30)),
-        forget_after: timedelta = timedelta(hours=24),
-    ) -> None:
-        self.per_account = per_account
-        self.per_address = per_address
-        self.forget_after = forget_after
-
-    def attempt(self, session: Session, address: str, account: str, now: datetime) -> timedelta:
-        """Count an attempt as failed and return 0; or, while a delay runs, count nothing and
-        return how long is left."""
-        rows = self._locked_rows(session, address, account, now)
-        for row in rows:
-            if row.last_failed_at <= now - self.forget_after:
-                row.failures, row.retry_at = 0, now  # forgotten, not yet cleared away
-        wait = max(row.retry_at - now for row in rows)
-        if wait > timedelta(0):
-            return wait
-        for row in rows:
-            row.failures += 1
-            row.last_failed_at = now
-            backoff = self.per_address if row.account == "" else self.per_account
-            row.retry_at = now + backoff.delay(row.failures)
-        session.execute(
-            delete(SignInFailure).where(SignInFailure.last_failed_at < now - self.forget_after)
-        )
-        return timedelta(0)
-
-    def succeeded(self, session: Session, address: str, account: str) -> None:
-        session.execute(
-            delete(SignInFailure).where(
-                SignInFailure.address == address, SignInFailure.account == account
-            )
-        )
-        # Not cleared: one good password must not wipe what others did from the address.
-        session.execute(
-            update(SignInFailure)
-            .where(
-                SignInFailure.address == address,
-                SignInFailure.account == "",
-                SignInFailure.failures > 0,
-            )
-            .values(failures=SignInFailure.failures - 1)
-        )
-
-    def _locked_rows(
-        self, session: Session, address: str, account: str, now: datetime
-    ) -> list[SignInFailure]:
-        """The key's two rows (created if new), locked until the transaction ends (rows on
-        PostgreSQL, the database on SQLite: BEGIN IMMEDIATE), always in the same order."""
-        insert_ignore_many(
-            session,
-            SignInFailure.__table__,  # type: ignore[arg-type]
-            [
-                dict(address=address, account=key, failures=0, retry_at=now, last_failed_at=now)
-                for key in ("", account)
-            ],
-            ["address", "account"],
-        )
-        return list(
-            session.scalars(
-                select(SignInFailure)
-                .where(SignInFailure.address == address, SignInFailure.account.in_(("", account)))
-                .order_by(SignInFailure.account)
-                .with_for_update()
-            )
-        )
-
-
-def client_address(request: Request, trusted: Sequence[Network]) -> str:
-    """Where the request came from, as the throttle counts it. X-Forwarded-For is believed only
-    when the connection comes from a trusted proxy, and read from the right: each trusted hop
-    vouches for the one before it, and the first untrusted one is the client."""
-    peer = request.client.host if request.client else ""
-    address = _parse_address(peer)
-    if address is None:
-        return peer[:64] or "unknown"
-    if any(address in network for network in trusted):
-        hops = [
-            hop.strip()
-            for header in request.headers.getlist("x-forwarded-for")
-            for hop in header.split(",")
-        ]
-        for hop in reversed(hops):
-            forwarded = _parse_address(hop)
-            if forwarded is None:  # not written by a proxy: stop at the last one vouched for
-                break
-            address = forwarded
-            if not any(forwarded in network for network in trusted):
-                break
-    if isinstance(address, IPv6Address):
-        return str(ip_network(f"{address}/64", strict=False))
-    return str(address)
-
-
-def _parse_address(text: str) -> IPv4Address | IPv6Address | None:
-    try:
-        address = ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 # ---------------------------------------------------------------------------- sessions
 
 
 def sign_in(context: AppContext, request: Request, email: str, password: str) -> StaffMember:
-    """Check the password (throttled) and start a web session for the cookie. Raises
-    LoginRefused, or TooManySignIns while a delay runs."""
+    """Check the password (throttled) and start a web session for the cookie, ending the one
+    this browser had. Raises LoginRefused, or TooManySignIns while a delay runs."""
     email = email.strip().lower()
     if not email or not password:
         raise LoginRefused("Enter your email and password.")
     throttle: LoginThrottle = request.app.state.login_throttle
     address = client_address(request, context.settings.trusted_proxies)
-    account = _digest(email)  # whatever was typed, known or not: the table holds no emails
+    # Whatever was typed, known or not; keyed, so the table's keys cannot be tried offline
+    # against a list of emails.
+    account = _keyed_digest(request, email)
     with session_scope(context.sessions) as session:
-        wait = throttle.attempt(session, address, account, context.clock.now())
+        wait = throttle.attempt(session, address, account, context.clock)
     if wait > timedelta(0):
         raise TooManySignIns(wait)
     with session_scope(context.sessions) as session:
@@ -227,8 +80,8 @@ def sign_in(context: AppContext, request: Request, email: str, password: str) ->
     token = secrets.token_urlsafe(32)
     with session_scope(context.sessions) as session:
         throttle.succeeded(session, address, account)
+        _end_session(session, request.session.get(SESSION_ID))  # this browser's last one
         now = context.clock.now()
-        session.execute(delete(WebSession).where(WebSession.expires_at <= now))  # long gone
         session.add(
             WebSession(
                 id=_digest(token),
@@ -248,18 +101,24 @@ def sign_out(context: AppContext, request: Request) -> None:
     once that commits, its open event streams in every process."""
     token = request.session.get(SESSION_ID)
     request.session.clear()
+    with session_scope(context.sessions) as session:
+        _end_session(session, token)
+
+
+def _end_session(session: Session, token: object) -> None:
+    """Delete the web session of a cookie's token, if any, and close its event streams once
+    the transaction commits."""
     if not isinstance(token, str):
         return
-    with session_scope(context.sessions) as session:
-        found = session.execute(
-            select(WebSession.id, StaffMember.business_id)
-            .join(StaffMember, StaffMember.id == WebSession.staff_id)
-            .where(WebSession.id == _digest(token))
-        ).first()
-        if found is None:
-            return
-        session.execute(delete(WebSession).where(WebSession.id == found.id))
-        queue_event_on_commit(session, access_ended(found.business_id, web_session=found.id))
+    found = session.execute(
+        select(WebSession.id, StaffMember.business_id)
+        .join(StaffMember, StaffMember.id == WebSession.staff_id)
+        .where(WebSession.id == _digest(token))
+    ).first()
+    if found is None:
+        return
+    session.execute(delete(WebSession).where(WebSession.id == found.id))
+    queue_event_on_commit(session, access_ended(found.business_id, web_session=found.id))
 
 
 def session_staff(session: Session, request: Request) -> tuple[StaffMember, str] | None:
@@ -291,6 +150,11 @@ def current_staff(request: Request, session: SessionDep) -> StaffMember:
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _keyed_digest(request: Request, value: str) -> str:
+    key: str = request.app.state.secret_key
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
 # ---------------------------------------------------------------------------- CSRF
