@@ -4,10 +4,13 @@ by another process. Other streams of the business carry on and never see these e
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -15,12 +18,14 @@ from sqlalchemy import Engine, select
 
 from messagecenter.api.keys import authenticate, create_api_key, revoke_api_key
 from messagecenter.app import create_app
+from messagecenter.clock import Clock, FrozenClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.db import session_scope
-from messagecenter.events import LiveEvent, queue_event_on_commit
+from messagecenter.events import EventBus, LiveEvent, queue_event_on_commit
 from messagecenter.models import StaffMember
 from messagecenter.staff.service import create_staff_member
+from messagecenter.web.live import RECHECK_EVERY, StreamHolder, event_stream
 from tests import live_server
 from tests.conftest import empty_all_tables
 from tests.factories import SetUp, make_business
@@ -37,13 +42,15 @@ class Served:
     owner_email: str
 
 
-@pytest.fixture
-def served(settings: Settings, engine: Engine) -> Iterator[Served]:
+@contextmanager
+def serving(settings: Settings, engine: Engine, clock: Clock | None = None) -> Iterator[Served]:
     """The app on a real port (its own URL as public_url, so the cookie works over http),
     with a business; its units of work commit, and every table is emptied afterwards."""
     port = live_server.free_port()
     url = f"http://127.0.0.1:{port}"
-    context = build_context(settings.model_copy(update={"public_url": url}), engine=engine)
+    context = build_context(
+        settings.model_copy(update={"public_url": url}), engine=engine, clock=clock
+    )
     try:
         with session_scope(context.sessions) as session:
             setup = make_business(session, context.carrier, context.clock.now())
@@ -52,6 +59,12 @@ def served(settings: Settings, engine: Engine) -> Iterator[Served]:
             yield Served(url, context, setup, owner_email)
     finally:
         empty_all_tables(engine)
+
+
+@pytest.fixture
+def served(settings: Settings, engine: Engine) -> Iterator[Served]:
+    with serving(settings, engine) as served:
+        yield served
 
 
 def events_of(stream: httpx.Response) -> Iterator[str]:
@@ -128,7 +141,8 @@ def test_deactivating_staff_or_signing_out_ends_their_streams(served: Served) ->
                 select(StaffMember.id).where(StaffMember.email == "ada@studio.example")
             )
         csrf = csrf_of(owner.get("/staff").text)
-        owner.post(f"/staff/{ada_id}", data={"action": "deactivate", "csrf": csrf})
+        answer = owner.post(f"/staff/{ada_id}", data={"action": "deactivate", "csrf": csrf})
+        assert answer.status_code == 303, answer.text
         assert list(ada_events) == []
 
         # Ben signs out in another tab (same cookie): the stream in the first tab ends.
@@ -190,3 +204,49 @@ def test_an_access_ended_event_is_never_sent_to_a_client(served: Served) -> None
         rest = "\n".join(lines)
     assert "access.ended" not in rest
     assert json.loads(rest.split("data: ", 1)[1].split("\n", 1)[0]) == {"unread": 0}
+
+
+def test_a_web_sessions_stream_ends_when_the_session_does(
+    settings: Settings, engine: Engine, clock: FrozenClock
+) -> None:
+    """Opened a minute before the session's twelve hours are up, the stream delivers nothing
+    after them (the app's clock)."""
+    with serving(settings, engine, clock) as served:
+        owner = signed_in(served, served.owner_email, served.setup.owner_password)
+        clock.advance(timedelta(hours=12) - timedelta(minutes=1))
+        with owner.stream("GET", "/app/events") as stream:
+            events = events_of(stream)
+            assert next(events) == "unread.changed"
+            clock.advance(timedelta(minutes=1))
+            raise_event(served)
+            assert list(events) == []
+
+
+class StaysConnected:
+    async def is_disconnected(self) -> bool:
+        return False
+
+
+def test_a_stream_looks_at_its_access_again_every_few_heartbeats() -> None:
+    """An access.ended sent while this process's listener was reconnecting never arrives:
+    the stream asks the database again every RECHECK_EVERY heartbeats, and ends once the
+    access has."""
+    asked: list[bool] = []
+
+    async def still_valid() -> bool:
+        asked.append(len(asked) < 2)  # the check at opening, the first recheck; then ended
+        return asked[-1]
+
+    async def read() -> list[str]:
+        stream = event_stream(
+            StaysConnected(),  # type: ignore[arg-type]
+            EventBus(),
+            StreamHolder(1, api_key_id=1),
+            still_valid=still_valid,
+            heartbeat_seconds=0,  # each wait for an event times out at once
+        )
+        return [chunk async for chunk in stream]
+
+    chunks = asyncio.run(read())
+    assert chunks == ["retry: 3000\n\n"] + [": keep-alive\n\n"] * (2 * RECHECK_EVERY - 1)
+    assert asked == [True, True, False]

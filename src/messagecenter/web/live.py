@@ -6,26 +6,33 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
 
 from messagecenter.api.deps import ContextDep
 from messagecenter.api.keys import authenticate
+from messagecenter.clock import Clock
+from messagecenter.context import AppContext
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.db import session_scope
 from messagecenter.errors import NotAuthenticated
 from messagecenter.events import ACCESS_ENDED, EventBus, LiveEvent
-from messagecenter.models import ApiKey
+from messagecenter.models import ApiKey, WebSession
 from messagecenter.web.auth import session_staff
 
 router = APIRouter(tags=["live"])
 staff_router = APIRouter(include_in_schema=False)  # the web app's stream, by session cookie
 _bearer = HTTPBearer(auto_error=False)
 HEARTBEAT_SECONDS = 15.0
+# Access is looked at again this many heartbeats apart (a minute): an access.ended sent while
+# this process's PostgreSQL listener was reconnecting never arrives.
+RECHECK_EVERY = 4
 
 
 @router.get(
@@ -55,7 +62,7 @@ async def stream_events(
             key = session.get(ApiKey, holder.api_key_id)
             return key is not None and key.revoked_at is None
 
-    return _event_response(request, context.bus, holder, unread, _still_valid)
+    return _event_response(request, context, holder, unread, _still_valid)
 
 
 @staff_router.get("/app/events")
@@ -69,7 +76,15 @@ async def stream_events_for_staff(request: Request, context: ContextDep) -> Stre
                 return None
             staff, web_session = found
             unread = conversation_queries.business_unread(session, staff.business_id)
-            holder = StreamHolder(staff.business_id, staff_id=staff.id, web_session=web_session)
+            expires_at = session.scalar(
+                select(WebSession.expires_at).where(WebSession.id == web_session)
+            )
+            holder = StreamHolder(
+                staff.business_id,
+                staff_id=staff.id,
+                web_session=web_session,
+                expires_at=expires_at,
+            )
             return holder, unread
 
     def _still_valid() -> bool:
@@ -80,7 +95,7 @@ async def stream_events_for_staff(request: Request, context: ContextDep) -> Stre
     if found is None:
         raise NotAuthenticated("Sign in first.")
     holder, unread = found
-    return _event_response(request, context.bus, holder, unread, _still_valid)
+    return _event_response(request, context, holder, unread, _still_valid)
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,7 @@ class StreamHolder:
     api_key_id: int | None = None
     staff_id: int | None = None
     web_session: str | None = None
+    expires_at: datetime | None = None  # a web session's end: the stream closes then
 
     def ended_by(self, live_event: LiveEvent) -> bool:
         """Whether this access-ended event names the key, staff member or session."""
@@ -107,7 +123,7 @@ class StreamHolder:
 
 def _event_response(
     request: Request,
-    bus: EventBus,
+    context: AppContext,
     holder: StreamHolder,
     unread: int,
     still_valid: Callable[[], bool],
@@ -120,7 +136,7 @@ def _event_response(
         return await run_in_threadpool(still_valid)
 
     return StreamingResponse(
-        event_stream(request, bus, holder, first, check_again),
+        event_stream(request, context.bus, holder, first, check_again, clock=context.clock),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -132,9 +148,13 @@ async def event_stream(
     holder: StreamHolder,
     first: LiveEvent | None = None,
     still_valid: Callable[[], Awaitable[bool]] | None = None,
+    *,
+    clock: Clock | None = None,
+    heartbeat_seconds: float = HEARTBEAT_SECONDS,
 ) -> AsyncIterator[str]:
     """The holder's business's events until the client goes or the holder's access ends (a
-    revoked key, a deactivated staff member, a signed-out session: then the stream closes)."""
+    revoked key, a deactivated staff member, a signed-out or expired session: then the
+    stream closes)."""
     async with bus.subscribe(holder.business_id) as queue:
         # Access may have ended between the check that opened the stream and subscribing,
         # whose event this stream would never see: look again now that it would.
@@ -143,17 +163,37 @@ async def event_stream(
         yield "retry: 3000\n\n"
         if first is not None:
             yield format_event(first)
+        heartbeats = 0
         while not await request.is_disconnected():
+            left = _until_expiry(holder, clock)
+            if left is not None and left <= 0:
+                return
+            wait = heartbeat_seconds if left is None else min(left, heartbeat_seconds)
             try:
-                live_event = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                live_event = await asyncio.wait_for(queue.get(), wait)
             except TimeoutError:
+                if wait < heartbeat_seconds:
+                    continue  # woken for the session's end, which the loop's check sees
+                heartbeats += 1
+                if heartbeats % RECHECK_EVERY == 0 and still_valid and not await still_valid():
+                    return
                 yield ": keep-alive\n\n"
                 continue
+            left = _until_expiry(holder, clock)
+            if left is not None and left <= 0:
+                return  # not one event after the session's end
             if live_event.type == ACCESS_ENDED:  # for the streams, never for their clients
                 if holder.ended_by(live_event):
                     return
                 continue
             yield format_event(live_event)
+
+
+def _until_expiry(holder: StreamHolder, clock: Clock | None) -> float | None:
+    """Seconds until the holder's web session ends, by the app's clock; None if it does not."""
+    if holder.expires_at is None or clock is None:
+        return None
+    return (holder.expires_at - clock.now()).total_seconds()
 
 
 def format_event(live_event: LiveEvent) -> str:
