@@ -112,3 +112,133 @@ def test_serve_migrates_and_answers_health_checks(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error"), err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("MESSAGECENTER_DATABASE_URL", "not a url", "not a database URL"),
+        ("MESSAGECENTER_DATABASE_URL", "mysql://shop@127.0.0.1/mc", "SQLite or PostgreSQL"),
+        ("MESSAGECENTER_DATABASE_URL", "sqlite:///{tmp}/a-file/mc.db", "directory"),
+        ("MESSAGECENTER_DATABASE_URL", "postgresql://mc:sekrit@127.0.0.1:{port}/m", "cannot reach"),
+        ("MESSAGECENTER_CARRIER", "bogus", "'simulator' or 'twilio'"),
+        ("MESSAGECENTER_SIMULATOR_FAILURE_RATE", "2", "less than or equal to 1"),
+        ("MESSAGECENTER_PUBLIC_URL", "not a url", "http(s) URL"),
+        ("MESSAGECENTER_PUBLIC_URL", "https://sms.example.com:99999", "not a web address"),
+    ],
+)
+def test_a_bad_setting_says_which_in_one_line(
+    sqlite_env: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    says: str,
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")  # root may write anywhere else
+    monkeypatch.setenv(variable, value.format(tmp=tmp_path, port=free_port()))
+
+    assert main(["db", "upgrade"]) == 2
+
+    line = _one_error_line(capsys.readouterr().err)
+    assert variable in line and says in line
+    assert "sekrit" not in line  # a database password is never shown
+
+
+def test_twilio_without_credentials_is_refused_by_each_command_that_needs_it(
+    sqlite_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MESSAGECENTER_CARRIER", "twilio")
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    for command in (
+        ["serve"],
+        ["demo"],
+        ["business", "create", *BUSINESS, "--owner-email", "t@glow.example"],
+    ):
+        assert main(command) == 1, command
+        line = _one_error_line(capsys.readouterr().err)
+        assert "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN" in line, command
+
+
+BUSINESS = [
+    "--name", "Glow", "--country", "US", "--timezone", "America/New_York",
+    "--business-phone", "+12125550100", "--allowance", "100",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        (["--overage-price", "NaN"], "a number such as 0.05"),
+        (["--overage-price", "1e30"], "at most 999999.9999"),
+        (["--overage-price", "0.00001"], "4 decimal places"),
+        (["--allowance", "99999999999"], "at most 2147483647"),
+    ],
+)
+def test_a_price_or_allowance_the_plan_cannot_hold_is_refused(
+    sqlite_env: str, capsys: pytest.CaptureFixture[str], option: list[str], says: str
+) -> None:
+    code = main(["business", "create", *BUSINESS, "--owner-email", "p@glow.example", *option])
+    assert code == 2
+    assert says in _one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        (["--port", "99999"], "--port"),
+        (["--port", "0"], "--port"),
+        (["--workers", "0"], "--workers"),
+    ],
+)
+def test_serve_refuses_a_port_or_worker_count_that_cannot_be(
+    sqlite_env: str, capsys: pytest.CaptureFixture[str], option: list[str], says: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", *option])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument {says}" in err and "Traceback" not in err
+
+
+def test_number_suggest_says_when_twilio_cannot_be_reached(
+    sqlite_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["business", "create", *BUSINESS, "--owner-email", "n@glow.example"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("MESSAGECENTER_CARRIER", "twilio")
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
+    monkeypatch.setenv("MESSAGECENTER_TWILIO_API_URL", f"http://127.0.0.1:{free_port()}")
+
+    assert main(["number", "suggest", "--business", "1"]) == 1
+
+    assert "Twilio could not be reached" in _one_error_line(capsys.readouterr().err)
+
+
+def test_serve_warns_when_the_simulator_listens_beyond_loopback(
+    sqlite_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    served: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **options: served.append(options))
+
+    assert main(["serve", "--host", "127.0.0.1"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main(["serve", "--host", "0.0.0.0"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the simulated carrier is listening beyond this machine (0.0.0.0)" in err
+    assert [options["host"] for options in served] == ["127.0.0.1", "0.0.0.0"]

@@ -149,6 +149,7 @@ def test_sse_stream_pushes_a_new_text_and_the_unread_count(
                 reply = other.post(
                     "/simulator/messages",
                     json={"from_phone": "+12125550177", "to_phone": business_number, "body": "Hi"},
+                    headers=setup.auth,
                 )
                 assert reply.status_code == 201
 

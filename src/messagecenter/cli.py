@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import signal
 import sys
@@ -11,6 +12,9 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
 from messagecenter.config import Settings
 from messagecenter.errors import DomainError
 
@@ -18,13 +22,26 @@ log = logging.getLogger("messagecenter")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command. A bad setting, option or database answers one line on stderr saying
+    what to fix, and a non-zero exit; a traceback means a bug."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from messagecenter.carriers.base import CarrierError
+    from messagecenter.db import DatabaseUnavailable, unavailable
+
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    settings = Settings()
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)  # every request's headers
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for problem in exc.errors():
+            print(f"error: {_setting_problem(problem)}", file=sys.stderr)
+        return 2
     try:
         result: int = args.handler(settings, args)
         return result
@@ -32,6 +49,57 @@ def main(argv: list[str] | None = None) -> int:
         field = f" ({exc.field})" if exc.field else ""
         print(f"error{field}: {exc.message}", file=sys.stderr)
         return 2
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OperationalError, InterfaceError) as exc:
+        # The database's operation, not the program's: unreachable, unopenable, locked.
+        print(f"error: {unavailable(exc, settings.database_url)}", file=sys.stderr)
+        return 2
+    except CarrierError as exc:
+        print(f"error: {exc.message.splitlines()[0]}", file=sys.stderr)
+        return 1
+
+
+def _setting_problem(problem: ErrorDetails) -> str:
+    """'MESSAGECENTER_CARRIER: Input should be ...', named as the environment names it."""
+    message = problem["msg"].removeprefix("Value error, ")
+    name = ".".join(str(part) for part in problem["loc"])
+    if not name:  # a rule across settings: its message names them
+        return message
+    variable = name if name.isupper() else f"MESSAGECENTER_{name.upper()}"
+    value = problem.get("input")
+    shown = f" (is {value!r})" if isinstance(value, str | int | float) else ""
+    return f"{variable}{shown}: {message}"
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 1 to 65535")
+    return port
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least 1")
+    return number
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,10 +114,10 @@ def _parser() -> argparse.ArgumentParser:
         "serve", help="apply pending migrations, then serve the web app, API and dispatcher"
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on")
     serve.add_argument(
         "--workers",
-        type=int,
+        type=_positive,
         default=1,
         help="web processes on this port (PostgreSQL only; SQLite takes one process)",
     )
@@ -155,9 +223,34 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if settings.carrier == "twilio":
+        from messagecenter.carriers.twilio.carrier import TwilioCarrier
+
+        TwilioCarrier(settings)  # missing credentials said here, not in each web process
+    elif not _is_loopback(args.host):
+        opened = (
+            "anyone who reaches it can text any business as a client "
+            "(MESSAGECENTER_SIMULATOR_OPEN is set)"
+            if settings.simulator_open
+            else "a business's API key or staff sign-in can text its number as any client"
+        )
+        print(
+            f"warning: the simulated carrier is listening beyond this machine ({args.host}): "
+            f"no real texts are sent, and {opened}. Use MESSAGECENTER_CARRIER=twilio in "
+            "production.",
+            file=sys.stderr,
+        )
     upgrade(settings.database_url)
     print(f"Message Center is at http://{args.host}:{args.port}  (carrier: {settings.carrier})")
-    options = {"host": args.host, "port": args.port, "log_level": "info", "access_log": False}
+    # proxy_headers off: X-Forwarded-For is believed only from MESSAGECENTER_TRUSTED_PROXIES
+    # (web/auth.py), not from whatever connects over loopback as uvicorn would by default.
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "info",
+        "access_log": False,
+        "proxy_headers": False,
+    }
     # uvicorn shuts down gracefully on SIGTERM (the app's lifespan lets the worker finish its
     # carrier call and give back what it claimed), then raises the signal again for the handler
     # it found: this one ends the process with status 0 rather than death by the signal.

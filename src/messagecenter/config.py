@@ -7,6 +7,7 @@ from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -31,6 +32,8 @@ class Settings(BaseSettings):
     give_up_after_seconds: float = Field(default=600.0, gt=0)
     twilio_api_url: str = TWILIO_API_URL
     simulator_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Lets anyone post to /simulator/messages (tests, benchmarks); else a key or staff sign-in.
+    simulator_open: bool = False
     # Proxies whose X-Forwarded-For is believed (sign-in throttling): "10.0.0.2, 10.1.0.0/16".
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     # Twilio's own variable names, kept as Twilio documents them (no prefix).
@@ -56,7 +59,19 @@ class Settings(BaseSettings):
 
     @field_validator("public_url")
     @classmethod
-    def _strip_trailing_slash(cls, value: str) -> str:
+    def _web_address(cls, value: str) -> str:
+        """An http(s) address with a host; kept without a trailing slash (paths join it)."""
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises on a port out of range)
+        except ValueError as exc:
+            raise ValueError(f"not a web address ({exc})") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "not a web address: give the http(s) URL at which Twilio reaches the app, "
+                "e.g. https://sms.example.com"
+            )
         return value.rstrip("/")
 
     @model_validator(mode="after")

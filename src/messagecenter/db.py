@@ -12,10 +12,21 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+URL_VARIABLE = "MESSAGECENTER_DATABASE_URL"
+URL_EXAMPLES = "sqlite:///path/to/messagecenter.db or postgresql://user:password@host/dbname"
+BACKENDS = frozenset({"sqlite", "postgresql", "postgres"})
+
+
+class DatabaseUnavailable(Exception):
+    """The configured database cannot be used; the message names the setting and the fix."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    checked_url(url)
     if url.startswith("sqlite"):
         # SQLite has one writer at a time. One pooled connection makes threads queue for it
         # in the pool (a fair wait) instead of spinning in SQLite's sleeping busy handler.
@@ -34,6 +45,37 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(_psycopg_url(url), **kwargs)
+
+
+def checked_url(url: str) -> URL:
+    """The URL parsed, or DatabaseUnavailable when it is not one of the two databases run on
+    (another dialect would fail later, deep inside a driver import)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUnavailable(
+            f"{URL_VARIABLE} is not a database URL: give {URL_EXAMPLES}."
+        ) from None
+    if parsed.get_backend_name() not in BACKENDS:
+        raise DatabaseUnavailable(
+            f"{URL_VARIABLE} names {parsed.get_backend_name()!r}: Message Center runs on "
+            f"SQLite or PostgreSQL; give {URL_EXAMPLES}."
+        )
+    return parsed
+
+
+def unavailable(exc: OperationalError | InterfaceError, url: str) -> DatabaseUnavailable:
+    """A failure to connect, said in one line without the password."""
+    parsed = checked_url(url)
+    said = str(exc.orig or exc).strip()
+    reason = said.splitlines()[0] if said else type(exc).__name__
+    if parsed.get_backend_name() == "sqlite":
+        return DatabaseUnavailable(
+            f"{URL_VARIABLE}: cannot open the SQLite file {parsed.database!r} ({reason}); "
+            "its directory must exist and be writable."
+        )
+    shown = parsed.render_as_string(hide_password=True)
+    return DatabaseUnavailable(f"{URL_VARIABLE}: cannot reach {shown} ({reason}).")
 
 
 def _psycopg_url(url: str) -> str:

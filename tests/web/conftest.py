@@ -89,6 +89,7 @@ class Live:
     sms_number: str
     owner_email: str
     owner_password: str
+    api_auth: dict[str, str] = field(default_factory=dict)  # the business's API key header
     clients: dict[str, Client] = field(default_factory=dict)  # by first name
 
     def login(self, page: Any, email: str | None = None, password: str | None = None) -> None:
@@ -107,6 +108,7 @@ class Live:
         reply = httpx.post(
             f"{self.url}/simulator/messages",
             json={"from_phone": phone, "to_phone": self.sms_number, "body": body},
+            headers=self.api_auth,
             timeout=10,
         )
         assert reply.status_code == 201, reply.text
@@ -146,6 +148,7 @@ def live(settings: Settings, engine: Engine) -> Iterator[Live]:
                 sms_number=setup.number.phone_number,
                 owner_email=owner_email_of(session, setup.business.id),
                 owner_password=setup.owner_password,
+                api_auth=setup.auth,
                 clients=clients,
             )
         with live_server.serve(create_app(context=context, run_dispatcher=True), port) as served:

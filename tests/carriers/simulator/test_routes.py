@@ -6,13 +6,16 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from messagecenter.app import create_app
 from messagecenter.clock import FrozenClock
-from messagecenter.context import AppContext
+from messagecenter.config import Settings
+from messagecenter.context import AppContext, build_context
 from messagecenter.models import Message
 from tests.factories import make_business
+from tests.web.conftest import owner_email_of, sign_in
 
 CLIENT_PHONE = "+12125550142"
 
@@ -27,6 +30,7 @@ def test_a_text_from_the_phone_arrives_unread(
     answer = api.post(
         "/simulator/messages",
         json={"from_phone": CLIENT_PHONE, "to_phone": setup.number.phone_number, "body": "Hi!"},
+        headers=setup.auth,
     )
 
     assert answer.status_code == 201, answer.text
@@ -52,6 +56,7 @@ def test_phones_are_parsed_to_e164(
     answer = api.post(
         "/simulator/messages",
         json={"from_phone": "(212) 555-0142", "to_phone": national, "body": "Hello"},
+        headers=setup.auth,
     )
     assert answer.status_code == 201, answer.text
     message = session.scalar(
@@ -86,7 +91,7 @@ def test_bad_input_gets_400_with_the_error_shape_and_stores_nothing(
     body = {k: (setup.number.phone_number if v == "{number}" else v) for k, v in payload.items()}
     before = session.scalar(select(func.count()).select_from(Message))
 
-    answer = api.post("/simulator/messages", json=body)
+    answer = api.post("/simulator/messages", json=body, headers=setup.auth)
 
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
@@ -96,3 +101,106 @@ def test_bad_input_gets_400_with_the_error_shape_and_stores_nothing(
     assert error["message"]
     assert session.scalar(select(func.count()).select_from(Message)) == before
     assert api.get("/api/v1/unread", headers=setup.auth).json() == {"unread": 0}
+
+
+# ---------------------------------------------------------------------------- who may text
+
+
+def _inbound_count(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(Message).where(Message.direction == "inbound")
+        )
+        or 0
+    )
+
+
+def test_an_anonymous_text_is_refused_and_stores_nothing(
+    api: TestClient, context: AppContext, session: Session, clock: FrozenClock
+) -> None:
+    """Anyone who reached the server could otherwise unsubscribe any business's clients."""
+    setup = make_business(session, context.carrier, clock.now())
+    session.commit()
+    stop = {"from_phone": CLIENT_PHONE, "to_phone": setup.number.phone_number, "body": "STOP"}
+
+    for headers in ({}, {"Authorization": "Bearer mc_not_a_key"}):
+        answer = api.post("/simulator/messages", json=stop, headers=headers)
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"]["code"] in {"not_authenticated", "bad_api_key"}
+
+    assert _inbound_count(session) == 0
+
+
+def test_a_key_texts_only_its_own_business_number(
+    api: TestClient, context: AppContext, session: Session, clock: FrozenClock
+) -> None:
+    ours = make_business(session, context.carrier, clock.now())
+    theirs = make_business(session, context.carrier, clock.now())
+    session.commit()
+
+    answer = api.post(
+        "/simulator/messages",
+        json={"from_phone": CLIENT_PHONE, "to_phone": theirs.number.phone_number, "body": "STOP"},
+        headers=ours.auth,
+    )
+
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"]["field"] == "to_phone"
+    assert _inbound_count(session) == 0
+
+
+def test_signed_in_staff_text_their_own_business_number_only(
+    context: AppContext, session: Session, clock: FrozenClock
+) -> None:
+    ours = make_business(session, context.carrier, clock.now())
+    theirs = make_business(session, context.carrier, clock.now())
+    session.commit()
+    app = create_app(context=context, run_dispatcher=False)
+    # https, like public_url: the session cookie is Secure and goes back only over https.
+    with TestClient(app, base_url="https://testserver") as browser:
+        signed_in = sign_in(browser, owner_email_of(session, ours.business.id), ours.owner_password)
+        assert signed_in.status_code == 303
+
+        own = browser.post(
+            "/simulator/messages",
+            json={"from_phone": CLIENT_PHONE, "to_phone": ours.number.phone_number, "body": "Hi"},
+        )
+        other = browser.post(
+            "/simulator/messages",
+            json={"from_phone": CLIENT_PHONE, "to_phone": theirs.number.phone_number, "body": "Hi"},
+        )
+
+    assert own.status_code == 201, own.text
+    assert other.status_code == 404, other.text
+    businesses = session.scalars(select(Message.business_id).where(Message.direction == "inbound"))
+    assert list(businesses) == [ours.business.id]
+
+
+def test_the_open_setting_lets_anyone_text(
+    settings: Settings,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    session: Session,
+    clock: FrozenClock,
+) -> None:
+    context = build_context(
+        settings.model_copy(update={"simulator_open": True}),
+        clock=clock,
+        engine=engine,
+        sessions=sessions,
+    )
+    setup = make_business(session, context.carrier, clock.now())
+    session.commit()
+    with TestClient(create_app(context=context, run_dispatcher=False)) as anyone:
+        answer = anyone.post(
+            "/simulator/messages",
+            json={"from_phone": CLIENT_PHONE, "to_phone": setup.number.phone_number, "body": "x"},
+        )
+    assert answer.status_code == 201, answer.text
+    assert _inbound_count(session) == 1
+
+
+def test_the_open_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().simulator_open is False
+    monkeypatch.setenv("MESSAGECENTER_SIMULATOR_OPEN", "1")
+    assert Settings().simulator_open is True
