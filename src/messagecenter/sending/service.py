@@ -21,6 +21,7 @@ from messagecenter.events import LiveEvent, queue_event_on_commit
 from messagecenter.models import Client, Message, MessageStatusEvent
 from messagecenter.models.consent import SOURCE_CARRIER_21610
 from messagecenter.models.message import (
+    DIRECTION_OUTBOUND,
     DISPATCH_ACCEPTED,
     DISPATCH_CLAIMED,
     DISPATCH_PENDING,
@@ -209,11 +210,16 @@ def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
         message = _locked_message(session, report.message_id)
     if message is None and report.carrier_sid:
         message_id = session.scalar(
-            select(Message.id).where(Message.carrier_sid == report.carrier_sid)
+            select(Message.id).where(
+                Message.carrier_sid == report.carrier_sid,
+                Message.direction == DIRECTION_OUTBOUND,
+            )
         )
         message = _locked_message(session, message_id) if message_id is not None else None
-    if message is None:
-        return False  # not ours (or not yet): nothing to attach it to
+    if message is None or message.direction != DIRECTION_OUTBOUND:
+        # Not ours (or not yet), or a client's text: callbacks report only what we sent, and
+        # a 21610 applied to an inbound one would opt the business's own number out.
+        return False
     if message.carrier_sid and report.carrier_sid and message.carrier_sid != report.carrier_sid:
         return False  # a forged or misrouted report for another carrier message
     carrier_status = report.carrier_status.strip().lower()
