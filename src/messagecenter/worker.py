@@ -55,7 +55,7 @@ class BackgroundWorker:
             sent += self._dispatcher.run_once(stop)
         if stop is not None and stop.is_set():
             return texts + sent
-        self._dispatcher.settle_stale_claims()
+        self._dispatcher.settle_by_lookup(stop)
         self._carrier.tick()
         if time.monotonic() >= self._next_purge:
             self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS

@@ -232,7 +232,7 @@ def test_a_dispatcher_killed_after_twilio_took_the_message_never_sends_it_again(
         context.settings.public_url,
     )
     assert dispatcher.run_once() == 0
-    assert dispatcher.settle_stale_claims() == 1
+    assert dispatcher.settle_by_lookup() == 1
     settled = crash.message(message_id)
     assert (settled.dispatch_state, settled.carrier_sid) == (DISPATCH_ACCEPTED, taken["sid"])
     fake.release_held()
@@ -244,7 +244,7 @@ def test_a_dispatcher_killed_after_twilio_took_the_message_never_sends_it_again(
     assert (final.status, final.carrier_sid) == ("delivered", taken["sid"])
     assert crash.events(message_id) == ["delivered", "sent"]
     assert dispatcher.run_once() == 0
-    assert dispatcher.settle_stale_claims() == 0
+    assert dispatcher.settle_by_lookup() == 0
     assert fake.created_count() == 1
     assert len(fake.messages) == 1
     creates = [r for r in fake.requests if r.method == "POST" and r.path.endswith("/Messages.json")]

@@ -41,6 +41,7 @@ from messagecenter.db import session_scope
 from messagecenter.models import Message, MessageStatusEvent
 from messagecenter.models.message import (
     DISPATCH_ACCEPTED,
+    DISPATCH_CLAIMED,
     DISPATCH_PENDING,
     DISPATCH_REJECTED,
     DISPATCH_SENDING,
@@ -255,7 +256,7 @@ def test_retry_later_backs_off_and_sends_once_when_the_carrier_recovers(
 
     clock.advance(timedelta(hours=1))
     assert dispatcher.run_once() == 0
-    assert dispatcher.settle_stale_claims() == 0
+    assert dispatcher.settle_by_lookup() == 0
     assert [s.message_id for s in carrier.accepted] == [message_id]
     assert len(carrier.sends) == 2
 
@@ -326,7 +327,7 @@ def test_rejected_fails_gives_units_back_and_is_never_retried(
 
     clock.advance(GIVE_UP_AFTER * 2)
     assert dispatcher.run_once() == 0
-    assert dispatcher.settle_stale_claims() == 0
+    assert dispatcher.settle_by_lookup() == 0
     assert len(carrier.sends) == 1
 
 
@@ -375,11 +376,11 @@ def test_settle_finds_the_message_by_our_id_without_sending_again(
     assert load(session, message_id).dispatch_state == DISPATCH_SENDING
 
     clock.advance(SETTLE_AFTER - timedelta(seconds=1))
-    assert dispatcher.settle_stale_claims() == 0
+    assert dispatcher.settle_by_lookup() == 0
     assert carrier.lookups == []  # too early to ask
 
     clock.advance(timedelta(seconds=2))
-    assert dispatcher.settle_stale_claims() == 1
+    assert dispatcher.settle_by_lookup() == 1
 
     [lookup] = carrier.lookups
     assert lookup.message_id == message_id
@@ -391,7 +392,7 @@ def test_settle_finds_the_message_by_our_id_without_sending_again(
     assert message.status == "queued"
     assert usage.summarize(session, queued.setup.business, clock.now()).used == 1
 
-    assert dispatcher.settle_stale_claims() == 0
+    assert dispatcher.settle_by_lookup() == 0
     assert dispatcher.run_once() == 0
     assert len(carrier.sends) == 1
 
@@ -406,15 +407,15 @@ def test_no_trace_after_give_up_fails_without_sending_again(
     assert dispatcher.run_once() == 1
 
     clock.set(claimed_at + SETTLE_AFTER + timedelta(seconds=1))
-    assert dispatcher.settle_stale_claims() == 0  # no trace yet: keep waiting
+    assert dispatcher.settle_by_lookup() == 0  # no trace yet: keep waiting
     assert load(session, message_id).dispatch_state == DISPATCH_SENDING
 
     clock.set(claimed_at + GIVE_UP_AFTER - timedelta(seconds=1))
-    assert dispatcher.settle_stale_claims() == 0
+    assert dispatcher.settle_by_lookup() == 0
     assert load(session, message_id).dispatch_state == DISPATCH_SENDING
 
     clock.set(claimed_at + GIVE_UP_AFTER + timedelta(seconds=1))
-    assert dispatcher.settle_stale_claims() == 1
+    assert dispatcher.settle_by_lookup() == 1
 
     message = load(session, message_id)
     assert message.status == "failed"
@@ -426,27 +427,81 @@ def test_no_trace_after_give_up_fails_without_sending_again(
 
     clock.advance(timedelta(hours=1))
     assert dispatcher.run_once() == 0
-    assert dispatcher.settle_stale_claims() == 0
+    assert dispatcher.settle_by_lookup() == 0
     assert len(carrier.sends) == 1
 
 
-def test_a_failed_lookup_leaves_the_claim_for_later(
+def test_an_unreachable_carrier_leaves_the_message_for_later(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     [message_id] = queue_messages(session, context, clock.now()).message_ids
     carrier = FakeCarrier(clock, [TAKE_THEN_TIME_OUT])
-    carrier.lookup_error = CarrierAmbiguous("lookup timed out")
+    carrier.lookup_error = CarrierRetryLater("Twilio could not be asked")
     dispatcher = dispatcher_for(context, carrier)
     assert dispatcher.run_once() == 1
 
     clock.advance(GIVE_UP_AFTER + timedelta(minutes=1))
-    assert dispatcher.settle_stale_claims() == 0
+    assert dispatcher.settle_by_lookup() == 0
     assert load(session, message_id).dispatch_state == DISPATCH_SENDING  # not given up blind
+    assert dispatcher.settle_by_lookup() == 0
+    assert len(carrier.lookups) == 1  # its next lookup waits
 
     carrier.lookup_error = None
-    assert dispatcher.settle_stale_claims() == 1
+    clock.advance(service.LOOKUP_BACKOFF_MAX)
+    assert dispatcher.settle_by_lookup() == 1
     assert load(session, message_id).dispatch_state == DISPATCH_ACCEPTED
     assert len(carrier.sends) == 1
+
+
+def test_a_carrier_that_cannot_tell_is_given_up_on_after_the_give_up_time(
+    session: Session, context: AppContext, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any answer but "unreachable" (a 5xx, too many candidates) would repeat for ever."""
+    [message_id] = queue_messages(session, context, clock.now()).message_ids
+    carrier = FakeCarrier(clock, [CarrierAmbiguous("read timeout")])
+    carrier.lookup_error = CarrierAmbiguous("HTTP 500")
+    dispatcher = dispatcher_for(context, carrier)
+    assert dispatcher.run_once() == 1
+
+    clock.advance(SETTLE_AFTER + timedelta(seconds=1))
+    assert dispatcher.settle_by_lookup() == 0  # before the give-up time: ask again later
+    assert load(session, message_id).dispatch_state == DISPATCH_SENDING
+
+    clock.advance(GIVE_UP_AFTER)
+    assert dispatcher.settle_by_lookup() == 1
+    message = load(session, message_id)
+    assert (message.dispatch_state, message.error_message) == (
+        DISPATCH_REJECTED,
+        UNCONFIRMED_REASON,
+    )
+    assert [r.levelname for r in caplog.records if "given up" in r.getMessage()] == ["ERROR"]
+    assert len(carrier.sends) == 1
+
+
+def test_lookups_back_off_and_stuck_messages_do_not_block_the_others(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """A batch of messages the carrier cannot be asked about waits its next turn; messages
+    behind it are still looked up, and nothing is asked about again on every pass."""
+    ids = queue_messages(session, context, clock.now(), count=3).message_ids
+    carrier = FakeCarrier(clock, [TAKE_THEN_TIME_OUT] * 3)
+    dispatcher = dispatcher_for(context, carrier, batch_size=2)
+    assert dispatcher_for(context, carrier).run_once() == 3
+    carrier.lookup_error = CarrierRetryLater("Twilio could not be asked")
+
+    clock.advance(SETTLE_AFTER + timedelta(seconds=1))
+    assert dispatcher.settle_by_lookup() == 0
+    assert [s.message_id for s in carrier.lookups] == ids[:2]  # a batch at a time
+    assert dispatcher.settle_by_lookup() == 0
+    assert [s.message_id for s in carrier.lookups] == ids  # the third, not the first two again
+    assert dispatcher.settle_by_lookup() == 0
+    assert len(carrier.lookups) == 3  # nothing due: no request at all
+
+    carrier.lookup_error = None
+    clock.advance(SETTLE_AFTER + timedelta(seconds=2))  # the wait doubled with the age
+    assert dispatcher.settle_by_lookup() == 2
+    assert dispatcher.settle_by_lookup() == 1
+    assert all(load(session, i).dispatch_state == DISPATCH_ACCEPTED for i in ids)
 
 
 def test_an_unexpected_error_does_not_strand_the_rest_of_the_batch(
@@ -525,7 +580,7 @@ def crash_after_the_carrier_took_it(
         [claimed] = service.claim_due(session, now, 10, callback_url)
     assert claimed.message_id == message_id
     with session_scope(context.sessions) as session:
-        assert service.mark_sending(session, [claimed], now) == {message_id}
+        assert service.mark_sending(session, claimed, now, now + SETTLE_AFTER)
     accepted = simulator.send(claimed.sms)
     return message_id, accepted, simulator
 
@@ -549,13 +604,13 @@ def test_crash_after_the_carrier_took_it_is_settled_not_resent(
     assert restarted.run_once() == 0
     clock.advance(SETTLE_AFTER / 2)
     assert restarted.run_once() == 0
-    assert restarted.settle_stale_claims() == 0
+    assert restarted.settle_by_lookup() == 0
     assert carrier.sends == []
     assert read(context.sessions, message_id).dispatch_state == DISPATCH_SENDING
 
     # Settled by our id once the claim is stale (before any callback arrives).
     clock.advance(SETTLE_AFTER)
-    assert restarted.settle_stale_claims() == 1
+    assert restarted.settle_by_lookup() == 1
     assert carrier.lookups == [message_id]
     message = read(context.sessions, message_id)
     assert message.dispatch_state == DISPATCH_ACCEPTED
@@ -570,7 +625,7 @@ def test_crash_after_the_carrier_took_it_is_settled_not_resent(
     assert carrier.sends == []
     assert simulator.sent_count() == 1
     assert restarted.run_once() == 0
-    assert restarted.settle_stale_claims() == 0
+    assert restarted.settle_by_lookup() == 0
 
 
 def test_crash_then_the_callback_settles_the_claim_first(
@@ -592,7 +647,7 @@ def test_crash_then_the_callback_settles_the_claim_first(
     )
     clock.advance(GIVE_UP_AFTER * 2)
     assert restarted.run_once() == 0
-    assert restarted.settle_stale_claims() == 0
+    assert restarted.settle_by_lookup() == 0
     assert carrier.sends == []
     assert carrier.lookups == []
     with session_scope(context.sessions) as session:
@@ -616,7 +671,7 @@ def test_a_claim_never_handed_over_goes_back_to_the_queue_when_it_expires(
     first, *never_tried = queued.message_ids
     with session_scope(context.sessions) as unit:  # the dead process's claim and first mark
         claims = service.claim_due(unit, clock.now(), 10, "https://mc.example.test/cb")
-        assert service.mark_sending(unit, claims[:1], clock.now()) == {first}
+        assert service.mark_sending(unit, claims[0], clock.now(), clock.now() + SETTLE_AFTER)
     carrier = FakeCarrier(clock)
     restarted = dispatcher_for(context, carrier)
 
@@ -639,6 +694,35 @@ def test_a_claim_never_handed_over_goes_back_to_the_queue_when_it_expires(
     assert all(load(session, i).dispatch_state == DISPATCH_ACCEPTED for i in never_tried)
 
 
+def test_a_claim_from_a_dispatcher_older_than_0006_is_settled_never_released(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """During a rolling upgrade, processes from before migration 0006 still claim messages as
+    "claimed" and call the carrier with no mark: such a claim may have been sent, so an
+    expired one is looked up at the carrier, never put back in the queue."""
+    [found_id, lost_id] = queue_messages(session, context, clock.now(), count=2).message_ids
+    carrier = FakeCarrier(clock)
+    old_call = clock.now()
+    for message_id in (found_id, lost_id):  # as the old dispatcher leaves them
+        message = load(session, message_id)
+        message.dispatch_state, message.claimed_at = DISPATCH_CLAIMED, old_call
+    session.commit()
+    carrier.taken[found_id] = CarrierAccepted("SM" + uuid.uuid4().hex, "sent")  # its call got there
+    dispatcher = dispatcher_for(context, carrier)
+
+    clock.advance(CLAIM_TIMEOUT + timedelta(seconds=1))
+    assert dispatcher.release_expired_claims() == 0
+    assert dispatcher.run_once() == 0
+    clock.set(old_call + SETTLE_AFTER + timedelta(seconds=1))
+    assert dispatcher.settle_by_lookup() == 1
+    assert load(session, found_id).carrier_sid == carrier.taken[found_id].carrier_sid
+    assert load(session, lost_id).dispatch_state == DISPATCH_CLAIMED
+    clock.set(old_call + GIVE_UP_AFTER + timedelta(seconds=1))
+    assert dispatcher.settle_by_lookup() == 1
+    assert load(session, lost_id).error_message == UNCONFIRMED_REASON
+    assert carrier.sends == []
+
+
 def test_an_owner_whose_claim_expired_does_not_send_it(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
@@ -653,7 +737,7 @@ def test_an_owner_whose_claim_expired_does_not_send_it(
     assert dispatcher_for(context, other).run_once() == 1
 
     with session_scope(context.sessions) as unit:
-        assert service.mark_sending(unit, [stalled], clock.now()) == set()
+        assert not service.mark_sending(unit, stalled, clock.now(), clock.now() + SETTLE_AFTER)
     assert [s.message_id for s in other.sends] == [message_id]
     assert load(session, message_id).attempts == 1
 
@@ -698,14 +782,14 @@ def test_settle_waits_are_the_dispatchers_settings(
     assert dispatcher.run_once() == 2
 
     clock.set(handed_over + timedelta(seconds=9))
-    assert dispatcher.settle_stale_claims() == 0
+    assert dispatcher.settle_by_lookup() == 0
     assert carrier.lookups == []
     clock.set(handed_over + timedelta(seconds=11))
-    assert dispatcher.settle_stale_claims() == 1  # found at the carrier
+    assert dispatcher.settle_by_lookup() == 1  # found at the carrier
     assert load(session, found_id).dispatch_state == DISPATCH_ACCEPTED
     assert load(session, lost_id).dispatch_state == DISPATCH_SENDING
     clock.set(handed_over + timedelta(seconds=31))
-    assert dispatcher.settle_stale_claims() == 1  # no trace: given up
+    assert dispatcher.settle_by_lookup() == 1  # no trace: given up
     assert load(session, lost_id).error_message == UNCONFIRMED_REASON
     assert len(carrier.sends) == 2
 
@@ -723,7 +807,7 @@ def test_settle_takes_the_twin_no_other_message_holds(
     carrier.find_sent = lambda sms, attempted_at: list(both)  # type: ignore[method-assign]
 
     clock.advance(SETTLE_AFTER + timedelta(seconds=1))
-    assert dispatcher.settle_stale_claims() == 2
+    assert dispatcher.settle_by_lookup() == 2
     sids = {load(session, one).carrier_sid, load(session, two).carrier_sid}
     assert sids == {both[0].carrier_sid, both[1].carrier_sid}
 

@@ -37,7 +37,7 @@ from messagecenter.db import session_scope
 from messagecenter.models import Message
 from messagecenter.models.message import (
     DISPATCH_ACCEPTED,
-    DISPATCH_CLAIMED,
+    DISPATCH_HELD,
     DISPATCH_PENDING,
     DISPATCH_SENDING,
 )
@@ -229,7 +229,7 @@ def test_killed_workers_lose_nothing_and_send_nothing_twice(outbox: Outbox) -> N
         fake.release_held()  # Twilio stored the held message: the dead process never knew
         states = outbox.states()
         assert states[DISPATCH_SENDING] >= 1  # handed over, answer lost: settled by lookup
-        stranded += states[DISPATCH_CLAIMED]  # claimed, never handed over: back to the queue
+        stranded += states[DISPATCH_HELD]  # held, never handed over: back to the queue
 
     assert stranded > 0, "no kill left a claimed batch behind: the test proved nothing"
     last = outbox.start("worker")
@@ -270,7 +270,7 @@ def test_sigterm_finishes_the_send_in_flight_gives_the_rest_back_and_exits_0(
     states = outbox.states()
     assert states[DISPATCH_ACCEPTED] == fake.created_count()
     assert states[DISPATCH_PENDING] == len(outbox.bodies) - fake.created_count()
-    assert states[DISPATCH_CLAIMED] == states[DISPATCH_SENDING] == 0
+    assert states[DISPATCH_HELD] == states[DISPATCH_SENDING] == 0
 
     fake.delay_sends(0)
     finishing = outbox.start("worker")

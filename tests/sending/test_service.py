@@ -26,7 +26,7 @@ from messagecenter.models import Client, ConsentRecord, Message, MessageStatusEv
 from messagecenter.models.consent import CONSENT_OPT_OUT, SOURCE_CARRIER_21610
 from messagecenter.models.message import (
     DISPATCH_ACCEPTED,
-    DISPATCH_CLAIMED,
+    DISPATCH_HELD,
     DISPATCH_PENDING,
     DISPATCH_REJECTED,
     DISPATCH_SENDING,
@@ -67,11 +67,11 @@ def queue_outbound(
     )
     session.flush()
     sid = None
-    if state in (DISPATCH_CLAIMED, DISPATCH_SENDING, DISPATCH_ACCEPTED):
+    if state in (DISPATCH_HELD, DISPATCH_SENDING, DISPATCH_ACCEPTED):
         claimed = service.claim_due(session, at, 50, CALLBACK_URL)
         assert [c.message_id for c in claimed] == [message.id]
     if state in (DISPATCH_SENDING, DISPATCH_ACCEPTED):
-        assert service.mark_sending(session, claimed, at) == {message.id}
+        assert service.mark_sending(session, claimed[0], at, at + timedelta(minutes=2))
     if state == DISPATCH_ACCEPTED:
         sid = new_sid()
         service.record_accepted(session, message.id, CarrierAccepted(sid, "queued"), at)
@@ -436,7 +436,7 @@ def test_callback_before_record_accepted_settles_the_claim(
     )
     # Settled: no longer a stale claim.
     later = clock.now() + timedelta(hours=1)
-    assert service.unsettled_attempts(session, later, 10) == []
+    assert service.due_lookups(session, later, timedelta(0), timedelta(hours=1), 10) == []
 
 
 # ---------------------------------------------------------------------------- outcomes
@@ -472,7 +472,7 @@ def test_claim_due_claims_once_and_commits_the_claim_state(
     )
     message = load(session, out.message_id)
     assert (message.dispatch_state, message.attempts, message.claimed_at) == (
-        DISPATCH_CLAIMED,
+        DISPATCH_HELD,
         0,  # a claim is no attempt: mark_sending counts one
         clock.now(),
     )

@@ -33,8 +33,12 @@ SENDER_CARRIER = "carrier"  # the carrier's automatic keyword reply; uses no uni
 
 # Where an outbound message is in our outbox (statuses are in messagecenter.sending.status).
 DISPATCH_PENDING = "pending"  # waiting for the dispatcher
-DISPATCH_CLAIMED = "claimed"  # a dispatcher holds it but has not called the carrier yet
+DISPATCH_HELD = "held"  # a dispatcher holds it but has not called the carrier yet
 DISPATCH_SENDING = "sending"  # handed to the carrier (at claimed_at): settled by our id only
+# Written only by dispatchers older than migration 0006, which may have called the carrier
+# without marking it first: as ambiguous as sending (a rolling upgrade leaves some behind).
+DISPATCH_CLAIMED = "claimed"
+UNSETTLED_SQL = "dispatch_state IN ('sending', 'claimed')"
 DISPATCH_ACCEPTED = "accepted"  # the carrier took it (we hold its sid)
 DISPATCH_REJECTED = "rejected"  # the carrier refused it before accepting; units given back
 DISPATCH_NONE = "none"  # inbound and carrier entries: nothing to dispatch
@@ -55,16 +59,16 @@ class Message(Base):
             postgresql_where=text("dispatch_state = 'pending'"),
         ),
         Index(
-            "ix_messages_claimed",
+            "ix_messages_held",
             "claimed_at",
-            sqlite_where=text("dispatch_state = 'claimed'"),
-            postgresql_where=text("dispatch_state = 'claimed'"),
+            sqlite_where=text("dispatch_state = 'held'"),
+            postgresql_where=text("dispatch_state = 'held'"),
         ),
         Index(
-            "ix_messages_sending",
-            "claimed_at",
-            sqlite_where=text("dispatch_state = 'sending'"),
-            postgresql_where=text("dispatch_state = 'sending'"),
+            "ix_messages_unsettled",
+            "next_attempt_at",
+            sqlite_where=text(UNSETTLED_SQL),
+            postgresql_where=text(UNSETTLED_SQL),
         ),
     )
 
@@ -91,8 +95,9 @@ class Message(Base):
     # Outbox bookkeeping.
     dispatch_state: Mapped[str] = mapped_column(String(10))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Pending: when it is due. Sending (or claimed): when to ask the carrier about it next.
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When the current dispatch step began: claimed, or handed to the carrier (sending).
+    # When the current dispatch step began: held, or handed to the carrier (sending).
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

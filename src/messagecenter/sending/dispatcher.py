@@ -5,9 +5,10 @@ a message goes back to the outbox only when the carrier certainly did not take i
 ambiguous outcome (timeout, 5xx, a crash during the call) is settled by our own id (the status
 callback, or asking the carrier), never by sending again.
 
-Never loses one: a claim alone proves nothing was sent, so claimed messages that were never
-marked go back to the queue: at once when the dispatcher stops, or when their claim expires
-(the process died). Only a message marked "sending" is ever settled by lookup.
+Never loses one: a claim alone proves nothing was sent, so held messages that were never
+marked go back to the queue: at once when the dispatcher stops, or when their hold expires
+(the process died). Only a message marked "sending" (or "claimed" by a dispatcher from before
+migration 0006) is ever settled by lookup.
 """
 
 from __future__ import annotations
@@ -94,19 +95,22 @@ class Dispatcher:
                 session, self._clock.now(), self._batch_size, self._callback_url
             )
         handled = 0
+        waiting = claimed
         try:
-            for item in claimed:
+            while waiting:
                 if stop is not None and stop.is_set():
                     break
+                item, rest = waiting[0], waiting[1:]
                 handled += 1
                 try:
-                    self._dispatch(item)
+                    waiting = self._dispatch(item, rest)
                 except Exception:  # one bad message must not strand the rest of the batch
                     log.exception("message %s: dispatch failed", item.message_id)
+                    waiting = rest
         finally:
             # Whatever was not marked sending was never handed over: give it back now rather
             # than after the claim timeout (a stop, or an error outside one message).
-            self._release(claimed[handled:])
+            self._release(waiting)
         return handled
 
     def _release(self, claims: list[Claimed]) -> None:
@@ -116,15 +120,23 @@ class Dispatcher:
             released = service.release_claims(session, claims, self._clock.now())
         log.info("released %d claimed message(s) never handed to the carrier", released)
 
-    def _dispatch(self, item: Claimed) -> None:
+    def _dispatch(self, item: Claimed, rest: list[Claimed]) -> list[Claimed]:
+        """Hand one held message to the carrier; returns the rest of the batch still held,
+        their holds renewed in the same commit (each call may take the carrier's timeout)."""
+        now = self._clock.now()
         with session_scope(self._sessions) as session:
-            ours = service.mark_sending(session, [item], self._clock.now())
-        if item.message_id not in ours:
+            ours = service.mark_sending(session, item, now, now + self._waits.settle_after)
+            rest = service.renew_holds(session, rest, now)
+        if not ours:
             log.warning(
-                "message %s: its claim expired and was released; not sent from here",
+                "message %s: its hold expired and was released; not sent from here",
                 item.message_id,
             )
-            return
+            return rest
+        self._call(item)
+        return rest
+
+    def _call(self, item: Claimed) -> None:
         try:
             accepted = self._carrier.send(item.sms)
         except CarrierRetryLater as exc:
@@ -141,7 +153,7 @@ class Dispatcher:
                 )
             return
         except CarrierAmbiguous as exc:
-            # Stays sending; its callback or settle_stale_claims decides.
+            # Stays sending; its callback or settle_by_lookup decides.
             log.warning("message %s: outcome unknown (%s); will settle by id", item.message_id, exc)
             return
         except CarrierError as exc:  # any other carrier failure is treated as ambiguous
@@ -159,31 +171,47 @@ class Dispatcher:
             log.warning("%d expired claim(s) went back to the queue", released)
         return released
 
-    def settle_stale_claims(self) -> int:
+    def settle_by_lookup(self, stop: threading.Event | None = None) -> int:
         """Settle messages handed to the carrier but left without an outcome (an ambiguous
-        answer, a process that died mid-call), by asking the carrier. Returns how many were
-        settled (found, or given up)."""
+        answer, a process that died mid-call), by asking the carrier: at most a batch per
+        pass, each when its next lookup is due (service.due_lookups backs off). Returns how
+        many were settled (found, or given up)."""
         now = self._clock.now()
+        waits = self._waits
         with session_scope(self._sessions) as session:
-            stale = service.unsettled_attempts(
-                session, now - self._waits.settle_after, self._batch_size
+            due = service.due_lookups(
+                session, now, waits.settle_after, waits.give_up_after, self._batch_size
             )
             pending = [
-                (m.id, service.outbound_sms(m, self._callback_url), m.claimed_at) for m in stale
+                (m.id, service.outbound_sms(m, self._callback_url), m.claimed_at) for m in due
             ]
         settled = 0
         for message_id, sms, attempted_at in pending:
+            if stop is not None and stop.is_set():
+                break  # its next lookup is already set: another pass asks
             assert attempted_at is not None  # a sending message's claimed_at is its call
+            overdue = now - attempted_at >= waits.give_up_after
             try:
                 candidates = self._carrier.find_sent(sms, attempted_at)
-            except CarrierError as exc:
+            except CarrierRetryLater as exc:  # unreachable (or our credentials): ask later
                 log.warning("message %s: could not ask the carrier (%s)", message_id, exc)
                 continue
+            except CarrierError as exc:
+                if not overdue:
+                    log.warning("message %s: could not ask the carrier (%s)", message_id, exc)
+                    continue
+                # The carrier answers but cannot tell: waiting longer would never end.
+                log.error(
+                    "message %s: the carrier cannot say whether it took it (%s); given up",
+                    message_id,
+                    exc,
+                )
+                candidates = []
             with session_scope(self._sessions) as session:
                 # A candidate another of our messages already holds is that one's twin.
                 if any(service.record_accepted(session, message_id, c, now) for c in candidates):
                     settled += 1
-                elif now - attempted_at >= self._waits.give_up_after:
+                elif overdue:
                     service.record_rejected(session, message_id, None, UNCONFIRMED_REASON, now)
                     settled += 1
         return settled

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from messagecenter.businesses import billing, usage
 from messagecenter.businesses import queries as business_queries
-from messagecenter.businesses import usage
 from messagecenter.carriers.base import CarrierAccepted, OutboundSms, StatusReport
 from messagecenter.carriers.error_reasons import reason_for
 from messagecenter.consent import service as consent
@@ -24,6 +24,7 @@ from messagecenter.models.message import (
     DIRECTION_OUTBOUND,
     DISPATCH_ACCEPTED,
     DISPATCH_CLAIMED,
+    DISPATCH_HELD,
     DISPATCH_PENDING,
     DISPATCH_REJECTED,
     DISPATCH_SENDING,
@@ -34,10 +35,14 @@ UNSUBSCRIBED_CODE = 21610
 CANNOT_RECEIVE_CODES = frozenset({21211, 21612, 21614})
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
+LOOKUP_BACKOFF_MAX = timedelta(minutes=5)  # an unsettled message is asked about at least this often
 
 
 # Where a message may be when an outcome for it arrives (a late answer, a callback).
-_UNSETTLED = (DISPATCH_PENDING, DISPATCH_CLAIMED, DISPATCH_SENDING)
+_UNSETTLED = (DISPATCH_PENDING, DISPATCH_HELD, DISPATCH_CLAIMED, DISPATCH_SENDING)
+# Handed to the carrier with no outcome: "claimed" is what dispatchers older than migration
+# 0006 write, which call the carrier without marking the message first.
+_AMBIGUOUS = (DISPATCH_SENDING, DISPATCH_CLAIMED)
 
 
 @dataclass(frozen=True)
@@ -48,9 +53,11 @@ class Claimed:
 
 
 def claim_due(session: Session, at: datetime, limit: int, callback_url: str) -> list[Claimed]:
-    """Claim due messages from the outbox. A claim alone never reaches the carrier: each
-    message is marked sending (mark_sending, committed) just before its call, so a claim left
-    by a process that died can simply go back to the queue (release_expired_claims).
+    """Claim due messages from the outbox: they are held, and a hold alone never reaches the
+    carrier: each message is marked sending (mark_sending, committed) just before its call, so
+    a hold left by a process that died can simply go back to the queue
+    (release_expired_claims). Holds are "held", never "claimed": that is what dispatchers
+    from before migration 0006 write, and it may have reached the carrier.
 
     FOR UPDATE SKIP LOCKED lets many workers share one PostgreSQL queue; SQLite ignores it
     (one process there, and BEGIN IMMEDIATE serialises writers).
@@ -64,7 +71,7 @@ def claim_due(session: Session, at: datetime, limit: int, callback_url: str) -> 
     ).all()
     claimed = []
     for message in rows:
-        message.dispatch_state = DISPATCH_CLAIMED
+        message.dispatch_state = DISPATCH_HELD
         message.claimed_at = at
         message.updated_at = at
         claimed.append(Claimed(message.id, outbound_sms(message, callback_url), at))
@@ -72,32 +79,48 @@ def claim_due(session: Session, at: datetime, limit: int, callback_url: str) -> 
     return claimed
 
 
-def mark_sending(session: Session, claims: Sequence[Claimed], at: datetime) -> set[int]:
-    """Record that these claimed messages are being handed to the carrier now (one statement,
-    so a set of concurrent calls is marked in one commit). Returns the ids still held by these
-    claims: a claim that expired and was released (and maybe taken by another worker) is not
-    ours any more, and its message must not be sent from here."""
-    if not claims:
-        return set()
-    claimed_at = claims[0].claimed_at
-    assert all(c.claimed_at == claimed_at for c in claims), "one claim at a time"
-    marked = session.scalars(
+def mark_sending(session: Session, claim: Claimed, at: datetime, first_lookup_at: datetime) -> bool:
+    """Record that this held message is being handed to the carrier now. False when the hold
+    is not ours any more: it expired and was released (and maybe taken by another worker), so
+    the message must not be sent from here."""
+    marked = session.execute(
         update(Message)
         .where(
-            Message.id.in_([c.message_id for c in claims]),
-            Message.dispatch_state == DISPATCH_CLAIMED,
-            Message.claimed_at == claimed_at,
+            Message.id == claim.message_id,
+            Message.dispatch_state == DISPATCH_HELD,
+            Message.claimed_at == claim.claimed_at,
         )
         .values(
             dispatch_state=DISPATCH_SENDING,
             claimed_at=at,  # from now on: when it was handed to the carrier
+            next_attempt_at=first_lookup_at,  # when to ask the carrier if no outcome arrives
             attempts=Message.attempts + 1,
             updated_at=at,
         )
-        .returning(Message.id)
         .execution_options(synchronize_session=False)
-    ).all()
-    return set(marked)
+    )
+    return bool(marked.rowcount)  # type: ignore[attr-defined]
+
+
+def renew_holds(session: Session, claims: Sequence[Claimed], at: datetime) -> list[Claimed]:
+    """Renew the holds still waiting their turn in a batch (each carrier call may take the
+    carrier's whole timeout): returns the ones still ours, under their new time."""
+    if not claims:
+        return []
+    renewed = set(
+        session.scalars(
+            update(Message)
+            .where(
+                Message.id.in_([c.message_id for c in claims]),
+                Message.dispatch_state == DISPATCH_HELD,
+                Message.claimed_at.in_({c.claimed_at for c in claims}),
+            )
+            .values(claimed_at=at, updated_at=at)
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )
+    return [replace(c, claimed_at=at) for c in claims if c.message_id in renewed]
 
 
 def release_claims(session: Session, claims: Sequence[Claimed], at: datetime) -> int:
@@ -109,7 +132,7 @@ def release_claims(session: Session, claims: Sequence[Claimed], at: datetime) ->
         update(Message)
         .where(
             Message.id.in_([c.message_id for c in claims]),
-            Message.dispatch_state == DISPATCH_CLAIMED,
+            Message.dispatch_state == DISPATCH_HELD,
             Message.claimed_at.in_({c.claimed_at for c in claims}),
         )
         .values(dispatch_state=DISPATCH_PENDING, claimed_at=None, updated_at=at)
@@ -119,12 +142,13 @@ def release_claims(session: Session, claims: Sequence[Claimed], at: datetime) ->
 
 
 def release_expired_claims(session: Session, claimed_before: datetime, at: datetime) -> int:
-    """Claims older than the claim timeout belong to a process that died (or stalled): their
+    """Holds older than the claim timeout belong to a process that died (or stalled): their
     messages were never handed to the carrier, so they go back to the queue. A stalled owner
-    cannot send them afterwards: mark_sending checks the claim is still its own."""
+    cannot send them afterwards: mark_sending checks the hold is still its own. "claimed"
+    (an old dispatcher's, maybe sent) is never released."""
     result = session.execute(
         update(Message)
-        .where(Message.dispatch_state == DISPATCH_CLAIMED, Message.claimed_at < claimed_before)
+        .where(Message.dispatch_state == DISPATCH_HELD, Message.claimed_at < claimed_before)
         .values(dispatch_state=DISPATCH_PENDING, claimed_at=None, updated_at=at)
         .execution_options(synchronize_session=False)
     )
@@ -153,6 +177,7 @@ def record_accepted(
     message = _locked_message(session, message_id)
     if message is None:
         return False
+    _revive_if_given_up(session, message)
     message.dispatch_state = DISPATCH_ACCEPTED
     message.carrier_sid = message.carrier_sid or accepted.carrier_sid
     message.updated_at = at
@@ -240,6 +265,7 @@ def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
     if message.carrier_sid is None and report.carrier_sid:
         # The callback beat the dispatcher's own record: it settles the claim by our id.
         message.carrier_sid = report.carrier_sid
+    _revive_if_given_up(session, message)
     if message.dispatch_state in _UNSETTLED:
         message.dispatch_state = DISPATCH_ACCEPTED
     new_status = status.from_carrier(carrier_status)
@@ -250,21 +276,53 @@ def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
     return True
 
 
-def unsettled_attempts(session: Session, attempted_before: datetime, limit: int) -> list[Message]:
-    """Messages handed to the carrier before `attempted_before` with no outcome recorded (an
-    ambiguous answer, a process that died mid-call): only these are settled by lookup."""
-    return list(
+def due_lookups(
+    session: Session, at: datetime, settle_after: timedelta, give_up_after: timedelta, limit: int
+) -> list[Message]:
+    """Messages handed to the carrier with no outcome recorded (an ambiguous answer, a process
+    that died mid-call) whose next lookup is due, soonest first: only these are settled by
+    lookup. Each one's next lookup is pushed back in the same transaction, so no other process
+    asks about it meanwhile and a message the carrier cannot answer for waits its turn behind
+    the others: the wait doubles with its age (up to LOOKUP_BACKOFF_MAX), with one lookup at
+    its give-up time."""
+    due = list(
         session.scalars(
             select(Message)
             .where(
-                Message.dispatch_state == DISPATCH_SENDING,
-                Message.claimed_at < attempted_before,
+                Message.dispatch_state.in_(_AMBIGUOUS),
+                Message.next_attempt_at <= at,
+                Message.claimed_at <= at - settle_after,
             )
-            .order_by(Message.claimed_at)
+            .order_by(Message.next_attempt_at, Message.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
     )
+    for message in due:
+        assert message.claimed_at is not None  # when it was handed over
+        give_up_at = message.claimed_at + give_up_after
+        later = at + min(max(at - message.claimed_at, settle_after), LOOKUP_BACKOFF_MAX)
+        message.next_attempt_at = min(later, give_up_at) if at < give_up_at else later
+    session.flush()
+    return due
+
+
+def _revive_if_given_up(session: Session, message: Message) -> None:
+    """The carrier proves it holds a message we failed (given up as never confirmed, or
+    refused): it was sent after all, so it counts again (its units were given back), and its
+    status starts over from what the carrier reports."""
+    if message.dispatch_state != DISPATCH_REJECTED:
+        return
+    business = business_queries.get_business(session, message.business_id)
+    assert business is not None
+    if message.units:
+        start = billing.period_start(message.created_at, business.timezone)
+        business_queries.ensure_usage_period(session, business.id, start)
+        business_queries.add_outbound_units(session, business.id, start, message.units)
+    message.dispatch_state = DISPATCH_SENDING
+    message.status = status.QUEUED
+    message.error_code = None
+    message.error_message = None
 
 
 def _locked_message(session: Session, message_id: int) -> Message | None:

@@ -419,11 +419,11 @@ def test_a_timeout_after_twilio_took_it_is_settled_by_lookup_not_resent(
     assert (row.dispatch_state, row.carrier_sid) == (DISPATCH_SENDING, None)
 
     assert impatient.run_once() == 0  # claimed: never sent again
-    assert context.dispatcher.settle_stale_claims() == 0  # too soon to ask
+    assert context.dispatcher.settle_by_lookup() == 0  # too soon to ask
     studio.clock.advance(Waits().settle_after + timedelta(seconds=1))
     assert impatient.run_once() == 0
 
-    assert context.dispatcher.settle_stale_claims() == 1  # found by asking Twilio
+    assert context.dispatcher.settle_by_lookup() == 1  # found by asking Twilio
 
     sent = only_message(fake)
     row = studio.row(message_id)

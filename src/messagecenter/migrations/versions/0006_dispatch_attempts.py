@@ -1,8 +1,10 @@
 """per-message dispatch attempts
 
-A message is marked "sending" just before its carrier call (claimed_at then says when), so a
-claim that never reached the carrier can go back to the queue, and only a message handed over
-is settled by asking the carrier.
+A claimed message is "held" until its carrier call and marked "sending" (committed) just
+before it, so a hold that never reached the carrier can go back to the queue, and only a
+message handed over is settled by asking the carrier. "claimed" keeps its old meaning (the
+carrier may have been called): dispatchers from before this revision, still running during a
+rolling upgrade, go on writing it, so it is settled by lookup like "sending", never released.
 
 Revision ID: 0006
 Revises: 0005
@@ -19,26 +21,57 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
+UNSETTLED = "dispatch_state IN ('sending', 'claimed')"
+
 
 def upgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_messages_claimed",
+            sqlite_where=sa.text("dispatch_state = 'claimed'"),
+            postgresql_where=sa.text("dispatch_state = 'claimed'"),
+        )
         batch_op.create_index(
-            "ix_messages_sending",
+            "ix_messages_held",
             ["claimed_at"],
             unique=False,
-            sqlite_where=sa.text("dispatch_state = 'sending'"),
-            postgresql_where=sa.text("dispatch_state = 'sending'"),
+            sqlite_where=sa.text("dispatch_state = 'held'"),
+            postgresql_where=sa.text("dispatch_state = 'held'"),
         )
-    # Before this revision a claim meant "the carrier may have been called": every claim left
-    # by the old dispatcher is ambiguous, so it is settled by lookup, never released.
+        batch_op.create_index(
+            "ix_messages_unsettled",
+            ["next_attempt_at"],
+            unique=False,
+            sqlite_where=sa.text(UNSETTLED),
+            postgresql_where=sa.text(UNSETTLED),
+        )
+    # Every claim the old dispatcher left is ambiguous: settled by lookup (first at once: its
+    # next_attempt_at is when it was due), never released.
     op.execute("UPDATE messages SET dispatch_state = 'sending' WHERE dispatch_state = 'claimed'")
 
 
 def downgrade() -> None:
+    # The old dispatcher settles "claimed" by lookup and never sees "held": give holds back.
+    op.execute(
+        "UPDATE messages SET dispatch_state = 'pending', claimed_at = NULL "
+        "WHERE dispatch_state = 'held'"
+    )
     op.execute("UPDATE messages SET dispatch_state = 'claimed' WHERE dispatch_state = 'sending'")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(
-            "ix_messages_sending",
-            sqlite_where=sa.text("dispatch_state = 'sending'"),
-            postgresql_where=sa.text("dispatch_state = 'sending'"),
+            "ix_messages_unsettled",
+            sqlite_where=sa.text(UNSETTLED),
+            postgresql_where=sa.text(UNSETTLED),
+        )
+        batch_op.drop_index(
+            "ix_messages_held",
+            sqlite_where=sa.text("dispatch_state = 'held'"),
+            postgresql_where=sa.text("dispatch_state = 'held'"),
+        )
+        batch_op.create_index(
+            "ix_messages_claimed",
+            ["claimed_at"],
+            unique=False,
+            sqlite_where=sa.text("dispatch_state = 'claimed'"),
+            postgresql_where=sa.text("dispatch_state = 'claimed'"),
         )
