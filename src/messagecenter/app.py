@@ -17,6 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from messagecenter import __version__
 from messagecenter.api.errors import ERROR_RESPONSES, install_error_handlers
+from messagecenter.body_limits import BodyLimits
 from messagecenter.businesses.routes import router as business_router
 from messagecenter.carriers.simulator.routes import router as simulator_router
 from messagecenter.clients.routes import router as clients_router
@@ -26,6 +27,7 @@ from messagecenter.conversations.routes import router as conversations_router
 from messagecenter.events import PostgresListener, libpq_dsn
 from messagecenter.input_checks import RefuseNul
 from messagecenter.numbers.routes import router as numbers_router
+from messagecenter.sending.dispatcher import STOP_WAIT_SECONDS
 from messagecenter.server_errors import CompleteServerErrors
 from messagecenter.staff.service import prepare_stand_in_hash
 from messagecenter.web.auth import SESSION_LIFETIME
@@ -55,7 +57,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        stop = threading.Event()
+        stop = context.stopping
         threads: list[threading.Thread] = []
         listener = None
         if not context.settings.is_sqlite and context.engine.dialect.name == "postgresql":
@@ -77,12 +79,11 @@ def create_app(
         finally:
             # Shutdown (SIGTERM): claim nothing more, let the carrier call in flight finish
             # and record its answer, and give back the claimed messages not yet handed over.
-            # The wait is longer than one carrier call can take (Twilio: 5 s to connect, 15 s
-            # to answer).
-            stop.set()
-            context.worker.wake()
+            # The wait is one carrier call and a margin (STOP_WAIT_SECONDS). `serve` sets the
+            # stop already when the signal arrives (cli._serve), before HTTP has drained.
+            context.stop_dispatching()
             for thread in threads:
-                thread.join(timeout=60)
+                thread.join(timeout=STOP_WAIT_SECONDS)
                 if thread.is_alive():
                     log.error("the worker did not stop in time; its call is settled by lookup")
             if listener is not None:
@@ -113,6 +114,8 @@ def create_app(
     install_error_handlers(app)
     # Added last, so outermost of ours: an unexpected error still ends in a complete 500.
     app.add_middleware(CompleteServerErrors)
+    # Outside even that: a body over its limit is a 413 before any layer reads it.
+    app.add_middleware(BodyLimits)
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(clients_router)

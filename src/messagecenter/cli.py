@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from types import FrameType
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,6 +20,9 @@ from messagecenter.config import Settings
 from messagecenter.errors import DomainError
 
 log = logging.getLogger("messagecenter")
+
+# `serve`: how long open connections may take to finish once SIGTERM arrives.
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,6 +254,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         "log_level": "info",
         "access_log": False,
         "proxy_headers": False,
+        # Open connections (every staff page holds an event stream) get this long to finish
+        # before uvicorn cancels them and the lifespan stops the dispatcher.
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
     # uvicorn shuts down gracefully on SIGTERM (the app's lifespan lets the worker finish its
     # carrier call and give back what it claimed), then raises the signal again for the handler
@@ -260,8 +267,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         uvicorn.run(f"messagecenter.app:{factory}", factory=True, workers=args.workers, **options)
         return 0
     app = create_app(settings, run_dispatcher=not args.no_dispatcher, freeze_gc=True)
-    uvicorn.run(app, **options)
-    return 0
+    context = app.state.context
+
+    class StopDispatchingAtOnce(uvicorn.Server):
+        # The dispatcher claims nothing more from the signal on, not only once HTTP drained.
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            context.stop_dispatching()
+            super().handle_exit(sig, frame)
+
+    server = StopDispatchingAtOnce(uvicorn.Config(app, **options))
+    server.run()
+    return 0 if server.started else 3
 
 
 def _exit_after_shutdown(_signum: int, _frame: object) -> None:
@@ -277,11 +293,22 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from messagecenter.sending.dispatcher import STOP_WAIT_SECONDS
+
     context = build_context(settings)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    context.worker.run_forever(stop)
+    stop = context.stopping
+    signal.signal(signal.SIGTERM, lambda *_: context.stop_dispatching())
+    signal.signal(signal.SIGINT, lambda *_: context.stop_dispatching())
+    loop = threading.Thread(
+        target=context.worker.run_forever, args=(stop,), name="worker", daemon=True
+    )
+    loop.start()
+    stop.wait()
+    log.info("stopping: finishing the carrier call in flight (up to %.0f s)", STOP_WAIT_SECONDS)
+    loop.join(timeout=STOP_WAIT_SECONDS)
+    if loop.is_alive():
+        log.error("the worker did not stop in time; its call is settled by lookup")
+        return 1
     return 0
 
 

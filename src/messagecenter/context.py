@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -34,6 +35,12 @@ class AppContext:
     dispatcher: Dispatcher
     signatures: SignatureChecker
     worker: BackgroundWorker
+    # Set when the process is told to stop (SIGTERM): the worker claims nothing more.
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def stop_dispatching(self) -> None:
+        self.stopping.set()
+        self.worker.wake()
 
     @property
     def simulator(self) -> SimulatedCarrier | None:

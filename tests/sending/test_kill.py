@@ -24,8 +24,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import requests
+from requests import Response
 from sqlalchemy import Engine, func, select
 
+from messagecenter.api.keys import create_api_key
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.carriers.twilio.carrier import TwilioCarrier
 from messagecenter.clients.service import ClientChanges, create_client
@@ -34,7 +37,7 @@ from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.conversations.service import Sender, send_message
 from messagecenter.db import session_scope
-from messagecenter.models import Message
+from messagecenter.models import Business, Message
 from messagecenter.models.message import (
     DISPATCH_ACCEPTED,
     DISPATCH_HELD,
@@ -243,30 +246,62 @@ def test_killed_workers_lose_nothing_and_send_nothing_twice(outbox: Outbox) -> N
     outbox.assert_each_sent_exactly_once()
 
 
-@pytest.mark.parametrize("command", ["worker", "serve"])
+# What each process logs once its shutdown has begun (and its stop is set).
+STOPPING_LINE = {"worker": "stopping: finishing the carrier call", "serve": "Shutting down"}
+
+
+def open_event_stream(outbox: Outbox, port: int, process: subprocess.Popen[bytes]) -> Response:
+    """An API key's event stream, open (its first line read) as a staff page holds one."""
+    with session_scope(outbox.context.sessions) as session:
+        business_id = session.scalars(select(Business.id)).one()
+        _, secret = create_api_key(session, business_id, "kill test", datetime.now(UTC))
+    url = f"http://127.0.0.1:{port}/api/v1/events"
+    outbox.wait("serve answers", lambda: _answers(url), process)
+    stream = requests.get(
+        url, headers={"Authorization": f"Bearer {secret}"}, stream=True, timeout=DEADLINE_SECONDS
+    )
+    assert stream.status_code == 200, stream.text
+    assert next(stream.iter_lines()).startswith(b"retry:")
+    return stream
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=5).status_code == 401
+    except requests.ConnectionError:
+        return False
+
+
+@pytest.mark.parametrize("command", ["worker", "serve", "serve-streaming"])
 def test_sigterm_finishes_the_send_in_flight_gives_the_rest_back_and_exits_0(
     outbox: Outbox, command: str
 ) -> None:
+    """serve-streaming: an event stream stays open (uvicorn would wait for it without limit
+    before the lifespan's shutdown, which stops the dispatcher)."""
     fake = outbox.fake
     queue(outbox, 40)
     fake.delay_sends(0.2)
-    args = ["serve", "--port", str(free_port())] if command == "serve" else ["worker"]
+    port = free_port()
+    args = ["serve", "--port", str(port)] if command.startswith("serve") else ["worker"]
     stopping = outbox.start(*args)
+    stream = open_event_stream(outbox, port, stopping) if command == "serve-streaming" else None
     outbox.wait("Twilio took two messages", lambda: fake.created_count() >= 2, stopping)
-    # Twilio answers the next send only after 2 s: SIGTERM arrives while it is in flight.
-    fake.timeout_next(seconds=2, accept=True)
-    outbox.wait(
-        "the process was in the middle of a send",
-        lambda: fake.faults_pending() == 0 and fake.creates_in_progress() > 0,
-        stopping,
-    )
+    outbox.hold_the_next_send(stopping)  # SIGTERM arrives while it is in flight
     taken_at_sigterm = fake.created_count()
     stopping.send_signal(signal.SIGTERM)
+    outbox.wait(
+        "its shutdown began",
+        lambda: STOPPING_LINE[args[0]] in outbox.log_of(stopping),
+        stopping,
+    )
+    fake.release_held()
     assert stopping.wait(timeout=DEADLINE_SECONDS) == 0, outbox.log_of(stopping)
+    if stream is not None:
+        stream.close()
 
-    # The call in flight finished and was recorded; nothing further was handed over (at most
-    # the next one, had the signal come after the held answer); the rest is back in the queue.
-    assert fake.created_count() <= taken_at_sigterm + 1
+    # The call in flight finished and was recorded; nothing further was handed over (the stop
+    # was set before its answer came); the rest is back in the queue.
+    assert fake.created_count() == taken_at_sigterm
     states = outbox.states()
     assert states[DISPATCH_ACCEPTED] == fake.created_count()
     assert states[DISPATCH_PENDING] == len(outbox.bodies) - fake.created_count()

@@ -36,6 +36,10 @@ from messagecenter.sending.service import Claimed
 log = logging.getLogger(__name__)
 
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
+# How long a stopping process waits for its dispatcher: one carrier call (Twilio: 5 s to
+# connect, 15 s to answer) and recording its answer. Allow at least this as SIGTERM grace.
+CARRIER_CALL_SECONDS = 20.0
+STOP_WAIT_SECONDS = CARRIER_CALL_SECONDS + 5.0
 UNCONFIRMED_REASON = (
     "The carrier never confirmed this message; it was not sent again to avoid a duplicate."
 )
