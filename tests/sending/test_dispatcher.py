@@ -27,6 +27,7 @@ from messagecenter.carriers.base import (
     CarrierRejected,
     CarrierRetryLater,
     OutboundSms,
+    StatusReport,
 )
 from messagecenter.carriers.error_reasons import REASONS
 from messagecenter.carriers.simulator.carrier import (
@@ -428,6 +429,35 @@ def test_no_trace_after_give_up_fails_without_sending_again(
     clock.advance(timedelta(hours=1))
     assert dispatcher.run_once() == 0
     assert dispatcher.settle_by_lookup() == 0
+    assert len(carrier.sends) == 1
+
+
+def test_a_given_up_message_the_carrier_reports_on_is_revived_and_charged_again(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Given up as never confirmed (units given back), then a status report by our id proves
+    the carrier took it after all: accepted with the reported status, its units count again."""
+    queued = queue_messages(session, context, clock.now())
+    [message_id] = queued.message_ids
+    carrier = FakeCarrier(clock, [CarrierAmbiguous("read timeout")])
+    dispatcher = dispatcher_for(context, carrier)
+    assert dispatcher.run_once() == 1
+    clock.advance(GIVE_UP_AFTER + timedelta(seconds=1))
+    assert dispatcher.settle_by_lookup() == 1
+    assert load(session, message_id).dispatch_state == DISPATCH_REJECTED
+    assert usage.summarize(session, queued.setup.business, clock.now()).used == 0
+
+    report = StatusReport("SM" + uuid.uuid4().hex, "delivered", message_id=message_id)
+    with session_scope(context.sessions) as unit:
+        assert service.record_status(unit, report, clock.now())
+    message = load(session, message_id)
+    assert (message.dispatch_state, message.status, message.carrier_sid) == (
+        DISPATCH_ACCEPTED,
+        "delivered",
+        report.carrier_sid,
+    )
+    assert (message.error_code, message.error_message) == (None, None)
+    assert usage.summarize(session, queued.setup.business, clock.now()).used == 1
     assert len(carrier.sends) == 1
 
 
