@@ -6,6 +6,7 @@ the server when their staff member signs out or is deactivated."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import random
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Any, Literal
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -510,3 +512,139 @@ def test_deactivating_a_staff_member_ends_their_sessions_for_good(
     assert not loads_inbox(laptop)
     assert signs_in(laptop, "ada@studio.example", "ada's password")
     assert loads_inbox(laptop)
+
+
+# ---------------------------------------------------------------------------- device cookies
+
+
+NAT = "192.0.2.77"  # the owner's office: strangers share its address
+
+
+def hammer(stranger: TestClient, email: str, others: int = 0) -> None:
+    """A stranger's failures on `email` until its delay runs (five), and one on each of
+    `others` other emails (all count on the address-wide row)."""
+    for _ in range(5):
+        assert not signs_in(stranger, email, WRONG)
+    for n in range(others):
+        assert not signs_in(stranger, f"guess{n}@studio.example", WRONG)
+    assert retry_after(stranger, email, WRONG) > 0
+
+
+def device_cookie_of(browser: TestClient) -> str:
+    value = browser.cookies.get("mc_device")
+    assert value is not None
+    return value
+
+
+def test_a_stranger_at_the_owners_address_does_not_delay_the_owners_known_browser(
+    context: AppContext, account: Account, clock: FrozenClock
+) -> None:
+    """Both of a stranger's holds on the office's address (the owner's email there, and the
+    address itself: 20 failures) pass by a browser that has signed in to the account."""
+    owner = browser_at(context, NAT)
+    assert signs_in(owner, account.email, account.password)
+    stranger = browser_at(context, NAT)
+    hammer(stranger, account.email, others=15)
+    assert retry_after(stranger, "guess99@studio.example", WRONG) == 1  # the address's delay
+
+    for _ in range(3):  # however often, and without waiting
+        assert signs_in(owner, account.email, account.password)
+        assert loads_inbox(owner)
+        assert retry_after(stranger, account.email, WRONG) > 0  # the stranger still waits
+
+    owner.cookies.delete("mc_device")  # the same browser, never seen: the address's delay
+    assert retry_after(owner, account.email, account.password) == 15
+
+
+def test_failures_with_a_device_cookie_grow_that_devices_own_delay(
+    context: AppContext, account: Account, clock: FrozenClock, session: Session
+) -> None:
+    known = browser_at(context, NAT)
+    assert signs_in(known, account.email, account.password)
+    for _ in range(5):
+        assert not signs_in(known, account.email, WRONG)
+    assert retry_after(known, account.email, account.password) == 15
+    clock.advance(timedelta(seconds=15))
+    assert not signs_in(known, account.email, WRONG)
+    assert retry_after(known, account.email, WRONG) == 30
+
+    # Copied elsewhere (stolen), the cookie guesses no faster: the delay is the device's.
+    thief = browser_at(context, "203.0.113.9")
+    thief.cookies.set("mc_device", device_cookie_of(known))
+    assert retry_after(thief, account.email, WRONG) == 30
+    # And the device's failures are not the address's: another browser there is not delayed.
+    assert signs_in(browser_at(context, NAT), account.email, account.password)
+    keys = session.execute(select(SignInFailure.address, SignInFailure.failures)).all()
+    assert [k.failures for k in keys if k.address.startswith("device:")] == [6]
+    assert all(k.failures == 0 for k in keys if k.address == NAT)
+
+
+def test_a_forged_expired_or_other_accounts_device_cookie_is_ignored(
+    context: AppContext, account: Account, session: Session, clock: FrozenClock
+) -> None:
+    owner_home = browser_at(context, "198.51.100.7")
+    assert signs_in(owner_home, account.email, account.password)
+    genuine = device_cookie_of(owner_home)
+    other = make_business(session, context.carrier, clock.now())
+    session.commit()
+    someone = browser_at(context, "198.51.100.8")
+    assert signs_in(someone, owner_email_of(session, other.business.id), other.owner_password)
+
+    secret = someone.app.state.secret_key  # type: ignore[attr-defined]
+    account_key = hmac.new(secret.encode(), account.email.lower().encode(), "sha256").hexdigest()
+    payload = URLSafeSerializer(secret, salt="mc-device").loads(genuine)
+    assert payload["account"] == account_key
+    until = payload["until"]
+    signature = genuine.rsplit(".", 1)[1]
+    altered = URLSafeSerializer("", salt="").dump_payload({**payload, "device": "mine"})
+    cookies = {
+        "another account's": device_cookie_of(someone),
+        "signed with another key": URLSafeSerializer("guess", salt="mc-device").dumps(payload),
+        "altered": f"{altered.decode()}.{signature}",
+        "a session cookie": someone.cookies["mc_session"],
+        "not a cookie we made": "hello",
+    }
+    stranger = browser_at(context, NAT)
+    hammer(stranger, account.email)
+    for what, cookie in cookies.items():
+        browser = browser_at(context, NAT)
+        browser.cookies.set("mc_device", cookie)
+        assert retry_after(browser, account.email, account.password) == 15, what
+    # The genuine one, from the same address, passes (so it is the cookie that was refused).
+    browser = browser_at(context, NAT)
+    browser.cookies.set("mc_device", genuine)
+    assert signs_in(browser, account.email, account.password)
+
+    # A year on, the genuine cookie has expired (by the app's clock).
+    clock.advance(timedelta(seconds=until - int(clock.now().timestamp())))
+    hammer(stranger, account.email)
+    expired = browser_at(context, NAT)
+    expired.cookies.set("mc_device", genuine)
+    assert retry_after(expired, account.email, account.password) == 15
+
+
+@pytest.mark.parametrize("public_url", ["https://mc.example.test", "http://127.0.0.1:8000"])
+def test_the_device_cookie_is_long_lived_http_only_and_names_no_email(
+    context: AppContext, account: Account, public_url: str
+) -> None:
+    context.settings = context.settings.model_copy(update={"public_url": public_url})
+    browser = browser_at(context, "198.51.100.7")
+    answer = sign_in(browser, account.email, account.password)
+    assert answer.status_code == 303
+    [device] = [c for c in answer.headers.get_list("set-cookie") if c.startswith("mc_device=")]
+    attributes = {part.strip().split("=")[0].lower() for part in device.split(";")[1:]}
+    assert attributes == {"max-age", "path", "httponly", "samesite"} | (
+        {"secure"} if public_url.startswith("https://") else set()
+    )
+    assert "; Max-Age=31536000;" in device and "; Path=/login;" in device
+    assert "samesite=lax" in device.lower()
+    value = device_cookie_of(browser)
+    secret = browser.app.state.secret_key  # type: ignore[attr-defined]
+    payload = URLSafeSerializer(secret, salt="mc-device").loads(value)
+    assert payload.keys() == {"account", "device", "until"}
+    assert account.email.lower() not in repr(payload)  # the keyed digest, not the email
+
+    # Signing out ends the session, not the device: the cookie stays.
+    csrf = csrf_of(browser.get("/inbox").text)
+    assert browser.post("/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert device_cookie_of(browser) == value

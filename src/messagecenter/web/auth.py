@@ -7,10 +7,12 @@ import hashlib
 import hmac
 import math
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 SESSION_ID = "sid"  # the web session's random token; the database keeps only its SHA-256
 SESSION_CSRF = "csrf"
 SESSION_LIFETIME = timedelta(hours=12)  # from sign-in; the cookie's max_age too (app.py)
+DEVICE_COOKIE = "mc_device"  # a browser that has signed in to an account (web/throttle.py)
+DEVICE_LIFETIME = timedelta(days=365)
 
 
 class LoginRequired(Exception):
@@ -55,7 +59,13 @@ class TooManySignIns(LoginRefused):
 # ---------------------------------------------------------------------------- sessions
 
 
-def sign_in(context: AppContext, request: Request, email: str, password: str) -> StaffMember:
+@dataclass(frozen=True)
+class SignedIn:
+    member: StaffMember
+    device_cookie: str  # for remember_device: the answer to the sign-in sets it
+
+
+def sign_in(context: AppContext, request: Request, email: str, password: str) -> SignedIn:
     """Check the password (throttled) and start a web session for the cookie, ending the one
     this browser had. Raises LoginRefused, or TooManySignIns while a delay runs."""
     email = email.strip().lower()
@@ -66,8 +76,9 @@ def sign_in(context: AppContext, request: Request, email: str, password: str) ->
     # Whatever was typed, known or not; keyed, so the table's keys cannot be tried offline
     # against a list of emails.
     account = _keyed_digest(request, email)
+    device = _known_device(request, account, context.clock.now())
     with session_scope(context.sessions) as session:
-        wait = throttle.attempt(session, address, account, context.clock)
+        wait = throttle.attempt(session, address, account, context.clock, device)
     if wait > timedelta(0):
         raise TooManySignIns(wait)
     with session_scope(context.sessions) as session:
@@ -79,7 +90,7 @@ def sign_in(context: AppContext, request: Request, email: str, password: str) ->
         raise LoginRefused("That email and password do not match an active login.")
     token = secrets.token_urlsafe(32)
     with session_scope(context.sessions) as session:
-        throttle.succeeded(session, address, account)
+        throttle.succeeded(session, address, account, device)
         _end_session(session, request.session.get(SESSION_ID))  # this browser's last one
         now = context.clock.now()
         session.add(
@@ -93,7 +104,57 @@ def sign_in(context: AppContext, request: Request, email: str, password: str) ->
     request.session.clear()  # a fresh cookie on sign-in (no fixation)
     request.session[SESSION_ID] = token
     request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
-    return member
+    return SignedIn(member, _device_cookie(request, account, context.clock.now()))
+
+
+# ---------------------------------------------------------------------------- device cookies
+
+
+def remember_device(context: AppContext, response: Response, signed_in: SignedIn) -> None:
+    """Set the device cookie on the answer to a sign-in. It outlives the session and signing
+    out (it signs nobody in: it only keys this browser's sign-in failures on its own)."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        signed_in.device_cookie,
+        max_age=int(DEVICE_LIFETIME.total_seconds()),
+        path="/login",  # sent only where it is read
+        secure=context.settings.public_url.startswith("https://"),
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def _device_serializer(request: Request) -> URLSafeSerializer:
+    # A salt of its own: a session cookie, signed with the same key, is not a device cookie.
+    return URLSafeSerializer(request.app.state.secret_key, salt="mc-device")
+
+
+def _device_cookie(request: Request, account: str, now: datetime) -> str:
+    """A new device: a random id, for the account's keyed digest (not the email), until a
+    year from now by the app's clock."""
+    until = int((now + DEVICE_LIFETIME).timestamp())
+    payload = {"account": account, "device": secrets.token_urlsafe(24), "until": until}
+    return str(_device_serializer(request).dumps(payload))
+
+
+def _known_device(request: Request, account: str, now: datetime) -> str | None:
+    """The device id of this request's device cookie if it is genuine, unexpired and for the
+    email typed; else None, and the attempt counts as from a browser never seen."""
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if not cookie:
+        return None
+    try:
+        payload = _device_serializer(request).loads(cookie)
+    except BadSignature:  # forged, altered or signed with another key
+        return None
+    if not isinstance(payload, dict):
+        return None
+    device, until, named = payload.get("device"), payload.get("until"), payload.get("account")
+    if not (isinstance(device, str) and isinstance(until, int) and isinstance(named, str)):
+        return None
+    if until <= now.timestamp() or not hmac.compare_digest(named, account):
+        return None  # expired, or another account's: this browser never signed in to this one
+    return device
 
 
 def sign_out(context: AppContext, request: Request) -> None:

@@ -42,6 +42,7 @@ from messagecenter.web.auth import (
     TooManySignIns,
     check_csrf,
     csrf_token,
+    remember_device,
     sign_in,
     sign_out,
 )
@@ -142,7 +143,7 @@ def login(
 ) -> Response:
     check_csrf(request, csrf)
     try:
-        sign_in(context, request, email, password)
+        signed_in = sign_in(context, request, email, password)
     except LoginRefused as refused:
         page = render(
             request,
@@ -153,7 +154,9 @@ def login(
         if isinstance(refused, TooManySignIns):
             page.headers["Retry-After"] = str(refused.retry_after)
         return page
-    return RedirectResponse("/inbox", 303)
+    done = RedirectResponse("/inbox", 303)
+    remember_device(context, done, signed_in)
+    return done
 
 
 @router.post("/logout")

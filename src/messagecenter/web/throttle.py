@@ -53,6 +53,12 @@ class LoginThrottle:
     and stays short (at most 30 s), so a colleague at the same address who types the right
     password waits briefly at worst.
 
+    Both could still be held by a stranger at the owner's address (a NAT, a shared office)
+    sending one wrong attempt each time a delay ends. So a browser that has signed in to the
+    account before (its device cookie, web/auth.py) is keyed on (account, device) instead, and
+    skips the address-wide row: strangers' failures never reach it, and its own failures grow
+    its own delay, so a stolen device cookie guesses no faster than anyone else.
+
     Each attempt is counted as a failure before its password is checked, in one short
     transaction holding the key's rows, so parallel requests cannot slip past a delay; a
     success then clears its (account, address) key and takes its count off the address.
@@ -68,10 +74,12 @@ class LoginThrottle:
         self.per_address = per_address
         self.forget_after = forget_after
 
-    def attempt(self, session: Session, address: str, account: str, clock: Clock) -> timedelta:
+    def attempt(
+        self, session: Session, address: str, account: str, clock: Clock, device: str | None = None
+    ) -> timedelta:
         """Count an attempt as failed and return 0; or, while a delay runs, count nothing and
-        return how long is left."""
-        rows = self._locked_rows(session, address, account, clock.now())
+        return how long is left. `device`: the id of a device cookie valid for `account`."""
+        rows = self._locked_rows(session, _keys(address, account, device), clock.now())
         # The clock is read once the rows are held: a request that read it earlier but got
         # the rows later would otherwise find the other's retry_at still in its future.
         now = clock.now()
@@ -89,7 +97,18 @@ class LoginThrottle:
             row.retry_at = now + self._backoff(row).delay(row.failures)
         return timedelta(0)
 
-    def succeeded(self, session: Session, address: str, account: str) -> None:
+    def succeeded(
+        self, session: Session, address: str, account: str, device: str | None = None
+    ) -> None:
+        if device is not None:
+            # Only the device's own key: the address's rows were not counted, and what
+            # others did from there stays theirs.
+            session.execute(
+                delete(SignInFailure).where(
+                    SignInFailure.address == device_key(device), SignInFailure.account == account
+                )
+            )
+            return
         # The address's row first, then the key's: the order `attempt` locks them in.
         # Not cleared: one good password must not wipe what others did from the address.
         session.execute(
@@ -111,9 +130,9 @@ class LoginThrottle:
         return self.per_address if row.account == "" else self.per_account
 
     def _locked_rows(
-        self, session: Session, address: str, account: str, now: datetime
+        self, session: Session, keys: list[tuple[str, str]], now: datetime
     ) -> list[SignInFailure]:
-        """The key's two rows, created if new, locked until the transaction ends (rows on
+        """The key's rows (`_keys`), created if new, locked until the transaction ends (rows on
         PostgreSQL, the database on SQLite: BEGIN IMMEDIATE), always in the same order.
 
         One statement both creates and locks: ON CONFLICT DO UPDATE locks a row that exists
@@ -123,7 +142,7 @@ class LoginThrottle:
         stmt = insert(SignInFailure).values(
             [
                 dict(address=address, account=key, failures=0, retry_at=now, last_failed_at=now)
-                for key in ("", account)  # "" first: the order every attempt locks in
+                for address, key in keys  # in `_keys`'s order: the one every attempt locks in
             ]
         )
         locking = stmt.on_conflict_do_update(
@@ -132,6 +151,20 @@ class LoginThrottle:
         ).returning(SignInFailure)
         rows = session.scalars(locking, execution_options={"populate_existing": True}).all()
         return sorted(rows, key=lambda row: row.account)
+
+
+def device_key(device: str) -> str:
+    """The `address` column of a device's rows: a prefix no client address is written with
+    (client_address gives IP addresses, networks, NON_IP or UNKNOWN)."""
+    return f"device:{device}"
+
+
+def _keys(address: str, account: str, device: str | None) -> list[tuple[str, str]]:
+    """The (address, account) rows an attempt counts on, in the order they are locked: the
+    device's one alone, or the address-wide row ("") and then the account's at the address."""
+    if device is not None:
+        return [(device_key(device), account)]
+    return [(address, ""), (address, account)]
 
 
 def purge_sign_ins(session: Session, now: datetime, forget_after: timedelta = FORGET_AFTER) -> None:
