@@ -112,6 +112,8 @@ def test_serve_migrates_and_answers_health_checks(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=15)
+    assert process.stdout is not None
+    assert b"warning" not in process.stdout.read()  # on loopback the simulator is not exposed
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -228,17 +230,34 @@ def test_number_suggest_says_when_twilio_cannot_be_reached(
     assert "Twilio could not be reached" in _one_error_line(capsys.readouterr().err)
 
 
-def test_serve_warns_when_the_simulator_listens_beyond_loopback(
-    sqlite_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import uvicorn
-
-    served: list[dict[str, object]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda _app, **options: served.append(options))
-
-    assert main(["serve", "--host", "127.0.0.1"]) == 0
-    assert "warning" not in capsys.readouterr().err
-    assert main(["serve", "--host", "0.0.0.0"]) == 0
-    err = capsys.readouterr().err
-    assert "warning: the simulated carrier is listening beyond this machine (0.0.0.0)" in err
-    assert [options["host"] for options in served] == ["127.0.0.1", "0.0.0.0"]
+def test_serve_warns_when_the_simulator_listens_beyond_loopback(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "MESSAGECENTER_DATABASE_URL": f"sqlite:///{tmp_path / 'open.db'}",
+        "MESSAGECENTER_CARRIER": "simulator",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "messagecenter.cli",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()  # said before anything else is done
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert first.startswith("warning: the simulated carrier is listening beyond this machine")
+    assert "(0.0.0.0)" in first
