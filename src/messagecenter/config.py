@@ -76,10 +76,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _give_up_after_settling(self) -> Settings:
-        if self.give_up_after_seconds <= self.settle_after_seconds:
+        # Twilio is told to drop a message still queued after the difference (ValidityPeriod,
+        # whole seconds, at least 1), so that nothing goes out after we have given up on it.
+        if self.give_up_after_seconds - self.settle_after_seconds < 1:
             raise ValueError(
-                "MESSAGECENTER_GIVE_UP_AFTER_SECONDS must be longer than "
-                "MESSAGECENTER_SETTLE_AFTER_SECONDS (the carrier is asked before giving up)"
+                "MESSAGECENTER_GIVE_UP_AFTER_SECONDS must be at least 1 second longer than "
+                "MESSAGECENTER_SETTLE_AFTER_SECONDS: the carrier is asked before giving up, "
+                "and Twilio drops a message it has not sent by the difference (ValidityPeriod)"
             )
         return self
 

@@ -879,6 +879,8 @@ def test_outbox_waits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPa
         ({"claim_timeout_seconds": 0}, "claim_timeout_seconds"),
         ({"settle_after_seconds": -1}, "settle_after_seconds"),
         ({"settle_after_seconds": 600, "give_up_after_seconds": 600}, "GIVE_UP_AFTER"),
+        # Twilio's ValidityPeriod (the difference, whole seconds) is at least 1 s.
+        ({"settle_after_seconds": 600, "give_up_after_seconds": 600.5}, "at least 1 second"),
     ],
 )
 def test_outbox_waits_must_make_sense(values: dict[str, float], named: str) -> None:

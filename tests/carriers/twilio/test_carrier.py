@@ -134,6 +134,7 @@ def test_send_gives_the_sid_and_carries_to_from_body_and_our_callback(
         "From": [BUSINESS_NUMBER],
         "Body": ["Your class starts at 6pm"],
         "StatusCallback": [CALLBACK],
+        "ValidityPeriod": ["480"],  # the default give-up (600 s) less the settle wait (120 s)
     }
     stored = fake.messages[accepted.carrier_sid]
     assert (stored["to"], stored["from"], stored["status_callback"]) == (
@@ -142,6 +143,33 @@ def test_send_gives_the_sid_and_carries_to_from_body_and_our_callback(
         CALLBACK,
     )
     assert fake.created_count() == 1
+
+
+@pytest.mark.parametrize(
+    ("settle_after", "give_up_after", "validity"),
+    [
+        (20.0, 90.0, "70"),  # Twilio drops it a settle wait before we give up
+        (120.0, 121.9, "1"),  # whole seconds, never less than Twilio's minimum
+        (120.0, 86400.0, "36000"),  # never more than Twilio's maximum
+    ],
+)
+def test_twilio_drops_a_message_still_queued_before_we_give_up_on_it(
+    fake: FakeTwilio,
+    twilio_settings: Settings,
+    settle_after: float,
+    give_up_after: float,
+    validity: str,
+) -> None:
+    """Left to Twilio's default (36000 s), a message given up as never confirmed (units
+    back) could still be sent hours later."""
+    configured = twilio_settings.model_copy(
+        update={"settle_after_seconds": settle_after, "give_up_after_seconds": give_up_after}
+    )
+    TwilioCarrier(configured, connect_timeout=2.0, read_timeout=3.0).send(sms())
+
+    (request,) = creates(fake)
+    assert request.form["ValidityPeriod"] == [validity]
+    assert request.violation is None
 
 
 def test_media_goes_as_repeated_media_url(fake: FakeTwilio, carrier: TwilioCarrier) -> None:

@@ -39,6 +39,9 @@ MOBILE_COUNTRIES = frozenset({"GB", "AU"})
 FIND_CLOCK_SKEW = timedelta(minutes=2)
 FIND_PAGE_SIZE = 100
 FIND_MAX_SCAN = 1000  # more between one pair of numbers since the call: too many to tell
+# Twilio's ValidityPeriod bounds, in seconds (its default, the maximum, is 10 hours).
+VALIDITY_PERIOD_MIN = 1
+VALIDITY_PERIOD_MAX = 36000
 
 
 class TwilioCarrier:
@@ -61,10 +64,15 @@ class TwilioCarrier:
         self._client = Client(
             settings.twilio_account_sid, settings.twilio_auth_token, http_client=self._http
         )
+        self._validity_period = validity_period(settings)
 
     # -- messages
     def send(self, sms: OutboundSms) -> CarrierAccepted:
-        options: dict[str, object] = {"to": sms.to_phone, "from_": sms.from_phone}
+        options: dict[str, object] = {
+            "to": sms.to_phone,
+            "from_": sms.from_phone,
+            "validity_period": self._validity_period,
+        }
         if sms.body:
             options["body"] = sms.body
         if sms.media_urls:
@@ -194,6 +202,19 @@ class TwilioCarrier:
         if exc.status >= 500:
             return CarrierAmbiguous(message, code=code)
         return CarrierRejected(message, code=code)
+
+
+def validity_period(settings: Settings) -> int:
+    """How long Twilio may keep one of our messages queued before dropping it unsent.
+
+    A message we cannot confirm is given up (units back, "never confirmed") after
+    give_up_after; left to Twilio's default (10 hours) it could still go out after that.
+    Twilio counts from when it took the request (within the call, before our first lookup),
+    so the period ends one settle wait before we give up: by the last lookup Twilio has sent
+    the message or dropped it. Settings refuses waits less than 1 s apart (Twilio's minimum).
+    """
+    seconds = int(settings.give_up_after_seconds - settings.settle_after_seconds)
+    return max(VALIDITY_PERIOD_MIN, min(seconds, VALIDITY_PERIOD_MAX))
 
 
 def _classify_transport(exc: requests.exceptions.RequestException) -> CarrierError:
