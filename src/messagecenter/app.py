@@ -27,6 +27,7 @@ from messagecenter.conversations.routes import router as conversations_router
 from messagecenter.events import PostgresListener, libpq_dsn
 from messagecenter.input_checks import RefuseNul
 from messagecenter.numbers.routes import router as numbers_router
+from messagecenter.security_headers import SecurityHeaders
 from messagecenter.sending.dispatcher import STOP_WAIT_SECONDS
 from messagecenter.server_errors import CompleteServerErrors
 from messagecenter.staff.service import prepare_stand_in_hash
@@ -116,6 +117,8 @@ def create_app(
     app.add_middleware(CompleteServerErrors)
     # Outside even that: a body over its limit is a 413 before any layer reads it.
     app.add_middleware(BodyLimits)
+    # Outermost: every response of ours carries the security headers, a 413 or 500 too.
+    app.add_middleware(SecurityHeaders)
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(clients_router)

@@ -118,7 +118,19 @@
     });
   }
 
+  // Meters and chart bars carry their size as data: the Content-Security-Policy allows no
+  // inline style attributes, and sizes set from script are not inline markup.
+  function applySizes() {
+    document.querySelectorAll("[data-width]").forEach(function (el) {
+      el.style.width = Number(el.dataset.width) + "%";
+    });
+    document.querySelectorAll("[data-height]").forEach(function (el) {
+      el.style.height = Number(el.dataset.height) + "%";
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    applySizes();
     connectLive();
     connectCounter();
     connectPhoneCheck();
