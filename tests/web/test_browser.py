@@ -287,3 +287,27 @@ def test_phone_sized_screen_has_no_sideways_scrolling_and_the_composer_works_by_
 @pytest.fixture(autouse=True)
 def _browser_needed(browser: Any) -> None:
     """Every test here needs chromium (skipped with the reason when it is missing)."""
+
+
+# ---------------------------------------------------------------------------- the policy
+
+
+def test_pages_break_no_rule_of_the_content_security_policy(live: Live, staff_browser: Any) -> None:
+    """Every page works under the policy: the browser reports no blocked script, style or
+    frame, and the usage meter (sized from app.js, not an inline style) shows its share."""
+    conversation_id = seed_text(live, "+12125550142", "Hello")
+    page = staff_browser.new_page()
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    live.login(page)
+    for path in ("/inbox", f"/conversations/{conversation_id}", "/clients", "/history", "/usage"):
+        page.goto(f"{live.url}{path}")
+        page.wait_for_load_state("load")
+    meter = page.locator(".meter span")
+    assert meter.evaluate("el => el.style.width") == meter.get_attribute("data-width") + "%"
+    assert refused == []
