@@ -73,9 +73,11 @@ def nul_field_in_body(content_type: str, body: bytes) -> str | None:
             return None
         try:
             document = json.loads(body)
-        except ValueError:
-            return None  # not JSON: the route answers its own 400
-        return _first_nul_in_json(document, [])
+        except (ValueError, RecursionError):
+            # Not JSON, or nested deeper than the parser's recursion: the route's own parse
+            # fails the same way and answers 400.
+            return None
+        return _first_nul_in_json(document)
     return None
 
 
@@ -86,21 +88,23 @@ def _first_nul_pair(pairs: list[tuple[str, str]]) -> str | None:
     return None
 
 
-def _first_nul_in_json(value: Any, path: list[str]) -> str | None:
-    if isinstance(value, str):
-        return (".".join(path) or "body") if NUL in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if NUL in key:
-                return ".".join([*path, _printable(key)])
-            found = _first_nul_in_json(item, [*path, key])
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _first_nul_in_json(item, [*path, str(index)])
-            if found is not None:
-                return found
+def _first_nul_in_json(document: Any) -> str | None:
+    """The dotted path of the first string (or key) holding a NUL. Walked with an explicit
+    stack, not recursion: a document nested thousands deep must not exhaust Python's stack."""
+    stack: list[tuple[Any, list[str]]] = [(document, [])]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if NUL in value:
+                return ".".join(path) or "body"
+        elif isinstance(value, dict):
+            for key in value:
+                if NUL in key:
+                    return ".".join([*path, _printable(key)])
+            # Reversed onto the stack, so members are looked at in document order.
+            stack.extend((item, [*path, key]) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((item, [*path, str(i)]) for i, item in reversed(list(enumerate(value))))
     return None
 
 
