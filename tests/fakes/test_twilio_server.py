@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -182,6 +183,28 @@ def test_list_filters_by_to_and_from_newest_first(twilio: FakeTwilio, client: Cl
     assert twilio.contract_violations == []
 
 
+def test_list_is_by_date_sent_newest_first_with_unsent_messages_first(
+    twilio: FakeTwilio, client: Client
+) -> None:
+    """As Twilio documents it (sorted by DateSent); where unsent messages go it does not say:
+    first by default, last when a test asks."""
+    sent_first = send(client, body="created first, sent last")
+    sent_last = send(client, body="created second, sent first")
+    queued = send(client, body="still queued")
+    for message in (sent_last, sent_first):
+        with pytest.raises(NotRouted):
+            twilio.send_status(message.sid, "sent")
+    twilio.backdate(sent_last.sid, timedelta(minutes=1))
+
+    def listed() -> list[str]:
+        return [m.sid for m in client.messages.list(to=CLIENT, page_size=2)]
+
+    assert listed() == [queued.sid, sent_first.sid, sent_last.sid]
+    twilio.unsent_listed = "last"
+    assert listed() == [sent_first.sid, sent_last.sid, queued.sid]
+    assert twilio.contract_violations == []
+
+
 def test_list_filters_by_date_sent_and_leaves_unsent_messages_out(
     twilio: FakeTwilio, client: Client
 ) -> None:
@@ -191,7 +214,9 @@ def test_list_filters_by_date_sent_and_leaves_unsent_messages_out(
     queued = send(client, body="still queued")
     with pytest.raises(NotRouted):
         twilio.send_status(sent.sid, "sent")
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    # The day it was sent on, not the day now: the test may run across midnight (UTC).
+    sent_at = parsedate_to_datetime(twilio.messages[sent.sid]["date_sent"])
+    today = sent_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
     def listed(**dates: datetime) -> list[str]:
         return [m.sid for m in client.messages.list(to=CLIENT, **dates)]

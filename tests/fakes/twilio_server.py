@@ -47,7 +47,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -481,6 +481,8 @@ class FakeTwilio:
             self._send_delay = 0.0
             self._creates_in_progress = 0
             self.account_status = "active"  # or "suspended" / "closed", as Twilio says
+            # Where the list puts messages not sent yet (Twilio does not document it).
+            self.unsent_listed: Literal["first", "last"] = "first"
 
     def release_held(self) -> None:
         """Answer now every request an injected timeout is holding back (queued faults and
@@ -546,6 +548,15 @@ class FakeTwilio:
                 for sid, number in self._numbers.items()
                 if not number.released
             }
+
+    def backdate(self, sid: str, by: timedelta) -> None:
+        """Move the message's dates (created, sent, updated) `by` into the past: a message
+        from earlier, without waiting."""
+        with self._lock:
+            resource = self._messages[sid].resource
+            for key in ("date_created", "date_sent", "date_updated"):
+                if resource.get(key):
+                    resource[key] = rfc2822(parsedate_to_datetime(resource[key]) - by)
 
     # ------------------------------------------------------------------ failure injection
     def fail_next(
@@ -988,10 +999,22 @@ class FakeTwilio:
                 )
             return JSONResponse(dict(message.resource))
 
+    def _listing_order(self) -> list[_Message]:
+        """Twilio documents the list as sorted by DateSent, newest first; where the messages
+        not sent yet (no date_sent) go is undocumented: first here, or last with
+        ``unsent_listed = "last"``. Within a second (or among the unsent), newest first."""
+        unsent = [m for m in self._messages.values() if not m.resource.get("date_sent")]
+        sent = [m for m in self._messages.values() if m.resource.get("date_sent")]
+        unsent.sort(key=lambda m: m.seq, reverse=True)
+        sent.sort(key=lambda m: (parsedate_to_datetime(m.resource["date_sent"]), m.seq))
+        sent.reverse()
+        return unsent + sent if self.unsent_listed == "first" else sent + unsent
+
     async def _list_messages(
         self, params: dict[str, str], query: dict[str, list[str]], form: dict[str, list[str]]
     ) -> Response:
-        """Newest first, filtered as Twilio filters: To, From, and DateSent (on the day, ``<``
+        """By DateSent, newest first (see _listing_order), filtered as Twilio filters: To,
+        From, and DateSent (on the day, ``<``
         on or before it, ``>`` on or after it). A message not yet sent has no date_sent, so
         any DateSent filter leaves it out."""
         to, from_ = _first(query, "To"), _first(query, "From")
@@ -1003,7 +1026,7 @@ class FakeTwilio:
         with self._lock:
             found = [
                 dict(m.resource)
-                for m in sorted(self._messages.values(), key=lambda m: m.seq, reverse=True)
+                for m in self._listing_order()
                 if (not to or m.resource["to"] == to)
                 and (not from_ or m.resource["from"] == from_)
                 and all(_sent_matches(m.resource, name, bound) for name, bound in sent_filters)

@@ -17,6 +17,7 @@ import pytest
 from openapi_core.testing import MockRequest, MockResponse
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from twilio.rest import Client
 
 from messagecenter.carriers.base import (
     CarrierAccepted,
@@ -26,7 +27,9 @@ from messagecenter.carriers.base import (
     CarrierRetryLater,
     OutboundSms,
 )
+from messagecenter.carriers.twilio import carrier as twilio_carrier
 from messagecenter.carriers.twilio.carrier import FIND_CLOCK_SKEW, FIND_PAGE_SIZE, TwilioCarrier
+from messagecenter.carriers.twilio.http import ConfiguredHttpClient
 from messagecenter.cli import main
 from messagecenter.clock import FrozenClock
 from messagecenter.config import Settings
@@ -357,6 +360,43 @@ def test_find_sent_ignores_messages_from_before_the_call(
         fake.send_status(sent.carrier_sid, "sent")
     much_later = datetime.now(UTC) + FIND_CLOCK_SKEW + timedelta(minutes=1)
     assert carrier.find_sent(sms(), much_later) == []
+
+
+def test_find_sent_finds_an_unsent_message_listed_behind_older_sent_ones(
+    fake: FakeTwilio, carrier: TwilioCarrier
+) -> None:
+    """Twilio sorts the list by DateSent; where unsent messages go is undocumented. A sent
+    message older than our call says nothing about the ones listed after it."""
+    fake.unsent_listed = "last"
+    earlier = carrier.send(sms(callback=None))
+    with pytest.raises(LookupError):  # no callback URL: Twilio posts nothing
+        fake.send_status(earlier.carrier_sid, "delivered")
+    fake.backdate(earlier.carrier_sid, timedelta(hours=1))
+    attempted_at = datetime.now(UTC)
+    ours = carrier.send(sms())
+    twilio = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=ConfiguredHttpClient(fake.base_url))
+    listed = [m.sid for m in twilio.messages.list(to=CLIENT, from_=BUSINESS_NUMBER)]
+    assert listed == [earlier.carrier_sid, ours.carrier_sid]
+
+    assert carrier.find_sent(sms(), attempted_at) == [CarrierAccepted(ours.carrier_sid, "queued")]
+
+
+def test_find_sent_cannot_tell_beyond_its_scan_limit(
+    fake: FakeTwilio, carrier: TwilioCarrier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even when every message is older than the call: unsent ones may be listed anywhere."""
+    monkeypatch.setattr(twilio_carrier, "FIND_MAX_SCAN", 3)
+    for n in range(4):
+        sent = carrier.send(sms(f"Earlier text {n}", callback=None))
+        with pytest.raises(LookupError):
+            fake.send_status(sent.carrier_sid, "delivered")
+        fake.backdate(sent.carrier_sid, timedelta(hours=1))
+    with pytest.raises(CarrierError, match="More than 3 messages"):
+        carrier.find_sent(sms(), datetime.now(UTC))
+    other = "+12125550143"  # three between this pair: all read, none is ours
+    for n in range(3):
+        carrier.send(sms(f"Earlier text {n}", to=other, callback=None))
+    assert carrier.find_sent(sms(to=other), datetime.now(UTC)) == []
 
 
 def test_find_sent_reads_every_page_since_the_call(

@@ -38,7 +38,7 @@ MOBILE_COUNTRIES = frozenset({"GB", "AU"})
 # Twilio's date_created is whole seconds from Twilio's clock, not ours.
 FIND_CLOCK_SKEW = timedelta(minutes=2)
 FIND_PAGE_SIZE = 100
-FIND_MAX_SCAN = 1000  # more between one pair of numbers since the call: too many to tell
+FIND_MAX_SCAN = 1000  # more between one pair of numbers: too many to read for each lookup
 # Twilio's ValidityPeriod bounds, in seconds (its default, the maximum, is 10 hours).
 VALIDITY_PERIOD_MIN = 1
 VALIDITY_PERIOD_MAX = 36000
@@ -94,24 +94,26 @@ class TwilioCarrier:
         matched there; its List API filters on To, From and DateSent only. DateSent cannot
         bound the search: a message Twilio took but has not sent yet (queued, accepted,
         scheduled, or failed before sending) has no date_sent and would be filtered out. So
-        every message between the two numbers is read, newest first, and matched on what we
-        sent (outbound, the body) and on being created no earlier than our call
-        (less clock skew). The walk stops at the first message sent before that moment: in
-        date_created or date_sent order nothing after it can have been created since.
+        every message between the two numbers is read, and matched on what we sent (outbound,
+        the body) and on being created no earlier than our call (less clock skew). The list
+        is sorted by DateSent, but where unsent messages go in it is not documented: a sent
+        message older than our call proves nothing about the rest, so the walk never stops
+        there; it reads at most FIND_MAX_SCAN messages and says it cannot tell beyond.
         """
         since = attempted_at - FIND_CLOCK_SKEW
         found: list[tuple[timedelta, CarrierAccepted]] = []
         try:
             messages = self._client.messages.stream(
-                to=sms.to_phone, from_=sms.from_phone, page_size=FIND_PAGE_SIZE
+                to=sms.to_phone,
+                from_=sms.from_phone,
+                limit=FIND_MAX_SCAN + 1,
+                page_size=FIND_PAGE_SIZE,
             )
             for seen, message in enumerate(messages):
-                if message.date_sent is not None and message.date_sent < since:
-                    break
                 if seen >= FIND_MAX_SCAN:
                     raise CarrierError(
                         f"More than {FIND_MAX_SCAN} messages from {sms.from_phone} to "
-                        f"{sms.to_phone} since {since:%Y-%m-%d %H:%M}: cannot tell which is ours"
+                        f"{sms.to_phone} at Twilio: cannot tell which is ours"
                     )
                 created = message.date_created
                 if created is None or created < since or not _same_content(message, sms):
