@@ -43,6 +43,7 @@ from messagecenter.models import Message, MessageStatusEvent
 from messagecenter.models.message import (
     DISPATCH_ACCEPTED,
     DISPATCH_CLAIMED,
+    DISPATCH_HELD,
     DISPATCH_PENDING,
     DISPATCH_REJECTED,
     DISPATCH_SENDING,
@@ -54,6 +55,7 @@ from messagecenter.sending.dispatcher import (
     Dispatcher,
     Waits,
 )
+from messagecenter.sending.service import Claimed
 from tests.factories import SetUp, make_business, make_client
 
 CLIENT_PHONE = "+12125550142"
@@ -772,6 +774,40 @@ def test_an_owner_whose_claim_expired_does_not_send_it(
     assert load(session, message_id).attempts == 1
 
 
+def test_a_stalled_dispatcher_does_not_send_a_hold_released_and_taken_by_another(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """The dispatcher's own check: while its first call stalls past the claim timeout, the
+    rest of its batch is released and held again by another worker; once the call returns it
+    must hand none of them over (the other holds them now)."""
+    [first, second] = queue_messages(session, context, clock.now(), count=2).message_ids
+    carrier = FakeCarrier(clock)
+    retaken: list[Claimed] = []
+
+    def stall(sms: OutboundSms) -> None:
+        if sms.message_id != first:
+            return
+        clock.advance(CLAIM_TIMEOUT + timedelta(seconds=1))
+        other = dispatcher_for(context, FakeCarrier(clock))
+        assert other.release_expired_claims() == 1
+        with session_scope(context.sessions) as unit:
+            retaken.extend(service.claim_due(unit, clock.now(), 10, "https://mc.example.test/cb"))
+
+    carrier.observe = stall
+    assert dispatcher_for(context, carrier).run_once() == 2
+
+    assert [s.message_id for s in carrier.sends] == [first]
+    assert [c.message_id for c in retaken] == [second]
+    held = load(session, second)
+    assert (held.dispatch_state, held.claimed_at, held.attempts) == (
+        DISPATCH_HELD,
+        retaken[0].claimed_at,
+        0,
+    )
+    with session_scope(context.sessions) as unit:  # still the other worker's to send
+        assert service.mark_sending(unit, retaken[0], clock.now(), clock.now() + SETTLE_AFTER)
+
+
 def test_a_stop_between_messages_releases_the_rest_of_the_batch(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
@@ -838,8 +874,10 @@ def test_settle_takes_the_twin_no_other_message_holds(
 
     clock.advance(SETTLE_AFTER + timedelta(seconds=1))
     assert dispatcher.settle_by_lookup() == 2
-    sids = {load(session, one).carrier_sid, load(session, two).carrier_sid}
-    assert sids == {both[0].carrier_sid, both[1].carrier_sid}
+    # Settled in turn, closest candidate first: the second skips the one the first holds.
+    assert load(session, one).carrier_sid == both[0].carrier_sid
+    assert load(session, two).carrier_sid == both[1].carrier_sid
+    assert both[0].carrier_sid != both[1].carrier_sid
 
 
 def test_outbox_waits_come_from_the_settings(settings: Settings) -> None:
