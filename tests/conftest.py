@@ -36,6 +36,14 @@ TWILIO_WEBHOOK_SECRET = "twilio-test-shared-key-secret"
 START = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "server_error_expected: the test provokes an unexpected exception on purpose "
+        "(a logged 500), which would otherwise fail it",
+    )
+
+
 def pytest_report_header() -> str:
     return f"database backend: {BACKEND}"
 

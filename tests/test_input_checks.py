@@ -181,3 +181,39 @@ def test_json_nested_too_deep_is_a_4xx_not_a_500_without_sign_in(
 ) -> None:
     reply = api.post(path, content=DEEP_NUL, headers={"Content-Type": "application/json"})
     assert reply.status_code == status, reply.text
+
+
+@pytest.mark.parametrize(
+    ("path", "page"),
+    [
+        ("/login", "/login"),
+        ("/clients", "/clients/new"),
+        ("/settings/help-text", "/settings"),
+    ],
+)
+def test_a_multipart_form_is_a_415_and_changes_nothing(
+    web: TestClient, session: Session, setup: SetUp, path: str, page: str
+) -> None:
+    # Form() would parse multipart too, past the NUL check; no route takes an upload.
+    signed = _signed_in(web, session, setup) if path != "/login" else web
+    form = {
+        "csrf": _csrf(signed, page),
+        "email": "a\u0000@example.com",
+        "password": "x",
+        "first_name": "Ana\u0000",
+        "last_name": "",
+        "cell_phone": "",
+        "help_text": "Call us\u0000",
+    }
+    before = session.scalar(select(func.count()).select_from(Client))
+    reply = signed.post(path, data=form, files={"unused": ("a.txt", b"x")})
+    assert reply.status_code == 415, reply.text
+    assert "url-encoded" in reply.text
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Client)) == before
+
+
+def test_a_multipart_api_body_is_a_415(api: TestClient, setup: SetUp) -> None:
+    reply = api.post("/api/v1/clients", headers=setup.auth, files={"first_name": (None, "A")})
+    assert reply.status_code == 415
+    assert reply.json()["error"]["code"] == "unsupported_media_type"

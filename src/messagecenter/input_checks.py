@@ -2,8 +2,9 @@
 
 PostgreSQL cannot store a NUL (U+0000) in text, so one that reached a query or an insert
 answered 500 there (and SQLite stored it). This middleware looks at everything a route reads
-text from: the path, the query string, and url-encoded or JSON bodies. One check here instead
-of one per field, so a new field or page cannot forget it.
+text from: the path, the query string, and url-encoded or JSON bodies; a multipart body (no
+route takes an upload) is refused with a 415. One check here instead of one per field, so a
+new field or page cannot forget it.
 
 Carrier webhooks are let through: they carry a client's text, which is never refused (the
 intake replaces a NUL and keeps the fact; see intake.py), and Twilio would only retry a 400.
@@ -36,6 +37,16 @@ class RefuseNul:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
+            return
+        if _has_body(scope) and _content_type(scope) == "multipart/form-data":
+            # No route here takes an upload, yet Form() parses multipart too: refused whole
+            # rather than parsed here, so its fields cannot slip past the check below.
+            message = (
+                "Multipart bodies are not accepted here: send the form url-encoded "
+                "(application/x-www-form-urlencoded) or JSON."
+            )
+            response = error_response(Request(scope), 415, "unsupported_media_type", message)
+            await response(scope, receive, send)
             return
         field = nul_field_in_path(scope["path"]) or nul_field_in_query(scope["query_string"])
         if field is None and _reads_text_body(scope):
@@ -119,8 +130,12 @@ def _content_type(scope: Scope) -> str:
     return ""
 
 
+def _has_body(scope: Scope) -> bool:
+    return scope["method"] not in ("GET", "HEAD", "OPTIONS", "DELETE")
+
+
 def _reads_text_body(scope: Scope) -> bool:
-    if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+    if not _has_body(scope):
         return False
     content_type = _content_type(scope)
     return content_type in ("application/x-www-form-urlencoded", "application/json") or (

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -76,6 +77,16 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_page(request, 400, message)
         return JSONResponse(error_body("invalid_input", message, field), 400)
 
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> Response:
+        # A backstop behind input_checks.RefuseNul: PostgreSQL refuses a NUL in text (psycopg
+        # says "cannot contain NUL (0x00) bytes"), so one that got past the edge is the
+        # caller's bad input, a 400 as on SQLite's side of the check, not a 500.
+        if not _is_nul_refusal(exc):
+            raise exc  # any other data error is ours: CompleteServerErrors logs it, 500
+        message = "The request must not contain a NUL character (U+0000)."
+        return error_response(request, 400, "invalid_input", message)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if _wants_html(request):
@@ -86,6 +97,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=headers)
+
+
+def _is_nul_refusal(exc: DataError) -> bool:
+    reason = str(exc.orig)
+    return "NUL" in reason or "0x00" in reason
 
 
 def _allowed_methods(request: Request) -> list[str]:
