@@ -3,11 +3,11 @@ refused as bad input (400) before it reaches SQL."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 MAX_ID = 2**31 - 1
 
@@ -26,4 +26,19 @@ def _iso_date_time(value: object) -> object:
     return value
 
 
-DateTimeQuery = Annotated[datetime | None, BeforeValidator(_iso_date_time), Query()]
+def _in_utc(value: datetime | None) -> datetime | None:
+    """Compared in UTC, as stored. A zone that pushes the instant past year 1 or 9999
+    (0001-01-01T00:00:00+14:00) has no datetime: bad input, not an OverflowError's 500."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the date-time with its offset falls outside years 1 to 9999") from None
+
+
+# Timezone-aware only: a naive value (2026-11-16, 2026-11-16T15:00:00) is refused with a 400
+# asking for an offset rather than guessed as UTC or the business's zone.
+DateTimeQuery = Annotated[
+    AwareDatetime | None, BeforeValidator(_iso_date_time), AfterValidator(_in_utc), Query()
+]
