@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Select, case, false, func, select
 from sqlalchemy.orm import Session
 
+from messagecenter.api.types import MAX_ID
 from messagecenter.models import ApiKey, Client, Conversation, Message, StaffMember
 
 SENDER_LABELS = {
@@ -70,15 +71,21 @@ def _base(business_id: int, flt: HistoryFilter) -> Select[Message, str, str, str
     if flt.status:
         conditions.append(Message.status == flt.status)
     if flt.client_id is not None:
-        conditions.append(Conversation.client_id == flt.client_id)
+        conditions.append(_id_is(Conversation.client_id, flt.client_id))
     if flt.sender:
         kind, _, ident = flt.sender.partition(":")
         conditions.append(Message.sender_type == kind)
         if kind == "staff" and ident.isdigit():
-            conditions.append(Message.staff_member_id == int(ident))
+            conditions.append(_id_is(Message.staff_member_id, int(ident)))
         elif kind == "api_key" and ident.isdigit():
-            conditions.append(Message.api_key_id == int(ident))
+            conditions.append(_id_is(Message.api_key_id, int(ident)))
     return stmt.where(*conditions)
+
+
+def _id_is(column: Any, ident: int) -> ColumnElement[bool]:
+    """Ids are 32-bit in the database: a larger one (typed into a filter's URL) would make
+    PostgreSQL refuse the query, a 500. No row has it, so it matches nothing."""
+    return column == ident if 1 <= ident <= MAX_ID else false()
 
 
 def history_page(

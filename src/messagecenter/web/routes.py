@@ -226,8 +226,13 @@ def day_range(
             if until
             else None
         )
+        # In UTC here, as stored: the day after 9999-12-31, or a first day before UTC's
+        # year 1, has no datetime (OverflowError, a 500 before), so they are refused too.
+        start, end = (None if at is None else at.astimezone(UTC) for at in (start, end))
     except ValueError:
         return None, None, "Dates are written like 2026-11-30."
+    except OverflowError:
+        return None, None, "Dates run from 0001-01-02 to 9999-12-30."
     return start, end, None
 
 
