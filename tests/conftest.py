@@ -8,6 +8,7 @@ and empties the tables afterwards.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import uuid
@@ -55,6 +56,47 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def server_errors() -> Iterator[list[logging.LogRecord]]:
+    """What CompleteServerErrors logged during the test (an unexpected exception each)."""
+    handler = _Collect()
+    logger = logging.getLogger("messagecenter.server_errors")
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def _no_unexpected_server_errors(
+    request: pytest.FixtureRequest, server_errors: list[logging.LogRecord]
+) -> Iterator[None]:
+    """CompleteServerErrors turns any exception into a quiet 500, so a test client's
+    raise_server_exceptions no longer shows one: a test that ignores the status would pass.
+    Any such log fails the test, with its traceback, unless it is marked
+    server_error_expected."""
+    yield
+    if server_errors and request.node.get_closest_marker("server_error_expected") is None:
+        handler = logging.Formatter()
+        details = "\n".join(
+            f"{record.getMessage()}\n{handler.formatException(record.exc_info)}"
+            if record.exc_info
+            else record.getMessage()
+            for record in server_errors
+        )
+        pytest.fail(f"the server hit an unexpected exception:\n{details}", pytrace=False)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -23,6 +23,7 @@ def _app_with_a_broken_route(context: AppContext) -> FastAPI:
     return app
 
 
+@pytest.mark.server_error_expected
 def test_a_500_leaves_the_keep_alive_connection_usable(
     context: AppContext, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -22,6 +22,7 @@ posts, covered by tests/webhooks) and the staff web pages (sessions and CSRF, no
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -137,14 +138,12 @@ class Seeded:
 
 class _RecordingApp:
     """The app under test, as schemathesis reaches it (its ASGI transport, for the requests and
-    for the probes some checks send). Keeps the traceback of an unhandled exception (the
-    transport turns it into a bare 500), so a failure shows where the server broke. The
-    app's lifespan is run by the fixture's TestClient, once per test; schemathesis would keep
-    each app's lifespan running until the process ends."""
+    for the probes some checks send). The app's lifespan is run by the fixture's TestClient,
+    once per test; schemathesis would keep each app's lifespan running until the process
+    ends."""
 
     def __init__(self) -> None:
         self.app: Any = None
-        self.last_traceback: str | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -152,11 +151,7 @@ class _RecordingApp:
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
-        try:
-            await self.app(scope, receive, send)
-        except Exception:
-            self.last_traceback = traceback.format_exc()
-            raise
+        await self.app(scope, receive, send)
 
 
 RECORDING = _RecordingApp()
@@ -238,15 +233,19 @@ def test_no_server_errors_and_responses_match_the_document(
     case: schemathesis.Case,
     seeded: Seeded,
     fuzz_client: tuple[TestClient, _RecordingApp],
+    server_errors: list[logging.LogRecord],
 ) -> None:
-    _, recording = fuzz_client
     _point_at_seeded_rows(case, seeded)
-    recording.last_traceback = None
+    # CompleteServerErrors answers an unexpected exception with a bare 500 and logs it: the
+    # log holds the traceback that shows where the server broke.
+    server_errors.clear()
     try:
         # Through schemathesis' own ASGI transport, so the checks that send probes (another
         # method, no credentials, a missing header) reach the same app.
         case.call_and_validate(headers=seeded.auth, checks=CHECKS)
     except BaseException as exc:
-        if recording.last_traceback:
-            exc.add_note(f"Server traceback:\n{recording.last_traceback}")
+        for record in server_errors:
+            if record.exc_info:
+                trace = "".join(traceback.format_exception(*record.exc_info))
+                exc.add_note(f"Server traceback:\n{trace}")
         raise
