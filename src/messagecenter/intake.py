@@ -31,7 +31,7 @@ from messagecenter.carriers.base import InboundSms, StatusReport
 from messagecenter.clock import Clock
 from messagecenter.conversations import service as conversations
 from messagecenter.conversations.service import InboundOutcome
-from messagecenter.db import insert_ignore, insert_ignore_many, session_scope
+from messagecenter.db import insert_ignore_many, session_scope
 from messagecenter.models import Conversation, InboundQueueItem, Message, UnroutedMessage
 from messagecenter.sending import service as sending
 
@@ -293,20 +293,7 @@ def _keep_unroutable(session: Session, inbound: InboundSms, at: datetime) -> Inb
         inbound.from_phone,
         inbound.to_phone,
     )
-    new_id = insert_ignore(
-        session,
-        UnroutedMessage.__table__,  # type: ignore[arg-type]
-        {
-            "carrier_sid": inbound.carrier_sid,
-            "from_phone": inbound.from_phone,
-            "to_phone": inbound.to_phone,
-            "body": inbound.body,
-            "media_urls": list(inbound.media_urls),
-            "received_at": at,
-        },
-        ["carrier_sid"],
-    )
-    return InboundOutcome(None, None, duplicate=new_id is None, unrouted=True)
+    return conversations.record_unrouted(session, inbound, at)
 
 
 def _flag_nul(session: Session, carrier_sids: Collection[str]) -> None:

@@ -116,7 +116,7 @@ def record_inbound_batch(
     for index, (inbound, at) in enumerate(texts):
         route = routes.get(inbound.to_phone)
         if route is None:
-            outcomes[index] = _record_unrouted(session, inbound, at)
+            outcomes[index] = record_unrouted(session, inbound, at)
         elif inbound.carrier_sid in stored:
             outcomes[index] = InboundOutcome(None, route.business_id, duplicate=True)
         else:
@@ -282,7 +282,8 @@ class _InboundCounters:
                 )
 
 
-def _record_unrouted(session: Session, inbound: InboundSms, at: datetime) -> InboundOutcome:
+def record_unrouted(session: Session, inbound: InboundSms, at: datetime) -> InboundOutcome:
+    """Keep a text that no business's active number can take, attached to no business."""
     new_id = insert_ignore(
         session,
         UnroutedMessage.__table__,  # type: ignore[arg-type]
