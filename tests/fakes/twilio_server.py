@@ -1383,13 +1383,13 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
     )
-    with fake:
-        print(fake.base_url, flush=True)
-        try:
+    try:  # around the print too: a Ctrl+C right after it must still end cleanly
+        with fake:
+            print(fake.base_url, flush=True)
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
