@@ -261,3 +261,15 @@ def test_serve_warns_when_the_simulator_listens_beyond_loopback(tmp_path: Path) 
         process.wait(timeout=15)
     assert first.startswith("warning: the simulated carrier is listening beyond this machine")
     assert "(0.0.0.0)" in first
+
+
+def test_serve_no_worker_says_what_it_stops_and_refuses_sqlite(
+    sqlite_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--no-worker" in help_text and "--no-dispatcher" not in help_text
+    assert "inbound-queue processing" in help_text  # not only the outbox, as it once said
+    assert main(["serve", "--no-worker"]) == 2
+    assert "on SQLite the background worker must run inside `serve`" in capsys.readouterr().err

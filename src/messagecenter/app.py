@@ -154,5 +154,6 @@ def create_app_from_env() -> FastAPI:
 
 
 def create_web_app_from_env() -> FastAPI:
-    """Factory for `serve --workers N --no-dispatcher`: web only; `worker`s dispatch."""
+    """Factory for `serve --workers N --no-worker`: web only; `worker` processes do the
+    background work."""
     return create_app(Settings(), run_dispatcher=False, freeze_gc=True)

@@ -126,13 +126,17 @@ def _parser() -> argparse.ArgumentParser:
         help="web processes on this port (PostgreSQL only; SQLite takes one process)",
     )
     serve.add_argument(
-        "--no-dispatcher",
+        "--no-worker",
         action="store_true",
-        help="do not dispatch the outbox here (PostgreSQL only: leave it to `worker`s)",
+        help="run no background worker in these processes: no outbox dispatch, no inbound-queue "
+        "processing, no settling (PostgreSQL only: leave all of it to `worker` processes)",
     )
     serve.set_defaults(handler=_serve)
 
-    worker = commands.add_parser("worker", help="run the outbox dispatcher only (PostgreSQL)")
+    worker = commands.add_parser(
+        "worker",
+        help="run the background worker only: inbound queue, outbox, settling (PostgreSQL)",
+    )
     worker.set_defaults(handler=_worker)
 
     db = commands.add_parser("db", help="database commands")
@@ -218,8 +222,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from messagecenter.app import create_app
     from messagecenter.migrate import upgrade
 
-    if args.no_dispatcher and settings.is_sqlite:
-        print("error: on SQLite the dispatcher must run inside `serve`.", file=sys.stderr)
+    if args.no_worker and settings.is_sqlite:
+        print("error: on SQLite the background worker must run inside `serve`.", file=sys.stderr)
         return 2
     if args.workers > 1 and settings.is_sqlite:
         print(
@@ -263,10 +267,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # it found: this one ends the process with status 0 rather than death by the signal.
     signal.signal(signal.SIGTERM, _exit_after_shutdown)
     if args.workers > 1:
-        factory = "create_web_app_from_env" if args.no_dispatcher else "create_app_from_env"
+        factory = "create_web_app_from_env" if args.no_worker else "create_app_from_env"
         uvicorn.run(f"messagecenter.app:{factory}", factory=True, workers=args.workers, **options)
         return 0
-    app = create_app(settings, run_dispatcher=not args.no_dispatcher, freeze_gc=True)
+    app = create_app(settings, run_dispatcher=not args.no_worker, freeze_gc=True)
     context = app.state.context
 
     class StopDispatchingAtOnce(uvicorn.Server):
