@@ -47,13 +47,22 @@ class BackgroundWorker:
 
     def run_once(self, stop: threading.Event | None = None) -> int:
         """One pass over everything; returns how much work it found. Once `stop` is set it
-        claims nothing more (and the dispatcher hands over nothing more it had claimed)."""
+        starts nothing more: no queued text, claim or lookup (and the dispatcher hands over
+        nothing more it had claimed); another process, or the next start, carries on."""
+
+        def stopping() -> bool:
+            return stop is not None and stop.is_set()
+
+        if stopping():
+            return 0
         texts, replied = self._intake.process_queued()
+        if stopping():  # a batch of texts may take a while: stop before the outbox, too
+            return texts
         self._dispatcher.release_expired_claims()
         sent = self._dispatcher.run_once(stop)
         if replied:
             sent += self._dispatcher.run_once(stop)
-        if stop is not None and stop.is_set():
+        if stopping():
             return texts + sent
         self._dispatcher.settle_by_lookup(stop)
         self._carrier.tick()
