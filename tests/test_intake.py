@@ -18,7 +18,7 @@ from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.db import make_engine
 from messagecenter.migrate import upgrade
-from messagecenter.models import InboundQueueItem, Message
+from messagecenter.models import Conversation, InboundQueueItem, Message, UnroutedMessage
 from tests.conftest import START
 from tests.factories import make_business
 
@@ -228,3 +228,28 @@ def test_the_inbound_parked_command_lists_and_retries(
     with engine.connect() as connection:
         assert connection.scalar(select(InboundQueueItem.attempts)) == 0
     engine.dispose()
+
+
+@pytest.mark.parametrize("path", ["processed at once", "queued"])
+def test_a_text_is_routed_by_its_to_whatever_its_sender_up_to_64_characters(
+    session: Session, context: AppContext, number: str, path: str
+) -> None:
+    senders = ["whatsapp:+447700900123", "whatsapp:+" + "4" * 30, "whatsapp:+" + "4" * 54]
+    long_sender = "whatsapp:+" + "4" * 55  # 65 characters: no carrier address is as long
+    texts = [
+        InboundSms(f"SMw{i:031d}", sender, number, "hi")
+        for i, sender in enumerate([*senders, long_sender])
+    ]
+    if path == "queued":
+        assert context.intake.enqueue_inbound_batch(texts) == [True] * 4
+        assert context.intake.process_queued() == (4, False)
+    else:
+        outcomes = context.intake.receive_inbound_batch(texts)
+        assert [getattr(o, "unrouted", None) for o in outcomes] == [False, False, False, True]
+    session.expire_all()
+    assert [len(s) for s in senders] == [22, 40, 64]
+    routed = session.execute(select(Conversation.phone, Conversation.client_id)).all()
+    assert sorted(tuple(row) for row in routed) == sorted((s, None) for s in senders)
+    unrouted = session.scalars(select(UnroutedMessage.from_phone)).all()
+    assert unrouted == [long_sender]
+    assert _stored(session) == (3, [])

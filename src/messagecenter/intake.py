@@ -9,8 +9,11 @@ queue would only add work, so the texts are processed at once (`receive_inbound_
 simulated carrier calls `receive_inbound`). Status reports are recorded straight away.
 
 Nothing a carrier sends is refused or lost for its content: a NUL character (which PostgreSQL
-cannot store) becomes U+FFFD and the message keeps the fact (`body_had_nul`); a sender or
-number longer than any phone number is kept with the unrouted texts, as sent. A queued text
+cannot store) becomes U+FFFD and the message keeps the fact (`body_had_nul`). A text is routed
+by its To alone, whatever its sender: a channel address such as `whatsapp:+447700900123` is a
+conversation with an unidentified contact like any other. Only a From or To longer than the
+phone columns (64, more than any address Twilio sends) is kept with the unrouted texts, as
+sent, with a warning: it could not be stored as a message. A queued text
 that fails MAX_ATTEMPTS times is parked for the operator: an ERROR in the log, and
 `messagecenter inbound parked [--retry]`.
 """
@@ -32,7 +35,14 @@ from messagecenter.clock import Clock
 from messagecenter.conversations import service as conversations
 from messagecenter.conversations.service import InboundOutcome
 from messagecenter.db import insert_ignore_many, session_scope
-from messagecenter.models import Conversation, InboundQueueItem, Message, UnroutedMessage
+from messagecenter.models import (
+    ConsentRecord,
+    Conversation,
+    InboundQueueItem,
+    Message,
+    PhoneConsent,
+    UnroutedMessage,
+)
 from messagecenter.sending import service as sending
 
 log = logging.getLogger(__name__)
@@ -46,8 +56,15 @@ REPLACEMENT = "\ufffd"  # what a NUL in a client's text is stored as
 
 
 def _phone_length() -> int:
-    """The longest phone a conversation and its messages can hold (E.164 needs 16)."""
-    columns = (Conversation.__table__.c.phone, Message.__table__.c.from_phone)
+    """The longest sender or number a conversation, its messages and its consent can hold
+    (E.164 needs 16, a WhatsApp address 25; see CARRIER_PHONE_LENGTH)."""
+    columns = (
+        Conversation.__table__.c.phone,
+        Message.__table__.c.from_phone,
+        Message.__table__.c.to_phone,
+        PhoneConsent.__table__.c.phone,
+        ConsentRecord.__table__.c.phone,
+    )
     lengths = [column.type.length for column in columns if isinstance(column.type, String)]
     return min(length for length in lengths if length is not None)
 
@@ -267,9 +284,9 @@ def without_nul(inbound: InboundSms) -> tuple[InboundSms, bool]:
 def _store(
     session: Session, texts: Sequence[tuple[InboundSms, bool, datetime]]
 ) -> list[InboundOutcome]:
-    """Record texts (already without NUL) in the caller's transaction: the routable ones as
-    messages, in order; a text whose sender or number is longer than a phone number (not an
-    SMS phone: nothing to hold a conversation with) kept as unrouted, exactly as sent."""
+    """Record texts (already without NUL) in the caller's transaction, in order: routed by To
+    (a text to no active number is unrouted there); one whose sender or number is longer
+    than the phone columns, which no carrier address is, kept as unrouted, exactly as sent."""
     routable = [
         index
         for index, (inbound, _, _) in enumerate(texts)
@@ -288,10 +305,12 @@ def _store(
 
 def _keep_unroutable(session: Session, inbound: InboundSms, at: datetime) -> InboundOutcome:
     log.warning(
-        "inbound text %s: sender %.60r or number %.60r is no phone number; kept as unrouted",
+        "inbound text %s: sender %.80r or number %.80r is longer than any carrier address "
+        "(%s characters); kept as unrouted",
         inbound.carrier_sid,
         inbound.from_phone,
         inbound.to_phone,
+        PHONE_LENGTH,
     )
     return conversations.record_unrouted(session, inbound, at)
 

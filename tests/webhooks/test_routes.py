@@ -20,9 +20,11 @@ from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.events import LiveEvent
 from messagecenter.models import (
+    Conversation,
     InboundQueueItem,
     Message,
     MessageStatusEvent,
+    PhoneConsent,
     UnroutedMessage,
     UsagePeriod,
 )
@@ -368,10 +370,51 @@ def test_a_nul_in_a_client_text_is_stored_replaced_and_flagged_never_refused(
     assert plain.body_had_nul is False
 
 
-@pytest.mark.parametrize("sender", ["whatsapp:+12125550142", "x" * 41, "+1" + "2" * 500])
-def test_a_sender_longer_than_a_phone_number_is_kept_as_unrouted_not_lost(
+# Senders Twilio sends that are no E.164 number: a WhatsApp address (22 characters), and one
+# as long as a channel address gets (40).
+CHANNEL_SENDERS = ["whatsapp:+447700900123", "whatsapp:" + "+4477009001234567" + "8" * 14]
+
+
+@pytest.mark.parametrize("sender", CHANNEL_SENDERS)
+def test_a_channel_sender_is_a_conversation_in_the_business_inbox(
     api: TestClient, setup: SetUp, session: Session, queue_mode: str, sender: str
 ) -> None:
+    assert len(sender) in (22, 40)
+    form = inbound_form(setup, body="Hello\x00")
+    form["From"] = sender
+    assert signed_post(api, INBOUND, form).status_code == 200  # type: ignore[attr-defined]
+    assert _queued(session) == 0
+    assert _counts(session) == (1, 1, 0)
+    message = session.scalars(select(Message)).one()
+    assert (message.from_phone, message.body_had_nul) == (sender, True)
+    conversation = session.get(Conversation, message.conversation_id)
+    assert conversation is not None
+    assert (conversation.business_id, conversation.phone, conversation.client_id) == (
+        setup.business.id,
+        sender,
+        None,
+    )  # an unidentified contact
+    inbox = api.get("/api/v1/conversations", headers=setup.auth).json()["items"]
+    assert [item["phone"] for item in inbox] == [sender]
+    assert api.get("/api/v1/unread", headers=setup.auth).json() == {"unread": 1}
+
+
+def test_a_channel_sender_can_opt_out(
+    api: TestClient, setup: SetUp, session: Session, queue_mode: str
+) -> None:
+    form = inbound_form(setup, body="STOP")
+    form["From"] = CHANNEL_SENDERS[1]
+    assert signed_post(api, INBOUND, form).status_code == 200  # type: ignore[attr-defined]
+    session.expire_all()
+    consent = session.scalars(select(PhoneConsent)).one()
+    assert (consent.phone, consent.opted_out) == (CHANNEL_SENDERS[1], True)
+
+
+@pytest.mark.parametrize("sender", ["x" * 65, "whatsapp:+" + "4" * 56, "+1" + "2" * 500])
+def test_a_sender_longer_than_any_address_is_kept_as_unrouted_not_lost(
+    api: TestClient, setup: SetUp, session: Session, queue_mode: str, sender: str
+) -> None:
+    assert len(sender) > 64
     form = inbound_form(setup, body="Hello\x00")
     form["From"] = sender
     reply = signed_post(api, INBOUND, form)

@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from messagecenter.models.base import Base, UTCDateTime
+from messagecenter.models.conversation import CARRIER_PHONE_LENGTH
 
 CONSENT_OPT_OUT = "opt_out"
 CONSENT_OPT_IN = "opt_in"
@@ -25,7 +26,7 @@ class PhoneConsent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"))
-    phone: Mapped[str] = mapped_column(String(20))
+    phone: Mapped[str] = mapped_column(String(CARRIER_PHONE_LENGTH))  # as the carrier sent it
     opted_out: Mapped[bool] = mapped_column(Boolean)
     keyword: Mapped[str | None] = mapped_column(String(20))
     source: Mapped[str] = mapped_column(String(30))
@@ -38,10 +39,11 @@ class ConsentRecord(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"))
-    phone: Mapped[str] = mapped_column(String(20))
+    phone: Mapped[str] = mapped_column(String(CARRIER_PHONE_LENGTH))  # as the carrier sent it
     action: Mapped[str] = mapped_column(String(10))
     source: Mapped[str] = mapped_column(String(30))
     keyword: Mapped[str | None] = mapped_column(String(20))
-    sms_number: Mapped[str | None] = mapped_column(String(20))  # the business number involved
+    # The business number involved (a message's From or To, so as wide).
+    sms_number: Mapped[str | None] = mapped_column(String(CARRIER_PHONE_LENGTH))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

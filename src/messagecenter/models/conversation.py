@@ -24,6 +24,11 @@ FOLDER_REPLIED = "replied"  # the business answered last
 FOLDER_ARCHIVED = "archived"  # put away by staff until the client writes again
 FOLDERS = (FOLDER_UNREAD, FOLDER_READ, FOLDER_REPLIED, FOLDER_ARCHIVED)
 
+# A client's phone as the carrier sent it: E.164 (16 characters at most) or a channel address
+# such as `whatsapp:+447700900123`. Twilio's addresses are shorter; a longer sender is kept
+# with the unrouted texts (see intake.py).
+CARRIER_PHONE_LENGTH = 64
+
 
 class Conversation(Base):
     __tablename__ = "conversations"
@@ -47,7 +52,8 @@ class Conversation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"))
-    phone: Mapped[str] = mapped_column(String(20))  # the client's number, E.164
+    # The client's number (E.164) or channel address, as the carrier sent it.
+    phone: Mapped[str] = mapped_column(String(CARRIER_PHONE_LENGTH))
     # None while the sender is an unidentified contact.
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
     folder: Mapped[str] = mapped_column(String(10))

@@ -79,8 +79,9 @@ class Message(Base):
     sender_type: Mapped[str] = mapped_column(String(10))
     staff_member_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
-    from_phone: Mapped[str] = mapped_column(String(20))
-    to_phone: Mapped[str] = mapped_column(String(20))
+    # E.164 or a channel address (whatsapp:+...), as the carrier sent it: CARRIER_PHONE_LENGTH.
+    from_phone: Mapped[str] = mapped_column(String(64))
+    to_phone: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text, default="")
     # The client's text held NUL characters, stored as U+FFFD (the database cannot hold one).
     body_had_nul: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -119,14 +120,16 @@ class MessageStatusEvent(Base):
 
 
 class UnroutedMessage(Base):
-    """An inbound text to a number that is no business's active number: kept for the
-    operator, attached to no business."""
+    """An inbound text whose To is no business's active number: kept for the operator,
+    attached to no business. (A text to an active number is always a conversation, whatever
+    its sender; only a From or To longer than any carrier address, 64 characters, which
+    Twilio never sends, lands here too.)"""
 
     __tablename__ = "unrouted_messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     carrier_sid: Mapped[str] = mapped_column(String(64), unique=True)
-    # As the carrier sent them, however long (a sender that is no phone number lands here).
+    # As the carrier sent them, however long (nothing the carrier sends may be lost).
     from_phone: Mapped[str] = mapped_column(Text)
     to_phone: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text, default="")
