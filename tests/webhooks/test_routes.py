@@ -163,6 +163,22 @@ def test_media_only_inbound_is_accepted_and_counts_as_mms(
     )
 
 
+@pytest.mark.parametrize("num_media", ["-1", None, "0", "abc", "99"])
+def test_media_urls_are_kept_whatever_num_media_says(
+    api: TestClient, setup: SetUp, session: Session, num_media: str | None
+) -> None:
+    form = inbound_form(setup)
+    urls = [f"https://api.twilio.com/media/ME{i}" for i in range(12)]
+    form.update({f"MediaUrl{i}": url for i, url in enumerate(urls)})
+    if num_media is None:
+        del form["NumMedia"]
+    else:
+        form["NumMedia"] = num_media
+    assert signed_post(api, INBOUND, form).status_code == 200  # type: ignore[attr-defined]
+    message = session.scalars(select(Message)).one()
+    assert message.media_urls == urls[:10]  # Twilio sends at most 10: the rest is not read
+
+
 def test_unrouted_inbound_is_kept_for_the_operator_and_answered(
     api: TestClient, setup: SetUp, session: Session
 ) -> None:

@@ -13,7 +13,7 @@ from messagecenter.carriers.base import InboundSms, StatusReport
 from messagecenter.carriers.twilio.signature import FormParams
 from messagecenter.errors import InvalidInput
 
-MAX_MEDIA = 10  # Twilio delivers at most 10 media items per message
+MAX_MEDIA = 10  # Twilio delivers at most 10 media items per message (MediaUrl0..9)
 SID_LENGTH = 64  # messages.carrier_sid and the queue's (Twilio's sids have 34 characters)
 STATUS_LENGTH = 32  # message_status_events.status (Twilio's words have at most 19)
 MAX_INTEGER = 2**31 - 1  # our ids and error codes are 32-bit integer columns
@@ -33,15 +33,10 @@ def parse_inbound(params: FormParams) -> InboundSms:
     if missing:
         raise InvalidInput(f"Missing Twilio field(s): {', '.join(missing)}.", field=missing[0])
     assert sid and from_phone and to_phone
-    media = []
-    try:
-        count = min(int(params.first("NumMedia") or "0"), MAX_MEDIA)
-    except ValueError:
-        count = MAX_MEDIA  # keep whatever media URLs came rather than lose them
-    for index in range(count):
-        url = params.first(f"MediaUrl{index}")
-        if url:
-            media.append(url)
+    # Every MediaUrl0..9 that came, whatever NumMedia says: a NumMedia of 0, -1, missing or
+    # garbled must not lose a client's picture. Twilio sends at most MAX_MEDIA.
+    urls = (params.first(f"MediaUrl{index}") for index in range(MAX_MEDIA))
+    media = [url for url in urls if url]
     return InboundSms(sid, from_phone.strip(), to_phone.strip(), params.first("Body") or "", media)
 
 
