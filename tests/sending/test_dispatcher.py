@@ -880,6 +880,146 @@ def test_settle_takes_the_twin_no_other_message_holds(
     assert both[0].carrier_sid != both[1].carrier_sid
 
 
+def _twins_handed_over(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> tuple[int, int, CarrierAccepted, CarrierAccepted]:
+    """Two of our messages handed to the carrier, both answers lost; the carrier messages
+    each one really became."""
+    [one, two] = queue_messages(session, context, clock.now(), count=2).message_ids
+    with session_scope(context.sessions) as unit:
+        for claim in service.claim_due(unit, clock.now(), 10, "https://mc.example.test/cb"):
+            assert service.mark_sending(unit, claim, clock.now(), clock.now() + SETTLE_AFTER)
+    return (
+        one,
+        two,
+        CarrierAccepted("SM" + "1" * 32, "sent"),
+        CarrierAccepted("SM" + "2" * 32, "sent"),
+    )
+
+
+def _matched_by_lookup(
+    context: AppContext, message_id: int, candidate: CarrierAccepted, at: datetime
+) -> None:
+    with session_scope(context.sessions) as unit:
+        assert service.record_accepted(unit, message_id, candidate, at, from_lookup=True)
+
+
+def _sends_again(session: Session, message_id: int, clock: FrozenClock) -> None:
+    """The message lost a twin's sid: handed over with no outcome, its own lookup due now."""
+    message = load(session, message_id)
+    assert (message.carrier_sid, message.carrier_sid_from_lookup) == (None, False)
+    assert (message.dispatch_state, message.status) == (DISPATCH_SENDING, "queued")
+    assert message.next_attempt_at == clock.now()
+
+
+def test_the_carriers_answer_to_our_create_takes_a_sid_a_twin_matched_by_lookup(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """A stalled create answer arrives after a lookup gave its sid to the identical twin: the
+    answer is the carrier's word, so the message takes its sid (it is not given up later) and
+    the twin looks itself up again, finding its own."""
+    one, two, sid_one, sid_two = _twins_handed_over(session, context, clock)
+    clock.advance(SETTLE_AFTER + timedelta(seconds=1))
+    _matched_by_lookup(context, one, sid_two, clock.now())  # the twin's, closest in time
+    assert load(session, one).carrier_sid_from_lookup
+
+    with session_scope(context.sessions) as unit:
+        assert service.record_accepted(unit, two, sid_two, clock.now())  # two's own answer
+    taken = load(session, two)
+    assert (taken.carrier_sid, taken.carrier_sid_from_lookup, taken.dispatch_state) == (
+        sid_two.carrier_sid,
+        False,
+        DISPATCH_ACCEPTED,
+    )
+    _sends_again(session, one, clock)
+
+    carrier = FakeCarrier(clock)
+    carrier.find_sent = lambda sms, attempted_at: [sid_two, sid_one]  # type: ignore[method-assign]
+    assert dispatcher_for(context, carrier).settle_by_lookup() == 1
+    assert load(session, one).carrier_sid == sid_one.carrier_sid
+    assert load(session, two).carrier_sid == sid_two.carrier_sid
+    assert carrier.sends == []
+
+
+def test_a_dispatcher_records_its_create_answer_over_a_twins_lookup(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Through the dispatcher: the second twin's call stalls past the first twin's lookup,
+    which matches the second's carrier message; the second's answer still settles it."""
+    [one, two] = queue_messages(session, context, clock.now(), count=2).message_ids
+    stolen = CarrierAccepted("SM" + "2" * 32, "queued")
+    carrier = FakeCarrier(clock, [CarrierAmbiguous("read timeout")])
+
+    def stall(sms: OutboundSms) -> None:
+        if sms.message_id == two:  # meanwhile, one is looked up and matched to two's
+            clock.advance(SETTLE_AFTER + timedelta(seconds=1))
+            _matched_by_lookup(context, one, stolen, clock.now())
+
+    carrier.observe = stall
+    send = carrier.send
+
+    def answer_with_the_stolen_sid(sms: OutboundSms) -> CarrierAccepted:
+        send(sms)
+        return stolen
+
+    carrier.send = answer_with_the_stolen_sid  # type: ignore[method-assign]
+    assert dispatcher_for(context, carrier).run_once() == 2
+
+    assert load(session, two).carrier_sid == stolen.carrier_sid
+    assert load(session, two).dispatch_state == DISPATCH_ACCEPTED
+    _sends_again(session, one, clock)
+
+
+def test_a_callback_naming_our_id_takes_its_sid_from_a_twin_matched_by_lookup(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """The twins were matched the wrong way round by lookup. Each one's signed callback
+    (?message=<id>) names its own carrier message: neither is dropped as misrouted, and
+    taking a sid the other holds is no unique-constraint error."""
+    one, two, sid_one, sid_two = _twins_handed_over(session, context, clock)
+    clock.advance(SETTLE_AFTER + timedelta(seconds=1))
+    _matched_by_lookup(context, one, sid_two, clock.now())
+    _matched_by_lookup(context, two, sid_one, clock.now())
+
+    with session_scope(context.sessions) as unit:
+        report = StatusReport(sid_two.carrier_sid, "delivered", message_id=two)
+        assert service.record_status(unit, report, clock.now())
+    assert (load(session, two).carrier_sid, load(session, two).status) == (
+        sid_two.carrier_sid,
+        "delivered",
+    )
+    _sends_again(session, one, clock)
+
+    with session_scope(context.sessions) as unit:
+        report = StatusReport(sid_one.carrier_sid, "undelivered", message_id=one, error_code=30003)
+        assert service.record_status(unit, report, clock.now())
+    settled = load(session, one)
+    assert (settled.carrier_sid, settled.status, settled.dispatch_state) == (
+        sid_one.carrier_sid,
+        "undelivered",
+        DISPATCH_ACCEPTED,
+    )
+    assert load(session, two).carrier_sid == sid_two.carrier_sid
+
+
+def test_a_callback_for_a_sid_held_on_the_carriers_word_is_dropped(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Only a lookup's match gives way: a report naming our id with a sid another message
+    got from the carrier's own answer is misrouted (or forged), and changes nothing."""
+    one, two, sid_one, _ = _twins_handed_over(session, context, clock)
+    with session_scope(context.sessions) as unit:
+        assert service.record_accepted(unit, one, sid_one, clock.now())
+    with session_scope(context.sessions) as unit:
+        report = StatusReport(sid_one.carrier_sid, "delivered", message_id=two)
+        assert not service.record_status(unit, report, clock.now())
+    assert load(session, one).carrier_sid == sid_one.carrier_sid
+    assert (load(session, two).carrier_sid, load(session, two).dispatch_state) == (
+        None,
+        DISPATCH_SENDING,
+    )
+
+
 def test_outbox_waits_come_from_the_settings(settings: Settings) -> None:
     configured = settings.model_copy(
         update={

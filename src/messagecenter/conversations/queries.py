@@ -313,8 +313,9 @@ def _conversation_upsert(dialect_insert: Any) -> Any:
 
 def _message_insert(dialect_insert: Any) -> Any:
     table = Message.__table__
-    # body_had_nul keeps its default: the intake sets it for the texts that held a NUL.
-    columns = [c.name for c in table.columns if c.name not in ("id", "body_had_nul")]
+    # Columns with a server default keep it (body_had_nul: the intake sets it for the texts
+    # that held a NUL; carrier_sid_from_lookup: an outbound message's).
+    columns = [c.name for c in table.columns if c.name != "id" and c.server_default is None]
     values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
     return (
         dialect_insert(table)

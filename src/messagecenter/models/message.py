@@ -93,6 +93,11 @@ class Message(Base):
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(String(300))
     carrier_sid: Mapped[str | None] = mapped_column(String(64))
+    # The sid was matched by a lookup (same text, numbers and time), so it may be a twin's:
+    # the carrier's own answer to our create, or a callback naming our id, takes it over.
+    carrier_sid_from_lookup: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     # Outbox bookkeeping.
     dispatch_state: Mapped[str] = mapped_column(String(10))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

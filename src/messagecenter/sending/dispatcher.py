@@ -164,7 +164,16 @@ class Dispatcher:
             log.warning("message %s: carrier error %s; will settle by id", item.message_id, exc)
             return
         with session_scope(self._sessions) as session:
-            service.record_accepted(session, item.message_id, accepted, self._clock.now())
+            recorded = service.record_accepted(
+                session, item.message_id, accepted, self._clock.now()
+            )
+        if not recorded:  # the carrier gave one sid twice, or a forged callback took it
+            log.error(
+                "message %s: the carrier took it as %s, which another message holds; "
+                "left to settle by id",
+                item.message_id,
+                accepted.carrier_sid,
+            )
 
     def release_expired_claims(self) -> int:
         """Send claims left by a process that died back to the queue (never handed over)."""
@@ -213,7 +222,10 @@ class Dispatcher:
                 candidates = []
             with session_scope(self._sessions) as session:
                 # A candidate another of our messages already holds is that one's twin.
-                if any(service.record_accepted(session, message_id, c, now) for c in candidates):
+                if any(
+                    service.record_accepted(session, message_id, c, now, from_lookup=True)
+                    for c in candidates
+                ):
                     settled += 1
                 elif overdue:
                     service.record_rejected(session, message_id, None, UNCONFIRMED_REASON, now)

@@ -167,23 +167,80 @@ def outbound_sms(message: Message, callback_url: str) -> OutboundSms:
 
 
 def record_accepted(
-    session: Session, message_id: int, accepted: CarrierAccepted, at: datetime
+    session: Session,
+    message_id: int,
+    accepted: CarrierAccepted,
+    at: datetime,
+    *,
+    from_lookup: bool = False,
 ) -> bool:
-    """The carrier took the message; False when that carrier id already belongs to another
-    of our messages (a lookup by content matched an older twin, so this one was not found)."""
-    owner = session.scalar(select(Message.id).where(Message.carrier_sid == accepted.carrier_sid))
-    if owner is not None and owner != message_id:
-        return False
+    """The carrier took the message: its answer to our create, or (`from_lookup`) a carrier
+    message found by content, which may be an identical twin's. False when the sid is not
+    this message's to take: a lookup's candidate another of our messages holds (that one's
+    twin), or a sid another message holds on the carrier's own word (see _take_sid)."""
     message = _locked_message(session, message_id)
     if message is None:
         return False
+    if from_lookup:
+        if message.carrier_sid is not None:
+            return True  # settled meanwhile by its own callback: the lookup adds nothing
+        holder = session.scalar(
+            select(Message.id).where(Message.carrier_sid == accepted.carrier_sid)
+        )
+        if holder is not None:
+            return False
+        message.carrier_sid = accepted.carrier_sid
+        message.carrier_sid_from_lookup = True
+    elif not _take_sid(session, message, accepted.carrier_sid, at):
+        return False
     _revive_if_given_up(session, message)
     message.dispatch_state = DISPATCH_ACCEPTED
-    message.carrier_sid = message.carrier_sid or accepted.carrier_sid
     message.updated_at = at
     _advance(session, message, status.from_carrier(accepted.carrier_status), None, at)
     session.flush()
     return True
+
+
+def _take_sid(session: Session, message: Message, carrier_sid: str, at: datetime) -> bool:
+    """The carrier's own word (its answer to our create, or a signed callback naming our id)
+    says `message` is carrier message `carrier_sid`. A sid matched only by lookup gives way to
+    it: the message that held it (a twin with the same text and numbers) loses it and goes
+    back to sending, to be looked up for its own; and if `message` itself held a twin's sid
+    by lookup, it lets that go. False when another message holds the sid on the carrier's
+    word as well, or `message` already has another sid on it: a forged or misrouted report."""
+    if message.carrier_sid == carrier_sid:
+        message.carrier_sid_from_lookup = False  # confirmed
+        return True
+    if message.carrier_sid is not None and not message.carrier_sid_from_lookup:
+        return False
+    holder = session.scalar(
+        select(Message).where(Message.carrier_sid == carrier_sid).with_for_update()
+    )
+    if holder is not None:
+        if not holder.carrier_sid_from_lookup:
+            return False
+        _drop_lookup_sid(session, holder, at)
+    if message.carrier_sid is not None:
+        _drop_lookup_sid(session, message, at)
+    session.flush()  # the sid is free before it is taken (it is unique)
+    message.carrier_sid = carrier_sid
+    message.carrier_sid_from_lookup = False
+    return True
+
+
+def _drop_lookup_sid(session: Session, message: Message, at: datetime) -> None:
+    """A sid this message got by lookup was its twin's: everything it says came from the
+    twin's carrier message, so the message is handed over with no outcome again (sending),
+    its next lookup due at once."""
+    message.carrier_sid = None
+    message.carrier_sid_from_lookup = False
+    message.dispatch_state = DISPATCH_SENDING
+    message.next_attempt_at = at
+    message.status = status.QUEUED
+    message.error_code = None
+    message.error_message = None
+    message.updated_at = at
+    _queue_status_event(session, message)
 
 
 def record_retry_later(
@@ -245,7 +302,9 @@ def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
         # Not ours (or not yet), or a client's text: callbacks report only what we sent, and
         # a 21610 applied to an inbound one would opt the business's own number out.
         return False
-    if message.carrier_sid and report.carrier_sid and message.carrier_sid != report.carrier_sid:
+    # Signed and naming our id: the carrier's word on which carrier message this is.
+    naming_us = bool(report.carrier_sid) and message.id == report.message_id
+    if naming_us and not _take_sid(session, message, report.carrier_sid, at):
         return False  # a forged or misrouted report for another carrier message
     carrier_status = report.carrier_status.strip().lower()
     inserted = insert_ignore(
@@ -262,9 +321,6 @@ def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
     )
     if inserted is None:
         return False
-    if message.carrier_sid is None and report.carrier_sid:
-        # The callback beat the dispatcher's own record: it settles the claim by our id.
-        message.carrier_sid = report.carrier_sid
     _revive_if_given_up(session, message)
     if message.dispatch_state in _UNSETTLED:
         message.dispatch_state = DISPATCH_ACCEPTED
@@ -350,6 +406,10 @@ def _advance(
         message.error_message = (reason_for(error_code) or detail or "")[:300]
     elif new_status == status.FAILED and detail:
         message.error_message = detail[:300]
+    _queue_status_event(session, message)
+
+
+def _queue_status_event(session: Session, message: Message) -> None:
     queue_event_on_commit(
         session,
         LiveEvent(

@@ -5,6 +5,8 @@ before it, so a hold that never reached the carrier can go back to the queue, an
 message handed over is settled by asking the carrier. "claimed" keeps its old meaning (the
 carrier may have been called): dispatchers from before this revision, still running during a
 rolling upgrade, go on writing it, so it is settled by lookup like "sending", never released.
+A carrier sid matched by lookup is marked as such: it may be an identical twin's, and the
+carrier's answer to our create or a callback naming our id takes it over.
 
 Revision ID: 0006
 Revises: 0005
@@ -26,6 +28,11 @@ UNSETTLED = "dispatch_state IN ('sending', 'claimed')"
 
 def upgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "carrier_sid_from_lookup", sa.Boolean(), server_default=sa.false(), nullable=False
+            )
+        )
         batch_op.drop_index(
             "ix_messages_claimed",
             sqlite_where=sa.text("dispatch_state = 'claimed'"),
@@ -75,3 +82,4 @@ def downgrade() -> None:
             sqlite_where=sa.text("dispatch_state = 'claimed'"),
             postgresql_where=sa.text("dispatch_state = 'claimed'"),
         )
+        batch_op.drop_column("carrier_sid_from_lookup")
