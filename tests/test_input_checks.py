@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from messagecenter import body_limits, input_checks
 from messagecenter.app import create_app
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
@@ -217,3 +218,22 @@ def test_a_multipart_api_body_is_a_415(api: TestClient, setup: SetUp) -> None:
     reply = api.post("/api/v1/clients", headers=setup.auth, files={"first_name": (None, "A")})
     assert reply.status_code == 415
     assert reply.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_every_body_within_the_limit_is_checked_whole(api: TestClient, setup: SetUp) -> None:
+    # BodyLimits (outside RefuseNul) refuses anything larger, so nothing passes unchecked.
+    assert input_checks.MAX_CHECKED_BODY >= body_limits.BODY_LIMIT
+    document = json.dumps({"notes": "n" * (body_limits.BODY_LIMIT - 100), "last_name": "\u0000"})
+    assert len(document) <= body_limits.BODY_LIMIT
+    encoded = document.encode()
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: read here as it comes
+        for start in range(0, len(encoded), 64 * 1024):
+            yield encoded[start : start + 64 * 1024]
+
+    reply = api.post(
+        "/api/v1/clients",
+        content=chunks(),
+        headers={**setup.auth, "Content-Type": "application/json"},
+    )
+    _assert_api_refusal(reply, "last_name")

@@ -20,12 +20,15 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from messagecenter.api.errors import error_response
+from messagecenter.body_limits import BODY_LIMIT
+from messagecenter.sms.text import NUL
 
-NUL = "\x00"
 # Paths whose text comes from a client's phone: replaced in the intake, never refused.
 EXEMPT_PREFIXES = ("/webhooks/", "/simulator/")
-# Bodies beyond this are not buffered here: the body limit answers them 413 anyway.
-MAX_CHECKED_BODY = 1024 * 1024
+# BodyLimits sits outside this middleware (app.py) and has already answered 413 to any body
+# over BODY_LIMIT, so every body that reaches here is read and checked whole. The cap only
+# keeps this middleware from buffering without end were it ever mounted without BodyLimits.
+MAX_CHECKED_BODY = BODY_LIMIT
 
 
 class RefuseNul:

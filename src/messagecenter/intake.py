@@ -44,6 +44,7 @@ from messagecenter.models import (
     UnroutedMessage,
 )
 from messagecenter.sending import service as sending
+from messagecenter.sms.text import NUL, REPLACEMENT
 
 log = logging.getLogger(__name__)
 Outcome = TypeVar("Outcome")
@@ -51,8 +52,6 @@ Outcome = TypeVar("Outcome")
 BATCH_SIZE = 100
 WEBHOOK_BATCH_SIZE = 64  # texts a webhook transaction may hold under load
 MAX_ATTEMPTS = 5  # after that a queued text is parked for the operator (see last_error)
-NUL = "\x00"
-REPLACEMENT = "\ufffd"  # what a NUL in a client's text is stored as
 
 
 def _phone_length() -> int:

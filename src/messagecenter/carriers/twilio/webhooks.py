@@ -12,13 +12,12 @@ from __future__ import annotations
 from messagecenter.carriers.base import InboundSms, StatusReport
 from messagecenter.carriers.twilio.signature import FormParams
 from messagecenter.errors import InvalidInput
+from messagecenter.sms.text import NUL, REPLACEMENT
 
 MAX_MEDIA = 10  # Twilio delivers at most 10 media items per message (MediaUrl0..9)
 SID_LENGTH = 64  # messages.carrier_sid and the queue's (Twilio's sids have 34 characters)
 STATUS_LENGTH = 32  # message_status_events.status (Twilio's words have at most 19)
 MAX_INTEGER = 2**31 - 1  # our ids and error codes are 32-bit integer columns
-NUL = "\x00"
-REPLACEMENT = "\ufffd"
 
 
 def parse_inbound(params: FormParams) -> InboundSms:
