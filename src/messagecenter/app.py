@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
-from messagecenter import __version__
+from messagecenter import __version__, metrics
 from messagecenter.api.errors import ERROR_RESPONSES, install_error_handlers
 from messagecenter.body_limits import BodyLimits
 from messagecenter.businesses.routes import router as business_router
@@ -26,6 +26,8 @@ from messagecenter.context import AppContext, build_context
 from messagecenter.conversations.routes import router as conversations_router
 from messagecenter.events import PostgresListener, libpq_dsn
 from messagecenter.input_checks import RefuseNul
+from messagecenter.intake import MAX_ATTEMPTS
+from messagecenter.logs import RequestLog
 from messagecenter.numbers.routes import router as numbers_router
 from messagecenter.security_headers import SecurityHeaders
 from messagecenter.sending.dispatcher import STOP_WAIT_SECONDS
@@ -90,6 +92,7 @@ def create_app(
             if listener is not None:
                 listener.stop()
             context.intake.close()
+            metrics.process_ended()
 
     app = FastAPI(
         title="Message Center",
@@ -119,6 +122,8 @@ def create_app(
     app.add_middleware(BodyLimits)
     # Outermost: every response of ours carries the security headers, a 413 or 500 too.
     app.add_middleware(SecurityHeaders)
+    # Outermost of all: a request id for every log line, one line per request (logs.py).
+    app.add_middleware(RequestLog)
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(clients_router)
@@ -133,6 +138,14 @@ def create_app(
     app.include_router(manage_router)
     if context.simulator is not None:
         app.include_router(simulator_router)
+
+    settings = context.settings
+    app.add_api_route(  # Prometheus; a token or loopback only (metrics.py)
+        "/metrics",
+        metrics.endpoint(context.sessions, context.clock, settings.metrics_token, MAX_ATTEMPTS),
+        methods=["GET"],
+        include_in_schema=False,
+    )
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 
 from messagecenter.config import Settings
 from messagecenter.errors import DomainError
+from messagecenter.logs import configure_logging, logging_config
 
 log = logging.getLogger("messagecenter")
 
@@ -35,17 +36,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)  # every request's headers
     try:
         settings = Settings()
     except ValidationError as exc:
         for problem in exc.errors():
             print(f"error: {_setting_problem(problem)}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format)  # text or JSON lines, with request ids (logs.py)
     try:
         result: int = args.handler(settings, args)
         return result
@@ -256,6 +253,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         "host": args.host,
         "port": args.port,
         "log_level": "info",
+        # Its own logs through ours (and in each --workers process); its access log stays off:
+        # RequestLog writes one line per request, with its id.
+        "log_config": logging_config(settings.log_format),
         "access_log": False,
         "proxy_headers": False,
         # Open connections (every staff page holds an event stream) get this long to finish
@@ -267,6 +267,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # it found: this one ends the process with status 0 rather than death by the signal.
     signal.signal(signal.SIGTERM, _exit_after_shutdown)
     if args.workers > 1:
+        from messagecenter.metrics import use_private_directory
+
+        # Before the worker processes start: their counters sum in one directory (metrics.py).
+        use_private_directory()
         factory = "create_web_app_from_env" if args.no_worker else "create_app_from_env"
         uvicorn.run(f"messagecenter.app:{factory}", factory=True, workers=args.workers, **options)
         return 0

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     simulator_open: bool = False
     # Proxies whose X-Forwarded-For is believed (sign-in throttling): "10.0.0.2, 10.1.0.0/16".
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    # Logs: `text` lines or `json` objects, one per request and per job step (logs.py).
+    log_format: Literal["text", "json"] = "text"
+    # Bearer token for /metrics; unset, /metrics answers only loopback clients (metrics.py).
+    metrics_token: str | None = None
     # Twilio's own variable names, kept as Twilio documents them (no prefix).
     twilio_account_sid: str | None = Field(default=None, validation_alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: str | None = Field(default=None, validation_alias="TWILIO_AUTH_TOKEN")

@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
+from messagecenter import metrics
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "messagecenter_events"
@@ -85,9 +87,11 @@ class EventBus:
         entry = (asyncio.get_running_loop(), queue)
         with self._lock:
             self._subscribers.setdefault(business_id, set()).add(entry)
+        metrics.LIVE_SUBSCRIBERS.inc()
         try:
             yield queue
         finally:
+            metrics.LIVE_SUBSCRIBERS.dec()
             with self._lock:
                 subscribers = self._subscribers.get(business_id, set())
                 subscribers.discard(entry)

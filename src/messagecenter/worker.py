@@ -15,6 +15,7 @@ from messagecenter.carriers.base import Carrier
 from messagecenter.clock import Clock
 from messagecenter.db import session_scope
 from messagecenter.intake import Intake
+from messagecenter.logs import count, job_step
 from messagecenter.sending.dispatcher import Dispatcher
 from messagecenter.web.throttle import purge_sign_ins
 
@@ -58,13 +59,14 @@ class BackgroundWorker:
         texts, replied = self._intake.process_queued()
         if stopping():  # a batch of texts may take a while: stop before the outbox, too
             return texts
-        self._dispatcher.release_expired_claims()
+        count(expired_claims_released=self._dispatcher.release_expired_claims())
         sent = self._dispatcher.run_once(stop)
         if replied:
             sent += self._dispatcher.run_once(stop)
+        count(texts_processed=texts, messages_handed_over=sent)
         if stopping():
             return texts + sent
-        self._dispatcher.settle_by_lookup(stop)
+        count(settled_by_lookup=self._dispatcher.settle_by_lookup(stop))
         self._carrier.tick()
         if time.monotonic() >= self._next_purge:
             self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
@@ -78,7 +80,8 @@ class BackgroundWorker:
         log.info("background worker started (carrier: %s)", self._carrier.name)
         while not stop.is_set():
             try:
-                busy = self.run_once(stop)
+                with job_step("worker pass"):  # one log line when it did work, with its id
+                    busy = self.run_once(stop)
             except Exception:  # keep going; the database may be briefly away
                 log.exception("background worker step failed")
                 busy = 0

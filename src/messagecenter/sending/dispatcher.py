@@ -21,6 +21,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from messagecenter import metrics
 from messagecenter.carriers.base import (
     Carrier,
     CarrierAmbiguous,
@@ -137,6 +138,7 @@ class Dispatcher:
                 item.message_id,
             )
             return rest
+        metrics.dispatched(item.due_at, now)
         self._call(item)
         return rest
 
@@ -145,12 +147,14 @@ class Dispatcher:
             accepted = self._carrier.send(item.sms)
         except CarrierRetryLater as exc:
             log.info("message %s: carrier busy (%s); retrying later", item.message_id, exc.code)
+            metrics.send_outcome("retry_later")
             with session_scope(self._sessions) as session:
                 service.record_retry_later(
                     session, item.message_id, self._clock.now(), exc.retry_after, self._rng
                 )
             return
         except CarrierRejected as exc:
+            metrics.send_outcome("rejected")
             with session_scope(self._sessions) as session:
                 service.record_rejected(
                     session, item.message_id, exc.code, exc.message, self._clock.now()
@@ -159,10 +163,13 @@ class Dispatcher:
         except CarrierAmbiguous as exc:
             # Stays sending; its callback or settle_by_lookup decides.
             log.warning("message %s: outcome unknown (%s); will settle by id", item.message_id, exc)
+            metrics.send_outcome("ambiguous")
             return
         except CarrierError as exc:  # any other carrier failure is treated as ambiguous
             log.warning("message %s: carrier error %s; will settle by id", item.message_id, exc)
+            metrics.send_outcome("ambiguous")
             return
+        metrics.send_outcome("accepted")
         with session_scope(self._sessions) as session:
             recorded = service.record_accepted(
                 session, item.message_id, accepted, self._clock.now()

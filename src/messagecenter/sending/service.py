@@ -50,6 +50,7 @@ class Claimed:
     message_id: int
     sms: OutboundSms
     claimed_at: datetime  # with the id, names this claim: a released and re-taken one differs
+    due_at: datetime | None = None  # when it became due (dispatch latency, metrics.py)
 
 
 def claim_due(session: Session, at: datetime, limit: int, callback_url: str) -> list[Claimed]:
@@ -74,7 +75,9 @@ def claim_due(session: Session, at: datetime, limit: int, callback_url: str) -> 
         message.dispatch_state = DISPATCH_HELD
         message.claimed_at = at
         message.updated_at = at
-        claimed.append(Claimed(message.id, outbound_sms(message, callback_url), at))
+        claimed.append(
+            Claimed(message.id, outbound_sms(message, callback_url), at, message.next_attempt_at)
+        )
     session.flush()
     return claimed
 

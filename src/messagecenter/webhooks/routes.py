@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from messagecenter import metrics
 from messagecenter.carriers.twilio.signature import FormParams
 from messagecenter.carriers.twilio.webhooks import parse_inbound, parse_status
 from messagecenter.context import AppContext
@@ -34,6 +35,7 @@ async def _verified_form(request: Request) -> FormParams | Response:
     url = context.settings.public_url + request.url.path + (f"?{query}" if query else "")
     if not context.signatures.is_valid(url, params, request.headers):
         log.warning("refused a webhook with a bad or missing signature: %s", request.url.path)
+        metrics.signature_refused(request.url.path)
         return Response("Invalid Twilio signature.\n", 403, media_type="text/plain")
     return params
 
@@ -51,6 +53,7 @@ async def inbound_sms(request: Request) -> Response:
     # Stored durably (idempotent by MessageSid) before we answer.
     if await context.intake.accept_inbound(inbound):
         context.worker.wake()
+    metrics.inbound_accepted()
     return Response(EMPTY_TWIML, 200, media_type="text/xml")
 
 
@@ -65,4 +68,5 @@ async def status_callback(request: Request) -> Response:
         return Response(exc.message + "\n", 400, media_type="text/plain")
     context: AppContext = request.app.state.context
     await run_in_threadpool(context.intake.receive_status, report)
+    metrics.status_callback()
     return Response(status_code=204)
