@@ -480,6 +480,7 @@ class FakeTwilio:
             self._created = 0
             self._send_delay = 0.0
             self._creates_in_progress = 0
+            self._holding_stored = 0
             self.account_status = "active"  # or "suspended" / "closed", as Twilio says
             # Where the list puts messages not sent yet (Twilio does not document it).
             self.unsent_listed: Literal["first", "last"] = "first"
@@ -534,6 +535,12 @@ class FakeTwilio:
         """Messages create requests received and not yet answered (held back or delayed)."""
         with self._lock:
             return self._creates_in_progress
+
+    def holding_stored(self) -> int:
+        """Create requests stored and now held back by an injected timeout: the caller is
+        certainly in the middle of that carrier call, and created_count() already counts it."""
+        with self._lock:
+            return self._holding_stored
 
     def created_count(self) -> int:
         """How many outbound messages Twilio accepted (stored), whatever it answered."""
@@ -918,7 +925,13 @@ class FakeTwilio:
         if fault is not None and fault.kind == "server_error":
             raise TwilioError(fault.status, 20500)
         if fault is not None and fault.kind == "timeout":
-            await self._sleep(fault.seconds)
+            with self._lock:
+                self._holding_stored += 1
+            try:
+                await self._sleep(fault.seconds)
+            finally:
+                with self._lock:
+                    self._holding_stored -= 1
         elif delay:
             await self._sleep(delay)
         return JSONResponse(resource, 201)
