@@ -120,6 +120,7 @@ def logging_config(log_format: str = "text") -> dict[str, Any]:
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
             "alembic": {"level": "WARNING"},
             "twilio.http_client": {"level": "WARNING"},  # every request's headers
+            "httpx": {"level": "WARNING"},  # every URL, phone numbers in a lookup's query too
         },
     }
 
