@@ -40,6 +40,7 @@ _RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None)._
     "asctime",
     "request_id",
     "taskName",
+    "color_message",  # uvicorn's copy of its message with terminal colours
 }
 
 
