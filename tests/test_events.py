@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from messagecenter.api.keys import authenticate, revoke_api_key
+from messagecenter.apikeys.service import authenticate, revoke_api_key
 from messagecenter.app import create_app
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext, build_context

@@ -16,8 +16,6 @@ from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
 from messagecenter import __version__, metrics
-from messagecenter.api.errors import ERROR_RESPONSES, install_error_handlers
-from messagecenter.body_limits import BodyLimits
 from messagecenter.businesses.routes import router as business_router
 from messagecenter.carriers.simulator.routes import router as simulator_router
 from messagecenter.clients.routes import router as clients_router
@@ -25,20 +23,22 @@ from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.conversations.routes import router as conversations_router
 from messagecenter.events import PostgresListener, libpq_dsn
-from messagecenter.input_checks import RefuseNul
+from messagecenter.http.body_limits import BodyLimits
+from messagecenter.http.errors import ERROR_RESPONSES, install_error_handlers
+from messagecenter.http.input_checks import RefuseNul
+from messagecenter.http.security_headers import SecurityHeaders
+from messagecenter.http.server_errors import CompleteServerErrors
 from messagecenter.intake import MAX_ATTEMPTS
 from messagecenter.logs import RequestLog
 from messagecenter.numbers.routes import router as numbers_router
-from messagecenter.security_headers import SecurityHeaders
 from messagecenter.sending.dispatcher import STOP_WAIT_SECONDS
-from messagecenter.server_errors import CompleteServerErrors
+from messagecenter.signin.service import SESSION_LIFETIME
+from messagecenter.signin.throttle import LoginThrottle
 from messagecenter.staff.service import prepare_stand_in_hash
-from messagecenter.web.auth import SESSION_LIFETIME
 from messagecenter.web.live import router as live_router
 from messagecenter.web.live import staff_router as live_staff_router
 from messagecenter.web.manage import router as manage_router
 from messagecenter.web.routes import router as web_router
-from messagecenter.web.throttle import LoginThrottle
 from messagecenter.webhooks.routes import router as webhooks_router
 
 log = logging.getLogger(__name__)

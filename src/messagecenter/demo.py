@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from messagecenter.api.keys import key_digest
+from messagecenter.apikeys.service import key_digest
 from messagecenter.businesses.queries import active_number
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.carriers.base import Carrier, InboundSms

@@ -10,14 +10,14 @@ import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from messagecenter.api.idempotency import purge_expired
 from messagecenter.carriers.base import Carrier
 from messagecenter.clock import Clock
 from messagecenter.db import session_scope
+from messagecenter.idempotency.service import purge_expired
 from messagecenter.intake import Intake
 from messagecenter.logs import count, job_step
 from messagecenter.sending.dispatcher import Dispatcher
-from messagecenter.web.throttle import purge_sign_ins
+from messagecenter.signin.service import purge_sign_ins
 
 log = logging.getLogger(__name__)
 

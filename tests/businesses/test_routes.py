@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from messagecenter.api.keys import authenticate, revoke_api_key
+from messagecenter.apikeys.service import authenticate, revoke_api_key
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.conversations.service import Sender, send_message

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from messagecenter.api.keys import authenticate
+from messagecenter.apikeys.service import authenticate
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.clock import FrozenClock
 from messagecenter.errors import InvalidInput

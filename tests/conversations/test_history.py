@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import insert, literal_column
 from sqlalchemy.orm import Session
 
-from messagecenter.api.keys import create_api_key
+from messagecenter.apikeys.service import create_api_key
 from messagecenter.carriers.base import StatusReport
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext

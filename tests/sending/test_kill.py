@@ -28,7 +28,7 @@ import requests
 from requests import Response
 from sqlalchemy import Engine, func, select
 
-from messagecenter.api.keys import create_api_key
+from messagecenter.apikeys.service import create_api_key
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.carriers.twilio.carrier import TwilioCarrier
 from messagecenter.clients.service import ClientChanges, create_client

@@ -29,16 +29,12 @@ from messagecenter.clock import FrozenClock, SystemClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.db import session_scope
+from messagecenter.http.client_address import NON_IP, client_address
 from messagecenter.models import SignInFailure, StaffMember, WebSession
+from messagecenter.signin.service import purge_sign_ins
+from messagecenter.signin.throttle import Backoff, LoginThrottle
 from messagecenter.staff import service as staff_service
 from messagecenter.staff.service import create_staff_member, update_staff_member
-from messagecenter.web.throttle import (
-    NON_IP,
-    Backoff,
-    LoginThrottle,
-    client_address,
-    purge_sign_ins,
-)
 from tests.factories import make_business
 from tests.web.conftest import csrf_of, owner_email_of, sign_in
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from messagecenter.api.keys import authenticate, create_api_key, revoke_api_key
+from messagecenter.apikeys.service import authenticate, create_api_key, revoke_api_key
 from messagecenter.app import create_app
 from messagecenter.clock import Clock, FrozenClock
 from messagecenter.config import Settings

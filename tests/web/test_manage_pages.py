@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from messagecenter.api.keys import list_api_keys
+from messagecenter.apikeys.service import list_api_keys
 from messagecenter.app import create_app
 from messagecenter.businesses.queries import active_number
 from messagecenter.businesses.service import NewBusiness, create_business

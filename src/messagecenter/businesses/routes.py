@@ -8,9 +8,9 @@ from decimal import Decimal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from messagecenter.api.deps import BusinessDep, ContextDep, SessionDep
 from messagecenter.businesses import usage
 from messagecenter.conversations import queries as conversation_queries
+from messagecenter.http.deps import BusinessDep, ContextDep, SessionDep
 
 router = APIRouter(tags=["business"])
 

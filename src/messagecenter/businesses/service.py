@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
-from messagecenter.api.keys import create_api_key
+from messagecenter.apikeys.service import create_api_key
 from messagecenter.clients.phone import parse_phone
 from messagecenter.errors import InvalidInput
 from messagecenter.models import Business, Plan

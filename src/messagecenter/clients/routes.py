@@ -6,8 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from messagecenter.api.deps import BusinessDep, ContextDep, SessionDep
-from messagecenter.api.types import IdPath, OffsetQuery
 from messagecenter.clients import queries, service
 from messagecenter.clients.schemas import (
     ClientIn,
@@ -18,6 +16,8 @@ from messagecenter.clients.schemas import (
 )
 from messagecenter.consent import queries as consent_queries
 from messagecenter.consent.service import consent_summary
+from messagecenter.http.deps import BusinessDep, ContextDep, SessionDep
+from messagecenter.http.types import IdPath, OffsetQuery
 from messagecenter.models import Client, PhoneConsent
 
 router = APIRouter(prefix="/clients", tags=["clients"])

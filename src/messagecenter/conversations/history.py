@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, case, false, func, select
 from sqlalchemy.orm import Session
 
-from messagecenter.api.types import MAX_ID
 from messagecenter.models import ApiKey, Client, Conversation, Message, StaffMember
+from messagecenter.models.ids import MAX_ID
 
 SENDER_LABELS = {
     "client": "Client",

@@ -8,9 +8,6 @@ from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from messagecenter.api import idempotency
-from messagecenter.api.deps import ApiKeyDep, BusinessDep, ContextDep, SessionDep
-from messagecenter.api.types import DateTimeQuery, IdPath, OffsetQuery, OptionalIdQuery
 from messagecenter.clients import service as clients
 from messagecenter.consent import queries as consent_queries
 from messagecenter.context import AppContext
@@ -27,6 +24,9 @@ from messagecenter.conversations.schemas import (
 )
 from messagecenter.conversations.service import Sender
 from messagecenter.errors import InvalidInput, NotFound
+from messagecenter.http.deps import ApiKeyDep, BusinessDep, ContextDep, SessionDep
+from messagecenter.http.types import DateTimeQuery, IdPath, OffsetQuery, OptionalIdQuery
+from messagecenter.idempotency import service as idempotency
 from messagecenter.models import Business, Conversation, Message
 
 router = APIRouter(tags=["conversations"])

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool, StrictInt
 
-from messagecenter.api.types import MAX_ID
 from messagecenter.clients.schemas import SubscriptionOut
+from messagecenter.models.ids import MAX_ID
 
 # The 1,600-character limit is checked after CRLF becomes LF (by the service, with a clear
 # message); the schema only bounds what is worth reading.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from messagecenter.api.deps import BusinessDep, ContextDep, SessionDep
+from messagecenter.http.deps import BusinessDep, ContextDep, SessionDep
 from messagecenter.models import SmsNumber
 from messagecenter.models.sms_number import NUMBER_ACTIVE
 from messagecenter.numbers import service

@@ -1,11 +1,10 @@
-"""Staff sign-in for the web app: server-side sessions behind a signed cookie, CSRF tokens, and
-sign-in throttling that every process shares through the database."""
+"""Staff sign-in for the web pages: the session cookie (signed; the server keeps the session,
+signin/), the device cookie, CSRF tokens, and the signed-in staff member as a dependency."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,47 +12,23 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from messagecenter.api.deps import SessionDep
 from messagecenter.db import session_scope
-from messagecenter.errors import DomainError, NotPermitted
-from messagecenter.events import access_ended, queue_event_on_commit
-from messagecenter.models import Business, StaffMember, WebSession
-from messagecenter.staff.service import check_sign_in, staff_by_email
-from messagecenter.web.throttle import LoginThrottle, client_address
+from messagecenter.errors import NotPermitted
+from messagecenter.http.client_address import client_address
+from messagecenter.http.deps import LoginRequired, SessionDep
+from messagecenter.models import Business, StaffMember
+from messagecenter.signin import service as signin
+from messagecenter.signin.throttle import LoginThrottle
 
 if TYPE_CHECKING:
     from messagecenter.context import AppContext
 
 SESSION_ID = "sid"  # the web session's random token; the database keeps only its SHA-256
 SESSION_CSRF = "csrf"
-SESSION_LIFETIME = timedelta(hours=12)  # from sign-in; the cookie's max_age too (app.py)
-DEVICE_COOKIE = "mc_device"  # a browser that has signed in to an account (web/throttle.py)
+DEVICE_COOKIE = "mc_device"  # a browser that has signed in to an account (signin/throttle.py)
 DEVICE_LIFETIME = timedelta(days=365)
-
-
-class LoginRequired(Exception):
-    """Raised by web routes for anyone not signed in; answered with a redirect to /login."""
-
-
-class LoginRefused(DomainError):
-    status_code = 401
-    code = "login_refused"
-
-
-class TooManySignIns(LoginRefused):
-    status_code = 429
-    code = "too_many_attempts"
-
-    def __init__(self, wait: timedelta) -> None:
-        self.retry_after = max(1, math.ceil(wait.total_seconds()))  # whole seconds, as HTTP says
-        if self.retry_after < 120:
-            when = f"{self.retry_after} second{'' if self.retry_after == 1 else 's'}"
-        else:
-            when = f"{math.ceil(self.retry_after / 60)} minutes"
-        super().__init__(f"Too many failed sign-ins. Try again in {when}.")
 
 
 # ---------------------------------------------------------------------------- sessions
@@ -66,41 +41,23 @@ class SignedIn:
 
 
 def sign_in(context: AppContext, request: Request, email: str, password: str) -> SignedIn:
-    """Check the password (throttled) and start a web session for the cookie, ending the one
-    this browser had. Raises LoginRefused, or TooManySignIns while a delay runs."""
-    email = email.strip().lower()
-    if not email or not password:
-        raise LoginRefused("Enter your email and password.")
+    """Sign in (signin.service.sign_in, throttled by this client's address and device) and
+    give this browser a fresh cookie for the new web session (no fixation)."""
     throttle: LoginThrottle = request.app.state.login_throttle
-    address = client_address(request, context.settings.trusted_proxies)
     # Whatever was typed, known or not; keyed, so the table's keys cannot be tried offline
     # against a list of emails.
-    account = _keyed_digest(request, email)
-    device = _known_device(request, account, context.clock.now())
-    with session_scope(context.sessions) as session:
-        wait = throttle.attempt(session, address, account, context.clock, device)
-    if wait > timedelta(0):
-        raise TooManySignIns(wait)
-    with session_scope(context.sessions) as session:
-        member = staff_by_email(session, email)
-    # Outside any transaction: argon2's 0.7 s must not hold SQLite's write lock. It runs
-    # whether or not the email has a login (check_sign_in), so the time does not tell.
-    matches = check_sign_in(member, password)
-    if member is None or not matches:
-        raise LoginRefused("That email and password do not match an active login.")
-    token = secrets.token_urlsafe(32)
-    with session_scope(context.sessions) as session:
-        throttle.succeeded(session, address, account, device)
-        _end_session(session, request.session.get(SESSION_ID))  # this browser's last one
-        now = context.clock.now()
-        session.add(
-            WebSession(
-                id=_digest(token),
-                staff_id=member.id,
-                created_at=now,
-                expires_at=now + SESSION_LIFETIME,
-            )
-        )
+    account = _keyed_digest(request, email.strip().lower())
+    member, token = signin.sign_in(
+        context.sessions,
+        context.clock,
+        throttle,
+        address=client_address(request, context.settings.trusted_proxies),
+        account=account,
+        device=_known_device(request, account, context.clock.now()),
+        email=email,
+        password=password,
+        ending=request.session.get(SESSION_ID),
+    )
     request.session.clear()  # a fresh cookie on sign-in (no fixation)
     request.session[SESSION_ID] = token
     request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
@@ -163,42 +120,14 @@ def sign_out(context: AppContext, request: Request) -> None:
     token = request.session.get(SESSION_ID)
     request.session.clear()
     with session_scope(context.sessions) as session:
-        _end_session(session, token)
-
-
-def _end_session(session: Session, token: object) -> None:
-    """Delete the web session of a cookie's token, if any, and close its event streams once
-    the transaction commits."""
-    if not isinstance(token, str):
-        return
-    found = session.execute(
-        select(WebSession.id, StaffMember.business_id)
-        .join(StaffMember, StaffMember.id == WebSession.staff_id)
-        .where(WebSession.id == _digest(token))
-    ).first()
-    if found is None:
-        return
-    session.execute(delete(WebSession).where(WebSession.id == found.id))
-    queue_event_on_commit(session, access_ended(found.business_id, web_session=found.id))
+        signin.end_web_session(session, token)
 
 
 def session_staff(session: Session, request: Request) -> tuple[StaffMember, str] | None:
     """The active staff member signed in by this request's cookie, and their web session's
-    id; None if there is none, it has ended or expired, or they were deactivated. One read."""
-    token = request.session.get(SESSION_ID)
-    if not isinstance(token, str):
-        return None
+    id; None if there is none, it has ended or expired, or they were deactivated."""
     now = request.app.state.context.clock.now()
-    found = session.execute(
-        select(StaffMember, WebSession.id)
-        .join(WebSession, WebSession.staff_id == StaffMember.id)
-        .where(
-            WebSession.id == _digest(token),
-            WebSession.expires_at > now,
-            StaffMember.active.is_(True),
-        )
-    ).first()
-    return None if found is None else (found[0], found[1])
+    return signin.staff_of_session(session, request.session.get(SESSION_ID), now)
 
 
 def current_staff(request: Request, session: SessionDep) -> StaffMember:
@@ -207,10 +136,6 @@ def current_staff(request: Request, session: SessionDep) -> StaffMember:
         request.session.clear()
         raise LoginRequired()
     return found[0]
-
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _keyed_digest(request: Request, value: str) -> str:

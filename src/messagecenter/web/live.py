@@ -15,14 +15,14 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
-from messagecenter.api.deps import ContextDep
-from messagecenter.api.keys import authenticate
+from messagecenter.apikeys.service import authenticate
 from messagecenter.clock import Clock
 from messagecenter.context import AppContext
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.db import session_scope
 from messagecenter.errors import NotAuthenticated
 from messagecenter.events import ACCESS_ENDED, EventBus, LiveEvent
+from messagecenter.http.deps import ContextDep
 from messagecenter.models import ApiKey, WebSession
 from messagecenter.web.auth import session_staff
 

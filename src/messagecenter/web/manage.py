@@ -13,9 +13,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
-from messagecenter.api import keys as api_keys
-from messagecenter.api.deps import ContextDep, SessionDep
-from messagecenter.api.types import MAX_ID, IdPath
+from messagecenter.apikeys import service as api_keys
 from messagecenter.businesses import queries as business_queries
 from messagecenter.businesses import usage
 from messagecenter.businesses.service import update_help_text
@@ -28,7 +26,10 @@ from messagecenter.context import AppContext
 from messagecenter.conversations import history
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.errors import DomainError, InvalidInput, NotFound, NotPermitted
+from messagecenter.http.deps import ContextDep, SessionDep
+from messagecenter.http.types import IdPath
 from messagecenter.models import Business, Client, StaffMember
+from messagecenter.models.ids import MAX_ID
 from messagecenter.models.staff import ROLE_OWNER
 from messagecenter.numbers import service as numbers
 from messagecenter.numbers.countries import NUMBER_TYPE, number_country

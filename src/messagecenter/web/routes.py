@@ -18,8 +18,6 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from messagecenter.api.deps import ContextDep, SessionDep
-from messagecenter.api.types import IdPath
 from messagecenter.businesses import usage
 from messagecenter.businesses.billing import units_for
 from messagecenter.businesses.usage import UsageSummary
@@ -31,15 +29,16 @@ from messagecenter.consent import queries as consent_queries
 from messagecenter.conversations import present, queries, service
 from messagecenter.conversations.service import MAX_BODY_CHARACTERS, Sender
 from messagecenter.errors import DomainError, NotPermitted
+from messagecenter.http.deps import ContextDep, SessionDep
+from messagecenter.http.types import IdPath
 from messagecenter.models import Business, Client, Message, StaffMember
+from messagecenter.signin.service import LoginRefused, TooManySignIns
 from messagecenter.sms.keywords import normalize_keyword_text
 from messagecenter.sms.segments import count_segments
 from messagecenter.web.auth import (
     SESSION_ID,
-    LoginRefused,
     StaffBusinessDep,
     StaffDep,
-    TooManySignIns,
     check_csrf,
     csrf_token,
     remember_device,

@@ -15,12 +15,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from sqlalchemy.orm import Session
 
-from messagecenter.api.deps import ContextDep, SessionDep
-from messagecenter.api.keys import authenticate
+from messagecenter.apikeys.service import authenticate
 from messagecenter.clients.phone import parse_phone
 from messagecenter.conversations.present import active_number_of
 from messagecenter.errors import Conflict, NotAuthenticated, NotFound
-from messagecenter.web.auth import LoginRequired, current_staff
+from messagecenter.http.deps import ContextDep, LoginRequired, SessionDep
+from messagecenter.web.auth import current_staff
 
 router = APIRouter(prefix="/simulator", tags=["simulator"])
 _bearer = HTTPBearer(auto_error=False, description="An API key of the business texted")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from messagecenter.security_headers import APP_POLICY, DOCS_CDN, DOCS_POLICY
+from messagecenter.http.security_headers import APP_POLICY, DOCS_CDN, DOCS_POLICY
 
-TEMPLATES = Path(__file__).parents[1] / "src" / "messagecenter" / "web" / "templates"
+TEMPLATES = Path(__file__).parents[2] / "src" / "messagecenter" / "web" / "templates"
 
 
 @pytest.mark.parametrize(

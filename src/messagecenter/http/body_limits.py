@@ -18,7 +18,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from messagecenter.api.errors import error_response
+from messagecenter.http.errors import error_response
 
 WEBHOOK_PREFIX = "/webhooks/"
 WEBHOOK_BODY_LIMIT = 64 * 1024

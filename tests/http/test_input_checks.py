@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from messagecenter import body_limits, input_checks
 from messagecenter.app import create_app
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.input_checks import nul_field_in_body, nul_field_in_query
+from messagecenter.http import body_limits, input_checks
+from messagecenter.http.input_checks import nul_field_in_body, nul_field_in_query
 from messagecenter.models import ApiKey, Client, StaffMember
 from tests.factories import SetUp, make_business, make_client
 

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from messagecenter.app import create_app
-from messagecenter.body_limits import BODY_LIMIT, WEBHOOK_BODY_LIMIT
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
+from messagecenter.http.body_limits import BODY_LIMIT, WEBHOOK_BODY_LIMIT
 from messagecenter.models import Message
 from tests import live_server
 from tests.conftest import PUBLIC_URL, TWILIO_AUTH_TOKEN

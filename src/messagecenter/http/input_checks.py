@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from messagecenter.api.errors import error_response
-from messagecenter.body_limits import BODY_LIMIT
+from messagecenter.http.body_limits import BODY_LIMIT
+from messagecenter.http.errors import error_response
 from messagecenter.sms.text import NUL
 
 # Paths whose text comes from a client's phone: replaced in the intake, never refused.

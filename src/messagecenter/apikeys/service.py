@@ -7,9 +7,9 @@ import hmac
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from messagecenter.apikeys import queries
 from messagecenter.errors import InvalidInput, NotAuthenticated, NotFound
 from messagecenter.events import access_ended, queue_event_on_commit
 from messagecenter.models import ApiKey
@@ -47,16 +47,14 @@ def authenticate(session: Session, presented: str | None) -> ApiKey:
             "Send your API key as 'Authorization: Bearer <key>'.", code="missing_api_key"
         )
     digest = key_digest(presented.strip())
-    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+    key = queries.key_by_digest(session, digest)
     if key is None or key.revoked_at is not None or not hmac.compare_digest(key.key_hash, digest):
         raise NotAuthenticated("That API key is not valid or has been revoked.", code="bad_api_key")
     return key
 
 
 def revoke_api_key(session: Session, business_id: int, key_id: int, at: datetime) -> ApiKey:
-    key = session.scalar(
-        select(ApiKey).where(ApiKey.id == key_id, ApiKey.business_id == business_id)
-    )
+    key = queries.key_of_business(session, business_id, key_id)
     if key is None:
         raise NotFound("No such API key.")
     if key.revoked_at is None:
@@ -68,6 +66,4 @@ def revoke_api_key(session: Session, business_id: int, key_id: int, at: datetime
 
 
 def list_api_keys(session: Session, business_id: int) -> list[ApiKey]:
-    return list(
-        session.scalars(select(ApiKey).where(ApiKey.business_id == business_id).order_by(ApiKey.id))
-    )
+    return queries.keys_of_business(session, business_id)

@@ -14,9 +14,9 @@ import logging
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from messagecenter.api.errors import error_response
+from messagecenter.http.errors import error_response
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("messagecenter.server_errors")  # the name logs are filtered by
 
 
 class CompleteServerErrors:

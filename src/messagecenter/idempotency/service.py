@@ -7,11 +7,10 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from messagecenter.db import insert_ignore
 from messagecenter.errors import Conflict, InvalidInput
+from messagecenter.idempotency import queries
 from messagecenter.models import IdempotencyKey
 
 KEEP_FOR = timedelta(hours=24)
@@ -36,16 +35,9 @@ def claim_key(
         raise InvalidInput(
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.", field="Idempotency-Key"
         )
-    session.execute(
-        delete(IdempotencyKey).where(
-            IdempotencyKey.business_id == business_id,
-            IdempotencyKey.key == key,
-            IdempotencyKey.created_at < at - KEEP_FOR,
-        )
-    )
-    new_id = insert_ignore(
+    queries.delete_key_older_than(session, business_id, key, at - KEEP_FOR)
+    new = queries.insert_key(
         session,
-        IdempotencyKey.__table__,  # type: ignore[arg-type]
         {
             "business_id": business_id,
             "key": key,
@@ -54,15 +46,10 @@ def claim_key(
             "response_body": {},
             "created_at": at,
         },
-        ["business_id", "key"],
     )
-    if new_id is not None:
+    if new:
         return None
-    stored = session.scalar(
-        select(IdempotencyKey).where(
-            IdempotencyKey.business_id == business_id, IdempotencyKey.key == key
-        )
-    )
+    stored = queries.stored_key(session, business_id, key)
     assert stored is not None
     if stored.request_hash != fingerprint:
         raise Conflict(
@@ -76,11 +63,7 @@ def claim_key(
 def store_response(
     session: Session, business_id: int, key: str, status: int, body: dict[str, Any]
 ) -> None:
-    stored = session.scalar(
-        select(IdempotencyKey).where(
-            IdempotencyKey.business_id == business_id, IdempotencyKey.key == key.strip()
-        )
-    )
+    stored = queries.stored_key(session, business_id, key.strip())
     assert stored is not None
     stored.response_status = status
     stored.response_body = body
@@ -88,7 +71,4 @@ def store_response(
 
 
 def purge_expired(session: Session, at: datetime) -> int:
-    result = session.execute(
-        delete(IdempotencyKey).where(IdempotencyKey.created_at < at - KEEP_FOR)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return queries.delete_older_than(session, at - KEEP_FOR)

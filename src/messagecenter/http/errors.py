@@ -13,7 +13,7 @@ from starlette.routing import Match
 
 from messagecenter.carriers.base import CarrierError
 from messagecenter.errors import DomainError
-from messagecenter.web.auth import LoginRequired
+from messagecenter.http.deps import LoginRequired
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:

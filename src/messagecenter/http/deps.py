@@ -9,10 +9,15 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from messagecenter.api.keys import authenticate
+from messagecenter.apikeys.service import authenticate
 from messagecenter.context import AppContext
 from messagecenter.errors import NotFound
 from messagecenter.models import ApiKey, Business
+
+
+class LoginRequired(Exception):
+    """Raised for a staff page by anyone not signed in; answered with a redirect to /login."""
+
 
 _bearer = HTTPBearer(auto_error=False, description="An API key of your business")
 
