@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.clock import FrozenClock
+from messagecenter.context import AppContext
 
 
 def _fresh(session: Session, clock: FrozenClock, country: str = "AU") -> dict[str, str]:
@@ -73,3 +76,36 @@ def test_sending_before_a_number_is_chosen_says_what_to_do(
     )
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "no_sms_number"
+
+
+@pytest.mark.server_error_expected
+def test_a_number_bought_for_a_commit_that_fails_goes_back_to_the_carrier(
+    api: TestClient,
+    session: Session,
+    clock: FrozenClock,
+    context: AppContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    auth = _fresh(session, clock)
+    first = api.get("/api/v1/sms-number/suggestions", headers=auth).json()["suggestions"][0]
+    bought: list[str] = []
+    released: list[str] = []
+    acquire = context.carrier.acquire_number
+
+    def buy(phone_number: str, sms_webhook_url: str) -> str:
+        bought.append(acquire(phone_number, sms_webhook_url))
+        return bought[-1]
+
+    def failing_commit(_self: Session) -> None:
+        raise OperationalError("COMMIT", {}, Exception("the database went away"))
+
+    monkeypatch.setattr(context.carrier, "acquire_number", buy)
+    monkeypatch.setattr(context.carrier, "release_number", released.append)
+    monkeypatch.setattr(Session, "commit", failing_commit)
+
+    failed = api.post("/api/v1/sms-number", json={"phone_number": first}, headers=auth)
+
+    assert failed.status_code == 500
+    assert len(bought) == 1 and released == bought  # bought, then given back
+    monkeypatch.undo()
+    assert api.get("/api/v1/sms-number", headers=auth).json() == {"active": None, "history": []}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -40,6 +41,55 @@ def get_session(context: Annotated[AppContext, Depends(get_context)]) -> Iterato
 
 ContextDep = Annotated[AppContext, Depends(get_context)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+log = logging.getLogger(__name__)
+
+
+class UnitOfWork:
+    """A request's changes, committed once at the edge when its route has returned; then the
+    worker is woken (a message may have been queued). A side effect outside the database that
+    the route made (a number bought at the carrier) registers its undo with `on_rollback`:
+    if the commit fails, what was bought is given back rather than left unrecorded."""
+
+    def __init__(self, session: Session, wake: Callable[[], None]) -> None:
+        self.session = session
+        self._wake = wake
+        self._undo: list[Callable[[], None]] = []
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        self._undo.append(undo)
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except BaseException:
+            self.rollback()
+            raise
+        self._wake()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        undo, self._undo = self._undo, []
+        for step in reversed(undo):
+            try:
+                step()
+            except Exception:  # the others still run; this one needs a person
+                log.exception("could not undo a side effect of a rolled-back request")
+
+
+def unit_of_work(context: ContextDep, session: SessionDep) -> Iterator[UnitOfWork]:
+    work = UnitOfWork(session, context.worker.wake)
+    try:
+        yield work
+    except BaseException:
+        work.rollback()
+        raise
+    work.commit()
+
+
+# scope="function": committed as the route returns, before the answer is sent, so a failed
+# commit is the caller's 500 rather than a success already on its way.
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work, scope="function")]
 
 
 def get_api_key(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from messagecenter.http.deps import BusinessDep, ContextDep, SessionDep
+from messagecenter.http.deps import BusinessDep, ContextDep, SessionDep, UnitOfWorkDep
 from messagecenter.models import SmsNumber
 from messagecenter.models.sms_number import NUMBER_ACTIVE
 from messagecenter.numbers import service
@@ -46,36 +46,36 @@ def get_suggestions(
 
 @router.post("", response_model=SmsNumberOut, status_code=201)
 def enable(
-    body: ChooseNumberIn, session: SessionDep, business: BusinessDep, context: ContextDep
+    body: ChooseNumberIn, work: UnitOfWorkDep, business: BusinessDep, context: ContextDep
 ) -> SmsNumberOut:
     """Enable Message Center with one of the suggested numbers (a business that already has
     a number keeps it)."""
     number = service.enable_messaging(
-        session,
+        work.session,
         business,
         context.carrier,
         body.phone_number,
         context.settings.public_url,
         context.clock.now(),
+        on_rollback=work.on_rollback,
     )
-    session.commit()
     return _out(number)
 
 
 @router.post("/change", response_model=SmsNumberOut)
 def change(
-    body: ChangeNumberIn, session: SessionDep, business: BusinessDep, context: ContextDep
+    body: ChangeNumberIn, work: UnitOfWorkDep, business: BusinessDep, context: ContextDep
 ) -> SmsNumberOut:
     """Change to another suggested number. Without `confirm: true` it answers 409 with the
     warning and changes nothing."""
     number = service.change_number(
-        session,
+        work.session,
         business,
         context.carrier,
         body.phone_number,
         context.settings.public_url,
         context.clock.now(),
         confirmed=body.confirm,
+        on_rollback=work.on_rollback,
     )
-    session.commit()
     return _out(number)

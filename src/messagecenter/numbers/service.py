@@ -8,6 +8,7 @@ as unrouted, attached to no business.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -21,6 +22,15 @@ from messagecenter.models.sms_number import NUMBER_ACTIVE, NUMBER_RELEASED
 from messagecenter.numbers.countries import number_country
 
 log = logging.getLogger(__name__)
+
+# Registers what undoes a step outside the database should the transaction not commit (the
+# edge's UnitOfWork.on_rollback); by default nothing does.
+OnRollback = Callable[[Callable[[], None]], None]
+
+
+def _nothing(_undo: Callable[[], None]) -> None:
+    return None
+
 
 SUGGESTION_COUNT = 5
 SMS_WEBHOOK_PATH = "/webhooks/twilio/sms"
@@ -51,6 +61,7 @@ def enable_messaging(
     chosen: str,
     public_url: str,
     at: datetime,
+    on_rollback: OnRollback = _nothing,
 ) -> SmsNumber:
     """Give the business the number it chose; only a number just suggested is accepted.
 
@@ -59,7 +70,7 @@ def enable_messaging(
     existing = business_queries.active_number(session, business.id)
     if existing is not None:
         return existing
-    return _take(session, business, carrier, chosen, public_url, at)
+    return _take(session, business, carrier, chosen, public_url, at, on_rollback=on_rollback)
 
 
 def change_warning(old_number: str) -> str:
@@ -79,6 +90,7 @@ def change_number(
     at: datetime,
     *,
     confirmed: bool,
+    on_rollback: OnRollback = _nothing,
 ) -> SmsNumber:
     """Move the business to `chosen` (a suggested number) and release the old one.
 
@@ -100,6 +112,7 @@ def change_number(
         public_url,
         at,
         carrier_handles_keywords=old.carrier_handles_keywords,
+        on_rollback=on_rollback,
     )
     if old.carrier_sid:
         try:
@@ -118,6 +131,7 @@ def _take(
     at: datetime,
     *,
     carrier_handles_keywords: bool = True,
+    on_rollback: OnRollback = _nothing,
 ) -> SmsNumber:
     chosen = chosen.strip()
     if chosen not in suggest_numbers(session, business, carrier):
@@ -127,6 +141,8 @@ def _take(
             field="phone_number",
         )
     carrier_sid = carrier.acquire_number(chosen, public_url.rstrip("/") + SMS_WEBHOOK_PATH)
+    # Bought: if the row recording it is not committed, the number goes back to the carrier.
+    on_rollback(lambda: carrier.release_number(carrier_sid))
     number = SmsNumber(
         business_id=business.id,
         phone_number=chosen,
