@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.carriers.base import Carrier, InboundSms
 from messagecenter.clients.service import ClientChanges, create_client
-from messagecenter.conversations.service import InboundOutcome, record_inbound
+from messagecenter.intake.record import InboundOutcome, record_inbound
 from messagecenter.models import Business, Client, SmsNumber
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
 

@@ -29,7 +29,7 @@ from messagecenter.clock import FrozenClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.db import session_scope
-from messagecenter.intake import MAX_ATTEMPTS
+from messagecenter.intake.service import MAX_ATTEMPTS
 from messagecenter.models import Client, InboundQueueItem
 from tests.conftest import PUBLIC_URL, TWILIO_AUTH_TOKEN
 from tests.factories import SetUp, make_business, make_client

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from messagecenter.carriers.base import InboundSms
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.models import InboundQueueItem, Message
 from messagecenter.models.message import DISPATCH_PENDING
+from messagecenter.sending.compose import Sender, send_message
 from tests.factories import make_business, make_client
 
 

@@ -32,11 +32,12 @@ from messagecenter.clock import Clock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.conversations import service as conversations
-from messagecenter.conversations.service import Sender
 from messagecenter.db import session_scope
 from messagecenter.demo import DEMO_OWNER_EMAIL, DEMO_PASSWORD, ensure_demo
 from messagecenter.migrate import upgrade
 from messagecenter.models import Business, Conversation, Message, StaffMember
+from messagecenter.sending.compose import Sender, send_message
+from messagecenter.sending.service import receive_status
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -110,7 +111,7 @@ class Seeder:
         with session_scope(self.context.sessions) as session:
             business = session.get(Business, self.business_id)
             assert business is not None
-            message = conversations.send_message(
+            message = send_message(
                 session,
                 business,
                 body=body,
@@ -137,14 +138,16 @@ class Seeder:
         with session_scope(self.context.sessions) as session:
             sid = session.scalar(select(Message.carrier_sid).where(Message.id == message_id))
         assert sid is not None, "the message was not handed to the carrier"
-        self.context.intake.receive_status(
+        receive_status(
+            self.context.sessions,
+            self.context.clock,
             StatusReport(
                 sid,
                 "undelivered",
                 message_id,
                 code,
                 {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": str(code)},
-            )
+            ),
         )
 
 

@@ -21,17 +21,18 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from messagecenter.api.keys import create_api_key
 from sqlalchemy import select
 
-from messagecenter.api.keys import create_api_key
 from messagecenter.carriers.base import InboundSms, StatusReport
 from messagecenter.clients.service import ClientChanges, create_client
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.conversations.service import Sender, record_inbound, send_message
 from messagecenter.db import session_scope
 from messagecenter.demo import DEMO_OWNER_EMAIL, ensure_demo
+from messagecenter.intake.record import record_inbound
 from messagecenter.models import Business, Client, StaffMember
+from messagecenter.sending.compose import Sender, send_message
 from messagecenter.sending.service import record_rejected, record_status
 from messagecenter.staff.service import create_staff_member
 

@@ -28,7 +28,7 @@ from messagecenter.http.errors import ERROR_RESPONSES, install_error_handlers
 from messagecenter.http.input_checks import RefuseNul
 from messagecenter.http.security_headers import SecurityHeaders
 from messagecenter.http.server_errors import CompleteServerErrors
-from messagecenter.intake import MAX_ATTEMPTS
+from messagecenter.intake.service import MAX_ATTEMPTS
 from messagecenter.logs import RequestLog
 from messagecenter.numbers.routes import router as numbers_router
 from messagecenter.sending.dispatcher import STOP_WAIT_SECONDS

@@ -482,8 +482,8 @@ def _twilio_check(settings: Settings, _args: argparse.Namespace) -> int:
 def _inbound_parked(settings: Settings, args: argparse.Namespace) -> int:
     """Parked texts, one line each (also logged as an ERROR when parked); with --retry they
     go back to the worker."""
-    from messagecenter import intake
     from messagecenter.db import make_engine, make_session_factory, session_scope
+    from messagecenter.intake import service as intake
 
     engine = make_engine(settings.database_url)
     try:

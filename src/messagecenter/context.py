@@ -6,6 +6,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,9 +18,10 @@ from messagecenter.clock import Clock, SystemClock
 from messagecenter.config import Settings
 from messagecenter.db import make_engine, make_session_factory
 from messagecenter.events import EventBus, attach_bus
-from messagecenter.intake import Intake
+from messagecenter.intake.service import Intake
 from messagecenter.numbers import queries as number_queries
 from messagecenter.sending.dispatcher import Dispatcher, Waits
+from messagecenter.sending.service import receive_status
 from messagecenter.worker import BackgroundWorker
 
 
@@ -102,7 +104,7 @@ def make_carrier(
     return SimulatedCarrier(
         clock,
         deliver_inbound=intake.receive_inbound,
-        deliver_status=intake.receive_status,
+        deliver_status=partial(receive_status, sessions, clock),
         failure_rate=settings.simulator_failure_rate,
         rng=rng,
         handles_keywords=handles_keywords,

@@ -18,7 +18,7 @@ from messagecenter.businesses.queries import active_number
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.carriers.base import Carrier, InboundSms
 from messagecenter.clients.service import ClientChanges, create_client
-from messagecenter.conversations.service import record_inbound
+from messagecenter.intake.record import record_inbound
 from messagecenter.models import ApiKey, Business, StaffMember
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
 

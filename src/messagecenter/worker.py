@@ -14,7 +14,7 @@ from messagecenter.carriers.base import Carrier
 from messagecenter.clock import Clock
 from messagecenter.db import session_scope
 from messagecenter.idempotency.service import purge_expired
-from messagecenter.intake import Intake
+from messagecenter.intake.service import Intake
 from messagecenter.logs import count, job_step
 from messagecenter.sending.dispatcher import Dispatcher
 from messagecenter.signin.service import purge_sign_ins

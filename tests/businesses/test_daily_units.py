@@ -15,13 +15,10 @@ from messagecenter.carriers.base import InboundSms
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.conversations.queries import ensure_conversation
-from messagecenter.conversations.service import (
-    Sender,
-    record_carrier_reply,
-    record_inbound,
-    send_message,
-)
+from messagecenter.intake.keywords import record_carrier_reply
+from messagecenter.intake.record import record_inbound
 from messagecenter.numbers.service import change_number, suggest_numbers
+from messagecenter.sending.compose import Sender, send_message
 from messagecenter.sending.service import record_rejected
 from tests.factories import PUBLIC_URL, SetUp, make_business, make_client, text_from
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from messagecenter.apikeys.service import authenticate, revoke_api_key
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.conversations.service import Sender, send_message
+from messagecenter.sending.compose import Sender, send_message
 from tests.factories import make_business, make_client, text_from
 
 USAGE_KEYS = {

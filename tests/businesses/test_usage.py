@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from messagecenter.businesses import usage
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.db import session_scope
 from messagecenter.errors import AllowanceExhausted
 from messagecenter.events import LiveEvent, pending_events
@@ -26,6 +25,7 @@ from messagecenter.models.message import (
     DISPATCH_PENDING,
     SENDER_CARRIER,
 )
+from messagecenter.sending.compose import Sender, send_message
 from tests.factories import SetUp, make_business, make_client, text_from
 
 CLIENT_PHONE = "+12125550142"

@@ -23,9 +23,9 @@ from messagecenter.carriers.simulator.carrier import (
 from messagecenter.clock import FrozenClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.models import Conversation, Message, MessageStatusEvent
 from messagecenter.models.message import DISPATCH_REJECTED
+from messagecenter.sending.compose import Sender, send_message
 from tests.factories import SetUp, make_business, make_client
 
 CLIENT_PHONE = "+12125550142"

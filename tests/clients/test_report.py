@@ -14,8 +14,8 @@ from messagecenter.clients.report import ClientRow, client_report
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.conversations.queries import ensure_conversation
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.models import Client
+from messagecenter.sending.compose import Sender, send_message
 from messagecenter.sending.service import record_rejected
 from tests.factories import make_business, make_client, text_from
 

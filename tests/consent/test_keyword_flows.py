@@ -20,9 +20,9 @@ from messagecenter.consent import queries as consent_queries
 from messagecenter.consent.service import is_opted_out
 from messagecenter.context import AppContext
 from messagecenter.conversations import queries
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.errors import ClientUnsubscribed
 from messagecenter.models import ApiKey, Business, ConsentRecord, Message
+from messagecenter.sending.compose import Sender, send_message
 from tests.factories import SetUp, make_business, make_client, text_from
 
 MARIA = "+12125550142"

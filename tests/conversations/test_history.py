@@ -26,8 +26,8 @@ from messagecenter.context import AppContext
 from messagecenter.conversations import history
 from messagecenter.conversations.history import CSV_COLUMNS, HistoryFilter
 from messagecenter.conversations.queries import ensure_conversation
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.models import Message
+from messagecenter.sending.compose import Sender, send_message
 from messagecenter.sending.service import record_rejected, record_status
 from messagecenter.staff.service import create_staff_member, list_staff
 from tests.factories import make_business, make_client, text_from

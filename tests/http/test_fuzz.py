@@ -41,8 +41,8 @@ from messagecenter.app import create_app
 from messagecenter.clock import FrozenClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.models import Conversation, Message
+from messagecenter.sending.compose import Sender, send_message
 from tests.factories import make_business, make_client, text_from
 
 MAX_EXAMPLES = 15

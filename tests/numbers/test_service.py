@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.errors import Conflict, InvalidInput
 from messagecenter.models import Business, Message, SmsNumber, UnroutedMessage
 from messagecenter.numbers import service
 from messagecenter.numbers.countries import number_country
+from messagecenter.sending.compose import Sender, send_message
 from tests.factories import PUBLIC_URL, make_business, make_client, text_from
 
 

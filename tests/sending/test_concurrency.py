@@ -17,10 +17,10 @@ from messagecenter.carriers.base import CarrierAccepted, OutboundSms
 from messagecenter.carriers.simulator.carrier import SimulatedCarrier
 from messagecenter.clock import Clock
 from messagecenter.context import AppContext
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.db import session_scope
 from messagecenter.models import Business, Message
 from messagecenter.models.message import DISPATCH_ACCEPTED
+from messagecenter.sending.compose import Sender, send_message
 from messagecenter.sending.dispatcher import Dispatcher
 from tests.factories import make_business, make_client
 

@@ -35,11 +35,11 @@ from messagecenter.clients.service import ClientChanges, create_client
 from messagecenter.clock import FrozenClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.db import session_scope
 from messagecenter.models import Message, MessageStatusEvent
 from messagecenter.models.message import DISPATCH_ACCEPTED, DISPATCH_SENDING
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
+from messagecenter.sending.compose import Sender, send_message
 from messagecenter.sending.dispatcher import Dispatcher, Waits
 from tests.conftest import empty_all_tables
 from tests.fakes.twilio_server import BackgroundServer, FakeTwilio

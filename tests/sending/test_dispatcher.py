@@ -37,7 +37,6 @@ from messagecenter.carriers.simulator.carrier import (
 from messagecenter.clock import Clock, FrozenClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, outbox_waits
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.db import session_scope
 from messagecenter.models import Message, MessageStatusEvent
 from messagecenter.models.message import (
@@ -49,6 +48,7 @@ from messagecenter.models.message import (
     DISPATCH_SENDING,
 )
 from messagecenter.sending import service
+from messagecenter.sending.compose import Sender, send_message
 from messagecenter.sending.dispatcher import (
     STATUS_CALLBACK_PATH,
     UNCONFIRMED_REASON,

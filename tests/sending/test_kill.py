@@ -35,7 +35,6 @@ from messagecenter.clients.service import ClientChanges, create_client
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.db import session_scope
 from messagecenter.models import Business, Message
 from messagecenter.models.message import (
@@ -45,6 +44,7 @@ from messagecenter.models.message import (
     DISPATCH_SENDING,
 )
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
+from messagecenter.sending.compose import Sender, send_message
 from tests.conftest import empty_all_tables
 from tests.fakes.twilio_server import FakeTwilio
 from tests.live_server import free_port

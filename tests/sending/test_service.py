@@ -19,7 +19,6 @@ from messagecenter.carriers.error_reasons import REASONS, reason_for
 from messagecenter.clock import FrozenClock
 from messagecenter.consent.service import is_opted_out
 from messagecenter.context import AppContext
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.errors import ClientUnsubscribed
 from messagecenter.events import LiveEvent
 from messagecenter.models import Client, ConsentRecord, Message, MessageStatusEvent
@@ -32,6 +31,7 @@ from messagecenter.models.message import (
     DISPATCH_SENDING,
 )
 from messagecenter.sending import service
+from messagecenter.sending.compose import Sender, send_message
 from tests.factories import PUBLIC_URL, SetUp, make_business, make_client
 
 CALLBACK_URL = PUBLIC_URL + "/webhooks/twilio/status"
@@ -107,6 +107,11 @@ def report(out: Outbound, word: str, code: int | None = None, **kw: Any) -> Stat
     )
 
 
+def receive(context: AppContext, status_report: StatusReport) -> bool:
+    """The report as a carrier delivers it: straight to sending, in its own unit of work."""
+    return service.receive_status(context.sessions, context.clock, status_report)
+
+
 @pytest.fixture
 def live_events(monkeypatch: pytest.MonkeyPatch) -> list[LiveEvent]:
     """Status events the service raises (works on both backends)."""
@@ -129,8 +134,8 @@ def test_delivered_before_sent_stays_delivered_and_both_are_stored(
 ) -> None:
     out = queue_outbound(session, context, clock.now())
 
-    assert context.intake.receive_status(report(out, "delivered")) is True
-    assert context.intake.receive_status(report(out, "sent")) is True
+    assert receive(context, report(out, "delivered")) is True
+    assert receive(context, report(out, "sent")) is True
 
     message = load(session, out.message_id)
     assert message.status == "delivered"
@@ -143,7 +148,7 @@ def test_forward_reports_climb_the_ladder(
     out = queue_outbound(session, context, clock.now())
     for word, expected in [("sending", "queued"), ("sent", "sent"), ("delivered", "delivered")]:
         clock.advance(timedelta(seconds=1))
-        assert context.intake.receive_status(report(out, word))
+        assert receive(context, report(out, word))
         message = load(session, out.message_id)
         assert message.status == expected
     assert message.updated_at == clock.now()
@@ -156,14 +161,14 @@ def test_exact_replay_adds_nothing(
     session: Session, context: AppContext, clock: FrozenClock, live_events: list[LiveEvent]
 ) -> None:
     out = queue_outbound(session, context, clock.now())
-    assert context.intake.receive_status(report(out, "sent")) is True
+    assert receive(context, report(out, "sent")) is True
     first = load(session, out.message_id)
     first_updated = first.updated_at
     events_after_first = len(live_events)
     assert events_after_first >= 1
 
     clock.advance(timedelta(minutes=1))
-    assert context.intake.receive_status(report(out, "sent")) is False
+    assert receive(context, report(out, "sent")) is False
 
     message = load(session, out.message_id)
     assert message.status == "sent"
@@ -176,8 +181,8 @@ def test_status_word_case_does_not_make_a_new_event(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     out = queue_outbound(session, context, clock.now())
-    assert context.intake.receive_status(report(out, "delivered")) is True
-    assert context.intake.receive_status(report(out, " Delivered ")) is False
+    assert receive(context, report(out, "delivered")) is True
+    assert receive(context, report(out, " Delivered ")) is False
     assert event_statuses(session, out.message_id) == ["delivered"]
 
 
@@ -185,10 +190,10 @@ def test_failed_after_delivered_is_stored_but_changes_nothing(
     session: Session, context: AppContext, clock: FrozenClock, live_events: list[LiveEvent]
 ) -> None:
     out = queue_outbound(session, context, clock.now())
-    assert context.intake.receive_status(report(out, "delivered"))
+    assert receive(context, report(out, "delivered"))
     raised = len(live_events)
 
-    assert context.intake.receive_status(report(out, "failed", 30008)) is True
+    assert receive(context, report(out, "failed", 30008)) is True
 
     message = load(session, out.message_id)
     assert message.status == "delivered"
@@ -210,9 +215,9 @@ def test_delivered_after_undelivered_changes_nothing(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     out = queue_outbound(session, context, clock.now())
-    assert context.intake.receive_status(report(out, "undelivered", 30003))
-    assert context.intake.receive_status(report(out, "delivered"))
-    assert context.intake.receive_status(report(out, "read"))
+    assert receive(context, report(out, "undelivered", 30003))
+    assert receive(context, report(out, "delivered"))
+    assert receive(context, report(out, "read"))
     message = load(session, out.message_id)
     assert message.status == "undelivered"
     assert message.error_code == 30003
@@ -223,8 +228,8 @@ def test_read_after_delivered_moves_up(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     out = queue_outbound(session, context, clock.now())
-    assert context.intake.receive_status(report(out, "delivered"))
-    assert context.intake.receive_status(report(out, "read"))
+    assert receive(context, report(out, "delivered"))
+    assert receive(context, report(out, "read"))
     assert load(session, out.message_id).status == "read"
 
 
@@ -234,8 +239,8 @@ def test_every_twilio_status_word_is_stored(
     """Twilio's Message status enum includes "partially_delivered"; every distinct callback
     is stored, whatever its word (the status itself does not move on an unknown word)."""
     out = queue_outbound(session, context, clock.now())
-    assert context.intake.receive_status(report(out, "sent"))
-    assert context.intake.receive_status(report(out, "partially_delivered")) is True
+    assert receive(context, report(out, "sent"))
+    assert receive(context, report(out, "partially_delivered")) is True
     assert event_statuses(session, out.message_id) == ["sent", "partially_delivered"]
     assert load(session, out.message_id).status == "sent"
 
@@ -247,7 +252,7 @@ def test_undelivered_keeps_the_reason_in_words(
     session: Session, context: AppContext, clock: FrozenClock, live_events: list[LiveEvent]
 ) -> None:
     out = queue_outbound(session, context, clock.now())
-    assert context.intake.receive_status(report(out, "undelivered", 30003))
+    assert receive(context, report(out, "undelivered", 30003))
     message = load(session, out.message_id)
     assert message.status == "undelivered"
     assert message.error_code == 30003
@@ -262,7 +267,7 @@ def test_unknown_error_code_keeps_its_number(
 ) -> None:
     out = queue_outbound(session, context, clock.now())
     assert 39999 not in REASONS
-    assert context.intake.receive_status(report(out, "failed", 39999))
+    assert receive(context, report(out, "failed", 39999))
     message = load(session, out.message_id)
     assert message.status == "failed"
     assert message.error_code == 39999
@@ -275,7 +280,7 @@ def test_error_21610_in_a_report_opts_the_phone_out(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     out = queue_outbound(session, context, clock.now())
-    assert context.intake.receive_status(report(out, "failed", 21610))
+    assert receive(context, report(out, "failed", 21610))
 
     business_id = out.setup.business.id
     assert is_opted_out(session, business_id, CLIENT_PHONE)
@@ -321,8 +326,8 @@ def test_a_second_21610_writes_no_second_consent_record(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     out = queue_outbound(session, context, clock.now())
-    assert context.intake.receive_status(report(out, "undelivered", 21610))
-    assert context.intake.receive_status(report(out, "failed", 21610))
+    assert receive(context, report(out, "undelivered", 21610))
+    assert receive(context, report(out, "failed", 21610))
     count = session.scalar(
         select(func.count())
         .select_from(ConsentRecord)
@@ -356,7 +361,7 @@ def test_cannot_receive_code_in_a_report_marks_the_cell_phone(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     out = queue_outbound(session, context, clock.now())
-    assert context.intake.receive_status(report(out, "undelivered", 21614))
+    assert receive(context, report(out, "undelivered", 21614))
     session.refresh(out.client)
     assert out.client.cell_phone_error == REASONS[21614]
 
@@ -365,7 +370,7 @@ def test_delivery_failure_codes_have_no_side_effects(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     out = queue_outbound(session, context, clock.now())
-    assert context.intake.receive_status(report(out, "undelivered", 30003))
+    assert receive(context, report(out, "undelivered", 30003))
     session.refresh(out.client)
     assert out.client.cell_phone_error is None
     assert not is_opted_out(session, out.setup.business.id, CLIENT_PHONE)
@@ -381,9 +386,9 @@ def test_report_for_an_unknown_message_stores_nothing(
     before = session.scalar(select(func.count()).select_from(MessageStatusEvent))
 
     stray = StatusReport(new_sid(), "delivered", out.message_id + 10_000)
-    assert context.intake.receive_status(stray) is False
+    assert receive(context, stray) is False
     no_id = StatusReport(new_sid(), "delivered", None)
-    assert context.intake.receive_status(no_id) is False
+    assert receive(context, no_id) is False
 
     assert session.scalar(select(func.count()).select_from(MessageStatusEvent)) == before
     assert load(session, out.message_id).status == "queued"
@@ -393,7 +398,7 @@ def test_report_without_our_id_is_matched_by_sid(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     out = queue_outbound(session, context, clock.now())
-    assert context.intake.receive_status(report(out, "sent", message_id=None)) is True
+    assert receive(context, report(out, "sent", message_id=None)) is True
     assert load(session, out.message_id).status == "sent"
 
 
@@ -402,7 +407,7 @@ def test_report_with_another_sid_is_ignored(
 ) -> None:
     out = queue_outbound(session, context, clock.now())
     forged = report(out, "failed", 30007, sid=new_sid())
-    assert context.intake.receive_status(forged) is False
+    assert receive(context, forged) is False
     message = load(session, out.message_id)
     assert message.status == "queued"
     assert message.carrier_sid == out.sid
@@ -418,7 +423,7 @@ def test_callback_before_record_accepted_settles_the_claim(
 
     sid = new_sid()
     early = StatusReport(sid, "sent", out.message_id, None, {"MessageSid": sid})
-    assert context.intake.receive_status(early) is True
+    assert receive(context, early) is True
 
     message = load(session, out.message_id)
     assert message.dispatch_state == DISPATCH_ACCEPTED
@@ -534,7 +539,7 @@ def test_an_accepted_message_counts_whatever_happens(
     assert (message.status, message.dispatch_state) == ("queued", DISPATCH_ACCEPTED)
     assert usage.summarize(session, out.setup.business, clock.now()).used == 1
 
-    assert context.intake.receive_status(report(out, "undelivered", 30005))
+    assert receive(context, report(out, "undelivered", 30005))
     assert usage.summarize(session, out.setup.business, clock.now()).used == 1
 
 

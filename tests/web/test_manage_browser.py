@@ -28,10 +28,10 @@ from messagecenter.businesses.queries import active_number
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.db import session_scope
 from messagecenter.models import ApiKey, Client, SmsNumber
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
+from messagecenter.sending.compose import Sender, send_message
 from messagecenter.staff.service import list_staff
 from tests import live_server
 from tests.conftest import empty_all_tables

@@ -31,9 +31,9 @@ from messagecenter.carriers.keyword_replies import REPLIES
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.conversations import history
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.models import ApiKey, Business, Client, Conversation, SmsNumber, StaffMember
 from messagecenter.numbers.service import suggest_numbers
+from messagecenter.sending.compose import Sender, send_message
 from messagecenter.sms.keywords import Keyword
 from messagecenter.staff.service import create_staff_member, hash_password, list_staff
 from tests.conftest import START

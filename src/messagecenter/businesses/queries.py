@@ -1,11 +1,13 @@
-"""SQL for businesses, plans and usage."""
+"""SQL for businesses, plans and usage (all of the usage SQL: inbound and outbound)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from messagecenter.db import insert_ignore
@@ -51,7 +53,7 @@ def add_outbound_units(
     session: Session, business_id: int, start: date, units: int, *, ceiling: int | None = None
 ) -> int | None:
     """Atomically add outbound units to a period; with `ceiling`, only if the total stays
-    within it. (Inbound units are counted by the intake's own upsert.)
+    within it. (Inbound units: add_inbound_units.)
 
     Returns the new total, or None when the ceiling refused the units. One conditional UPDATE,
     so concurrent sends cannot both squeeze past the limit.
@@ -68,6 +70,45 @@ def add_outbound_units(
     if ceiling is not None:
         stmt = stmt.where(UsagePeriod.units_used + units <= ceiling)
     return session.execute(stmt).scalar()
+
+
+def _inbound_usage_upsert(dialect_insert: Any) -> Any:
+    table = UsagePeriod.__table__
+    stmt = dialect_insert(table).values(
+        business_id=bindparam("business_id"),
+        period_start=bindparam("period_start"),
+        units_used=bindparam("units"),
+        inbound_units=bindparam("units"),
+        outbound_units=0,
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["business_id", "period_start"],
+        set_={
+            "units_used": table.c.units_used + stmt.excluded.units_used,
+            "inbound_units": table.c.inbound_units + stmt.excluded.inbound_units,
+        },
+    ).returning(table.c.units_used)
+
+
+# Built once per dialect: every client text runs it.
+_INBOUND_USAGE = {
+    "sqlite": _inbound_usage_upsert(sqlite.insert),
+    "postgresql": _inbound_usage_upsert(postgresql.insert),
+}
+
+
+def add_inbound_units(session: Session, business_id: int, start: date, units: int) -> int:
+    """Add inbound units to the period (creating it), returning the new total. Never
+    refused: a client's text counts whatever the allowance."""
+    total = (
+        session.connection()
+        .execute(
+            _INBOUND_USAGE[session.get_bind().dialect.name],
+            {"business_id": business_id, "period_start": start, "units": units},
+        )
+        .scalar_one()
+    )
+    return int(total)
 
 
 def give_back_units(session: Session, business_id: int, start: date, units: int) -> None:

@@ -3,23 +3,19 @@ lives here, so no caller can reach another business's rows by id."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, NamedTuple, cast
+from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     ColumnElement,
     Table,
     bindparam,
     func,
-    literal_column,
     or_,
     select,
-    tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from messagecenter.db import insert_ignore
@@ -28,13 +24,8 @@ from messagecenter.models import (
     Client,
     Conversation,
     Message,
-    Plan,
-    SmsNumber,
-    UsagePeriod,
 )
-from messagecenter.models.base import UTCDateTime
-from messagecenter.models.conversation import FOLDER_READ, FOLDER_UNREAD
-from messagecenter.models.sms_number import NUMBER_ACTIVE
+from messagecenter.models.conversation import FOLDER_READ
 
 
 def get_conversation(
@@ -207,226 +198,14 @@ def sender_names(
     return staff, keys
 
 
-# ---------------------------------------------------------------------------- inbound hot path
-# Every client text runs these, so they are built once (with bind parameters) for each
-# dialect and touch each row once: route, duplicate check, conversation upsert, message insert.
-
-
-class Route(NamedTuple):
-    business_id: int
-    timezone: str
-    allowance: int
-    sms_number_id: int
-    sms_number: str
-
-
-class InboundConversation(NamedTuple):
-    id: int
-    client_id: int | None
-    muted: bool
-    unread_count: int
-    created_at: datetime  # equal to the text's time when this text started it
-
-
-# Core statements on the tables (not the mapped classes): they skip the ORM's own layer.
 _businesses = cast(Table, Business.__table__)
-_numbers = cast(Table, SmsNumber.__table__)
-_plans = cast(Table, Plan.__table__)
-_clients = cast(Table, Client.__table__)
 _conversations = cast(Table, Conversation.__table__)
-_messages = cast(Table, Message.__table__)
-# A literal, so SQLite can use the partial unique index on active numbers.
-_IS_ACTIVE = _numbers.c.status == literal_column(f"'{NUMBER_ACTIVE}'")
-_ROUTES = (
-    select(
-        _businesses.c.id,
-        _businesses.c.timezone,
-        _plans.c.monthly_allowance,
-        _numbers.c.id,
-        _numbers.c.phone_number,
-    )
-    .select_from(
-        _numbers.join(_businesses, _numbers.c.business_id == _businesses.c.id).join(
-            _plans, _plans.c.id == _businesses.c.plan_id
-        )
-    )
-    .where(_numbers.c.phone_number.in_(bindparam("to_phones", expanding=True)), _IS_ACTIVE)
-)
-_STORED_SIDS = select(_messages.c.carrier_sid).where(
-    _messages.c.carrier_sid.in_(bindparam("sids", expanding=True))
-)
-_CLIENTS_FOR_PHONES = (
-    select(_clients.c.business_id, _clients.c.cell_phone, func.min(_clients.c.id))
-    .where(
-        tuple_(_clients.c.business_id, _clients.c.cell_phone).in_(
-            bindparam("business_phones", expanding=True)
-        )
-    )
-    .group_by(_clients.c.business_id, _clients.c.cell_phone)
-)
 _ADJUST_UNREAD = (
     update(_businesses)
     .where(_businesses.c.id == bindparam("business_id"))
     .values(unread_messages=_businesses.c.unread_messages + bindparam("delta"))
     .returning(_businesses.c.unread_messages)
 )
-_SET_CLIENT = (
-    update(_conversations)
-    .where(_conversations.c.id == bindparam("conversation_id"))
-    .values(client_id=bindparam("client_id"))
-)
-
-
-def _conversation_upsert(dialect_insert: Any) -> Any:
-    table = Conversation.__table__
-    values = {
-        "business_id": bindparam("business_id"),
-        "phone": bindparam("phone"),
-        "client_id": None,
-        "folder": FOLDER_UNREAD,
-        "unread_count": bindparam("texts"),
-        "pinned": False,
-        "muted": False,
-        "last_message_at": bindparam("last_at", type_=UTCDateTime()),
-        "last_message_preview": bindparam("preview"),
-        "created_at": bindparam("first_at", type_=UTCDateTime()),
-    }
-    stmt = dialect_insert(table).values(values)
-    return stmt.on_conflict_do_update(
-        index_elements=["business_id", "phone"],
-        set_={
-            "folder": FOLDER_UNREAD,  # a client's text brings it back, archived or not
-            "unread_count": table.c.unread_count + stmt.excluded.unread_count,
-            "last_message_at": stmt.excluded.last_message_at,
-            "last_message_preview": stmt.excluded.last_message_preview,
-        },
-    ).returning(
-        table.c.business_id,
-        table.c.phone,
-        table.c.id,
-        table.c.client_id,
-        table.c.muted,
-        table.c.unread_count,
-        table.c.created_at,
-    )
-
-
-def _message_insert(dialect_insert: Any) -> Any:
-    table = Message.__table__
-    # Columns with a server default keep it (body_had_nul: the intake sets it for the texts
-    # that held a NUL; carrier_sid_from_lookup: an outbound message's).
-    columns = [c.name for c in table.columns if c.name != "id" and c.server_default is None]
-    values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
-    return (
-        dialect_insert(table)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["carrier_sid"])
-        .returning(table.c.carrier_sid, table.c.id)
-    )
-
-
-def _usage_upsert(dialect_insert: Any) -> Any:
-    table = UsagePeriod.__table__
-    stmt = dialect_insert(table).values(
-        business_id=bindparam("business_id"),
-        period_start=bindparam("period_start"),
-        units_used=bindparam("units"),
-        inbound_units=bindparam("units"),
-        outbound_units=0,
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=["business_id", "period_start"],
-        set_={
-            "units_used": table.c.units_used + stmt.excluded.units_used,
-            "inbound_units": table.c.inbound_units + stmt.excluded.inbound_units,
-        },
-    ).returning(table.c.units_used)
-
-
-_BY_DIALECT = {
-    name: {
-        "conversation": _conversation_upsert(insert),
-        "message": _message_insert(insert),
-        "usage": _usage_upsert(insert),
-    }
-    for name, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
-}
-
-
-def _statements(session: Session) -> dict[str, Any]:
-    return _BY_DIALECT[session.get_bind().dialect.name]
-
-
-def routes_for(session: Session, to_phones: Collection[str]) -> dict[str, Route]:
-    """For each of these numbers that is a business's active number: that business, with what
-    the intake needs of it (one query for a whole batch of texts)."""
-    rows = session.connection().execute(_ROUTES, {"to_phones": list(to_phones)})
-    return {route.sms_number: route for route in (Route(*row) for row in rows)}
-
-
-def stored_carrier_sids(session: Session, carrier_sids: Collection[str]) -> set[str]:
-    """Which of these carrier sids a message already has (retried webhooks)."""
-    rows = session.connection().execute(_STORED_SIDS, {"sids": list(carrier_sids)})
-    return {sid for (sid,) in rows}
-
-
-class ConversationTexts(NamedTuple):
-    """Texts from one phone to one business, arriving in one batch."""
-
-    business_id: int
-    phone: str
-    texts: int
-    first_at: datetime
-    last_at: datetime
-    preview: str  # the last text's
-
-
-def upsert_inbound_conversations(
-    session: Session, arrivals: Sequence[ConversationTexts]
-) -> dict[tuple[int, str], InboundConversation]:
-    """Create each conversation, or bring it back to Unread with its new texts added to its
-    unread count, in one statement; by (business id, phone). The rows stay locked until
-    commit, taken in (business, phone) order so that concurrent statements cannot deadlock
-    on them."""
-    if not arrivals:
-        return {}
-    params = [a._asdict() for a in sorted(arrivals)]
-    rows = session.connection().execute(_statements(session)["conversation"], params)
-    return {(row[0], row[1]): InboundConversation(*row[2:]) for row in rows}
-
-
-def insert_message_rows(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Insert messages in one statement; their ids by carrier sid. A sid already stored is
-    left out of the answer."""
-    if not rows:
-        return {}
-    inserted = session.connection().execute(_statements(session)["message"], list(rows))
-    return {sid: int(new_id) for sid, new_id in inserted}
-
-
-def count_inbound_units(session: Session, business_id: int, period: date, units: int) -> int:
-    """Add inbound units to the period (creating it), returning the new total."""
-    total = (
-        session.connection()
-        .execute(
-            _statements(session)["usage"],
-            {"business_id": business_id, "period_start": period, "units": units},
-        )
-        .scalar_one()
-    )
-    return int(total)
-
-
-def client_ids_for_phones(
-    session: Session, business_phones: Collection[tuple[int, str]]
-) -> dict[tuple[int, str], int]:
-    """The client (the first, if several) whose cell phone each (business id, phone) is."""
-    if not business_phones:
-        return {}
-    rows = session.connection().execute(
-        _CLIENTS_FOR_PHONES, {"business_phones": list(business_phones)}
-    )
-    return {(business_id, phone): int(client_id) for business_id, phone, client_id in rows}
 
 
 def link_conversations_to_client(
@@ -442,12 +221,3 @@ def link_conversations_to_client(
         )
         .values(client_id=client_id)
     )
-
-
-def set_conversation_clients(session: Session, links: Sequence[tuple[int, int]]) -> None:
-    """Attach conversations to clients: (conversation id, client id) pairs."""
-    if links:
-        session.connection().execute(
-            _SET_CLIENT,
-            [{"conversation_id": c, "client_id": client_id} for c, client_id in links],
-        )

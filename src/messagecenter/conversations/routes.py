@@ -22,12 +22,12 @@ from messagecenter.conversations.schemas import (
     ReplyIn,
     SentOut,
 )
-from messagecenter.conversations.service import Sender
 from messagecenter.errors import InvalidInput, NotFound
 from messagecenter.http.deps import ApiKeyDep, BusinessDep, ContextDep, SessionDep
 from messagecenter.http.types import DateTimeQuery, IdPath, OffsetQuery, OptionalIdQuery
 from messagecenter.idempotency import service as idempotency
 from messagecenter.models import Business, Conversation, Message
+from messagecenter.sending.compose import Sender, send_message
 
 router = APIRouter(tags=["conversations"])
 
@@ -150,7 +150,7 @@ def reply(
     if replay is not None:
         return replay
     conversation = service.get_conversation(session, business.id, conversation_id)
-    message = service.send_message(
+    message = send_message(
         session,
         business,
         body=body.body,
@@ -186,7 +186,7 @@ def send(
         if body.conversation_id
         else None
     )
-    message = service.send_message(
+    message = send_message(
         session,
         business,
         body=body.body,

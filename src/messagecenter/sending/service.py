@@ -9,14 +9,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from messagecenter.businesses import billing, usage
 from messagecenter.businesses import queries as business_queries
 from messagecenter.carriers.base import CarrierAccepted, OutboundSms, StatusReport
 from messagecenter.carriers.error_reasons import reason_for
+from messagecenter.clock import Clock
 from messagecenter.consent import service as consent
-from messagecenter.db import insert_ignore
+from messagecenter.db import insert_ignore, session_scope
 from messagecenter.events import LiveEvent, queue_event_on_commit
 from messagecenter.models import Client, Message, MessageStatusEvent
 from messagecenter.models.consent import SOURCE_CARRIER_21610
@@ -285,6 +286,13 @@ def record_rejected(
     _advance(session, message, status.FAILED, code, at, detail=detail)
     _apply_error_consequences(session, message, code, at)
     session.flush()
+
+
+def receive_status(sessions: sessionmaker[Session], clock: Clock, report: StatusReport) -> bool:
+    """A carrier's status report (Twilio's callback, the simulator's), recorded in its own
+    unit of work; True when it was new."""
+    with session_scope(sessions) as session:
+        return record_status(session, report, clock.now())
 
 
 def record_status(session: Session, report: StatusReport, at: datetime) -> bool:

@@ -27,11 +27,11 @@ from messagecenter.clients.phone import parse_phone
 from messagecenter.clients.service import ClientChanges
 from messagecenter.consent import queries as consent_queries
 from messagecenter.conversations import present, queries, service
-from messagecenter.conversations.service import MAX_BODY_CHARACTERS, Sender
 from messagecenter.errors import DomainError, NotPermitted
 from messagecenter.http.deps import ContextDep, SessionDep
 from messagecenter.http.types import IdPath
 from messagecenter.models import Business, Client, Message, StaffMember
+from messagecenter.sending.compose import MAX_BODY_CHARACTERS, Sender, send_message
 from messagecenter.signin.service import LoginRefused, TooManySignIns
 from messagecenter.sms.keywords import normalize_keyword_text
 from messagecenter.sms.segments import count_segments
@@ -326,7 +326,7 @@ def reply(
         raise NotPermitted("You do not have permission to send SMS to clients.")
     conversation = service.get_conversation(session, business.id, conversation_id)
     try:
-        service.send_message(
+        send_message(
             session,
             business,
             body=body,

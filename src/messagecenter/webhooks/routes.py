@@ -18,6 +18,7 @@ from messagecenter.carriers.twilio.signature import FormParams
 from messagecenter.carriers.twilio.webhooks import parse_inbound, parse_status
 from messagecenter.context import AppContext
 from messagecenter.errors import InvalidInput
+from messagecenter.sending.service import receive_status
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"], include_in_schema=False)
@@ -67,6 +68,7 @@ async def status_callback(request: Request) -> Response:
     except InvalidInput as exc:
         return Response(exc.message + "\n", 400, media_type="text/plain")
     context: AppContext = request.app.state.context
-    await run_in_threadpool(context.intake.receive_status, report)
+    # Straight to sending, which owns a message to its final status.
+    await run_in_threadpool(receive_status, context.sessions, context.clock, report)
     metrics.status_callback()
     return Response(status_code=204)

@@ -34,10 +34,10 @@ from messagecenter.cli import main
 from messagecenter.clock import FrozenClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
-from messagecenter.conversations.service import Sender, send_message
 from messagecenter.db import session_scope
 from messagecenter.models import Message
 from messagecenter.numbers.service import suggest_numbers
+from messagecenter.sending.compose import Sender, send_message
 from tests.factories import make_business, make_client
 from tests.fakes.twilio_contract import load_spec
 from tests.fakes.twilio_server import FakeTwilio, RecordedRequest

@@ -12,11 +12,12 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from messagecenter import cli
-from messagecenter import intake as intake_module
 from messagecenter.carriers.base import InboundSms
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.db import make_engine
+from messagecenter.intake import queries as intake_queries
+from messagecenter.intake import service as intake_module
 from messagecenter.migrate import upgrade
 from messagecenter.models import Conversation, InboundQueueItem, Message, UnroutedMessage
 from tests.conftest import START
@@ -43,14 +44,14 @@ def _stored(session: Session) -> tuple[int, list[tuple[str, int]]]:
 
 def _fail_on(bad: InboundSms, monkeypatch: pytest.MonkeyPatch) -> None:
     """Any unit of work that holds `bad` fails, as a bug would."""
-    original = intake_module.conversations.record_inbound_batch
+    original = intake_module.record.record_inbound_batch
 
     def failing(db: Session, texts: list[tuple[InboundSms, object]]) -> object:
         if any(inbound.carrier_sid == bad.carrier_sid for inbound, _ in texts):
             raise RuntimeError("simulated bug")
         return original(db, texts)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(intake_module.conversations, "record_inbound_batch", failing)
+    monkeypatch.setattr(intake_module.record, "record_inbound_batch", failing)
 
 
 @pytest.fixture
@@ -157,14 +158,14 @@ def test_a_text_the_queue_cannot_take_fails_only_its_own_webhook(
     session: Session, context: AppContext, number: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     texts = _texts(number, 3)
-    original = intake_module.insert_ignore_many
+    original = intake_queries.insert_ignore_many
 
     def refusing(db: Session, table: object, rows: list[dict[str, object]], *a: object) -> object:
         if any(row["carrier_sid"] == texts[1].carrier_sid for row in rows):
             raise RuntimeError("value too long for type character varying(64)")
         return original(db, table, rows, *a)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(intake_module, "insert_ignore_many", refusing)
+    monkeypatch.setattr(intake_queries, "insert_ignore_many", refusing)
     first, second, third = context.intake.enqueue_inbound_batch(texts)
     assert (first, third) == (True, True) and isinstance(second, RuntimeError)
     assert [sid for sid, _ in _stored(session)[1]] == [texts[0].carrier_sid, texts[2].carrier_sid]
@@ -180,7 +181,7 @@ def test_a_parked_text_raises_an_alert_and_the_operator_can_list_and_retry_it(
     bad = _texts(number, 1)[0]
     context.intake.enqueue_inbound(bad)
     _fail_on(bad, monkeypatch)
-    with caplog.at_level(logging.ERROR, logger="messagecenter.intake"):
+    with caplog.at_level(logging.ERROR, logger="messagecenter.intake.service"):
         for attempt in range(1, intake_module.MAX_ATTEMPTS + 1):
             caplog.clear()
             context.intake.process_queued()

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from messagecenter.batching import Batcher
+from messagecenter.intake.batching import Batcher
 
 
 class Recorder:

@@ -1,7 +1,7 @@
 """Where texts and status reports from any carrier enter.
 
 Twilio's inbound webhook hands its text to `accept_inbound`, which writes the texts that
-arrive together in one transaction on one thread (see batching.py) and answers only after
+arrive together in one transaction on one thread (see intake/batching.py) and answers only after
 the commit. On PostgreSQL that write only queues the texts (one idempotent multi-row insert,
 so it costs about what a bare insert does and nothing sent is lost) and the workers of every
 process drain the queue in batches (`process_queued`). On SQLite there is one process, where a
@@ -21,29 +21,27 @@ that fails MAX_ATTEMPTS times is parked for the operator: an ERROR in the log, a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import String, delete, select, update
+from sqlalchemy import String
 from sqlalchemy.orm import Session, sessionmaker
 
-from messagecenter.batching import Batcher
-from messagecenter.carriers.base import InboundSms, StatusReport
+from messagecenter.carriers.base import InboundSms
 from messagecenter.clock import Clock
-from messagecenter.conversations import service as conversations
-from messagecenter.conversations.service import InboundOutcome
-from messagecenter.db import insert_ignore_many, session_scope
+from messagecenter.db import session_scope
+from messagecenter.intake import queries, record
+from messagecenter.intake.batching import Batcher
+from messagecenter.intake.record import DuplicateDelivery, InboundOutcome
 from messagecenter.models import (
     ConsentRecord,
     Conversation,
     InboundQueueItem,
     Message,
     PhoneConsent,
-    UnroutedMessage,
 )
-from messagecenter.sending import service as sending
 from messagecenter.sms.text import NUL, REPLACEMENT
 
 log = logging.getLogger(__name__)
@@ -114,7 +112,7 @@ class Intake:
             with session_scope(self._sessions) as session:
                 now = self._clock.now()
                 return _store(session, [(*without_nul(inbound), now) for inbound in inbounds])
-        except conversations.DuplicateDelivery:  # a concurrent twin was stored first
+        except DuplicateDelivery:  # a concurrent twin was stored first
             if len(inbounds) > 1:
                 raise  # each alone will tell which
             return [InboundOutcome(None, None, duplicate=True)]
@@ -145,14 +143,7 @@ class Intake:
             for inbound, had_nul in map(without_nul, inbounds)
         ]
         with session_scope(self._sessions) as session:
-            inserted = insert_ignore_many(
-                session,
-                InboundQueueItem.__table__,  # type: ignore[arg-type]
-                # By sid, so two processes inserting the same retried texts lock the unique
-                # index's entries in one order.
-                sorted(rows, key=lambda row: row["carrier_sid"]),
-                ["carrier_sid"],
-            )
+            inserted = queries.insert_queued(session, rows)
         new: list[bool] = []
         for inbound in inbounds:
             sid = without_nul(inbound)[0].carrier_sid
@@ -190,19 +181,14 @@ class Intake:
                     try:
                         outcome = _store(session, [_as_received(item)])[0]
                         replied = replied or bool(outcome.replies)
-                    except conversations.DuplicateDelivery:
+                    except DuplicateDelivery:
                         pass  # stored by a twin: nothing more to do
                     _remove(session, [item_id])
                 done += 1
             except Exception as exc:
                 log.exception("queued text %s could not be processed", item_id)
                 with session_scope(self._sessions) as session:
-                    attempts = session.scalar(
-                        update(InboundQueueItem)
-                        .where(InboundQueueItem.id == item_id)
-                        .values(attempts=InboundQueueItem.attempts + 1, last_error=repr(exc)[:2000])
-                        .returning(InboundQueueItem.attempts)
-                    )
+                    attempts = queries.count_failure(session, item_id, repr(exc)[:2000])
                 if attempts is not None and attempts >= MAX_ATTEMPTS:
                     # The worker stops trying: only the operator can bring it back.
                     log.error(
@@ -213,10 +199,6 @@ class Intake:
                         exc,
                     )
         return done, replied
-
-    def receive_status(self, report: StatusReport) -> bool:
-        with session_scope(self._sessions) as session:
-            return sending.record_status(session, report, self._clock.now())
 
 
 def _each_alone_if_the_batch_fails(
@@ -240,21 +222,11 @@ def _each_alone_if_the_batch_fails(
 
 
 def _claim(session: Session, limit: int) -> list[InboundQueueItem]:
-    # SKIP LOCKED: several worker processes share the queue on PostgreSQL.
-    return list(
-        session.scalars(
-            select(InboundQueueItem)
-            .where(InboundQueueItem.attempts < MAX_ATTEMPTS)
-            .order_by(InboundQueueItem.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
+    return queries.claim_queued(session, limit, MAX_ATTEMPTS)
 
 
 def _remove(session: Session, ids: list[int]) -> None:
-    if ids:
-        session.execute(delete(InboundQueueItem).where(InboundQueueItem.id.in_(ids)))
+    queries.remove_queued(session, ids)
 
 
 def _as_received(item: InboundQueueItem) -> tuple[InboundSms, bool, datetime]:
@@ -291,14 +263,14 @@ def _store(
         for index, (inbound, _, _) in enumerate(texts)
         if len(inbound.from_phone) <= PHONE_LENGTH and len(inbound.to_phone) <= PHONE_LENGTH
     ]
-    recorded = conversations.record_inbound_batch(
+    recorded = record.record_inbound_batch(
         session, [(texts[index][0], texts[index][2]) for index in routable]
     )
     outcomes = dict(zip(routable, recorded, strict=True))
     for index, (inbound, _, at) in enumerate(texts):
         if index not in outcomes:
             outcomes[index] = _keep_unroutable(session, inbound, at)
-    _flag_nul(session, {inbound.carrier_sid for inbound, had_nul, _ in texts if had_nul})
+    queries.flag_nul(session, {inbound.carrier_sid for inbound, had_nul, _ in texts if had_nul})
     return [outcomes[index] for index in range(len(texts))]
 
 
@@ -311,17 +283,7 @@ def _keep_unroutable(session: Session, inbound: InboundSms, at: datetime) -> Inb
         inbound.to_phone,
         PHONE_LENGTH,
     )
-    return conversations.record_unrouted(session, inbound, at)
-
-
-def _flag_nul(session: Session, carrier_sids: Collection[str]) -> None:
-    """Mark the stored texts (message or unrouted) whose body held a NUL."""
-    if not carrier_sids:
-        return
-    for table in (Message, UnroutedMessage):
-        session.execute(
-            update(table).where(table.carrier_sid.in_(carrier_sids)).values(body_had_nul=True)
-        )
+    return record.record_unrouted(session, inbound, at)
 
 
 # ---------------------------------------------------------------------------- the operator
@@ -329,22 +291,10 @@ def _flag_nul(session: Session, carrier_sids: Collection[str]) -> None:
 
 def parked_texts(session: Session) -> list[InboundQueueItem]:
     """Queued texts the worker gave up on after MAX_ATTEMPTS, oldest first."""
-    return list(
-        session.scalars(
-            select(InboundQueueItem)
-            .where(InboundQueueItem.attempts >= MAX_ATTEMPTS)
-            .order_by(InboundQueueItem.id)
-        )
-    )
+    return queries.parked(session, MAX_ATTEMPTS)
 
 
 def retry_parked(session: Session) -> int:
     """Put the parked texts back for the worker (their last error stays until it succeeds);
     how many."""
-    result = session.execute(
-        update(InboundQueueItem)
-        .where(InboundQueueItem.attempts >= MAX_ATTEMPTS)
-        .values(attempts=0)
-        .returning(InboundQueueItem.id)
-    )
-    return len(result.all())
+    return queries.unpark(session, MAX_ATTEMPTS)

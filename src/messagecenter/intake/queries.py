@@ -1,0 +1,304 @@
+"""SQL for the intake: the inbound queue, and the hot path that records a batch of texts.
+
+Every client text runs the recording statements, so they are built once (with bind
+parameters) for each dialect and touch each row once: route, duplicate check, conversation
+upsert, message insert. (Usage is counted by businesses/queries.py, the unread badge by
+conversations/queries.py: each in one place.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import Table, bindparam, delete, func, literal_column, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from messagecenter.db import insert_ignore, insert_ignore_many
+from messagecenter.models import (
+    Business,
+    Client,
+    Conversation,
+    InboundQueueItem,
+    Message,
+    Plan,
+    SmsNumber,
+    UnroutedMessage,
+)
+from messagecenter.models.base import UTCDateTime
+from messagecenter.models.conversation import FOLDER_UNREAD
+from messagecenter.models.sms_number import NUMBER_ACTIVE
+
+# ---------------------------------------------------------------------------- the queue
+
+
+def insert_queued(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Queue texts in one idempotent insert; the carrier sids that were new."""
+    return insert_ignore_many(
+        session,
+        InboundQueueItem.__table__,  # type: ignore[arg-type]
+        # By sid, so two processes inserting the same retried texts lock the unique index's
+        # entries in one order.
+        sorted(rows, key=lambda row: row["carrier_sid"]),
+        ["carrier_sid"],
+    )
+
+
+def claim_queued(session: Session, limit: int, max_attempts: int) -> list[InboundQueueItem]:
+    """The oldest queued texts not parked, locked until commit. SKIP LOCKED: several worker
+    processes share the queue on PostgreSQL."""
+    return list(
+        session.scalars(
+            select(InboundQueueItem)
+            .where(InboundQueueItem.attempts < max_attempts)
+            .order_by(InboundQueueItem.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def remove_queued(session: Session, ids: list[int]) -> None:
+    if ids:
+        session.execute(delete(InboundQueueItem).where(InboundQueueItem.id.in_(ids)))
+
+
+def count_failure(session: Session, item_id: int, error: str) -> int | None:
+    """One more failed attempt for a queued text; its attempts so far (None: gone)."""
+    return session.scalar(
+        update(InboundQueueItem)
+        .where(InboundQueueItem.id == item_id)
+        .values(attempts=InboundQueueItem.attempts + 1, last_error=error)
+        .returning(InboundQueueItem.attempts)
+    )
+
+
+def parked(session: Session, max_attempts: int) -> list[InboundQueueItem]:
+    return list(
+        session.scalars(
+            select(InboundQueueItem)
+            .where(InboundQueueItem.attempts >= max_attempts)
+            .order_by(InboundQueueItem.id)
+        )
+    )
+
+
+def unpark(session: Session, max_attempts: int) -> int:
+    result = session.execute(
+        update(InboundQueueItem)
+        .where(InboundQueueItem.attempts >= max_attempts)
+        .values(attempts=0)
+        .returning(InboundQueueItem.id)
+    )
+    return len(result.all())
+
+
+def flag_nul(session: Session, carrier_sids: Collection[str]) -> None:
+    """Mark the stored texts (message or unrouted) whose body held a NUL."""
+    if not carrier_sids:
+        return
+    for table in (Message, UnroutedMessage):
+        session.execute(
+            update(table).where(table.carrier_sid.in_(carrier_sids)).values(body_had_nul=True)
+        )
+
+
+def insert_unrouted(session: Session, row: dict[str, Any]) -> bool:
+    """Keep a text no business can take; False when that sid is already kept."""
+    new_id = insert_ignore(
+        session,
+        UnroutedMessage.__table__,  # type: ignore[arg-type]
+        row,
+        ["carrier_sid"],
+    )
+    return new_id is not None
+
+
+# ---------------------------------------------------------------------------- recording
+
+
+class Route(NamedTuple):
+    business_id: int
+    timezone: str
+    allowance: int
+    sms_number_id: int
+    sms_number: str
+
+
+class InboundConversation(NamedTuple):
+    id: int
+    client_id: int | None
+    muted: bool
+    unread_count: int
+    created_at: datetime  # equal to the text's time when this text started it
+
+
+# Core statements on the tables (not the mapped classes): they skip the ORM's own layer.
+_businesses = cast(Table, Business.__table__)
+_numbers = cast(Table, SmsNumber.__table__)
+_plans = cast(Table, Plan.__table__)
+_clients = cast(Table, Client.__table__)
+_conversations = cast(Table, Conversation.__table__)
+_messages = cast(Table, Message.__table__)
+# A literal, so SQLite can use the partial unique index on active numbers.
+_IS_ACTIVE = _numbers.c.status == literal_column(f"'{NUMBER_ACTIVE}'")
+_ROUTES = (
+    select(
+        _businesses.c.id,
+        _businesses.c.timezone,
+        _plans.c.monthly_allowance,
+        _numbers.c.id,
+        _numbers.c.phone_number,
+    )
+    .select_from(
+        _numbers.join(_businesses, _numbers.c.business_id == _businesses.c.id).join(
+            _plans, _plans.c.id == _businesses.c.plan_id
+        )
+    )
+    .where(_numbers.c.phone_number.in_(bindparam("to_phones", expanding=True)), _IS_ACTIVE)
+)
+_STORED_SIDS = select(_messages.c.carrier_sid).where(
+    _messages.c.carrier_sid.in_(bindparam("sids", expanding=True))
+)
+_CLIENTS_FOR_PHONES = (
+    select(_clients.c.business_id, _clients.c.cell_phone, func.min(_clients.c.id))
+    .where(
+        tuple_(_clients.c.business_id, _clients.c.cell_phone).in_(
+            bindparam("business_phones", expanding=True)
+        )
+    )
+    .group_by(_clients.c.business_id, _clients.c.cell_phone)
+)
+_SET_CLIENT = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation_id"))
+    .values(client_id=bindparam("client_id"))
+)
+
+
+def _conversation_upsert(dialect_insert: Any) -> Any:
+    table = Conversation.__table__
+    values = {
+        "business_id": bindparam("business_id"),
+        "phone": bindparam("phone"),
+        "client_id": None,
+        "folder": FOLDER_UNREAD,
+        "unread_count": bindparam("texts"),
+        "pinned": False,
+        "muted": False,
+        "last_message_at": bindparam("last_at", type_=UTCDateTime()),
+        "last_message_preview": bindparam("preview"),
+        "created_at": bindparam("first_at", type_=UTCDateTime()),
+    }
+    stmt = dialect_insert(table).values(values)
+    return stmt.on_conflict_do_update(
+        index_elements=["business_id", "phone"],
+        set_={
+            "folder": FOLDER_UNREAD,  # a client's text brings it back, archived or not
+            "unread_count": table.c.unread_count + stmt.excluded.unread_count,
+            "last_message_at": stmt.excluded.last_message_at,
+            "last_message_preview": stmt.excluded.last_message_preview,
+        },
+    ).returning(
+        table.c.business_id,
+        table.c.phone,
+        table.c.id,
+        table.c.client_id,
+        table.c.muted,
+        table.c.unread_count,
+        table.c.created_at,
+    )
+
+
+def _message_insert(dialect_insert: Any) -> Any:
+    table = Message.__table__
+    # Columns with a server default keep it (body_had_nul: the intake sets it for the texts
+    # that held a NUL; carrier_sid_from_lookup: an outbound message's).
+    columns = [c.name for c in table.columns if c.name != "id" and c.server_default is None]
+    values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    return (
+        dialect_insert(table)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["carrier_sid"])
+        .returning(table.c.carrier_sid, table.c.id)
+    )
+
+
+_BY_DIALECT = {
+    name: {"conversation": _conversation_upsert(insert), "message": _message_insert(insert)}
+    for name, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+}
+
+
+def _statements(session: Session) -> dict[str, Any]:
+    return _BY_DIALECT[session.get_bind().dialect.name]
+
+
+def routes_for(session: Session, to_phones: Collection[str]) -> dict[str, Route]:
+    """For each of these numbers that is a business's active number: that business, with what
+    the intake needs of it (one query for a whole batch of texts)."""
+    rows = session.connection().execute(_ROUTES, {"to_phones": list(to_phones)})
+    return {route.sms_number: route for route in (Route(*row) for row in rows)}
+
+
+def stored_carrier_sids(session: Session, carrier_sids: Collection[str]) -> set[str]:
+    """Which of these carrier sids a message already has (retried webhooks)."""
+    rows = session.connection().execute(_STORED_SIDS, {"sids": list(carrier_sids)})
+    return {sid for (sid,) in rows}
+
+
+class ConversationTexts(NamedTuple):
+    """Texts from one phone to one business, arriving in one batch."""
+
+    business_id: int
+    phone: str
+    texts: int
+    first_at: datetime
+    last_at: datetime
+    preview: str  # the last text's
+
+
+def upsert_inbound_conversations(
+    session: Session, arrivals: Sequence[ConversationTexts]
+) -> dict[tuple[int, str], InboundConversation]:
+    """Create each conversation, or bring it back to Unread with its new texts added to its
+    unread count, in one statement; by (business id, phone). The rows stay locked until
+    commit, taken in (business, phone) order so that concurrent statements cannot deadlock
+    on them."""
+    if not arrivals:
+        return {}
+    params = [a._asdict() for a in sorted(arrivals)]
+    rows = session.connection().execute(_statements(session)["conversation"], params)
+    return {(row[0], row[1]): InboundConversation(*row[2:]) for row in rows}
+
+
+def insert_message_rows(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Insert messages in one statement; their ids by carrier sid. A sid already stored is
+    left out of the answer."""
+    if not rows:
+        return {}
+    inserted = session.connection().execute(_statements(session)["message"], list(rows))
+    return {sid: int(new_id) for sid, new_id in inserted}
+
+
+def client_ids_for_phones(
+    session: Session, business_phones: Collection[tuple[int, str]]
+) -> dict[tuple[int, str], int]:
+    """The client (the first, if several) whose cell phone each (business id, phone) is."""
+    if not business_phones:
+        return {}
+    rows = session.connection().execute(
+        _CLIENTS_FOR_PHONES, {"business_phones": list(business_phones)}
+    )
+    return {(business_id, phone): int(client_id) for business_id, phone, client_id in rows}
+
+
+def set_conversation_clients(session: Session, links: Sequence[tuple[int, int]]) -> None:
+    """Attach conversations to clients: (conversation id, client id) pairs."""
+    if links:
+        session.connection().execute(
+            _SET_CLIENT,
+            [{"conversation_id": c, "client_id": client_id} for c, client_id in links],
+        )
