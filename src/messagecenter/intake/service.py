@@ -42,6 +42,8 @@ from messagecenter.models import (
     Message,
     PhoneConsent,
 )
+from messagecenter.sms.keywords import classify_keyword
+from messagecenter.sms.segments import normalize_newlines
 from messagecenter.sms.text import NUL, REPLACEMENT
 
 log = logging.getLogger(__name__)
@@ -152,21 +154,35 @@ class Intake:
         return new
 
     def process_queued(self, limit: int = BATCH_SIZE) -> tuple[int, bool]:
-        """Process up to `limit` queued texts in one transaction; returns how many, and
-        whether any of them queued a reply. If the batch fails, each text is retried alone so
-        one bad text cannot hold up the others."""
-        try:
-            with session_scope(self._sessions) as session:
-                # In arrival order. record_inbound_batch locks conversations and counters in a
-                # fixed order; a keyword answered mid-batch can break it, and then PostgreSQL
-                # stops one of two batches as a deadlock and its texts go one by one below.
-                items = _claim(session, limit)
-                outcomes = _store(session, [_as_received(item) for item in items])
-                _remove(session, [item.id for item in items])
-            return len(items), any(o.replies for o in outcomes)
-        except Exception:
-            log.warning("a batch of queued texts failed; processing them one by one", exc_info=True)
-        return self._process_one_by_one(limit)
+        """Process up to `limit` queued texts, in arrival order; returns how many, and
+        whether any of them queued a reply. If a batch fails, each text is retried alone so
+        one bad text cannot hold up the others.
+
+        A transaction ends at a keyword: the texts before it and the keyword are recorded,
+        their rows locked in one fixed order (conversations by business and phone, then usage
+        and the unread badge by business), and the keyword is answered last; the texts after
+        it go in the next transaction. Answered mid-transaction, a keyword let the texts after
+        it lock their businesses' rows out of that order, and two workers on PostgreSQL could
+        deadlock (one batch stopped, its texts then written one by one)."""
+        done, replied = 0, False
+        while done < limit:
+            try:
+                with session_scope(self._sessions) as session:
+                    claimed = _claim(session, limit - done)
+                    items = _through_first_keyword(claimed)
+                    outcomes = _store(session, [_as_received(item) for item in items])
+                    _remove(session, [item.id for item in items])
+            except Exception:
+                log.warning(
+                    "a batch of queued texts failed; processing them one by one", exc_info=True
+                )
+                more, more_replied = self._process_one_by_one(limit - done)
+                return done + more, replied or more_replied
+            done += len(items)
+            replied = replied or any(o.replies for o in outcomes)
+            if len(items) == len(claimed):  # none held back for the next transaction
+                break
+        return done, replied
 
     def _process_one_by_one(self, limit: int) -> tuple[int, bool]:
         with session_scope(self._sessions) as session:
@@ -227,6 +243,14 @@ def _claim(session: Session, limit: int) -> list[InboundQueueItem]:
 
 def _remove(session: Session, ids: list[int]) -> None:
     queries.remove_queued(session, ids)
+
+
+def _through_first_keyword(items: list[InboundQueueItem]) -> list[InboundQueueItem]:
+    """The texts up to and including the first that is a keyword (all when none is)."""
+    for index, item in enumerate(items):
+        if classify_keyword(normalize_newlines(item.body)) is not None:
+            return items[: index + 1]
+    return items
 
 
 def _as_received(item: InboundQueueItem) -> tuple[InboundSms, bool, datetime]:
