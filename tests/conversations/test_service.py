@@ -22,7 +22,7 @@ from messagecenter.models import (
     StaffMember,
 )
 from messagecenter.sending.compose import Sender, send_message
-from tests.factories import SetUp, make_business, make_client, text_from
+from tests.factories import make_business, make_client, text_from
 
 MARIA = "+12125550142"
 JOHN = "+12125550143"
@@ -78,13 +78,6 @@ def expected_badge(session: Session, business: Business) -> int:
 def assert_badge_consistent(session: Session, business: Business) -> None:
     session.expire_all()
     assert badge(session, business) == expected_badge(session, business)
-
-
-def two_businesses(session: Session, context: AppContext, at: datetime) -> tuple[SetUp, SetUp]:
-    a = make_business(session, context.carrier, at, business_phone="+12125550100")
-    b = make_business(session, context.carrier, at, business_phone="+13125550100")
-    assert a.number.phone_number != b.number.phone_number
-    return a, b
 
 
 # ---------------------------------------------------------------------------- unread and folders

@@ -22,15 +22,12 @@ from messagecenter.errors import (
 from messagecenter.events import LiveEvent, pending_events
 from messagecenter.intake.record import record_inbound, record_inbound_batch
 from messagecenter.models import (
-    ApiKey,
     Business,
     Conversation,
     Message,
-    StaffMember,
     UnroutedMessage,
 )
 from messagecenter.models.sms_number import NUMBER_RELEASED
-from messagecenter.sending.compose import Sender
 from tests.factories import SetUp, make_business, make_client, text_from
 
 MARIA = "+12125550142"
@@ -61,32 +58,6 @@ def conversation_of(session: Session, business: Business, phone: str) -> Convers
     assert conversation is not None
     session.refresh(conversation)
     return conversation
-
-
-def api_sender(session: Session, business: Business) -> Sender:
-    key_id = session.scalar(select(ApiKey.id).where(ApiKey.business_id == business.id))
-    assert key_id is not None
-    return Sender.api_key(key_id)
-
-
-def staff_sender(session: Session, business: Business) -> Sender:
-    staff_id = session.scalar(select(StaffMember.id).where(StaffMember.business_id == business.id))
-    assert staff_id is not None
-    return Sender.staff(staff_id)
-
-
-def expected_badge(session: Session, business: Business) -> int:
-    total = session.scalar(
-        select(func.coalesce(func.sum(Conversation.unread_count), 0)).where(
-            Conversation.business_id == business.id, Conversation.muted.is_(False)
-        )
-    )
-    return int(total or 0)
-
-
-def assert_badge_consistent(session: Session, business: Business) -> None:
-    session.expire_all()
-    assert badge(session, business) == expected_badge(session, business)
 
 
 def two_businesses(session: Session, context: AppContext, at: datetime) -> tuple[SetUp, SetUp]:

@@ -72,27 +72,6 @@ def staff_sender(session: Session, business: Business) -> Sender:
     return Sender.staff(staff_id)
 
 
-def expected_badge(session: Session, business: Business) -> int:
-    total = session.scalar(
-        select(func.coalesce(func.sum(Conversation.unread_count), 0)).where(
-            Conversation.business_id == business.id, Conversation.muted.is_(False)
-        )
-    )
-    return int(total or 0)
-
-
-def assert_badge_consistent(session: Session, business: Business) -> None:
-    session.expire_all()
-    assert badge(session, business) == expected_badge(session, business)
-
-
-def two_businesses(session: Session, context: AppContext, at: datetime) -> tuple[SetUp, SetUp]:
-    a = make_business(session, context.carrier, at, business_phone="+12125550100")
-    b = make_business(session, context.carrier, at, business_phone="+13125550100")
-    assert a.number.phone_number != b.number.phone_number
-    return a, b
-
-
 # ---------------------------------------------------------------------------- sending: validation
 
 
