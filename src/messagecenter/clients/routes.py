@@ -16,7 +16,7 @@ from messagecenter.clients.schemas import (
 )
 from messagecenter.consent import queries as consent_queries
 from messagecenter.consent.service import consent_summary
-from messagecenter.http.deps import BusinessDep, ContextDep, SessionDep
+from messagecenter.http.deps import BusinessDep, ContextDep, SessionDep, UnitOfWorkDep
 from messagecenter.http.types import IdPath, OffsetQuery
 from messagecenter.models import Client, PhoneConsent
 
@@ -71,11 +71,10 @@ def list_clients(
 
 @router.post("", response_model=ClientOut, status_code=status.HTTP_201_CREATED)
 def create_client(
-    body: ClientIn, session: SessionDep, business: BusinessDep, context: ContextDep
+    body: ClientIn, work: UnitOfWorkDep, business: BusinessDep, context: ContextDep
 ) -> ClientOut:
-    client = service.create_client(session, business, body.changes(), context.clock.now())
-    session.commit()
-    return _one(session, business.id, client)
+    client = service.create_client(work.session, business, body.changes(), context.clock.now())
+    return _one(work.session, business.id, client)
 
 
 @router.get("/{client_id}", response_model=ClientOut)
@@ -87,12 +86,11 @@ def get_client(client_id: IdPath, session: SessionDep, business: BusinessDep) ->
 def update_client(
     client_id: IdPath,
     body: ClientPatch,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     business: BusinessDep,
     context: ContextDep,
 ) -> ClientOut:
     client = service.update_client(
-        session, business, client_id, body.changes(), context.clock.now()
+        work.session, business, client_id, body.changes(), context.clock.now()
     )
-    session.commit()
-    return _one(session, business.id, client)
+    return _one(work.session, business.id, client)

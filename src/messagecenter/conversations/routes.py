@@ -23,7 +23,7 @@ from messagecenter.conversations.schemas import (
     SentOut,
 )
 from messagecenter.errors import InvalidInput, NotFound
-from messagecenter.http.deps import ApiKeyDep, BusinessDep, ContextDep, SessionDep
+from messagecenter.http.deps import ApiKeyDep, BusinessDep, ContextDep, SessionDep, UnitOfWorkDep
 from messagecenter.http.types import DateTimeQuery, IdPath, OffsetQuery, OptionalIdQuery
 from messagecenter.idempotency import service as idempotency
 from messagecenter.models import Business, Conversation, Message
@@ -81,8 +81,9 @@ def get_conversation(
 
 @router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
 def update_conversation(
-    conversation_id: IdPath, body: ConversationPatch, session: SessionDep, business: BusinessDep
+    conversation_id: IdPath, body: ConversationPatch, work: UnitOfWorkDep, business: BusinessDep
 ) -> ConversationOut:
+    session = work.session
     conversation = service.update_flags(
         session,
         business.id,
@@ -94,26 +95,25 @@ def update_conversation(
     if body.client_id is not None:
         client = clients.get_client(session, business.id, body.client_id)
         service.link_client(session, business.id, conversation_id, client)
-    session.commit()
     return _conversation_out(session, business, conversation)
 
 
 @router.post("/conversations/{conversation_id}/read", response_model=ConversationOut)
 def mark_read(
-    conversation_id: IdPath, session: SessionDep, business: BusinessDep, context: ContextDep
+    conversation_id: IdPath, work: UnitOfWorkDep, business: BusinessDep, context: ContextDep
 ) -> ConversationOut:
-    conversation = service.mark_read(session, business.id, conversation_id, context.clock.now())
-    session.commit()
-    return _conversation_out(session, business, conversation)
+    conversation = service.mark_read(
+        work.session, business.id, conversation_id, context.clock.now()
+    )
+    return _conversation_out(work.session, business, conversation)
 
 
 @router.post("/conversations/{conversation_id}/unread", response_model=ConversationOut)
 def mark_unread(
-    conversation_id: IdPath, session: SessionDep, business: BusinessDep
+    conversation_id: IdPath, work: UnitOfWorkDep, business: BusinessDep
 ) -> ConversationOut:
-    conversation = service.mark_unread(session, business.id, conversation_id)
-    session.commit()
-    return _conversation_out(session, business, conversation)
+    conversation = service.mark_unread(work.session, business.id, conversation_id)
+    return _conversation_out(work.session, business, conversation)
 
 
 @router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
@@ -140,12 +140,13 @@ def reply(
     conversation_id: IdPath,
     body: ReplyIn,
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     business: BusinessDep,
     key: ApiKeyDep,
     context: ContextDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> SentOut | JSONResponse:
+    session = work.session
     replay = _replay(session, business, request, body.model_dump_json(), idempotency_key, context)
     if replay is not None:
         return replay
@@ -159,14 +160,14 @@ def reply(
         conversation=conversation,
         at=context.clock.now(),
     )
-    return _sent(session, business, message, context, idempotency_key)
+    return _sent(session, business, message, idempotency_key)
 
 
 @router.post("/messages", response_model=SentOut, status_code=status.HTTP_201_CREATED)
 def send(
     body: MessageIn,
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     business: BusinessDep,
     key: ApiKeyDep,
     context: ContextDep,
@@ -175,6 +176,7 @@ def send(
     """Send a text to a client (by profile) or into a conversation. With an
     `Idempotency-Key`, a retry of the same request within 24 hours sends nothing and answers
     as the first time did."""
+    session = work.session
     replay = _replay(session, business, request, body.model_dump_json(), idempotency_key, context)
     if replay is not None:
         return replay
@@ -196,7 +198,7 @@ def send(
         conversation=conversation,
         at=context.clock.now(),
     )
-    return _sent(session, business, message, context, idempotency_key)
+    return _sent(session, business, message, idempotency_key)
 
 
 @router.get("/messages/{message_id}", response_model=MessageOut)
@@ -231,9 +233,10 @@ def _sent(
     session: Session,
     business: Business,
     message: Message,
-    context: AppContext,
     idempotency_key: str | None,
 ) -> SentOut:
+    """The answer to a send; its message, usage and idempotency record commit together at
+    the edge (UnitOfWorkDep), which then wakes the worker to dispatch it."""
     warning = present.foreign_number_warning(business, message.to_phone)
     out = SentOut(
         message=present.messages_out(session, [message])[0],
@@ -243,6 +246,4 @@ def _sent(
         idempotency.store_response(
             session, business.id, idempotency_key, 201, out.model_dump(mode="json")
         )
-    session.commit()  # the message, its usage and the idempotency record together
-    context.worker.wake()
     return out

@@ -26,7 +26,7 @@ from messagecenter.context import AppContext
 from messagecenter.conversations import history
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.errors import DomainError, InvalidInput, NotFound, NotPermitted
-from messagecenter.http.deps import ContextDep, SessionDep
+from messagecenter.http.deps import ContextDep, SessionDep, UnitOfWorkDep
 from messagecenter.http.types import IdPath
 from messagecenter.models import Business, Client, StaffMember
 from messagecenter.models.ids import MAX_ID
@@ -133,7 +133,7 @@ def _client_context(session: Session, business_id: int, client: Client) -> dict[
 @router.post("/clients/{client_id}", response_model=None)
 def save_client(
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     staff: StaffDep,
     business: StaffBusinessDep,
     context: ContextDep,
@@ -150,6 +150,7 @@ def save_client(
     check_csrf(request, csrf)
     if client_id is not None and not 1 <= client_id <= MAX_ID:
         raise NotFound("No such client.")
+    session = work.session
     changes = ClientChanges(
         first_name=first_name,
         last_name=last_name,
@@ -167,7 +168,7 @@ def save_client(
                 session, business, client_id, changes, context.clock.now()
             )
     except InvalidInput as refused:
-        session.rollback()
+        work.rollback()  # the form comes back with the message; nothing is kept
         existing = clients.get_client(session, business.id, client_id) if client_id else None
         values = (
             _client_context(session, business.id, existing)
@@ -185,7 +186,6 @@ def save_client(
             request, "client.html", values, staff=staff, business=business, session=session,
             status_code=400,
         )  # fmt: skip
-    session.commit()
     return redirect(f"/clients/{client.id}", saved="1")
 
 
@@ -193,7 +193,7 @@ def save_client(
 def text_client(
     client_id: IdPath,
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     staff: StaffDep,
     business: StaffBusinessDep,
     context: ContextDep,
@@ -201,6 +201,7 @@ def text_client(
 ) -> RedirectResponse:
     """Open (or start) the conversation with this client."""
     check_csrf(request, csrf)
+    session = work.session
     client = clients.get_client(session, business.id, client_id)
     if not client.cell_phone:
         return redirect(f"/clients/{client_id}")
@@ -209,7 +210,6 @@ def text_client(
     )
     if conversation.client_id is None:
         conversation.client_id = client.id
-    session.commit()
     return redirect(f"/conversations/{conversation.id}")
 
 
@@ -403,7 +403,7 @@ def _settings_page(
 @router.post("/settings/number")
 def choose_number(
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     owner: OwnerDep,
     business: StaffBusinessDep,
     context: ContextDep,
@@ -412,12 +412,13 @@ def choose_number(
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     check_csrf(request, csrf)
+    session = work.session
     active = business_queries.active_number(session, business.id)
     try:
         if active is None:
             numbers.enable_messaging(
                 session, business, context.carrier, phone_number,
-                context.settings.public_url, context.clock.now(),
+                context.settings.public_url, context.clock.now(), on_rollback=work.on_rollback,
             )  # fmt: skip
         elif confirm != "yes":
             # Show the warning and ask again, with the chosen number kept.
@@ -426,18 +427,18 @@ def choose_number(
             numbers.change_number(
                 session, business, context.carrier, phone_number,
                 context.settings.public_url, context.clock.now(), confirmed=True,
+                on_rollback=work.on_rollback,
             )  # fmt: skip
     except DomainError as refused:
-        session.rollback()
+        work.rollback()
         return redirect("/settings", error=refused.message)
-    session.commit()
     return redirect("/settings")
 
 
 @router.post("/settings/help-text")
 def save_help_text(
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     owner: OwnerDep,
     business: StaffBusinessDep,
     help_text: Annotated[str, Form(max_length=1000)] = "",
@@ -445,18 +446,17 @@ def save_help_text(
 ) -> RedirectResponse:
     check_csrf(request, csrf)
     try:
-        update_help_text(session, business, help_text)
+        update_help_text(work.session, business, help_text)
     except DomainError as refused:
-        session.rollback()
+        work.rollback()
         return redirect("/settings", error=refused.message)
-    session.commit()
     return redirect("/settings")
 
 
 @router.post("/settings/api-keys", response_model=None)
 def create_key(
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     owner: OwnerDep,
     business: StaffBusinessDep,
     context: ContextDep,
@@ -465,28 +465,27 @@ def create_key(
 ) -> HTMLResponse | RedirectResponse:
     check_csrf(request, csrf)
     try:
-        _, secret = api_keys.create_api_key(session, business.id, name, context.clock.now())
+        _, secret = api_keys.create_api_key(work.session, business.id, name, context.clock.now())
     except DomainError as refused:
-        session.rollback()
+        work.rollback()
         return redirect("/settings", error=refused.message)
-    session.commit()
-    # The secret is shown once, on this response only; it is stored only as a hash.
-    return _settings_page(request, session, owner, business, context, new_key=secret)
+    # The secret is shown once, on this response only; it is stored only as a hash. The key
+    # commits as the route returns: a failed commit is a 500, never a secret that works not.
+    return _settings_page(request, work.session, owner, business, context, new_key=secret)
 
 
 @router.post("/settings/api-keys/{key_id}/revoke")
 def revoke_key(
     key_id: IdPath,
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     owner: OwnerDep,
     business: StaffBusinessDep,
     context: ContextDep,
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     check_csrf(request, csrf)
-    api_keys.revoke_api_key(session, business.id, key_id, context.clock.now())
-    session.commit()
+    api_keys.revoke_api_key(work.session, business.id, key_id, context.clock.now())
     return redirect("/settings")
 
 
@@ -527,7 +526,7 @@ def _staff_page(
 @router.post("/staff", response_model=None)
 def add_staff(
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     owner: OwnerDep,
     business: StaffBusinessDep,
     context: ContextDep,
@@ -541,23 +540,22 @@ def add_staff(
     password = staff_service.generate_password()
     try:
         member = staff_service.create_staff_member(
-            session, business_id=business.id, email=email, name=name, role=role,
+            work.session, business_id=business.id, email=email, name=name, role=role,
             can_send_sms=bool(can_send_sms), password=password, at=context.clock.now(),
         )  # fmt: skip
     except DomainError as refused:
-        session.rollback()
+        work.rollback()
         return redirect("/staff", error=refused.message)
-    session.commit()
     # Shown on this response only (never in a URL, where logs and history would keep it).
     added = f"{member.email} can sign in with the password {password}"
-    return _staff_page(request, session, owner, business, added=added)
+    return _staff_page(request, work.session, owner, business, added=added)
 
 
 @router.post("/staff/{staff_id}")
 def change_staff(
     staff_id: IdPath,
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     owner: OwnerDep,
     business: StaffBusinessDep,
     action: Annotated[
@@ -576,11 +574,12 @@ def change_staff(
     }
     changes = actions[action]
     try:
-        staff_service.update_staff_member(session, business.id, staff_id, acting=owner, **changes)
+        staff_service.update_staff_member(
+            work.session, business.id, staff_id, acting=owner, **changes
+        )
     except DomainError as refused:
         if refused.status_code == 404:
             raise
-        session.rollback()
+        work.rollback()
         return redirect("/staff", error=refused.message)
-    session.commit()
     return redirect("/staff")

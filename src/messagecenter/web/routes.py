@@ -28,7 +28,7 @@ from messagecenter.clients.service import ClientChanges
 from messagecenter.consent import queries as consent_queries
 from messagecenter.conversations import present, queries, service
 from messagecenter.errors import DomainError, NotPermitted
-from messagecenter.http.deps import ContextDep, SessionDep
+from messagecenter.http.deps import ContextDep, SessionDep, UnitOfWorkDep
 from messagecenter.http.types import IdPath
 from messagecenter.models import Business, Client, Message, StaffMember
 from messagecenter.sending.compose import MAX_BODY_CHARACTERS, Sender, send_message
@@ -314,7 +314,7 @@ def _conversation_context(
 def reply(
     conversation_id: IdPath,
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     staff: StaffDep,
     business: StaffBusinessDep,
     context: ContextDep,
@@ -324,6 +324,7 @@ def reply(
     check_csrf(request, csrf)
     if not staff.can_send_sms:
         raise NotPermitted("You do not have permission to send SMS to clients.")
+    session = work.session
     conversation = service.get_conversation(session, business.id, conversation_id)
     try:
         send_message(
@@ -337,10 +338,8 @@ def reply(
     except DomainError as refused:
         if refused.status_code == 404:
             raise
-        session.rollback()
+        work.rollback()  # the refusal is shown; nothing is kept
         return _back(conversation_id, error=refused.message)
-    session.commit()
-    context.worker.wake()
     return _back(conversation_id)
 
 
@@ -348,7 +347,7 @@ def reply(
 def change_state(
     conversation_id: IdPath,
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     staff: StaffDep,
     business: StaffBusinessDep,
     action: Annotated[str, Form(pattern="^(pin|unpin|mute|unmute|archive|unarchive|unread)$")],
@@ -356,8 +355,7 @@ def change_state(
 ) -> RedirectResponse:
     check_csrf(request, csrf)
     if action == "unread":
-        service.mark_unread(session, business.id, conversation_id)
-        session.commit()
+        service.mark_unread(work.session, business.id, conversation_id)
         return RedirectResponse("/inbox", 303)  # leave it unread rather than reopen it
     flags = {
         "pin": {"pinned": True},
@@ -367,8 +365,7 @@ def change_state(
         "archive": {"archived": True},
         "unarchive": {"archived": False},
     }[action]
-    service.update_flags(session, business.id, conversation_id, **flags)
-    session.commit()
+    service.update_flags(work.session, business.id, conversation_id, **flags)
     return _back(conversation_id)
 
 
@@ -376,7 +373,7 @@ def change_state(
 def link_client(
     conversation_id: IdPath,
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     staff: StaffDep,
     business: StaffBusinessDep,
     context: ContextDep,
@@ -387,6 +384,7 @@ def link_client(
 ) -> RedirectResponse:
     """Link an unidentified sender to a client, or save them as a new one."""
     check_csrf(request, csrf)
+    session = work.session
     conversation = service.get_conversation(session, business.id, conversation_id)
     try:
         if client_id.strip():
@@ -401,11 +399,10 @@ def link_client(
                 context.clock.now(),
             )
     except (DomainError, ValueError) as refused:
-        session.rollback()
+        work.rollback()
         message = refused.message if isinstance(refused, DomainError) else "Choose a client."
         return _back(conversation_id, error=message)
     service.link_client(session, business.id, conversation_id, client)
-    session.commit()
     return _back(conversation_id)
 
 
@@ -490,21 +487,23 @@ def client_phone(
 @router.post("/phone")
 def client_phone_text(
     request: Request,
-    session: SessionDep,
+    work: UnitOfWorkDep,
     staff: StaffDep,
     business: StaffBusinessDep,
+    context: ContextDep,
     number: Annotated[str, Form(max_length=40)] = "",
     body: Annotated[str, Form(max_length=1600)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     check_csrf(request, csrf)
-    app_context = request.app.state.context
-    simulator = app_context.simulator
-    sms_number = present.active_number_of(session, business.id)
+    simulator = context.simulator
+    sms_number = present.active_number_of(work.session, business.id)
     if simulator is None or sms_number is None:
         raise NotPermitted("The client phone needs the simulated carrier and an SMS number.")
     phone = parse_phone(number, business.country, field="number")
-    session.close()  # the simulated carrier writes in its own unit of work
+    # The simulated carrier hands the text to the intake, which writes in its own unit of
+    # work: this request's session lets go of its connection (SQLite has one) first. It has
+    # nothing to commit; the unit of work still wakes the worker for the text.
+    work.session.close()
     simulator.receive_from_phone(phone, sms_number, body)
-    app_context.worker.wake()
     return redirect("/phone", number=phone)
