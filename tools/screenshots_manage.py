@@ -21,9 +21,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from messagecenter.api.keys import create_api_key
 from sqlalchemy import select
 
+from messagecenter.apikeys.service import create_api_key
 from messagecenter.carriers.base import InboundSms, StatusReport
 from messagecenter.clients.service import ClientChanges, create_client
 from messagecenter.clock import FrozenClock
