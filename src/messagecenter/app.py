@@ -18,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from messagecenter import __version__, metrics
 from messagecenter.businesses.routes import router as business_router
 from messagecenter.carriers.simulator.routes import router as simulator_router
+from messagecenter.carriers.twilio.routes import router as twilio_router
 from messagecenter.clients.routes import router as clients_router
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
@@ -39,7 +40,6 @@ from messagecenter.web.live import router as live_router
 from messagecenter.web.live import staff_router as live_staff_router
 from messagecenter.web.manage import router as manage_router
 from messagecenter.web.routes import router as web_router
-from messagecenter.webhooks.routes import router as webhooks_router
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -132,7 +132,8 @@ def create_app(
     api.include_router(numbers_router)
     api.include_router(live_router)
     app.include_router(api)
-    app.include_router(webhooks_router)
+    # Twilio's webhooks whatever the carrier (a number may still point at them).
+    app.include_router(twilio_router)
     app.include_router(live_staff_router)
     app.include_router(web_router)
     app.include_router(manage_router)

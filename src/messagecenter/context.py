@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from messagecenter.carriers.base import Carrier
 from messagecenter.carriers.simulator.carrier import SimulatedCarrier
-from messagecenter.carriers.twilio.signature import SignatureChecker
 from messagecenter.clock import Clock, SystemClock
 from messagecenter.config import Settings
 from messagecenter.db import make_engine, make_session_factory
@@ -35,7 +34,6 @@ class AppContext:
     intake: Intake
     carrier: Carrier
     dispatcher: Dispatcher
-    signatures: SignatureChecker
     worker: BackgroundWorker
     # Set when the process is told to stop (SIGTERM): the worker claims nothing more.
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -70,11 +68,8 @@ def build_context(
     dispatcher = Dispatcher(
         sessions, carrier, clock, settings.public_url, waits=outbox_waits(settings), rng=rng
     )
-    signatures = SignatureChecker(settings.twilio_auth_token, settings.twilio_webhook_secret)
     worker = BackgroundWorker(intake, dispatcher, carrier, sessions, clock)
-    return AppContext(
-        settings, engine, sessions, clock, bus, intake, carrier, dispatcher, signatures, worker
-    )
+    return AppContext(settings, engine, sessions, clock, bus, intake, carrier, dispatcher, worker)
 
 
 def outbox_waits(settings: Settings) -> Waits:

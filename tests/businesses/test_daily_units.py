@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from messagecenter.businesses import usage
 from messagecenter.businesses.queries import daily_units, unrouted_for
 from messagecenter.carriers.base import InboundSms
+from messagecenter.carriers.twilio.errors import explain
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.conversations.queries import ensure_conversation
@@ -144,7 +145,7 @@ def test_a_message_the_carrier_refused_before_accepting_counts_on_no_day(
     refused = send_message(
         session, setup.business, body="Refused", sender=Sender.automated(), at=at, client=client
     )
-    record_rejected(session, refused.id, 21211, "invalid number", at)
+    record_rejected(session, refused.id, explain(21211), "invalid number", at)
     summary = usage.summarize(session, setup.business, at)
     assert summary.outbound_units == kept.units == 1
     assert november(session, setup.business.id) == {date(2026, 11, 12): (0, 1)}

@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from messagecenter.businesses import usage
 from messagecenter.carriers.base import CarrierRejected, OutboundSms, StatusReport
-from messagecenter.carriers.error_reasons import REASONS
 from messagecenter.carriers.simulator.carrier import (
     DELIVERED_AFTER,
     FAILURE_CODES,
     SENT_AFTER,
     SimulatedCarrier,
 )
+from messagecenter.carriers.twilio.errors import REASONS
 from messagecenter.clock import FrozenClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
@@ -96,7 +96,7 @@ def test_send_returns_a_twilio_like_sid(clock: FrozenClock) -> None:
     assert SID.match(first.carrier_sid)
     assert SID.match(second.carrier_sid)
     assert first.carrier_sid != second.carrier_sid
-    assert first.carrier_status == "queued"
+    assert first.status == "queued"
     assert carrier.sent_count() == 2
 
 
@@ -117,7 +117,7 @@ def test_the_same_message_id_is_taken_once(clock: FrozenClock) -> None:
     assert carrier.sent_count() == 1
     clock.advance(DELIVERED_AFTER)
     carrier.tick()
-    assert [r.carrier_status for r in recorder.statuses] == ["sent", "delivered"]
+    assert [r.status for r in recorder.statuses] == ["sent", "delivered"]
 
 
 def test_reports_come_due_with_the_clock(clock: FrozenClock) -> None:
@@ -130,18 +130,18 @@ def test_reports_come_due_with_the_clock(clock: FrozenClock) -> None:
 
     clock.advance(timedelta(milliseconds=1))
     carrier.tick()
-    assert [r.carrier_status for r in recorder.statuses] == ["sent"]
+    assert [r.status for r in recorder.statuses] == ["sent"]
 
     clock.advance(DELIVERED_AFTER - SENT_AFTER)
     carrier.tick()
     carrier.tick()  # nothing is reported twice
-    assert [r.carrier_status for r in recorder.statuses] == ["sent", "delivered"]
+    assert [r.status for r in recorder.statuses] == ["sent", "delivered"]
     for report in recorder.statuses:
         assert report.carrier_sid == accepted.carrier_sid
         assert report.message_id == 5
         assert report.error_code is None
         assert report.payload["MessageSid"] == accepted.carrier_sid
-        assert report.payload["MessageStatus"] == report.carrier_status
+        assert report.payload["MessageStatus"] == report.status
 
 
 def test_sent_then_delivered_reach_the_database_through_the_intake(
@@ -210,9 +210,9 @@ def test_failure_codes_cover_the_list(clock: FrozenClock) -> None:
         carrier.send(sms(n))
     clock.advance(DELIVERED_AFTER)
     carrier.tick()
-    finals = [r for r in recorder.statuses if r.carrier_status != "sent"]
+    finals = [r for r in recorder.statuses if r.status != "sent"]
     assert len(finals) == 60
-    assert {r.carrier_status for r in finals} == {"undelivered"}
+    assert {r.status for r in finals} == {"undelivered"}
     assert {r.error_code for r in finals} == set(FAILURE_CODES)
     assert all(r.payload["ErrorCode"] == str(r.error_code) for r in finals)
     assert all(code in REASONS for code in FAILURE_CODES)
@@ -224,7 +224,7 @@ def test_failure_rate_zero_always_delivers(clock: FrozenClock) -> None:
         carrier.send(sms(n))
     clock.advance(DELIVERED_AFTER)
     carrier.tick()
-    finals = [r.carrier_status for r in recorder.statuses if r.carrier_status != "sent"]
+    finals = [r.status for r in recorder.statuses if r.status != "sent"]
     assert finals == ["delivered"] * 20
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from messagecenter.carriers.twilio.errors import explain
 from messagecenter.clients.report import ClientRow, client_report
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
@@ -60,7 +61,7 @@ def report(session: Session, context: AppContext, clock: FrozenClock) -> Report:
         session, ours.business, body="Reminder", sender=Sender.automated(),
         at=T0 + timedelta(days=2), client=clients["Aisha"],
     )  # fmt: skip
-    record_rejected(session, refused.id, 21614, "not a mobile", T0 + timedelta(days=2))
+    record_rejected(session, refused.id, explain(21614), "not a mobile", T0 + timedelta(days=2))
 
     # The other business: the same people, and Maria has unsubscribed there, not here.
     for first, last, phone in [("Maria", "Lopez", MARIA), ("Zoe", "Adams", ZOE)]:

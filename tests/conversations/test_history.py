@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from messagecenter.apikeys.service import create_api_key
 from messagecenter.carriers.base import StatusReport
+from messagecenter.carriers.twilio.errors import explain
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.conversations import history
@@ -111,7 +112,9 @@ def _build(session: Session, context: AppContext, clock: FrozenClock) -> World:
             session, business.id, STRANGER, None, T0 + 4 * DAY
         ),
     )  # fmt: skip
-    record_rejected(session, failed.id, 21614, "not a mobile", T0 + 4 * DAY + timedelta(hours=2))
+    record_rejected(
+        session, failed.id, explain(21614), "not a mobile", T0 + 4 * DAY + timedelta(hours=2)
+    )
     # The other business: the same client phone, an inbound text and a reply, on the same days.
     make_client(session, other.business, clock.now(), first_name="Maria", cell_phone=MARIA)
     text_from(session, other.number, MARIA, "Hi other studio", T0)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from messagecenter.businesses import usage
 from messagecenter.carriers.base import CarrierAccepted, StatusReport
-from messagecenter.carriers.error_reasons import REASONS, reason_for
+from messagecenter.carriers.twilio.errors import REASONS, explain, reason_for
+from messagecenter.carriers.twilio.statuses import our_status
 from messagecenter.clock import FrozenClock
 from messagecenter.consent.service import is_opted_out
 from messagecenter.context import AppContext
@@ -35,6 +36,13 @@ from messagecenter.sending.compose import Sender, send_message
 from tests.factories import PUBLIC_URL, SetUp, make_business, make_client
 
 CALLBACK_URL = PUBLIC_URL + "/webhooks/twilio/status"
+
+
+def callback_url(message_id: int) -> str:
+    """The carrier's status-callback URL for a message (Twilio's shape)."""
+    return f"{CALLBACK_URL}?message={message_id}"
+
+
 CLIENT_PHONE = "+12125550142"
 
 
@@ -68,7 +76,7 @@ def queue_outbound(
     session.flush()
     sid = None
     if state in (DISPATCH_HELD, DISPATCH_SENDING, DISPATCH_ACCEPTED):
-        claimed = service.claim_due(session, at, 50, CALLBACK_URL)
+        claimed = service.claim_due(session, at, 50, callback_url)
         assert [c.message_id for c in claimed] == [message.id]
     if state in (DISPATCH_SENDING, DISPATCH_ACCEPTED):
         assert service.mark_sending(session, claimed[0], at, at + timedelta(minutes=2))
@@ -103,7 +111,12 @@ def report(out: Outbound, word: str, code: int | None = None, **kw: Any) -> Stat
     if code is not None:
         payload["ErrorCode"] = str(code)
     return StatusReport(
-        kw.get("sid", out.sid), word, kw.get("message_id", out.message_id), code, payload
+        kw.get("sid", out.sid),
+        our_status(word),
+        kw.get("message_id", out.message_id),
+        explain(code) if code is not None else None,
+        payload,
+        carrier_word=word,
     )
 
 
@@ -309,7 +322,7 @@ def test_error_21610_in_a_rejection_opts_the_phone_out(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     out = queue_outbound(session, context, clock.now(), state=DISPATCH_SENDING)
-    service.record_rejected(session, out.message_id, 21610, "unsubscribed", clock.now())
+    service.record_rejected(session, out.message_id, explain(21610), "unsubscribed", clock.now())
     session.commit()
 
     message = load(session, out.message_id)
@@ -346,7 +359,7 @@ def test_cannot_receive_codes_mark_the_clients_cell_phone(
     other_client = make_client(session, other.business, clock.now(), cell_phone=CLIENT_PHONE)
     session.commit()
 
-    service.record_rejected(session, out.message_id, code, "refused", clock.now())
+    service.record_rejected(session, out.message_id, explain(code), "refused", clock.now())
     session.commit()
 
     session.refresh(out.client)
@@ -452,7 +465,9 @@ def test_record_accepted_maps_the_carrier_word(
 ) -> None:
     out = queue_outbound(session, context, clock.now(), state=DISPATCH_SENDING)
     sid = new_sid()
-    service.record_accepted(session, out.message_id, CarrierAccepted(sid, "accepted"), clock.now())
+    service.record_accepted(
+        session, out.message_id, CarrierAccepted(sid, our_status("accepted")), clock.now()
+    )
     session.commit()
     message = load(session, out.message_id)
     assert (message.status, message.dispatch_state, message.carrier_sid) == (
@@ -466,7 +481,7 @@ def test_claim_due_claims_once_and_commits_the_claim_state(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     out = queue_outbound(session, context, clock.now(), state=DISPATCH_PENDING)
-    claimed = service.claim_due(session, clock.now(), 10, CALLBACK_URL)
+    claimed = service.claim_due(session, clock.now(), 10, callback_url)
     assert [c.message_id for c in claimed] == [out.message_id]
     sms = claimed[0].sms
     assert sms.status_callback_url == f"{CALLBACK_URL}?message={out.message_id}"
@@ -481,16 +496,16 @@ def test_claim_due_claims_once_and_commits_the_claim_state(
         0,  # a claim is no attempt: mark_sending counts one
         clock.now(),
     )
-    assert service.claim_due(session, clock.now() + timedelta(days=1), 10, CALLBACK_URL) == []
+    assert service.claim_due(session, clock.now() + timedelta(days=1), 10, callback_url) == []
 
 
 def test_claim_due_skips_messages_not_yet_due(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     queue_outbound(session, context, clock.now() + timedelta(minutes=5), state=DISPATCH_PENDING)
-    assert service.claim_due(session, clock.now(), 10, CALLBACK_URL) == []
+    assert service.claim_due(session, clock.now(), 10, callback_url) == []
     later = clock.now() + timedelta(minutes=5)
-    assert len(service.claim_due(session, later, 10, CALLBACK_URL)) == 1
+    assert len(service.claim_due(session, later, 10, callback_url)) == 1
 
 
 def test_rejection_fails_the_message_and_gives_its_units_back(
@@ -500,7 +515,9 @@ def test_rejection_fails_the_message_and_gives_its_units_back(
     business = out.setup.business
     assert usage.summarize(session, business, clock.now()).used == 1
 
-    service.record_rejected(session, out.message_id, 21408, "region not enabled", clock.now())
+    service.record_rejected(
+        session, out.message_id, explain(21408), "region not enabled", clock.now()
+    )
     session.commit()
 
     message = load(session, out.message_id)
@@ -510,7 +527,7 @@ def test_rejection_fails_the_message_and_gives_its_units_back(
     assert (summary.used, summary.outbound_units) == (0, 0)
 
     # A second rejection (a retried step) gives nothing back twice.
-    service.record_rejected(session, out.message_id, 21408, "again", clock.now())
+    service.record_rejected(session, out.message_id, explain(21408), "again", clock.now())
     session.commit()
     assert usage.summarize(session, business, clock.now()).used == 0
 
@@ -533,7 +550,7 @@ def test_an_accepted_message_counts_whatever_happens(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     out = queue_outbound(session, context, clock.now())
-    service.record_rejected(session, out.message_id, 21610, "late", clock.now())
+    service.record_rejected(session, out.message_id, explain(21610), "late", clock.now())
     session.commit()
     message = load(session, out.message_id)
     assert (message.status, message.dispatch_state) == ("queued", DISPATCH_ACCEPTED)

@@ -8,8 +8,9 @@ from itertools import product
 
 import pytest
 
+from messagecenter.carriers.twilio.statuses import our_status
 from messagecenter.sending import status
-from messagecenter.sending.status import can_advance, from_carrier
+from messagecenter.sending.status import can_advance
 
 # Every move the ladder allows; any other pair of outbound statuses is refused.
 ALLOWED = {
@@ -33,36 +34,6 @@ ALLOWED = {
 )
 def test_can_advance_table(current: str, new: str) -> None:
     assert can_advance(current, new) is ((current, new) in ALLOWED)
-
-
-@pytest.mark.parametrize(
-    ("word", "expected"),
-    [
-        ("accepted", status.QUEUED),
-        ("scheduled", status.QUEUED),
-        ("queued", status.QUEUED),
-        ("sending", status.QUEUED),
-        ("sent", status.SENT),
-        ("delivered", status.DELIVERED),
-        ("read", status.READ),
-        ("undelivered", status.UNDELIVERED),
-        ("failed", status.FAILED),
-        ("canceled", status.CANCELED),
-        ("received", status.RECEIVED),
-    ],
-)
-def test_from_carrier_maps_twilio_words(word: str, expected: str) -> None:
-    assert from_carrier(word) == expected
-
-
-def test_from_carrier_ignores_case_and_spaces() -> None:
-    assert from_carrier("  Delivered\n") == status.DELIVERED
-    assert from_carrier("SENDING") == status.QUEUED
-
-
-@pytest.mark.parametrize("word", ["", "bogus", "deliverd", "queued!", "sent sent"])
-def test_from_carrier_refuses_unknown_words(word: str) -> None:
-    assert from_carrier(word) is None
 
 
 @pytest.mark.parametrize(
@@ -115,7 +86,7 @@ def _fold(words: list[str], start: str = status.QUEUED) -> str:
     """The status after applying carrier reports in arrival order, as record_status does."""
 
     def step(current: str, word: str) -> str:
-        new = from_carrier(word)
+        new = our_status(word)  # as the Twilio adapter reports it
         return new if new is not None and can_advance(current, new) else current
 
     return reduce(step, words, start)

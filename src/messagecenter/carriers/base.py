@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Protocol
+
+# Carriers report in our own statuses (the ladder's constants): each adapter maps its words.
+from messagecenter.sending import status as _status
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,23 @@ class OutboundSms:
 @dataclass(frozen=True)
 class CarrierAccepted:
     carrier_sid: str
-    carrier_status: str  # the carrier's own word ("queued", "accepted", ...)
+    status: str | None = _status.QUEUED  # ours (sending.status), mapped from the carrier's word
+
+
+class RecipientProblem(Enum):
+    """What a carrier's error proves about the recipient's phone, beyond this message."""
+
+    UNSUBSCRIBED = "unsubscribed"  # texted STOP: the carrier refuses every message to them
+    CANNOT_RECEIVE = "cannot_receive"  # not a valid number, a landline, or takes no texts
+
+
+@dataclass(frozen=True)
+class CarrierFailure:
+    """A carrier's error code, explained by that carrier."""
+
+    code: int  # the carrier's own code, kept on the message as it came
+    reason: str  # in words a salon owner understands
+    recipient: RecipientProblem | None = None
 
 
 @dataclass(frozen=True)
@@ -41,13 +61,23 @@ class InboundSms:
 
 @dataclass(frozen=True)
 class StatusReport:
-    """A delivery status report for one of our messages."""
+    """A delivery status report for one of our messages, mapped by its carrier."""
 
     carrier_sid: str
-    carrier_status: str
+    status: str | None  # ours (sending.status); None for a word that maps to none of ours
     message_id: int | None = None  # our id, when the callback URL carried it
-    error_code: int | None = None
+    failure: CarrierFailure | None = None
     payload: dict[str, str] = field(default_factory=dict)
+    carrier_word: str | None = None  # the carrier's own word, kept in the status history
+
+    @property
+    def word(self) -> str:
+        """The word the status history keeps (one entry per message and word)."""
+        return (self.carrier_word or self.status or "").strip().lower()
+
+    @property
+    def error_code(self) -> int | None:
+        return self.failure.code if self.failure is not None else None
 
 
 @dataclass(frozen=True)
@@ -58,10 +88,13 @@ class AvailableNumber:
 
 
 class CarrierError(Exception):
-    def __init__(self, message: str, *, code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: int | None = None, failure: CarrierFailure | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
-        self.code = code
+        self.failure = failure
+        self.code = failure.code if failure is not None else code
 
 
 class CarrierRetryLater(CarrierError):
@@ -69,14 +102,20 @@ class CarrierRetryLater(CarrierError):
     a connection that never reached it): sending again later is safe."""
 
     def __init__(
-        self, message: str, *, code: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        failure: CarrierFailure | None = None,
+        retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, code=code)
+        super().__init__(message, code=code, failure=failure)
         self.retry_after = retry_after
 
 
 class CarrierRejected(CarrierError):
-    """The carrier refused the message before accepting it: it will never be sent."""
+    """The carrier refused the message before accepting it: it will never be sent. Its
+    `failure` says why, and what that proves about the recipient."""
 
 
 class CarrierAmbiguous(CarrierError):
@@ -109,4 +148,9 @@ class Carrier(Protocol):
 
     def tick(self) -> None:
         """Give the carrier a chance to do time-based work (the simulator's callbacks)."""
+        ...
+
+    def status_callback_url(self, public_url: str, message_id: int) -> str | None:
+        """Where the carrier reports this message's statuses (our id in it), or None when
+        it reports them another way."""
         ...

@@ -18,6 +18,7 @@ import random
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,7 +37,6 @@ from messagecenter.sending.service import Claimed
 
 log = logging.getLogger(__name__)
 
-STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
 # How long a stopping process waits for its dispatcher: one carrier call (Twilio: 5 s to
 # connect, 15 s to answer) and recording its answer. Allow at least this as SIGTERM grace.
 CARRIER_CALL_SECONDS = 20.0
@@ -79,7 +79,8 @@ class Dispatcher:
         self._sessions = session_factory
         self._carrier = carrier
         self._clock = clock
-        self._callback_url = public_url.rstrip("/") + STATUS_CALLBACK_PATH
+        # Where the carrier reports each message's statuses: its own path, our id in it.
+        self._callback_url = partial(carrier.status_callback_url, public_url)
         self._batch_size = batch_size
         self._waits = waits or Waits()
         self._rng = rng or random.Random()
@@ -157,7 +158,7 @@ class Dispatcher:
             metrics.send_outcome("rejected")
             with session_scope(self._sessions) as session:
                 service.record_rejected(
-                    session, item.message_id, exc.code, exc.message, self._clock.now()
+                    session, item.message_id, exc.failure, exc.message, self._clock.now()
                 )
             return
         except CarrierAmbiguous as exc:

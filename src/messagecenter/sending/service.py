@@ -4,7 +4,7 @@ status reports. Statuses only move forward (messagecenter.sending.status)."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -13,8 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from messagecenter.businesses import billing, usage
 from messagecenter.businesses import queries as business_queries
-from messagecenter.carriers.base import CarrierAccepted, OutboundSms, StatusReport
-from messagecenter.carriers.error_reasons import reason_for
+from messagecenter.carriers.base import (
+    CarrierAccepted,
+    CarrierFailure,
+    OutboundSms,
+    RecipientProblem,
+    StatusReport,
+)
 from messagecenter.clock import Clock
 from messagecenter.consent import service as consent
 from messagecenter.db import insert_ignore, session_scope
@@ -32,8 +37,6 @@ from messagecenter.models.message import (
 )
 from messagecenter.sending import status
 
-UNSUBSCRIBED_CODE = 21610
-CANNOT_RECEIVE_CODES = frozenset({21211, 21612, 21614})
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
 LOOKUP_BACKOFF_MAX = timedelta(minutes=5)  # an unsettled message is asked about at least this often
@@ -54,7 +57,13 @@ class Claimed:
     due_at: datetime | None = None  # when it became due (dispatch latency, metrics.py)
 
 
-def claim_due(session: Session, at: datetime, limit: int, callback_url: str) -> list[Claimed]:
+# The carrier's status-callback URL for one of our message ids (None: it reports otherwise).
+CallbackUrl = Callable[[int], str | None]
+
+
+def claim_due(
+    session: Session, at: datetime, limit: int, callback_url: CallbackUrl
+) -> list[Claimed]:
     """Claim due messages from the outbox: they are held, and a hold alone never reaches the
     carrier: each message is marked sending (mark_sending, committed) just before its call, so
     a hold left by a process that died can simply go back to the queue
@@ -159,14 +168,14 @@ def release_expired_claims(session: Session, claimed_before: datetime, at: datet
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def outbound_sms(message: Message, callback_url: str) -> OutboundSms:
+def outbound_sms(message: Message, callback_url: CallbackUrl) -> OutboundSms:
     return OutboundSms(
         message_id=message.id,
         from_phone=message.from_phone,
         to_phone=message.to_phone,
         body=message.body,
         media_urls=list(message.media_urls or []),
-        status_callback_url=f"{callback_url}?message={message.id}",
+        status_callback_url=callback_url(message.id),
     )
 
 
@@ -200,7 +209,7 @@ def record_accepted(
     _revive_if_given_up(session, message)
     message.dispatch_state = DISPATCH_ACCEPTED
     message.updated_at = at
-    _advance(session, message, status.from_carrier(accepted.carrier_status), None, at)
+    _advance(session, message, accepted.status, None, at)
     session.flush()
     return True
 
@@ -271,7 +280,11 @@ def backoff_seconds(attempts: int, retry_after: float | None, rng: random.Random
 
 
 def record_rejected(
-    session: Session, message_id: int, code: int | None, detail: str, at: datetime
+    session: Session,
+    message_id: int,
+    failure: CarrierFailure | None,
+    detail: str,
+    at: datetime,
 ) -> None:
     """The carrier refused it before accepting: failed, units given back, consequences kept."""
     message = _locked_message(session, message_id)
@@ -283,8 +296,8 @@ def record_rejected(
     message.updated_at = at
     if message.units:
         usage.give_back(session, business, message.units, message.created_at)
-    _advance(session, message, status.FAILED, code, at, detail=detail)
-    _apply_error_consequences(session, message, code, at)
+    _advance(session, message, status.FAILED, failure, at, detail=detail)
+    _apply_error_consequences(session, message, failure, at)
     session.flush()
 
 
@@ -311,19 +324,18 @@ def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
         message = _locked_message(session, message_id) if message_id is not None else None
     if message is None or message.direction != DIRECTION_OUTBOUND:
         # Not ours (or not yet), or a client's text: callbacks report only what we sent, and
-        # a 21610 applied to an inbound one would opt the business's own number out.
+        # an "unsubscribed" applied to an inbound one would opt the business's own number out.
         return False
     # Signed and naming our id: the carrier's word on which carrier message this is.
     naming_us = bool(report.carrier_sid) and message.id == report.message_id
     if naming_us and not _take_sid(session, message, report.carrier_sid, at):
         return False  # a forged or misrouted report for another carrier message
-    carrier_status = report.carrier_status.strip().lower()
     inserted = insert_ignore(
         session,
         MessageStatusEvent.__table__,  # type: ignore[arg-type]
         {
             "message_id": message.id,
-            "status": carrier_status,
+            "status": report.word,
             "error_code": report.error_code,
             "payload": dict(report.payload),
             "received_at": at,
@@ -335,10 +347,9 @@ def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
     _revive_if_given_up(session, message)
     if message.dispatch_state in _UNSETTLED:
         message.dispatch_state = DISPATCH_ACCEPTED
-    new_status = status.from_carrier(carrier_status)
-    _advance(session, message, new_status, report.error_code, at)
-    if report.error_code is not None:
-        _apply_error_consequences(session, message, report.error_code, at)
+    _advance(session, message, report.status, report.failure, at)
+    if report.failure is not None:
+        _apply_error_consequences(session, message, report.failure, at)
     session.flush()
     return True
 
@@ -403,7 +414,7 @@ def _advance(
     session: Session,
     message: Message,
     new_status: str | None,
-    error_code: int | None,
+    failure: CarrierFailure | None,
     at: datetime,
     *,
     detail: str | None = None,
@@ -412,9 +423,9 @@ def _advance(
         return
     message.status = new_status
     message.updated_at = at
-    if error_code is not None and new_status in (status.FAILED, status.UNDELIVERED):
-        message.error_code = error_code
-        message.error_message = (reason_for(error_code) or detail or "")[:300]
+    if failure is not None and new_status in (status.FAILED, status.UNDELIVERED):
+        message.error_code = failure.code
+        message.error_message = (failure.reason or detail or "")[:300]
     elif new_status == status.FAILED and detail:
         message.error_message = detail[:300]
     _queue_status_event(session, message)
@@ -438,9 +449,11 @@ def _queue_status_event(session: Session, message: Message) -> None:
 
 
 def _apply_error_consequences(
-    session: Session, message: Message, code: int | None, at: datetime
+    session: Session, message: Message, failure: CarrierFailure | None, at: datetime
 ) -> None:
-    if code == UNSUBSCRIBED_CODE and not consent.is_opted_out(
+    """What the carrier's error proves about the recipient outlives this message."""
+    recipient = failure.recipient if failure is not None else None
+    if recipient is RecipientProblem.UNSUBSCRIBED and not consent.is_opted_out(
         session, message.business_id, message.to_phone
     ):
         consent.set_consent(
@@ -454,9 +467,10 @@ def _apply_error_consequences(
             message_id=message.id,
             at=at,
         )
-    elif code in CANNOT_RECEIVE_CODES:
+    elif recipient is RecipientProblem.CANNOT_RECEIVE:
+        assert failure is not None
         session.execute(
             update(Client)
             .where(Client.business_id == message.business_id, Client.cell_phone == message.to_phone)
-            .values(cell_phone_error=reason_for(code), updated_at=at)
+            .values(cell_phone_error=failure.reason, updated_at=at)
         )

@@ -29,26 +29,6 @@ _RANK: Final = {
     READ: 3,
 }
 
-# Twilio's words for the steps before "sent" all mean "still queued" to us.
-_CARRIER_STATUS: Final = {
-    "accepted": QUEUED,
-    "scheduled": QUEUED,
-    "queued": QUEUED,
-    "sending": QUEUED,
-    "sent": SENT,
-    "delivered": DELIVERED,
-    "read": READ,
-    "undelivered": UNDELIVERED,
-    "failed": FAILED,
-    "canceled": CANCELED,
-    "received": RECEIVED,
-}
-
-
-def from_carrier(carrier_status: str) -> str | None:
-    """Our status for a carrier's status word, or None when the word is unknown."""
-    return _CARRIER_STATUS.get(carrier_status.strip().lower())
-
 
 def can_advance(current: str, new: str) -> bool:
     """True when `new` moves a message forward from `current`.

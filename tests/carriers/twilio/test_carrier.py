@@ -124,12 +124,22 @@ def creates(fake: FakeTwilio) -> list[RecordedRequest]:
 # ---------------------------------------------------------------- sending
 
 
+@pytest.mark.parametrize("public_url", ["https://mc.example.test", "https://mc.example.test/"])
+def test_callback_url_carries_our_id_and_ignores_a_trailing_slash(
+    carrier: TwilioCarrier, public_url: str
+) -> None:
+    """Moved from the dispatcher's tests: the path is Twilio's route, so the adapter owns it."""
+    assert carrier.status_callback_url(public_url, 7) == (
+        "https://mc.example.test/webhooks/twilio/status?message=7"
+    )
+
+
 def test_send_gives_the_sid_and_carries_to_from_body_and_our_callback(
     fake: FakeTwilio, carrier: TwilioCarrier
 ) -> None:
     accepted = carrier.send(sms())
 
-    assert accepted.carrier_status == "queued"
+    assert accepted.status == "queued"
     assert accepted.carrier_sid.startswith("SM") and len(accepted.carrier_sid) == 34
     (request,) = creates(fake)
     assert request.form == {
@@ -320,7 +330,7 @@ def test_find_sent_finds_every_match_by_to_from_and_body(
     # Twins (same text, same pair of numbers, same minute) are both candidates: the
     # dispatcher takes the first one no other message of ours holds.
     assert {f.carrier_sid for f in found} == {older.carrier_sid, newest.carrier_sid}
-    assert all(f.carrier_status == "queued" for f in found)
+    assert all(f.status == "queued" for f in found)
     listed = [r for r in fake.requests if r.method == "GET" and r.path == MESSAGES_PATH]
     assert listed and listed[-1].query["To"] == [CLIENT]
     assert listed[-1].query["From"] == [BUSINESS_NUMBER]

@@ -27,7 +27,9 @@ from messagecenter.carriers.base import (
     StatusReport,
 )
 from messagecenter.carriers.simulator.numbers import fictional_numbers
+from messagecenter.carriers.twilio.errors import explain  # it fails with Twilio's codes
 from messagecenter.clock import Clock
+from messagecenter.sending import status
 from messagecenter.sms.keywords import Keyword, classify_keyword
 
 SENT_AFTER = timedelta(milliseconds=400)
@@ -66,21 +68,27 @@ class SimulatedCarrier:
     # -- sending
     def send(self, sms: OutboundSms) -> CarrierAccepted:
         if not _is_valid(sms.to_phone):
-            raise CarrierRejected("The 'To' number is not a valid phone number.", code=21211)
+            raise CarrierRejected(
+                "The 'To' number is not a valid phone number.", failure=explain(21211)
+            )
         with self._lock:
             if (sms.from_phone, sms.to_phone) in self._opted_out:
-                raise CarrierRejected("Attempt to send to unsubscribed recipient", code=21610)
+                raise CarrierRejected(
+                    "Attempt to send to unsubscribed recipient", failure=explain(21610)
+                )
             if sms.message_id in self._sent:  # the same message twice: Twilio would bill twice
                 return self._sent[sms.message_id]
-            accepted = CarrierAccepted("SM" + uuid.uuid4().hex, "queued")
+            accepted = CarrierAccepted("SM" + uuid.uuid4().hex, status.QUEUED)
             self._sent[sms.message_id] = accepted
             now = self._clock.now()
-            self._schedule(now + SENT_AFTER, _report(sms, accepted, "sent"))
+            self._schedule(now + SENT_AFTER, _report(sms, accepted, status.SENT))
             if self._rng.random() < self._failure_rate:
                 code = self._rng.choice(FAILURE_CODES)
-                self._schedule(now + DELIVERED_AFTER, _report(sms, accepted, "undelivered", code))
+                self._schedule(
+                    now + DELIVERED_AFTER, _report(sms, accepted, status.UNDELIVERED, code)
+                )
             else:
-                self._schedule(now + DELIVERED_AFTER, _report(sms, accepted, "delivered"))
+                self._schedule(now + DELIVERED_AFTER, _report(sms, accepted, status.DELIVERED))
         return accepted
 
     def find_sent(self, sms: OutboundSms, attempted_at: datetime) -> list[CarrierAccepted]:
@@ -120,6 +128,9 @@ class SimulatedCarrier:
     def release_number(self, carrier_sid: str) -> None:
         return None
 
+    def status_callback_url(self, public_url: str, message_id: int) -> str | None:
+        return None  # its reports go straight to sending (deliver_status), not over HTTP
+
     # -- time
     def tick(self) -> None:
         """Send every status report that has come due."""
@@ -136,12 +147,15 @@ class SimulatedCarrier:
 
 
 def _report(
-    sms: OutboundSms, accepted: CarrierAccepted, carrier_status: str, code: int | None = None
+    sms: OutboundSms, accepted: CarrierAccepted, new_status: str, code: int | None = None
 ) -> StatusReport:
-    payload = {"MessageSid": accepted.carrier_sid, "MessageStatus": carrier_status}
+    """Our status as Twilio would word it: the simulator's words are our own."""
+    payload = {"MessageSid": accepted.carrier_sid, "MessageStatus": new_status}
+    failure = None
     if code is not None:
         payload["ErrorCode"] = str(code)
-    return StatusReport(accepted.carrier_sid, carrier_status, sms.message_id, code, payload)
+        failure = explain(code)
+    return StatusReport(accepted.carrier_sid, new_status, sms.message_id, failure, payload)
 
 
 def _is_valid(e164: str) -> bool:

@@ -26,11 +26,17 @@ from messagecenter.carriers.base import (
     CarrierRetryLater,
     OutboundSms,
 )
+from messagecenter.carriers.twilio.errors import explain, explain_optional
 from messagecenter.carriers.twilio.http import ConfiguredHttpClient
+from messagecenter.carriers.twilio.statuses import our_status
 from messagecenter.config import Settings
 
 log = logging.getLogger(__name__)
 
+# Our webhook routes (carriers/twilio/routes.py): Twilio calls them with signed forms.
+WEBHOOK_PREFIX = "/webhooks/twilio"
+SMS_PATH = WEBHOOK_PREFIX + "/sms"
+STATUS_PATH = WEBHOOK_PREFIX + "/status"
 RETRY_LATER_CODES = frozenset({20429, 21611})  # too many requests; the queue is full
 CREDENTIAL_CODES = frozenset({20003, 20005, 20008})  # our account's problem, not the message's
 # Number types by country: landlines cannot text in the UK and Australia.
@@ -85,7 +91,7 @@ class TwilioCarrier:
             raise self._classify(exc) from exc
         except requests.exceptions.RequestException as exc:
             raise _classify_transport(exc) from exc
-        return CarrierAccepted(str(created.sid), str(created.status or "queued"))
+        return CarrierAccepted(str(created.sid), our_status(str(created.status or "queued")))
 
     def find_sent(self, sms: OutboundSms, attempted_at: datetime) -> list[CarrierAccepted]:
         """Messages Twilio holds that may be this one, closest to `attempted_at` first.
@@ -119,7 +125,8 @@ class TwilioCarrier:
                 if created is None or created < since or not _same_content(message, sms):
                     continue
                 distance = abs(created - attempted_at)
-                found.append((distance, CarrierAccepted(str(message.sid), str(message.status))))
+                accepted = CarrierAccepted(str(message.sid), our_status(str(message.status)))
+                found.append((distance, accepted))
         except TwilioRestException as exc:
             raise self._classify(exc) from exc
         except requests.exceptions.RequestException as exc:
@@ -170,7 +177,8 @@ class TwilioCarrier:
             if exc.status == 429 or exc.status >= 500 or exc.status in (401, 403):
                 raise self._classify(exc) from exc
             raise CarrierRejected(
-                f"Twilio could not provide {phone_number}: {exc.msg}", code=exc.code
+                f"Twilio could not provide {phone_number}: {exc.msg}",
+                failure=explain_optional(exc.code),
             ) from exc
         except requests.exceptions.RequestException as exc:
             raise _classify_transport(exc) from exc
@@ -191,19 +199,23 @@ class TwilioCarrier:
     def tick(self) -> None:
         return None  # Twilio calls us back; nothing to do on a timer
 
+    def status_callback_url(self, public_url: str, message_id: int) -> str:
+        return f"{public_url.rstrip('/')}{STATUS_PATH}?message={message_id}"
+
     def _classify(self, exc: TwilioRestException) -> CarrierError:
         code = exc.code
         message = str(exc.msg or exc)
         if exc.status == 429 or code in RETRY_LATER_CODES:
             return CarrierRetryLater(
-                message, code=code or 20429, retry_after=self._http.last_retry_after
+                message, failure=explain(code or 20429), retry_after=self._http.last_retry_after
             )
+        failure = explain_optional(code)
         if exc.status in (401, 403) or code in CREDENTIAL_CODES:
             log.error("Twilio refused our credentials (%s): sends wait until they are fixed", code)
-            return CarrierRetryLater(message, code=code)
+            return CarrierRetryLater(message, failure=failure)
         if exc.status >= 500:
-            return CarrierAmbiguous(message, code=code)
-        return CarrierRejected(message, code=code)
+            return CarrierAmbiguous(message, failure=failure)
+        return CarrierRejected(message, failure=failure)
 
 
 def validity_period(settings: Settings) -> int:

@@ -8,6 +8,7 @@ and without the scheme's default port, as Twilio's libraries do.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from twilio.request_validator import (
     HMAC_SHA1,
@@ -59,3 +60,9 @@ class SignatureChecker:
         if validator is None:  # no secret configured for that algorithm, or an unknown one
             return False
         return bool(validator.validate(url, params, signature, algorithm=algorithm))
+
+
+@lru_cache(maxsize=8)
+def checker_for(auth_token: str | None, webhook_secret: str | None) -> SignatureChecker:
+    """The checker for these secrets, built once per process (an app's settings are fixed)."""
+    return SignatureChecker(auth_token, webhook_secret)

@@ -10,7 +10,9 @@ the integer columns is kept only in the raw payload and answers as an unknown me
 from __future__ import annotations
 
 from messagecenter.carriers.base import InboundSms, StatusReport
+from messagecenter.carriers.twilio.errors import explain_optional
 from messagecenter.carriers.twilio.signature import FormParams
+from messagecenter.carriers.twilio.statuses import our_status
 from messagecenter.errors import InvalidInput
 from messagecenter.sms.text import NUL, REPLACEMENT
 
@@ -59,10 +61,11 @@ def parse_status(params: FormParams, message_query: str | None) -> StatusReport:
     }  # the raw record: ErrorCode is kept here even when it fits no column
     return StatusReport(
         sid,
-        carrier_status,
+        our_status(carrier_status),
         _integer(message_query),
-        _integer(params.first("ErrorCode")),
+        explain_optional(_integer(params.first("ErrorCode"))),
         payload,
+        carrier_word=carrier_status,
     )
 
 

@@ -14,14 +14,15 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from messagecenter import metrics
-from messagecenter.carriers.twilio.signature import FormParams
+from messagecenter.carriers.twilio.carrier import WEBHOOK_PREFIX
+from messagecenter.carriers.twilio.signature import FormParams, checker_for
 from messagecenter.carriers.twilio.webhooks import parse_inbound, parse_status
 from messagecenter.context import AppContext
 from messagecenter.errors import InvalidInput
 from messagecenter.sending.service import receive_status
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"], include_in_schema=False)
+router = APIRouter(prefix=WEBHOOK_PREFIX, tags=["webhooks"], include_in_schema=False)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
@@ -34,7 +35,10 @@ async def _verified_form(request: Request) -> FormParams | Response:
     )
     query = request.url.query
     url = context.settings.public_url + request.url.path + (f"?{query}" if query else "")
-    if not context.signatures.is_valid(url, params, request.headers):
+    checker = checker_for(
+        context.settings.twilio_auth_token, context.settings.twilio_webhook_secret
+    )
+    if not checker.is_valid(url, params, request.headers):
         log.warning("refused a webhook with a bad or missing signature: %s", request.url.path)
         metrics.signature_refused(request.url.path)
         return Response("Invalid Twilio signature.\n", 403, media_type="text/plain")

@@ -1,10 +1,15 @@
-"""Carrier error codes in words a salon owner understands.
+"""Twilio's error codes: in words a salon owner understands, and what they prove.
 
 Written from Twilio's messaging error catalogue; unknown codes keep their number and a generic
 reason, so nothing is hidden.
 """
 
 from __future__ import annotations
+
+from messagecenter.carriers.base import CarrierFailure, RecipientProblem
+
+UNSUBSCRIBED_CODE = 21610  # attempt to send to an unsubscribed recipient
+CANNOT_RECEIVE_CODES = frozenset({21211, 21612, 21614})  # invalid, unreachable, not mobile
 
 REASONS: dict[int, str] = {
     20003: "The carrier refused the business's account credentials; ask the operator.",
@@ -42,3 +47,20 @@ def reason_for(code: int | None) -> str | None:
     if code is None:
         return None
     return REASONS.get(code, f"The carrier reported error {code}; the message was not delivered.")
+
+
+def explain(code: int) -> CarrierFailure:
+    """Twilio's `code` as the app understands it: the reason in words, and what it proves
+    about the recipient (opted out at Twilio, or a number that cannot take texts)."""
+    recipient = None
+    if code == UNSUBSCRIBED_CODE:
+        recipient = RecipientProblem.UNSUBSCRIBED
+    elif code in CANNOT_RECEIVE_CODES:
+        recipient = RecipientProblem.CANNOT_RECEIVE
+    reason = reason_for(code)
+    assert reason is not None
+    return CarrierFailure(code, reason, recipient)
+
+
+def explain_optional(code: int | None) -> CarrierFailure | None:
+    return explain(code) if code is not None else None

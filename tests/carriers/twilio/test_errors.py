@@ -7,11 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from messagecenter.carriers.error_reasons import REASONS, reason_for
+from messagecenter.carriers.base import RecipientProblem
 from messagecenter.carriers.simulator.carrier import FAILURE_CODES
-from messagecenter.sending.service import CANNOT_RECEIVE_CODES, UNSUBSCRIBED_CODE
+from messagecenter.carriers.twilio.errors import (
+    CANNOT_RECEIVE_CODES,
+    REASONS,
+    UNSUBSCRIBED_CODE,
+    explain,
+    reason_for,
+)
 
-CATALOGUE = Path(__file__).resolve().parents[3] / "shared" / "data"
+CATALOGUE = Path(__file__).resolve().parents[4] / "shared" / "data"
 CATALOGUE_FILE = CATALOGUE / "twilio_messaging_error_codes.json"
 
 # Where the reason ends up: messages.error_message is 300 characters, clients.cell_phone_error
@@ -58,6 +64,21 @@ def test_cell_phone_reasons_fit_the_client_field(code: int) -> None:
     reason = reason_for(code)
     assert reason is not None
     assert len(reason) <= CELL_PHONE_ERROR_LENGTH
+
+
+@pytest.mark.parametrize("code", [20429, 21408, 30003, 39999])
+def test_explain_gives_the_code_and_its_reason(code: int) -> None:
+    assert explain(code).code == code
+    assert explain(code).reason == reason_for(code)
+    assert explain(code).recipient is None
+
+
+def test_explain_says_what_a_code_proves_about_the_recipient() -> None:
+    assert explain(UNSUBSCRIBED_CODE).recipient is RecipientProblem.UNSUBSCRIBED
+    for code in CANNOT_RECEIVE_CODES:
+        assert explain(code).recipient is RecipientProblem.CANNOT_RECEIVE
+    assert UNSUBSCRIBED_CODE == 21610
+    assert frozenset({21211, 21612, 21614}) == CANNOT_RECEIVE_CODES
 
 
 def test_the_reasons_say_what_happened() -> None:
