@@ -196,6 +196,21 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+def open_conversation(client: TestClient, conversation_id: int) -> httpx.Response:
+    """Open a conversation as a browser does: GET the page (which changes nothing), then
+    POST /read with the page's token, as its script does once the page is shown."""
+    page = client.get(f"/conversations/{conversation_id}")
+    assert page.status_code == 200, page.text
+    read = client.post(
+        f"/conversations/{conversation_id}/read", data={"csrf": READ_TOKEN.findall(page.text)[0]}
+    )
+    assert read.status_code == 200, read.text
+    return page
+
+
+READ_TOKEN = re.compile(r'<article class="conversation" [^>]*data-csrf="([^"]+)"')
+
+
 def sign_in(client: TestClient, email: str, password: str) -> httpx.Response:
     """Log in through the form, as a browser would (GET the form, POST it with its token)."""
     form = client.get("/login")

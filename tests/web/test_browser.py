@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from messagecenter.db import session_scope
-from messagecenter.models import SmsNumber
+from messagecenter.models import Conversation, SmsNumber
 from messagecenter.sms.segments import count_segments
 from tests.factories import text_from
 from tests.web.conftest import TIMEOUT_MS, Live
@@ -97,6 +97,25 @@ def test_a_text_updates_the_message_badge_in_two_tabs_without_a_reload(
         expect(tab.locator("#unread-badge")).to_have_text("2")
         expect(tab.locator(".message-button")).to_have_attribute("aria-label", "Messages: 2 unread")
         assert_not_reloaded(tab)
+
+
+def test_opening_a_conversation_reads_it_through_the_pages_post(
+    live: Live, staff_browser: Any
+) -> None:
+    conversation_id = seed_text(live, "+12125550142", "Is my 3pm still on?")
+    page = staff_browser.new_page()
+    live.login(page)
+    expect(page.locator("#unread-badge")).to_have_text("1")
+
+    # The GET shows the page; its script posts /read, whose answer lowers the badge.
+    with page.expect_response(f"{live.url}/conversations/{conversation_id}/read") as answer:
+        page.goto(f"{live.url}/conversations/{conversation_id}")
+    assert answer.value.request.method == "POST" and answer.value.json() == {"unread": 0}
+    expect(page.locator("#unread-badge")).to_have_text("0")
+    with session_scope(live.context.sessions) as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        assert (conversation.folder, conversation.unread_count) == ("read", 0)
 
 
 # ---------------------------------------------------------------------------- statuses

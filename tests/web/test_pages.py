@@ -24,7 +24,7 @@ from messagecenter.models import ApiKey, Base, Client, Conversation, Message
 from messagecenter.numbers.service import suggest_numbers
 from messagecenter.staff.service import create_staff_member
 from tests.factories import SetUp, make_business, make_client, text_from
-from tests.web.conftest import csrf_of, owner_email_of, sign_in
+from tests.web.conftest import csrf_of, open_conversation, owner_email_of, sign_in
 
 MARIA = "+12125550142"
 JAMES = "+12125550143"
@@ -174,6 +174,7 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
         "/conversations/{conversation}/state",
         {"action": "archive"},
     ),
+    "/conversations/{conversation_id}/read": ("/conversations/{conversation}/read", {}),
     "/conversations/{conversation_id}/client": (
         "/conversations/{conversation}/client",
         {"first_name": "Nora", "last_name": "Quinn"},
@@ -313,6 +314,8 @@ def test_staff_of_another_business_get_404_for_this_business_conversation(
         f"/conversations/{conversation_id}/state", data={"action": "archive", "csrf": csrf}
     )
     assert state.status_code == 404
+    read = web.post(f"/conversations/{conversation_id}/read", data={"csrf": csrf})
+    assert read.status_code == 404
     assert conversation_row(session, conversation_id).folder == "unread"
     assert message_count(session, shop.business_id) == 1
     assert inbox_ids(web) == []  # its own inbox is empty
@@ -387,7 +390,7 @@ def test_inbox_folders_follow_reading_and_replying(
     stranger = receive(session, shop, STRANGER, "Hey", clock)
 
     assert unread_badge(owner.get("/inbox")) == 3
-    owner.get(f"/conversations/{maria}")  # reading it
+    open_conversation(owner, maria)  # reading it
     page = owner.get(f"/conversations/{james}")
     replied = owner.post(
         f"/conversations/{james}/messages", data={"body": "See you!", "csrf": csrf_of(page.text)}
@@ -400,6 +403,32 @@ def test_inbox_folders_follow_reading_and_replying(
     assert inbox_ids(owner, folder="archived") == []
     assert unread_badge(owner.get("/inbox")) == 1
     assert owner.get("/inbox", params={"folder": "spam"}, headers=HTML).status_code == 400
+
+
+def test_opening_a_conversation_changes_nothing_until_the_page_posts_read(
+    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    maria = receive(session, shop, MARIA, "Hello", clock)
+    james = receive(session, shop, JAMES, "Hi there", clock)
+    before = database_contents(session)
+
+    # GETs are safe: the page and its live thread fragment store nothing (not even "read").
+    page = owner.get(f"/conversations/{maria}")
+    assert page.status_code == 200 and "Hello" in page.text
+    assert unread_badge(page) == 2  # as it was when the page was made
+    assert owner.get(f"/conversations/{maria}/thread").status_code == 200
+    assert database_contents(session) == before
+
+    # The page's script posts /read (with the page's token); the answer is the new badge.
+    token = re.findall(r'<article class="conversation" [^>]*data-csrf="([^"]+)"', page.text)
+    assert token == [csrf_of(page.text)]
+    read = owner.post(f"/conversations/{maria}/read", data={"csrf": token[0]})
+    assert read.status_code == 200 and read.json() == {"unread": 1}
+    assert conversation_row(session, maria).folder == "read"
+    assert conversation_row(session, maria).unread_count == 0
+    assert conversation_row(session, james).folder == "unread"
+    again = owner.post(f"/conversations/{maria}/read", data={"csrf": token[0]})
+    assert again.json() == {"unread": 1}  # reading twice is reading once
 
 
 def test_inbox_date_filter_and_a_bad_date(
@@ -481,7 +510,7 @@ def test_state_form_mark_unread_pin_mute_and_archive(
         )
 
     # Mark as unread: back in Unread with a count, and back to the inbox (not reopened).
-    owner.get(f"/conversations/{maria}")
+    open_conversation(owner, maria)
     assert unread_badge(owner.get("/inbox")) == 2
     marked = act(maria, "unread")
     assert marked.status_code == 303 and marked.headers["location"] == "/inbox"
@@ -514,7 +543,7 @@ def test_state_form_mark_unread_pin_mute_and_archive(
     act(stranger, "archive")
     assert stranger not in inbox_ids(owner, folder="unread")
     assert inbox_ids(owner, folder="archived") == [stranger]
-    page = owner.get(f"/conversations/{stranger}")
+    page = open_conversation(owner, stranger)
     assert "Move back to inbox" in page.text
     act(stranger, "unarchive")
     assert inbox_ids(owner, folder="archived") == []

@@ -245,13 +245,10 @@ def conversation_page(
     session: SessionDep,
     staff: StaffDep,
     business: StaffBusinessDep,
-    context: ContextDep,
     error: Annotated[str, Query(max_length=300)] = "",
 ) -> HTMLResponse:
-    # Opening a conversation is reading it, for the whole (shared) inbox.
-    service.mark_read(session, business.id, conversation_id, context.clock.now())
-    session.commit()
-    session.refresh(business)
+    """The conversation and its composer. Reading it changes nothing: the page's script
+    posts /read once it is shown (a GET stays safe to repeat, prefetch or crawl)."""
     return render(
         request,
         "conversation.html",
@@ -269,18 +266,34 @@ def thread_fragment(
     session: SessionDep,
     staff: StaffDep,
     business: StaffBusinessDep,
-    context: ContextDep,
 ) -> HTMLResponse:
-    """The thread alone, for live refresh while the page is open (the staff member sees it,
-    so it stays read)."""
-    service.mark_read(session, business.id, conversation_id, context.clock.now())
-    session.commit()
+    """The thread alone, for live refresh while the page is open (the page's script then
+    posts /read: the staff member sees it, so it stays read)."""
     values = _conversation_context(session, business, conversation_id, staff)
     return templates.TemplateResponse(
         request,
         "_thread.html",
         {"request": request, "status_words": STATUS_WORDS, "business": business, **values},
     )
+
+
+@router.post("/conversations/{conversation_id}/read")
+def read(
+    conversation_id: IdPath,
+    request: Request,
+    work: UnitOfWorkDep,
+    staff: StaffDep,
+    business: StaffBusinessDep,
+    context: ContextDep,
+    csrf: Annotated[str, Form()] = "",
+) -> JSONResponse:
+    """Opening a conversation is reading it, for the whole (shared) inbox: the page posts
+    this when it is shown and after each live refresh of its thread. The answer is the new
+    unread badge (other pages hear it as an unread.changed event once this commits)."""
+    check_csrf(request, csrf)
+    service.mark_read(work.session, business.id, conversation_id, context.clock.now())
+    work.session.refresh(business)
+    return JSONResponse({"unread": business.unread_messages})
 
 
 def _conversation_context(
@@ -506,4 +519,7 @@ def client_phone_text(
     # nothing to commit; the unit of work still wakes the worker for the text.
     work.session.close()
     simulator.receive_from_phone(phone, sms_number, body)
+    # On PostgreSQL the intake only queued it: record it now, so the page it redirects to
+    # shows it (on SQLite it is recorded already and there is no queue).
+    context.intake.process_queued()
     return redirect("/phone", number=phone)

@@ -7,13 +7,7 @@
     if (!document.body.dataset.live || !window.EventSource) return;
     var source = new EventSource("/app/events");
     source.addEventListener("unread.changed", function (e) {
-      var data = JSON.parse(e.data);
-      var badge = document.getElementById("unread-badge");
-      if (badge && typeof data.unread === "number") {
-        badge.textContent = String(data.unread);
-        badge.classList.toggle("zero", data.unread === 0);
-        badge.parentElement.setAttribute("aria-label", "Messages: " + data.unread + " unread");
-      }
+      showUnread(JSON.parse(e.data).unread);
     });
     source.addEventListener("message.status", function (e) {
       var data = JSON.parse(e.data);
@@ -56,8 +50,35 @@
         var holder = document.createElement("div");
         holder.innerHTML = html;
         var fresh = holder.querySelector("#thread");
-        if (fresh) thread.replaceWith(fresh);
+        if (!fresh) return;
+        thread.replaceWith(fresh);
+        markRead(); // what was just shown has been seen
       });
+  }
+
+  // Opening a conversation is reading it: the page says so with a POST (a GET changes
+  // nothing), once shown and after each live refresh. The answer is the new unread badge;
+  // keepalive lets it finish when the staff member moves on at once.
+  function markRead() {
+    var open = document.querySelector("article.conversation");
+    if (!open || !window.fetch) return;
+    fetch("/conversations/" + open.dataset.conversationId + "/read", {
+      method: "POST",
+      credentials: "same-origin",
+      keepalive: true,
+      body: new URLSearchParams({ csrf: open.dataset.csrf })
+    })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data) showUnread(data.unread); })
+      .catch(function () {}); // offline: the next open or refresh says it again
+  }
+
+  function showUnread(unread) {
+    var badge = document.getElementById("unread-badge");
+    if (!badge || typeof unread !== "number") return;
+    badge.textContent = String(unread);
+    badge.classList.toggle("zero", unread === 0);
+    badge.parentElement.setAttribute("aria-label", "Messages: " + unread + " unread");
   }
 
   function connectCounter() {
@@ -134,6 +155,7 @@
     connectLive();
     connectCounter();
     connectPhoneCheck();
+    markRead();
     var thread = document.getElementById("thread");
     if (thread) thread.scrollTop = thread.scrollHeight;
   });
