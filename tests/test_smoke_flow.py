@@ -38,6 +38,7 @@ def test_send_and_deliver_then_reply(
     simulator = context.simulator
     assert simulator is not None
     simulator.receive_from_phone("+12125550142", setup.number.phone_number, "Thanks!")
+    context.intake.process_queued()  # the worker's step: PostgreSQL queues the text
     unread = api.get("/api/v1/unread", headers=setup.auth).json()
     assert unread == {"unread": 1}
     usage = api.get("/api/v1/usage", headers=setup.auth).json()

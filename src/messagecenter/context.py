@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -11,7 +12,7 @@ from functools import partial
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from messagecenter.carriers.base import Carrier
+from messagecenter.carriers.base import Carrier, InboundSms
 from messagecenter.carriers.simulator.carrier import SimulatedCarrier
 from messagecenter.clock import Clock, SystemClock
 from messagecenter.config import Settings
@@ -64,7 +65,14 @@ def build_context(
     attach_bus(sessions, bus)
     intake = Intake(sessions, clock, queue_inbound=engine.dialect.name == "postgresql")
     if carrier is None:
-        carrier = make_carrier(settings, clock, intake, sessions, rng)
+
+        def deliver_inbound(inbound: InboundSms) -> None:
+            # The simulated phone's texts take the webhook's path: batched, then queued on
+            # PostgreSQL for the worker (woken here, as the webhook wakes it).
+            if intake.accept_inbound_sync(inbound):
+                worker.wake()
+
+        carrier = make_carrier(settings, clock, deliver_inbound, sessions, rng)
     dispatcher = Dispatcher(
         sessions, carrier, clock, settings.public_url, waits=outbox_waits(settings), rng=rng
     )
@@ -83,7 +91,7 @@ def outbox_waits(settings: Settings) -> Waits:
 def make_carrier(
     settings: Settings,
     clock: Clock,
-    intake: Intake,
+    deliver_inbound: Callable[[InboundSms], object],
     sessions: sessionmaker[Session],
     rng: random.Random | None = None,
 ) -> Carrier:
@@ -98,7 +106,7 @@ def make_carrier(
 
     return SimulatedCarrier(
         clock,
-        deliver_inbound=intake.receive_inbound,
+        deliver_inbound=deliver_inbound,
         deliver_status=partial(receive_status, sessions, clock),
         failure_rate=settings.simulator_failure_rate,
         rng=rng,

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from messagecenter.businesses import usage
@@ -23,7 +24,7 @@ from messagecenter.carriers.twilio.errors import REASONS
 from messagecenter.clock import FrozenClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
-from messagecenter.models import Conversation, Message, MessageStatusEvent
+from messagecenter.models import Conversation, InboundQueueItem, Message, MessageStatusEvent
 from messagecenter.models.message import DISPATCH_REJECTED
 from messagecenter.sending.compose import Sender, send_message
 from tests.factories import SetUp, make_business, make_client
@@ -276,6 +277,7 @@ def test_a_queued_message_to_a_phone_that_texted_stop_fails_and_gives_units_back
     simulator = context.simulator
     assert simulator is not None
     simulator.receive_from_phone(CLIENT_PHONE, setup.number.phone_number, "STOP")
+    context.intake.process_queued()  # the worker's step: PostgreSQL queues the text
     used_before = usage.summarize(session, setup.business, clock.now()).used
 
     assert context.dispatcher.run_once() >= 1
@@ -309,6 +311,7 @@ def test_receive_from_phone_reaches_the_inbox(
     assert simulator is not None
 
     sid = simulator.receive_from_phone(CLIENT_PHONE, setup.number.phone_number, "Hi there")
+    context.intake.process_queued()  # the worker's step: PostgreSQL queues the text
 
     assert SID.match(sid)
     message = session.scalar(select(Message).where(Message.carrier_sid == sid))
@@ -321,3 +324,39 @@ def test_receive_from_phone_reaches_the_inbox(
     conversation = session.get(Conversation, message.conversation_id)
     assert conversation is not None
     assert conversation.unread_count == 1
+
+
+def test_a_text_from_the_phone_takes_the_webhooks_path(
+    session: Session, context: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One inbound path: the batcher's thread writes it; on PostgreSQL it waits in the
+    inbound queue for the worker (which is woken), on SQLite it is recorded at once."""
+    setup = make_business(session, context.carrier, clock.now())
+    session.commit()
+    simulator = context.simulator
+    assert simulator is not None
+    woken: list[bool] = []
+    monkeypatch.setattr(context.worker, "wake", lambda: woken.append(True))
+    batch_threads: list[str] = []
+    original = context.intake._accept_batch  # what the batcher runs, on its own thread
+
+    def accept_batch(inbounds: object) -> object:
+        batch_threads.append(threading.current_thread().name)
+        return original(inbounds)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(context.intake._webhook_batches, "_handle", accept_batch)
+
+    sid = simulator.receive_from_phone(CLIENT_PHONE, setup.number.phone_number, "Hi there")
+
+    assert batch_threads == ["intake"]
+    session.expire_all()
+    queued = session.scalars(select(InboundQueueItem.carrier_sid)).all()
+    stored = session.scalar(select(func.count()).where(Message.carrier_sid == sid))
+    if context.intake.queue_inbound:  # PostgreSQL
+        assert (list(queued), stored, woken) == ([sid], 0, [True])
+        assert context.intake.process_queued() == (1, False)
+        session.expire_all()
+        assert session.scalar(select(func.count()).where(Message.carrier_sid == sid)) == 1
+        assert session.scalars(select(InboundQueueItem)).all() == []
+    else:  # SQLite: no queue, recorded before the call returned (no reply to send)
+        assert (list(queued), stored, woken) == ([], 1, [])

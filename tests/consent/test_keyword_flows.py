@@ -264,6 +264,7 @@ def test_through_the_simulated_carrier_stop_is_answered_once(
     assert simulator is not None
 
     simulator.receive_from_phone(MARIA, shop.number.phone_number, "Stop.")
+    context.intake.process_queued()  # the worker's step: PostgreSQL queues the text
 
     assert is_opted_out(session, shop.business.id, MARIA) is True
     assert [m.sender_type for m in thread(session, shop)] == ["client", "carrier"]
@@ -355,6 +356,7 @@ def test_where_the_carrier_does_not_answer_its_stop_confirmation_is_not_refused(
     assert simulator is not None
 
     simulator.receive_from_phone(MARIA, shop.number.phone_number, "STOP")
+    context.intake.process_queued()  # the worker's step: PostgreSQL queues the text
     assert context.dispatcher.run_once() == 1
 
     reply = thread(session, shop)[-1]

@@ -500,6 +500,7 @@ def test_the_thread_lists_messages_in_order_with_sender_names(
     simulator = context.simulator
     assert simulator is not None
     simulator.receive_from_phone(MARIA, shop.number.phone_number, "Hi!")
+    context.intake.process_queued()  # the worker's step: PostgreSQL queues the text
     clock.advance(timedelta(seconds=1))
     sent = api.post(
         "/api/v1/messages", json={"client_id": client.id, "body": "Hello"}, headers=shop.auth
@@ -507,6 +508,7 @@ def test_the_thread_lists_messages_in_order_with_sender_names(
     assert sent.status_code == 201
     clock.advance(timedelta(seconds=1))
     simulator.receive_from_phone(MARIA, shop.number.phone_number, "STOP")
+    context.intake.process_queued()
     conversation_id = sent.json()["message"]["conversation_id"]
 
     thread = api.get(f"/api/v1/conversations/{conversation_id}/messages", headers=shop.auth)

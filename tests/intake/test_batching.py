@@ -171,3 +171,48 @@ def test_a_handler_that_exits_fails_its_batch_with_an_error_not_the_exit() -> No
     batcher: Batcher[int, int] = Batcher(exits, max_batch=64, name="test")
     with pytest.raises(RuntimeError, match="the batch handler stopped: SystemExit"):
         asyncio.run(batcher.submit(1))
+
+
+def test_plain_threads_wait_for_their_items_and_share_batches_with_async_requests() -> None:
+    """A sync route (the simulator's phone) submits from a plain thread: it blocks until its
+    own item is handled, in the same batches as the event loops' requests."""
+    handler = Recorder(fail_on=frozenset({3}), hold_first=True)
+    batcher: Batcher[int, int] = Batcher(handler, max_batch=64, name="test")
+    heard: dict[int, int | BaseException] = {}
+
+    def plain_thread(n: int) -> None:
+        try:
+            heard[n] = batcher.submit_blocking(n)
+        except ValueError as exc:
+            heard[n] = exc
+
+    async def scenario() -> list[int]:
+        first = asyncio.ensure_future(batcher.submit(0))
+        await asyncio.to_thread(handler.started.wait, 5)
+        threads = [threading.Thread(target=plain_thread, args=(n,)) for n in (1, 2, 3)]
+        for thread in threads:
+            thread.start()
+        second = asyncio.ensure_future(batcher.submit(4))
+        await asyncio.sleep(0.05)  # all of them are waiting behind the first batch
+        handler.release.set()
+        results = list(await asyncio.gather(first, second))
+        for thread in threads:
+            await asyncio.to_thread(thread.join, 5)
+        return results
+
+    assert asyncio.run(scenario()) == [0, 8]
+    assert (heard[1], heard[2]) == (2, 4)
+    assert isinstance(heard[3], ValueError) and str(heard[3]) == "bad 3"
+    assert handler.batches[0] == [0]
+    assert sorted(handler.batches[1]) == [1, 2, 3, 4]  # one batch, whoever submitted
+    batcher.close()
+
+
+def test_a_plain_thread_hears_a_broken_handler() -> None:
+    def breaks(items: Sequence[int]) -> list[int | BaseException]:
+        raise OSError("disk full")
+
+    batcher: Batcher[int, int] = Batcher(breaks, max_batch=64, name="test")
+    with pytest.raises(OSError, match="disk full"):
+        batcher.submit_blocking(1)
+    batcher.close()

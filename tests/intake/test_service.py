@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -151,6 +153,40 @@ def test_accepting_a_webhook_text_commits_it_before_answering(
     else:
         # Both stored; only HELP queued a reply for the worker to send.
         assert woken == [True, False] and (messages, queued) == (3, [])
+    context.intake.close()
+
+
+@pytest.mark.parametrize("queue_inbound", [False, True], ids=["process-at-once", "queue"])
+def test_accepting_a_text_from_a_plain_thread_takes_the_same_path(
+    session: Session,
+    context: AppContext,
+    number: str,
+    queue_inbound: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The simulated phone's (sync) path: the batch thread writes it, queued or recorded as
+    a webhook's text would be, committed before the call returns."""
+    monkeypatch.setattr(context.intake, "queue_inbound", queue_inbound)
+    writers: list[str] = []
+    for name in ("enqueue_inbound_batch", "receive_inbound_batch"):
+        original = getattr(context.intake, name)
+
+        def write(inbounds: object, original: Any = original) -> object:
+            writers.append(threading.current_thread().name)
+            return original(inbounds)
+
+        monkeypatch.setattr(context.intake, name, write)
+
+    woken = context.intake.accept_inbound_sync(
+        InboundSms("SM" + "h" * 32, "+12125550100", number, "HELP")
+    )
+
+    assert writers == ["intake"]  # the batcher's thread, not the caller's
+    messages, queued = _stored(session)
+    if queue_inbound:
+        assert woken is True and (messages, len(queued)) == (0, 1)
+    else:
+        assert woken is True and (messages, queued) == (2, [])  # HELP and its reply
     context.intake.close()
 
 

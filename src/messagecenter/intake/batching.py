@@ -1,6 +1,7 @@
-"""Natural batching (group commit) for the webhook's writes.
+"""Natural batching (group commit) for the inbound texts' writes.
 
-Requests hand their item to one database thread and wait. The thread takes everything that
+Requests hand their item to one database thread and wait (an async route with `submit`, a
+plain thread, such as a sync route's, with `submit_blocking`). The thread takes everything that
 has queued up since its last transaction and writes it in one transaction, then answers each
 waiting request. Nothing waits on a timer: when traffic is light every batch holds one item,
 and under load the cost of a transaction, its commit and the thread hand-offs are shared by
@@ -10,16 +11,22 @@ the whole batch. A request is only answered after the commit that holds its item
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, TypeAlias, TypeVar
 
 log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+
+# Who waits for an item: a request on an event loop (its future and loop), or a plain thread.
+_Waiter: TypeAlias = (
+    "tuple[asyncio.Future[Result], asyncio.AbstractEventLoop] | concurrent.futures.Future[Result]"
+)
 
 
 class Batcher(Generic[Item, Result]):
@@ -39,7 +46,7 @@ class Batcher(Generic[Item, Result]):
         self._max_batch = max_batch
         self._name = name
         self._lock = threading.Lock()
-        self._pending: list[tuple[Item, asyncio.Future[Result], asyncio.AbstractEventLoop]] = []
+        self._pending: list[tuple[Item, _Waiter[Result]]] = []
         # The thread writing batches, while there are any to write; a new one starts when
         # work arrives after a quiet spell (a thread's start costs far less than a write).
         self._thread: threading.Thread | None = None
@@ -48,8 +55,20 @@ class Batcher(Generic[Item, Result]):
         """Wait until `item` has been handled (and committed); its result, or its exception."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
+        self._enqueue(item, (future, loop))
+        # A client that hangs up cancels only its wait; the write goes ahead with its batch.
+        return await future
+
+    def submit_blocking(self, item: Item) -> Result:
+        """`submit` for a plain thread (never the batch thread itself): blocks until `item`
+        has been handled (and committed); its result, or its exception."""
+        future: concurrent.futures.Future[Result] = concurrent.futures.Future()
+        self._enqueue(item, future)
+        return future.result()
+
+    def _enqueue(self, item: Item, waiter: _Waiter[Result]) -> None:
         with self._lock:
-            self._pending.append((item, future, loop))
+            self._pending.append((item, waiter))
             if self._thread is None:
                 thread = threading.Thread(target=self._drain, name=self._name, daemon=True)
                 try:
@@ -58,8 +77,6 @@ class Batcher(Generic[Item, Result]):
                     self._pending.pop()
                     raise
                 self._thread = thread
-        # A client that hangs up cancels only its wait; the write goes ahead with its batch.
-        return await future
 
     def close(self) -> None:
         """Wait until what was submitted has been handled."""
@@ -85,9 +102,7 @@ class Batcher(Generic[Item, Result]):
             with self._lock:
                 self._thread = None
 
-    def _write(
-        self, batch: list[tuple[Item, asyncio.Future[Result], asyncio.AbstractEventLoop]]
-    ) -> None:
+    def _write(self, batch: list[tuple[Item, _Waiter[Result]]]) -> None:
         try:
             outcomes: Sequence[Result | BaseException] = self._handle([b[0] for b in batch])
             if len(outcomes) != len(batch):
@@ -100,8 +115,12 @@ class Batcher(Generic[Item, Result]):
             asyncio.AbstractEventLoop,
             list[tuple[asyncio.Future[Result], Result | BaseException]],
         ] = {}
-        for (_item, future, loop), outcome in zip(batch, outcomes, strict=True):
-            by_loop.setdefault(loop, []).append((future, outcome))
+        for (_item, waiter), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(waiter, concurrent.futures.Future):
+                _answer_thread(waiter, outcome)
+            else:
+                future, loop = waiter
+                by_loop.setdefault(loop, []).append((future, outcome))
         for loop, answers in by_loop.items():
             # RuntimeError: that event loop has closed, so nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
@@ -116,3 +135,12 @@ def _answer(answers: list[tuple[asyncio.Future[Result], Result | BaseException]]
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
+
+
+def _answer_thread(
+    future: concurrent.futures.Future[Result], outcome: Result | BaseException
+) -> None:
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

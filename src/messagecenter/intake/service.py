@@ -1,12 +1,13 @@
 """Where texts and status reports from any carrier enter.
 
-Twilio's inbound webhook hands its text to `accept_inbound`, which writes the texts that
-arrive together in one transaction on one thread (see intake/batching.py) and answers only after
-the commit. On PostgreSQL that write only queues the texts (one idempotent multi-row insert,
-so it costs about what a bare insert does and nothing sent is lost) and the workers of every
-process drain the queue in batches (`process_queued`). On SQLite there is one process, where a
-queue would only add work, so the texts are processed at once (`receive_inbound_batch`; the
-simulated carrier calls `receive_inbound`). Status reports are recorded straight away.
+Every inbound text takes one path, whichever carrier brought it: Twilio's webhook hands its
+text to `accept_inbound`, the simulated carrier's phone to `accept_inbound_sync` (the same from
+a plain thread). Both write the texts that arrive together in one transaction on one thread
+(see intake/batching.py) and answer only after the commit. On PostgreSQL that write only
+queues the texts (one idempotent multi-row insert, so it costs about what a bare insert does and
+nothing sent is lost) and the workers of every process drain the queue in batches
+(`process_queued`). On SQLite there is one process, where a queue would only add work, so the
+texts are processed at once (`receive_inbound_batch`). Status reports go to sending/ directly.
 
 Nothing a carrier sends is refused or lost for its content: a NUL character (which PostgreSQL
 cannot store) becomes U+FFFD and the message keeps the fact (`body_had_nul`). A text is routed
@@ -87,6 +88,11 @@ class Intake:
         processed on SQLite. True when the worker has something new to do."""
         return await self._webhook_batches.submit(inbound)
 
+    def accept_inbound_sync(self, inbound: InboundSms) -> bool:
+        """`accept_inbound` for a plain thread (a sync route): the same batches, the same
+        queue. The caller's session must not hold SQLite's one connection meanwhile."""
+        return self._webhook_batches.submit_blocking(inbound)
+
     def close(self) -> None:
         self._webhook_batches.close()
 
@@ -97,10 +103,6 @@ class Intake:
             outcome if isinstance(outcome, Exception) else bool(outcome.replies)
             for outcome in self.receive_inbound_batch(inbounds)
         ]
-
-    def receive_inbound(self, inbound: InboundSms) -> InboundOutcome:
-        """Process a client's text now, in its own unit of work."""
-        return self._record([inbound])[0]
 
     def receive_inbound_batch(
         self, inbounds: Sequence[InboundSms]

@@ -522,4 +522,7 @@ def client_phone_text(
     # On PostgreSQL the intake only queued it: record it now, so the page it redirects to
     # shows it (on SQLite it is recorded already and there is no queue).
     context.intake.process_queued()
+    # On PostgreSQL the intake only queued it: record it now, so the page it redirects to
+    # shows it (on SQLite it is recorded already and there is no queue).
+    context.intake.process_queued()
     return redirect("/phone", number=phone)

@@ -34,6 +34,7 @@ def test_a_text_from_the_phone_arrives_unread(
     )
 
     assert answer.status_code == 201, answer.text
+    context.intake.process_queued()  # the worker's step: PostgreSQL queues the text
     sid = answer.json()["message_sid"]
     assert re.fullmatch(r"SM[0-9a-f]{32}", sid)
     assert api.get("/api/v1/unread", headers=setup.auth).json() == {"unread": 1}
@@ -59,6 +60,7 @@ def test_phones_are_parsed_to_e164(
         headers=setup.auth,
     )
     assert answer.status_code == 201, answer.text
+    context.intake.process_queued()
     message = session.scalar(
         select(Message).where(Message.carrier_sid == answer.json()["message_sid"])
     )
@@ -172,6 +174,7 @@ def test_signed_in_staff_text_their_own_business_number_only(
 
     assert own.status_code == 201, own.text
     assert other.status_code == 404, other.text
+    context.intake.process_queued()
     businesses = session.scalars(select(Message.business_id).where(Message.direction == "inbound"))
     assert list(businesses) == [ours.business.id]
 
@@ -197,6 +200,7 @@ def test_the_open_setting_lets_anyone_text(
             json={"from_phone": CLIENT_PHONE, "to_phone": setup.number.phone_number, "body": "x"},
         )
     assert answer.status_code == 201, answer.text
+    context.intake.process_queued()
     assert _inbound_count(session) == 1
 
 
