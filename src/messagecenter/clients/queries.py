@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, or_, select
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from messagecenter.conversations.queries import contains_pattern
@@ -42,4 +44,16 @@ def matches_search(search: str) -> ColumnElement[bool]:
         func.lower(Client.first_name + " " + Client.last_name).like(term, escape="\\"),
         func.lower(Client.email).like(term, escape="\\"),
         Client.cell_phone.like(contains_pattern(search), escape="\\"),
+    )
+
+
+def mark_cell_phone_error(
+    session: Session, business_id: int, cell_phone: str, reason: str, at: datetime
+) -> None:
+    """The carrier says this phone cannot receive texts: every client of the business with
+    it as cell phone shows why."""
+    session.execute(
+        update(Client)
+        .where(Client.business_id == business_id, Client.cell_phone == cell_phone)
+        .values(cell_phone_error=reason, updated_at=at)
     )

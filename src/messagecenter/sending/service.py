@@ -1,5 +1,6 @@
 """What happens to an outbound message after it is queued: claims, carrier outcomes and
-status reports. Statuses only move forward (messagecenter.sending.status)."""
+status reports. Statuses only move forward (messagecenter.sending.status); the SQL is in
+sending/queries.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from messagecenter.businesses import billing, usage
@@ -20,11 +20,12 @@ from messagecenter.carriers.base import (
     RecipientProblem,
     StatusReport,
 )
+from messagecenter.clients import queries as client_queries
 from messagecenter.clock import Clock
 from messagecenter.consent import service as consent
-from messagecenter.db import insert_ignore, session_scope
+from messagecenter.db import session_scope
 from messagecenter.events import LiveEvent, queue_event_on_commit
-from messagecenter.models import Client, Message, MessageStatusEvent
+from messagecenter.models import Message
 from messagecenter.models.consent import SOURCE_CARRIER_21610
 from messagecenter.models.message import (
     DIRECTION_OUTBOUND,
@@ -35,7 +36,7 @@ from messagecenter.models.message import (
     DISPATCH_REJECTED,
     DISPATCH_SENDING,
 )
-from messagecenter.sending import status
+from messagecenter.sending import queries, status
 
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
@@ -70,18 +71,10 @@ def claim_due(
     (release_expired_claims). Holds are "held", never "claimed": that is what dispatchers
     from before migration 0006 write, and it may have reached the carrier.
 
-    FOR UPDATE SKIP LOCKED lets many workers share one PostgreSQL queue; SQLite ignores it
-    (one process there, and BEGIN IMMEDIATE serialises writers).
+    Many workers share one queue: what another holds is skipped (queries.lock_due).
     """
-    rows = session.scalars(
-        select(Message)
-        .where(Message.dispatch_state == DISPATCH_PENDING, Message.next_attempt_at <= at)
-        .order_by(Message.next_attempt_at, Message.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
     claimed = []
-    for message in rows:
+    for message in queries.lock_due(session, at, limit):
         message.dispatch_state = DISPATCH_HELD
         message.claimed_at = at
         message.updated_at = at
@@ -96,23 +89,7 @@ def mark_sending(session: Session, claim: Claimed, at: datetime, first_lookup_at
     """Record that this held message is being handed to the carrier now. False when the hold
     is not ours any more: it expired and was released (and maybe taken by another worker), so
     the message must not be sent from here."""
-    marked = session.execute(
-        update(Message)
-        .where(
-            Message.id == claim.message_id,
-            Message.dispatch_state == DISPATCH_HELD,
-            Message.claimed_at == claim.claimed_at,
-        )
-        .values(
-            dispatch_state=DISPATCH_SENDING,
-            claimed_at=at,  # from now on: when it was handed to the carrier
-            next_attempt_at=first_lookup_at,  # when to ask the carrier if no outcome arrives
-            attempts=Message.attempts + 1,
-            updated_at=at,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(marked.rowcount)  # type: ignore[attr-defined]
+    return queries.mark_sending(session, claim.message_id, claim.claimed_at, at, first_lookup_at)
 
 
 def renew_holds(session: Session, claims: Sequence[Claimed], at: datetime) -> list[Claimed]:
@@ -120,18 +97,8 @@ def renew_holds(session: Session, claims: Sequence[Claimed], at: datetime) -> li
     carrier's whole timeout): returns the ones still ours, under their new time."""
     if not claims:
         return []
-    renewed = set(
-        session.scalars(
-            update(Message)
-            .where(
-                Message.id.in_([c.message_id for c in claims]),
-                Message.dispatch_state == DISPATCH_HELD,
-                Message.claimed_at.in_({c.claimed_at for c in claims}),
-            )
-            .values(claimed_at=at, updated_at=at)
-            .returning(Message.id)
-            .execution_options(synchronize_session=False)
-        ).all()
+    renewed = queries.renew_holds(
+        session, [c.message_id for c in claims], {c.claimed_at for c in claims}, at
     )
     return [replace(c, claimed_at=at) for c in claims if c.message_id in renewed]
 
@@ -141,17 +108,9 @@ def release_claims(session: Session, claims: Sequence[Claimed], at: datetime) ->
     are due again at once. Returns how many went back."""
     if not claims:
         return 0
-    result = session.execute(
-        update(Message)
-        .where(
-            Message.id.in_([c.message_id for c in claims]),
-            Message.dispatch_state == DISPATCH_HELD,
-            Message.claimed_at.in_({c.claimed_at for c in claims}),
-        )
-        .values(dispatch_state=DISPATCH_PENDING, claimed_at=None, updated_at=at)
-        .execution_options(synchronize_session=False)
+    return queries.release_holds(
+        session, [c.message_id for c in claims], {c.claimed_at for c in claims}, at
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def release_expired_claims(session: Session, claimed_before: datetime, at: datetime) -> int:
@@ -159,13 +118,7 @@ def release_expired_claims(session: Session, claimed_before: datetime, at: datet
     messages were never handed to the carrier, so they go back to the queue. A stalled owner
     cannot send them afterwards: mark_sending checks the hold is still its own. "claimed"
     (an old dispatcher's, maybe sent) is never released."""
-    result = session.execute(
-        update(Message)
-        .where(Message.dispatch_state == DISPATCH_HELD, Message.claimed_at < claimed_before)
-        .values(dispatch_state=DISPATCH_PENDING, claimed_at=None, updated_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return queries.release_holds_before(session, claimed_before, at)
 
 
 def outbound_sms(message: Message, callback_url: CallbackUrl) -> OutboundSms:
@@ -191,16 +144,13 @@ def record_accepted(
     message found by content, which may be an identical twin's. False when the sid is not
     this message's to take: a lookup's candidate another of our messages holds (that one's
     twin), or a sid another message holds on the carrier's own word (see _take_sid)."""
-    message = _locked_message(session, message_id)
+    message = queries.locked_message(session, message_id)
     if message is None:
         return False
     if from_lookup:
         if message.carrier_sid is not None:
             return True  # settled meanwhile by its own callback: the lookup adds nothing
-        holder = session.scalar(
-            select(Message.id).where(Message.carrier_sid == accepted.carrier_sid)
-        )
-        if holder is not None:
+        if queries.id_holding_sid(session, accepted.carrier_sid) is not None:
             return False
         message.carrier_sid = accepted.carrier_sid
         message.carrier_sid_from_lookup = True
@@ -226,9 +176,7 @@ def _take_sid(session: Session, message: Message, carrier_sid: str, at: datetime
         return True
     if message.carrier_sid is not None and not message.carrier_sid_from_lookup:
         return False
-    holder = session.scalar(
-        select(Message).where(Message.carrier_sid == carrier_sid).with_for_update()
-    )
+    holder = queries.locked_holding_sid(session, carrier_sid)
     if holder is not None:
         if not holder.carrier_sid_from_lookup:
             return False
@@ -260,7 +208,7 @@ def record_retry_later(
     session: Session, message_id: int, at: datetime, retry_after: float | None, rng: random.Random
 ) -> None:
     """The carrier certainly did not take it: back to the outbox with backoff and jitter."""
-    message = _locked_message(session, message_id)
+    message = queries.locked_message(session, message_id)
     if message is None or message.dispatch_state != DISPATCH_SENDING:
         return
     message.dispatch_state = DISPATCH_PENDING
@@ -287,7 +235,7 @@ def record_rejected(
     at: datetime,
 ) -> None:
     """The carrier refused it before accepting: failed, units given back, consequences kept."""
-    message = _locked_message(session, message_id)
+    message = queries.locked_message(session, message_id)
     if message is None or message.dispatch_state not in _UNSETTLED:
         return
     business = business_queries.get_business(session, message.business_id)
@@ -313,15 +261,10 @@ def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
     status only moves forward (the first final status stands)."""
     message = None
     if report.message_id is not None:
-        message = _locked_message(session, report.message_id)
+        message = queries.locked_message(session, report.message_id)
     if message is None and report.carrier_sid:
-        message_id = session.scalar(
-            select(Message.id).where(
-                Message.carrier_sid == report.carrier_sid,
-                Message.direction == DIRECTION_OUTBOUND,
-            )
-        )
-        message = _locked_message(session, message_id) if message_id is not None else None
+        message_id = queries.outbound_id_with_sid(session, report.carrier_sid)
+        message = queries.locked_message(session, message_id) if message_id is not None else None
     if message is None or message.direction != DIRECTION_OUTBOUND:
         # Not ours (or not yet), or a client's text: callbacks report only what we sent, and
         # an "unsubscribed" applied to an inbound one would opt the business's own number out.
@@ -330,20 +273,10 @@ def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
     naming_us = bool(report.carrier_sid) and message.id == report.message_id
     if naming_us and not _take_sid(session, message, report.carrier_sid, at):
         return False  # a forged or misrouted report for another carrier message
-    inserted = insert_ignore(
-        session,
-        MessageStatusEvent.__table__,  # type: ignore[arg-type]
-        {
-            "message_id": message.id,
-            "status": report.word,
-            "error_code": report.error_code,
-            "payload": dict(report.payload),
-            "received_at": at,
-        },
-        ["message_id", "status"],
-    )
-    if inserted is None:
-        return False
+    if not queries.add_status_event(
+        session, message.id, report.word, report.error_code, dict(report.payload), at
+    ):
+        return False  # a replay
     _revive_if_given_up(session, message)
     if message.dispatch_state in _UNSETTLED:
         message.dispatch_state = DISPATCH_ACCEPTED
@@ -363,19 +296,7 @@ def due_lookups(
     asks about it meanwhile and a message the carrier cannot answer for waits its turn behind
     the others: the wait doubles with its age (up to LOOKUP_BACKOFF_MAX), with one lookup at
     its give-up time."""
-    due = list(
-        session.scalars(
-            select(Message)
-            .where(
-                Message.dispatch_state.in_(_AMBIGUOUS),
-                Message.next_attempt_at <= at,
-                Message.claimed_at <= at - settle_after,
-            )
-            .order_by(Message.next_attempt_at, Message.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
+    due = queries.lock_due_lookups(session, _AMBIGUOUS, at, at - settle_after, limit)
     for message in due:
         assert message.claimed_at is not None  # when it was handed over
         give_up_at = message.claimed_at + give_up_after
@@ -401,13 +322,6 @@ def _revive_if_given_up(session: Session, message: Message) -> None:
     message.status = status.QUEUED
     message.error_code = None
     message.error_message = None
-
-
-def _locked_message(session: Session, message_id: int) -> Message | None:
-    message = session.scalar(select(Message).where(Message.id == message_id).with_for_update())
-    if message is not None:
-        session.refresh(message)
-    return message
 
 
 def _advance(
@@ -469,8 +383,6 @@ def _apply_error_consequences(
         )
     elif recipient is RecipientProblem.CANNOT_RECEIVE:
         assert failure is not None
-        session.execute(
-            update(Client)
-            .where(Client.business_id == message.business_id, Client.cell_phone == message.to_phone)
-            .values(cell_phone_error=failure.reason, updated_at=at)
+        client_queries.mark_cell_phone_error(
+            session, message.business_id, message.to_phone, failure.reason, at
         )
