@@ -148,3 +148,10 @@ def insert_ignore_many(
     stmt = insert(table).on_conflict_do_nothing(index_elements=conflict).returning(key)
     # An executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT.
     return set(session.execute(stmt, list(rows)).scalars())
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with the user's own % and _ taken literally
+    (use it with escape="\\")."""
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

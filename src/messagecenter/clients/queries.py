@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from messagecenter.conversations.queries import contains_pattern
+from messagecenter.db import contains_pattern
 from messagecenter.models import Client
 
 

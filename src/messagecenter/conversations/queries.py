@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from messagecenter.db import insert_ignore
+from messagecenter.db import contains_pattern, insert_ignore
 from messagecenter.models import (
     Business,
     Client,
@@ -153,12 +153,6 @@ def list_conversations(
         .offset(flt.offset)
     ).all()
     return [(row[0], row[1]) for row in rows], int(total)
-
-
-def contains_pattern(text: str) -> str:
-    """A LIKE pattern matching `text` anywhere, with the user's own % and _ taken literally."""
-    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def get_message(session: Session, business_id: int, message_id: int) -> Message | None:
