@@ -300,6 +300,7 @@ def test_suggest_numbers_offers_fictional_local_numbers(clock: FrozenClock) -> N
     assert {n.country for n in offered} == {"US"}
     assert carrier.suggest_numbers("FR", None, 5) == []
     assert carrier.acquire_number("+13125550100", "https://x.test/sms").startswith("PN")
+    assert carrier.sms_webhook_url("https://x.test/") == "https://x.test/simulator/messages"
 
 
 def test_receive_from_phone_reaches_the_inbox(

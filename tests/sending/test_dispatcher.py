@@ -583,6 +583,9 @@ class CountingSends:
     def acquire_number(self, phone_number: str, sms_webhook_url: str) -> str:
         return self.inner.acquire_number(phone_number, sms_webhook_url)
 
+    def sms_webhook_url(self, public_url: str) -> str:
+        return self.inner.sms_webhook_url(public_url)
+
     def release_number(self, carrier_sid: str) -> None:
         self.inner.release_number(carrier_sid)
 

@@ -144,6 +144,11 @@ class Carrier(Protocol):
         """Buy or claim the number; returns the carrier's id for it."""
         ...
 
+    def sms_webhook_url(self, public_url: str) -> str:
+        """Where the carrier is to deliver the texts sent to a number bought from it (given
+        to acquire_number)."""
+        ...
+
     def release_number(self, carrier_sid: str) -> None: ...
 
     def tick(self) -> None:

@@ -33,7 +33,6 @@ def _nothing(_undo: Callable[[], None]) -> None:
 
 
 SUGGESTION_COUNT = 5
-SMS_WEBHOOK_PATH = "/webhooks/twilio/sms"
 
 
 def suggest_numbers(session: Session, business: Business, carrier: Carrier) -> list[str]:
@@ -140,7 +139,7 @@ def _take(
             "suggested numbers (the business phone or a personal number cannot be used).",
             field="phone_number",
         )
-    carrier_sid = carrier.acquire_number(chosen, public_url.rstrip("/") + SMS_WEBHOOK_PATH)
+    carrier_sid = carrier.acquire_number(chosen, carrier.sms_webhook_url(public_url))
     # Bought: if the row recording it is not committed, the number goes back to the carrier.
     on_rollback(lambda: carrier.release_number(carrier_sid))
     number = SmsNumber(

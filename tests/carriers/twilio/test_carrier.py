@@ -134,6 +134,14 @@ def test_callback_url_carries_our_id_and_ignores_a_trailing_slash(
     )
 
 
+@pytest.mark.parametrize("public_url", ["https://mc.example.test", "https://mc.example.test/"])
+def test_sms_webhook_url_is_the_inbound_route_and_ignores_a_trailing_slash(
+    carrier: TwilioCarrier, public_url: str
+) -> None:
+    """Moved from numbers/: the path is Twilio's route, so the adapter owns it."""
+    assert carrier.sms_webhook_url(public_url) == "https://mc.example.test/webhooks/twilio/sms"
+
+
 def test_send_gives_the_sid_and_carries_to_from_body_and_our_callback(
     fake: FakeTwilio, carrier: TwilioCarrier
 ) -> None:

@@ -128,6 +128,11 @@ class SimulatedCarrier:
     def release_number(self, carrier_sid: str) -> None:
         return None
 
+    def sms_webhook_url(self, public_url: str) -> str:
+        # Its texts come from its phone (POST /simulator/messages) and go to the intake
+        # directly (deliver_inbound); the URL is where that phone posts, for the record.
+        return public_url.rstrip("/") + "/simulator/messages"
+
     def status_callback_url(self, public_url: str, message_id: int) -> str | None:
         return None  # its reports go straight to sending (deliver_status), not over HTTP
 

@@ -199,6 +199,9 @@ class TwilioCarrier:
     def tick(self) -> None:
         return None  # Twilio calls us back; nothing to do on a timer
 
+    def sms_webhook_url(self, public_url: str) -> str:
+        return public_url.rstrip("/") + SMS_PATH
+
     def status_callback_url(self, public_url: str, message_id: int) -> str:
         return f"{public_url.rstrip('/')}{STATUS_PATH}?message={message_id}"
 
