@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -14,6 +14,7 @@ from starlette.routing import Match
 from messagecenter.carriers.base import CarrierError
 from messagecenter.errors import DomainError
 from messagecenter.http.deps import LoginRequired
+from messagecenter.http.pages import error_page
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -125,20 +126,3 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "Client unsubscribed, allowance used up, or a conflicting request"},
     503: {"description": "The carrier could not be reached; try again"},
 }
-
-
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    from messagecenter.web.routes import templates
-
-    titles = {403: "Not allowed", 404: "Not found", 401: "Please sign in"}
-    return templates.TemplateResponse(
-        request,
-        "error.html",
-        {
-            "request": request,
-            "status": status,
-            "title": titles.get(status, "Something is wrong"),
-            "message": message,
-        },
-        status_code=status,
-    )

@@ -1,5 +1,6 @@
 """Staff sign-in for the web pages: the session cookie (signed; the server keeps the session,
-signin/), the device cookie, CSRF tokens, and the signed-in staff member as a dependency."""
+signin/), the device cookie, and the signed-in staff member as a dependency (CSRF tokens:
+http/csrf.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
 from messagecenter.db import session_scope
-from messagecenter.errors import NotPermitted
 from messagecenter.http.client_address import client_address
+from messagecenter.http.csrf import SESSION_CSRF
 from messagecenter.http.deps import LoginRequired, SessionDep
 from messagecenter.models import Business, StaffMember
 from messagecenter.signin import service as signin
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from messagecenter.context import AppContext
 
 SESSION_ID = "sid"  # the web session's random token; the database keeps only its SHA-256
-SESSION_CSRF = "csrf"
 DEVICE_COOKIE = "mc_device"  # a browser that has signed in to an account (signin/throttle.py)
 DEVICE_LIFETIME = timedelta(days=365)
 
@@ -141,33 +141,6 @@ def current_staff(request: Request, session: SessionDep) -> StaffMember:
 def _keyed_digest(request: Request, value: str) -> str:
     key: str = request.app.state.secret_key
     return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
-
-
-# ---------------------------------------------------------------------------- CSRF
-
-
-def csrf_token(request: Request) -> str:
-    token = request.session.get(SESSION_CSRF)
-    if not token:
-        token = secrets.token_urlsafe(32)
-        request.session[SESSION_CSRF] = token
-    return str(token)
-
-
-def check_csrf(request: Request, submitted: str | None) -> None:
-    expected = request.session.get(SESSION_CSRF)
-    if (
-        not expected
-        or not submitted
-        or not hmac.compare_digest(
-            str(expected).encode(),
-            submitted.encode(),  # bytes: any character may be posted
-        )
-    ):
-        raise NotPermitted(
-            "This form has expired or did not come from this site. Reload the page and try again.",
-            code="csrf_failed",
-        )
 
 
 StaffDep = Annotated[StaffMember, Depends(current_staff)]

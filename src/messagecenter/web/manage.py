@@ -26,7 +26,9 @@ from messagecenter.context import AppContext
 from messagecenter.conversations import history
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.errors import DomainError, InvalidInput, NotFound, NotPermitted
+from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import ContextDep, SessionDep, UnitOfWorkDep
+from messagecenter.http.pages import redirect, render
 from messagecenter.http.types import IdPath
 from messagecenter.models import Business, Client, StaffMember
 from messagecenter.models.ids import MAX_ID
@@ -34,8 +36,8 @@ from messagecenter.models.staff import ROLE_OWNER
 from messagecenter.numbers import service as numbers
 from messagecenter.numbers.countries import NUMBER_TYPE, number_country
 from messagecenter.staff import service as staff_service
-from messagecenter.web.auth import StaffBusinessDep, StaffDep, check_csrf, current_staff
-from messagecenter.web.routes import client_choices, day_range, page_count, redirect, render
+from messagecenter.web.auth import StaffBusinessDep, StaffDep, current_staff
+from messagecenter.web.routes import client_choices, day_range, page_count
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50

@@ -5,22 +5,16 @@ from __future__ import annotations
 import contextlib
 import math
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from jinja2 import pass_context
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from messagecenter.businesses import usage
 from messagecenter.businesses.billing import units_for
-from messagecenter.businesses.usage import UsageSummary
 from messagecenter.clients import queries as client_queries
 from messagecenter.clients import service as clients
 from messagecenter.clients.phone import parse_phone
@@ -28,7 +22,9 @@ from messagecenter.clients.service import ClientChanges
 from messagecenter.consent import queries as consent_queries
 from messagecenter.conversations import present, queries, service
 from messagecenter.errors import DomainError, NotPermitted
+from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import ContextDep, SessionDep, UnitOfWorkDep
+from messagecenter.http.pages import fragment, redirect, render
 from messagecenter.http.types import IdPath
 from messagecenter.models import Business, Client, Message, StaffMember
 from messagecenter.sending.compose import MAX_BODY_CHARACTERS, Sender, send_message
@@ -39,74 +35,14 @@ from messagecenter.web.auth import (
     SESSION_ID,
     StaffBusinessDep,
     StaffDep,
-    check_csrf,
-    csrf_token,
     remember_device,
     sign_in,
     sign_out,
 )
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-
-@pass_context
-def _local(context: Any, value: datetime, fmt: str) -> str:
-    """A stored (UTC) time as the business sees it, in its own time zone."""
-    business = context.get("business")
-    zone = ZoneInfo(business.timezone) if business is not None else UTC
-    return value.astimezone(zone).strftime(fmt)
-
-
-templates.env.filters["local"] = _local
 PAGE_SIZE = 25
 FOLDER_NAMES = {"unread": "Unread", "read": "Read", "replied": "Replied", "archived": "Archived"}
-STATUS_WORDS = {
-    "queued": "Queued",
-    "sent": "Sent",
-    "delivered": "Delivered",
-    "read": "Read",
-    "undelivered": "Not delivered",
-    "failed": "Failed",
-    "canceled": "Canceled",
-    "received": "Received",
-}
-
-
-def render(
-    request: Request,
-    template: str,
-    context: dict[str, Any],
-    *,
-    staff: StaffMember | None = None,
-    business: Business | None = None,
-    session: Session | None = None,
-    usage_summary: UsageSummary | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    app_context = request.app.state.context
-    values: dict[str, Any] = {
-        "request": request,
-        "csrf": csrf_token(request),
-        "staff": staff,
-        "business": business,
-        "unread": business.unread_messages if business else 0,
-        "simulator": app_context.simulator is not None,
-        "status_words": STATUS_WORDS,
-        **context,
-    }
-    if business is not None and session is not None:
-        # The request's own session: a second one would wait for SQLite's single connection.
-        summary = usage_summary or usage.summarize(session, business, app_context.clock.now())
-        values["usage_warning"] = summary.warning
-        values["usage"] = summary
-    return templates.TemplateResponse(request, template, values, status_code=status_code)
-
-
-def redirect(path: str, **params: str) -> RedirectResponse:
-    """A 303 to `path`, with the parameters that have a value as its query string."""
-    query = urlencode({k: v for k, v in params.items() if v})
-    return RedirectResponse(path + (f"?{query}" if query else ""), 303)
 
 
 def page_count(total: int, page_size: int) -> int:
@@ -270,11 +206,7 @@ def thread_fragment(
     """The thread alone, for live refresh while the page is open (the page's script then
     posts /read: the staff member sees it, so it stays read)."""
     values = _conversation_context(session, business, conversation_id, staff)
-    return templates.TemplateResponse(
-        request,
-        "_thread.html",
-        {"request": request, "status_words": STATUS_WORDS, "business": business, **values},
-    )
+    return fragment(request, "_thread.html", {"business": business, **values})
 
 
 @router.post("/conversations/{conversation_id}/read")
@@ -519,9 +451,6 @@ def client_phone_text(
     # nothing to commit; the unit of work still wakes the worker for the text.
     work.session.close()
     simulator.receive_from_phone(phone, sms_number, body)
-    # On PostgreSQL the intake only queued it: record it now, so the page it redirects to
-    # shows it (on SQLite it is recorded already and there is no queue).
-    context.intake.process_queued()
     # On PostgreSQL the intake only queued it: record it now, so the page it redirects to
     # shows it (on SQLite it is recorded already and there is no queue).
     context.intake.process_queued()

@@ -1,0 +1,104 @@
+"""The page kit for the staff web app: its templates, `render` (the layout's values: badge,
+usage banner, CSRF token), `redirect`, and the error page the HTML error handlers show."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from sqlalchemy.orm import Session
+
+from messagecenter.businesses import usage
+from messagecenter.businesses.usage import UsageSummary
+from messagecenter.http.csrf import csrf_token
+from messagecenter.models import Business, StaffMember
+
+# The staff pages' templates sit beside their routes in web/; the kit only reads them.
+TEMPLATES = Path(__file__).parent.parent / "web" / "templates"
+templates = Jinja2Templates(directory=str(TEMPLATES))
+
+
+@pass_context
+def _local(context: Any, value: datetime, fmt: str) -> str:
+    """A stored (UTC) time as the business sees it, in its own time zone."""
+    business = context.get("business")
+    zone = ZoneInfo(business.timezone) if business is not None else UTC
+    return value.astimezone(zone).strftime(fmt)
+
+
+templates.env.filters["local"] = _local
+STATUS_WORDS = {
+    "queued": "Queued",
+    "sent": "Sent",
+    "delivered": "Delivered",
+    "read": "Read",
+    "undelivered": "Not delivered",
+    "failed": "Failed",
+    "canceled": "Canceled",
+    "received": "Received",
+}
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    staff: StaffMember | None = None,
+    business: Business | None = None,
+    session: Session | None = None,
+    usage_summary: UsageSummary | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    app_context = request.app.state.context
+    values: dict[str, Any] = {
+        "request": request,
+        "csrf": csrf_token(request),
+        "staff": staff,
+        "business": business,
+        "unread": business.unread_messages if business else 0,
+        "simulator": app_context.simulator is not None,
+        "status_words": STATUS_WORDS,
+        **context,
+    }
+    if business is not None and session is not None:
+        # The request's own session: a second one would wait for SQLite's single connection.
+        summary = usage_summary or usage.summarize(session, business, app_context.clock.now())
+        values["usage_warning"] = summary.warning
+        values["usage"] = summary
+    return templates.TemplateResponse(request, template, values, status_code=status_code)
+
+
+def fragment(request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
+    """A piece of a page (no layout), for a live refresh."""
+    return templates.TemplateResponse(
+        request, template, {"request": request, "status_words": STATUS_WORDS, **context}
+    )
+
+
+def redirect(path: str, **params: str) -> RedirectResponse:
+    """A 303 to `path`, with the parameters that have a value as its query string."""
+    query = urlencode({k: v for k, v in params.items() if v})
+    return RedirectResponse(path + (f"?{query}" if query else ""), 303)
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    titles = {403: "Not allowed", 404: "Not found", 401: "Please sign in"}
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "request": request,
+            "status": status,
+            "title": titles.get(status, "Something is wrong"),
+            "message": message,
+        },
+        status_code=status,
+    )
