@@ -37,6 +37,12 @@ def clients_by_name(session: Session, business_id: int, *, limit: int) -> list[C
     return list(session.scalars(stmt.limit(limit)))
 
 
+def clients_with_cell_phone(session: Session, business_id: int) -> list[Client]:
+    """The business's clients that have a cell phone, by first name."""
+    stmt = select(Client).where(Client.business_id == business_id, Client.cell_phone.is_not(None))
+    return list(session.scalars(stmt.order_by(Client.first_name)))
+
+
 def matches_search(search: str) -> ColumnElement[bool]:
     """Name, email or phone containing `search` (the user's % and _ taken literally)."""
     term = contains_pattern(search.lower())

@@ -173,6 +173,17 @@ def list_messages(
     return list(reversed(list(rows)))
 
 
+def messages_with_phone(
+    session: Session, business_id: int, phone: str, *, limit: int
+) -> list[Message]:
+    """The business's first `limit` texts to or from this phone, oldest first."""
+    stmt = select(Message).where(
+        Message.business_id == business_id,
+        or_(Message.to_phone == phone, Message.from_phone == phone),
+    )
+    return list(session.scalars(stmt.order_by(Message.id).limit(limit)))
+
+
 def sender_names(
     session: Session, staff_ids: set[int], api_key_ids: set[int]
 ) -> tuple[dict[int, str], dict[int, str]]:

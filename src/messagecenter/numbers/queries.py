@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,3 +19,23 @@ def carrier_handles_keywords(session: Session, phone_number: str) -> bool:
         )
     )
     return setting is not False
+
+
+def held_here(session: Session, phone_numbers: Iterable[str]) -> set[str]:
+    """Which of these numbers a business here holds or once held."""
+    return set(
+        session.scalars(
+            select(SmsNumber.phone_number).where(SmsNumber.phone_number.in_(list(phone_numbers)))
+        )
+    )
+
+
+def numbers_of(session: Session, business_id: int) -> list[SmsNumber]:
+    """Every number the business has had, the active one first."""
+    return list(
+        session.scalars(
+            select(SmsNumber)
+            .where(SmsNumber.business_id == business_id)
+            .order_by((SmsNumber.status == NUMBER_ACTIVE).desc(), SmsNumber.acquired_at.desc())
+        )
+    )

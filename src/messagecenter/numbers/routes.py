@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from messagecenter.http.deps import BusinessDep, ContextDep, SessionDep, UnitOfWorkDep
 from messagecenter.models import SmsNumber
 from messagecenter.models.sms_number import NUMBER_ACTIVE
-from messagecenter.numbers import service
+from messagecenter.numbers import queries, service
 from messagecenter.numbers.countries import NUMBER_TYPE, number_country
 from messagecenter.numbers.schemas import (
     ChangeNumberIn,
@@ -26,7 +26,7 @@ def _out(number: SmsNumber) -> SmsNumberOut:
 
 @router.get("", response_model=NumbersOut)
 def get_numbers(session: SessionDep, business: BusinessDep) -> NumbersOut:
-    numbers = service.numbers_of(session, business.id)
+    numbers = queries.numbers_of(session, business.id)
     active = next((n for n in numbers if n.status == NUMBER_ACTIVE), None)
     return NumbersOut(active=_out(active) if active else None, history=[_out(n) for n in numbers])
 

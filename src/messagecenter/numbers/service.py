@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from messagecenter.businesses import queries as business_queries
@@ -19,6 +18,7 @@ from messagecenter.carriers.base import Carrier, CarrierError
 from messagecenter.errors import Conflict, InvalidInput, NotFound
 from messagecenter.models import Business, SmsNumber
 from messagecenter.models.sms_number import NUMBER_ACTIVE, NUMBER_RELEASED
+from messagecenter.numbers import queries
 from messagecenter.numbers.countries import number_country
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,7 @@ def suggest_numbers(session: Session, business: Business, carrier: Carrier) -> l
     offered = carrier.suggest_numbers(country, business.business_phone, SUGGESTION_COUNT * 4)
     # Held or once held here: a released number is not offered again, so texts still
     # arriving for it stay unrouted rather than reaching a new owner.
-    taken = set(
-        session.scalars(
-            select(SmsNumber.phone_number).where(
-                SmsNumber.phone_number.in_([n.phone_number for n in offered])
-            )
-        )
-    )
+    taken = queries.held_here(session, [n.phone_number for n in offered])
     taken.add(business.business_phone)  # never the business's own phone
     return [n.phone_number for n in offered if n.phone_number not in taken][:SUGGESTION_COUNT]
 
@@ -155,14 +149,3 @@ def _take(
     session.add(number)
     session.flush()
     return number
-
-
-def numbers_of(session: Session, business_id: int) -> list[SmsNumber]:
-    """Every number the business has had, the active one first."""
-    return list(
-        session.scalars(
-            select(SmsNumber)
-            .where(SmsNumber.business_id == business_id)
-            .order_by((SmsNumber.status == NUMBER_ACTIVE).desc(), SmsNumber.acquired_at.desc())
-        )
-    )

@@ -33,6 +33,7 @@ from messagecenter.http.types import IdPath
 from messagecenter.models import Business, Client, StaffMember
 from messagecenter.models.ids import MAX_ID
 from messagecenter.models.staff import ROLE_OWNER
+from messagecenter.numbers import queries as number_queries
 from messagecenter.numbers import service as numbers
 from messagecenter.numbers.countries import NUMBER_TYPE, number_country
 from messagecenter.staff import service as staff_service
@@ -393,7 +394,7 @@ def _settings_page(
          "number_type": NUMBER_TYPE[country], "number_country": country, "error": error,
          "confirm": confirm,
          "warning": numbers.change_warning(active.phone_number) if active and confirm else "",
-         "history": numbers.numbers_of(session, business.id),
+         "history": number_queries.numbers_of(session, business.id),
          "unrouted": business_queries.unrouted_for(session, business.id),
          "keys": api_keys.list_api_keys(session, business.id), "new_key": new_key},
         staff=owner,

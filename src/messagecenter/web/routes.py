@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from messagecenter.businesses.billing import units_for
@@ -397,27 +396,13 @@ def client_phone(
         raise NotPermitted("The client phone is only there with the simulated carrier.")
     phones = [
         (c.cell_phone, f"{c.first_name} {c.last_name}".strip())
-        for c in session.scalars(
-            select(Client)
-            .where(Client.business_id == business.id, Client.cell_phone.is_not(None))
-            .order_by(Client.first_name)
-        )
+        for c in client_queries.clients_with_cell_phone(session, business.id)
     ]
     messages: list[Message] = []
     if number:
         with contextlib.suppress(DomainError):  # shown as typed, with nothing found
             number = parse_phone(number, business.country, field="number")
-        messages = list(
-            session.scalars(
-                select(Message)
-                .where(
-                    Message.business_id == business.id,
-                    or_(Message.to_phone == number, Message.from_phone == number),
-                )
-                .order_by(Message.id)
-                .limit(200)
-            )
-        )
+        messages = queries.messages_with_phone(session, business.id, number, limit=200)
     sms_number = present.active_number_of(session, business.id)
     return render(
         request,
