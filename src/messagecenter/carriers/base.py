@@ -12,8 +12,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
-# Carriers report in our own statuses (the ladder's constants): each adapter maps its words.
-from messagecenter.sending import status as _status
+# Carriers report in our own status words (models.status): each adapter maps its own to them.
+from messagecenter.models import status as _status
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class OutboundSms:
 @dataclass(frozen=True)
 class CarrierAccepted:
     carrier_sid: str
-    status: str | None = _status.QUEUED  # ours (sending.status), mapped from the carrier's word
+    status: str | None = _status.QUEUED  # ours (models.status), mapped from the carrier's word
 
 
 class RecipientProblem(Enum):
@@ -64,7 +64,7 @@ class StatusReport:
     """A delivery status report for one of our messages, mapped by its carrier."""
 
     carrier_sid: str
-    status: str | None  # ours (sending.status); None for a word that maps to none of ours
+    status: str | None  # ours (models.status); None for a word that maps to none of ours
     message_id: int | None = None  # our id, when the callback URL carried it
     failure: CarrierFailure | None = None
     payload: dict[str, str] = field(default_factory=dict)

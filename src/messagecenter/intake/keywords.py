@@ -15,9 +15,8 @@ from messagecenter.consent import service as consent
 from messagecenter.conversations import service as conversations
 from messagecenter.events import LiveEvent, queue_event_on_commit
 from messagecenter.intake.queries import Route
-from messagecenter.models import Business, Conversation, Message, SmsNumber
+from messagecenter.models import Business, Conversation, Message, SmsNumber, status
 from messagecenter.models.message import DIRECTION_OUTBOUND, DISPATCH_NONE, SENDER_CARRIER
-from messagecenter.sending import status
 from messagecenter.sending.compose import Sender, queue_outbound
 from messagecenter.sms.keywords import Keyword
 from messagecenter.sms.segments import count_segments

@@ -19,9 +19,9 @@ from messagecenter.conversations import queries as conversation_queries
 from messagecenter.conversations import service as conversations
 from messagecenter.intake import queries
 from messagecenter.intake.keywords import answer_keyword
+from messagecenter.models import status
 from messagecenter.models.conversation import FOLDER_UNREAD
 from messagecenter.models.message import DIRECTION_INBOUND, DISPATCH_NONE, SENDER_CLIENT
-from messagecenter.sending import status
 from messagecenter.sms.keywords import classify_keyword
 from messagecenter.sms.segments import count_segments, normalize_newlines
 

@@ -1,23 +1,40 @@
-"""Message statuses and the forward-only ladder (after RapidPro's temba/msgs/models.py).
+"""The forward-only ladder of message statuses (after RapidPro's temba/msgs/models.py).
 
-A status never moves down the ladder, and the first final status stands.
+A status never moves down the ladder, and the first final status stands. The words are
+messagecenter.models.status (carriers map to them without knowing sending); they are
+re-exported here, so sending's code reads the words and the ladder from one place.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-QUEUED: Final = "queued"  # in our outbox or at the carrier, not yet handed to the network
-SENT: Final = "sent"  # handed to the network
-DELIVERED: Final = "delivered"  # the handset confirmed it
-READ: Final = "read"  # the client opened it (channels that report it); above delivered
-UNDELIVERED: Final = "undelivered"  # the network could not deliver it
-FAILED: Final = "failed"  # the carrier could not send it at all
-CANCELED: Final = "canceled"  # a scheduled message was canceled before sending
-RECEIVED: Final = "received"  # an inbound message from a client
+from messagecenter.models.status import (
+    CANCELED,
+    DELIVERED,
+    FAILED,
+    FINAL_STATUSES,
+    OUTBOUND_STATUSES,
+    QUEUED,
+    READ,
+    RECEIVED,
+    SENT,
+    UNDELIVERED,
+)
 
-OUTBOUND_STATUSES: Final = (QUEUED, SENT, DELIVERED, READ, UNDELIVERED, FAILED, CANCELED)
-FINAL_STATUSES: Final = frozenset({DELIVERED, READ, UNDELIVERED, FAILED, CANCELED})
+__all__ = [
+    "CANCELED",
+    "DELIVERED",
+    "FAILED",
+    "FINAL_STATUSES",
+    "OUTBOUND_STATUSES",
+    "QUEUED",
+    "READ",
+    "RECEIVED",
+    "SENT",
+    "UNDELIVERED",
+    "can_advance",
+]
 
 _RANK: Final = {
     QUEUED: 0,

@@ -1,8 +1,9 @@
 """The simulated carrier: no credentials, no network, behaves like Twilio.
 
 It accepts messages with Twilio-like sids, reports queued -> sent -> delivered (a configurable
-share undelivered) through the same intake as Twilio's webhooks, refuses numbers that texted
-STOP (error 21610) like Twilio does, and offers fictional numbers per country. Its clock is
+share undelivered) to sending/ as Twilio's status callbacks do, hands a client's texts to the
+intake as Twilio's webhook does (the same batches and queue), refuses numbers that texted STOP
+(error 21610) like Twilio does, and offers fictional numbers per country. Its clock is
 injectable, and its delayed work runs when `tick()` is called (by the dispatcher loop).
 """
 
@@ -29,7 +30,7 @@ from messagecenter.carriers.base import (
 from messagecenter.carriers.simulator.numbers import fictional_numbers
 from messagecenter.carriers.twilio.errors import explain  # it fails with Twilio's codes
 from messagecenter.clock import Clock
-from messagecenter.sending import status
+from messagecenter.models import status
 from messagecenter.sms.keywords import Keyword, classify_keyword
 
 SENT_AFTER = timedelta(milliseconds=400)

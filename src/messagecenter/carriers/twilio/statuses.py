@@ -1,10 +1,10 @@
-"""Twilio's message status words, mapped to ours (messagecenter.sending.status)."""
+"""Twilio's message status words, mapped to ours (messagecenter.models.status)."""
 
 from __future__ import annotations
 
 from typing import Final
 
-from messagecenter.sending import status
+from messagecenter.models import status
 
 # Twilio's words for the steps before "sent" all mean "still queued" to us.
 _STATUS: Final = {
