@@ -7,15 +7,14 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, case, false, func, select
 from sqlalchemy.orm import Session
 
-from messagecenter.models import ApiKey, Client, Conversation, Message, StaffMember
-from messagecenter.models.ids import MAX_ID
+from messagecenter.conversations import queries
+from messagecenter.conversations.queries import HistoryFilter as HistoryFilter  # re-exported
+from messagecenter.models import Message
 
 SENDER_LABELS = {
     "client": "Client",
@@ -29,63 +28,11 @@ CSV_COLUMNS = [
 
 
 @dataclass(frozen=True)
-class HistoryFilter:
-    since: datetime | None = None
-    until: datetime | None = None  # exclusive
-    direction: str | None = None  # inbound / outbound
-    status: str | None = None
-    sender: str | None = None  # "staff:<id>", "api_key:<id>", "automated", "client", "carrier"
-    client_id: int | None = None
-
-
-@dataclass(frozen=True)
 class HistoryTotals:
     messages: int
     units: int
     inbound: int
     outbound: int
-
-
-def _base(business_id: int, flt: HistoryFilter) -> Select[Message, str, str, str, str]:
-    stmt = (
-        select(
-            Message,
-            Client.first_name,
-            Client.last_name,
-            StaffMember.name.label("staff_name"),
-            ApiKey.name.label("key_name"),
-        )
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .outerjoin(Client, Client.id == Conversation.client_id)
-        .outerjoin(StaffMember, StaffMember.id == Message.staff_member_id)
-        .outerjoin(ApiKey, ApiKey.id == Message.api_key_id)
-        .where(Message.business_id == business_id)
-    )
-    conditions: list[ColumnElement[bool]] = []
-    if flt.since is not None:
-        conditions.append(Message.created_at >= flt.since)
-    if flt.until is not None:
-        conditions.append(Message.created_at < flt.until)
-    if flt.direction:
-        conditions.append(Message.direction == flt.direction)
-    if flt.status:
-        conditions.append(Message.status == flt.status)
-    if flt.client_id is not None:
-        conditions.append(_id_is(Conversation.client_id, flt.client_id))
-    if flt.sender:
-        kind, _, ident = flt.sender.partition(":")
-        conditions.append(Message.sender_type == kind)
-        if kind == "staff" and ident.isdigit():
-            conditions.append(_id_is(Message.staff_member_id, int(ident)))
-        elif kind == "api_key" and ident.isdigit():
-            conditions.append(_id_is(Message.api_key_id, int(ident)))
-    return stmt.where(*conditions)
-
-
-def _id_is(column: Any, ident: int) -> ColumnElement[bool]:
-    """Ids are 32-bit in the database: a larger one (typed into a filter's URL) would make
-    PostgreSQL refuse the query, a 500. No row has it, so it matches nothing."""
-    return column == ident if 1 <= ident <= MAX_ID else false()
 
 
 def history_page(
@@ -97,21 +44,13 @@ def history_page(
     offset: int,
     timezone: str = "UTC",
 ) -> list[dict[str, Any]]:
-    stmt = _base(business_id, flt).order_by(Message.created_at.desc(), Message.id.desc())
     zone = ZoneInfo(timezone)
-    return [_row(r, zone) for r in session.execute(stmt.limit(limit).offset(offset))]
+    rows = queries.history_rows(session, business_id, flt, limit=limit, offset=offset)
+    return [_row(r, zone) for r in rows]
 
 
 def history_totals(session: Session, business_id: int, flt: HistoryFilter) -> HistoryTotals:
-    inner = _base(business_id, flt).subquery()
-    row = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(inner.c.units), 0),
-            func.coalesce(func.sum(case((inner.c.direction == "inbound", 1), else_=0)), 0),
-        ).select_from(inner)
-    ).one()
-    count, units, inbound = (int(v or 0) for v in row)
+    count, units, inbound = queries.history_counts(session, business_id, flt)
     return HistoryTotals(count, units, inbound, count - inbound)
 
 
@@ -123,10 +62,8 @@ def history_csv(
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    stmt = _base(business_id, flt).order_by(Message.created_at, Message.id)
-    result = session.execute(stmt.execution_options(yield_per=1000))
     zone = ZoneInfo(timezone)
-    for raw in result:
+    for raw in queries.history_stream(session, business_id, flt):
         row = _row(raw, zone)
         writer.writerow([_cell(row[c]) if c in _FREE_TEXT else row[c] for c in CSV_COLUMNS])
         if buffer.tell() > 64_000:

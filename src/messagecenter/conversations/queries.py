@@ -3,14 +3,19 @@ lives here, so no caller can reach another business's rows by id."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
+    Select,
     Table,
     bindparam,
+    case,
+    false,
     func,
     or_,
     select,
@@ -20,12 +25,15 @@ from sqlalchemy.orm import Session
 
 from messagecenter.db import contains_pattern, insert_ignore
 from messagecenter.models import (
+    ApiKey,
     Business,
     Client,
     Conversation,
     Message,
+    StaffMember,
 )
 from messagecenter.models.conversation import FOLDER_READ
+from messagecenter.models.ids import MAX_ID
 
 
 def get_conversation(
@@ -226,3 +234,89 @@ def link_conversations_to_client(
         )
         .values(client_id=client_id)
     )
+
+
+# ---------------------------------------------------------------------------- SMS history
+
+HistoryRow = Row[Message, str, str, str, str]  # names are None through the outer joins
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+    direction: str | None = None  # inbound / outbound
+    status: str | None = None
+    sender: str | None = None  # "staff:<id>", "api_key:<id>", "automated", "client", "carrier"
+    client_id: int | None = None
+
+
+def _history(business_id: int, flt: HistoryFilter) -> Select[Message, str, str, str, str]:
+    """Each message with its client's names, its staff sender's and its API key's."""
+    stmt = (
+        select(
+            Message,
+            Client.first_name,
+            Client.last_name,
+            StaffMember.name.label("staff_name"),
+            ApiKey.name.label("key_name"),
+        )
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(Client, Client.id == Conversation.client_id)
+        .outerjoin(StaffMember, StaffMember.id == Message.staff_member_id)
+        .outerjoin(ApiKey, ApiKey.id == Message.api_key_id)
+        .where(Message.business_id == business_id)
+    )
+    conditions: list[ColumnElement[bool]] = []
+    if flt.since is not None:
+        conditions.append(Message.created_at >= flt.since)
+    if flt.until is not None:
+        conditions.append(Message.created_at < flt.until)
+    if flt.direction:
+        conditions.append(Message.direction == flt.direction)
+    if flt.status:
+        conditions.append(Message.status == flt.status)
+    if flt.client_id is not None:
+        conditions.append(_id_is(Conversation.client_id, flt.client_id))
+    if flt.sender:
+        kind, _, ident = flt.sender.partition(":")
+        conditions.append(Message.sender_type == kind)
+        if kind == "staff" and ident.isdigit():
+            conditions.append(_id_is(Message.staff_member_id, int(ident)))
+        elif kind == "api_key" and ident.isdigit():
+            conditions.append(_id_is(Message.api_key_id, int(ident)))
+    return stmt.where(*conditions)
+
+
+def _id_is(column: Any, ident: int) -> ColumnElement[bool]:
+    """Ids are 32-bit in the database: a larger one (typed into a filter's URL) would make
+    PostgreSQL refuse the query, a 500. No row has it, so it matches nothing."""
+    return column == ident if 1 <= ident <= MAX_ID else false()
+
+
+def history_rows(
+    session: Session, business_id: int, flt: HistoryFilter, *, limit: int, offset: int
+) -> list[HistoryRow]:
+    """One page of the filtered history, newest first."""
+    stmt = _history(business_id, flt).order_by(Message.created_at.desc(), Message.id.desc())
+    return list(session.execute(stmt.limit(limit).offset(offset)))
+
+
+def history_counts(session: Session, business_id: int, flt: HistoryFilter) -> tuple[int, int, int]:
+    """The filtered history's messages, units and inbound messages."""
+    inner = _history(business_id, flt).subquery()
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(inner.c.units), 0),
+            func.coalesce(func.sum(case((inner.c.direction == "inbound", 1), else_=0)), 0),
+        ).select_from(inner)
+    ).one()
+    count, units, inbound = (int(v or 0) for v in row)
+    return count, units, inbound
+
+
+def history_stream(session: Session, business_id: int, flt: HistoryFilter) -> Iterable[HistoryRow]:
+    """Every filtered row, oldest first, fetched from the database in chunks of 1,000."""
+    stmt = _history(business_id, flt).order_by(Message.created_at, Message.id)
+    return session.execute(stmt.execution_options(yield_per=1000))
