@@ -22,22 +22,16 @@ from messagecenter.consent import queries as consent_queries
 from messagecenter.conversations import present, queries, service
 from messagecenter.errors import DomainError, NotPermitted
 from messagecenter.http.csrf import check_csrf
-from messagecenter.http.deps import ContextDep, SessionDep, UnitOfWorkDep
+from messagecenter.http.deps import ContextDep, UnitOfWorkDep
 from messagecenter.http.pages import fragment, redirect, render
 from messagecenter.http.types import IdPath
-from messagecenter.models import Business, Client, Message, StaffMember
+from messagecenter.models import Client, Message
 from messagecenter.sending.compose import MAX_BODY_CHARACTERS, Sender, send_message
 from messagecenter.signin.service import LoginRefused, TooManySignIns
 from messagecenter.sms.keywords import normalize_keyword_text
 from messagecenter.sms.segments import count_segments
-from messagecenter.web.auth import (
-    SESSION_ID,
-    StaffBusinessDep,
-    StaffDep,
-    remember_device,
-    sign_in,
-    sign_out,
-)
+from messagecenter.web.auth import SESSION_ID, StaffDep, remember_device, sign_in, sign_out
+from messagecenter.web.pages import Page, PageDep
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
@@ -107,16 +101,14 @@ def logout(
 
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox(
-    request: Request,
-    session: SessionDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
+    page_of: PageDep,
     folder: Annotated[str, Query(pattern="^(unread|read|replied|archived|all)$")] = "all",
     q: Annotated[str, Query(max_length=100)] = "",
     since: Annotated[str, Query(max_length=10)] = "",
     until: Annotated[str, Query(max_length=10)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
+    session, business = page_of.session, page_of.business
     since_at, until_at, date_error = day_range(since, until, business.timezone)
     flt = queries.ConversationFilter(
         folder=None if folder == "all" else folder,
@@ -127,8 +119,7 @@ def inbox(
         offset=(page - 1) * PAGE_SIZE,
     )
     rows, total = queries.list_conversations(session, business.id, flt)
-    return render(
-        request,
+    return page_of.render(
         "inbox.html",
         {
             "conversations": present.conversations_out(session, business, rows),
@@ -142,9 +133,6 @@ def inbox(
             "page": page,
             "pages": page_count(total, PAGE_SIZE),
         },
-        staff=staff,
-        business=business,
-        session=session,
     )
 
 
@@ -176,60 +164,43 @@ def day_range(
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 def conversation_page(
     conversation_id: IdPath,
-    request: Request,
-    session: SessionDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
+    page: PageDep,
     error: Annotated[str, Query(max_length=300)] = "",
 ) -> HTMLResponse:
     """The conversation and its composer. Reading it changes nothing: the page's script
     posts /read once it is shown (a GET stays safe to repeat, prefetch or crawl)."""
-    return render(
-        request,
-        "conversation.html",
-        _conversation_context(session, business, conversation_id, staff) | {"error": error},
-        staff=staff,
-        business=business,
-        session=session,
+    return page.render(
+        "conversation.html", _conversation_context(page, conversation_id) | {"error": error}
     )
 
 
 @router.get("/conversations/{conversation_id}/thread", response_class=HTMLResponse)
-def thread_fragment(
-    conversation_id: IdPath,
-    request: Request,
-    session: SessionDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
-) -> HTMLResponse:
+def thread_fragment(conversation_id: IdPath, page: PageDep) -> HTMLResponse:
     """The thread alone, for live refresh while the page is open (the page's script then
     posts /read: the staff member sees it, so it stays read)."""
-    values = _conversation_context(session, business, conversation_id, staff)
-    return fragment(request, "_thread.html", {"business": business, **values})
+    values = _conversation_context(page, conversation_id)
+    return fragment(page.request, "_thread.html", {"business": page.business, **values})
 
 
 @router.post("/conversations/{conversation_id}/read")
 def read(
     conversation_id: IdPath,
-    request: Request,
+    page: PageDep,
     work: UnitOfWorkDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
-    context: ContextDep,
     csrf: Annotated[str, Form()] = "",
 ) -> JSONResponse:
     """Opening a conversation is reading it, for the whole (shared) inbox: the page posts
     this when it is shown and after each live refresh of its thread. The answer is the new
     unread badge (other pages hear it as an unread.changed event once this commits)."""
-    check_csrf(request, csrf)
-    service.mark_read(work.session, business.id, conversation_id, context.clock.now())
+    check_csrf(page.request, csrf)
+    business = page.business
+    service.mark_read(work.session, business.id, conversation_id, page.context.clock.now())
     work.session.refresh(business)
     return JSONResponse({"unread": business.unread_messages})
 
 
-def _conversation_context(
-    session: Session, business: Business, conversation_id: int, staff: StaffMember
-) -> dict[str, Any]:
+def _conversation_context(page: Page, conversation_id: int) -> dict[str, Any]:
+    session, business = page.session, page.business
     conversation = service.get_conversation(session, business.id, conversation_id)
     client = (
         clients.get_client(session, business.id, conversation.client_id)
@@ -248,7 +219,7 @@ def _conversation_context(
         "client": client,
         "consent": consent if consent and consent.opted_out else None,
         "said_cancel": said_cancel,
-        "can_send": staff.can_send_sms,
+        "can_send": page.staff.can_send_sms,
         "max_body": MAX_BODY_CHARACTERS,
         "candidates": client_choices(session, business.id) if client is None else [],
     }
@@ -257,15 +228,13 @@ def _conversation_context(
 @router.post("/conversations/{conversation_id}/messages")
 def reply(
     conversation_id: IdPath,
-    request: Request,
+    page: PageDep,
     work: UnitOfWorkDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
-    context: ContextDep,
     body: Annotated[str, Form(max_length=4000)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
+    check_csrf(page.request, csrf)
+    staff, business = page.staff, page.business
     if not staff.can_send_sms:
         raise NotPermitted("You do not have permission to send SMS to clients.")
     session = work.session
@@ -277,7 +246,7 @@ def reply(
             body=body,
             sender=Sender.staff(staff.id),
             conversation=conversation,
-            at=context.clock.now(),
+            at=page.context.clock.now(),
         )
     except DomainError as refused:
         if refused.status_code == 404:
@@ -290,14 +259,13 @@ def reply(
 @router.post("/conversations/{conversation_id}/state")
 def change_state(
     conversation_id: IdPath,
-    request: Request,
+    page: PageDep,
     work: UnitOfWorkDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
     action: Annotated[str, Form(pattern="^(pin|unpin|mute|unmute|archive|unarchive|unread)$")],
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
+    check_csrf(page.request, csrf)
+    business = page.business
     if action == "unread":
         service.mark_unread(work.session, business.id, conversation_id)
         return RedirectResponse("/inbox", 303)  # leave it unread rather than reopen it
@@ -316,19 +284,16 @@ def change_state(
 @router.post("/conversations/{conversation_id}/client")
 def link_client(
     conversation_id: IdPath,
-    request: Request,
+    page: PageDep,
     work: UnitOfWorkDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
-    context: ContextDep,
     client_id: Annotated[str, Form(max_length=20)] = "",
     first_name: Annotated[str, Form(max_length=100)] = "",
     last_name: Annotated[str, Form(max_length=100)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     """Link an unidentified sender to a client, or save them as a new one."""
-    check_csrf(request, csrf)
-    session = work.session
+    check_csrf(page.request, csrf)
+    session, business = work.session, page.business
     conversation = service.get_conversation(session, business.id, conversation_id)
     try:
         if client_id.strip():
@@ -340,7 +305,7 @@ def link_client(
                 ClientChanges(
                     first_name=first_name, last_name=last_name, cell_phone=conversation.phone
                 ),
-                context.clock.now(),
+                page.context.clock.now(),
             )
     except (DomainError, ValueError) as refused:
         work.rollback()
@@ -384,16 +349,13 @@ def count(request: Request, staff: StaffDep, payload: CountIn) -> JSONResponse:
 
 @router.get("/phone", response_class=HTMLResponse)
 def client_phone(
-    request: Request,
-    session: SessionDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
+    page: PageDep,
     number: Annotated[str, Query(max_length=40)] = "",
 ) -> HTMLResponse:
     """Play a client's phone on the simulated carrier: see what the business sent, text back."""
-    app_context = request.app.state.context
-    if app_context.simulator is None:
+    if page.context.simulator is None:
         raise NotPermitted("The client phone is only there with the simulated carrier.")
+    session, business = page.session, page.business
     phones = [
         (c.cell_phone, f"{c.first_name} {c.last_name}".strip())
         for c in client_queries.clients_with_cell_phone(session, business.id)
@@ -404,28 +366,22 @@ def client_phone(
             number = parse_phone(number, business.country, field="number")
         messages = queries.messages_with_phone(session, business.id, number, limit=200)
     sms_number = present.active_number_of(session, business.id)
-    return render(
-        request,
+    return page.render(
         "phone.html",
         {"phones": phones, "number": number, "messages": messages, "sms_number": sms_number},
-        staff=staff,
-        business=business,
-        session=session,
     )
 
 
 @router.post("/phone")
 def client_phone_text(
-    request: Request,
+    page: PageDep,
     work: UnitOfWorkDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
-    context: ContextDep,
     number: Annotated[str, Form(max_length=40)] = "",
     body: Annotated[str, Form(max_length=1600)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
+    check_csrf(page.request, csrf)
+    context, business = page.context, page.business
     simulator = context.simulator
     sms_number = present.active_number_of(work.session, business.id)
     if simulator is None or sms_number is None:
