@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -22,35 +22,24 @@ from messagecenter.clients import service as clients
 from messagecenter.clients.phone import parse_cell_phone
 from messagecenter.clients.service import ClientChanges
 from messagecenter.consent import queries as consent_queries
-from messagecenter.context import AppContext
 from messagecenter.conversations import history
 from messagecenter.conversations import queries as conversation_queries
-from messagecenter.errors import DomainError, InvalidInput, NotFound, NotPermitted
+from messagecenter.errors import DomainError, InvalidInput, NotFound
 from messagecenter.http.csrf import check_csrf
-from messagecenter.http.deps import ContextDep, SessionDep, UnitOfWorkDep
-from messagecenter.http.pages import redirect, render
+from messagecenter.http.deps import UnitOfWorkDep
+from messagecenter.http.pages import redirect
 from messagecenter.http.types import IdPath
-from messagecenter.models import Business, Client, StaffMember
+from messagecenter.models import Client
 from messagecenter.models.ids import MAX_ID
-from messagecenter.models.staff import ROLE_OWNER
 from messagecenter.numbers import queries as number_queries
 from messagecenter.numbers import service as numbers
 from messagecenter.numbers.countries import NUMBER_TYPE, number_country
 from messagecenter.staff import service as staff_service
-from messagecenter.web.auth import StaffBusinessDep, StaffDep, current_staff
+from messagecenter.web.pages import OwnerPageDep, Page, PageDep
 from messagecenter.web.routes import client_choices, day_range, page_count
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-
-
-def owner_only(staff: Annotated[StaffMember, Depends(current_staff)]) -> StaffMember:
-    if staff.role != ROLE_OWNER:
-        raise NotPermitted("Only the business owner can open this page.")
-    return staff
-
-
-OwnerDep = Annotated[StaffMember, Depends(owner_only)]
 
 
 # ---------------------------------------------------------------------------- clients
@@ -58,64 +47,40 @@ OwnerDep = Annotated[StaffMember, Depends(owner_only)]
 
 @router.get("/clients", response_class=HTMLResponse)
 def all_clients(
-    request: Request,
-    session: SessionDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
+    page_of: PageDep,
     show: Annotated[str, Query(pattern="^(all|no_valid_cell_phone|unsubscribed)$")] = "all",
     q: Annotated[str, Query(max_length=100)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     rows, total = report.client_report(
-        session,
-        business.id,
+        page_of.session,
+        page_of.business.id,
         show=show,  # type: ignore[arg-type]
         search=q or None,
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
-    return render(
-        request,
+    return page_of.render(
         "clients.html",
         {"rows": rows, "total": total, "show": show, "q": q, "page": page,
          "pages": page_count(total, PAGE_SIZE)},
-        staff=staff,
-        business=business,
-        session=session,
     )  # fmt: skip
 
 
 @router.get("/clients/new", response_class=HTMLResponse)
-def new_client_page(
-    request: Request, session: SessionDep, staff: StaffDep, business: StaffBusinessDep
-) -> HTMLResponse:
-    return render(
-        request,
+def new_client_page(page: PageDep) -> HTMLResponse:
+    return page.render(
         "client.html",
         {"client": None, "error": None, "field": None, "form": {}, "history": [], "consent": None},
-        staff=staff,
-        business=business,
-        session=session,
     )
 
 
 @router.get("/clients/{client_id}", response_class=HTMLResponse)
-def client_page(
-    client_id: IdPath,
-    request: Request,
-    session: SessionDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
-    saved: str = "",
-) -> HTMLResponse:
-    client = clients.get_client(session, business.id, client_id)
-    return render(
-        request,
+def client_page(client_id: IdPath, page: PageDep, saved: str = "") -> HTMLResponse:
+    client = clients.get_client(page.session, page.business.id, client_id)
+    return page.render(
         "client.html",
-        _client_context(session, business.id, client) | {"saved": bool(saved)},
-        staff=staff,
-        business=business,
-        session=session,
+        _client_context(page.session, page.business.id, client) | {"saved": bool(saved)},
     )
 
 
@@ -135,11 +100,8 @@ def _client_context(session: Session, business_id: int, client: Client) -> dict[
 @router.post("/clients", response_model=None)
 @router.post("/clients/{client_id}", response_model=None)
 def save_client(
-    request: Request,
+    page: PageDep,
     work: UnitOfWorkDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
-    context: ContextDep,
     client_id: int | None = None,
     first_name: Annotated[str, Form(max_length=100)] = "",
     last_name: Annotated[str, Form(max_length=100)] = "",
@@ -150,10 +112,10 @@ def save_client(
     sms_marketing: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse | HTMLResponse:
-    check_csrf(request, csrf)
+    check_csrf(page.request, csrf)
     if client_id is not None and not 1 <= client_id <= MAX_ID:
         raise NotFound("No such client.")
-    session = work.session
+    session, business, now = work.session, page.business, page.context.clock.now()
     changes = ClientChanges(
         first_name=first_name,
         last_name=last_name,
@@ -165,11 +127,9 @@ def save_client(
     )
     try:
         if client_id is None:
-            client = clients.create_client(session, business, changes, context.clock.now())
+            client = clients.create_client(session, business, changes, now)
         else:
-            client = clients.update_client(
-                session, business, client_id, changes, context.clock.now()
-            )
+            client = clients.update_client(session, business, client_id, changes, now)
     except InvalidInput as refused:
         work.rollback()  # the form comes back with the message; nothing is kept
         existing = clients.get_client(session, business.id, client_id) if client_id else None
@@ -185,31 +145,25 @@ def save_client(
                 first_name=first_name, last_name=last_name, email=email, cell_phone=cell_phone
             ),
         }
-        return render(
-            request, "client.html", values, staff=staff, business=business, session=session,
-            status_code=400,
-        )  # fmt: skip
+        return page.render("client.html", values, status_code=400)
     return redirect(f"/clients/{client.id}", saved="1")
 
 
 @router.post("/clients/{client_id}/text")
 def text_client(
     client_id: IdPath,
-    request: Request,
+    page: PageDep,
     work: UnitOfWorkDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
-    context: ContextDep,
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     """Open (or start) the conversation with this client."""
-    check_csrf(request, csrf)
-    session = work.session
+    check_csrf(page.request, csrf)
+    session, business = work.session, page.business
     client = clients.get_client(session, business.id, client_id)
     if not client.cell_phone:
         return redirect(f"/clients/{client_id}")
     conversation = conversation_queries.ensure_conversation(
-        session, business.id, client.cell_phone, client.id, context.clock.now()
+        session, business.id, client.cell_phone, client.id, page.context.clock.now()
     )
     if conversation.client_id is None:
         conversation.client_id = client.id
@@ -218,15 +172,14 @@ def text_client(
 
 @router.get("/app/check-cell-phone")
 def check_cell_phone(
-    staff: StaffDep,
-    business: StaffBusinessDep,
+    page: PageDep,
     phone: Annotated[str, Query(max_length=40)] = "",
 ) -> JSONResponse:
     """Validation as you type, with the same rule the save uses."""
     if not phone.strip():
         return JSONResponse({"ok": True, "message": "", "e164": None})
     try:
-        e164 = parse_cell_phone(phone, business.country)
+        e164 = parse_cell_phone(phone, page.business.country)
     except InvalidInput as refused:
         return JSONResponse({"ok": False, "message": refused.message, "e164": None})
     return JSONResponse({"ok": True, "message": f"Will be saved as {e164}", "e164": e164})
@@ -267,13 +220,11 @@ HistoryQueryDep = Annotated[HistoryQuery, Depends()]
 
 @router.get("/history", response_class=HTMLResponse)
 def history_page(
-    request: Request,
-    session: SessionDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
+    page_of: PageDep,
     query: HistoryQueryDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
+    session, business = page_of.session, page_of.business
     flt, error = query.to_filter(business.timezone)
     rows = history.history_page(
         session,
@@ -289,28 +240,23 @@ def history_page(
     senders += [(f"staff:{m.id}", m.name) for m in staff_service.list_staff(session, business.id)]
     senders += [(f"api_key:{k.id}", f"API key: {k.name}")
                 for k in api_keys.list_api_keys(session, business.id)]  # fmt: skip
-    return render(
-        request,
+    return page_of.render(
         "history.html",
         {"rows": rows, "totals": totals, "error": error, "params": params, "page": page,
          "pages": page_count(totals.messages, PAGE_SIZE), "senders": senders,
          "clients": client_choices(session, business.id), "query": urlencode(params)},
-        staff=staff,
-        business=business,
-        session=session,
     )  # fmt: skip
 
 
 @router.get("/history.csv")
-def history_export(
-    session: SessionDep, staff: StaffDep, business: StaffBusinessDep, query: HistoryQueryDep
-) -> StreamingResponse:
+def history_export(page: PageDep, query: HistoryQueryDep) -> StreamingResponse:
+    business = page.business
     flt, error = query.to_filter(business.timezone)
     if error:
         raise InvalidInput(error, field="since")
     name = f"sms-history-{datetime.now(UTC):%Y%m%d-%H%M}.csv"
     return StreamingResponse(
-        history.history_csv(session, business.id, flt, business.timezone),
+        history.history_csv(page.session, business.id, flt, business.timezone),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -320,14 +266,9 @@ def history_export(
 
 
 @router.get("/usage", response_class=HTMLResponse)
-def usage_page(
-    request: Request,
-    session: SessionDep,
-    staff: StaffDep,
-    business: StaffBusinessDep,
-    context: ContextDep,
-) -> HTMLResponse:
-    summary = usage.summarize(session, business, context.clock.now())
+def usage_page(page: PageDep) -> HTMLResponse:
+    session, business = page.session, page.business
+    summary = usage.summarize(session, business, page.context.clock.now())
     zone = ZoneInfo(business.timezone)
     start = datetime.combine(summary.period_start, time(), zone)
     end = datetime.combine(summary.period_end, time(), zone)
@@ -338,17 +279,13 @@ def usage_page(
         days.append((day, *daily.get(day, (0, 0))))
         day += timedelta(days=1)
     peak = max([i + o for _, i, o in days] + [1])
-    return render(
-        request,
+    return page.render(
         "usage.html",
         {"summary": summary, "days": days, "peak": peak,
          "last_day": summary.period_end - timedelta(days=1),
          "plan": business_queries.get_plan(session, business.plan_id),
          "percent": min(100, round(100 * summary.used / summary.allowance))
          if summary.allowance else 100},
-        staff=staff,
-        business=business,
-        session=session,
         usage_summary=summary,
     )  # fmt: skip
 
@@ -358,37 +295,26 @@ def usage_page(
 
 @router.get("/settings", response_class=HTMLResponse)
 def settings_page(
-    request: Request,
-    session: SessionDep,
-    owner: OwnerDep,
-    business: StaffBusinessDep,
-    context: ContextDep,
+    page: OwnerPageDep,
     error: Annotated[str, Query(max_length=400)] = "",
     confirm: Annotated[str, Query(max_length=40)] = "",
 ) -> HTMLResponse:
-    return _settings_page(request, session, owner, business, context, error, confirm)
+    return _settings_page(page, error, confirm)
 
 
 def _settings_page(
-    request: Request,
-    session: Session,
-    owner: StaffMember,
-    business: Business,
-    context: AppContext,
-    error: str = "",
-    confirm: str = "",
-    new_key: str = "",
+    page: Page, error: str = "", confirm: str = "", new_key: str = ""
 ) -> HTMLResponse:
+    session, business = page.session, page.business
     active = business_queries.active_number(session, business.id)
     suggestions: list[str] = []
     suggestion_error = None
     try:
-        suggestions = numbers.suggest_numbers(session, business, context.carrier)
+        suggestions = numbers.suggest_numbers(session, business, page.context.carrier)
     except Exception as exc:  # the carrier may be away; the page still works
         suggestion_error = f"Numbers could not be suggested just now: {exc}"
     country = number_country(business.country)
-    return render(
-        request,
+    return page.render(
         "settings.html",
         {"active": active, "suggestions": suggestions, "suggestion_error": suggestion_error,
          "number_type": NUMBER_TYPE[country], "number_country": country, "error": error,
@@ -397,25 +323,19 @@ def _settings_page(
          "history": number_queries.numbers_of(session, business.id),
          "unrouted": business_queries.unrouted_for(session, business.id),
          "keys": api_keys.list_api_keys(session, business.id), "new_key": new_key},
-        staff=owner,
-        business=business,
-        session=session,
     )  # fmt: skip
 
 
 @router.post("/settings/number")
 def choose_number(
-    request: Request,
+    page: OwnerPageDep,
     work: UnitOfWorkDep,
-    owner: OwnerDep,
-    business: StaffBusinessDep,
-    context: ContextDep,
     phone_number: Annotated[str, Form(max_length=40)] = "",
     confirm: Annotated[str, Form(max_length=10)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
-    session = work.session
+    check_csrf(page.request, csrf)
+    session, business, context = work.session, page.business, page.context
     active = business_queries.active_number(session, business.id)
     try:
         if active is None:
@@ -440,16 +360,14 @@ def choose_number(
 
 @router.post("/settings/help-text")
 def save_help_text(
-    request: Request,
+    page: OwnerPageDep,
     work: UnitOfWorkDep,
-    owner: OwnerDep,
-    business: StaffBusinessDep,
     help_text: Annotated[str, Form(max_length=1000)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
+    check_csrf(page.request, csrf)
     try:
-        update_help_text(work.session, business, help_text)
+        update_help_text(work.session, page.business, help_text)
     except DomainError as refused:
         work.rollback()
         return redirect("/settings", error=refused.message)
@@ -458,37 +376,33 @@ def save_help_text(
 
 @router.post("/settings/api-keys", response_model=None)
 def create_key(
-    request: Request,
+    page: OwnerPageDep,
     work: UnitOfWorkDep,
-    owner: OwnerDep,
-    business: StaffBusinessDep,
-    context: ContextDep,
     name: Annotated[str, Form(max_length=200)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> HTMLResponse | RedirectResponse:
-    check_csrf(request, csrf)
+    check_csrf(page.request, csrf)
     try:
-        _, secret = api_keys.create_api_key(work.session, business.id, name, context.clock.now())
+        _, secret = api_keys.create_api_key(
+            work.session, page.business.id, name, page.context.clock.now()
+        )
     except DomainError as refused:
         work.rollback()
         return redirect("/settings", error=refused.message)
     # The secret is shown once, on this response only; it is stored only as a hash. The key
     # commits as the route returns: a failed commit is a 500, never a secret that works not.
-    return _settings_page(request, work.session, owner, business, context, new_key=secret)
+    return _settings_page(page, new_key=secret)
 
 
 @router.post("/settings/api-keys/{key_id}/revoke")
 def revoke_key(
     key_id: IdPath,
-    request: Request,
+    page: OwnerPageDep,
     work: UnitOfWorkDep,
-    owner: OwnerDep,
-    business: StaffBusinessDep,
-    context: ContextDep,
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
-    api_keys.revoke_api_key(work.session, business.id, key_id, context.clock.now())
+    check_csrf(page.request, csrf)
+    api_keys.revoke_api_key(work.session, page.business.id, key_id, page.context.clock.now())
     return redirect("/settings")
 
 
@@ -497,76 +411,55 @@ def revoke_key(
 
 @router.get("/staff", response_class=HTMLResponse)
 def staff_page(
-    request: Request,
-    session: SessionDep,
-    owner: OwnerDep,
-    business: StaffBusinessDep,
-    error: Annotated[str, Query(max_length=400)] = "",
+    page: OwnerPageDep, error: Annotated[str, Query(max_length=400)] = ""
 ) -> HTMLResponse:
-    return _staff_page(request, session, owner, business, error=error)
+    return _staff_page(page, error=error)
 
 
-def _staff_page(
-    request: Request,
-    session: Session,
-    owner: StaffMember,
-    business: Business,
-    *,
-    error: str = "",
-    added: str = "",
-) -> HTMLResponse:
-    return render(
-        request,
+def _staff_page(page: Page, *, error: str = "", added: str = "") -> HTMLResponse:
+    return page.render(
         "staff.html",
-        {"members": staff_service.list_staff(session, business.id), "error": error,
+        {"members": staff_service.list_staff(page.session, page.business.id), "error": error,
          "added": added},
-        staff=owner,
-        business=business,
-        session=session,
     )  # fmt: skip
 
 
 @router.post("/staff", response_model=None)
 def add_staff(
-    request: Request,
+    page: OwnerPageDep,
     work: UnitOfWorkDep,
-    owner: OwnerDep,
-    business: StaffBusinessDep,
-    context: ContextDep,
     email: Annotated[str, Form(max_length=254)] = "",
     name: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=10)] = "staff",
     can_send_sms: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse | HTMLResponse:
-    check_csrf(request, csrf)
+    check_csrf(page.request, csrf)
     password = staff_service.generate_password()
     try:
         member = staff_service.create_staff_member(
-            work.session, business_id=business.id, email=email, name=name, role=role,
-            can_send_sms=bool(can_send_sms), password=password, at=context.clock.now(),
+            work.session, business_id=page.business.id, email=email, name=name, role=role,
+            can_send_sms=bool(can_send_sms), password=password, at=page.context.clock.now(),
         )  # fmt: skip
     except DomainError as refused:
         work.rollback()
         return redirect("/staff", error=refused.message)
     # Shown on this response only (never in a URL, where logs and history would keep it).
     added = f"{member.email} can sign in with the password {password}"
-    return _staff_page(request, work.session, owner, business, added=added)
+    return _staff_page(page, added=added)
 
 
 @router.post("/staff/{staff_id}")
 def change_staff(
     staff_id: IdPath,
-    request: Request,
+    page: OwnerPageDep,
     work: UnitOfWorkDep,
-    owner: OwnerDep,
-    business: StaffBusinessDep,
     action: Annotated[
         str, Form(pattern="^(allow_send|deny_send|make_owner|make_staff|deactivate|activate)$")
     ],
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
+    check_csrf(page.request, csrf)
     actions: dict[str, dict[str, Any]] = {
         "allow_send": {"can_send_sms": True},
         "deny_send": {"can_send_sms": False},
@@ -578,7 +471,7 @@ def change_staff(
     changes = actions[action]
     try:
         staff_service.update_staff_member(
-            work.session, business.id, staff_id, acting=owner, **changes
+            work.session, page.business.id, staff_id, acting=page.staff, **changes
         )
     except DomainError as refused:
         if refused.status_code == 404:
