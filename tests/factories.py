@@ -7,14 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from messagecenter.businesses import usage
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.carriers.base import Carrier, InboundSms
 from messagecenter.clients.service import ClientChanges, create_client
+from messagecenter.conversations import queries
 from messagecenter.intake.record import InboundOutcome, record_inbound
-from messagecenter.models import Business, Client, SmsNumber
+from messagecenter.models import ApiKey, Business, Client, Conversation, SmsNumber, StaffMember
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
+from messagecenter.sending.compose import Sender
 
 _sequence = itertools.count(1)
 
@@ -103,3 +107,43 @@ def text_from(
         ),
         at,
     )
+
+
+# Clients' phones and steps the service tests of intake, sending and conversations share.
+MARIA = "+12125550142"
+JOHN = "+12125550143"
+STRANGER = "+12125550177"
+
+
+def count(session: Session, model: type[object], *conditions: object) -> int:
+    stmt = select(func.count()).select_from(model)
+    for condition in conditions:
+        stmt = stmt.where(condition)  # type: ignore[arg-type]
+    return int(session.scalar(stmt) or 0)
+
+
+def used(session: Session, business: Business, at: datetime) -> int:
+    return usage.summarize(session, business, at).used
+
+
+def badge(session: Session, business: Business) -> int:
+    return queries.business_unread(session, business.id)
+
+
+def conversation_of(session: Session, business: Business, phone: str) -> Conversation:
+    conversation = queries.conversation_for_phone(session, business.id, phone)
+    assert conversation is not None
+    session.refresh(conversation)
+    return conversation
+
+
+def api_sender(session: Session, business: Business) -> Sender:
+    key_id = session.scalar(select(ApiKey.id).where(ApiKey.business_id == business.id))
+    assert key_id is not None
+    return Sender.api_key(key_id)
+
+
+def staff_sender(session: Session, business: Business) -> Sender:
+    staff_id = session.scalar(select(StaffMember.id).where(StaffMember.business_id == business.id))
+    assert staff_id is not None
+    return Sender.staff(staff_id)

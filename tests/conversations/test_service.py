@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -10,60 +10,28 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from messagecenter.businesses import usage
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.conversations import queries
 from messagecenter.conversations.service import mark_read, mark_unread, update_flags
 from messagecenter.models import (
-    ApiKey,
     Business,
     Conversation,
-    StaffMember,
 )
 from messagecenter.sending.compose import Sender, send_message
-from tests.factories import make_business, make_client, text_from
-
-MARIA = "+12125550142"
-JOHN = "+12125550143"
-STRANGER = "+12125550177"
-
+from tests.factories import (
+    JOHN,
+    MARIA,
+    STRANGER,
+    api_sender,
+    badge,
+    conversation_of,
+    make_business,
+    make_client,
+    staff_sender,
+    text_from,
+)
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def count(session: Session, model: type[object], *conditions: object) -> int:
-    stmt = select(func.count()).select_from(model)
-    for condition in conditions:
-        stmt = stmt.where(condition)  # type: ignore[arg-type]
-    return int(session.scalar(stmt) or 0)
-
-
-def used(session: Session, business: Business, at: datetime) -> int:
-    return usage.summarize(session, business, at).used
-
-
-def badge(session: Session, business: Business) -> int:
-    return queries.business_unread(session, business.id)
-
-
-def conversation_of(session: Session, business: Business, phone: str) -> Conversation:
-    conversation = queries.conversation_for_phone(session, business.id, phone)
-    assert conversation is not None
-    session.refresh(conversation)
-    return conversation
-
-
-def api_sender(session: Session, business: Business) -> Sender:
-    key_id = session.scalar(select(ApiKey.id).where(ApiKey.business_id == business.id))
-    assert key_id is not None
-    return Sender.api_key(key_id)
-
-
-def staff_sender(session: Session, business: Business) -> Sender:
-    staff_id = session.scalar(select(StaffMember.id).where(StaffMember.business_id == business.id))
-    assert staff_id is not None
-    return Sender.staff(staff_id)
 
 
 def expected_badge(session: Session, business: Business) -> int:

@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from messagecenter.businesses import usage
 from messagecenter.carriers.base import InboundSms
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.conversations import queries
 from messagecenter.conversations.service import link_client, update_flags
 from messagecenter.errors import (
     NotFound,
@@ -28,36 +27,21 @@ from messagecenter.models import (
     UnroutedMessage,
 )
 from messagecenter.models.sms_number import NUMBER_RELEASED
-from tests.factories import SetUp, make_business, make_client, text_from
-
-MARIA = "+12125550142"
-JOHN = "+12125550143"
-STRANGER = "+12125550177"
-
+from tests.factories import (
+    JOHN,
+    MARIA,
+    STRANGER,
+    SetUp,
+    badge,
+    conversation_of,
+    count,
+    make_business,
+    make_client,
+    text_from,
+    used,
+)
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def count(session: Session, model: type[object], *conditions: object) -> int:
-    stmt = select(func.count()).select_from(model)
-    for condition in conditions:
-        stmt = stmt.where(condition)  # type: ignore[arg-type]
-    return int(session.scalar(stmt) or 0)
-
-
-def used(session: Session, business: Business, at: datetime) -> int:
-    return usage.summarize(session, business, at).used
-
-
-def badge(session: Session, business: Business) -> int:
-    return queries.business_unread(session, business.id)
-
-
-def conversation_of(session: Session, business: Business, phone: str) -> Conversation:
-    conversation = queries.conversation_for_phone(session, business.id, phone)
-    assert conversation is not None
-    session.refresh(conversation)
-    return conversation
 
 
 def two_businesses(session: Session, context: AppContext, at: datetime) -> tuple[SetUp, SetUp]:
