@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 from psycopg.errors import DeadlockDetected
 from sqlalchemy import select
+from sqlalchemy import text as sql
+from sqlalchemy.orm import Session
 
 from messagecenter.carriers.base import InboundSms
 from messagecenter.context import AppContext
 from messagecenter.db import session_scope
-from messagecenter.intake import keywords, record
+from messagecenter.intake import keywords, queries, record
 from messagecenter.models import Business, Conversation, Message, PhoneConsent, UsagePeriod
 from tests.factories import make_business
 
@@ -155,3 +159,64 @@ def test_two_workers_on_batches_with_keywords_do_not_deadlock(
     ]
     assert stopped == [], "a batch was stopped (deadlock) and its texts went one by one"
     assert _state(context, raced[:2]) == expected
+
+
+def test_process_queued_through_waits_for_the_worker_that_holds_the_text(
+    committed_context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The simulated phone's page records its text before it redirects: when the worker has
+    claimed that text first, the page's request waits for the worker's commit (it used to
+    find nothing to claim and show the thread without the text)."""
+    context = committed_context
+    _, _, number, _ = _businesses(context, ("+14155550100", "+16175550100"))
+    sms = InboundSms("SM" + uuid.uuid4().hex, FIRST, number, "STOP", [])
+    assert context.intake.enqueue_inbound(sms)
+
+    worker_holds_it, release_worker = threading.Event(), threading.Event()
+    remove = queries.remove_queued
+
+    def remove_then_hold(*args: object, **kwargs: object) -> None:
+        remove(*args, **kwargs)  # type: ignore[arg-type]
+        if threading.current_thread().name == "worker":
+            worker_holds_it.set()
+            assert release_worker.wait(WAIT)
+
+    monkeypatch.setattr(queries, "remove_queued", remove_then_hold)
+    worker = threading.Thread(target=context.intake.process_queued, name="worker")
+    worker.start()
+    assert worker_holds_it.wait(WAIT)
+
+    seen: list[bool] = []
+
+    def page() -> None:
+        context.intake.process_queued_through(sms.carrier_sid)
+        with session_scope(context.sessions) as session:
+            seen.append(_recorded(session, sms.carrier_sid))
+
+    caller = threading.Thread(target=page)
+    caller.start()
+    _until(lambda: not caller.is_alive() or _waiting_on_a_lock(context))
+    release_worker.set()
+    for thread in (worker, caller):
+        thread.join(WAIT)
+    assert seen == [True], "the page's request returned before the text was recorded"
+
+
+def _recorded(session: Session, carrier_sid: str) -> bool:
+    return session.scalar(select(Message.id).where(Message.carrier_sid == carrier_sid)) is not None
+
+
+def _waiting_on_a_lock(context: AppContext) -> bool:
+    with context.engine.connect() as connection:
+        waiting = connection.scalar(
+            sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        )
+    return bool(waiting)
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    """Poll a condition another thread brings about; fails only if it never comes."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came about"
+        time.sleep(0.01)

@@ -60,6 +60,17 @@ def claim_queued(session: Session, limit: int, max_attempts: int) -> list[Inboun
     )
 
 
+def wait_for_queued(session: Session, carrier_sid: str) -> bool:
+    """Whether the text `carrier_sid` is still queued, once no one is processing it: a
+    worker's claim holds its row locked until that batch commits (and removes it)."""
+    found = session.scalar(
+        select(InboundQueueItem.id)
+        .where(InboundQueueItem.carrier_sid == carrier_sid)
+        .with_for_update()
+    )
+    return found is not None
+
+
 def remove_queued(session: Session, ids: list[int]) -> None:
     if ids:
         session.execute(delete(InboundQueueItem).where(InboundQueueItem.id.in_(ids)))

@@ -186,6 +186,17 @@ class Intake:
                 break
         return done, replied
 
+    def process_queued_through(self, carrier_sid: str) -> None:
+        """Record what is queued, and return only once the text `carrier_sid` is recorded, for
+        a caller that shows it next (the simulated phone's page). A worker may have claimed it
+        first: its batch is then waited for, as the text is not recorded until it commits."""
+        if not self.queue_inbound:
+            return  # recorded as it arrived
+        self.process_queued()
+        with session_scope(self._sessions) as session:
+            if queries.wait_for_queued(session, carrier_sid):
+                log.warning("queued text %s could not be recorded yet", carrier_sid)
+
     def _process_one_by_one(self, limit: int) -> tuple[int, bool]:
         with session_scope(self._sessions) as session:
             ids = [item.id for item in _claim(session, limit)]

@@ -391,8 +391,8 @@ def client_phone_text(
     # work: this request's session lets go of its connection (SQLite has one) first. It has
     # nothing to commit; the unit of work still wakes the worker for the text.
     work.session.close()
-    simulator.receive_from_phone(phone, sms_number, body)
-    # On PostgreSQL the intake only queued it: record it now, so the page it redirects to
-    # shows it (on SQLite it is recorded already and there is no queue).
-    context.intake.process_queued()
+    sid = simulator.receive_from_phone(phone, sms_number, body)
+    # On PostgreSQL the intake only queued it, and the worker (woken for it) may be recording
+    # it: have it recorded before redirecting, so the page shows it.
+    context.intake.process_queued_through(sid)
     return redirect("/phone", number=phone)
