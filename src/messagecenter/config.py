@@ -30,8 +30,15 @@ class Settings(BaseSettings):
     claim_timeout_seconds: float = Field(default=60.0, gt=0)
     settle_after_seconds: float = Field(default=120.0, gt=0)
     give_up_after_seconds: float = Field(default=600.0, gt=0)
+    # Carrier calls one dispatching process keeps in flight at once (a Twilio call takes
+    # 100-300 ms; the messages in flight are marked sending a group at a time).
+    dispatch_concurrency: int = Field(default=8, ge=1, le=64)
     twilio_api_url: str = TWILIO_API_URL
     simulator_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    # The simulated carrier's delays: from accepting a message to reporting it sent, and
+    # delivered (or undelivered). 0 reports at the worker's next pass (benchmarks).
+    simulator_sent_after_ms: int = Field(default=400, ge=0, le=3_600_000)
+    simulator_delivered_after_ms: int = Field(default=1200, ge=0, le=3_600_000)
     # Lets anyone post to /simulator/messages (tests, benchmarks); else a key or staff sign-in.
     simulator_open: bool = False
     # Proxies whose X-Forwarded-For is believed (sign-in throttling): "10.0.0.2, 10.1.0.0/16".
