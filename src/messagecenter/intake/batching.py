@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+Outcome = TypeVar("Outcome")
 
 # Who waits for an item: a request on an event loop (its future and loop), or a plain thread.
 _Waiter: TypeAlias = (
@@ -144,3 +145,25 @@ def _answer_thread(
         future.set_exception(outcome)
     else:
         future.set_result(outcome)
+
+
+def each_alone_if_the_batch_fails(
+    items: Sequence[Item],
+    write: Callable[[Sequence[Item]], Sequence[Outcome]],
+    name: Callable[[Item], str],
+) -> list[Outcome | Exception]:
+    """`write` the items in one unit of work; if that fails, each alone, so an item that
+    cannot be stored fails only its own request (which the carrier then retries)."""
+    if len(items) > 1:
+        try:
+            return list(write(items))
+        except Exception:
+            log.warning("a batch of %d failed; writing each alone", len(items), exc_info=True)
+    outcomes: list[Outcome | Exception] = []
+    for item in items:
+        try:
+            outcomes.append(write([item])[0])
+        except Exception as exc:
+            log.exception("%s could not be stored", name(item))
+            outcomes.append(exc)
+    return outcomes

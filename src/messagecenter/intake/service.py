@@ -22,10 +22,9 @@ that fails MAX_ATTEMPTS times is parked for the operator: an ERROR in the log, a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import String
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,7 +33,7 @@ from messagecenter.carriers.base import InboundSms
 from messagecenter.clock import Clock
 from messagecenter.db import session_scope
 from messagecenter.intake import queries, record
-from messagecenter.intake.batching import Batcher
+from messagecenter.intake.batching import Batcher, each_alone_if_the_batch_fails
 from messagecenter.intake.record import DuplicateDelivery, InboundOutcome
 from messagecenter.models import (
     ConsentRecord,
@@ -48,7 +47,6 @@ from messagecenter.sms.segments import normalize_newlines
 from messagecenter.sms.text import NUL, REPLACEMENT
 
 log = logging.getLogger(__name__)
-Outcome = TypeVar("Outcome")
 
 BATCH_SIZE = 100
 WEBHOOK_BATCH_SIZE = 64  # texts a webhook transaction may hold under load
@@ -109,7 +107,7 @@ class Intake:
     ) -> list[InboundOutcome | Exception]:
         """Process texts in one unit of work. If that fails, each text is processed alone, so
         one text that cannot be stored fails only its own request (and Twilio retries it)."""
-        return _each_alone_if_the_batch_fails(inbounds, self._record)
+        return each_alone_if_the_batch_fails(inbounds, self._record, _text_name)
 
     def _record(self, inbounds: Sequence[InboundSms]) -> list[InboundOutcome]:
         try:
@@ -129,7 +127,7 @@ class Intake:
         """Keep texts for the worker in one insert; for each, whether it was new (a sid
         already queued, or twice in this batch, is not). If the insert fails, each text is
         inserted alone and only the one that cannot be stored fails."""
-        return _each_alone_if_the_batch_fails(inbounds, self._insert_queued)
+        return each_alone_if_the_batch_fails(inbounds, self._insert_queued, _text_name)
 
     def _insert_queued(self, inbounds: Sequence[InboundSms]) -> list[bool]:
         now = self._clock.now()
@@ -230,24 +228,8 @@ class Intake:
         return done, replied
 
 
-def _each_alone_if_the_batch_fails(
-    inbounds: Sequence[InboundSms], write: Callable[[Sequence[InboundSms]], list[Outcome]]
-) -> list[Outcome | Exception]:
-    """`write` the texts in one unit of work; if that fails, each alone, so a text that
-    cannot be stored fails only its own webhook (which Twilio then retries)."""
-    if len(inbounds) > 1:
-        try:
-            return list(write(inbounds))
-        except Exception:
-            log.warning("a batch of inbound texts failed; writing each alone", exc_info=True)
-    outcomes: list[Outcome | Exception] = []
-    for inbound in inbounds:
-        try:
-            outcomes.append(write([inbound])[0])
-        except Exception as exc:
-            log.exception("inbound text %s could not be stored", inbound.carrier_sid)
-            outcomes.append(exc)
-    return outcomes
+def _text_name(inbound: InboundSms) -> str:
+    return f"inbound text {inbound.carrier_sid}"
 
 
 def _claim(session: Session, limit: int) -> list[InboundQueueItem]:
