@@ -1,12 +1,16 @@
 """Intake benchmark: signed, unique, Twilio-shaped inbound webhooks against `messagecenter
-serve`, compared in the same run with a bare endpoint on the same stack (bench/bare_app.py).
+serve`, compared in the same run with the ceiling: the fastest minimal endpoint doing the same
+work, one INSERT and COMMIT per request through an async driver (bench/bare_app.py).
 
     python -m bench.intake                         # both databases, concurrency 16 and 64
-    python -m bench.intake --databases sqlite --duration 10
+    python -m bench.intake --databases sqlite --duration 10 --repeat 3
 
 Needs wrk (Debian: apt-get install wrk) and, for PostgreSQL, a server at --pg-url. Prints the
-throughput, p50 / p99 latency and rows stored of both, and the ratio full / bare against the
-target (0.7), and writes the result under bench/results/.
+throughput, p50 / p99 latency, rows stored and peak server memory of both, the ratio full /
+bare against the target (1.0) and p99 against its target (< 50 ms at concurrency 16), the
+machine's speed on a fixed CPU loop before and after (bench/machine.py), and writes the
+result under bench/results/. With --repeat N each pair runs N times, alternating, and the
+report gives the spread.
 """
 
 from __future__ import annotations
@@ -14,14 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -35,6 +40,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
+from bench.machine import cpu_speed, describe, max_process_rss_mb
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
@@ -72,7 +78,8 @@ AREA_CODES = (
 )
 BUSINESSES = len(AREA_CODES)
 CLIENT_PHONES = 2000
-TARGET_RATIO = 0.7
+TARGET_RATIO = 1.0
+TARGET_RSS_MB = 200.0  # per server process
 TARGET_P99_MS = 50.0
 
 
@@ -92,6 +99,8 @@ class RunResult:
     socket_errors: int
     processed: int = 0  # full app: messages made from them once the queue drained
     drain_s: float = 0.0  # full app: how long the queue took to drain after the load
+    peak_rss_mb: float = 0.0  # the largest server process, sampled through the load
+    repeat: int = 0
 
 
 def main() -> int:
@@ -105,6 +114,7 @@ def main() -> int:
         default=100_000,
         help="pre-signed per run; a run that needs more fails rather than send one twice",
     )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each pair (spread)")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
@@ -113,6 +123,8 @@ def main() -> int:
         return 2
     levels = [int(c) for c in args.concurrency.split(",")]
     results: list[RunResult] = []
+    speed_before = cpu_speed()
+    print(f"machine speed before: {speed_before}")
     workdir = Path(tempfile.mkdtemp(prefix="mc-bench-"))
     for database in args.databases.split(","):
         url, drop = _fresh_database(database, args.pg_url, workdir)
@@ -120,21 +132,27 @@ def main() -> int:
             numbers = _seed(url)
             processes = 1 if database == "sqlite" else 2
             for concurrency in levels:
-                for app in ("bare", "full"):
-                    results.append(
-                        _run(app, database, url, numbers, processes, concurrency, args, workdir)
-                    )
-                    _print(results[-1])
+                for repeat in range(args.repeat):
+                    for app in ("bare", "full"):
+                        results.append(
+                            _run(app, database, url, numbers, processes, concurrency, args, workdir)
+                        )
+                        results[-1].repeat = repeat
+                        _print(results[-1])
+                    _print_ratio(results[-2], results[-1])
         finally:
             drop()
-    report = _report(results, levels)
+    speed_after = cpu_speed()
+    print(f"machine speed after: {speed_after}")
+    machine = describe(speed_before) | {"cpu_speed_after": speed_after}
+    report = _report(results, levels, machine)
     print(report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
     (out / f"{stamp}-intake.md").write_text(report)
     (out / f"{stamp}-intake.json").write_text(
-        json.dumps({"machine": _machine(), "results": [asdict(r) for r in results]}, indent=2)
+        json.dumps({"machine": machine, "results": [asdict(r) for r in results]}, indent=2)
     )
     return 0
 
@@ -295,6 +313,7 @@ def _run(
     try:
         _wait_until_up(base_url)
         before = _rows(url, app)
+        peak = _PeakRss(server.pid)
         wrk = subprocess.run(
             [
                 "wrk",
@@ -311,6 +330,7 @@ def _run(
             text=True,
             check=True,
         )
+        peak_rss = peak.stop()
         stored = _rows(url, app) - before
         processed, drain = stored, 0.0
         if app == "full":
@@ -327,6 +347,7 @@ def _run(
         )
     result = _parse(wrk.stdout, app, database, processes, concurrency, args.duration, stored)
     result.processed, result.drain_s = processed, drain
+    result.peak_rss_mb = peak_rss
     if result.rows_stored < result.answered - result.non_2xx:
         print(f"  LOST: {result.answered - result.non_2xx} answered 2xx, {stored} stored")
     return result
@@ -410,61 +431,98 @@ def _print(r: RunResult) -> None:
         f"{r.database:10} {r.app:4} c={r.concurrency:<3} {r.requests_per_s:8.0f} req/s  "
         f"p50 {r.p50_ms:6.1f} ms  p99 {r.p99_ms:6.1f} ms  answered {r.answered}  "
         f"rows {r.rows_stored}  "
-        f"non-2xx {r.non_2xx}  socket errors {r.socket_errors}"
+        f"non-2xx {r.non_2xx}  socket errors {r.socket_errors}  "
+        f"peak RSS {r.peak_rss_mb:.0f} MB/process"
     )
 
 
-def _report(results: list[RunResult], levels: list[int]) -> str:
+def _print_ratio(bare: RunResult, full: RunResult) -> None:
+    ratio = full.requests_per_s / bare.requests_per_s if bare.requests_per_s else 0.0
+    print(f"  ratio full / ceiling: {ratio:.2f} (target >= {TARGET_RATIO})")
+
+
+class _PeakRss:
+    """Samples the server's largest process every 0.2 s on a thread until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self._peak = max_process_rss_mb(pid)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.2):
+            self._peak = max(self._peak, max_process_rss_mb(self._pid))
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return max(self._peak, max_process_rss_mb(self._pid))
+
+
+def _report(results: list[RunResult], levels: list[int], machine: dict[str, object]) -> str:
     lines = [
         "# Intake benchmark",
         "",
-        "Machine: " + json.dumps(_machine()),
+        "Machine: " + json.dumps(machine),
         "",
-        "| database | processes | concurrency | bare req/s | full req/s | ratio full/bare "
-        "(target ≥ 0.7) | bare p50 / p99 ms | full p50 / p99 ms (target p99 < 50 at c16) "
-        "| answered / rows stored, bare | answered / rows stored, full | non-2xx bare / full "
-        "| full: messages made, queue drained after the load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "Ceiling (bare): bench/bare_app.py, one INSERT and COMMIT per request through an async "
+        "driver (aiosqlite, one worker; asyncpg, two workers). Full: `messagecenter serve`.",
+        "Figures are provisional: the machine is shared. Each row is one run; the spread lines "
+        "give min / median / max over the repeats.",
+        "",
+        f"| database | processes | concurrency | run | bare req/s | full req/s | ratio full/bare "
+        f"(target ≥ {TARGET_RATIO}) | bare p50 / p99 ms | full p50 / p99 ms (target p99 < "
+        f"{TARGET_P99_MS:.0f} at c16) | answered / rows stored, bare | answered / rows stored, "
+        f"full | non-2xx bare / full | peak RSS MB per process, bare / full (target < "
+        f"{TARGET_RSS_MB:.0f}) | full: messages made, queue drained after the load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    spreads: list[str] = []
     for database in dict.fromkeys(r.database for r in results):
         for level in levels:
-            pick = {r.app: r for r in results if r.database == database and r.concurrency == level}
-            if set(pick) != {"bare", "full"}:
-                continue
-            bare, full = pick["bare"], pick["full"]
-            ratio = full.requests_per_s / bare.requests_per_s if bare.requests_per_s else 0.0
-            lines.append(
-                f"| {database} | {full.processes} | {level} | {bare.requests_per_s:.0f} | "
-                f"{full.requests_per_s:.0f} | **{ratio:.2f}** ({ratio / TARGET_RATIO:.2f} x "
-                f"target) | {bare.p50_ms:.1f} / {bare.p99_ms:.1f} | {full.p50_ms:.1f} / "
-                f"{full.p99_ms:.1f} | {bare.answered} / {bare.rows_stored} | "
-                f"{full.answered} / {full.rows_stored} | "
-                f"{bare.non_2xx} / {full.non_2xx} | {full.processed} in "
-                f"{full.drain_s:.1f} s |"
-            )
-    return "\n".join(lines) + "\n"
+            ratios: list[float] = []
+            p99s: list[float] = []
+            fulls: list[float] = []
+            bares: list[float] = []
+            runs = sorted({r.repeat for r in results if r.database == database})
+            for repeat in runs:
+                pick = {
+                    r.app: r
+                    for r in results
+                    if r.database == database and r.concurrency == level and r.repeat == repeat
+                }
+                if set(pick) != {"bare", "full"}:
+                    continue
+                bare, full = pick["bare"], pick["full"]
+                ratio = full.requests_per_s / bare.requests_per_s if bare.requests_per_s else 0.0
+                ratios.append(ratio)
+                p99s.append(full.p99_ms)
+                fulls.append(full.requests_per_s)
+                bares.append(bare.requests_per_s)
+                lines.append(
+                    f"| {database} | {full.processes} | {level} | {repeat + 1} | "
+                    f"{bare.requests_per_s:.0f} | {full.requests_per_s:.0f} | **{ratio:.2f}** | "
+                    f"{bare.p50_ms:.1f} / {bare.p99_ms:.1f} | {full.p50_ms:.1f} / "
+                    f"{full.p99_ms:.1f} | {bare.answered} / {bare.rows_stored} | "
+                    f"{full.answered} / {full.rows_stored} | {bare.non_2xx} / {full.non_2xx} | "
+                    f"{bare.peak_rss_mb:.0f} / {full.peak_rss_mb:.0f} | {full.processed} in "
+                    f"{full.drain_s:.1f} s |"
+                )
+            if ratios:
+                spreads.append(
+                    f"- {database}, c={level}, {len(ratios)} run(s): ratio {_spread(ratios, 2)}; "
+                    f"full req/s {_spread(fulls, 0)}; bare req/s {_spread(bares, 0)}; "
+                    f"full p99 ms {_spread(p99s, 1)}"
+                )
+    return "\n".join([*lines, "", "Spread (min / median / max):", *spreads]) + "\n"
 
 
-def _machine() -> dict[str, object]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "memory_gib": round(memory, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "wrk": (wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else "",
-        "load_generator": "wrk -t2 on the same machine",
-    }
+def _spread(values: list[float], digits: int) -> str:
+    return " / ".join(
+        f"{v:.{digits}f}" for v in (min(values), statistics.median(values), max(values))
+    )
 
 
 def _free_port() -> int:
