@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import partial
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from messagecenter.carriers.base import Carrier, InboundSms
-from messagecenter.carriers.simulator.carrier import SimulatedCarrier
+from messagecenter.carriers.base import Carrier, InboundSms, StatusReport
+from messagecenter.carriers.simulator.carrier import LOOKUP_MARGIN, SimulatedCarrier
 from messagecenter.clock import Clock, SystemClock
 from messagecenter.config import Settings
 from messagecenter.db import make_engine, make_session_factory
@@ -21,7 +20,7 @@ from messagecenter.events import EventBus, attach_bus
 from messagecenter.intake.service import Intake
 from messagecenter.numbers import queries as number_queries
 from messagecenter.sending.dispatcher import Dispatcher, Waits
-from messagecenter.sending.service import receive_status
+from messagecenter.sending.reports import StatusReports
 from messagecenter.worker import BackgroundWorker
 
 
@@ -33,6 +32,8 @@ class AppContext:
     clock: Clock
     bus: EventBus
     intake: Intake
+    # Carrier status reports, written in batches (Twilio's callbacks, the simulator's).
+    reports: StatusReports
     carrier: Carrier
     dispatcher: Dispatcher
     worker: BackgroundWorker
@@ -64,6 +65,7 @@ def build_context(
     bus = EventBus()
     attach_bus(sessions, bus)
     intake = Intake(sessions, clock, queue_inbound=engine.dialect.name == "postgresql")
+    reports = StatusReports(sessions, clock)
     if carrier is None:
 
         def deliver_inbound(inbound: InboundSms) -> None:
@@ -72,12 +74,16 @@ def build_context(
             if intake.accept_inbound_sync(inbound):
                 worker.wake()
 
-        carrier = make_carrier(settings, clock, deliver_inbound, sessions, rng)
+        carrier = make_carrier(
+            settings, clock, deliver_inbound, sessions, rng, deliver_status=reports.record_reports
+        )
     dispatcher = Dispatcher(
         sessions, carrier, clock, settings.public_url, waits=outbox_waits(settings), rng=rng
     )
     worker = BackgroundWorker(intake, dispatcher, carrier, sessions, clock)
-    return AppContext(settings, engine, sessions, clock, bus, intake, carrier, dispatcher, worker)
+    return AppContext(
+        settings, engine, sessions, clock, bus, intake, reports, carrier, dispatcher, worker
+    )
 
 
 def outbox_waits(settings: Settings) -> Waits:
@@ -94,7 +100,11 @@ def make_carrier(
     deliver_inbound: Callable[[InboundSms], object],
     sessions: sessionmaker[Session],
     rng: random.Random | None = None,
+    *,
+    deliver_status: Callable[[Sequence[StatusReport]], Sequence[object] | None],
 ) -> Carrier:
+    """The carrier the settings name. The simulator hands the reports that come due together
+    to `deliver_status` (StatusReports.record_reports: one transaction)."""
     if settings.carrier == "twilio":
         from messagecenter.carriers.twilio.carrier import TwilioCarrier
 
@@ -107,8 +117,11 @@ def make_carrier(
     return SimulatedCarrier(
         clock,
         deliver_inbound=deliver_inbound,
-        deliver_status=partial(receive_status, sessions, clock),
+        deliver_status=deliver_status,
         failure_rate=settings.simulator_failure_rate,
         rng=rng,
         handles_keywords=handles_keywords,
+        sent_after=timedelta(milliseconds=settings.simulator_sent_after_ms),
+        delivered_after=timedelta(milliseconds=settings.simulator_delivered_after_ms),
+        lookup_window=timedelta(seconds=settings.give_up_after_seconds) + LOOKUP_MARGIN,
     )

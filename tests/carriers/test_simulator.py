@@ -57,7 +57,7 @@ def standalone(
     carrier = SimulatedCarrier(
         clock,
         deliver_inbound=recorder.inbound.append,
-        deliver_status=recorder.statuses.append,
+        deliver_status=recorder.statuses.extend,
         failure_rate=failure_rate,
         rng=random.Random(seed),
     )

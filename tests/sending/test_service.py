@@ -20,6 +20,7 @@ from messagecenter.carriers.twilio.statuses import our_status
 from messagecenter.clock import FrozenClock
 from messagecenter.consent.service import is_opted_out
 from messagecenter.context import AppContext
+from messagecenter.db import session_scope
 from messagecenter.errors import ClientUnsubscribed
 from messagecenter.events import LiveEvent
 from messagecenter.models import Client, ConsentRecord, Message, MessageStatusEvent
@@ -79,7 +80,7 @@ def queue_outbound(
         claimed = service.claim_due(session, at, 50, callback_url)
         assert [c.message_id for c in claimed] == [message.id]
     if state in (DISPATCH_SENDING, DISPATCH_ACCEPTED):
-        assert service.mark_sending(session, claimed[0], at, at + timedelta(minutes=2))
+        assert service.mark_sending(session, [claimed[0]], at, at + timedelta(minutes=2))
     if state == DISPATCH_ACCEPTED:
         sid = new_sid()
         service.record_accepted(session, message.id, CarrierAccepted(sid, "queued"), at)
@@ -121,8 +122,9 @@ def report(out: Outbound, word: str, code: int | None = None, **kw: Any) -> Stat
 
 
 def receive(context: AppContext, status_report: StatusReport) -> bool:
-    """The report as a carrier delivers it: straight to sending, in its own unit of work."""
-    return service.receive_status(context.sessions, context.clock, status_report)
+    """The report in its own unit of work (reports.py writes several in one)."""
+    with session_scope(context.sessions) as session:
+        return service.record_status(session, status_report, context.clock.now())
 
 
 @pytest.fixture

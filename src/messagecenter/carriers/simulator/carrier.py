@@ -4,7 +4,10 @@ It accepts messages with Twilio-like sids, reports queued -> sent -> delivered (
 share undelivered) to sending/ as Twilio's status callbacks do, hands a client's texts to the
 intake as Twilio's webhook does (the same batches and queue), refuses numbers that texted STOP
 (error 21610) like Twilio does, and offers fictional numbers per country. Its clock is
-injectable, and its delayed work runs when `tick()` is called (by the dispatcher loop).
+injectable, and its delayed work runs when `tick()` is called (by the worker loop): every
+report that has come due is handed over at once, to be written in one transaction as
+callbacks arriving together are (sending/reports.py). Its delays and failure rate are
+settings (MESSAGECENTER_SIMULATOR_*); a delay of 0 reports at the next tick.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import itertools
 import random
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import phonenumbers
@@ -27,6 +30,7 @@ from messagecenter.carriers.base import (
     OutboundSms,
     StatusReport,
 )
+from messagecenter.carriers.simulator.memory import SentMemory
 from messagecenter.carriers.simulator.numbers import fictional_numbers
 from messagecenter.carriers.twilio.errors import explain  # it fails with Twilio's codes
 from messagecenter.clock import Clock
@@ -35,6 +39,12 @@ from messagecenter.sms.keywords import Keyword, classify_keyword
 
 SENT_AFTER = timedelta(milliseconds=400)
 DELIVERED_AFTER = timedelta(milliseconds=1200)
+# How long after its send a message may be looked up: our give-up time (default 10 minutes)
+# and a margin for the worker pass that makes the last lookup. Once its final report was
+# recorded, a minute (a lookup already under way still gets its answer).
+LOOKUP_MARGIN = timedelta(minutes=1)
+LOOKUP_WINDOW = timedelta(minutes=10) + LOOKUP_MARGIN
+REMEMBER_AFTER_FINAL = timedelta(minutes=1)
 # Delivery failures the simulator picks from, as Twilio reports them.
 FAILURE_CODES = (30003, 30005, 30006, 30008)
 
@@ -47,22 +57,31 @@ class SimulatedCarrier:
         clock: Clock,
         *,
         deliver_inbound: Callable[[InboundSms], object],
-        deliver_status: Callable[[StatusReport], object],
+        deliver_status: Callable[[Sequence[StatusReport]], Sequence[object] | None],
         failure_rate: float = 0.0,
         rng: random.Random | None = None,
         handles_keywords: Callable[[str], bool] | None = None,
+        sent_after: timedelta = SENT_AFTER,
+        delivered_after: timedelta = DELIVERED_AFTER,
+        lookup_window: timedelta = LOOKUP_WINDOW,
     ) -> None:
         """`handles_keywords(number)` says whether the carrier answers keywords on a number
-        (Twilio's default); where it does not, it neither records opt-outs nor blocks sends."""
+        (Twilio's default); where it does not, it neither records opt-outs nor blocks sends.
+        `deliver_status(reports)` writes reports that came due together; it may return one
+        outcome per report, an exception for a report it could not record (whose message
+        may then still be looked up, for `lookup_window` after its send)."""
         self._clock = clock
         self._deliver_inbound = deliver_inbound
         self._deliver_status = deliver_status
         self._failure_rate = failure_rate
         self._rng = rng or random.Random()
+        self._sent_after = sent_after
+        self._delivered_after = delivered_after
         self._lock = threading.Lock()
         self._sequence = itertools.count()
         self._due: list[tuple[datetime, int, StatusReport]] = []
-        self._sent: dict[int, CarrierAccepted] = {}  # by our message id
+        self._sent = SentMemory(lookup_window, REMEMBER_AFTER_FINAL)  # by our message id
+        self._taken = 0  # messages accepted since the start
         self._opted_out: set[tuple[str, str]] = set()  # (business number, client phone)
         self._handles_keywords = handles_keywords or (lambda _number: True)
 
@@ -77,28 +96,36 @@ class SimulatedCarrier:
                 raise CarrierRejected(
                     "Attempt to send to unsubscribed recipient", failure=explain(21610)
                 )
-            if sms.message_id in self._sent:  # the same message twice: Twilio would bill twice
-                return self._sent[sms.message_id]
+            known = self._sent.sid(sms.message_id)
+            if known is not None:  # the same message twice: Twilio would bill twice
+                return CarrierAccepted(known, status.QUEUED)
             accepted = CarrierAccepted("SM" + uuid.uuid4().hex, status.QUEUED)
-            self._sent[sms.message_id] = accepted
             now = self._clock.now()
-            self._schedule(now + SENT_AFTER, _report(sms, accepted, status.SENT))
+            self._sent.add(sms.message_id, accepted.carrier_sid, now)
+            self._taken += 1
+            self._schedule(now + self._sent_after, _report(sms, accepted, status.SENT))
+            delivered_at = now + max(self._delivered_after, self._sent_after)  # never first
             if self._rng.random() < self._failure_rate:
                 code = self._rng.choice(FAILURE_CODES)
-                self._schedule(
-                    now + DELIVERED_AFTER, _report(sms, accepted, status.UNDELIVERED, code)
-                )
+                self._schedule(delivered_at, _report(sms, accepted, status.UNDELIVERED, code))
             else:
-                self._schedule(now + DELIVERED_AFTER, _report(sms, accepted, status.DELIVERED))
+                self._schedule(delivered_at, _report(sms, accepted, status.DELIVERED))
         return accepted
 
     def find_sent(self, sms: OutboundSms, attempted_at: datetime) -> list[CarrierAccepted]:
-        """The simulator knows our id, so the match is exact."""
+        """The simulator knows our id, so the match is exact (for as long as our dispatcher
+        may ask: see SentMemory)."""
         with self._lock:
-            found = self._sent.get(sms.message_id)
-        return [found] if found is not None else []
+            sid = self._sent.sid(sms.message_id)
+        return [CarrierAccepted(sid, status.QUEUED)] if sid is not None else []
 
     def sent_count(self) -> int:
+        """Messages taken since the start (each once, however often it was sent)."""
+        with self._lock:
+            return self._taken
+
+    def remembered_count(self) -> int:
+        """Messages whose sid `find_sent` still knows."""
         with self._lock:
             return len(self._sent)
 
@@ -139,14 +166,23 @@ class SimulatedCarrier:
 
     # -- time
     def tick(self) -> None:
-        """Send every status report that has come due."""
+        """Send every status report that has come due, all at once, in the order they came
+        due (a message's sent before its final report); forget what can no longer be asked."""
         now = self._clock.now()
         due: list[StatusReport] = []
         with self._lock:
             while self._due and self._due[0][0] <= now:
                 due.append(heapq.heappop(self._due)[2])
-        for report in due:
-            self._deliver_status(report)
+            self._sent.forget_due(now)
+        if not due:
+            return
+        outcomes = self._deliver_status(due)
+        recorded = [None] * len(due) if outcomes is None else outcomes
+        with self._lock:
+            for report, outcome in zip(due, recorded, strict=True):
+                final = report.status in status.FINAL_STATUSES
+                if final and report.message_id is not None and not isinstance(outcome, Exception):
+                    self._sent.settled(report.message_id, now)
 
     def _schedule(self, at: datetime, report: StatusReport) -> None:
         heapq.heappush(self._due, (at, next(self._sequence), report))

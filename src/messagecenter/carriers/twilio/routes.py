@@ -2,7 +2,9 @@
 
 The signature is checked before anything else, so a forged request gets 403 even when its form
 is malformed, and nothing is stored. Inbound answers 200 `<Response/>` (also for replays and
-unrouted texts); status callbacks answer 204 (also for replays and unknown messages).
+unrouted texts); status callbacks answer 204 (also for replays and unknown messages). Both
+are answered only once their write has committed, in a batch with the webhooks that arrived
+together (the intake's batches for texts, sending/reports.py's for status reports).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import logging
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from messagecenter import metrics
 from messagecenter.carriers.twilio.carrier import WEBHOOK_PREFIX
@@ -19,7 +20,6 @@ from messagecenter.carriers.twilio.signature import FormParams, checker_for
 from messagecenter.carriers.twilio.webhooks import parse_inbound, parse_status
 from messagecenter.context import AppContext
 from messagecenter.errors import InvalidInput
-from messagecenter.sending.service import receive_status
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=WEBHOOK_PREFIX, tags=["webhooks"], include_in_schema=False)
@@ -72,7 +72,8 @@ async def status_callback(request: Request) -> Response:
     except InvalidInput as exc:
         return Response(exc.message + "\n", 400, media_type="text/plain")
     context: AppContext = request.app.state.context
-    # Straight to sending, which owns a message to its final status.
-    await run_in_threadpool(receive_status, context.sessions, context.clock, report)
+    # To sending, which owns a message to its final status: written with the reports that
+    # arrived together, committed before we answer (an error is a 500: Twilio may retry).
+    await context.reports.receive(report)
     metrics.status_callback()
     return Response(status_code=204)
