@@ -3,9 +3,11 @@ the intake, delivery failures with reasons, STOP/START and invalid numbers refus
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import threading
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -17,6 +19,7 @@ from messagecenter.carriers.base import CarrierRejected, OutboundSms, StatusRepo
 from messagecenter.carriers.simulator.carrier import (
     DELIVERED_AFTER,
     FAILURE_CODES,
+    REMEMBER_AFTER_FINAL,
     SENT_AFTER,
     SimulatedCarrier,
 )
@@ -361,3 +364,196 @@ def test_a_text_from_the_phone_takes_the_webhooks_path(
         assert session.scalars(select(InboundQueueItem)).all() == []
     else:  # SQLite: no queue, recorded before the call returned (no reply to send)
         assert (list(queued), stored, woken) == ([], 1, [])
+
+
+# ---------------------------------------------------------------------------- batched reports
+
+
+def settings_context(
+    settings: Settings,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    clock: FrozenClock,
+    **changes: object,
+) -> AppContext:
+    return build_context(
+        settings.model_copy(update=changes),
+        clock=clock,
+        engine=engine,
+        sessions=sessions,
+        rng=random.Random(3),
+    )
+
+
+def test_delays_of_zero_report_sent_and_delivered_at_the_next_tick_in_one_transaction(
+    session: Session,
+    settings: Settings,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    clock: FrozenClock,
+) -> None:
+    context = settings_context(
+        settings, engine, sessions, clock, simulator_sent_after_ms=0, simulator_delivered_after_ms=0
+    )
+    simulator = context.simulator
+    assert simulator is not None
+    _, message_id = queue_one(session, context, clock)
+    assert context.dispatcher.run_once() == 1
+    batches: list[int] = []
+    record = context.reports.record_reports
+
+    def recording(reports: Sequence[StatusReport]) -> list[bool | Exception]:
+        batches.append(len(reports))
+        return record(reports)
+
+    simulator._deliver_status = recording  # what make_carrier wired, watched
+
+    simulator.tick()  # the clock has not moved
+
+    assert batches == [2]
+    assert load(session, message_id).status == "delivered"
+    events = session.scalars(
+        select(MessageStatusEvent.status)
+        .where(MessageStatusEvent.message_id == message_id)
+        .order_by(MessageStatusEvent.id)
+    ).all()
+    assert events == ["sent", "delivered"]
+
+
+def test_delays_come_from_the_settings(
+    session: Session,
+    settings: Settings,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    clock: FrozenClock,
+) -> None:
+    context = settings_context(
+        settings,
+        engine,
+        sessions,
+        clock,
+        simulator_sent_after_ms=50,
+        simulator_delivered_after_ms=90,
+    )
+    simulator = context.simulator
+    assert simulator is not None
+    _, message_id = queue_one(session, context, clock)
+    assert context.dispatcher.run_once() == 1
+
+    clock.advance(timedelta(milliseconds=49))
+    simulator.tick()
+    assert load(session, message_id).status == "queued"
+    clock.advance(timedelta(milliseconds=1))
+    simulator.tick()
+    assert load(session, message_id).status == "sent"
+    clock.advance(timedelta(milliseconds=39))
+    simulator.tick()
+    assert load(session, message_id).status == "sent"
+    clock.advance(timedelta(milliseconds=1))
+    simulator.tick()
+    assert load(session, message_id).status == "delivered"
+
+
+class Deliveries:
+    """A deliver_status that keeps each call's reports and fails the ones it is told to."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[StatusReport]] = []
+        self.failing: set[int] = set()  # message ids whose reports are not recorded
+
+    def __call__(self, reports: Sequence[StatusReport]) -> list[bool | Exception]:
+        self.calls.append(list(reports))
+        return [
+            RuntimeError("not stored") if r.message_id in self.failing else True for r in reports
+        ]
+
+
+def batched(
+    clock: FrozenClock, lookup_window: timedelta = timedelta(minutes=11)
+) -> tuple[SimulatedCarrier, Deliveries]:
+    deliveries = Deliveries()
+    carrier = SimulatedCarrier(
+        clock,
+        deliver_inbound=lambda _: None,
+        deliver_status=deliveries,
+        rng=random.Random(1),
+        lookup_window=lookup_window,
+    )
+    return carrier, deliveries
+
+
+def test_a_tick_hands_every_due_report_over_at_once_in_the_order_they_came_due(
+    clock: FrozenClock,
+) -> None:
+    carrier, deliveries = batched(clock)
+    for n in range(5):
+        carrier.send(sms(n))
+        clock.advance(timedelta(milliseconds=10))
+
+    clock.advance(DELIVERED_AFTER)
+    carrier.tick()
+    carrier.tick()  # nothing twice
+
+    [reports] = deliveries.calls
+    assert [(r.message_id, r.status) for r in reports] == [
+        *((n, "sent") for n in range(5)),
+        *((n, "delivered") for n in range(5)),
+    ]
+
+
+def test_sids_are_forgotten_a_minute_after_their_final_report_was_recorded(
+    clock: FrozenClock,
+) -> None:
+    carrier, deliveries = batched(clock)
+    deliveries.failing = {2}  # its final report never got stored: it may still be looked up
+    accepted = [carrier.send(sms(n)) for n in range(3)]
+    clock.advance(DELIVERED_AFTER)
+    carrier.tick()
+    at = clock.now()
+    assert [carrier.find_sent(sms(n), at) for n in range(3)] == [[a] for a in accepted]
+
+    clock.advance(REMEMBER_AFTER_FINAL - timedelta(milliseconds=1))
+    carrier.tick()
+    at = clock.now()
+    assert [carrier.find_sent(sms(n), at) for n in range(3)] == [[a] for a in accepted]
+
+    clock.advance(timedelta(seconds=1))  # forgotten on the whole second after
+    carrier.tick()
+    at = clock.now()
+    assert [carrier.find_sent(sms(n), at) for n in range(3)] == [[], [], [accepted[2]]]
+    assert (carrier.remembered_count(), carrier.sent_count()) == (1, 3)
+
+
+def test_a_sid_is_kept_for_the_lookup_window_after_its_send_and_no_longer(
+    clock: FrozenClock,
+) -> None:
+    window = timedelta(minutes=11)
+    carrier, deliveries = batched(clock, lookup_window=window)
+    deliveries.failing = {1}
+    accepted = carrier.send(sms(1))
+    sent_at = clock.now()
+
+    clock.set(sent_at + window - timedelta(milliseconds=1))
+    carrier.tick()
+    assert carrier.find_sent(sms(1), sent_at) == [accepted]
+
+    clock.set(sent_at + window)
+    carrier.tick()
+    assert carrier.find_sent(sms(1), sent_at) == []
+
+
+def test_memory_stays_bounded_over_many_messages(clock: FrozenClock) -> None:
+    """50 messages a second for two minutes of simulated time: only about the last minute's
+    settled sids are kept (a minute after the final report, one-second buckets), not all."""
+    carrier, _ = batched(clock)
+    message_ids = itertools.count()
+    high_water = 0
+    for _tenth in range(1200):
+        for _ in range(5):
+            carrier.send(sms(next(message_ids)))
+        clock.advance(timedelta(milliseconds=100))
+        carrier.tick()
+        high_water = max(high_water, carrier.remembered_count())
+    assert carrier.sent_count() == 6000
+    bound = 50 * (DELIVERED_AFTER + REMEMBER_AFTER_FINAL + timedelta(seconds=1)).total_seconds()
+    assert high_water <= bound < 6000
