@@ -72,6 +72,18 @@ def add_outbound_units(
     return session.execute(stmt).scalar()
 
 
+def units_used_locked(session: Session, business_id: int, start: date) -> int:
+    """The period's units, its row locked until the transaction ends (PostgreSQL; SQLite's
+    writer already holds the database): a batch that does not fit whole is then taken in
+    order against a total no other send can move."""
+    used = session.scalar(
+        select(UsagePeriod.units_used)
+        .where(UsagePeriod.business_id == business_id, UsagePeriod.period_start == start)
+        .with_for_update()
+    )
+    return used or 0
+
+
 def _inbound_usage_upsert(dialect_insert: Any) -> Any:
     table = UsagePeriod.__table__
     stmt = dialect_insert(table).values(

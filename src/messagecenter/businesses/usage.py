@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -45,12 +46,57 @@ def reserve_outbound(
     total = queries.add_outbound_units(session, business.id, start, units, ceiling=ceiling)
     if total is None:
         used = queries.units_used(session, business.id, start)
-        raise AllowanceExhausted(
-            f"The monthly allowance is used up: {used} of {plan.monthly_allowance} units used "
-            f"this period and this message needs {units}. It renews on "
-            f"{billing.next_period_start(start).isoformat()}, or the plan can be raised."
-        )
+        raise _exhausted(used, plan.monthly_allowance, units, start)
     warn_if_crossed(session, business.id, plan.monthly_allowance, total - units, total)
+
+
+def reserve_outbound_many(
+    session: Session, business: Business, units: Sequence[int], at: datetime
+) -> list[AllowanceExhausted | None]:
+    """Count a batch of outbound messages as they are created: for each, None (counted) or
+    the refusal it gets under a hard stop.
+
+    The batch is taken in order, each message while it fits, exactly as if its messages were
+    sent one by one: under a hard stop a message that would pass the allowance is refused
+    with reserve_outbound's words (the used units it saw, its own units), and a later, smaller
+    one may still fit. One conditional UPDATE when the whole batch fits (the usual case);
+    otherwise the period's row is locked and the messages that fit are added in one UPDATE.
+    """
+    if not units:
+        return []
+    plan = queries.get_plan(session, business.plan_id)
+    start = billing.period_start(at, business.timezone)
+    queries.ensure_usage_period(session, business.id, start)
+    wanted = sum(units)
+    hard_stop = plan.overage_policy == OVERAGE_HARD_STOP
+    ceiling = plan.monthly_allowance if hard_stop else None
+    total = queries.add_outbound_units(session, business.id, start, wanted, ceiling=ceiling)
+    if total is not None:
+        warn_if_crossed(session, business.id, plan.monthly_allowance, total - wanted, total)
+        return [None] * len(units)
+    # Only a hard stop refuses: the batch does not fit whole, so take it in order.
+    used = queries.units_used_locked(session, business.id, start)
+    taken = 0
+    outcomes: list[AllowanceExhausted | None] = []
+    for needs in units:
+        if used + taken + needs <= plan.monthly_allowance:
+            taken += needs
+            outcomes.append(None)
+        else:
+            outcomes.append(_exhausted(used + taken, plan.monthly_allowance, needs, start))
+    if taken:
+        # Within the allowance by construction, against a total the lock holds still.
+        queries.add_outbound_units(session, business.id, start, taken)
+        warn_if_crossed(session, business.id, plan.monthly_allowance, used, used + taken)
+    return outcomes
+
+
+def _exhausted(used: int, allowance: int, units: int, start: date) -> AllowanceExhausted:
+    return AllowanceExhausted(
+        f"The monthly allowance is used up: {used} of {allowance} units used "
+        f"this period and this message needs {units}. It renews on "
+        f"{billing.next_period_start(start).isoformat()}, or the plan can be raised."
+    )
 
 
 def give_back(session: Session, business: Business, units: int, created_at: datetime) -> None:

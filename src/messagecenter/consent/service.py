@@ -6,6 +6,7 @@ records whatever reply follows.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,6 +41,25 @@ def ensure_may_text(session: Session, business_id: int, phone: str) -> None:
             f"This client unsubscribed from your texts on {state.changed_at:%Y-%m-%d} {how}. "
             "They must text START to receive messages again."
         )
+
+
+def unsubscribed_among(
+    session: Session, business_id: int, phones: Iterable[str]
+) -> dict[str, ClientUnsubscribed]:
+    """The refusal for each of these phones that opted out, read in one query (a batch send
+    checks all its recipients at once); in ensure_may_text's words."""
+    states = queries.consents_for(session, business_id, sorted(set(phones)))
+    return {phone: unsubscribed(state) for phone, state in states.items() if state.opted_out}
+
+
+def unsubscribed(state: PhoneConsent) -> ClientUnsubscribed:
+    """Why a message to this opted-out phone is refused: when and how it unsubscribed, and
+    how it comes back (the same words as ensure_may_text)."""
+    how = f"by texting {state.keyword}" if state.keyword else f"({state.source})"
+    return ClientUnsubscribed(
+        f"This client unsubscribed from your texts on {state.changed_at:%Y-%m-%d} {how}. "
+        "They must text START to receive messages again."
+    )
 
 
 def apply_inbound_keyword(

@@ -3,7 +3,7 @@ lives here, so no caller can reach another business's rows by id."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -17,13 +17,14 @@ from sqlalchemy import (
     case,
     false,
     func,
+    insert,
     or_,
     select,
     update,
 )
 from sqlalchemy.orm import Session
 
-from messagecenter.db import contains_pattern, insert_ignore
+from messagecenter.db import contains_pattern, insert_ignore, insert_ignore_many
 from messagecenter.models import (
     ApiKey,
     Business,
@@ -83,6 +84,88 @@ def ensure_conversation(
     assert conversation is not None
     session.refresh(conversation)
     return conversation
+
+
+def ensure_conversations(
+    session: Session, business_id: int, phones: Mapping[str, int | None], at: datetime
+) -> dict[str, Conversation]:
+    """The conversations for these phones (each with the client id a new one starts with),
+    created where new in one INSERT and read back locked for update in one SELECT, in id
+    order so that two batches lock their common rows in the same order (no deadlock)."""
+    if not phones:
+        return {}
+    insert_ignore_many(
+        session,
+        _conversations,
+        [
+            {
+                "business_id": business_id,
+                "phone": phone,
+                "client_id": client_id,
+                "folder": FOLDER_READ,
+                "unread_count": 0,
+                "pinned": False,
+                "muted": False,
+                "last_message_at": at,
+                "last_message_preview": "",
+                "created_at": at,
+            }
+            for phone, client_id in phones.items()
+        ],
+        ["business_id", "phone"],
+    )
+    rows = session.scalars(
+        select(Conversation)
+        .where(Conversation.business_id == business_id, Conversation.phone.in_(list(phones)))
+        .order_by(Conversation.id)
+        .with_for_update()
+        # What the row holds now, as ensure_conversation's refresh: another transaction may
+        # have changed it since this session last read it.
+        .execution_options(populate_existing=True)
+    )
+    return {conversation.phone: conversation for conversation in rows}
+
+
+def conversations_by_id(
+    session: Session, business_id: int, ids: Iterable[int]
+) -> dict[int, Conversation]:
+    """This business's conversations among these ids (another business's are simply absent)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(Conversation).where(
+            Conversation.business_id == business_id, Conversation.id.in_(wanted)
+        )
+    )
+    return {conversation.id: conversation for conversation in rows}
+
+
+def clients_by_id(session: Session, business_id: int, ids: Iterable[int]) -> dict[int, Client]:
+    """This business's clients among these ids (another business's are simply absent)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(Client).where(Client.business_id == business_id, Client.id.in_(wanted))
+    )
+    return {client.id: client for client in rows}
+
+
+def insert_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[Message]:
+    """Insert messages in one multi-row INSERT ... RETURNING; the loaded messages come back in
+    the rows' order.
+
+    SQLAlchemy orders RETURNING itself only one row per statement on SQLite, so the rows are
+    matched by id instead: one INSERT's rows take ascending ids in the order of its VALUES on
+    both databases (SQLite's next rowid under its single writer, PostgreSQL's sequence called
+    row by row). Every row must have the same keys (one statement).
+    """
+    if not rows:
+        return []
+    inserted = list(session.scalars(insert(Message).returning(Message), list(rows)))
+    assert len(inserted) == len(rows)
+    return sorted(inserted, key=lambda message: message.id)
 
 
 def adjust_business_unread(session: Session, business_id: int, delta: int) -> int:

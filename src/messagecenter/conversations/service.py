@@ -8,6 +8,7 @@ Services take a Session and never commit; the caller's unit of work does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -126,18 +127,44 @@ def note_outbound(
 ) -> None:
     """A message to the client was written into the conversation. `answered`: a person (or
     their API key) wrote it, and answering a conversation means it has been read."""
-    conversation.last_message_at = at
-    conversation.last_message_preview = preview(body)
-    if not answered:
+    note_outbound_many(session, business_id, [(conversation, body)], at, answered=answered)
+
+
+def note_outbound_many(
+    session: Session,
+    business_id: int,
+    written: Sequence[tuple[Conversation, str]],
+    at: datetime,
+    *,
+    answered: bool,
+) -> None:
+    """note_outbound for a batch of messages, in order: each conversation ends with its last
+    message's preview, and the business's unread badge moves once for the whole batch (one
+    UPDATE, not one per conversation), each answered conversation announced with the total."""
+    last: dict[int, tuple[Conversation, str]] = {}
+    for conversation, body in written:
+        last[conversation.id] = (conversation, body)
+    emptied: list[Conversation] = []
+    delta = 0
+    for conversation, body in last.values():
+        conversation.last_message_at = at
+        conversation.last_message_preview = preview(body)
+        if not answered:
+            continue
+        seen = conversation.unread_count
+        conversation.unread_count = 0
+        conversation.last_read_at = at
+        if conversation.folder != FOLDER_ARCHIVED or seen:
+            conversation.folder = FOLDER_REPLIED
+        if seen:
+            emptied.append(conversation)
+            delta -= 0 if conversation.muted else seen
+    if not emptied:
         return
-    seen = conversation.unread_count
-    conversation.unread_count = 0
-    conversation.last_read_at = at
-    if conversation.folder != FOLDER_ARCHIVED or seen:
-        conversation.folder = FOLDER_REPLIED
     session.flush()
-    if seen:
-        _change_unread(session, business_id, conversation, 0 if conversation.muted else -seen)
+    total = queries.adjust_business_unread(session, business_id, delta)
+    for conversation in emptied:
+        announce_unread(session, business_id, total, conversation.id, 0, conversation.folder)
 
 
 def _change_unread(

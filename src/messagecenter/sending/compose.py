@@ -1,12 +1,18 @@
-"""Creating an outbound message: the start of every send (composer, API, notification,
-keyword reply). The rules are checked (content, recipient, category switch, consent,
-allowance) and the message is inserted as queued, with its usage, in the caller's
-transaction: the message row is the outbox, and the dispatcher hands it to the carrier. A
-refusal raises before anything is written, so it changes nothing.
+"""Creating outbound messages: the start of every send (composer, API, notification, bulk,
+keyword reply). The rules are checked per message (content, recipient, category switch,
+consent, allowance) and the messages that pass are inserted as queued, with their usage, in
+the caller's transaction: the message row is the outbox, and the dispatcher hands it to the
+carrier. A refused message writes nothing.
+
+`send_messages` does a batch set-wise (one consent query, one usage reservation, the
+conversations in one insert and one select, the messages in one multi-row insert), so a bulk
+send or a booking system's reminders queue at database speed; `send_message` is its batch of
+one, and raises the refusal instead of returning it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +24,7 @@ from messagecenter.businesses.billing import units_for
 from messagecenter.consent import service as consent
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.conversations import service as conversations
-from messagecenter.errors import Conflict, InvalidInput
+from messagecenter.errors import Conflict, DomainError, InvalidInput
 from messagecenter.models import Business, Client, Conversation, Message, SmsNumber
 from messagecenter.models.message import (
     DIRECTION_OUTBOUND,
@@ -61,6 +67,31 @@ class Sender:
         return cls(SENDER_AUTOMATED)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One message of a batch: to a client (by profile) or into an existing conversation
+    (which wins when both are given; the client then names its unidentified sender)."""
+
+    body: str
+    client: Client | None = None
+    conversation: Conversation | None = None
+    media_urls: tuple[str, ...] = ()
+    category: str | None = None  # a notification category: the client's switch must be on
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A message that passed the rules that need no query."""
+
+    index: int
+    body: str
+    media: list[str]
+    phone: str
+    client: Client | None
+    conversation: Conversation | None
+    units: int
+
+
 def send_message(
     session: Session,
     business: Business,
@@ -80,8 +111,66 @@ def send_message(
     the client has no cell phone, opted out, switched the category off, or the allowance is used
     up under a hard stop.
     """
-    media = list(media_urls or [])
-    body = normalize_newlines(body or "")
+    outgoing = Outgoing(body, client, conversation, tuple(media_urls or ()), category)
+    (result,) = send_messages(session, business, [outgoing], sender=sender, at=at)
+    if isinstance(result, DomainError):
+        raise result
+    return result
+
+
+def send_messages(
+    session: Session,
+    business: Business,
+    outgoing: Sequence[Outgoing],
+    *,
+    sender: Sender,
+    at: datetime,
+) -> list[Message | DomainError]:
+    """Queue a batch of messages from one sender in the caller's transaction: for each, in
+    order, its queued message or the refusal it got (send_message's errors, word for word).
+
+    Each message is held to every rule on its own, and a refused one writes nothing and stops
+    no other. Under a hard stop the batch is taken in order, each message while it fits in
+    what remains of the allowance, exactly as if they were sent one by one: the first that
+    would pass the allowance is refused with the same words as a single send, and so is every
+    later one that does not fit (a later text of 1 unit may still fit after a picture of 3
+    was refused). Several messages to one phone go into its one conversation, in order.
+    """
+    results: list[Message | DomainError | None] = [None] * len(outgoing)
+    number = business_queries.active_number(session, business.id)
+    drafts: list[_Draft] = []
+    for index, item in enumerate(outgoing):
+        try:
+            drafts.append(_draft(index, item, number))
+        except DomainError as refused:
+            results[index] = refused
+    # Consent: the opted-out phones among the batch, in one query.
+    unsubscribed = consent.unsubscribed_among(session, business.id, (d.phone for d in drafts))
+    for draft in drafts:
+        if draft.phone in unsubscribed:
+            results[draft.index] = unsubscribed[draft.phone]
+    drafts = [d for d in drafts if d.phone not in unsubscribed]
+    # Counted (or refused) before anything else is written, so a refusal changes nothing.
+    counted = usage.reserve_outbound_many(session, business, [d.units for d in drafts], at)
+    for draft, over in zip(drafts, counted, strict=True):
+        if over is not None:
+            results[draft.index] = over
+    drafts = [d for d, over in zip(drafts, counted, strict=True) if over is None]
+    if drafts:
+        assert number is not None  # a draft is made only when the business has a number
+        targets = _targets(session, business, drafts, at)
+        queued = _queue(session, business, number, targets, sender, at)
+        for draft, message in zip(drafts, queued, strict=True):
+            results[draft.index] = message
+    assert all(result is not None for result in results)
+    return [result for result in results if result is not None]
+
+
+def _draft(index: int, item: Outgoing, number: SmsNumber | None) -> _Draft:
+    """The rules a message is held to before any query, in send_message's order: content,
+    the business's number, the recipient, the category switch."""
+    media = list(item.media_urls)
+    body = normalize_newlines(item.body or "")
     if not body.strip() and not media:
         raise InvalidInput("Write a message (or attach a picture) before sending.", field="body")
     if len(body) > MAX_BODY_CHARACTERS:
@@ -90,24 +179,35 @@ def send_message(
             "Shorten it or split it into two messages.",
             field="body",
         )
-    number = business_queries.active_number(session, business.id)
     if number is None:
         raise Conflict(
             "This business has no SMS number yet: enable Message Center and choose a number.",
             code="no_sms_number",
         )
-    phone = _recipient_phone(client, conversation)
-    if category is not None:
-        _ensure_category_allowed(client, category)
-    consent.ensure_may_text(session, business.id, phone)
-    # Counted (or refused) before anything is written, so a refusal changes nothing.
-    usage.reserve_outbound(session, business, units_for(has_media=bool(media)), at)
-    target = conversation or conversation_queries.ensure_conversation(
-        session, business.id, phone, client.id if client else None, at
-    )
-    if target.client_id is None and client is not None:
-        target.client_id = client.id  # the unidentified sender turns out to be this client
-    return queue_outbound(session, business, number, target, body, media, sender, at)
+    phone = _recipient_phone(item.client, item.conversation)
+    if item.category is not None:
+        _ensure_category_allowed(item.client, item.category)
+    units = units_for(has_media=bool(media))
+    return _Draft(index, body, media, phone, item.client, item.conversation, units)
+
+
+def _targets(
+    session: Session, business: Business, drafts: list[_Draft], at: datetime
+) -> list[tuple[Conversation, str, list[str]]]:
+    """Each draft's conversation (given, or the client phone's, created where new: one insert
+    and one select for the whole batch), with its body and media."""
+    phones: dict[str, int | None] = {}
+    for draft in drafts:
+        if draft.conversation is None:
+            phones.setdefault(draft.phone, draft.client.id if draft.client else None)
+    found = conversation_queries.ensure_conversations(session, business.id, phones, at)
+    targets = []
+    for draft in drafts:
+        target = draft.conversation or found[draft.phone]
+        if target.client_id is None and draft.client is not None:
+            target.client_id = draft.client.id  # the unidentified sender turns out to be them
+        targets.append((target, draft.body, draft.media))
+    return targets
 
 
 def _recipient_phone(client: Client | None, conversation: Conversation | None) -> str:
@@ -149,40 +249,59 @@ def queue_outbound(
     at: datetime,
 ) -> Message:
     """Insert an outbound message as queued (the outbox row); the caller has already counted
-    its units (send_message, or the intake's keyword reply, which skips the hard stop)."""
-    info = count_segments(body)
-    message = Message(
-        business_id=business.id,
-        conversation_id=conversation.id,
-        direction=DIRECTION_OUTBOUND,
-        sender_type=sender.type,
-        staff_member_id=sender.staff_member_id,
-        api_key_id=sender.api_key_id,
-        from_phone=number.phone_number,
-        to_phone=conversation.phone,
-        body=body,
-        media_urls=media,
-        encoding=info.encoding,
-        segments=info.segments,
-        units=units_for(has_media=bool(media)),
-        status=status.QUEUED,
-        dispatch_state=DISPATCH_PENDING,
-        attempts=0,
-        next_attempt_at=at,
-        created_at=at,
-        updated_at=at,
-    )
-    session.add(message)
-    conversations.note_outbound(
+    its units (send_messages, or the intake's keyword reply, which skips the hard stop)."""
+    return _queue(session, business, number, [(conversation, body, media)], sender, at)[0]
+
+
+def _queue(
+    session: Session,
+    business: Business,
+    number: SmsNumber,
+    targets: Sequence[tuple[Conversation, str, list[str]]],
+    sender: Sender,
+    at: datetime,
+) -> list[Message]:
+    """Insert outbound messages as queued, in order, in one multi-row insert; each
+    conversation takes its last one's preview (and is answered when a person or their API key
+    wrote them), and every message is announced to the inbox when the transaction commits."""
+    conversations.note_outbound_many(
         session,
         business.id,
-        conversation,
-        body,
+        [(conversation, body) for conversation, body, _ in targets],
         at,
         answered=sender.type in (SENDER_STAFF, SENDER_API_KEY),
     )
-    session.flush()
-    conversations.announce_message(
-        session, business.id, conversation.id, message.id, DIRECTION_OUTBOUND
-    )
-    return message
+    rows = []
+    for conversation, body, media in targets:
+        info = count_segments(body)
+        rows.append(
+            {
+                "business_id": business.id,
+                "conversation_id": conversation.id,
+                "direction": DIRECTION_OUTBOUND,
+                "sender_type": sender.type,
+                "staff_member_id": sender.staff_member_id,
+                "api_key_id": sender.api_key_id,
+                "from_phone": number.phone_number,
+                "to_phone": conversation.phone,
+                "body": body,
+                "body_had_nul": False,
+                "media_urls": media,
+                "encoding": info.encoding,
+                "segments": info.segments,
+                "units": units_for(has_media=bool(media)),
+                "status": status.QUEUED,
+                "carrier_sid_from_lookup": False,
+                "dispatch_state": DISPATCH_PENDING,
+                "attempts": 0,
+                "next_attempt_at": at,
+                "created_at": at,
+                "updated_at": at,
+            }
+        )
+    messages = conversation_queries.insert_messages(session, rows)
+    for message in messages:
+        conversations.announce_message(
+            session, business.id, message.conversation_id, message.id, DIRECTION_OUTBOUND
+        )
+    return messages
