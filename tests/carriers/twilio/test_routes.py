@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from messagecenter.app import create_app
-from messagecenter.carriers.base import InboundSms
+from messagecenter.carriers.base import InboundSms, StatusReport
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.events import LiveEvent
@@ -28,8 +28,10 @@ from messagecenter.models import (
     UnroutedMessage,
     UsagePeriod,
 )
+from messagecenter.sending import reports
 from tests.conftest import PUBLIC_URL, TWILIO_AUTH_TOKEN, TWILIO_WEBHOOK_SECRET
 from tests.factories import SetUp, make_business, make_client
+from tests.sending.test_reports import WAIT, HeldCommit
 
 INBOUND = "/webhooks/twilio/sms"
 STATUS = "/webhooks/twilio/status"
@@ -113,7 +115,7 @@ def _process_queue_after_each_inbound(context: AppContext, monkeypatch: pytest.M
     worker thread would."""
     original = context.intake.enqueue_inbound_batch
 
-    def enqueue_then_process(inbounds: object) -> list[bool]:
+    def enqueue_then_process(inbounds: object) -> list[bool | Exception]:
         queued = original(inbounds)  # type: ignore[arg-type]
         context.intake.process_queued()
         return queued
@@ -505,3 +507,107 @@ def test_the_webhook_lengths_match_the_columns() -> None:
         assert column.type.length == webhooks.SID_LENGTH  # type: ignore[attr-defined]
     status_type = MessageStatusEvent.__table__.c.status.type
     assert status_type.length == webhooks.STATUS_LENGTH  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------- batched callbacks
+
+
+def _status_form(message_id: int, status: str) -> tuple[str, dict[str, str]]:
+    sid = f"SM{message_id:032d}"
+    return f"{STATUS}?message={message_id}", {"MessageSid": sid, "MessageStatus": status}
+
+
+async def _first_then_the_rest(
+    context: AppContext, held: HeldCommit, callbacks: list[tuple[str, dict[str, str]]]
+) -> list[int]:
+    """Post the first callback; while its commit is held, post the rest and wait until each
+    has handed its report over; then let the commits go. The answers, in order."""
+    app = create_app(context=context, run_dispatcher=False)
+    validator = RequestValidator(TWILIO_AUTH_TOKEN)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+
+        async def post(path: str, form: dict[str, str]) -> int:
+            reply = await client.post(
+                path,
+                content=urlencode(form),
+                headers={
+                    "X-Twilio-Signature": validator.compute_signature(PUBLIC_URL + path, form),
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+            )
+            return reply.status_code
+
+        first = asyncio.ensure_future(post(*callbacks[0]))
+        assert await asyncio.to_thread(held.entered.wait, WAIT)
+        rest = [asyncio.ensure_future(post(*c)) for c in callbacks[1:]]
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + WAIT
+        while len(context.reports._batches._pending) < len(rest):
+            assert loop.time() < give_up, "the callbacks never reached the batcher"
+            await asyncio.sleep(0.001)
+        assert not first.done() and not any(r.done() for r in rest)  # nothing committed yet
+        held.release.set()
+        return list(await asyncio.gather(first, *rest))
+
+
+def test_callbacks_that_arrive_together_share_a_transaction_answered_after_its_commit(
+    api: TestClient, setup: SetUp, session: Session, context: AppContext
+) -> None:
+    ids = [_sent_message_id(api, setup) for _ in range(4)]
+    callbacks = [_status_form(ids[0], "sent")]
+    callbacks += [_status_form(i, "sent") for i in ids[1:]]
+    callbacks += [_status_form(ids[1], "sent")]  # Twilio's retry, in the same batch
+    callbacks += [_status_form(i, "delivered") for i in ids]
+    callbacks += [_status_form(ids[2], "undelivered")]  # after delivered: changes nothing
+
+    with HeldCommit(context) as held:
+        answers = asyncio.run(_first_then_the_rest(context, held, callbacks))
+
+    assert answers == [204] * len(callbacks)
+    assert held.commits == 2  # the first alone, then every other callback together
+    for message_id in ids:
+        assert (
+            api.get(f"/api/v1/messages/{message_id}", headers=setup.auth).json()["status"]
+            == "delivered"
+        )
+    session.expire_all()
+    stored = session.execute(
+        select(MessageStatusEvent.message_id, MessageStatusEvent.status).order_by(
+            MessageStatusEvent.id
+        )
+    ).all()
+    assert sorted(stored) == sorted(
+        [(i, "sent") for i in ids] + [(i, "delivered") for i in ids] + [(ids[2], "undelivered")]
+    )
+    context.reports.close()
+
+
+@pytest.mark.server_error_expected
+def test_a_callback_that_cannot_be_stored_fails_alone_with_500(
+    api: TestClient,
+    setup: SetUp,
+    session: Session,
+    context: AppContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its batch is written again report by report: only its own request fails (Twilio may
+    retry it), the others are stored and answered 204."""
+    ids = [_sent_message_id(api, setup) for _ in range(3)]
+    record = reports.record_status
+
+    def record_failing_one(session: Session, report: StatusReport, at: object) -> bool:
+        if report.message_id == ids[1]:
+            raise RuntimeError("the database refused it")
+        return record(session, report, at)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reports, "record_status", record_failing_one)
+    callbacks = [_status_form(i, "delivered") for i in ids]
+
+    with HeldCommit(context) as held:
+        answers = asyncio.run(_first_then_the_rest(context, held, callbacks))
+
+    assert answers == [204, 500, 204]
+    statuses = [api.get(f"/api/v1/messages/{i}", headers=setup.auth).json()["status"] for i in ids]
+    assert statuses == ["delivered", "queued", "delivered"]
+    context.reports.close()
