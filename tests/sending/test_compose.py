@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from messagecenter.businesses import usage
@@ -19,12 +20,14 @@ from messagecenter.errors import (
     DomainError,
     InvalidInput,
 )
+from messagecenter.events import pending_events
 from messagecenter.models import (
     Business,
+    Client,
     Conversation,
     Message,
 )
-from messagecenter.sending.compose import Sender, send_message
+from messagecenter.sending.compose import Outgoing, Sender, send_message, send_messages
 from tests.factories import (
     JOHN,
     MARIA,
@@ -374,3 +377,329 @@ def test_sending_to_a_client_reuses_the_conversation_for_their_phone(
 
     assert first.conversation_id == second.conversation_id
     assert count(session, Conversation, Conversation.business_id == shop.business.id) == 1
+
+
+# ---------------------------------------------------------------------------- batches
+
+
+def clients(session: Session, setup: SetUp, at: datetime, count: int) -> list[Client]:
+    """`count` clients with distinct cell phones (+1646555 01xx), all switches on."""
+    return [
+        make_client(
+            session,
+            setup.business,
+            at,
+            first_name=f"Client{i}",
+            cell_phone=f"+1646555{100 + i:04d}",
+            sms_marketing=True,
+        )
+        for i in range(count)
+    ]
+
+
+def test_a_batch_queues_each_message_in_order_into_its_conversation(
+    session: Session, clock: FrozenClock, shop: SetUp
+) -> None:
+    maria = make_client(session, shop.business, clock.now(), cell_phone=MARIA)
+    john = make_client(session, shop.business, clock.now(), first_name="John", cell_phone=JOHN)
+    text_from(session, shop.number, STRANGER, "who is this?", clock.now())
+    stranger = conversation_of(session, shop.business, STRANGER)
+    batch = [
+        Outgoing("First to Maria", client=maria),
+        Outgoing("", client=john, media_urls=("https://m.test/a.png",)),
+        Outgoing("To the stranger", conversation=stranger),
+        Outgoing("Second to Maria \U0001f600", client=maria),
+    ]
+
+    results = send_messages(
+        session, shop.business, batch, sender=Sender.automated(), at=clock.now()
+    )
+
+    assert all(isinstance(r, Message) for r in results)
+    sent = [r for r in results if isinstance(r, Message)]
+    assert [m.body for m in sent] == ["First to Maria", "", "To the stranger", batch[3].body]
+    assert [m.to_phone for m in sent] == [MARIA, JOHN, STRANGER, MARIA]
+    assert [m.units for m in sent] == [1, 3, 1, 1]
+    assert [m.encoding for m in sent] == ["GSM-7", "GSM-7", "GSM-7", "UCS-2"]
+    assert sent[0].id < sent[1].id < sent[2].id < sent[3].id
+    assert sent[0].conversation_id == sent[3].conversation_id  # one conversation per phone
+    assert sent[2].conversation_id == stranger.id
+    assert {(m.status, m.dispatch_state, m.sender_type) for m in sent} == {
+        ("queued", "pending", "automated")
+    }
+    session.expire_all()
+    stored = session.scalars(
+        select(Message).where(Message.id.in_([m.id for m in sent])).order_by(Message.id)
+    ).all()
+    assert [(m.body, m.to_phone, m.conversation_id) for m in stored] == [
+        (m.body, m.to_phone, m.conversation_id) for m in sent
+    ]
+    assert count(session, Conversation, Conversation.business_id == shop.business.id) == 3
+    assert used(session, shop.business, clock.now()) == 1 + 6  # the stranger's text, then ours
+    maria_conversation = conversation_of(session, shop.business, MARIA)
+    assert maria_conversation.client_id == maria.id
+    assert maria_conversation.last_message_preview == batch[3].body  # the last one's
+    assert conversation_of(session, shop.business, JOHN).last_message_preview == (
+        "(picture message)"
+    )
+
+
+def test_every_rule_holds_per_message_and_a_refusal_stops_no_other(
+    session: Session, clock: FrozenClock, shop: SetUp
+) -> None:
+    ok, no_phone, marketing_off, stopped, also_ok = (
+        make_client(session, shop.business, clock.now(), first_name="Ok", cell_phone=MARIA),
+        make_client(session, shop.business, clock.now(), first_name="Ana", cell_phone=None),
+        make_client(session, shop.business, clock.now(), first_name="Off", cell_phone=JOHN),
+        make_client(session, shop.business, clock.now(), first_name="Stop", cell_phone=STRANGER),
+        make_client(
+            session, shop.business, clock.now(), first_name="Yes", cell_phone="+12125550150"
+        ),
+    )
+    text_from(session, shop.number, STRANGER, "STOP", clock.now())
+    before = snapshot(session, shop.business, clock.now())
+    batch = [
+        Outgoing("Hello", client=ok),
+        Outgoing(" \n ", client=also_ok),
+        Outgoing("a" * 1601, client=also_ok),
+        Outgoing("Hello", client=no_phone),
+        Outgoing("Sale", client=marketing_off, category="marketing"),
+        Outgoing("Hello", client=also_ok, category="gossip"),
+        Outgoing("Hello"),
+        Outgoing("Hello", client=stopped),
+        Outgoing("Reminder", client=also_ok, category="reminders"),
+    ]
+
+    results = send_messages(
+        session, shop.business, batch, sender=Sender.automated(), at=clock.now()
+    )
+
+    refusals = [
+        (type(r).__name__, r.code, r.field) if isinstance(r, DomainError) else "queued"
+        for r in results
+    ]
+    assert refusals == [
+        "queued",
+        ("InvalidInput", "invalid_input", "body"),
+        ("InvalidInput", "invalid_input", "body"),
+        ("InvalidInput", "invalid_input", "client_id"),
+        ("Conflict", "category_off", None),
+        ("InvalidInput", "invalid_input", "category"),
+        ("InvalidInput", "invalid_input", "to"),
+        ("ClientUnsubscribed", "client_unsubscribed", None),
+        "queued",
+    ]
+    # Each refusal is in the single send's words.
+    for item, result in zip(batch[1:8], results[1:8], strict=True):
+        with pytest.raises(DomainError) as alone:
+            send_message(
+                session,
+                shop.business,
+                body=item.body,
+                sender=Sender.automated(),
+                at=clock.now(),
+                client=item.client,
+                media_urls=list(item.media_urls),
+                category=item.category,
+            )
+        assert isinstance(result, DomainError)
+        assert (alone.value.code, alone.value.message) == (result.code, result.message)
+    # Only the two that passed were written: no conversation for a refused phone.
+    messages, conversations, units, _ = snapshot(session, shop.business, clock.now())
+    assert (messages, units) == (before[0] + 2, before[2] + 2)
+    assert conversations == before[1] + 2
+    assert queries.conversation_for_phone(session, shop.business.id, JOHN) is None
+
+
+def test_opted_out_phones_among_many_are_refused_and_the_rest_go(
+    session: Session, clock: FrozenClock, shop: SetUp
+) -> None:
+    many = clients(session, shop, clock.now(), 12)
+    stopped = {many[i].cell_phone for i in (2, 5, 11)}
+    for phone in stopped:
+        assert phone is not None
+        text_from(session, shop.number, phone, "Stop", clock.now())
+    before = snapshot(session, shop.business, clock.now())
+
+    results = send_messages(
+        session,
+        shop.business,
+        [Outgoing(f"Hi {c.first_name}", client=c) for c in many],
+        sender=Sender.automated(),
+        at=clock.now(),
+    )
+
+    refused = [
+        c.cell_phone for c, r in zip(many, results, strict=True) if not isinstance(r, Message)
+    ]
+    assert set(refused) == stopped and len(refused) == 3
+    for result in results:
+        if not isinstance(result, Message):
+            assert isinstance(result, ClientUnsubscribed)
+            assert "STOP" in result.message and "2026-11-16" in result.message
+    after = snapshot(session, shop.business, clock.now())
+    assert (after[0] - before[0], after[2] - before[2]) == (9, 9)
+
+
+def test_a_batch_past_a_hard_stop_is_taken_in_order_while_each_message_fits(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """As if sent one by one: text (1 of 4), text (2), a picture needing 3 is refused, text
+    (3), text (4), then a text is refused: the refusals say what they saw."""
+    setup = make_business(session, context.carrier, clock.now(), allowance=4, policy="hard_stop")
+    six = clients(session, setup, clock.now(), 6)
+    picture = ("https://m.test/a.png",)
+    batch = [
+        Outgoing("1", client=six[0]),
+        Outgoing("2", client=six[1]),
+        Outgoing("", client=six[2], media_urls=picture),
+        Outgoing("3", client=six[3]),
+        Outgoing("4", client=six[4]),
+        Outgoing("5", client=six[5]),
+    ]
+
+    results = send_messages(
+        session, setup.business, batch, sender=Sender.automated(), at=clock.now()
+    )
+
+    assert [isinstance(r, Message) for r in results] == [True, True, False, True, True, False]
+    picture_refused, text_refused = results[2], results[5]
+    assert isinstance(picture_refused, AllowanceExhausted)
+    assert "2 of 4 units used this period and this message needs 3" in picture_refused.message
+    assert isinstance(text_refused, AllowanceExhausted)
+    assert "4 of 4 units used this period and this message needs 1" in text_refused.message
+    assert used(session, setup.business, clock.now()) == 4
+    for refused_client in (six[2], six[5]):
+        assert refused_client.cell_phone is not None
+        assert (
+            queries.conversation_for_phone(session, setup.business.id, refused_client.cell_phone)
+            is None
+        )
+    # The next single send is refused in the same words as the batch's last refusal.
+    with pytest.raises(AllowanceExhausted) as alone:
+        send_message(
+            session,
+            setup.business,
+            body="6",
+            sender=Sender.automated(),
+            client=six[5],
+            at=clock.now(),
+        )
+    assert alone.value.message == text_refused.message
+
+
+def test_a_batch_refused_whole_writes_nothing(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup = make_business(session, context.carrier, clock.now(), allowance=1, policy="hard_stop")
+    two = clients(session, setup, clock.now(), 2)
+    send_message(
+        session, setup.business, body="x", sender=Sender.automated(), client=two[0], at=clock.now()
+    )
+    before = snapshot(session, setup.business, clock.now())
+    events_before = pending_events(session)
+
+    results = send_messages(
+        session,
+        setup.business,
+        [Outgoing("", client=two[0]), Outgoing("late", client=two[1])],
+        sender=Sender.automated(),
+        at=clock.now(),
+    )
+
+    assert [type(r) for r in results] == [InvalidInput, AllowanceExhausted]
+    assert snapshot(session, setup.business, clock.now()) == before
+    assert pending_events(session) == events_before  # nothing announced either
+
+
+def test_an_empty_batch_does_nothing(session: Session, clock: FrozenClock, shop: SetUp) -> None:
+    before = snapshot(session, shop.business, clock.now())
+    assert (
+        send_messages(session, shop.business, [], sender=Sender.automated(), at=clock.now()) == []
+    )
+    assert snapshot(session, shop.business, clock.now()) == before
+
+
+def test_a_business_without_a_number_refuses_each_message(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup = make_business(session, context.carrier, clock.now())
+    maria = make_client(session, setup.business, clock.now(), cell_phone=MARIA)
+    setup.number.status = "released"
+    session.flush()
+
+    results = send_messages(
+        session,
+        setup.business,
+        [Outgoing("", client=maria), Outgoing("Hi", client=maria)],
+        sender=Sender.automated(),
+        at=clock.now(),
+    )
+
+    assert [(type(r), r.code) for r in results if isinstance(r, DomainError)] == [
+        (InvalidInput, "invalid_input"),
+        (Conflict, "no_sms_number"),
+    ]
+
+
+def test_a_batch_announces_each_message_and_answers_each_conversation_once(
+    session: Session, clock: FrozenClock, shop: SetUp
+) -> None:
+    """A staff or API batch answers the conversations it writes into: each goes to Replied
+    with no unread, the badge moves once for them all, and each message and each emptied
+    conversation is announced (when the transaction commits)."""
+    maria = make_client(session, shop.business, clock.now(), cell_phone=MARIA)
+    john = make_client(session, shop.business, clock.now(), first_name="John", cell_phone=JOHN)
+    text_from(session, shop.number, MARIA, "hi", clock.now())
+    text_from(session, shop.number, MARIA, "are you there?", clock.now())
+    text_from(session, shop.number, JOHN, "hello", clock.now())
+    assert badge(session, shop.business) == 3
+    session.commit()  # the texts' own events leave; only the batch's remain pending
+
+    results = send_messages(
+        session,
+        shop.business,
+        [Outgoing("a", client=maria), Outgoing("b", client=john), Outgoing("c", client=maria)],
+        sender=api_sender(session, shop.business),
+        at=clock.now(),
+    )
+
+    sent = [r for r in results if isinstance(r, Message)]
+    assert len(sent) == 3
+    events = pending_events(session)
+    created = [e.data for e in events if e.type == "message.created"]
+    assert created == [
+        {"conversation_id": m.conversation_id, "message_id": m.id, "direction": "outbound"}
+        for m in sent
+    ]
+    unread = [e.data for e in events if e.type == "unread.changed"]
+    assert sorted(e["conversation_id"] for e in unread) == sorted({m.conversation_id for m in sent})
+    assert {(e["unread"], e["conversation_unread"], e["folder"]) for e in unread} == {
+        (0, 0, "replied")
+    }
+    assert badge(session, shop.business) == 0
+    for phone, last in ((MARIA, "c"), (JOHN, "b")):
+        conversation = conversation_of(session, shop.business, phone)
+        assert (conversation.folder, conversation.unread_count) == ("replied", 0)
+        assert conversation.last_message_preview == last
+
+
+def test_an_automated_batch_leaves_the_clients_texts_unread(
+    session: Session, clock: FrozenClock, shop: SetUp
+) -> None:
+    maria = make_client(session, shop.business, clock.now(), cell_phone=MARIA)
+    text_from(session, shop.number, MARIA, "hi", clock.now())
+    session.commit()  # the text's own events leave
+
+    send_messages(
+        session,
+        shop.business,
+        [Outgoing("Reminder", client=maria)],
+        sender=Sender.automated(),
+        at=clock.now(),
+    )
+
+    conversation = conversation_of(session, shop.business, MARIA)
+    assert (conversation.folder, conversation.unread_count) == ("unread", 1)
+    assert badge(session, shop.business) == 1
+    assert [e for e in pending_events(session) if e.type == "unread.changed"] == []
