@@ -155,7 +155,12 @@ def load(session: Session, message_id: int) -> Message:
 
 
 def dispatcher_for(
-    context: AppContext, carrier: Carrier, *, seed: int = 1, batch_size: int = 20
+    context: AppContext,
+    carrier: Carrier,
+    *,
+    seed: int = 1,
+    batch_size: int = 20,
+    concurrency: int = 1,
 ) -> Dispatcher:
     return Dispatcher(
         context.sessions,
@@ -163,8 +168,13 @@ def dispatcher_for(
         context.clock,
         context.settings.public_url,
         batch_size=batch_size,
+        concurrency=concurrency,
         rng=random.Random(seed),
     )
+
+
+def states(session: Session, message_ids: list[int]) -> list[str]:
+    return [load(session, message_id).dispatch_state for message_id in message_ids]
 
 
 # ---------------------------------------------------------------------------- success
@@ -613,7 +623,7 @@ def crash_after_the_carrier_took_it(
         [claimed] = service.claim_due(session, now, 10, callback_url)
     assert claimed.message_id == message_id
     with session_scope(context.sessions) as session:
-        assert service.mark_sending(session, claimed, now, now + SETTLE_AFTER)
+        assert service.mark_sending(session, [claimed], now, now + SETTLE_AFTER)
     accepted = simulator.send(claimed.sms)
     return message_id, accepted, simulator
 
@@ -704,7 +714,7 @@ def test_a_claim_never_handed_over_goes_back_to_the_queue_when_it_expires(
     first, *never_tried = queued.message_ids
     with session_scope(context.sessions) as unit:  # the dead process's claim and first mark
         claims = service.claim_due(unit, clock.now(), 10, fake_callback_url)
-        assert service.mark_sending(unit, claims[0], clock.now(), clock.now() + SETTLE_AFTER)
+        assert service.mark_sending(unit, [claims[0]], clock.now(), clock.now() + SETTLE_AFTER)
     carrier = FakeCarrier(clock)
     restarted = dispatcher_for(context, carrier)
 
@@ -770,7 +780,7 @@ def test_an_owner_whose_claim_expired_does_not_send_it(
     assert dispatcher_for(context, other).run_once() == 1
 
     with session_scope(context.sessions) as unit:
-        assert not service.mark_sending(unit, stalled, clock.now(), clock.now() + SETTLE_AFTER)
+        assert not service.mark_sending(unit, [stalled], clock.now(), clock.now() + SETTLE_AFTER)
     assert [s.message_id for s in other.sends] == [message_id]
     assert load(session, message_id).attempts == 1
 
@@ -795,7 +805,7 @@ def test_a_stalled_dispatcher_does_not_send_a_hold_released_and_taken_by_another
             retaken.extend(service.claim_due(unit, clock.now(), 10, fake_callback_url))
 
     carrier.observe = stall
-    assert dispatcher_for(context, carrier).run_once() == 2
+    assert dispatcher_for(context, carrier).run_once() == 1  # only the first was handed over
 
     assert [s.message_id for s in carrier.sends] == [first]
     assert [c.message_id for c in retaken] == [second]
@@ -806,7 +816,7 @@ def test_a_stalled_dispatcher_does_not_send_a_hold_released_and_taken_by_another
         0,
     )
     with session_scope(context.sessions) as unit:  # still the other worker's to send
-        assert service.mark_sending(unit, retaken[0], clock.now(), clock.now() + SETTLE_AFTER)
+        assert service.mark_sending(unit, [retaken[0]], clock.now(), clock.now() + SETTLE_AFTER)
 
 
 def test_a_stop_between_messages_releases_the_rest_of_the_batch(
@@ -830,6 +840,125 @@ def test_a_stop_between_messages_releases_the_rest_of_the_batch(
 
     assert dispatcher_for(context, carrier).run_once() == 4
     assert sorted(s.message_id for s in carrier.sends) == queued.message_ids
+
+
+# ---------------------------------------------------------------------------- calls in flight
+
+WAIT = 30.0  # seconds: only reached when something is already wrong
+
+
+def test_calls_overlap_up_to_the_concurrency(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Three calls are in flight at once (each waits for the other two at a barrier, which a
+    dispatcher calling one at a time would never reach), and each message goes out once."""
+    queued = queue_messages(session, context, clock.now(), count=6)
+    carrier = FakeCarrier(clock)
+    all_three = threading.Barrier(3, timeout=WAIT)
+    carrier.observe = lambda _sms: all_three.wait()
+
+    assert dispatcher_for(context, carrier, concurrency=3).run_once() == 6
+
+    assert sorted(s.message_id for s in carrier.sends) == queued.message_ids
+    assert states(session, queued.message_ids) == [DISPATCH_ACCEPTED] * 6
+
+
+def test_only_the_calls_in_flight_are_marked_sending(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Marks are written a group at a time, never for more messages than calls in flight: a
+    crash leaves at most `concurrency` messages to settle by lookup, the rest only held (and
+    released to the queue when their hold expires)."""
+    queued = queue_messages(session, context, clock.now(), count=4)
+    carrier = FakeCarrier(clock)
+    seen: list[list[str]] = []
+
+    def look() -> None:  # while both calls are in flight (and the dispatcher waits for them)
+        with session_scope(context.sessions) as unit:
+            seen.append(states(unit, queued.message_ids))
+
+    in_pairs = threading.Barrier(2, action=look, timeout=WAIT)
+    carrier.observe = lambda _sms: in_pairs.wait()
+    assert dispatcher_for(context, carrier, concurrency=2).run_once() == 4
+
+    assert seen[0] == [DISPATCH_SENDING] * 2 + [DISPATCH_HELD] * 2
+    assert all(state.count(DISPATCH_SENDING) == 2 for state in seen)
+    assert states(session, queued.message_ids) == [DISPATCH_ACCEPTED] * 4
+
+
+def test_a_stop_lets_the_calls_in_flight_finish_and_releases_the_rest(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    queued = queue_messages(session, context, clock.now(), count=6)
+    stop = threading.Event()
+    carrier = FakeCarrier(clock)
+    both_in_flight = threading.Barrier(2, timeout=WAIT)
+
+    def observe(_sms: OutboundSms) -> None:
+        both_in_flight.wait()
+        stop.set()  # SIGTERM arrives while two calls are in flight
+
+    carrier.observe = observe
+    assert dispatcher_for(context, carrier, concurrency=2).run_once(stop) == 2
+
+    sent = sorted(s.message_id for s in carrier.sends)
+    assert sent == queued.message_ids[:2]
+    assert states(session, sent) == [DISPATCH_ACCEPTED] * 2  # recorded before it returned
+    assert states(session, queued.message_ids[2:]) == [DISPATCH_PENDING] * 4
+
+
+def test_holds_still_waiting_are_renewed_while_slow_calls_go_on(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Each step may take a carrier call's whole timeout: a hold that waits its turn behind
+    slow calls is renewed once it is a quarter of the claim timeout old, so another worker
+    does not release it as a dead process's (and send it too)."""
+    first, second, third = queue_messages(session, context, clock.now(), count=3).message_ids
+    carrier = FakeCarrier(clock)
+    released_meanwhile: list[int] = []
+
+    def slow_call(sms: OutboundSms) -> None:
+        if sms.message_id == first:
+            clock.advance(CLAIM_TIMEOUT * 0.3)
+        elif sms.message_id == second:  # 1.1 claim timeouts after the batch was held
+            clock.advance(CLAIM_TIMEOUT * 0.8)
+            other = dispatcher_for(context, FakeCarrier(clock))
+            released_meanwhile.append(other.release_expired_claims())
+
+    carrier.observe = slow_call
+    assert dispatcher_for(context, carrier).run_once() == 3
+
+    assert released_meanwhile == [0]
+    assert [s.message_id for s in carrier.sends] == [first, second, third]
+    assert load(session, third).attempts == 1
+
+
+def test_a_failed_step_records_its_outcomes_alone_and_releases_the_rest(
+    session: Session,
+    context: AppContext,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A step's commit fails (the database went away a moment): the calls that finished are
+    still recorded, each in its own unit of work, and nothing more is handed over; the rest
+    of the batch goes back to the queue."""
+    first, *rest = queue_messages(session, context, clock.now(), count=3).message_ids
+    carrier = FakeCarrier(clock)
+    mark = service.mark_sending
+    marks: list[int] = []
+
+    def second_mark_fails(*args: object, **kwargs: object) -> list[Claimed]:
+        marks.append(1)
+        if len(marks) == 2:
+            raise RuntimeError("the database went away")
+        return mark(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "mark_sending", second_mark_fails)
+    assert dispatcher_for(context, carrier).run_once() == 1
+
+    assert [s.message_id for s in carrier.sends] == [first]
+    assert load(session, first).dispatch_state == DISPATCH_ACCEPTED
+    assert states(session, rest) == [DISPATCH_PENDING] * 2
 
 
 def test_settle_waits_are_the_dispatchers_settings(
@@ -889,7 +1018,7 @@ def _twins_handed_over(
     [one, two] = queue_messages(session, context, clock.now(), count=2).message_ids
     with session_scope(context.sessions) as unit:
         for claim in service.claim_due(unit, clock.now(), 10, fake_callback_url):
-            assert service.mark_sending(unit, claim, clock.now(), clock.now() + SETTLE_AFTER)
+            assert service.mark_sending(unit, [claim], clock.now(), clock.now() + SETTLE_AFTER)
     return (
         one,
         two,

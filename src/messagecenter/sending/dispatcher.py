@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from messagecenter import metrics
 from messagecenter.carriers.base import (
     Carrier,
+    CarrierAccepted,
     CarrierAmbiguous,
     CarrierError,
     CarrierRejected,
@@ -64,6 +66,21 @@ class Waits:
             raise ValueError("give_up_after must be longer than settle_after")
 
 
+@dataclass(frozen=True)
+class CallOutcome:
+    """What one carrier call proved: taken (`accepted`), certainly not taken (`retry_later`,
+    `rejected`), or neither (all None: ambiguous, settled by our id later)."""
+
+    claim: Claimed
+    accepted: CarrierAccepted | None = None
+    retry_later: CarrierRetryLater | None = None
+    rejected: CarrierRejected | None = None
+
+
+class _StepFailed(Exception):
+    """An outbox step could not commit: hand nothing more over from this batch."""
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -73,15 +90,20 @@ class Dispatcher:
         public_url: str,
         *,
         batch_size: int = 20,
+        concurrency: int = 1,
         waits: Waits | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError("a dispatcher needs at least one carrier call in flight")
         self._sessions = session_factory
         self._carrier = carrier
         self._clock = clock
         # Where the carrier reports each message's statuses: its own path, our id in it.
         self._callback_url = partial(carrier.status_callback_url, public_url)
         self._batch_size = batch_size
+        self._concurrency = concurrency
+        self._calls = ThreadPoolExecutor(concurrency, thread_name_prefix="carrier-call")
         self._waits = waits or Waits()
         self._rng = rng or random.Random()
 
@@ -90,34 +112,91 @@ class Dispatcher:
         return self._waits
 
     def run_once(self, stop: threading.Event | None = None) -> int:
-        """Claim one batch and dispatch it; returns how many messages were handed over.
+        """Claim one batch and hand it to the carrier, `concurrency` calls in flight; returns
+        how many messages were handed over.
 
-        `stop` is checked before each message: once it is set, the messages not yet handed
-        over are released to the queue (another process, or the next start, sends them)."""
+        One commit per step records the outcomes of the calls that finished and marks as
+        many held messages sending as there are free slots (so a crash leaves at most
+        `concurrency` messages to settle by lookup). `stop` is checked before each step: once
+        it is set, nothing more is marked, the calls in flight finish and are recorded, and
+        the rest of the batch is released to the queue (another process, or the next start,
+        sends it)."""
         if stop is not None and stop.is_set():
             return 0
         with session_scope(self._sessions) as session:
-            claimed = service.claim_due(
+            waiting = service.claim_due(
                 session, self._clock.now(), self._batch_size, self._callback_url
             )
-        handled = 0
-        waiting = claimed
+        handed_over, halted = 0, False
+        in_flight: dict[Future[CallOutcome], Claimed] = {}
+        finished: list[CallOutcome] = []
         try:
-            while waiting:
-                if stop is not None and stop.is_set():
-                    break
-                item, rest = waiting[0], waiting[1:]
-                handled += 1
+            while waiting or in_flight or finished:
+                stopping = halted or (stop is not None and stop.is_set())
+                free = 0 if stopping else self._concurrency - len(in_flight)
+                group, waiting = waiting[:free], waiting[free:]
                 try:
-                    waiting = self._dispatch(item, rest)
-                except Exception:  # one bad message must not strand the rest of the batch
-                    log.exception("message %s: dispatch failed", item.message_id)
-                    waiting = rest
+                    marked, waiting = self._step(finished, group, waiting)
+                except _StepFailed:
+                    marked, waiting, halted = [], group + waiting, True
+                finished = []
+                handed_over += len(marked)
+                for claim in marked:
+                    in_flight[self._calls.submit(self._call, claim)] = claim
+                if not in_flight:
+                    if stopping:
+                        break
+                    continue
+                done, _ = wait(in_flight, self._renew_every(), FIRST_COMPLETED)
+                finished = [future.result() for future in done]
+                for future in done:
+                    del in_flight[future]
         finally:
             # Whatever was not marked sending was never handed over: give it back now rather
-            # than after the claim timeout (a stop, or an error outside one message).
+            # than after the claim timeout (a stop, or a step that failed).
             self._release(waiting)
-        return handled
+        return handed_over
+
+    def _step(
+        self, finished: list[CallOutcome], group: list[Claimed], waiting: list[Claimed]
+    ) -> tuple[list[Claimed], list[Claimed]]:
+        """One commit: record `finished`, mark `group` sending, and renew the holds still
+        waiting when they are getting old (each step may take a carrier call's timeout).
+        Returns the claims marked and the ones still held. If it fails, the outcomes are
+        recorded one by one and _StepFailed says to mark nothing more (all that waits is
+        released)."""
+        if not (finished or group or self._holds_aging(waiting)):
+            return [], waiting
+        now = self._clock.now()
+        try:
+            with session_scope(self._sessions) as session:
+                self._record(session, finished, now)
+                marked = service.mark_sending(session, group, now, now + self._waits.settle_after)
+                if self._holds_aging(waiting):
+                    waiting = service.renew_holds(session, waiting, now)
+        except Exception:
+            log.exception("an outbox step failed; recording its outcomes one by one")
+            for outcome in finished:
+                self._record_alone(outcome)
+            raise _StepFailed from None
+        for claim in group:
+            if claim.message_id not in {m.message_id for m in marked}:
+                log.warning(
+                    "message %s: its hold expired and was released; not sent from here",
+                    claim.message_id,
+                )
+        for claim in marked:
+            metrics.dispatched(claim.due_at, now)
+        return marked, waiting
+
+    def _renew_every(self) -> float:
+        return self._waits.claim_timeout.total_seconds() / 4
+
+    def _holds_aging(self, waiting: list[Claimed]) -> bool:
+        """Whether the oldest hold still waiting is a quarter of the claim timeout old."""
+        return bool(waiting) and (
+            self._clock.now() - min(c.claimed_at for c in waiting) >= self._waits.claim_timeout / 4
+        )
 
     def _release(self, claims: list[Claimed]) -> None:
         if not claims:
@@ -126,61 +205,62 @@ class Dispatcher:
             released = service.release_claims(session, claims, self._clock.now())
         log.info("released %d claimed message(s) never handed to the carrier", released)
 
-    def _dispatch(self, item: Claimed, rest: list[Claimed]) -> list[Claimed]:
-        """Hand one held message to the carrier; returns the rest of the batch still held,
-        their holds renewed in the same commit (each call may take the carrier's timeout)."""
-        now = self._clock.now()
-        with session_scope(self._sessions) as session:
-            ours = service.mark_sending(session, item, now, now + self._waits.settle_after)
-            rest = service.renew_holds(session, rest, now)
-        if not ours:
-            log.warning(
-                "message %s: its hold expired and was released; not sent from here",
-                item.message_id,
-            )
-            return rest
-        metrics.dispatched(item.due_at, now)
-        self._call(item)
-        return rest
-
-    def _call(self, item: Claimed) -> None:
+    def _call(self, claim: Claimed) -> CallOutcome:
+        """One carrier call (on a pool thread): what it proved, never an exception."""
+        message_id = claim.message_id
         try:
-            accepted = self._carrier.send(item.sms)
+            accepted = self._carrier.send(claim.sms)
         except CarrierRetryLater as exc:
-            log.info("message %s: carrier busy (%s); retrying later", item.message_id, exc.code)
+            log.info("message %s: carrier busy (%s); retrying later", message_id, exc.code)
             metrics.send_outcome("retry_later")
-            with session_scope(self._sessions) as session:
-                service.record_retry_later(
-                    session, item.message_id, self._clock.now(), exc.retry_after, self._rng
-                )
-            return
+            return CallOutcome(claim, retry_later=exc)
         except CarrierRejected as exc:
             metrics.send_outcome("rejected")
-            with session_scope(self._sessions) as session:
-                service.record_rejected(
-                    session, item.message_id, exc.failure, exc.message, self._clock.now()
-                )
-            return
+            return CallOutcome(claim, rejected=exc)
         except CarrierAmbiguous as exc:
             # Stays sending; its callback or settle_by_lookup decides.
-            log.warning("message %s: outcome unknown (%s); will settle by id", item.message_id, exc)
+            log.warning("message %s: outcome unknown (%s); will settle by id", message_id, exc)
             metrics.send_outcome("ambiguous")
-            return
-        except CarrierError as exc:  # any other carrier failure is treated as ambiguous
-            log.warning("message %s: carrier error %s; will settle by id", item.message_id, exc)
+            return CallOutcome(claim)
+        except Exception as exc:  # any other failure (a bug in an adapter, too) is ambiguous
+            log.warning("message %s: carrier error %r; will settle by id", message_id, exc)
             metrics.send_outcome("ambiguous")
-            return
+            return CallOutcome(claim)
         metrics.send_outcome("accepted")
-        with session_scope(self._sessions) as session:
-            recorded = service.record_accepted(
-                session, item.message_id, accepted, self._clock.now()
+        return CallOutcome(claim, accepted=accepted)
+
+    def _record(self, session: Session, outcomes: list[CallOutcome], at: datetime) -> None:
+        """Record what the calls proved, the accepted ones in one statement where they can."""
+        accepted = [(o.claim.message_id, o.accepted) for o in outcomes if o.accepted]
+        one_by_one = set(service.record_accepted_many(session, accepted, at))
+        for outcome in outcomes:
+            if outcome.accepted is None or outcome.claim.message_id in one_by_one:
+                self._record_one(session, outcome, at)
+
+    def _record_alone(self, outcome: CallOutcome) -> None:
+        try:
+            with session_scope(self._sessions) as session:
+                self._record_one(session, outcome, self._clock.now())
+        except Exception:  # it stays sending: settled by lookup
+            log.exception("message %s: its outcome could not be recorded", outcome.claim.message_id)
+
+    def _record_one(self, session: Session, outcome: CallOutcome, at: datetime) -> None:
+        message_id = outcome.claim.message_id
+        if outcome.retry_later is not None:
+            service.record_retry_later(
+                session, message_id, at, outcome.retry_later.retry_after, self._rng
             )
-        if not recorded:  # the carrier gave one sid twice, or a forged callback took it
+        elif outcome.rejected is not None:
+            rejected = outcome.rejected
+            service.record_rejected(session, message_id, rejected.failure, rejected.message, at)
+        elif outcome.accepted is not None and not service.record_accepted(
+            session, message_id, outcome.accepted, at
+        ):  # the carrier gave one sid twice, or a forged callback took it
             log.error(
                 "message %s: the carrier took it as %s, which another message holds; "
                 "left to settle by id",
-                item.message_id,
-                accepted.carrier_sid,
+                message_id,
+                outcome.accepted.carrier_sid,
             )
 
     def release_expired_claims(self) -> int:

@@ -8,6 +8,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -66,30 +67,34 @@ def claim_due(
     session: Session, at: datetime, limit: int, callback_url: CallbackUrl
 ) -> list[Claimed]:
     """Claim due messages from the outbox: they are held, and a hold alone never reaches the
-    carrier: each message is marked sending (mark_sending, committed) just before its call, so
-    a hold left by a process that died can simply go back to the queue
+    carrier: each message is marked sending (mark_sending, committed) before its call, so a
+    hold left by a process that died can simply go back to the queue
     (release_expired_claims). Holds are "held", never "claimed": that is what dispatchers
     from before migration 0006 write, and it may have reached the carrier.
 
     Many workers share one queue: what another holds is skipped (queries.lock_due).
     """
-    claimed = []
-    for message in queries.lock_due(session, at, limit):
-        message.dispatch_state = DISPATCH_HELD
-        message.claimed_at = at
-        message.updated_at = at
-        claimed.append(
-            Claimed(message.id, outbound_sms(message, callback_url), at, message.next_attempt_at)
-        )
-    session.flush()
-    return claimed
+    due = queries.lock_due(session, at, limit)
+    if not due:
+        return []
+    queries.hold(session, [row.id for row in due], at)
+    return [
+        Claimed(row.id, outbound_sms(row, callback_url), at, row.next_attempt_at) for row in due
+    ]
 
 
-def mark_sending(session: Session, claim: Claimed, at: datetime, first_lookup_at: datetime) -> bool:
-    """Record that this held message is being handed to the carrier now. False when the hold
-    is not ours any more: it expired and was released (and maybe taken by another worker), so
-    the message must not be sent from here."""
-    return queries.mark_sending(session, claim.message_id, claim.claimed_at, at, first_lookup_at)
+def mark_sending(
+    session: Session, claims: Sequence[Claimed], at: datetime, first_lookup_at: datetime
+) -> list[Claimed]:
+    """Record that these held messages are being handed to the carrier now; returns the ones
+    that may be. A hold that is not ours any more expired and was released (and maybe taken
+    by another worker): that message must not be sent from here."""
+    if not claims:
+        return []
+    marked = queries.mark_sending(
+        session, [c.message_id for c in claims], {c.claimed_at for c in claims}, at, first_lookup_at
+    )
+    return [replace(c, claimed_at=at) for c in claims if c.message_id in marked]
 
 
 def renew_holds(session: Session, claims: Sequence[Claimed], at: datetime) -> list[Claimed]:
@@ -121,7 +126,22 @@ def release_expired_claims(session: Session, claimed_before: datetime, at: datet
     return queries.release_holds_before(session, claimed_before, at)
 
 
-def outbound_sms(message: Message, callback_url: CallbackUrl) -> OutboundSms:
+class _OutboxRow(Protocol):
+    """What a carrier call needs of a message (a Message, or a row of its columns)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def from_phone(self) -> str: ...
+    @property
+    def to_phone(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def media_urls(self) -> list[str] | None: ...
+
+
+def outbound_sms(message: _OutboxRow, callback_url: CallbackUrl) -> OutboundSms:
     return OutboundSms(
         message_id=message.id,
         from_phone=message.from_phone,
@@ -162,6 +182,25 @@ def record_accepted(
     _advance(session, message, accepted.status, None, at)
     session.flush()
     return True
+
+
+def record_accepted_many(
+    session: Session, answers: Sequence[tuple[int, CarrierAccepted]], at: datetime
+) -> list[int]:
+    """The carrier took these messages (its answers to our creates), recorded a batch at a
+    time: a message still sending with no sid takes its sid in one statement for all. The
+    ids returned need record_accepted one by one: the carrier's status is beyond the queued
+    one a new message has, its sid is held by another message (a twin matched by lookup), or
+    the message was settled meanwhile (a callback, a lookup, given up)."""
+    quick = {
+        message_id: accepted.carrier_sid
+        for message_id, accepted in answers
+        if accepted.status == status.QUEUED
+    }
+    held = queries.held_sids(session, quick.values()) if quick else set()
+    quick = {message_id: sid for message_id, sid in quick.items() if sid not in held}
+    taken = queries.accept_sending(session, quick, at) if quick else set()
+    return [message_id for message_id, _ in answers if message_id not in taken]
 
 
 def _take_sid(session: Session, message: Message, carrier_sid: str, at: datetime) -> bool:
