@@ -11,11 +11,9 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from messagecenter.businesses import queries as business_queries
 from messagecenter.businesses import usage
 from messagecenter.businesses.billing import period_start, units_for
 from messagecenter.carriers.base import InboundSms
-from messagecenter.conversations import queries as conversation_queries
 from messagecenter.conversations import service as conversations
 from messagecenter.intake import queries
 from messagecenter.intake.keywords import answer_keyword
@@ -211,22 +209,34 @@ class _InboundCounters:
         self.conversations.setdefault(business_id, []).append((conversation.id, unread))
 
     def apply(self, session: Session) -> None:
+        """Every business's usage in one statement and every badge in another (the rows
+        locked in business order), then the warnings and live events in business order."""
+        totals = queries.add_inbound_units_many(
+            session,
+            [
+                (business_id, period, sum(steps))
+                for business_id, periods in self.units.items()
+                for period, steps in periods.items()
+            ],
+        )
+        badges = queries.adjust_unread_many(session, self.unread_delta)
         for business_id in sorted(self.routes):
             allowance = self.routes[business_id].allowance
             for period, steps in sorted(self.units[business_id].items()):
-                total = business_queries.add_inbound_units(session, business_id, period, sum(steps))
                 # Warn as the texts one by one would have (a text that jumps past both
                 # thresholds raises only the higher one).
-                used = total - sum(steps)
+                used = totals[business_id, period] - sum(steps)
                 for units in steps:
                     usage.warn_if_crossed(session, business_id, allowance, used, used + units)
                     used += units
-            unread = conversation_queries.adjust_business_unread(
-                session, business_id, self.unread_delta[business_id]
-            )
             for conversation_id, its_unread in self.conversations[business_id]:
                 conversations.announce_unread(
-                    session, business_id, unread, conversation_id, its_unread, FOLDER_UNREAD
+                    session,
+                    business_id,
+                    badges[business_id],
+                    conversation_id,
+                    its_unread,
+                    FOLDER_UNREAD,
                 )
 
 
