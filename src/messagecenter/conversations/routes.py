@@ -13,21 +13,25 @@ from messagecenter.consent import queries as consent_queries
 from messagecenter.context import AppContext
 from messagecenter.conversations import present, queries, service
 from messagecenter.conversations.schemas import (
+    BatchIn,
+    BatchItemOut,
+    BatchOut,
     ConversationOut,
     ConversationPage,
     ConversationPatch,
+    ItemError,
     MessageIn,
     MessageOut,
     MessagePage,
     ReplyIn,
     SentOut,
 )
-from messagecenter.errors import InvalidInput, NotFound
+from messagecenter.errors import DomainError, InvalidInput, NotFound
 from messagecenter.http.deps import ApiKeyDep, BusinessDep, ContextDep, SessionDep, UnitOfWorkDep
 from messagecenter.http.types import DateTimeQuery, IdPath, OffsetQuery, OptionalIdQuery
 from messagecenter.idempotency import service as idempotency
 from messagecenter.models import Business, Conversation, Message
-from messagecenter.sending.compose import Sender, send_message
+from messagecenter.sending.compose import Outgoing, Sender, send_message, send_messages
 
 router = APIRouter(tags=["conversations"])
 
@@ -201,6 +205,98 @@ def send(
     return _sent(session, business, message, idempotency_key)
 
 
+# Not /messages/batch: GET /messages/{message_id} would take that path for a message id.
+@router.post(
+    "/message-batches",
+    response_model=BatchOut,
+    summary="Send many messages at once",
+    response_description="One result per item, in order: queued (with its message) or "
+    "refused (with the error a single send would have answered)",
+)
+def send_batch(
+    body: BatchIn,
+    request: Request,
+    work: UnitOfWorkDep,
+    business: BusinessDep,
+    key: ApiKeyDep,
+    context: ContextDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> BatchOut | JSONResponse:
+    """Queue up to 1,000 messages (each as `POST /messages` takes it, plus an
+    optional notification `category`) in one request and one transaction.
+
+    Answered 200 with a result per item, in the request's order. Each item is held to every
+    rule of a single send on its own: one that is refused (empty or too long, no cell phone,
+    unsubscribed, category switched off, not exactly one of `client_id` and `conversation_id`)
+    is answered with its error code, message and field and sends nothing, and the others still
+    go. Under a hard-stop plan the items are taken in order, each while it fits in what remains
+    of the allowance (as if sent one by one); one that does not fit is refused with
+    `allowance_exhausted`.
+
+    The whole request is refused, and nothing sent, when it is malformed (400, naming the
+    field, e.g. `messages.3.body`), holds more than 1,000 items (400) or more than
+    1 MiB (413), or names a client or conversation this business does not have (404, naming
+    the item). With an `Idempotency-Key`, a retry of the same request within 24 hours sends
+    nothing and answers as the first time did.
+    """
+    session = work.session
+    replay = _replay(session, business, request, body.model_dump_json(), idempotency_key, context)
+    if replay is not None:
+        return replay
+    items = body.messages
+    found_clients = queries.clients_by_id(
+        session, business.id, (m.client_id for m in items if m.client_id is not None)
+    )
+    found_conversations = queries.conversations_by_id(
+        session, business.id, (m.conversation_id for m in items if m.conversation_id is not None)
+    )
+    refused: dict[int, DomainError] = {}
+    outgoing: list[tuple[int, Outgoing]] = []
+    for index, item in enumerate(items):
+        if item.client_id is not None and item.client_id not in found_clients:
+            raise NotFound(
+                f"messages.{index}.client_id: no such client; nothing was sent.",
+                field=f"messages.{index}.client_id",
+            )
+        if item.conversation_id is not None and item.conversation_id not in found_conversations:
+            raise NotFound(
+                f"messages.{index}.conversation_id: no such conversation; nothing was sent.",
+                field=f"messages.{index}.conversation_id",
+            )
+        if (item.client_id is None) == (item.conversation_id is None):
+            refused[index] = InvalidInput(
+                "Give exactly one of client_id or conversation_id.", field="client_id"
+            )
+            continue
+        outgoing.append(
+            (
+                index,
+                Outgoing(
+                    item.body,
+                    client=found_clients.get(item.client_id or 0),
+                    conversation=found_conversations.get(item.conversation_id or 0),
+                    media_urls=tuple(str(u) for u in item.media_urls),
+                    category=item.category,
+                ),
+            )
+        )
+    results = send_messages(
+        session,
+        business,
+        [each for _, each in outgoing],
+        sender=Sender.api_key(key.id),
+        at=context.clock.now(),
+    )
+    outcomes: dict[int, Message | DomainError] = dict(refused)
+    outcomes.update({index: result for (index, _), result in zip(outgoing, results, strict=True)})
+    out = _batch_out(session, business, [outcomes[i] for i in range(len(items))])
+    if idempotency_key is not None:
+        idempotency.store_response(
+            session, business.id, idempotency_key, 200, out.model_dump(mode="json")
+        )
+    return out
+
+
 @router.get("/messages/{message_id}", response_model=MessageOut)
 def get_message(message_id: IdPath, session: SessionDep, business: BusinessDep) -> MessageOut:
     message = queries.get_message(session, business.id, message_id)
@@ -247,3 +343,28 @@ def _sent(
             session, business.id, idempotency_key, 201, out.model_dump(mode="json")
         )
     return out
+
+
+def _batch_out(
+    session: Session, business: Business, outcomes: list[Message | DomainError]
+) -> BatchOut:
+    """The batch's answer: each queued message presented (sender names in one query for them
+    all), each refusal as the error a single send would have answered."""
+    queued = [m for m in outcomes if isinstance(m, Message)]
+    presented = iter(present.messages_out(session, queued))
+    results = []
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, Message):
+            warning = present.foreign_number_warning(business, outcome.to_phone)
+            results.append(
+                BatchItemOut(
+                    index=index,
+                    status="queued",
+                    message=next(presented),
+                    warnings=[warning] if warning else [],
+                )
+            )
+        else:
+            error = ItemError(code=outcome.code, message=outcome.message, field=outcome.field)
+            results.append(BatchItemOut(index=index, status="refused", error=error))
+    return BatchOut(queued=len(queued), refused=len(outcomes) - len(queued), results=results)

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool, StrictInt
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StrictBool,
+    StrictInt,
+)
 
 from messagecenter.clients.schemas import SubscriptionOut
 from messagecenter.models.ids import MAX_ID
@@ -13,6 +21,8 @@ from messagecenter.models.ids import MAX_ID
 # The 1,600-character limit is checked after CRLF becomes LF (by the service, with a clear
 # message); the schema only bounds what is worth reading.
 MAX_BODY = 3200
+# Messages in one batch send (the request's 1 MiB limit applies too).
+MAX_BATCH = 1000
 
 
 class SenderOut(BaseModel):
@@ -96,3 +106,58 @@ class SentOut(BaseModel):
 
 class MessagePage(BaseModel):
     items: list[MessageOut]
+
+
+def _integral(value: object) -> object:
+    """JSON has one number type: 907.0 is the integer its schema says (a string, a bool or
+    907.5 still is not)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# The bounds before the validator, so that the document states them (minimum, maximum).
+JsonId = Annotated[StrictInt, Field(ge=1, le=MAX_ID), BeforeValidator(_integral)]
+
+
+class BatchMessageIn(MessageIn):
+    """One message of a batch: a client (by profile) or a conversation, as a single send."""
+
+    client_id: JsonId | None = None
+    conversation_id: JsonId | None = None
+
+    category: Literal["reminders", "account", "marketing"] | None = Field(
+        default=None,
+        description="a notification category: refused for a client who switched it off",
+    )
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[BatchMessageIn] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description=f"1 to {MAX_BATCH:,} messages (and at most 1 MiB of JSON); split a larger "
+        "send into several requests",
+    )
+
+
+class ItemError(BaseModel):
+    code: str = Field(description="as a single send's error: e.g. client_unsubscribed")
+    message: str = Field(description="what happened and what to do, in words")
+    field: str | None = Field(default=None, description="the item's field to fix, if any")
+
+
+class BatchItemOut(BaseModel):
+    index: int = Field(description="the item's position in `messages`, from 0")
+    status: Literal["queued", "refused"]
+    message: MessageOut | None = Field(default=None, description="the queued message")
+    error: ItemError | None = Field(default=None, description="why it was refused")
+    warnings: list[str] = Field(default_factory=list)
+
+
+class BatchOut(BaseModel):
+    queued: int
+    refused: int
+    results: list[BatchItemOut] = Field(description="one per item, in the request's order")
