@@ -25,7 +25,7 @@ from messagecenter.models.message import (
     DISPATCH_PENDING,
     SENDER_CARRIER,
 )
-from messagecenter.sending.compose import Sender, send_message
+from messagecenter.sending.compose import Outgoing, Sender, send_message, send_messages
 from tests.factories import SetUp, make_business, make_client, text_from
 
 CLIENT_PHONE = "+12125550142"
@@ -525,3 +525,128 @@ def test_concurrent_sends_never_pass_a_hard_stop(
                 )
             )
             assert queued == allowance
+
+
+# ---------------------------------------------------------------------------- batches
+
+
+def test_a_batch_that_fits_is_counted_whole_and_warns_once(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup = make_business(session, context.carrier, clock.now(), allowance=10)
+
+    refusals = usage.reserve_outbound_many(session, setup.business, [1, 3, 1, 3], clock.now())
+
+    assert refusals == [None, None, None, None]
+    summary = usage.summarize(session, setup.business, clock.now())
+    assert (summary.used, summary.outbound_units) == (8, 8)
+    assert [(w.data["percent"], w.data["used"]) for w in _warnings(session)] == [(80, 8)]
+
+
+def test_a_batch_past_a_hard_stop_is_taken_in_order_while_each_fits(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup = make_business(session, context.carrier, clock.now(), allowance=5)
+    usage.reserve_outbound(session, setup.business, 1, clock.now())
+
+    refusals = usage.reserve_outbound_many(session, setup.business, [1, 3, 3, 1, 1], clock.now())
+
+    # 1 (2 used), 3 (5 used), then nothing fits: each refusal says what it saw.
+    assert refusals[:2] == [None, None]
+    assert all(isinstance(r, AllowanceExhausted) for r in refusals[2:])
+    messages = [r.message for r in refusals[2:] if r is not None]
+    assert "5 of 5 units used this period and this message needs 3" in messages[0]
+    assert "5 of 5 units used this period and this message needs 1" in messages[1]
+    assert "2026-12-01" in messages[0]
+    assert _used(session, setup.business, clock.now()) == 5
+    assert [w.data["percent"] for w in _warnings(session)] == [100]
+
+
+def test_a_later_smaller_message_still_fits_after_a_refused_picture(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup = make_business(session, context.carrier, clock.now(), allowance=3)
+
+    refusals = usage.reserve_outbound_many(session, setup.business, [1, 3, 1, 1], clock.now())
+
+    assert [r is None for r in refusals] == [True, False, True, True]
+    assert _used(session, setup.business, clock.now()) == 3
+
+
+def test_allow_overage_counts_a_whole_batch_past_the_allowance(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup = make_business(
+        session, context.carrier, clock.now(), allowance=2, policy="allow_overage", price="0.10"
+    )
+
+    refusals = usage.reserve_outbound_many(session, setup.business, [1, 3, 1], clock.now())
+
+    assert refusals == [None, None, None]
+    summary = usage.summarize(session, setup.business, clock.now())
+    assert (summary.used, summary.overage_units) == (5, 3)
+
+
+def test_an_empty_batch_counts_nothing(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    setup = make_business(session, context.carrier, clock.now(), allowance=2)
+    assert usage.reserve_outbound_many(session, setup.business, [], clock.now()) == []
+    assert _used(session, setup.business, clock.now()) == 0
+
+
+def test_concurrent_batches_never_pass_a_hard_stop(
+    committed_context: AppContext, clock: FrozenClock
+) -> None:
+    """Batches released together, each in its own transaction and connection: together they
+    queue exactly the allowance, every unit counted is a message queued, and each batch took
+    its messages in order (a refused one is never followed by a queued one of the same size)."""
+    context = committed_context
+    allowance = 10
+    at = datetime(2027, 1, 15, 15, 0, tzinfo=UTC)
+    with session_scope(context.sessions) as session:
+        setup = make_business(session, context.carrier, clock.now(), allowance=allowance)
+        clients = [
+            make_client(
+                session,
+                setup.business,
+                clock.now(),
+                first_name=f"Batch{i}",
+                cell_phone=f"+1646555{200 + i:04d}",
+            )
+            for i in range(16)
+        ]
+        business_id = setup.business.id
+        client_ids = [c.id for c in clients]
+    batches = [client_ids[i : i + 4] for i in range(0, 16, 4)]  # 4 batches of 4 texts
+    barrier = threading.Barrier(len(batches))
+
+    def send(ids: list[int]) -> list[bool]:
+        barrier.wait(timeout=30)
+        with session_scope(context.sessions) as session:
+            business = session.get(Business, business_id)
+            assert business is not None
+            found = [session.get(Client, i) for i in ids]
+            results = send_messages(
+                session,
+                business,
+                [Outgoing(f"Batch {i}", client=c) for i, c in enumerate(found)],
+                sender=Sender.automated(),
+                at=at,
+            )
+        for result in results:
+            assert isinstance(result, Message | AllowanceExhausted), result
+        return [isinstance(r, Message) for r in results]
+
+    with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+        outcomes = list(pool.map(send, batches))
+
+    assert sum(sum(queued) for queued in outcomes) == allowance
+    for queued in outcomes:  # in order: all of a batch's texts that went come first
+        assert queued == sorted(queued, reverse=True)
+    with session_scope(context.sessions) as session:
+        business = session.get(Business, business_id)
+        assert business is not None
+        summary = usage.summarize(session, business, at)
+        assert (summary.used, summary.outbound_units) == (allowance, allowance)
+        assert _outbound_count(session, business_id) == allowance
