@@ -1,0 +1,334 @@
+"""Queueing benchmark: messages created (checked, counted, inserted as queued) per second,
+one per transaction through `send_message` against batches through `send_messages`, and
+optionally through the API's batch endpoint on a real `messagecenter serve`.
+
+    python -m bench.queueing                          # SQLite, 20,000 messages
+    python -m bench.queueing --db postgresql --api    # PostgreSQL, also over HTTP
+
+Every message goes to a distinct client (a new conversation each: the costliest case), from
+one business on a hard-stop plan with room to spare (so the allowance is checked and counted
+each time). Prints msg/s for each way beside the target (1,000 msg/s, issue #12) as a ratio
+and the machine's speed (bench/machine.py's CPU loop, before and after), and writes
+bench/results/<date>-queueing.{json,md}. Nothing is dispatched in (a) and (b): no dispatcher
+runs. With --api the server's own dispatcher drains to the simulator while the batches
+arrive, as it would in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
+
+from messagecenter.businesses.service import NewBusiness, create_business
+from messagecenter.clock import SystemClock
+from messagecenter.config import Settings
+from messagecenter.context import AppContext, build_context
+from messagecenter.conversations.queries import clients_by_id
+from messagecenter.db import session_scope
+from messagecenter.migrate import upgrade
+from messagecenter.models import Business, Client, Message
+from messagecenter.numbers.service import enable_messaging, suggest_numbers
+from messagecenter.sending.compose import Outgoing, Sender, send_message, send_messages
+
+try:  # the house's machine report (bench/machine.py), when this checkout has it
+    from bench.machine import cpu_speed, describe
+except ImportError:  # pragma: no cover - the same fixed loop, kept here until it lands
+
+    def cpu_speed(runs: int = 5) -> dict[str, float]:
+        best = float("inf")
+        for _ in range(runs):
+            started = time.perf_counter()
+            total = 0
+            for i in range(2_000_000):
+                total += i * i % 7
+            best = min(best, time.perf_counter() - started)
+        return {"loop_mops": round(2 / best, 2), "loop_ms": round(best * 1000, 1), "runs": runs}
+
+    def describe(speed: dict[str, float] | None = None) -> dict[str, object]:
+        return {"cores": os.cpu_count(), "cpu_speed": speed or cpu_speed()}
+
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_MSG_S = 1000.0  # issue #12: send_message and the API's send, batch form, on SQLite
+BODY = "Hi! Your class tomorrow at 9:00 is confirmed. Reply STOP to opt out."
+
+
+@dataclass
+class Run:
+    database: str
+    way: str  # "send_message, 1 per transaction", "send_messages, batches of 500", "API ..."
+    messages: int
+    seconds: float
+    msg_per_s: float
+    ratio_to_target: float
+    stored: int  # messages of the business found queued (or further) afterwards
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--db", default="sqlite", help="sqlite, postgresql or both: sqlite,postgresql"
+    )
+    parser.add_argument("--messages", type=int, default=20_000, help="per way")
+    parser.add_argument("--batch", type=int, default=500, help="messages per send_messages call")
+    parser.add_argument("--api", action="store_true", help="also POST /api/v1/message-batches")
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    args = parser.parse_args()
+    before = cpu_speed()
+    print(f"machine: CPU loop {before['loop_mops']} M iterations/s (bench/machine.py)")
+    runs: list[Run] = []
+    for database in args.db.split(","):
+        url, drop = _fresh_database(database, args.pg_url)
+        try:
+            runs.extend(_bench(database, url, args))
+        finally:
+            drop()
+    after = cpu_speed()
+    report = _report(runs, before, after, args)
+    print(report)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
+    (out / f"{stamp}-queueing.md").write_text(report)
+    (out / f"{stamp}-queueing.json").write_text(
+        json.dumps(
+            {
+                "target_msg_per_s": TARGET_MSG_S,
+                "machine": describe(before),
+                "cpu_speed_after": after,
+                "args": vars(args),
+                "results": [asdict(r) for r in runs],
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def _bench(database: str, url: str, args: argparse.Namespace) -> list[Run]:
+    ways = 3 if args.api else 2
+    business_id, api_key, client_ids = _seed(url, args.messages * ways)
+    context = build_context(Settings(database_url=url))
+    n = args.messages
+    runs = [
+        _timed(database, "send_message, 1 per transaction", n, context, business_id,
+               lambda: _one_by_one(context, business_id, client_ids[:n])),
+        _timed(database, f"send_messages, batches of {args.batch}", n, context, business_id,
+               lambda: _batches(context, business_id, client_ids[n : 2 * n], args.batch)),
+    ]  # fmt: skip
+    if args.api:
+        ids = client_ids[2 * n : 3 * n]
+        runs.append(
+            _timed(database, f"API batch, {args.batch} a request", n, context, business_id,
+                   lambda: _api(url, api_key, ids, args.batch))
+        )  # fmt: skip
+    context.engine.dispose()
+    return runs
+
+
+def _timed(
+    database: str,
+    way: str,
+    messages: int,
+    context: AppContext,
+    business_id: int,
+    work: Callable[[], float | None],
+) -> Run:
+    """Time `work` (or take the seconds it measured itself, past its own setup)."""
+    before = _stored(context, business_id)
+    started = time.perf_counter()
+    measured = work()
+    seconds = measured if measured is not None else time.perf_counter() - started
+    stored = _stored(context, business_id) - before
+    rate = messages / seconds
+    run = Run(database, way, messages, round(seconds, 2), round(rate, 1),
+              round(rate / TARGET_MSG_S, 2), stored)  # fmt: skip
+    print(f"  {database:10} {way:36} {rate:8.0f} msg/s  ratio to {TARGET_MSG_S:.0f}: "
+          f"{run.ratio_to_target:.2f}  ({stored:,} stored in {seconds:.1f} s)")  # fmt: skip
+    return run
+
+
+def _one_by_one(context: AppContext, business_id: int, client_ids: list[int]) -> None:
+    """As the API's single send does it: load the client, send, commit, per message."""
+    sender = Sender.automated()
+    for client_id in client_ids:
+        with session_scope(context.sessions) as session:
+            business = session.get(Business, business_id)
+            client = session.get(Client, client_id)
+            assert business is not None and client is not None
+            send_message(session, business, body=BODY, sender=sender, client=client,
+                         at=SystemClock().now())  # fmt: skip
+
+
+def _batches(context: AppContext, business_id: int, client_ids: list[int], size: int) -> None:
+    """As a bulk send would: the batch's clients in one query, one send_messages, commit."""
+    sender = Sender.automated()
+    for chunk in range(0, len(client_ids), size):
+        with session_scope(context.sessions) as session:
+            business = session.get(Business, business_id)
+            assert business is not None
+            clients = clients_by_id(session, business_id, client_ids[chunk : chunk + size])
+            outgoing = [Outgoing(BODY, client=c) for c in clients.values()]
+            results = send_messages(session, business, outgoing, sender=sender,
+                                    at=SystemClock().now())  # fmt: skip
+            refused = [r for r in results if not isinstance(r, Message)]
+            assert not refused, refused[0]
+
+
+def _api(url: str, api_key: str, client_ids: list[int], size: int) -> float:
+    """POST /api/v1/message-batches to `messagecenter serve` (its dispatcher running), one
+    request at a time; the seconds from the first request to the last answer."""
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MESSAGECENTER_DATABASE_URL": url, "MESSAGECENTER_PUBLIC_URL": base_url,
+           "MESSAGECENTER_SECRET_KEY": "bench"}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "messagecenter.cli", "serve", "--port", str(port)],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        with httpx.Client(base_url=base_url, timeout=120) as http:
+            _wait_until_up(http)
+            headers = {"Authorization": f"Bearer {api_key}"}
+            started = time.perf_counter()
+            for chunk in range(0, len(client_ids), size):
+                items = [{"client_id": i, "body": BODY} for i in client_ids[chunk : chunk + size]]
+                answer = http.post("/api/v1/message-batches", json={"messages": items},
+                                   headers=headers)  # fmt: skip
+                answer.raise_for_status()
+                assert answer.json()["refused"] == 0, answer.text[:500]
+            return time.perf_counter() - started
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def _seed(url: str, clients: int) -> tuple[int, str, list[int]]:
+    """One business on the simulator with an SMS number, a hard-stop plan with room to spare,
+    and `clients` clients with distinct cell phones."""
+    from argon2 import PasswordHasher
+
+    from messagecenter.staff import service as staff
+
+    staff._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # setup only
+    upgrade(url)
+    context = build_context(Settings(database_url=url))
+    at = SystemClock().now()
+    with session_scope(context.sessions) as session:
+        created = create_business(
+            session,
+            NewBusiness("Bench studio", "US", "America/New_York", "+12125550100", 10**9,
+                        "hard_stop", Decimal(0), "queueing@studio.example"),
+            at,
+        )  # fmt: skip
+        chosen = suggest_numbers(session, created.business, context.carrier)[0]
+        enable_messaging(session, created.business, context.carrier, chosen, "http://bench", at)
+        business_id = created.business.id
+        rows = [
+            {"business_id": business_id, "first_name": f"Client {i}", "last_name": "Bench",
+             "cell_phone": f"+1646{i:07d}", "sms_reminders": True, "sms_account": True,
+             "sms_marketing": False, "created_at": at, "updated_at": at}
+            for i in range(clients)
+        ]  # fmt: skip
+        for chunk in range(0, clients, 5000):
+            session.execute(insert(Client), rows[chunk : chunk + 5000])
+        ids = list(
+            session.scalars(
+                select(Client.id).where(Client.business_id == business_id).order_by(Client.id)
+            )
+        )
+        api_key = created.api_key
+    context.engine.dispose()
+    return business_id, api_key, ids
+
+
+def _stored(context: AppContext, business_id: int) -> int:
+    with context.sessions() as session:
+        return int(
+            session.scalar(
+                select(func.count()).select_from(Message).where(Message.business_id == business_id)
+            )
+            or 0
+        )
+
+
+def _fresh_database(database: str, pg_url: str) -> tuple[str, Callable[[], None]]:
+    if database == "sqlite":
+        path = Path(tempfile.mkdtemp(prefix="mc-queueing-")) / "bench.db"
+        return f"sqlite:///{path}", lambda: None
+    name = f"mc_queueing_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(pg_url).set(database=name).render_as_string(hide_password=False), drop
+
+
+def _report(
+    runs: list[Run], before: dict[str, float], after: dict[str, float], args: argparse.Namespace
+) -> str:
+    lines = [
+        f"# Queueing ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        f"{args.messages:,} messages per way, each to a distinct client (a new conversation), "
+        f"one business on a hard-stop plan. Target: {TARGET_MSG_S:,.0f} msg/s (issue #12). "
+        f"Machine: CPU loop {before['loop_mops']} M iterations/s before, "
+        f"{after['loop_mops']} after (bench/machine.py); load average {os.getloadavg()[0]:.2f}.",
+        "",
+        "| database | way | msg/s | ratio to target | seconds | stored |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r.database} | {r.way} | {r.msg_per_s:,.0f} | {r.ratio_to_target:.2f} | "
+            f"{r.seconds} | {r.stored:,} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until_up(http: httpx.Client) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if http.get("/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the server did not start within 60 s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
