@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from messagecenter.businesses import usage
@@ -122,9 +122,11 @@ def report(out: Outbound, word: str, code: int | None = None, **kw: Any) -> Stat
 
 
 def receive(context: AppContext, status_report: StatusReport) -> bool:
-    """The report in its own unit of work (reports.py writes several in one)."""
+    """The report in its own unit of work, through the batch path reports.py takes (a plain
+    report on its bulk statements, any other on record_status)."""
     with session_scope(context.sessions) as session:
-        return service.record_status(session, status_report, context.clock.now())
+        [new] = service.record_statuses(session, [status_report], context.clock.now())
+        return new
 
 
 @pytest.fixture
@@ -139,6 +141,134 @@ def live_events(monkeypatch: pytest.MonkeyPatch) -> list[LiveEvent]:
 
     monkeypatch.setattr(service, "queue_event_on_commit", record)
     return raised
+
+
+# ---------------------------------------------------------------------------- batches
+
+
+def test_a_batch_of_reports_moves_each_message_forward_in_arrival_order(
+    session: Session, context: AppContext, clock: FrozenClock, live_events: list[LiveEvent]
+) -> None:
+    first = queue_outbound(session, context, clock.now())
+    second = queue_outbound(session, context, clock.now())
+    batch = [
+        report(first, "sent"),
+        report(second, "delivered"),
+        report(first, "delivered"),
+        report(second, "sent"),  # late: stored, changes nothing
+        report(first, "sent"),  # a replay within the batch
+    ]
+    with session_scope(context.sessions) as unit:
+        assert service.record_statuses(unit, batch, clock.now()) == [True] * 4 + [False]
+
+    assert load(session, first.message_id).status == "delivered"
+    assert load(session, second.message_id).status == "delivered"
+    assert event_statuses(session, first.message_id) == ["sent", "delivered"]
+    assert sorted(event_statuses(session, second.message_id)) == ["delivered", "sent"]
+    assert [(e.data["message_id"], e.data["status"]) for e in live_events] == [
+        (first.message_id, "delivered"),
+        (second.message_id, "delivered"),
+    ]
+
+
+def _state(session: Session, outs: list[Outbound]) -> list[object]:
+    """What status reports can change, for each message of `outs` by its place: its status,
+    state, whether it holds its own sid, its error, its events; and its business's consent
+    records."""
+    session.expire_all()
+    state: list[object] = []
+    for out in outs:
+        m = load(session, out.message_id)
+        consent = session.scalars(
+            select(ConsentRecord.source)
+            .where(ConsentRecord.business_id == out.setup.business.id)
+            .order_by(ConsentRecord.id)
+        ).all()
+        state.append(
+            (
+                m.status,
+                m.dispatch_state,
+                m.carrier_sid == out.sid,
+                m.error_code,
+                m.error_message,
+                sorted(event_statuses(session, out.message_id)),
+                consent,
+            )
+        )
+    return state
+
+
+def test_a_batch_ends_where_the_same_reports_one_by_one_end(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Random batches (plain reports, errors, replays, wrong sids, unknown messages, reports
+    by sid alone) leave exactly what record_status leaves report by report in the same order:
+    the same reports go to two identical sets of messages, one batch for the first set, one
+    by one for the second."""
+    batched_outs = [queue_outbound(session, context, clock.now()) for _ in range(6)]
+    alone_outs = [queue_outbound(session, context, clock.now()) for _ in range(6)]
+    rng = random.Random(12)
+    words = ["sent", "delivered", "undelivered", "failed", "read", "sent", "delivered"]
+    specs = []
+    for n in range(60):
+        word = rng.choice(words)
+        code = rng.choice([None, None, 30003, 21610]) if word in ("undelivered", "failed") else None
+        specs.append((rng.randrange(6), word, code, rng.random(), n))
+
+    def reports_for(outs: list[Outbound]) -> list[StatusReport]:
+        made = []
+        for index, word, code, kind, n in specs:
+            out = outs[index]
+            if kind < 0.1:  # another carrier message's sid
+                made.append(report(out, word, code, sid=f"SMother{n}{out.message_id}"))
+            elif kind < 0.2:  # by sid alone
+                made.append(report(out, word, code, message_id=None))
+            elif kind < 0.25:  # not ours
+                made.append(report(out, word, code, message_id=999_999))
+            else:
+                made.append(report(out, word, code))
+        return made
+
+    with session_scope(context.sessions) as unit:
+        batched = service.record_statuses(unit, reports_for(batched_outs), clock.now())
+    one_by_one = [receive_alone(context, r) for r in reports_for(alone_outs)]
+
+    assert _state(session, batched_outs) == _state(session, alone_outs)
+    assert batched == one_by_one
+    assert any(batched) and not all(batched)
+
+
+def test_plain_reports_cost_the_same_statements_however_many_arrive(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """The common case is written set-wise: a batch of 2 plain reports and one of 8 run the
+    same number of statements (one by one, each report costs several)."""
+    outs = [queue_outbound(session, context, clock.now()) for _ in range(10)]
+
+    def statements_for(batch: list[StatusReport]) -> int:
+        executed: list[str] = []
+
+        def count(*args: object) -> None:
+            executed.append(str(args[2]))
+
+        engine = context.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            with session_scope(context.sessions) as unit:
+                assert all(service.record_statuses(unit, batch, clock.now()))
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(executed)
+
+    few = statements_for([report(out, "sent") for out in outs[:2]])
+    many = statements_for([report(out, "sent") for out in outs[2:]])
+    assert few == many
+    assert all(load(session, out.message_id).status == "sent" for out in outs)
+
+
+def receive_alone(context: AppContext, status_report: StatusReport) -> bool:
+    with session_scope(context.sessions) as session:
+        return service.record_status(session, status_report, context.clock.now())
 
 
 # ---------------------------------------------------------------------------- reordering

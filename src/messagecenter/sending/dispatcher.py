@@ -89,7 +89,7 @@ class Dispatcher:
         clock: Clock,
         public_url: str,
         *,
-        batch_size: int = 20,
+        batch_size: int = 100,
         concurrency: int = 1,
         waits: Waits | None = None,
         rng: random.Random | None = None,
@@ -147,7 +147,7 @@ class Dispatcher:
                     if stopping:
                         break
                     continue
-                done, _ = wait(in_flight, self._renew_every(), FIRST_COMPLETED)
+                done = self._wait_for_free_slots(in_flight)
                 finished = [future.result() for future in done]
                 for future in done:
                     del in_flight[future]
@@ -188,6 +188,20 @@ class Dispatcher:
         for claim in marked:
             metrics.dispatched(claim.due_at, now)
         return marked, waiting
+
+    def _wait_for_free_slots(
+        self, in_flight: dict[Future[CallOutcome], Claimed]
+    ) -> set[Future[CallOutcome]]:
+        """The calls finished once half the slots are free (or none is left in flight): each
+        step is a commit, so a fast carrier gets fewer and larger ones. Returns early, with
+        what has finished, when holds may need renewing."""
+        done: set[Future[CallOutcome]] = set()
+        while len(in_flight) - len(done) > self._concurrency // 2:
+            more, _ = wait(set(in_flight) - done, self._renew_every(), FIRST_COMPLETED)
+            if not more:
+                break
+            done |= more
+        return done or set(wait(in_flight, self._renew_every(), FIRST_COMPLETED)[0])
 
     def _renew_every(self) -> float:
         return self._waits.claim_timeout.total_seconds() / 4

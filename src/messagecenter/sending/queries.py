@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from messagecenter.db import insert_ignore
@@ -20,6 +21,16 @@ from messagecenter.models.message import (
     DISPATCH_PENDING,
     DISPATCH_SENDING,
 )
+
+# The hot path's statements are built once, with bind parameters (a batch's ids expand into
+# its IN list), and run on the session's connection: building and compiling an expression per
+# call cost more than the database's work.
+_messages = cast(Table, Message.__table__)
+_events = cast(Table, MessageStatusEvent.__table__)
+
+
+def _ids() -> Any:
+    return _messages.c.id.in_(bindparam("ids", expanding=True))
 
 
 class DueMessage(NamedTuple):
@@ -33,35 +44,68 @@ class DueMessage(NamedTuple):
     next_attempt_at: datetime | None
 
 
+_LOCK_DUE = (
+    select(*(_messages.c[name] for name in DueMessage._fields))
+    .where(
+        _messages.c.dispatch_state == DISPATCH_PENDING,
+        _messages.c.next_attempt_at <= bindparam("at"),
+    )
+    .order_by(_messages.c.next_attempt_at, _messages.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_HOLD = (
+    update(_messages)
+    .where(_ids())
+    .values(dispatch_state=DISPATCH_HELD, claimed_at=bindparam("at"), updated_at=bindparam("at"))
+)
+_MARK_SENDING = (
+    update(_messages)
+    .where(
+        _ids(),
+        _messages.c.dispatch_state == DISPATCH_HELD,
+        _messages.c.claimed_at.in_(bindparam("held_at", expanding=True)),
+    )
+    .values(
+        dispatch_state=DISPATCH_SENDING,
+        claimed_at=bindparam("at"),  # from now on: when it was handed to the carrier
+        next_attempt_at=bindparam("first_lookup_at"),  # ask the carrier then if no outcome
+        attempts=_messages.c.attempts + 1,
+        updated_at=bindparam("at"),
+    )
+    .returning(_messages.c.id)
+)
+_SIDS_HELD = select(_messages.c.carrier_sid).where(
+    _messages.c.carrier_sid.in_(bindparam("sids", expanding=True))
+)
+_ACCEPT_SENDING = (
+    update(_messages)
+    .where(
+        _messages.c.id == bindparam("message_id"),
+        _messages.c.dispatch_state == DISPATCH_SENDING,
+        _messages.c.carrier_sid.is_(None),
+    )
+    .values(
+        carrier_sid=bindparam("sid"),
+        carrier_sid_from_lookup=False,
+        dispatch_state=DISPATCH_ACCEPTED,
+        updated_at=bindparam("at"),
+    )
+)
+_SIDS_OF = select(_messages.c.id, _messages.c.carrier_sid).where(_ids())
+
+
 def lock_due(session: Session, at: datetime, limit: int) -> list[DueMessage]:
     """Pending messages due by `at`, soonest first, locked: what a carrier call needs. FOR
     UPDATE SKIP LOCKED lets many workers share one PostgreSQL queue; SQLite ignores it (one
     process there, and BEGIN IMMEDIATE serialises writers)."""
-    rows = session.execute(
-        select(
-            Message.id,
-            Message.from_phone,
-            Message.to_phone,
-            Message.body,
-            Message.media_urls,
-            Message.next_attempt_at,
-        )
-        .where(Message.dispatch_state == DISPATCH_PENDING, Message.next_attempt_at <= at)
-        .order_by(Message.next_attempt_at, Message.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    rows = session.connection().execute(_LOCK_DUE, {"at": at, "limit": limit})
     return [DueMessage(*row) for row in rows]
 
 
 def hold(session: Session, message_ids: Sequence[int], at: datetime) -> None:
     """Locked pending messages -> held from `at` (one statement for the batch)."""
-    session.execute(
-        update(Message)
-        .where(Message.id.in_(message_ids))
-        .values(dispatch_state=DISPATCH_HELD, claimed_at=at, updated_at=at)
-        .execution_options(synchronize_session=False)
-    )
+    session.connection().execute(_HOLD, {"ids": list(message_ids), "at": at})
 
 
 def mark_sending(
@@ -74,56 +118,34 @@ def mark_sending(
     """The messages of `message_ids` still held under one of `held_at` -> sending at `at`,
     one attempt more; returns them. The others' holds are not there any more (released,
     maybe taken by another worker)."""
-    return set(
-        session.scalars(
-            update(Message)
-            .where(
-                Message.id.in_(message_ids),
-                Message.dispatch_state == DISPATCH_HELD,
-                Message.claimed_at.in_(held_at),
-            )
-            .values(
-                dispatch_state=DISPATCH_SENDING,
-                claimed_at=at,  # from now on: when it was handed to the carrier
-                next_attempt_at=first_lookup_at,  # when to ask the carrier if no outcome arrives
-                attempts=Message.attempts + 1,
-                updated_at=at,
-            )
-            .returning(Message.id)
-            .execution_options(synchronize_session=False)
-        ).all()
+    rows = session.connection().execute(
+        _MARK_SENDING,
+        {
+            "ids": list(message_ids),
+            "held_at": list(held_at),
+            "at": at,
+            "first_lookup_at": first_lookup_at,
+        },
     )
+    return {message_id for (message_id,) in rows}
 
 
 def held_sids(session: Session, carrier_sids: Collection[str]) -> set[str]:
     """Which of these carrier sids a message holds already."""
-    return set(
-        session.scalars(select(Message.carrier_sid).where(Message.carrier_sid.in_(carrier_sids)))
-    )
+    rows = session.connection().execute(_SIDS_HELD, {"sids": list(carrier_sids)})
+    return {sid for (sid,) in rows}
 
 
 def accept_sending(session: Session, sids: Mapping[int, str], at: datetime) -> set[int]:
     """Messages still sending with no carrier sid take the sid the carrier answered (one
-    statement for the batch); returns those that did. The others (settled meanwhile by a
-    callback or a lookup) take the one-by-one path."""
-    return set(
-        session.scalars(
-            update(Message)
-            .where(
-                Message.id.in_(list(sids)),
-                Message.dispatch_state == DISPATCH_SENDING,
-                Message.carrier_sid.is_(None),
-            )
-            .values(
-                carrier_sid=case(sids, value=Message.id),
-                carrier_sid_from_lookup=False,
-                dispatch_state=DISPATCH_ACCEPTED,
-                updated_at=at,
-            )
-            .returning(Message.id)
-            .execution_options(synchronize_session=False)
-        ).all()
+    executemany for the batch); returns those that hold it now. The others (settled meanwhile
+    by a callback or a lookup) take the one-by-one path."""
+    connection = session.connection()
+    connection.execute(
+        _ACCEPT_SENDING, [{"message_id": m, "sid": sid, "at": at} for m, sid in sids.items()]
     )
+    rows = connection.execute(_SIDS_OF, {"ids": list(sids)})
+    return {message_id for message_id, sid in rows if sid == sids[message_id]}
 
 
 def renew_holds(
@@ -223,6 +245,68 @@ def add_status_event(
         ["message_id", "status"],
     )
     return inserted is not None
+
+
+class ReportedMessage(NamedTuple):
+    """What recording a status report in bulk needs of its message."""
+
+    id: int
+    business_id: int
+    conversation_id: int
+    direction: str
+    dispatch_state: str
+    carrier_sid: str | None
+    carrier_sid_from_lookup: bool
+    status: str
+    error_code: int | None
+    error_message: str | None
+
+
+_LOCK_REPORTED = (
+    select(*(_messages.c[name] for name in ReportedMessage._fields))
+    .where(_ids())
+    .order_by(_messages.c.id)
+    .with_for_update()
+)
+_SET_STATUS = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("message_id"))
+    .values(status=bindparam("status"), updated_at=bindparam("at"))
+)
+_ADD_EVENTS = {
+    name: insert(_events)
+    .on_conflict_do_nothing(index_elements=["message_id", "status"])
+    .returning(_events.c.message_id, _events.c.status)
+    for name, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+}
+
+
+def lock_reported(session: Session, message_ids: Collection[int]) -> dict[int, ReportedMessage]:
+    """The messages status reports name, locked in id order (two processes' batches then
+    never wait on each other's locks)."""
+    if not message_ids:
+        return {}
+    rows = session.connection().execute(_LOCK_REPORTED, {"ids": sorted(message_ids)})
+    return {row.id: ReportedMessage(*row) for row in rows}
+
+
+def add_status_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[tuple[int, str]]:
+    """Keep reported status words in one statement; the (message id, word) pairs that were
+    new (a replay, even of a row earlier in `rows`, adds nothing)."""
+    if not rows:
+        return set()
+    connection = session.connection()
+    inserted = connection.execute(_ADD_EVENTS[connection.dialect.name], list(rows))
+    return {(message_id, word) for message_id, word in inserted}
+
+
+def set_statuses(session: Session, statuses: Mapping[int, str], at: datetime) -> None:
+    """Each message's new status (one executemany)."""
+    if statuses:
+        session.connection().execute(
+            _SET_STATUS,
+            [{"message_id": m, "status": word, "at": at} for m, word in statuses.items()],
+        )
 
 
 def lock_due_lookups(

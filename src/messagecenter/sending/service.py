@@ -240,7 +240,7 @@ def _drop_lookup_sid(session: Session, message: Message, at: datetime) -> None:
     message.error_code = None
     message.error_message = None
     message.updated_at = at
-    _queue_status_event(session, message)
+    _queue_message_status_event(session, message)
 
 
 def record_retry_later(
@@ -293,6 +293,77 @@ def receive_status(sessions: sessionmaker[Session], clock: Clock, report: Status
     unit of work; True when it was new."""
     with session_scope(sessions) as session:
         return record_status(session, report, clock.now())
+
+
+def record_statuses(session: Session, reports: Sequence[StatusReport], at: datetime) -> list[bool]:
+    """Store status reports that arrived together, in order; for each, whether it was new.
+
+    The rules are record_status's, but the common case is written a batch at a time: a
+    message the carrier took under the sid its reports name, none of which reports an error,
+    gets its new status words in one insert and its status in one update for the batch,
+    moved forward along the ladder in arrival order. A message with any other report (an
+    error's consequences, a sid to settle, a given-up message to revive, a report by sid
+    alone) has all of its reports recorded one by one by record_status, in arrival order."""
+    named = queries.lock_reported(
+        session, {r.message_id for r in reports if r.message_id is not None}
+    )
+    quick = {
+        message_id
+        for message_id, m in named.items()
+        if m.direction == DIRECTION_OUTBOUND
+        and m.dispatch_state == DISPATCH_ACCEPTED
+        and m.carrier_sid is not None
+        and not m.carrier_sid_from_lookup
+    }
+    for report in reports:
+        if report.message_id in quick and (
+            report.failure is not None or report.carrier_sid != named[report.message_id].carrier_sid
+        ):
+            quick.discard(report.message_id)
+    new = [False] * len(reports)
+    inserted = queries.add_status_events(
+        session,
+        [
+            {
+                "message_id": r.message_id,
+                "status": r.word,
+                "error_code": r.error_code,
+                "payload": dict(r.payload),
+                "received_at": at,
+            }
+            for r in reports
+            if r.message_id in quick
+        ],
+    )
+    statuses = {message_id: named[message_id].status for message_id in quick}
+    for index, report in enumerate(reports):
+        message_id = report.message_id
+        if message_id not in quick or (message_id, report.word) not in inserted:
+            continue
+        inserted.discard((message_id, report.word))  # its replays later in the batch are not new
+        new[index] = True
+        if report.status is not None and status.can_advance(statuses[message_id], report.status):
+            statuses[message_id] = report.status
+    changed = {m: word for m, word in statuses.items() if word != named[m].status}
+    queries.set_statuses(session, changed, at)
+    for message_id, word in changed.items():
+        m = named[message_id]
+        _queue_status_event(
+            session,
+            m.business_id,
+            message_id,
+            m.conversation_id,
+            word,
+            m.error_code,
+            m.error_message,
+        )
+    # The rest one by one in arrival order. The messages they name are locked already (in id
+    # order, above); only a report by sid alone (no id: a callback URL from before our ids)
+    # locks its message now, out of that order.
+    for index, report in enumerate(reports):
+        if report.message_id not in quick:
+            new[index] = record_status(session, report, at)
+    return new
 
 
 def record_status(session: Session, report: StatusReport, at: datetime) -> bool:
@@ -381,21 +452,42 @@ def _advance(
         message.error_message = (failure.reason or detail or "")[:300]
     elif new_status == status.FAILED and detail:
         message.error_message = detail[:300]
-    _queue_status_event(session, message)
+    _queue_message_status_event(session, message)
 
 
-def _queue_status_event(session: Session, message: Message) -> None:
+def _queue_message_status_event(session: Session, message: Message) -> None:
+    _queue_status_event(
+        session,
+        message.business_id,
+        message.id,
+        message.conversation_id,
+        message.status,
+        message.error_code,
+        message.error_message,
+    )
+
+
+def _queue_status_event(
+    session: Session,
+    business_id: int,
+    message_id: int,
+    conversation_id: int,
+    word: str,
+    error_code: int | None,
+    error_message: str | None,
+) -> None:
+    """The staff pages' live update for a message's new status (sent after commit)."""
     queue_event_on_commit(
         session,
         LiveEvent(
-            message.business_id,
+            business_id,
             "message.status",
             {
-                "message_id": message.id,
-                "conversation_id": message.conversation_id,
-                "status": message.status,
-                "error_code": message.error_code,
-                "error_message": message.error_message,
+                "message_id": message_id,
+                "conversation_id": conversation_id,
+                "status": word,
+                "error_code": error_code,
+                "error_message": error_message,
             },
         ),
     )
