@@ -1387,6 +1387,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-contract", action="store_true", help="do not check requests against the spec"
     )
+    parser.add_argument(
+        "--send-delay-ms", type=int, default=0, help="answer each Messages create this late"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     fake = FakeTwilio(
@@ -1396,6 +1399,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
     )
+    fake.delay_sends(args.send_delay_ms / 1000)
     try:  # around the print too: a Ctrl+C right after it must still end cleanly
         with fake:
             print(fake.base_url, flush=True)

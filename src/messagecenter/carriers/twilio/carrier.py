@@ -65,7 +65,10 @@ class TwilioCarrier:
                 "MESSAGECENTER_CARRIER=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
             )
         self._http = ConfiguredHttpClient(
-            settings.twilio_api_url, connect_timeout=connect_timeout, read_timeout=read_timeout
+            settings.twilio_api_url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            connections=settings.dispatch_concurrency,
         )
         self._client = Client(
             settings.twilio_account_sid, settings.twilio_auth_token, http_client=self._http

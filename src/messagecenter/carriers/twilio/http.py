@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from requests.adapters import HTTPAdapter
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
@@ -18,7 +19,12 @@ from messagecenter.config import TWILIO_API_URL
 
 class ConfiguredHttpClient(TwilioHttpClient):  # type: ignore[misc]  # untyped SDK
     def __init__(
-        self, base_url: str, *, connect_timeout: float = 5.0, read_timeout: float = 15.0
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 15.0,
+        connections: int = 10,
     ) -> None:
         if connect_timeout <= 0 or read_timeout <= 0:
             raise ValueError("Twilio timeouts must be positive")
@@ -28,6 +34,11 @@ class ConfiguredHttpClient(TwilioHttpClient):  # type: ignore[misc]  # untyped S
         self.timeout = (connect_timeout, read_timeout)
         self._base_url = base_url.rstrip("/")
         self._local = threading.local()
+        # One kept-alive connection per carrier call in flight (the dispatcher's concurrency;
+        # requests keeps 10 a host by default and drops the rest after each call).
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(10, connections))
+        for scheme in ("https://", "http://"):
+            self.session.mount(scheme, adapter)
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         if url.startswith(TWILIO_API_URL):
