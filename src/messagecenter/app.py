@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -13,11 +13,17 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from messagecenter import __version__, metrics
 from messagecenter.businesses.routes import router as business_router
 from messagecenter.carriers.simulator.routes import router as simulator_router
+from messagecenter.carriers.twilio.carrier import SMS_PATH, STATUS_PATH
+from messagecenter.carriers.twilio.routes import inbound_sms, status_callback
 from messagecenter.carriers.twilio.routes import router as twilio_router
 from messagecenter.clients.routes import router as clients_router
 from messagecenter.config import Settings
@@ -27,6 +33,7 @@ from messagecenter.events import PostgresListener, libpq_dsn
 from messagecenter.http.body_limits import BodyLimits
 from messagecenter.http.errors import ERROR_RESPONSES, install_error_handlers
 from messagecenter.http.input_checks import RefuseNul
+from messagecenter.http.lean_front import LeanFrontApp
 from messagecenter.http.security_headers import SecurityHeaders
 from messagecenter.http.server_errors import CompleteServerErrors
 from messagecenter.intake.service import MAX_ATTEMPTS
@@ -43,6 +50,18 @@ from messagecenter.web.routes import router as web_router
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
+
+# What every response of ours passes through, innermost first, on the full app and on the
+# webhooks' lean one alike. CompleteServerErrors: an unexpected error still ends in a
+# complete 500. BodyLimits: a body over its limit is a 413 before any layer reads it.
+# SecurityHeaders: every response carries them, a 413 or 500 too. RequestLog, outermost of
+# all: a request id for every log line, one line per request (logs.py).
+EDGE_MIDDLEWARE: tuple[Callable[[ASGIApp], ASGIApp], ...] = (
+    CompleteServerErrors,
+    BodyLimits,
+    SecurityHeaders,
+    RequestLog,
+)
 
 
 def create_app(
@@ -94,7 +113,7 @@ def create_app(
             context.intake.close()
             metrics.process_ended()
 
-    app = FastAPI(
+    app = LeanFrontApp(
         title="Message Center",
         version=__version__,
         description="Two-way SMS between small businesses and their clients.",
@@ -116,14 +135,10 @@ def create_app(
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     install_error_handlers(app)
-    # Added last, so outermost of ours: an unexpected error still ends in a complete 500.
-    app.add_middleware(CompleteServerErrors)
-    # Outside even that: a body over its limit is a 413 before any layer reads it.
-    app.add_middleware(BodyLimits)
-    # Outermost: every response of ours carries the security headers, a 413 or 500 too.
-    app.add_middleware(SecurityHeaders)
-    # Outermost of all: a request id for every log line, one line per request (logs.py).
-    app.add_middleware(RequestLog)
+    for middleware in EDGE_MIDDLEWARE:  # innermost first: the last added is outermost
+        app.add_middleware(middleware)
+    # Twilio's webhooks skip all of the above but the edge (http/lean_front.py).
+    app.put_in_front(_webhook_app(context), [("POST", SMS_PATH), ("POST", STATUS_PATH)])
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(clients_router)
@@ -160,6 +175,21 @@ def create_app(
         return JSONResponse({"status": "ok", "database": "ok"})
 
     return app
+
+
+def _webhook_app(context: AppContext) -> Starlette:
+    """Twilio's two webhooks as plain Starlette routes to the same endpoints the full app
+    mounts (kept there for their other methods' 405), behind the same edge middlewares. The
+    endpoints read the process context from `request.app.state`."""
+    lean = Starlette(
+        routes=[
+            Route(SMS_PATH, inbound_sms, methods=["POST"]),
+            Route(STATUS_PATH, status_callback, methods=["POST"]),
+        ],
+        middleware=[Middleware(m) for m in reversed(EDGE_MIDDLEWARE)],  # outermost first
+    )
+    lean.state.context = context
+    return lean
 
 
 def create_app_from_env() -> FastAPI:
