@@ -1,17 +1,17 @@
 """Queueing benchmark: messages created (checked, counted, inserted as queued) per second,
 one per transaction through `send_message` against batches through `send_messages`, and
-optionally through the API's batch endpoint on a real `messagecenter serve`.
+optionally (--ways ...,api) through the API's batch endpoint on a real `messagecenter serve`.
 
     python -m bench.queueing                          # SQLite, 20,000 messages
-    python -m bench.queueing --db postgresql --api    # PostgreSQL, also over HTTP
+    python -m bench.queueing --db postgresql --ways single,batch,api  # also over HTTP
 
 Every message goes to a distinct client (a new conversation each: the costliest case), from
 one business on a hard-stop plan with room to spare (so the allowance is checked and counted
 each time). Prints msg/s for each way beside the target (1,000 msg/s, issue #12) as a ratio
 and the machine's speed (bench/machine.py's CPU loop, before and after), and writes
-bench/results/<date>-queueing.{json,md}. Nothing is dispatched in (a) and (b): no dispatcher
-runs. With --api the server's own dispatcher drains to the simulator while the batches
-arrive, as it would in production.
+bench/results/<date>-queueing.{json,md}. No dispatcher runs beside send_message and
+send_messages; through the API the server's own dispatcher drains to the simulator while the
+batches arrive, as it would in production.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -88,7 +89,12 @@ def main() -> int:
     )
     parser.add_argument("--messages", type=int, default=20_000, help="per way")
     parser.add_argument("--batch", type=int, default=500, help="messages per send_messages call")
-    parser.add_argument("--api", action="store_true", help="also POST /api/v1/message-batches")
+    parser.add_argument(
+        "--ways",
+        default="single,batch",
+        help="any of single (send_message), batch (send_messages), api (POST "
+        "/api/v1/message-batches on a real serve)",
+    )
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
@@ -124,22 +130,29 @@ def main() -> int:
 
 
 def _bench(database: str, url: str, args: argparse.Namespace) -> list[Run]:
-    ways = 3 if args.api else 2
-    business_id, api_key, client_ids = _seed(url, args.messages * ways)
+    ways = [w for w in ("single", "batch", "api") if w in args.ways.split(",")]
+    business_id, api_key, client_ids = _seed(url, args.messages * len(ways))
     context = build_context(Settings(database_url=url))
     n = args.messages
-    runs = [
-        _timed(database, "send_message, 1 per transaction", n, context, business_id,
-               lambda: _one_by_one(context, business_id, client_ids[:n])),
-        _timed(database, f"send_messages, batches of {args.batch}", n, context, business_id,
-               lambda: _batches(context, business_id, client_ids[n : 2 * n], args.batch)),
-    ]  # fmt: skip
-    if args.api:
-        ids = client_ids[2 * n : 3 * n]
-        runs.append(
-            _timed(database, f"API batch, {args.batch} a request", n, context, business_id,
-                   lambda: _api(url, api_key, ids, args.batch))
-        )  # fmt: skip
+    work: dict[str, tuple[str, Callable[[list[int]], float | None]]] = {
+        "single": (
+            "send_message, 1 per transaction",
+            lambda ids: _one_by_one(context, business_id, ids),
+        ),
+        "batch": (
+            f"send_messages, batches of {args.batch}",
+            lambda ids: _batches(context, business_id, ids, args.batch),
+        ),
+        "api": (
+            f"API batch, {args.batch} a request",
+            lambda ids: _api(url, api_key, ids, args.batch),
+        ),
+    }
+    runs = []
+    for k, way in enumerate(ways):
+        ids = client_ids[k * n : (k + 1) * n]  # distinct clients for each way
+        name, run = work[way]
+        runs.append(_timed(database, name, n, context, business_id, partial(run, ids)))
     context.engine.dispose()
     return runs
 
