@@ -78,7 +78,13 @@ def build_context(
             settings, clock, deliver_inbound, sessions, rng, deliver_status=reports.record_reports
         )
     dispatcher = Dispatcher(
-        sessions, carrier, clock, settings.public_url, waits=outbox_waits(settings), rng=rng
+        sessions,
+        carrier,
+        clock,
+        settings.public_url,
+        concurrency=settings.dispatch_concurrency,
+        waits=outbox_waits(settings),
+        rng=rng,
     )
     worker = BackgroundWorker(intake, dispatcher, carrier, sessions, clock)
     return AppContext(

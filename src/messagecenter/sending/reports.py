@@ -1,7 +1,7 @@
 """Carrier status reports that arrive together are written in one transaction.
 
 Twilio's status callbacks (an async route: `receive`) and the simulated carrier's reports (a
-list from its tick: `record_reports`) are recorded by `service.record_status`, many in one
+list from its tick: `record_reports`) are recorded by `service.record_statuses`, many in one
 session and one commit, on one thread (intake/batching.py): a callback is answered only after
 the commit that holds its report. If a batch fails, each report is written alone, so a report
 that cannot be stored fails only its own request (Twilio then retries it).
@@ -24,7 +24,7 @@ from messagecenter.carriers.base import StatusReport
 from messagecenter.clock import Clock
 from messagecenter.db import session_scope
 from messagecenter.intake.batching import Batcher, each_alone_if_the_batch_fails
-from messagecenter.sending.service import record_status
+from messagecenter.sending.service import record_statuses
 
 # Reports one transaction may hold: callbacks under load, or a simulator tick's backlog (a
 # longer transaction would hold its messages' row locks for longer than it saves).
@@ -63,20 +63,7 @@ class StatusReports:
 
     def _record(self, reports: Sequence[StatusReport]) -> list[bool]:
         with session_scope(self._sessions) as session:
-            at = self._clock.now()
-            new = [False] * len(reports)
-            # Messages locked in one order (our id; then reports that name none, by sid) so
-            # that two processes' batches never wait on each other's locks (a PostgreSQL
-            # deadlock would cost a second and the batch). The sort is stable: a message's
-            # reports (named alike: Twilio's all carry our id) keep their order of arrival,
-            # which decides its first final status.
-            for index in sorted(range(len(reports)), key=lambda i: _lock_order(reports[i])):
-                new[index] = record_status(session, reports[index], at)
-            return new
-
-
-def _lock_order(report: StatusReport) -> tuple[bool, int, str]:
-    return (report.message_id is None, report.message_id or 0, report.carrier_sid)
+            return record_statuses(session, reports, self._clock.now())
 
 
 def _report_name(report: StatusReport) -> str:

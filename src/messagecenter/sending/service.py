@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from messagecenter.businesses import billing, usage
 from messagecenter.businesses import queries as business_queries
@@ -22,9 +22,7 @@ from messagecenter.carriers.base import (
     StatusReport,
 )
 from messagecenter.clients import queries as client_queries
-from messagecenter.clock import Clock
 from messagecenter.consent import service as consent
-from messagecenter.db import session_scope
 from messagecenter.events import LiveEvent, queue_event_on_commit
 from messagecenter.models import Message
 from messagecenter.models.consent import SOURCE_CARRIER_21610
@@ -286,13 +284,6 @@ def record_rejected(
     _advance(session, message, status.FAILED, failure, at, detail=detail)
     _apply_error_consequences(session, message, failure, at)
     session.flush()
-
-
-def receive_status(sessions: sessionmaker[Session], clock: Clock, report: StatusReport) -> bool:
-    """A carrier's status report (Twilio's callback, the simulator's), recorded in its own
-    unit of work; True when it was new."""
-    with session_scope(sessions) as session:
-        return record_status(session, report, clock.now())
 
 
 def record_statuses(session: Session, reports: Sequence[StatusReport], at: datetime) -> list[bool]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from urllib.parse import urlencode
 
 import httpx
@@ -594,14 +595,16 @@ def test_a_callback_that_cannot_be_stored_fails_alone_with_500(
     """Its batch is written again report by report: only its own request fails (Twilio may
     retry it), the others are stored and answered 204."""
     ids = [_sent_message_id(api, setup) for _ in range(3)]
-    record = reports.record_status
+    record = reports.record_statuses
 
-    def record_failing_one(session: Session, report: StatusReport, at: object) -> bool:
-        if report.message_id == ids[1]:
+    def record_failing_one(
+        session: Session, batch: Sequence[StatusReport], at: datetime
+    ) -> list[bool]:
+        if any(report.message_id == ids[1] for report in batch):
             raise RuntimeError("the database refused it")
-        return record(session, report, at)  # type: ignore[arg-type]
+        return record(session, batch, at)
 
-    monkeypatch.setattr(reports, "record_status", record_failing_one)
+    monkeypatch.setattr(reports, "record_statuses", record_failing_one)
     callbacks = [_status_form(i, "delivered") for i in ids]
 
     with HeldCommit(context) as held:
