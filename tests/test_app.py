@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import gc
+from urllib.parse import urlencode
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+from starlette.types import Receive, Scope, Send
+from twilio.request_validator import RequestValidator
 
 from messagecenter.app import create_app
+from messagecenter.clock import FrozenClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
+from messagecenter.models import Message
+from tests.conftest import PUBLIC_URL, TWILIO_AUTH_TOKEN
+from tests.factories import make_business
 
 
 def test_healthz_answers_when_the_database_does(api: TestClient) -> None:
@@ -73,3 +82,84 @@ def test_a_server_process_freezes_what_startup_built_and_tests_do_not(
             assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+# ------------------------------------------------------------ webhooks' lean app (lean_front.py)
+
+
+class FullStackSpy:
+    """Wraps the full app's middleware stack (sessions, NUL check, routes): the paths that
+    reached it."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.paths: list[str] = []
+        self._inner = app.middleware_stack or app.build_middleware_stack()
+        app.middleware_stack = self
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.paths.append(scope["path"])
+        await self._inner(scope, receive, send)
+
+
+def signed(form: dict[str, str], path: str = "/webhooks/twilio/sms") -> dict[str, str]:
+    signature = RequestValidator(TWILIO_AUTH_TOKEN).compute_signature(PUBLIC_URL + path, form)
+    return {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_webhooks_are_answered_without_the_full_apps_stack_and_keep_the_edge(
+    context: AppContext, session: Session, clock: FrozenClock
+) -> None:
+    shop = make_business(session, context.carrier, clock.now())
+    session.commit()
+    app = create_app(context=context, run_dispatcher=False)
+    with TestClient(app) as client:
+        spy = FullStackSpy(app)
+        form = {
+            "MessageSid": "SM" + "5" * 32,
+            "From": "+12125550142",
+            "To": shop.number.phone_number,
+            "Body": "Hello\x00there",  # a client's text is never refused, NUL or not
+        }
+        stored = client.post("/webhooks/twilio/sms", content=urlencode(form), headers=signed(form))
+        forged = client.post("/webhooks/twilio/sms", data=form)
+        forged_status = client.post("/webhooks/twilio/status", data={"MessageSid": "SM1"})
+        too_large = client.post(
+            "/webhooks/twilio/sms",
+            content=b"Body=" + b"x" * (64 * 1024),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert spy.paths == []  # none of them went through sessions or the page routes
+
+        assert stored.status_code == 200, stored.text
+        assert stored.text.endswith("<Response/>")
+        assert (forged.status_code, forged_status.status_code, too_large.status_code) == (
+            403,
+            403,
+            413,
+        )
+        for answer in (stored, forged, too_large):
+            assert answer.headers["X-Request-ID"]
+            assert answer.headers["Content-Security-Policy"].startswith("default-src 'self'")
+            assert "set-cookie" not in answer.headers
+
+        # The same paths with another method, and every other path, are the full app's.
+        assert client.get("/webhooks/twilio/sms").status_code == 405
+        assert client.get("/healthz").status_code == 200
+        assert spy.paths == ["/webhooks/twilio/sms", "/healthz"]
+    session.rollback()
+    if context.intake.queue_inbound:  # PostgreSQL: the webhook queues it for the workers
+        context.intake.process_queued()
+    kept = session.scalar(select(Message).where(Message.carrier_sid == form["MessageSid"]))
+    assert kept is not None and kept.body_had_nul
+
+
+def test_pages_keep_their_session_security_headers_and_nul_refusal(api: TestClient) -> None:
+    page = api.get("/login")
+    nul = api.post("/login", data={"email": "owner\x00@example.com", "password": "x"})
+
+    assert page.status_code == 200
+    assert page.headers["set-cookie"].startswith("mc_session=")
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert nul.status_code == 400
