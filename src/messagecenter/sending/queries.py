@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -75,15 +75,15 @@ _MARK_SENDING = (
     )
     .returning(_messages.c.id)
 )
-_SIDS_HELD = select(_messages.c.carrier_sid).where(
-    _messages.c.carrier_sid.in_(bindparam("sids", expanding=True))
-)
+_holder = _messages.alias("holder")
 _ACCEPT_SENDING = (
     update(_messages)
     .where(
         _messages.c.id == bindparam("message_id"),
         _messages.c.dispatch_state == DISPATCH_SENDING,
         _messages.c.carrier_sid.is_(None),
+        # A sid another message holds (a twin matched by lookup) is for the one-by-one path.
+        ~exists().where(_holder.c.carrier_sid == bindparam("sid")),
     )
     .values(
         carrier_sid=bindparam("sid"),
@@ -130,16 +130,11 @@ def mark_sending(
     return {message_id for (message_id,) in rows}
 
 
-def held_sids(session: Session, carrier_sids: Collection[str]) -> set[str]:
-    """Which of these carrier sids a message holds already."""
-    rows = session.connection().execute(_SIDS_HELD, {"sids": list(carrier_sids)})
-    return {sid for (sid,) in rows}
-
-
 def accept_sending(session: Session, sids: Mapping[int, str], at: datetime) -> set[int]:
-    """Messages still sending with no carrier sid take the sid the carrier answered (one
-    executemany for the batch); returns those that hold it now. The others (settled meanwhile
-    by a callback or a lookup) take the one-by-one path."""
+    """Messages still sending with no carrier sid take the sid the carrier answered, unless
+    another message holds it (one executemany for the batch); returns those that hold it
+    now. The others (settled meanwhile by a callback or a lookup, or a twin's sid) take the
+    one-by-one path."""
     connection = session.connection()
     connection.execute(
         _ACCEPT_SENDING, [{"message_id": m, "sid": sid, "at": at} for m, sid in sids.items()]

@@ -195,8 +195,6 @@ def record_accepted_many(
         for message_id, accepted in answers
         if accepted.status == status.QUEUED
     }
-    held = queries.held_sids(session, quick.values()) if quick else set()
-    quick = {message_id: sid for message_id, sid in quick.items() if sid not in held}
     taken = queries.accept_sending(session, quick, at) if quick else set()
     return [message_id for message_id, _ in answers if message_id not in taken]
 
@@ -326,7 +324,7 @@ def record_statuses(session: Session, reports: Sequence[StatusReport], at: datet
             if r.message_id in quick
         ],
     )
-    statuses = {message_id: named[message_id].status for message_id in quick}
+    statuses = {message_id: named[message_id].status for message_id in sorted(quick)}
     for index, report in enumerate(reports):
         message_id = report.message_id
         if message_id not in quick or (message_id, report.word) not in inserted:
