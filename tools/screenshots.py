@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from messagecenter.app import create_app
 from messagecenter.carriers.base import InboundSms, StatusReport
+from messagecenter.carriers.twilio.errors import explain
 from messagecenter.clients.service import ClientChanges, create_client
 from messagecenter.clock import Clock
 from messagecenter.config import Settings
@@ -37,7 +38,6 @@ from messagecenter.demo import DEMO_OWNER_EMAIL, DEMO_PASSWORD, ensure_demo
 from messagecenter.migrate import upgrade
 from messagecenter.models import Business, Conversation, Message, StaffMember
 from messagecenter.sending.compose import Sender, send_message
-from messagecenter.sending.service import receive_status
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -138,16 +138,16 @@ class Seeder:
         with session_scope(self.context.sessions) as session:
             sid = session.scalar(select(Message.carrier_sid).where(Message.id == message_id))
         assert sid is not None, "the message was not handed to the carrier"
-        receive_status(
-            self.context.sessions,
-            self.context.clock,
-            StatusReport(
-                sid,
-                "undelivered",
-                message_id,
-                code,
-                {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": str(code)},
-            ),
+        self.context.reports.record_reports(
+            [
+                StatusReport(
+                    sid,
+                    "undelivered",
+                    message_id,
+                    explain(code),
+                    {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": str(code)},
+                )
+            ]
         )
 
 
