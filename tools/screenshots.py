@@ -35,6 +35,7 @@ from messagecenter.context import AppContext, build_context
 from messagecenter.conversations import service as conversations
 from messagecenter.db import session_scope
 from messagecenter.demo import DEMO_OWNER_EMAIL, DEMO_PASSWORD, ensure_demo
+from messagecenter.intake import record
 from messagecenter.migrate import upgrade
 from messagecenter.models import Business, Conversation, Message, StaffMember
 from messagecenter.sending.compose import Sender, send_message
@@ -99,7 +100,7 @@ class Seeder:
         """A client's text arrives (as the carrier would hand it over); its conversation."""
         self._sequence += 1
         with session_scope(self.context.sessions) as session:
-            conversations.record_inbound(
+            record.record_inbound(
                 session,
                 InboundSms(f"SMshot{self._sequence:026d}", phone, self.sms_number, body),
                 at,
