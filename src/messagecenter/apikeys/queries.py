@@ -12,6 +12,12 @@ def key_by_digest(session: Session, digest: str) -> ApiKey | None:
     return session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
 
 
+def key_is_active(session: Session, key_id: int) -> bool:
+    """Whether the key still exists and is not revoked."""
+    key = session.get(ApiKey, key_id)
+    return key is not None and key.revoked_at is None
+
+
 def key_of_business(session: Session, business_id: int, key_id: int) -> ApiKey | None:
     """The key, if it is this business's: another business's key is not found."""
     return session.scalar(

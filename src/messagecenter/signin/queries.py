@@ -91,6 +91,11 @@ def web_session_business(session: Session, digest: str) -> int | None:
     )
 
 
+def web_session_expiry(session: Session, web_session: str) -> datetime | None:
+    """When a web session ends (its id is the digest the cookie's token names)."""
+    return session.scalar(select(WebSession.expires_at).where(WebSession.id == web_session))
+
+
 def delete_web_session(session: Session, digest: str) -> None:
     session.execute(delete(WebSession).where(WebSession.id == digest))
 

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 
+from messagecenter.apikeys import queries as apikey_queries
 from messagecenter.apikeys.service import authenticate
 from messagecenter.clock import Clock
 from messagecenter.context import AppContext
@@ -23,7 +23,7 @@ from messagecenter.db import session_scope
 from messagecenter.errors import NotAuthenticated
 from messagecenter.events import ACCESS_ENDED, EventBus, LiveEvent
 from messagecenter.http.deps import ContextDep
-from messagecenter.models import ApiKey, WebSession
+from messagecenter.signin import queries as signin_queries
 from messagecenter.web.auth import session_staff
 
 router = APIRouter(tags=["live"])
@@ -58,9 +58,9 @@ async def stream_events(
     holder, unread = await run_in_threadpool(_authenticate)
 
     def _still_valid() -> bool:
+        assert holder.api_key_id is not None
         with context.sessions() as session:
-            key = session.get(ApiKey, holder.api_key_id)
-            return key is not None and key.revoked_at is None
+            return apikey_queries.key_is_active(session, holder.api_key_id)
 
     return _event_response(request, context, holder, unread, _still_valid)
 
@@ -76,9 +76,7 @@ async def stream_events_for_staff(request: Request, context: ContextDep) -> Stre
                 return None
             staff, web_session = found
             unread = conversation_queries.business_unread(session, staff.business_id)
-            expires_at = session.scalar(
-                select(WebSession.expires_at).where(WebSession.id == web_session)
-            )
+            expires_at = signin_queries.web_session_expiry(session, web_session)
             holder = StreamHolder(
                 staff.business_id,
                 staff_id=staff.id,
