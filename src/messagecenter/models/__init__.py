@@ -8,6 +8,7 @@ from messagecenter.models.conversation import Conversation
 from messagecenter.models.idempotency import IdempotencyKey
 from messagecenter.models.inbound_queue import InboundQueueItem
 from messagecenter.models.message import Message, MessageStatusEvent, UnroutedMessage
+from messagecenter.models.notification import Notification, NotificationTemplate
 from messagecenter.models.sign_in import SignInFailure, WebSession
 from messagecenter.models.sms_number import SmsNumber
 from messagecenter.models.staff import ApiKey, StaffMember
@@ -24,6 +25,8 @@ __all__ = [
     "InboundQueueItem",
     "Message",
     "MessageStatusEvent",
+    "Notification",
+    "NotificationTemplate",
     "PhoneConsent",
     "Plan",
     "SignInFailure",
