@@ -1,0 +1,238 @@
+"""Notifications' SQL: templates, the clients a batch names, notifications by their key
+(claimed with insert-or-ignore), and the two outbox changes a notification makes to its own
+message while it is still pending (its due time; its withdrawal)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import Table, bindparam, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from messagecenter.models import Client, Message, Notification, NotificationTemplate
+from messagecenter.models.message import DISPATCH_NONE, DISPATCH_PENDING
+from messagecenter.models.status import CANCELED, QUEUED
+
+_messages = cast(Table, Message.__table__)
+_notifications = cast(Table, Notification.__table__)
+
+Key = tuple[str, str, str]  # (type, reference, due_key)
+
+
+def templates_of(session: Session, business_id: int) -> dict[str, NotificationTemplate]:
+    rows = session.scalars(
+        select(NotificationTemplate).where(NotificationTemplate.business_id == business_id)
+    )
+    return {row.type: row for row in rows}
+
+
+def save_template(
+    session: Session, business_id: int, kind: str, enabled: bool, body: str | None, at: datetime
+) -> NotificationTemplate:
+    """Insert or update the business's row for this type (one row per type: a racing twin
+    waits on the unique index, then updates)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {
+        "business_id": business_id,
+        "type": kind,
+        "enabled": enabled,
+        "body": body,
+        "updated_at": at,
+    }
+    stmt = insert(NotificationTemplate).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["business_id", "type"],
+        set_={"enabled": enabled, "body": body, "updated_at": at},
+    )
+    session.execute(stmt)
+    row = session.scalar(
+        select(NotificationTemplate)
+        .where(NotificationTemplate.business_id == business_id, NotificationTemplate.type == kind)
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row
+
+
+def clients_by_id(session: Session, business_id: int, ids: Iterable[int]) -> dict[int, Client]:
+    """This business's clients among these ids (another business's are simply absent)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(Client).where(Client.business_id == business_id, Client.id.in_(wanted))
+    )
+    return {client.id: client for client in rows}
+
+
+def clients_by_cell_phone(
+    session: Session, business_id: int, phones: Iterable[str]
+) -> dict[str, list[Client]]:
+    """This business's clients with these cell phones (several may share one), by phone."""
+    wanted = sorted(set(phones))
+    found: dict[str, list[Client]] = {}
+    if not wanted:
+        return found
+    rows = session.scalars(
+        select(Client)
+        .where(Client.business_id == business_id, Client.cell_phone.in_(wanted))
+        .order_by(Client.id)
+    )
+    for client in rows:
+        assert client.cell_phone is not None
+        found.setdefault(client.cell_phone, []).append(client)
+    return found
+
+
+def notifications_for(
+    session: Session, business_id: int, pairs: Collection[tuple[str, str]]
+) -> list[Notification]:
+    """Every notification of these (type, reference) pairs, whatever its due time, locked in
+    id order: a retry or a replacement racing this one waits for it (SQLite's single writer
+    already does)."""
+    if not pairs:
+        return []
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(
+                Notification.business_id == business_id,
+                tuple_(Notification.type, Notification.reference).in_(sorted(pairs)),
+            )
+            .order_by(Notification.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def claim_keys(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[Key, int]:
+    """Insert these notifications where their key is new, in one statement: the new rows' ids
+    by key. A key another transaction holds is left out (its twin waits on the unique index
+    until that one commits, then finds it)."""
+    if not rows:
+        return {}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(_notifications)
+        .on_conflict_do_nothing(index_elements=["business_id", "type", "reference", "due_key"])
+        .returning(
+            _notifications.c.id,
+            _notifications.c.type,
+            _notifications.c.reference,
+            _notifications.c.due_key,
+        )
+    )
+    return {(t, r, d): i for i, t, r, d in session.execute(stmt, list(rows))}
+
+
+_SETTLE = (
+    update(_notifications)
+    .where(_notifications.c.id == bindparam("notification_id"))
+    .values(
+        status=bindparam("status"),
+        reason_code=bindparam("reason_code"),
+        reason=bindparam("reason"),
+        message_id=bindparam("message_id"),
+        updated_at=bindparam("at"),
+    )
+)
+
+
+def settle(session: Session, outcomes: Sequence[Mapping[str, Any]]) -> None:
+    """Each new notification's outcome (status, reason, message), in one executemany."""
+    if outcomes:
+        session.connection().execute(_SETTLE, list(outcomes))
+
+
+def get_notification(
+    session: Session, business_id: int, notification_id: int
+) -> Notification | None:
+    return session.scalar(
+        select(Notification).where(
+            Notification.business_id == business_id, Notification.id == notification_id
+        )
+    )
+
+
+def notifications_by_id(session: Session, ids: Collection[int]) -> list[Notification]:
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.id.in_(sorted(ids)))
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+class MessageState(NamedTuple):
+    id: int
+    status: str
+    dispatch_state: str
+    units: int
+    created_at: datetime
+
+
+def message_states(session: Session, ids: Collection[int]) -> dict[int, MessageState]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            _messages.c.id,
+            _messages.c.status,
+            _messages.c.dispatch_state,
+            _messages.c.units,
+            _messages.c.created_at,
+        ).where(_messages.c.id.in_(sorted(ids)))
+    )
+    return {row.id: MessageState(*row) for row in rows}
+
+
+_DUE = (
+    update(_messages)
+    .where(
+        _messages.c.id == bindparam("message_id"),
+        _messages.c.dispatch_state == DISPATCH_PENDING,
+    )
+    .values(next_attempt_at=bindparam("due"))
+)
+
+
+def set_due(session: Session, due: Mapping[int, datetime]) -> None:
+    """Hold just-queued messages in the outbox until their time: a pending message's
+    next_attempt_at is when it is due, and the dispatcher claims only due ones."""
+    if due:
+        session.connection().execute(
+            _DUE, [{"message_id": mid, "due": at} for mid, at in sorted(due.items())]
+        )
+
+
+def withdraw_pending(session: Session, message_ids: Collection[int], at: datetime) -> set[int]:
+    """Messages of `message_ids` still waiting in the outbox -> canceled, out of the outbox;
+    the ones withdrawn. One a dispatcher already holds has gone (or is going): left alone."""
+    if not message_ids:
+        return set()
+    rows = session.execute(
+        update(_messages)
+        .where(
+            _messages.c.id.in_(sorted(message_ids)),
+            _messages.c.dispatch_state == DISPATCH_PENDING,
+            _messages.c.status == QUEUED,
+        )
+        .values(
+            status=CANCELED,
+            dispatch_state=DISPATCH_NONE,
+            error_message="Withdrawn before it was sent (the notification was replaced or "
+            "cancelled).",
+            updated_at=at,
+        )
+        .returning(_messages.c.id)
+    )
+    return {message_id for (message_id,) in rows}

@@ -1,0 +1,169 @@
+"""JSON API: trigger notifications (one or a batch), read one, and the templates."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path
+from sqlalchemy.orm import Session
+
+from messagecenter.http.deps import BusinessDep, ContextDep, SessionDep, UnitOfWorkDep
+from messagecenter.http.types import IdPath
+from messagecenter.models import Notification
+from messagecenter.notifications import service
+from messagecenter.notifications.schemas import (
+    ItemError,
+    NotificationBatchIn,
+    NotificationBatchItem,
+    NotificationBatchOut,
+    NotificationIn,
+    NotificationOut,
+    NotificationResult,
+    TemplateList,
+    TemplateOut,
+    TemplatePatch,
+)
+from messagecenter.notifications.templates import BookingData
+
+router = APIRouter(tags=["notifications"])
+
+
+@router.post("/notifications", response_model=NotificationResult)
+def trigger(
+    body: NotificationIn, work: UnitOfWorkDep, business: BusinessDep, context: ContextDep
+) -> NotificationResult:
+    """Notify a client of a booking (or, with `cancel`, withdraw what is pending for it).
+
+    Answered 200 with what became of it: `queued` (with its message), `skipped` with the
+    reason in words and a `reason_code` (no_cell_phone, unsubscribed, type_off, category_off,
+    no_sms_number, allowance_exhausted; an opt-out beats every switch), or `cancelled`.
+    A trigger is identified by (type, reference, send_at): sending it again answers the same
+    notification (`replayed`) and sends nothing. The same type and reference with another
+    send_at or other data replaces the pending one (withdrawn, units given back). Refused
+    (4xx, nothing recorded): an unknown type or client, a variable the data lacks.
+    """
+    (outcome,) = service.trigger_many(work.session, business, [_trigger(body)], context.clock.now())
+    if outcome.error is not None:
+        raise outcome.error
+    return _result(work.session, outcome)
+
+
+@router.post("/notifications/batch", response_model=NotificationBatchOut)
+def trigger_batch(
+    body: NotificationBatchIn, work: UnitOfWorkDep, business: BusinessDep, context: ContextDep
+) -> NotificationBatchOut:
+    """Up to 1,000 triggers (each as `POST /notifications` takes it) in one request and one
+    transaction, each answered on its own, in order: a refused item (`result: refused`, with
+    its error) records nothing and stops no other. One booking (type and reference) at most
+    once per batch."""
+    outcomes = service.trigger_many(
+        work.session,
+        business,
+        [_trigger(item) for item in body.notifications],
+        context.clock.now(),
+    )
+    results = [
+        NotificationBatchItem(index=index, **_result(work.session, outcome).model_dump())
+        for index, outcome in enumerate(outcomes)
+    ]
+    return NotificationBatchOut(results=results)
+
+
+@router.get("/notifications/{notification_id}", response_model=NotificationOut)
+def get_notification(
+    notification_id: IdPath, session: SessionDep, business: BusinessDep
+) -> NotificationOut:
+    found = service.get_notification(session, business.id, notification_id)
+    return _out(session, [found])[0]
+
+
+@router.get("/notification-templates", response_model=TemplateList)
+def list_templates(session: SessionDep, business: BusinessDep) -> TemplateList:
+    """Every notification type: its switch, wording (the default until changed), category
+    and the variables it may use."""
+    return TemplateList(items=[_template_out(v) for v in service.templates(session, business)])
+
+
+@router.patch("/notification-templates/{type_name}", response_model=TemplateOut)
+def update_template(
+    body: TemplatePatch,
+    work: UnitOfWorkDep,
+    business: BusinessDep,
+    context: ContextDep,
+    type_name: str = Path(max_length=40),
+) -> TemplateOut:
+    """Switch a type on or off, change its wording, or `reset_body` to the default. A
+    variable the type cannot have is refused (400) with the list of allowed ones."""
+    view = service.save_template(
+        work.session,
+        business,
+        type_name,
+        enabled=body.enabled,
+        body=body.body,
+        reset_body=body.reset_body,
+        at=context.clock.now(),
+    )
+    return _template_out(view)
+
+
+def _trigger(body: NotificationIn) -> service.Trigger:
+    data = body.data
+    return service.Trigger(
+        type=body.type,
+        reference=body.reference,
+        client_id=body.client_id,
+        cell_phone=body.cell_phone,
+        data=BookingData(data.booking_at, data.service, data.staff_name, data.location),
+        send_at=body.send_at,
+        cancel=body.cancel,
+    )
+
+
+def _result(session: Session, outcome: service.Outcome) -> NotificationResult:
+    if outcome.error is not None:
+        error = outcome.error
+        return NotificationResult(
+            result="refused",
+            error=ItemError(code=error.code, message=error.message, field=error.field),
+        )
+    if outcome.notification is None:
+        return NotificationResult(result="cancelled", cancelled=_out(session, outcome.cancelled))
+    (out,) = _out(session, [outcome.notification])
+    result = (
+        "skipped"
+        if out.status == "skipped"
+        else ("cancelled" if out.status == "cancelled" else "queued")
+    )
+    return NotificationResult(result=result, replayed=outcome.replayed, notification=out)
+
+
+def _out(session: Session, notifications: list[Notification]) -> list[NotificationOut]:
+    return [
+        NotificationOut(
+            id=view.notification.id,
+            type=view.notification.type,
+            category=view.notification.category,
+            reference=view.notification.reference,
+            client_id=view.notification.client_id,
+            send_at=view.notification.send_at,
+            status=view.status,
+            reason_code=view.notification.reason_code,
+            reason=view.notification.reason,
+            message_id=view.notification.message_id,
+            message_status=view.message_status,
+            created_at=view.notification.created_at,
+            updated_at=view.notification.updated_at,
+        )
+        for view in service.present(session, notifications)
+    ]
+
+
+def _template_out(view: service.TemplateView) -> TemplateOut:
+    return TemplateOut(
+        type=view.kind.name,
+        label=view.kind.label,
+        category=view.kind.category,
+        enabled=view.enabled,
+        body=view.body,
+        customised=view.customised,
+        default_body=view.kind.default_body,
+        variables=[f"[{name}]" for name in view.kind.variables],
+    )

@@ -1,0 +1,149 @@
+"""Template text: its variables in square brackets ([Firstname]), checked when a template is
+saved and filled in when a notification is sent. Nothing unrendered reaches a client: a
+variable the data lacks refuses the send, naming it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from messagecenter.errors import InvalidInput
+from messagecenter.notifications import formats
+from messagecenter.notifications.catalogue import ALL_VARIABLES, NotificationType
+
+# A variable: letters in square brackets. "[ ]" or "[10% off]" is text, not a variable.
+VARIABLE = re.compile(r"\[([A-Za-z]+)\]")
+
+# The trigger's data key each booking variable is filled from (the others come from the
+# client's profile and the business).
+DATA_KEYS = {
+    "BookingDate": "booking_at",
+    "BookingTime": "booking_at",
+    "Service": "service",
+    "StaffName": "staff_name",
+    "Location": "location",
+}
+
+
+def variables_in(body: str) -> list[str]:
+    """The bracketed names in a template, in order of first use."""
+    return list(dict.fromkeys(VARIABLE.findall(body)))
+
+
+def check_template(kind: NotificationType, body: str, *, field: str = "body") -> None:
+    """Refuse a template that uses a variable its type cannot have (unknown anywhere, or not
+    for this type), listing the allowed ones."""
+    if not body.strip():
+        raise InvalidInput("Write the message this notification sends.", field=field)
+    wrong = [name for name in variables_in(body) if name not in kind.variables]
+    if not wrong:
+        return
+    allowed = ", ".join(f"[{name}]" for name in kind.variables)
+    described = []
+    for name in wrong:
+        if name in ALL_VARIABLES:
+            described.append(f"[{name}] is not available in a {kind.label.lower()}")
+        else:
+            hint = _case_hint(name)
+            described.append(f"[{name}] is not a variable{hint}")
+    raise InvalidInput("; ".join(described) + f". Use only: {allowed}.", field=field)
+
+
+def _case_hint(name: str) -> str:
+    for known in ALL_VARIABLES:
+        if known.lower() == name.lower():
+            return f" (did you mean [{known}]?)"
+    return ""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    first_name: str
+    last_name: str
+
+
+@dataclass(frozen=True)
+class Sender:
+    """What the business side of a text needs: its name, numbers, zone and country."""
+
+    name: str
+    business_phone: str
+    sms_number: str
+    timezone: str
+    country: str
+
+
+@dataclass(frozen=True)
+class BookingData:
+    """The trigger's data for the booking variables; None where the booking system gave none."""
+
+    booking_at: datetime | None = None
+    service: str | None = None
+    staff_name: str | None = None
+    location: str | None = None
+
+
+def render(
+    body: str, recipient: Recipient, business: Sender, data: BookingData, *, field: str = "data"
+) -> str:
+    """The template with every variable filled in. A variable the data lacks (or a blank
+    value) refuses the send naming the variable and its data key; so does a value that
+    itself holds a variable, which would otherwise reach the client raw."""
+    values: dict[str, str] = {}
+    for name in variables_in(body):
+        value = _value(name, recipient, business, data)
+        if value is None or not value.strip():
+            key = DATA_KEYS.get(name)
+            where = f"{field}.{key}" if key else "client_id"
+            source = f"the data has no {key}" if key else "the client's profile has none"
+            raise InvalidInput(
+                f"The template uses [{name}] but {source}: nothing was sent.", field=where
+            )
+        values[name] = value.strip()
+    text = VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), body)
+    left = [name for name in variables_in(text) if name in ALL_VARIABLES]
+    if left:
+        raise InvalidInput(
+            f"A value holds [{left[0]}], which would reach the client unrendered: "
+            "nothing was sent.",
+            field=field,
+        )
+    return text
+
+
+def _value(name: str, recipient: Recipient, business: Sender, data: BookingData) -> str | None:
+    match name:
+        case "Firstname":
+            return recipient.first_name
+        case "Lastname":
+            return recipient.last_name
+        case "Fullname":
+            return f"{recipient.first_name} {recipient.last_name}".strip()
+        case "BusinessName":
+            return business.name
+        case "BusinessPhone":
+            return formats.phone(business.business_phone, business.country)
+        case "SmsNumber":
+            return formats.phone(business.sms_number, business.country)
+        case "BookingDate" if data.booking_at is not None:
+            return formats.booking_date(data.booking_at, business.timezone, business.country)
+        case "BookingTime" if data.booking_at is not None:
+            return formats.booking_time(data.booking_at, business.timezone, business.country)
+        case "Service":
+            return data.service
+        case "StaffName":
+            return data.staff_name
+        case "Location":
+            return data.location
+    return None
+
+
+def sample(body: str, business: Sender, at: datetime) -> str:
+    """The template filled with sample data (the editor's preview)."""
+    return render(
+        body,
+        Recipient("Maria", "Lopez"),
+        business,
+        BookingData(at, "Massage (60 min)", "Ana", "Main Street studio"),
+    )

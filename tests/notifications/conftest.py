@@ -1,0 +1,45 @@
+"""Shared fixtures: a business with a number, its clients, and the app with the
+notifications router mounted as app.py will mount it (beside the conversations router)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from messagecenter.app import create_app
+from messagecenter.clock import FrozenClock
+from messagecenter.context import AppContext
+from messagecenter.models import Client
+from messagecenter.notifications.routes import router
+from tests.factories import MARIA, SetUp, make_business, make_client
+
+
+@pytest.fixture
+def shop(session: Session, context: AppContext, clock: FrozenClock) -> SetUp:
+    setup = make_business(session, context.carrier, clock.now(), business_phone="+12125550100")
+    session.commit()
+    return setup
+
+
+@pytest.fixture
+def maria(session: Session, clock: FrozenClock, shop: SetUp) -> Client:
+    client = make_client(session, shop.business, clock.now(), cell_phone=MARIA)
+    session.commit()
+    return client
+
+
+@pytest.fixture
+def api(context: AppContext) -> Iterator[TestClient]:
+    """The app with /api/v1/notifications mounted (until app.py includes the router)."""
+    app = create_app(context=context, run_dispatcher=False)
+    mounted = {getattr(route, "path", "") for route in app.routes}
+    if "/api/v1/notifications" not in mounted:
+        api = APIRouter(prefix="/api/v1")
+        api.include_router(router)
+        app.include_router(api)
+    with TestClient(app, raise_server_exceptions=True) as client:
+        yield client
