@@ -110,7 +110,9 @@ def ensure_conversations(
                 "last_message_preview": "",
                 "created_at": at,
             }
-            for phone, client_id in phones.items()
+            # In phone order: two transactions inserting the same new phones wait for each
+            # other in one order instead of each holding one the other wants.
+            for phone, client_id in sorted(phones.items())
         ],
         ["business_id", "phone"],
     )
