@@ -37,6 +37,7 @@ import httpx
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
+from bench.machine import cpu_speed, describe
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
@@ -47,24 +48,6 @@ from messagecenter.migrate import upgrade
 from messagecenter.models import Business, Client, Message
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
 from messagecenter.sending.compose import Outgoing, Sender, send_message, send_messages
-
-try:  # the house's machine report (bench/machine.py), when this checkout has it
-    from bench.machine import cpu_speed, describe
-except ImportError:  # pragma: no cover - the same fixed loop, kept here until it lands
-
-    def cpu_speed(runs: int = 5) -> dict[str, float]:
-        best = float("inf")
-        for _ in range(runs):
-            started = time.perf_counter()
-            total = 0
-            for i in range(2_000_000):
-                total += i * i % 7
-            best = min(best, time.perf_counter() - started)
-        return {"loop_mops": round(2 / best, 2), "loop_ms": round(best * 1000, 1), "runs": runs}
-
-    def describe(speed: dict[str, float] | None = None) -> dict[str, object]:
-        return {"cores": os.cpu_count(), "cpu_speed": speed or cpu_speed()}
-
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MSG_S = 1000.0  # issue #12: send_message and the API's send, batch form, on SQLite
