@@ -37,9 +37,11 @@ from messagecenter.carriers.simulator.carrier import (
 from messagecenter.carriers.twilio.errors import REASONS, explain
 from messagecenter.clock import Clock, FrozenClock
 from messagecenter.config import Settings
+from messagecenter.consent.service import set_consent
 from messagecenter.context import AppContext, outbox_waits
 from messagecenter.db import session_scope
-from messagecenter.models import Message, MessageStatusEvent
+from messagecenter.events import LiveEvent
+from messagecenter.models import Conversation, Message, MessageStatusEvent
 from messagecenter.models.message import (
     DISPATCH_ACCEPTED,
     DISPATCH_CLAIMED,
@@ -49,7 +51,7 @@ from messagecenter.models.message import (
     DISPATCH_SENDING,
 )
 from messagecenter.sending import service
-from messagecenter.sending.compose import Sender, send_message
+from messagecenter.sending.compose import Sender, queue_outbound, send_message
 from messagecenter.sending.dispatcher import (
     UNCONFIRMED_REASON,
     Dispatcher,
@@ -840,6 +842,93 @@ def test_a_stop_between_messages_releases_the_rest_of_the_batch(
 
     assert dispatcher_for(context, carrier).run_once() == 4
     assert sorted(s.message_id for s in carrier.sends) == queued.message_ids
+
+
+# ---------------------------------------------------------------------------- consent when it goes
+
+
+def _texts(
+    session: Session, queued: Queued, keyword: str, at: datetime, *, opted_out: bool
+) -> None:
+    set_consent(
+        session,
+        business_id=queued.setup.business.id,
+        phone=CLIENT_PHONE,
+        opted_out=opted_out,
+        source="keyword",
+        keyword=keyword,
+        sms_number=queued.setup.number.phone_number,
+        message_id=None,
+        at=at,
+    )
+    session.commit()
+
+
+def test_a_message_to_a_client_who_opted_out_since_it_was_queued_is_withdrawn(
+    session: Session, context: AppContext, clock: FrozenClock, live_events: list[LiveEvent]
+) -> None:
+    """Consent is checked when a message goes: a reminder queued earlier does not reach a
+    client who has texted STOP since; it is canceled, says why, and gives its units back."""
+    queued = queue_messages(session, context, clock.now(), count=2)
+    business = queued.setup.business
+    assert usage.summarize(session, business, clock.now()).used == 2
+    clock.advance(timedelta(minutes=5))
+    _texts(session, queued, "STOP", clock.now(), opted_out=True)
+    carrier = FakeCarrier(clock)
+
+    assert dispatcher_for(context, carrier).run_once() == 0
+
+    assert carrier.sends == []
+    for message_id in queued.message_ids:
+        message = load(session, message_id)
+        assert (message.status, message.dispatch_state) == ("canceled", "none")
+        assert message.error_message == service.UNSUBSCRIBED_SINCE_QUEUED
+    assert usage.summarize(session, business, clock.now()).used == 0
+    assert [(e.data["message_id"], e.data["status"]) for e in live_events] == [
+        (message_id, "canceled") for message_id in queued.message_ids
+    ]
+
+
+def test_the_apps_answer_queued_after_the_opt_out_still_goes(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Only an opt-out newer than the message withdraws it: the app's own answer to STOP is
+    queued at that STOP, so it goes, while what was queued before is withdrawn."""
+    queued = queue_messages(session, context, clock.now())
+    clock.advance(timedelta(minutes=1))
+    _texts(session, queued, "STOP", clock.now(), opted_out=True)
+    conversation = session.get(Conversation, load(session, queued.message_ids[0]).conversation_id)
+    assert conversation is not None
+    confirmation = queue_outbound(
+        session,
+        queued.setup.business,
+        queued.setup.number,
+        conversation,
+        "You have been unsubscribed.",
+        [],
+        Sender.automated(),
+        clock.now(),
+    )
+    session.commit()
+    carrier = FakeCarrier(clock)
+
+    assert dispatcher_for(context, carrier).run_once() == 1
+    assert [s.message_id for s in carrier.sends] == [confirmation.id]
+    assert load(session, queued.message_ids[0]).status == "canceled"
+
+
+def test_a_client_who_texted_start_again_gets_what_was_queued(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    queued = queue_messages(session, context, clock.now())
+    clock.advance(timedelta(minutes=1))
+    _texts(session, queued, "STOP", clock.now(), opted_out=True)
+    clock.advance(timedelta(minutes=1))
+    _texts(session, queued, "START", clock.now(), opted_out=False)
+    carrier = FakeCarrier(clock)
+
+    assert dispatcher_for(context, carrier).run_once() == 1
+    assert load(session, queued.message_ids[0]).dispatch_state == DISPATCH_ACCEPTED
 
 
 # ---------------------------------------------------------------------------- calls in flight

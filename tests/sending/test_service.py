@@ -129,20 +129,6 @@ def receive(context: AppContext, status_report: StatusReport) -> bool:
         return new
 
 
-@pytest.fixture
-def live_events(monkeypatch: pytest.MonkeyPatch) -> list[LiveEvent]:
-    """Status events the service raises (works on both backends)."""
-    raised: list[LiveEvent] = []
-    original = service.queue_event_on_commit
-
-    def record(session: Session, live_event: LiveEvent) -> None:
-        raised.append(live_event)
-        original(session, live_event)
-
-    monkeypatch.setattr(service, "queue_event_on_commit", record)
-    return raised
-
-
 # ---------------------------------------------------------------------------- batches
 
 

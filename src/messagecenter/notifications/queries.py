@@ -13,8 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from messagecenter.models import Client, Message, Notification, NotificationTemplate
-from messagecenter.models.message import DISPATCH_NONE, DISPATCH_PENDING
-from messagecenter.models.status import CANCELED, QUEUED
+from messagecenter.models.message import DISPATCH_PENDING
 
 _messages = cast(Table, Message.__table__)
 _notifications = cast(Table, Notification.__table__)
@@ -212,27 +211,3 @@ def set_due(session: Session, due: Mapping[int, datetime]) -> None:
         session.connection().execute(
             _DUE, [{"message_id": mid, "due": at} for mid, at in sorted(due.items())]
         )
-
-
-def withdraw_pending(session: Session, message_ids: Collection[int], at: datetime) -> set[int]:
-    """Messages of `message_ids` still waiting in the outbox -> canceled, out of the outbox;
-    the ones withdrawn. One a dispatcher already holds has gone (or is going): left alone."""
-    if not message_ids:
-        return set()
-    rows = session.execute(
-        update(_messages)
-        .where(
-            _messages.c.id.in_(sorted(message_ids)),
-            _messages.c.dispatch_state == DISPATCH_PENDING,
-            _messages.c.status == QUEUED,
-        )
-        .values(
-            status=CANCELED,
-            dispatch_state=DISPATCH_NONE,
-            error_message="Withdrawn before it was sent (the notification was replaced or "
-            "cancelled).",
-            updated_at=at,
-        )
-        .returning(_messages.c.id)
-    )
-    return {message_id for (message_id,) in rows}

@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from messagecenter.businesses import queries as business_queries
-from messagecenter.businesses import usage
 from messagecenter.clients.phone import parse_phone
 from messagecenter.consent import service as consent
 from messagecenter.errors import ClientUnsubscribed, DomainError, InvalidInput, NotFound
@@ -43,6 +42,7 @@ from messagecenter.notifications.templates import (
     sample,
 )
 from messagecenter.notifications.templates import Sender as TemplateSender
+from messagecenter.sending import service as sending
 from messagecenter.sending.compose import (
     CATEGORY_SWITCHES,
     MAX_BODY_CHARACTERS,
@@ -61,6 +61,9 @@ CATEGORY_OFF = "category_off"
 NO_SMS_NUMBER = "no_sms_number"
 REPLACED = "replaced"
 CANCELLED_BY_CALLER = "cancelled"
+
+# Shown on the message itself (the notification keeps its own reason).
+WITHDRAWN_REASON = "Withdrawn before it was sent: the notification was replaced or cancelled."
 
 
 @dataclass(frozen=True)
@@ -357,11 +360,7 @@ def _withdraw_replaced(
         and n.message_id is not None
     ]
     message_ids = [n.message_id for n in candidates if n.message_id is not None]
-    taken = queries.withdraw_pending(session, message_ids, at)
-    states = queries.message_states(session, taken)
-    for state in states.values():
-        if state.units:
-            usage.give_back(session, business, state.units, state.created_at)
+    taken = sending.withdraw_pending(session, message_ids, WITHDRAWN_REASON, at)
     withdrawn = [n for n in candidates if n.message_id in taken]
     cancelling = {(i.kind.name, i.trigger.reference) for i in cancels}
     for notification in withdrawn:

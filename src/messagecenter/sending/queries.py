@@ -13,14 +13,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from messagecenter.db import insert_ignore
-from messagecenter.models import Message, MessageStatusEvent
+from messagecenter.models import Message, MessageStatusEvent, PhoneConsent
 from messagecenter.models.message import (
     DIRECTION_OUTBOUND,
     DISPATCH_ACCEPTED,
     DISPATCH_HELD,
+    DISPATCH_NONE,
     DISPATCH_PENDING,
     DISPATCH_SENDING,
 )
+from messagecenter.models.status import CANCELED, QUEUED
 
 # The hot path's statements are built once, with bind parameters (a batch's ids expand into
 # its IN list), and run on the session's connection: building and compiling an expression per
@@ -95,12 +97,72 @@ _ACCEPT_SENDING = (
 _SIDS_OF = select(_messages.c.id, _messages.c.carrier_sid).where(_ids())
 
 
+_consents = cast(Table, PhoneConsent.__table__)
+# Due messages whose recipient opted out after they were queued (a STOP answered by the app
+# is queued after its own opt-out, so it still goes).
+_OPTED_OUT_SINCE = (
+    select(_messages.c.id)
+    .join(
+        _consents,
+        (_consents.c.business_id == _messages.c.business_id)
+        & (_consents.c.phone == _messages.c.to_phone),
+    )
+    .where(_ids(), _consents.c.opted_out, _consents.c.changed_at > _messages.c.created_at)
+)
+
+
+class Withdrawn(NamedTuple):
+    """A message taken out of the outbox unsent: what giving its units back needs."""
+
+    id: int
+    business_id: int
+    conversation_id: int
+    units: int
+    created_at: datetime
+
+
+_WITHDRAW = (
+    update(_messages)
+    .where(
+        _ids(),
+        _messages.c.dispatch_state == DISPATCH_PENDING,
+        _messages.c.status == QUEUED,
+    )
+    .values(
+        status=CANCELED,
+        dispatch_state=DISPATCH_NONE,
+        error_message=bindparam("reason"),
+        updated_at=bindparam("at"),
+    )
+    .returning(*(_messages.c[name] for name in Withdrawn._fields))
+)
+
+
 def lock_due(session: Session, at: datetime, limit: int) -> list[DueMessage]:
     """Pending messages due by `at`, soonest first, locked: what a carrier call needs. FOR
     UPDATE SKIP LOCKED lets many workers share one PostgreSQL queue; SQLite ignores it (one
     process there, and BEGIN IMMEDIATE serialises writers)."""
     rows = session.connection().execute(_LOCK_DUE, {"at": at, "limit": limit})
     return [DueMessage(*row) for row in rows]
+
+
+def opted_out_since_queued(session: Session, message_ids: Collection[int]) -> set[int]:
+    """Which of these messages' recipients opted out after the message was queued."""
+    rows = session.connection().execute(_OPTED_OUT_SINCE, {"ids": list(message_ids)})
+    return {message_id for (message_id,) in rows}
+
+
+def withdraw_pending(
+    session: Session, message_ids: Collection[int], reason: str, at: datetime
+) -> list[Withdrawn]:
+    """Messages of `message_ids` still pending (never held by a dispatcher) -> canceled with
+    `reason`, out of the outbox; returns them."""
+    if not message_ids:
+        return []
+    rows = session.connection().execute(
+        _WITHDRAW, {"ids": sorted(message_ids), "reason": reason, "at": at}
+    )
+    return [Withdrawn(*row) for row in rows]
 
 
 def hold(session: Session, message_ids: Sequence[int], at: datetime) -> None:

@@ -5,7 +5,7 @@ sending/queries.py."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -24,7 +24,7 @@ from messagecenter.carriers.base import (
 from messagecenter.clients import queries as client_queries
 from messagecenter.consent import service as consent
 from messagecenter.events import LiveEvent, queue_event_on_commit
-from messagecenter.models import Message
+from messagecenter.models import Business, Message
 from messagecenter.models.consent import SOURCE_CARRIER_21610
 from messagecenter.models.message import (
     DIRECTION_OUTBOUND,
@@ -37,6 +37,9 @@ from messagecenter.models.message import (
 )
 from messagecenter.sending import queries, status
 
+UNSUBSCRIBED_SINCE_QUEUED = (
+    "Not sent: the client unsubscribed after it was queued. Their units were given back."
+)
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
 LOOKUP_BACKOFF_MAX = timedelta(minutes=5)  # an unsettled message is asked about at least this often
@@ -75,10 +78,47 @@ def claim_due(
     due = queries.lock_due(session, at, limit)
     if not due:
         return []
+    # Consent is checked when a message goes, not only when it was queued (a reminder queued
+    # for tomorrow must not reach a client who texted STOP tonight).
+    unsubscribed = queries.opted_out_since_queued(session, [row.id for row in due])
+    if unsubscribed:
+        withdraw_pending(session, unsubscribed, UNSUBSCRIBED_SINCE_QUEUED, at)
+        due = [row for row in due if row.id not in unsubscribed]
+    if not due:
+        return []
     queries.hold(session, [row.id for row in due], at)
     return [
         Claimed(row.id, outbound_sms(row, callback_url), at, row.next_attempt_at) for row in due
     ]
+
+
+def withdraw_pending(
+    session: Session, message_ids: Collection[int], reason: str, at: datetime
+) -> set[int]:
+    """Take messages still waiting in the outbox out of it unsent: canceled, with `reason`
+    shown where the message is, and their units given back (the carrier never had them).
+    One a dispatcher already holds has gone, or is going: left alone. The ones withdrawn."""
+    withdrawn = queries.withdraw_pending(session, message_ids, reason, at)
+    businesses: dict[int, Business] = {}
+    for message in withdrawn:
+        if message.business_id not in businesses:
+            business = business_queries.get_business(session, message.business_id)
+            assert business is not None
+            businesses[message.business_id] = business
+        if message.units:
+            usage.give_back(
+                session, businesses[message.business_id], message.units, message.created_at
+            )
+        _queue_status_event(
+            session,
+            message.business_id,
+            message.id,
+            message.conversation_id,
+            status.CANCELED,
+            None,
+            reason,
+        )
+    return {message.id for message in withdrawn}
 
 
 def mark_sending(
