@@ -28,6 +28,7 @@ from messagecenter.models import (
     Message,
 )
 from messagecenter.sending.compose import Outgoing, Sender, send_message, send_messages
+from messagecenter.sending.service import claim_due
 from tests.factories import (
     JOHN,
     MARIA,
@@ -703,3 +704,29 @@ def test_an_automated_batch_leaves_the_clients_texts_unread(
     assert (conversation.folder, conversation.unread_count) == ("unread", 1)
     assert badge(session, shop.business) == 1
     assert [e for e in pending_events(session) if e.type == "unread.changed"] == []
+
+
+def test_a_message_due_later_waits_in_the_outbox_until_its_time(
+    session: Session, clock: FrozenClock, shop: SetUp
+) -> None:
+    """A scheduled message (a reminder for tomorrow) is queued now, counted now, and handed
+    over only once it is due; one without a due time is due at once."""
+    maria = make_client(session, shop.business, clock.now(), cell_phone=MARIA)
+    tomorrow = clock.now() + timedelta(days=1)
+    later, now = send_messages(
+        session,
+        shop.business,
+        [Outgoing("See you tomorrow", client=maria, due_at=tomorrow), Outgoing("Hi", client=maria)],
+        sender=Sender.automated(),
+        at=clock.now(),
+    )
+    assert isinstance(later, Message) and isinstance(now, Message)
+    assert (later.next_attempt_at, now.next_attempt_at) == (tomorrow, clock.now())
+    assert used(session, shop.business, clock.now()) == 2
+
+    def due(at: datetime) -> list[int]:
+        return [c.message_id for c in claim_due(session, at, 10, lambda _id: None)]
+
+    assert due(clock.now()) == [now.id]
+    assert due(tomorrow - timedelta(seconds=1)) == []
+    assert due(tomorrow) == [later.id]

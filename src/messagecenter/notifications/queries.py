@@ -13,7 +13,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from messagecenter.models import Client, Message, Notification, NotificationTemplate
-from messagecenter.models.message import DISPATCH_PENDING
 
 _messages = cast(Table, Message.__table__)
 _notifications = cast(Table, Notification.__table__)
@@ -192,22 +191,3 @@ def message_states(session: Session, ids: Collection[int]) -> dict[int, MessageS
         ).where(_messages.c.id.in_(sorted(ids)))
     )
     return {row.id: MessageState(*row) for row in rows}
-
-
-_DUE = (
-    update(_messages)
-    .where(
-        _messages.c.id == bindparam("message_id"),
-        _messages.c.dispatch_state == DISPATCH_PENDING,
-    )
-    .values(next_attempt_at=bindparam("due"))
-)
-
-
-def set_due(session: Session, due: Mapping[int, datetime]) -> None:
-    """Hold just-queued messages in the outbox until their time: a pending message's
-    next_attempt_at is when it is due, and the dispatcher claims only due ones."""
-    if due:
-        session.connection().execute(
-            _DUE, [{"message_id": mid, "due": at} for mid, at in sorted(due.items())]
-        )

@@ -340,6 +340,11 @@ def _same_booking(notification: Notification, item: _Item) -> bool:
     return notification.type == item.kind.name and notification.reference == item.trigger.reference
 
 
+def _due_at(send_at: datetime | None, at: datetime) -> datetime | None:
+    """When the message may go: its send_at if that is still to come, else now."""
+    return send_at if send_at is not None and send_at > at else None
+
+
 def _withdraw_replaced(
     session: Session,
     business: Business,
@@ -408,7 +413,15 @@ def _send(
     results = send_messages(
         session,
         business,
-        [Outgoing(item.body, client=item.client, category=item.kind.category) for item in to_queue],
+        [
+            Outgoing(
+                item.body,
+                client=item.client,
+                category=item.kind.category,
+                due_at=_due_at(item.trigger.send_at, at),
+            )
+            for item in to_queue
+        ],
         sender=Sender.automated(),
         at=at,
     )
@@ -417,21 +430,17 @@ def _send(
         settled[item.index] = _settled(
             ids[item.index], NOTIFICATION_SKIPPED, code, reason, None, at
         )
-    due: dict[int, datetime] = {}
     for item, result in zip(to_queue, results, strict=True):
         if isinstance(result, Message):
             settled[item.index] = _settled(
                 ids[item.index], NOTIFICATION_QUEUED, None, None, result.id, at
             )
-            if item.trigger.send_at is not None and item.trigger.send_at > at:
-                due[result.id] = item.trigger.send_at
         else:
             code = UNSUBSCRIBED if isinstance(result, ClientUnsubscribed) else result.code
             settled[item.index] = _settled(
                 ids[item.index], NOTIFICATION_SKIPPED, code, result.message, None, at
             )
     queries.settle(session, list(settled.values()))
-    queries.set_due(session, due)
     recorded = {n.id: n for n in queries.notifications_by_id(session, list(ids.values()))}
     for item in live:
         outcomes[item.index] = Outcome(recorded[ids[item.index]])

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -77,6 +78,8 @@ class Outgoing:
     conversation: Conversation | None = None
     media_urls: tuple[str, ...] = ()
     category: str | None = None  # a notification category: the client's switch must be on
+    # When it may go (a scheduled notification); the outbox holds it until then. None: now.
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,16 @@ class _Draft:
     client: Client | None
     conversation: Conversation | None
     units: int
+    due_at: datetime | None
+
+
+class _Target(NamedTuple):
+    """A message about to be inserted: its conversation, text and when it is due."""
+
+    conversation: Conversation
+    body: str
+    media: list[str]
+    due_at: datetime | None = None
 
 
 def send_message(
@@ -188,12 +201,12 @@ def _draft(index: int, item: Outgoing, number: SmsNumber | None) -> _Draft:
     if item.category is not None:
         _ensure_category_allowed(item.client, item.category)
     units = units_for(has_media=bool(media))
-    return _Draft(index, body, media, phone, item.client, item.conversation, units)
+    return _Draft(index, body, media, phone, item.client, item.conversation, units, item.due_at)
 
 
 def _targets(
     session: Session, business: Business, drafts: list[_Draft], at: datetime
-) -> list[tuple[Conversation, str, list[str]]]:
+) -> list[_Target]:
     """Each draft's conversation (given, or the client phone's, created where new: one insert
     and one select for the whole batch), with its body and media."""
     phones: dict[str, int | None] = {}
@@ -206,7 +219,7 @@ def _targets(
         target = draft.conversation or found[draft.phone]
         if target.client_id is None and draft.client is not None:
             target.client_id = draft.client.id  # the unidentified sender turns out to be them
-        targets.append((target, draft.body, draft.media))
+        targets.append(_Target(target, draft.body, draft.media, draft.due_at))
     return targets
 
 
@@ -250,14 +263,14 @@ def queue_outbound(
 ) -> Message:
     """Insert an outbound message as queued (the outbox row); the caller has already counted
     its units (send_messages, or the intake's keyword reply, which skips the hard stop)."""
-    return _queue(session, business, number, [(conversation, body, media)], sender, at)[0]
+    return _queue(session, business, number, [_Target(conversation, body, media)], sender, at)[0]
 
 
 def _queue(
     session: Session,
     business: Business,
     number: SmsNumber,
-    targets: Sequence[tuple[Conversation, str, list[str]]],
+    targets: Sequence[_Target],
     sender: Sender,
     at: datetime,
 ) -> list[Message]:
@@ -267,12 +280,12 @@ def _queue(
     conversations.note_outbound_many(
         session,
         business.id,
-        [(conversation, body) for conversation, body, _ in targets],
+        [(target.conversation, target.body) for target in targets],
         at,
         answered=sender.type in (SENDER_STAFF, SENDER_API_KEY),
     )
     rows = []
-    for conversation, body, media in targets:
+    for conversation, body, media, due_at in targets:
         info = count_segments(body)
         rows.append(
             {
@@ -294,7 +307,7 @@ def _queue(
                 "carrier_sid_from_lookup": False,
                 "dispatch_state": DISPATCH_PENDING,
                 "attempts": 0,
-                "next_attempt_at": at,
+                "next_attempt_at": due_at or at,  # the outbox hands over what is due
                 "created_at": at,
                 "updated_at": at,
             }
