@@ -1,6 +1,6 @@
 """Notifications benchmark: 10,000 booking reminders for 10,000 clients accepted through the
 batch form, in batches of 1,000 — in-process through the service (trigger_many, one
-transaction a batch) and through POST /api/v1/notifications/batch on an in-process app
+transaction a batch) and through POST /api/v1/notification-batches on an in-process app
 (TestClient: the route, validation and JSON, without a network); beside them the same
 messages straight through send_messages, the floor this path cannot go below.
 
@@ -181,7 +181,7 @@ def _compose(context: AppContext, business_id: int, ids: list[int], size: int) -
 
 def _api(context: AppContext, api_key: str, ids: list[int], size: int, way: str) -> None:
     app = create_app(context=context, run_dispatcher=False)
-    if "/api/v1/notifications/batch" not in {getattr(r, "path", "") for r in app.routes}:
+    if "/api/v1/notification-batches" not in {getattr(r, "path", "") for r in app.routes}:
         mount = APIRouter(prefix="/api/v1")
         mount.include_router(router)
         app.include_router(mount)
@@ -197,7 +197,7 @@ def _api(context: AppContext, api_key: str, ids: list[int], size: int, way: str)
                 for cid in ids[start : start + size]
             ]  # fmt: skip
             answer = http.post(
-                "/api/v1/notifications/batch",
+                "/api/v1/notification-batches",
                 json={"notifications": items},
                 headers={"Authorization": f"Bearer {api_key}"},
             )

@@ -38,6 +38,7 @@ from messagecenter.http.security_headers import SecurityHeaders
 from messagecenter.http.server_errors import CompleteServerErrors
 from messagecenter.intake.service import MAX_ATTEMPTS
 from messagecenter.logs import RequestLog
+from messagecenter.notifications.routes import router as notifications_router
 from messagecenter.numbers.routes import router as numbers_router
 from messagecenter.sending.dispatcher import STOP_WAIT_SECONDS
 from messagecenter.signin.service import SESSION_LIFETIME
@@ -111,6 +112,7 @@ def create_app(
             if listener is not None:
                 listener.stop()
             context.intake.close()
+            context.reports.close()
             metrics.process_ended()
 
     app = LeanFrontApp(
@@ -143,6 +145,7 @@ def create_app(
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(clients_router)
     api.include_router(conversations_router)
+    api.include_router(notifications_router)
     api.include_router(business_router)
     api.include_router(numbers_router)
     api.include_router(live_router)

@@ -100,8 +100,14 @@ schema = (
                         # rule a JSON schema cannot say: a send names exactly one of client_id
                         # and conversation_id and has text or media; a number must be one the
                         # carrier suggested just now; a cell phone must be a valid mobile
-                        # number in the business's country.
+                        # number in the business's country; a notification names its client
+                        # one way and has the data its template uses; a template uses only
+                        # its type's variables.
                         "include-name": [
+                            "POST /api/v1/notifications",
+                            "POST /api/v1/notification-batches",
+                            "PATCH /api/v1/notification-templates/{type_name}",
+                            "POST /api/v1/message-batches",
                             "POST /api/v1/clients",
                             "PATCH /api/v1/clients/{client_id}",
                             "POST /api/v1/messages",

@@ -1,12 +1,10 @@
-"""Shared fixtures: a business with a number, its clients, and the app with the
-notifications router mounted as app.py will mount it (beside the conversations router)."""
+"""Shared fixtures: a business with a number, its clients, and the app over a TestClient."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -14,7 +12,6 @@ from messagecenter.app import create_app
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.models import Client
-from messagecenter.notifications.routes import router
 from tests.factories import MARIA, SetUp, make_business, make_client
 
 
@@ -34,12 +31,6 @@ def maria(session: Session, clock: FrozenClock, shop: SetUp) -> Client:
 
 @pytest.fixture
 def api(context: AppContext) -> Iterator[TestClient]:
-    """The app with /api/v1/notifications mounted (until app.py includes the router)."""
     app = create_app(context=context, run_dispatcher=False)
-    mounted = {getattr(route, "path", "") for route in app.routes}
-    if "/api/v1/notifications" not in mounted:
-        api = APIRouter(prefix="/api/v1")
-        api.include_router(router)
-        app.include_router(api)
     with TestClient(app, raise_server_exceptions=True) as client:
         yield client

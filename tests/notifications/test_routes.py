@@ -106,7 +106,7 @@ def test_another_business_s_client_and_notification_are_not_found(
     got = api.get(f"/api/v1/notifications/{mine['id']}", headers=other.auth)
     assert_error(got, 404, "not_found")
     batch = api.post(
-        "/api/v1/notifications/batch",
+        "/api/v1/notification-batches",
         json={"notifications": [reminder(theirs.id, "t"), reminder(maria.id, "m")]},
         headers=shop.auth,
     ).json()["results"]
@@ -130,7 +130,7 @@ def test_a_batch_of_1000_is_answered_item_by_item_in_order(
     items.append(reminder(clients[0].id, "b-0"))  # a repeat of item 0 in the same batch
     items.append({"type": "booking_reminder", "reference": "nobody", "cell_phone": "+13125550199"})
     answer = api.post(
-        "/api/v1/notifications/batch", json={"notifications": items}, headers=shop.auth
+        "/api/v1/notification-batches", json={"notifications": items}, headers=shop.auth
     )
     assert answer.status_code == 200, answer.text
     results = answer.json()["results"]
@@ -150,7 +150,7 @@ def test_more_than_1000_items_is_refused_whole(
 ) -> None:
     items = [reminder(maria.id, f"b-{n}") for n in range(MAX_BATCH + 1)]
     answer = api.post(
-        "/api/v1/notifications/batch", json={"notifications": items}, headers=shop.auth
+        "/api/v1/notification-batches", json={"notifications": items}, headers=shop.auth
     )
     assert_error(answer, 400)
     assert count(session, Notification) == 0

@@ -36,11 +36,7 @@ def ensure_may_text(session: Session, business_id: int, phone: str) -> None:
     """Refuse (409) any message to a number that opted out of this business's texts."""
     state = queries.consent_for(session, business_id, phone)
     if state and state.opted_out:
-        how = f"by texting {state.keyword}" if state.keyword else f"({state.source})"
-        raise ClientUnsubscribed(
-            f"This client unsubscribed from your texts on {state.changed_at:%Y-%m-%d} {how}. "
-            "They must text START to receive messages again."
-        )
+        raise unsubscribed(state)
 
 
 def unsubscribed_among(
@@ -54,7 +50,7 @@ def unsubscribed_among(
 
 def unsubscribed(state: PhoneConsent) -> ClientUnsubscribed:
     """Why a message to this opted-out phone is refused: when and how it unsubscribed, and
-    how it comes back (the same words as ensure_may_text)."""
+    how it comes back."""
     how = f"by texting {state.keyword}" if state.keyword else f"({state.source})"
     return ClientUnsubscribed(
         f"This client unsubscribed from your texts on {state.changed_at:%Y-%m-%d} {how}. "

@@ -1,4 +1,4 @@
-"""Where texts and status reports from any carrier enter.
+"""Where the texts from any carrier enter.
 
 Every inbound text takes one path, whichever carrier brought it: Twilio's webhook hands its
 text to `accept_inbound`, the simulated carrier's phone to `accept_inbound_sync` (the same from
@@ -7,7 +7,8 @@ a plain thread). Both write the texts that arrive together in one transaction on
 queues the texts (one idempotent multi-row insert, so it costs about what a bare insert does and
 nothing sent is lost) and the workers of every process drain the queue in batches
 (`process_queued`). On SQLite there is one process, where a queue would only add work, so the
-texts are processed at once (`receive_inbound_batch`). Status reports go to sending/ directly.
+texts are processed at once (`receive_inbound_batch`). Status reports go to sending/reports.py
+(group-committed the same way).
 
 Nothing a carrier sends is refused or lost for its content: a NUL character (which PostgreSQL
 cannot store) becomes U+FFFD and the message keeps the fact (`body_had_nul`). A text is routed

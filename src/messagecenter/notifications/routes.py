@@ -46,7 +46,7 @@ def trigger(
     return _result(work.session, outcome)
 
 
-@router.post("/notifications/batch", response_model=NotificationBatchOut)
+@router.post("/notification-batches", response_model=NotificationBatchOut)
 def trigger_batch(
     body: NotificationBatchIn, work: UnitOfWorkDep, business: BusinessDep, context: ContextDep
 ) -> NotificationBatchOut:

@@ -3,14 +3,46 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+)
 
 from messagecenter.models.ids import MAX_ID
+from messagecenter.notifications.catalogue import TYPES
 
 # Items in one batch (booking systems send tomorrow's reminders at once; 1 MiB applies too).
 MAX_BATCH = 1000
+
+
+def _iso_only(value: object) -> object:
+    """A date and time as the document says: an ISO 8601 string (pydantic would also take a
+    number of seconds)."""
+    if isinstance(value, int | float):
+        raise ValueError("give an ISO 8601 date and time with its offset, e.g. 2026-12-01T15:00Z")
+    return value
+
+
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+
+TRIGGERABLE = [t.name for t in TYPES.values() if t.triggerable]
+
+
+def _triggerable(value: str) -> str:
+    if value not in TRIGGERABLE:
+        raise ValueError("use one of: " + ", ".join(TRIGGERABLE))
+    return value
+
+
+TriggerableType = Annotated[str, AfterValidator(_triggerable)]
 
 
 class NotificationData(BaseModel):
@@ -20,7 +52,7 @@ class NotificationData(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    booking_at: AwareDatetime | None = None
+    booking_at: IsoDatetime | None = None
     service: str | None = Field(default=None, max_length=200)
     staff_name: str | None = Field(default=None, max_length=200)
     location: str | None = Field(default=None, max_length=200)
@@ -29,14 +61,17 @@ class NotificationData(BaseModel):
 class NotificationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: str = Field(max_length=40, description="a type of GET /notification-templates")
+    type: TriggerableType = Field(
+        description="a type a booking system may trigger (GET /notification-templates)",
+        json_schema_extra={"enum": list(TRIGGERABLE)},
+    )
     reference: str = Field(min_length=1, max_length=200, description="your booking's id")
     client_id: StrictInt | None = Field(default=None, ge=1, le=MAX_ID)
     cell_phone: str | None = Field(
         default=None, max_length=40, description="instead of client_id: the client's cell phone"
     )
     data: NotificationData = Field(default_factory=NotificationData)
-    send_at: AwareDatetime | None = Field(
+    send_at: IsoDatetime | None = Field(
         default=None, description="when to send (at most a year ahead); now when absent"
     )
     cancel: StrictBool = Field(
