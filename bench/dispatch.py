@@ -36,14 +36,14 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bench.intake import AREA_CODES, _free_port, _fresh_database, _PeakRss, _wait_until_up
+from bench.harness import PeakRss, free_port, fresh_database, wait_until_up, write_results
+from bench.intake import AREA_CODES
 from bench.machine import cpu_speed, describe
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.clock import SystemClock
@@ -89,7 +89,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--concurrency", type=int, default=8, help="carrier calls in flight")
+    parser.add_argument("--concurrency", type=int, default=16, help="carrier calls in flight")
     parser.add_argument("--twilio-messages", type=int, default=2_000)
     parser.add_argument("--twilio-delay-ms", type=int, default=200)
     parser.add_argument("--twilio-concurrency", type=int, default=32)
@@ -122,7 +122,7 @@ def _scenario(scenario: str, args: argparse.Namespace, tmp: Path) -> Result:
     twilio = scenario == "twilio-delay"
     workdir = tmp / scenario
     workdir.mkdir()
-    url, drop = _fresh_database(database, args.pg_url, workdir)
+    url, drop = fresh_database(database, args.pg_url, "mc_dispatch")
     fake = None
     try:
         env = {
@@ -160,11 +160,11 @@ def _scenario(scenario: str, args: argparse.Namespace, tmp: Path) -> Result:
         if fake is not None:
             fake.terminate()
             fake.wait(timeout=30)
-        drop()  # type: ignore[operator]
+        drop()
 
 
 def _start_fake_twilio(delay_ms: int) -> tuple[subprocess.Popen[str], str]:
-    port = _free_port()
+    port = free_port()
     fake = subprocess.Popen(
         [
             sys.executable,
@@ -281,7 +281,7 @@ def _drain(
     env: dict[str, str],
     twilio: bool,
 ) -> Result:
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {**env, "MESSAGECENTER_PUBLIC_URL": base_url}
     commands = [[sys.executable, "-m", "messagecenter.cli", "serve", "--port", str(port)]]
@@ -298,9 +298,9 @@ def _drain(
         for command in commands
     ]
     context = build_context(Settings(database_url=env["MESSAGECENTER_DATABASE_URL"]))
-    peaks = [_PeakRss(server.pid) for server in servers]
+    peaks = [PeakRss(server.pid) for server in servers]
     try:
-        _wait_until_up(base_url)
+        wait_until_up(base_url)
         first_at, first = _first_progress(context)
         handed_at = final_at = None
         deadline = time.monotonic() + 600
@@ -402,16 +402,13 @@ def _print(r: Result) -> None:
 
 
 def _write(results: list[Result], machine: dict[str, object], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
-    payload = {
+    payload: dict[str, object] = {
         "benchmark": "dispatch",
         "target_msg_s": TARGET_MSG_S,
         "target_rss_mb": TARGET_RSS_MB,
         "machine": machine,
         "results": [asdict(r) for r in results],
     }
-    (out / f"{stamp}-dispatch.json").write_text(json.dumps(payload, indent=2) + "\n")
     lines = [
         "# Dispatch benchmark",
         "",
@@ -428,8 +425,7 @@ def _write(results: list[Result], machine: dict[str, object], out: Path) -> None
             f"| {r.handed_over_per_s / TARGET_MSG_S:.2f}x | {r.final_per_s:,.0f} "
             f"| {r.peak_rss_mb:.0f} | {r.attempts_over_one} | {r.messages - r.accepted} |"
         )
-    (out / f"{stamp}-dispatch.md").write_text("\n".join(lines) + "\n")
-    print(f"written: {out / f'{stamp}-dispatch.md'}")
+    print(f"written: {write_results(out, 'dispatch', chr(10).join(lines), payload)}")
 
 
 if __name__ == "__main__":

@@ -21,26 +21,22 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode
 
-import httpx
 from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
-from bench.machine import cpu_speed, describe, max_process_rss_mb
+from bench.harness import PeakRss, free_port, fresh_database, wait_until_up, write_results
+from bench.machine import cpu_speed, describe
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
@@ -127,7 +123,7 @@ def main() -> int:
     print(f"machine speed before: {speed_before}")
     workdir = Path(tempfile.mkdtemp(prefix="mc-bench-"))
     for database in args.databases.split(","):
-        url, drop = _fresh_database(database, args.pg_url, workdir)
+        url, drop = fresh_database(database, args.pg_url)
         try:
             numbers = _seed(url)
             processes = 1 if database == "sqlite" else 2
@@ -147,34 +143,13 @@ def main() -> int:
     machine = describe(speed_before) | {"cpu_speed_after": speed_after}
     report = _report(results, levels, machine)
     print(report)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
-    (out / f"{stamp}-intake.md").write_text(report)
-    (out / f"{stamp}-intake.json").write_text(
-        json.dumps({"machine": machine, "results": [asdict(r) for r in results]}, indent=2)
+    write_results(
+        Path(args.out),
+        "intake",
+        report,
+        {"machine": machine, "results": [asdict(r) for r in results]},
     )
     return 0
-
-
-def _fresh_database(database: str, pg_url: str, workdir: Path) -> tuple[str, object]:
-    if database == "sqlite":
-        url = f"sqlite:///{workdir / 'bench.db'}"
-        return url, lambda: None
-    name = f"mc_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(
-        make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    return url, drop
 
 
 def _seed(url: str) -> list[str]:
@@ -271,7 +246,7 @@ def _run(
     args: argparse.Namespace,
     workdir: Path,
 ) -> RunResult:
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -311,9 +286,9 @@ def _run(
         start_new_session=True,
     )
     try:
-        _wait_until_up(base_url)
+        wait_until_up(base_url)
         before = _rows(url, app)
-        peak = _PeakRss(server.pid)
+        peak = PeakRss(server.pid)
         wrk = subprocess.run(
             [
                 "wrk",
@@ -441,26 +416,6 @@ def _print_ratio(bare: RunResult, full: RunResult) -> None:
     print(f"  ratio full / ceiling: {ratio:.2f} (target >= {TARGET_RATIO})")
 
 
-class _PeakRss:
-    """Samples the server's largest process every 0.2 s on a thread until stopped."""
-
-    def __init__(self, pid: int) -> None:
-        self._pid = pid
-        self._peak = max_process_rss_mb(pid)
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.2):
-            self._peak = max(self._peak, max_process_rss_mb(self._pid))
-
-    def stop(self) -> float:
-        self._done.set()
-        self._thread.join()
-        return max(self._peak, max_process_rss_mb(self._pid))
-
-
 def _report(results: list[RunResult], levels: list[int], machine: dict[str, object]) -> str:
     lines = [
         "# Intake benchmark",
@@ -523,23 +478,6 @@ def _spread(values: list[float], digits: int) -> str:
     return " / ".join(
         f"{v:.{digits}f}" for v in (min(values), statistics.median(values), max(values))
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(base_url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(base_url + "/healthz", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server at {base_url} did not start")
 
 
 if __name__ == "__main__":

@@ -18,22 +18,17 @@ bench/results/<date>-notifications.{json,md}. No dispatcher runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import tempfile
 import time
-import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from fastapi import APIRouter
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select
 
+from bench.harness import fresh_database, write_results
 from bench.machine import cpu_speed, describe
 from messagecenter.app import create_app
 from messagecenter.businesses.service import NewBusiness, create_business
@@ -44,7 +39,6 @@ from messagecenter.db import session_scope
 from messagecenter.migrate import upgrade
 from messagecenter.models import Business, Client, Message, Notification
 from messagecenter.notifications import service
-from messagecenter.notifications.routes import router
 from messagecenter.notifications.templates import BookingData
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
 from messagecenter.sending.compose import Outgoing, Sender, send_messages
@@ -81,7 +75,7 @@ def main() -> int:
     print(f"machine: CPU loop {before['loop_mops']} M iterations/s (bench/machine.py)")
     runs: list[Run] = []
     for database in args.db.split(","):
-        url, drop = _fresh_database(database, args.pg_url)
+        url, drop = fresh_database(database, args.pg_url, "mc_notifications")
         try:
             runs.extend(_bench(database, url, args))
         finally:
@@ -89,21 +83,17 @@ def main() -> int:
     after = cpu_speed()
     report = _report(runs, before, after, args)
     print(report)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
-    (out / f"{stamp}-notifications.md").write_text(report)
-    (out / f"{stamp}-notifications.json").write_text(
-        json.dumps(
-            {
-                "target_seconds_per_10000": TARGET_SECONDS,
-                "machine": describe(before),
-                "cpu_speed_after": after,
-                "args": vars(args),
-                "results": [asdict(r) for r in runs],
-            },
-            indent=2,
-        )
+    write_results(
+        Path(args.out),
+        "notifications",
+        report,
+        {
+            "target_seconds_per_10000": TARGET_SECONDS,
+            "machine": describe(before),
+            "cpu_speed_after": after,
+            "args": vars(args),
+            "results": [asdict(r) for r in runs],
+        },
     )
     return 0
 
@@ -181,10 +171,6 @@ def _compose(context: AppContext, business_id: int, ids: list[int], size: int) -
 
 def _api(context: AppContext, api_key: str, ids: list[int], size: int, way: str) -> None:
     app = create_app(context=context, run_dispatcher=False)
-    if "/api/v1/notification-batches" not in {getattr(r, "path", "") for r in app.routes}:
-        mount = APIRouter(prefix="/api/v1")
-        mount.include_router(router)
-        app.include_router(mount)
     at = SystemClock().now()
     send_at = (at + timedelta(hours=20)).isoformat()
     with TestClient(app) as http:
@@ -260,25 +246,6 @@ def _queued(context: AppContext, business_id: int, way: str) -> int:
             )
             or 0
         )
-
-
-def _fresh_database(database: str, pg_url: str) -> tuple[str, Callable[[], None]]:
-    if database == "sqlite":
-        path = Path(tempfile.mkdtemp(prefix="mc-notifications-")) / "bench.db"
-        return f"sqlite:///{path}", lambda: None
-    name = f"mc_notifications_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(
-        make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(pg_url).set(database=name).render_as_string(hide_password=False), drop
 
 
 def _report(

@@ -17,15 +17,11 @@ batches arrive, as it would in production.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -34,9 +30,9 @@ from functools import partial
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select
 
+from bench.harness import free_port, fresh_database, wait_until_up, write_results
 from bench.machine import cpu_speed, describe
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.clock import SystemClock
@@ -85,7 +81,7 @@ def main() -> int:
     print(f"machine: CPU loop {before['loop_mops']} M iterations/s (bench/machine.py)")
     runs: list[Run] = []
     for database in args.db.split(","):
-        url, drop = _fresh_database(database, args.pg_url)
+        url, drop = fresh_database(database, args.pg_url, "mc_queueing")
         try:
             runs.extend(_bench(database, url, args))
         finally:
@@ -93,21 +89,17 @@ def main() -> int:
     after = cpu_speed()
     report = _report(runs, before, after, args)
     print(report)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
-    (out / f"{stamp}-queueing.md").write_text(report)
-    (out / f"{stamp}-queueing.json").write_text(
-        json.dumps(
-            {
-                "target_msg_per_s": TARGET_MSG_S,
-                "machine": describe(before),
-                "cpu_speed_after": after,
-                "args": vars(args),
-                "results": [asdict(r) for r in runs],
-            },
-            indent=2,
-        )
+    write_results(
+        Path(args.out),
+        "queueing",
+        report,
+        {
+            "target_msg_per_s": TARGET_MSG_S,
+            "machine": describe(before),
+            "cpu_speed_after": after,
+            "args": vars(args),
+            "results": [asdict(r) for r in runs],
+        },
     )
     return 0
 
@@ -192,7 +184,7 @@ def _batches(context: AppContext, business_id: int, client_ids: list[int], size:
 def _api(url: str, api_key: str, client_ids: list[int], size: int) -> float:
     """POST /api/v1/message-batches to `messagecenter serve` (its dispatcher running), one
     request at a time; the seconds from the first request to the last answer."""
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "MESSAGECENTER_DATABASE_URL": url, "MESSAGECENTER_PUBLIC_URL": base_url,
            "MESSAGECENTER_SECRET_KEY": "bench"}  # fmt: skip
@@ -203,7 +195,7 @@ def _api(url: str, api_key: str, client_ids: list[int], size: int) -> float:
     )  # fmt: skip
     try:
         with httpx.Client(base_url=base_url, timeout=120) as http:
-            _wait_until_up(http)
+            wait_until_up(str(http.base_url).rstrip("/"))
             headers = {"Authorization": f"Bearer {api_key}"}
             started = time.perf_counter()
             for chunk in range(0, len(client_ids), size):
@@ -267,25 +259,6 @@ def _stored(context: AppContext, business_id: int) -> int:
         )
 
 
-def _fresh_database(database: str, pg_url: str) -> tuple[str, Callable[[], None]]:
-    if database == "sqlite":
-        path = Path(tempfile.mkdtemp(prefix="mc-queueing-")) / "bench.db"
-        return f"sqlite:///{path}", lambda: None
-    name = f"mc_queueing_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(
-        make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(pg_url).set(database=name).render_as_string(hide_password=False), drop
-
-
 def _report(
     runs: list[Run], before: dict[str, float], after: dict[str, float], args: argparse.Namespace
 ) -> str:
@@ -306,24 +279,6 @@ def _report(
             f"{r.seconds} | {r.stored:,} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_up(http: httpx.Client) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if http.get("/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the server did not start within 60 s")
 
 
 if __name__ == "__main__":

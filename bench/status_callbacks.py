@@ -28,25 +28,14 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 from sqlalchemy import Engine, Exists, case, create_engine, func, insert, select, update
 from twilio.request_validator import RequestValidator
 
-from bench.intake import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    _free_port,
-    _fresh_database,
-    _parse,
-    _PeakRss,
-    _requests_file,
-    _rows,
-    _seed,
-    _wait_until_up,
-)
+from bench.harness import PeakRss, free_port, fresh_database, wait_until_up, write_results
+from bench.intake import ACCOUNT_SID, AUTH_TOKEN, _parse, _requests_file, _rows, _seed
 from bench.machine import cpu_speed, describe
 from messagecenter.clients.service import ClientChanges, create_client
 from messagecenter.clock import SystemClock
@@ -118,23 +107,22 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="mc-bench-status-"))
     points: list[Point] = []
     for database in args.db.split(","):
-        url, drop = _fresh_database(database, args.pg_url, workdir)
+        url, drop = fresh_database(database, args.pg_url)
         try:
             processes = args.workers or (1 if database == "sqlite" else 2)
             points += _bench_database(database, url, processes, levels, args, workdir)
         finally:
-            drop()  # type: ignore[operator]
+            drop()
     speed_after = cpu_speed()
     print(f"machine speed after: {speed_after}")
     machine = describe(speed_before) | {"cpu_speed_after": speed_after}
     report = _report(points, machine)
     print(report)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
-    (out / f"{stamp}-status-callbacks.md").write_text(report)
-    (out / f"{stamp}-status-callbacks.json").write_text(
-        json.dumps({"machine": machine, "points": [asdict(p) for p in points]}, indent=2)
+    write_results(
+        Path(args.out),
+        "status-callbacks",
+        report,
+        {"machine": machine, "points": [asdict(p) for p in points]},
     )
     failed = [p for p in points if p.lost or p.wrong_status]
     return 1 if failed else 0
@@ -153,7 +141,7 @@ def _bench_database(
     per_point = args.requests // 2
     print(f"{database}: creating {per_point * len(runs)} accepted outbound messages")
     batches = _accepted_messages(url, per_point * len(runs))
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "messagecenter.cli", "serve", "--port", str(port)]
     if processes > 1:
@@ -174,7 +162,7 @@ def _bench_database(
         )
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     try:
-        _wait_until_up(base_url)
+        wait_until_up(base_url)
         for (level, repeat), ids in zip(runs, _chunks(batches, per_point), strict=True):
             status_file = workdir / f"status-{database}-{level}-{repeat}.tsv"
             _status_requests_file(status_file, base_url, url, ids)
@@ -320,7 +308,7 @@ def _wrk(
     concurrency: int,
     args: argparse.Namespace,
 ) -> Point:
-    peak = _PeakRss(pid)
+    peak = PeakRss(pid)
     wrk = subprocess.run(
         [
             "wrk",

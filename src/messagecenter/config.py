@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     give_up_after_seconds: float = Field(default=600.0, gt=0)
     # Carrier calls one dispatching process keeps in flight at once (a Twilio call takes
     # 100-300 ms; the messages in flight are marked sending a group at a time).
-    dispatch_concurrency: int = Field(default=8, ge=1, le=64)
+    dispatch_concurrency: int = Field(default=16, ge=1, le=64)
     twilio_api_url: str = TWILIO_API_URL
     simulator_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     # The simulated carrier's delays: from accepting a message to reporting it sent, and

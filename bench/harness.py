@@ -1,0 +1,95 @@
+"""What the benchmarks share: a fresh database, a free port, waiting for a server, sampling its
+memory, and writing a result file pair (bench/results/<stamp>-<name>.md and .json).
+
+    url, drop = fresh_database("postgresql", pg_url, prefix="mc_dispatch")
+    try: ... finally: drop()
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.machine import max_process_rss_mb
+
+
+def fresh_database(
+    database: str, pg_url: str, prefix: str = "mc_bench"
+) -> tuple[str, Callable[[], None]]:
+    """An empty database and the function that drops it: a SQLite file in a new temporary
+    directory, or a new database on the PostgreSQL server at `pg_url`."""
+    if database == "sqlite":
+        path = Path(tempfile.mkdtemp(prefix=prefix.replace("_", "-") + "-")) / "bench.db"
+        return f"sqlite:///{path}", lambda: None
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(pg_url).set(database=name).render_as_string(hide_password=False), drop
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(base_url: str) -> None:
+    """Until the server at `base_url` answers /healthz (a minute at most)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base_url + "/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {base_url} did not start")
+
+
+class PeakRss:
+    """Samples the largest process of a server's tree every 0.2 s on a thread until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self._peak = max_process_rss_mb(pid)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.2):
+            self._peak = max(self._peak, max_process_rss_mb(self._pid))
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return max(self._peak, max_process_rss_mb(self._pid))
+
+
+def write_results(out: Path, name: str, report: str, payload: dict[str, object]) -> Path:
+    """bench/results/<UTC stamp>-<name>.md (the report) and .json (the payload); the .md."""
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
+    (out / f"{stamp}-{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    written = out / f"{stamp}-{name}.md"
+    written.write_text(report if report.endswith("\n") else report + "\n")
+    return written
