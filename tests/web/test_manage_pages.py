@@ -627,7 +627,7 @@ def test_history_pages_hold_fifty_rows(
     first = owner.get("/history")
     assert len(rows_of(first.text, "history-table")) == 50
     assert "Page 1 of 2" in first.text
-    assert "page=2\">Next</a>" in first.text and "Previous</a>" not in first.text
+    assert 'page=2">Next</a>' in first.text and "Previous</a>" not in first.text
     second = rows_of(owner.get("/history", params={"page": "2"}).text, "history-table")
     assert [r["cells"][6] for r in second] == [f"Note {n}" for n in range(4, -1, -1)]
     # The CSV is not paged.
