@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,7 +54,7 @@ def add_outbound_units(
     session: Session, business_id: int, start: date, units: int, *, ceiling: int | None = None
 ) -> int | None:
     """Atomically add outbound units to a period; with `ceiling`, only if the total stays
-    within it. (Inbound units: add_inbound_units.)
+    within it. (Inbound units: add_inbound_units_many.)
 
     Returns the new total, or None when the ceiling refused the units. One conditional UPDATE,
     so concurrent sends cannot both squeeze past the limit.
@@ -99,28 +100,32 @@ def _inbound_usage_upsert(dialect_insert: Any) -> Any:
             "units_used": table.c.units_used + stmt.excluded.units_used,
             "inbound_units": table.c.inbound_units + stmt.excluded.inbound_units,
         },
-    ).returning(table.c.units_used)
+    ).returning(table.c.business_id, table.c.period_start, table.c.units_used)
 
 
-# Built once per dialect: every client text runs it.
+# Built once per dialect: every batch of client texts runs it.
 _INBOUND_USAGE = {
     "sqlite": _inbound_usage_upsert(sqlite.insert),
     "postgresql": _inbound_usage_upsert(postgresql.insert),
 }
 
 
-def add_inbound_units(session: Session, business_id: int, start: date, units: int) -> int:
-    """Add inbound units to the period (creating it), returning the new total. Never
-    refused: a client's text counts whatever the allowance."""
-    total = (
-        session.connection()
-        .execute(
-            _INBOUND_USAGE[session.get_bind().dialect.name],
-            {"business_id": business_id, "period_start": start, "units": units},
-        )
-        .scalar_one()
-    )
-    return int(total)
+def add_inbound_units_many(
+    session: Session, units: Sequence[tuple[int, date, int]]
+) -> dict[tuple[int, date], int]:
+    """Add each (business id, period start, units) to its usage period (creating it), in one
+    statement; the new totals by (business id, period start). Each key at most once. Never
+    refused: a client's text counts whatever the allowance. The rows are locked until
+    commit, in (business, period) order, as the unread badges after them are in business
+    order: concurrent batches take them in one order."""
+    if not units:
+        return {}
+    params = [
+        {"business_id": business_id, "period_start": start, "units": amount}
+        for business_id, start, amount in sorted(units)
+    ]
+    rows = session.connection().execute(_INBOUND_USAGE[session.get_bind().dialect.name], params)
+    return {(int(business_id), start): int(total) for business_id, start, total in rows}
 
 
 def give_back_units(session: Session, business_id: int, start: date, units: int) -> None:

@@ -2,17 +2,16 @@
 
 Every client text runs the recording statements, so they are built once (with bind
 parameters) for each dialect and touch each row once: route, duplicate check, conversation
-upsert, message insert, and for a whole batch one statement each for the businesses' usage
-and unread badges. (Those two are the batch forms of businesses/queries.add_inbound_units
-and conversations/queries.adjust_business_unread, whose rules they follow: a text's units
-counted in its period's row, created on its first text; the badge moved by the texts of
-conversations that are not muted.)
+upsert, message insert, and for a whole batch one statement for the businesses' unread
+badges (the batch form of conversations/queries.adjust_business_unread, whose rule it
+follows: the badge moved by the texts of conversations that are not muted). Usage is counted
+by businesses/queries.add_inbound_units_many.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
@@ -38,7 +37,6 @@ from messagecenter.models import (
     Plan,
     SmsNumber,
     UnroutedMessage,
-    UsagePeriod,
 )
 from messagecenter.models.base import UTCDateTime
 from messagecenter.models.conversation import FOLDER_UNREAD
@@ -258,29 +256,10 @@ def _message_insert(dialect_insert: Any) -> Any:
     )
 
 
-def _usage_upsert(dialect_insert: Any) -> Any:
-    table = UsagePeriod.__table__
-    stmt = dialect_insert(table).values(
-        business_id=bindparam("business_id"),
-        period_start=bindparam("period_start"),
-        units_used=bindparam("units"),
-        inbound_units=bindparam("units"),
-        outbound_units=0,
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=["business_id", "period_start"],
-        set_={
-            "units_used": table.c.units_used + stmt.excluded.units_used,
-            "inbound_units": table.c.inbound_units + stmt.excluded.inbound_units,
-        },
-    ).returning(table.c.business_id, table.c.period_start, table.c.units_used)
-
-
 _BY_DIALECT = {
     name: {
         "conversation": _conversation_upsert(insert),
         "message": _message_insert(insert),
-        "usage": _usage_upsert(insert),
     }
     for name, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
 }
@@ -335,23 +314,6 @@ def insert_message_rows(session: Session, rows: Sequence[dict[str, Any]]) -> dic
         return {}
     inserted = session.connection().execute(_statements(session)["message"], list(rows))
     return {sid: int(new_id) for sid, new_id in inserted}
-
-
-def add_inbound_units_many(
-    session: Session, units: Sequence[tuple[int, date, int]]
-) -> dict[tuple[int, date], int]:
-    """Add each (business id, period start, units) to its usage period (creating it), in one
-    statement; the new totals by (business id, period start). Each key at most once. The
-    rows are locked until commit, in (business, period) order, as the unread badges after
-    them are in business order: concurrent batches take them in one order."""
-    if not units:
-        return {}
-    params = [
-        {"business_id": business_id, "period_start": start, "units": amount}
-        for business_id, start, amount in sorted(units)
-    ]
-    rows = session.connection().execute(_statements(session)["usage"], params)
-    return {(int(business_id), start): int(total) for business_id, start, total in rows}
 
 
 def adjust_unread_many(session: Session, deltas: dict[int, int]) -> dict[int, int]:

@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
+from messagecenter.businesses import queries as business_queries
 from messagecenter.businesses import usage
 from messagecenter.businesses.billing import period_start, units_for
 from messagecenter.carriers.base import InboundSms
@@ -211,7 +212,7 @@ class _InboundCounters:
     def apply(self, session: Session) -> None:
         """Every business's usage in one statement and every badge in another (the rows
         locked in business order), then the warnings and live events in business order."""
-        totals = queries.add_inbound_units_many(
+        totals = business_queries.add_inbound_units_many(
             session,
             [
                 (business_id, period, sum(steps))
