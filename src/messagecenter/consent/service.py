@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from messagecenter.consent import queries
 from messagecenter.db import insert_ignore
 from messagecenter.errors import ClientUnsubscribed
-from messagecenter.models import ConsentRecord, PhoneConsent
+from messagecenter.models import Business, ConsentRecord, PhoneConsent
 from messagecenter.models.consent import CONSENT_OPT_IN, CONSENT_OPT_OUT, SOURCE_KEYWORD
 from messagecenter.sms.keywords import Keyword, classify_keyword
+from messagecenter.sms.toll_free import is_toll_free
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,13 @@ def apply_inbound_keyword(
 ) -> KeywordOutcome | None:
     """Apply the keyword rules to a client's text; None when it is ordinary text.
 
-    START / UNSTOP / YES from a subscribed client is ordinary text and writes nothing.
+    Which words count depends on the business's country and on whether `sms_number` is
+    toll-free (sms/keywords.py). START / UNSTOP / YES from a subscribed client is ordinary
+    text and writes nothing.
     """
-    match = classify_keyword(body)
+    business = session.get(Business, business_id)  # usually already in the session
+    assert business is not None
+    match = classify_keyword(body, country=business.country, toll_free=is_toll_free(sms_number))
     if match is None:
         return None
     opted_out = is_opted_out(session, business_id, phone)

@@ -21,7 +21,7 @@ from messagecenter.intake.keywords import answer_keyword
 from messagecenter.models import status
 from messagecenter.models.conversation import FOLDER_UNREAD
 from messagecenter.models.message import DIRECTION_INBOUND, DISPATCH_NONE, SENDER_CLIENT
-from messagecenter.sms.keywords import classify_keyword
+from messagecenter.sms.keywords import may_be_keyword
 from messagecenter.sms.segments import count_segments, normalize_newlines
 
 
@@ -70,7 +70,9 @@ def record_inbound_batch(
             stored.add(inbound.carrier_sid)
             text = _RoutedText(index, route, inbound, normalize_newlines(inbound.body), at)
             run.append(text)
-            if classify_keyword(text.body) is not None:
+            # Cut at anything that may be a keyword: whether it is one for this business
+            # (its country, its number) is decided when it is answered.
+            if may_be_keyword(text.body):
                 outcomes.update(_record_routed(session, run))
                 run = []
     outcomes.update(_record_routed(session, run))
@@ -142,7 +144,7 @@ def _record_routed(session: Session, run: list[_RoutedText]) -> dict[int, Inboun
         outcomes[text.index] = InboundOutcome(message_id, text.route.business_id)
     counters.apply(session)
     last = run[-1]
-    if classify_keyword(last.body) is not None:
+    if may_be_keyword(last.body):  # the keyword rules decide, and may find ordinary text
         message_id = message_ids[last.inbound.carrier_sid]
         conversation_id = upserted[_key(last)].id
         replies = answer_keyword(

@@ -35,7 +35,8 @@ from messagecenter.carriers.simulator.numbers import fictional_numbers
 from messagecenter.carriers.twilio.errors import explain  # it fails with Twilio's codes
 from messagecenter.clock import Clock
 from messagecenter.models import status
-from messagecenter.sms.keywords import Keyword, classify_keyword
+from messagecenter.sms.keywords import Keyword, classify_keyword, may_be_keyword
+from messagecenter.sms.toll_free import is_toll_free
 
 SENT_AFTER = timedelta(milliseconds=400)
 DELIVERED_AFTER = timedelta(milliseconds=1200)
@@ -61,12 +62,15 @@ class SimulatedCarrier:
         failure_rate: float = 0.0,
         rng: random.Random | None = None,
         handles_keywords: Callable[[str], bool] | None = None,
+        country_of: Callable[[str], str | None] | None = None,
         sent_after: timedelta = SENT_AFTER,
         delivered_after: timedelta = DELIVERED_AFTER,
         lookup_window: timedelta = LOOKUP_WINDOW,
     ) -> None:
         """`handles_keywords(number)` says whether the carrier answers keywords on a number
         (Twilio's default); where it does not, it neither records opt-outs nor blocks sends.
+        `country_of(number)` is the country whose keywords apply on a number (the app's lists,
+        sms/keywords.py); by default the one the number itself belongs to, None if unknown.
         `deliver_status(reports)` writes reports that came due together; it may return one
         outcome per report, an exception for a report it could not record (whose message
         may then still be looked up, for `lookup_window` after its send)."""
@@ -84,6 +88,7 @@ class SimulatedCarrier:
         self._taken = 0  # messages accepted since the start
         self._opted_out: set[tuple[str, str]] = set()  # (business number, client phone)
         self._handles_keywords = handles_keywords or (lambda _number: True)
+        self._country_of = country_of or _number_country
 
     # -- sending
     def send(self, sms: OutboundSms) -> CarrierAccepted:
@@ -134,9 +139,13 @@ class SimulatedCarrier:
         self, from_phone: str, to_phone: str, body: str, media_urls: list[str] | None = None
     ) -> str:
         """A client texts the business: handled as Twilio would, then sent to the app."""
-        match = classify_keyword(body)
-        if match and not self._handles_keywords(to_phone):  # asked only for a keyword
-            match = None
+        match = None
+        # The number is looked at only for what may be a keyword, as Twilio would: its
+        # lists are the app's, for the number's country and kind.
+        if may_be_keyword(body) and self._handles_keywords(to_phone):
+            match = classify_keyword(
+                body, country=self._country_of(to_phone), toll_free=is_toll_free(to_phone)
+            )
         with self._lock:
             if match and match.kind is Keyword.OPT_OUT:
                 self._opted_out.add((to_phone, from_phone))
@@ -186,6 +195,18 @@ class SimulatedCarrier:
 
     def _schedule(self, at: datetime, report: StatusReport) -> None:
         heapq.heappush(self._due, (at, next(self._sequence), report))
+
+
+def _number_country(phone_number: str) -> str | None:
+    """The country a number belongs to (+1 416 is Canada); None for toll-free +1 numbers,
+    which the whole plan shares, and for what cannot be parsed."""
+    try:
+        number = phonenumbers.parse(phone_number)
+    except phonenumbers.NumberParseException:
+        return None
+    if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE:
+        return None
+    return phonenumbers.region_code_for_number(number)
 
 
 def _report(
