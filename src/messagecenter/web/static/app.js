@@ -1,5 +1,6 @@
 // Light progressive enhancement: the live unread badge, live message statuses and new
-// messages in an open conversation (server-sent events), and the composer's counter.
+// messages in an open conversation (server-sent events), the composer's counter, and the
+// automated messages editor (variable picker, live preview).
 (function () {
   "use strict";
 
@@ -81,6 +82,22 @@
     badge.parentElement.setAttribute("aria-label", "Messages: " + unread + " unread");
   }
 
+  // The counter's words for a count from the server (/app/segments, or an automated
+  // message's preview); the same words the automated messages page renders on load.
+  function showCount(counter, c) {
+    var over = c.length > c.limit;
+    counter.textContent = c.length + " characters · " + c.segments + " segment" +
+      (c.segments === 1 ? "" : "s") + " · " + c.encoding + " · " + c.units + " unit" +
+      (c.units === 1 ? "" : "s") +
+      (c.encoding === "UCS-2" && c.unicode_characters.length
+        ? " (because of " + c.unicode_characters.join(" ") + ")" : "") +
+      (over ? " · over the " + c.limit + "-character limit" : "");
+    counter.dataset.segments = String(c.segments);
+    counter.dataset.encoding = c.encoding;
+    counter.classList.toggle("over", over);
+    return over;
+  }
+
   function connectCounter() {
     var body = document.getElementById("body");
     var counter = document.getElementById("counter");
@@ -99,16 +116,7 @@
         .then(function (r) { return r.json(); })
         .then(function (c) {
           if (mine !== asked) return; // a newer count is on its way
-          var over = c.length > c.limit;
-          counter.textContent = c.length + " characters · " + c.segments + " segment" +
-            (c.segments === 1 ? "" : "s") + " · " + c.encoding + " · " + c.units + " unit" +
-            (c.units === 1 ? "" : "s") +
-            (c.encoding === "UCS-2" && c.unicode_characters.length
-              ? " (because of " + c.unicode_characters.join(" ") + ")" : "") +
-            (over ? " · over the " + c.limit + "-character limit" : "");
-          counter.dataset.segments = String(c.segments);
-          counter.dataset.encoding = c.encoding;
-          counter.classList.toggle("over", over);
+          var over = showCount(counter, c);
           if (send && !body.disabled) send.disabled = over || body.value.trim() === "";
         });
     }
@@ -117,6 +125,57 @@
       timer = setTimeout(update, 80);
     });
     update();
+  }
+
+  // Settings → Automated messages: each template's variable picker inserts "[Name]" at the
+  // cursor, and its preview and counter follow the text (rendered by the server with the
+  // same sample data as on load, so page and sends agree).
+  function connectTemplateEditors() {
+    document.querySelectorAll("[data-template-editor]").forEach(function (card) {
+      var body = card.querySelector("[data-template-body]");
+      var preview = card.querySelector("[data-preview]");
+      var error = card.querySelector("[data-preview-error]");
+      var counter = card.querySelector("[data-counter]");
+      var warning = card.querySelector("[data-ucs2-warning]");
+      if (!body) return;
+      var url = "/settings/automated-messages/" + encodeURIComponent(card.dataset.templateEditor) + "/preview";
+      var timer = null;
+      var asked = 0;
+      function update() {
+        var mine = ++asked;
+        fetch(url, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ body: body.value })
+        })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (p) {
+            if (!p || mine !== asked) return; // a newer preview is on its way
+            preview.textContent = p.preview;
+            error.textContent = p.error;
+            error.hidden = !p.error;
+            showCount(counter, p.count);
+            warning.hidden = p.ucs2_from_values.length === 0;
+            warning.textContent = "A variable's value (" + p.ucs2_from_values.join(" ") +
+              ") switches this text to UCS-2: each segment holds 70 characters instead of 160, " +
+              "so it may cost more units.";
+          });
+      }
+      body.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(update, 150);
+      });
+      card.querySelectorAll("[data-insert-variable]").forEach(function (button) {
+        button.addEventListener("click", function () {
+          var text = "[" + button.dataset.insertVariable + "]";
+          var start = body.selectionStart, end = body.selectionEnd;
+          body.setRangeText(text, start, end, "end");
+          body.focus();
+          body.dispatchEvent(new Event("input", { bubbles: true }));
+        });
+      });
+    });
   }
 
   // The client profile checks the cell phone as it is typed, with the server's own rule.
@@ -155,6 +214,7 @@
     connectLive();
     connectCounter();
     connectPhoneCheck();
+    connectTemplateEditors();
     markRead();
     var thread = document.getElementById("thread");
     if (thread) thread.scrollTop = thread.scrollHeight;

@@ -1,0 +1,164 @@
+"""Settings → Automated messages: the owner switches each notification type on or off and words
+its template, with the variables it may use, a preview filled with sample data and the
+composer's counter. Checking, saving and rendering are the notifications service's; this
+module only shows them and takes the forms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel
+
+from messagecenter.businesses.billing import units_for
+from messagecenter.errors import InvalidInput, NotFound
+from messagecenter.http.csrf import check_csrf
+from messagecenter.http.deps import UnitOfWorkDep
+from messagecenter.notifications import service
+from messagecenter.notifications.catalogue import ACCOUNT, MARKETING, REMINDERS, TYPES
+from messagecenter.notifications.service import TemplateView
+from messagecenter.sending.compose import MAX_BODY_CHARACTERS
+from messagecenter.sms.segments import count_segments, normalize_newlines
+from messagecenter.web.pages import OwnerPageDep, Page
+
+router = APIRouter(include_in_schema=False)
+PATH = "/settings/automated-messages"
+TypePath = Annotated[str, Path(max_length=40)]
+# A template may be long while it is worked on; the counter says when it is over the limit.
+BodyForm = Annotated[str, Form(max_length=MAX_BODY_CHARACTERS * 2)]
+
+# The groups the page shows, in order: the client switch each category obeys, then the
+# keyword answers (which no booking system triggers).
+GROUPS = (
+    (REMINDERS, "Reminders", "Sent to clients whose SMS reminders are on."),
+    (ACCOUNT, "Account", "Sent to clients whose SMS account messages are on."),
+    (MARKETING, "Marketing", "Sent to clients whose SMS marketing is on."),
+)
+KEYWORDS = "keywords"
+KEYWORD_NOTE = (
+    "Sent by the app when a client texts STOP, START or HELP, on numbers where the app answers "
+    "keywords itself. Where the carrier answers them (Twilio's default), the carrier's own "
+    "wording is sent instead and these are not used."
+)
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What the client would get: the rendered sample (or, when it cannot be rendered, the
+    template itself), counted as the composer counts."""
+
+    preview: str
+    error: str  # why the sample could not be rendered, in the service's words
+    count: dict[str, Any]
+    ucs2_from_values: list[str]  # characters only the sample values bring, forcing UCS-2
+
+
+@dataclass(frozen=True)
+class Card:
+    view: TemplateView
+    body: str  # as shown in the textarea: the saved one, or what a refused save posted
+    counted: Counted
+    error: str  # a refused save's message, shown beside this template
+
+
+def _counted(page: Page, type_name: str, body: str) -> Counted:
+    try:
+        text = service.preview(
+            page.session, page.business, type_name, body, page.context.clock.now()
+        )
+        error = ""
+    except InvalidInput as refused:
+        text, error = body, refused.message
+    info = count_segments(text[: MAX_BODY_CHARACTERS * 2])
+    own = set(count_segments(body).unicode_characters)
+    count = {
+        "characters": info.characters,
+        "length": len(normalize_newlines(text)),
+        "segments": info.segments,
+        "encoding": info.encoding,
+        "units": units_for(has_media=False),
+        "unicode_characters": info.unicode_characters[:10],
+        "limit": MAX_BODY_CHARACTERS,
+    }
+    from_values = [c for c in info.unicode_characters if c not in own] if not error else []
+    return Counted(text if not error else "", error, count, from_values[:10])
+
+
+def _page(
+    page: Page, *, saved: str = "", failed: str = "", posted: str = "", error: str = ""
+) -> HTMLResponse:
+    cards: dict[str, list[Card]] = {}
+    for view in service.templates(page.session, page.business):
+        mine = view.kind.name == failed
+        body = posted if mine else view.body
+        group = view.kind.category if view.kind.triggerable else KEYWORDS
+        card = Card(view, body, _counted(page, view.kind.name, body), error if mine else "")
+        cards.setdefault(group, []).append(card)
+    return page.render(
+        "automated_messages.html",
+        {"groups": GROUPS, "cards": cards, "keywords": KEYWORDS, "keyword_note": KEYWORD_NOTE,
+         "saved": TYPES[saved].label if saved in TYPES else "", "max_body": MAX_BODY_CHARACTERS},
+        status_code=400 if error else 200,
+    )  # fmt: skip
+
+
+def _known(type_name: str) -> str:
+    """A catalogued type, or 404 (a form names types the page listed)."""
+    if type_name not in TYPES:
+        raise NotFound("No such automated message.")
+    return type_name
+
+
+@router.get(PATH, response_class=HTMLResponse)
+def automated_messages(
+    page: OwnerPageDep, saved: Annotated[str, Query(max_length=40)] = ""
+) -> HTMLResponse:
+    return _page(page, saved=saved)
+
+
+@router.post(PATH + "/{type_name}", response_model=None)
+def save(
+    type_name: TypePath,
+    page: OwnerPageDep,
+    work: UnitOfWorkDep,
+    body: BodyForm = "",
+    enabled: Annotated[str, Form(max_length=10)] = "",
+    action: Annotated[str, Form(pattern="^(save|reset)$")] = "save",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse | HTMLResponse:
+    """Save the switch and the wording, or reset the wording to the default (the switch as
+    posted either way). A refused template comes back beside its type, nothing saved."""
+    check_csrf(page.request, csrf)
+    name = _known(type_name)
+    text = normalize_newlines(body)  # browsers post CRLF; texts are stored and sent with LF
+    try:
+        service.save_template(
+            work.session,
+            page.business,
+            name,
+            enabled=bool(enabled),
+            body=None if action == "reset" else text,
+            reset_body=action == "reset",
+            at=page.context.clock.now(),
+        )
+    except InvalidInput as refused:
+        work.rollback()
+        return _page(page, failed=name, posted=text, error=refused.message)
+    # Back to the saved template (names are catalogue keys: safe in a URL as they are).
+    return RedirectResponse(f"{PATH}?saved={name}#template-{name}", 303)
+
+
+class PreviewIn(BaseModel):
+    body: str = ""
+
+
+@router.post(PATH + "/{type_name}/preview")
+def preview(type_name: TypePath, page: OwnerPageDep, payload: PreviewIn) -> JSONResponse:
+    """The live preview as the owner types: the same rendering and count as the page's."""
+    counted = _counted(page, _known(type_name), payload.body[: MAX_BODY_CHARACTERS * 2])
+    return JSONResponse(
+        {"preview": counted.preview, "error": counted.error, "count": counted.count,
+         "ucs2_from_values": counted.ucs2_from_values}
+    )  # fmt: skip
