@@ -261,6 +261,62 @@ def test_keyword_matching_is_on_the_whole_message(clock: FrozenClock) -> None:
         carrier.send(sms(2))
 
 
+TORONTO_NUMBER = "+14165550101"
+TOLL_FREE_NUMBER = "+18885550101"
+
+
+@pytest.mark.parametrize(
+    ("number", "body", "blocked"),
+    [
+        (BUSINESS_NUMBER, "stop all!", True),
+        (BUSINESS_NUMBER, "Opt-out", True),
+        (BUSINESS_NUMBER, "Arrêt", False),  # a US number: ordinary text
+        (TORONTO_NUMBER, "Arrêt.", True),  # a Canadian number: the French words too
+        (TORONTO_NUMBER, "ARRET", True),
+        (TOLL_FREE_NUMBER, "STOP ALL", True),
+        (TOLL_FREE_NUMBER, "ARRÊT", False),  # toll-free numbers belong to no one country
+    ],
+)
+def test_opt_out_keywords_are_the_apps(
+    clock: FrozenClock, number: str, body: str, blocked: bool
+) -> None:
+    carrier, _ = standalone(clock)
+    carrier.receive_from_phone(CLIENT_PHONE, number, body)
+
+    if blocked:
+        with pytest.raises(CarrierRejected):
+            carrier.send(sms(1, from_phone=number))
+    else:
+        carrier.send(sms(1, from_phone=number))
+
+
+def test_the_business_country_can_be_told(clock: FrozenClock) -> None:
+    carrier = SimulatedCarrier(
+        clock,
+        deliver_inbound=lambda _sms: None,
+        deliver_status=lambda _reports: None,
+        country_of=lambda _number: "CA",  # a Canadian business's toll-free number
+    )
+    carrier.receive_from_phone(CLIENT_PHONE, TOLL_FREE_NUMBER, "Arrêt")
+    with pytest.raises(CarrierRejected):
+        carrier.send(sms(1, from_phone=TOLL_FREE_NUMBER))
+
+
+def test_yes_does_not_lift_a_stop_on_a_toll_free_number(clock: FrozenClock) -> None:
+    carrier, _ = standalone(clock)
+    carrier.receive_from_phone(CLIENT_PHONE, TOLL_FREE_NUMBER, "STOP")
+    carrier.receive_from_phone(CLIENT_PHONE, TOLL_FREE_NUMBER, "YES")
+    with pytest.raises(CarrierRejected):
+        carrier.send(sms(1, from_phone=TOLL_FREE_NUMBER))
+
+    carrier.receive_from_phone(CLIENT_PHONE, TOLL_FREE_NUMBER, "UNSTOP")
+    carrier.send(sms(2, from_phone=TOLL_FREE_NUMBER))
+    # On an ordinary number YES does lift it.
+    carrier.receive_from_phone(CLIENT_PHONE, BUSINESS_NUMBER, "STOP")
+    carrier.receive_from_phone(CLIENT_PHONE, BUSINESS_NUMBER, "yes")
+    carrier.send(sms(3))
+
+
 @pytest.mark.parametrize("to_phone", ["+1212555", "+10000000000", "12345", "not a number", ""])
 def test_invalid_to_is_refused_with_21211(clock: FrozenClock, to_phone: str) -> None:
     carrier, recorder = standalone(clock)

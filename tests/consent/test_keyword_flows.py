@@ -91,6 +91,9 @@ def app_answers_keywords(session: Session, setup: SetUp) -> None:
         ("quit", "QUIT"),
         ("revoke", "REVOKE"),
         ("optout", "OPTOUT"),
+        ("STOP ALL", "STOP ALL"),
+        ("Stop all!", "STOP ALL"),
+        ("Opt-out", "OPT OUT"),
     ],
 )
 def test_stop_keywords_opt_out_and_are_recorded(
@@ -188,6 +191,102 @@ def test_yes_or_start_from_a_subscribed_client_is_ordinary_text(
     assert outcome.replies == []
     assert [(m.sender_type, m.body) for m in thread(session, shop)] == [("client", body)]
     assert used(session, shop.business, clock.now()) == 1
+
+
+@pytest.fixture
+def toll_free_shop(session: Session, shop: SetUp) -> SetUp:
+    """The shop texting from a toll-free number (numbers carry no type: the E.164 says)."""
+    shop.number.phone_number = "+18005550100"
+    session.flush()
+    return shop
+
+
+def test_yes_on_a_toll_free_number_does_not_opt_back_in_but_start_does(
+    session: Session, clock: FrozenClock, toll_free_shop: SetUp
+) -> None:
+    shop = toll_free_shop
+    text_from(session, shop.number, MARIA, "STOP", clock.now())
+
+    yes = text_from(session, shop.number, MARIA, "Yes!", clock.now())
+
+    assert is_opted_out(session, shop.business.id, MARIA) is True
+    assert yes.replies == []  # ordinary text: nobody answers it
+    assert [r.keyword for r in records(session, shop)] == ["STOP"]
+    start = text_from(session, shop.number, MARIA, "START", clock.now())
+    assert is_opted_out(session, shop.business.id, MARIA) is False
+    assert [r.keyword for r in records(session, shop)] == ["STOP", "START"]
+    assert len(start.replies) == 1
+
+
+# ---------------------------------------------------------------------------- Canada
+
+TORONTO_CLIENT = "+14165550142"
+
+
+@pytest.fixture
+def canadian_shop(session: Session, context: AppContext, clock: FrozenClock) -> SetUp:
+    return make_business(
+        session,
+        context.carrier,
+        clock.now(),
+        country="CA",
+        timezone="America/Toronto",
+        business_phone="+14165550100",
+    )
+
+
+@pytest.mark.parametrize(("body", "keyword"), [("Arrêt.", "ARRÊT"), ("arret", "ARRET")])
+def test_arret_opts_a_canadian_businesss_client_out(
+    session: Session, clock: FrozenClock, canadian_shop: SetUp, body: str, keyword: str
+) -> None:
+    shop = canadian_shop
+    outcome = text_from(session, shop.number, TORONTO_CLIENT, body, clock.now())
+
+    assert is_opted_out(session, shop.business.id, TORONTO_CLIENT) is True
+    (record,) = records(session, shop, TORONTO_CLIENT)
+    assert (record.action, record.keyword, record.message_id) == (
+        "opt_out",
+        keyword,
+        outcome.message_id,
+    )
+    assert [m.body for m in thread(session, shop, TORONTO_CLIENT)] == [body, OPT_OUT_REPLY]
+
+
+def test_aide_is_help_for_a_canadian_business(
+    session: Session, clock: FrozenClock, canadian_shop: SetUp
+) -> None:
+    shop = canadian_shop
+    text_from(session, shop.number, TORONTO_CLIENT, "Aide", clock.now())
+
+    assert records(session, shop, TORONTO_CLIENT) == []
+    assert [m.body for m in thread(session, shop, TORONTO_CLIENT)] == ["Aide", HELP_REPLY]
+
+
+@pytest.mark.parametrize("body", ["ARRÊT", "arret", "AIDE"])
+def test_french_keywords_are_ordinary_text_for_a_us_business(
+    session: Session, clock: FrozenClock, shop: SetUp, body: str
+) -> None:
+    outcome = text_from(session, shop.number, MARIA, body, clock.now())
+
+    assert is_opted_out(session, shop.business.id, MARIA) is False
+    assert records(session, shop) == []
+    assert outcome.replies == []
+    assert [m.body for m in thread(session, shop)] == [body]
+
+
+def test_through_the_simulated_carrier_arret_is_answered_once(
+    session: Session, context: AppContext, clock: FrozenClock, canadian_shop: SetUp
+) -> None:
+    shop = canadian_shop
+    session.commit()
+    simulator = context.simulator
+    assert simulator is not None
+
+    simulator.receive_from_phone(TORONTO_CLIENT, shop.number.phone_number, "Arrêt")
+    context.intake.process_queued()  # the worker's step: PostgreSQL queues the text
+
+    assert is_opted_out(session, shop.business.id, TORONTO_CLIENT) is True
+    assert [m.sender_type for m in thread(session, shop, TORONTO_CLIENT)] == ["client", "carrier"]
 
 
 # ---------------------------------------------------------------------------- help
