@@ -159,7 +159,7 @@
             warning.hidden = p.ucs2_from_values.length === 0;
             warning.textContent = "A variable's value (" + p.ucs2_from_values.join(" ") +
               ") switches this text to UCS-2: each segment holds 70 characters instead of 160, " +
-              "so it may cost more units.";
+              "so longer texts split into more segments.";
           });
       }
       body.addEventListener("input", function () {
