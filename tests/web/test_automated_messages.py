@@ -34,13 +34,7 @@ REMINDER = "booking_reminder"
 
 
 def app_with_page(context: AppContext) -> FastAPI:
-    """The app as create_app builds it, with this page's router added until app.py has it."""
-    from messagecenter.web.automated import router
-
-    app = create_app(context=context, run_dispatcher=False)
-    if not any(getattr(route, "path", "") == PATH for route in app.routes):
-        app.include_router(router)
-    return app
+    return create_app(context=context, run_dispatcher=False)
 
 
 @dataclass

@@ -43,7 +43,7 @@ from messagecenter.models import (
     Message,
     PhoneConsent,
 )
-from messagecenter.sms.keywords import classify_keyword
+from messagecenter.sms.keywords import may_be_keyword
 from messagecenter.sms.segments import normalize_newlines
 from messagecenter.sms.text import NUL, REPLACEMENT
 
@@ -242,9 +242,10 @@ def _remove(session: Session, ids: list[int]) -> None:
 
 
 def _through_first_keyword(items: list[InboundQueueItem]) -> list[InboundQueueItem]:
-    """The texts up to and including the first that is a keyword (all when none is)."""
+    """The texts up to and including the first that may be a keyword for its business (all
+    when none is): whether it is one depends on the business (record.py decides)."""
     for index, item in enumerate(items):
-        if classify_keyword(normalize_newlines(item.body)) is not None:
+        if may_be_keyword(normalize_newlines(item.body)):
             return items[: index + 1]
     return items
 
