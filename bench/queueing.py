@@ -35,10 +35,10 @@ from sqlalchemy import func, insert, select
 from bench.harness import free_port, fresh_database, wait_until_up, write_results
 from bench.machine import cpu_speed, describe
 from messagecenter.businesses.service import NewBusiness, create_business
+from messagecenter.clients.queries import clients_by_id
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
-from messagecenter.conversations.queries import clients_by_id
 from messagecenter.db import session_scope
 from messagecenter.migrate import upgrade
 from messagecenter.models import Business, Client, Message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select, update
@@ -63,3 +64,14 @@ def mark_cell_phone_error(
         .where(Client.business_id == business_id, Client.cell_phone == cell_phone)
         .values(cell_phone_error=reason, updated_at=at)
     )
+
+
+def clients_by_id(session: Session, business_id: int, ids: Iterable[int]) -> dict[int, Client]:
+    """This business's clients among these ids (another business's are simply absent)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(Client).where(Client.business_id == business_id, Client.id.in_(wanted))
+    )
+    return {client.id: client for client in rows}

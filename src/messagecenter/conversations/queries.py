@@ -143,17 +143,6 @@ def conversations_by_id(
     return {conversation.id: conversation for conversation in rows}
 
 
-def clients_by_id(session: Session, business_id: int, ids: Iterable[int]) -> dict[int, Client]:
-    """This business's clients among these ids (another business's are simply absent)."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    rows = session.scalars(
-        select(Client).where(Client.business_id == business_id, Client.id.in_(wanted))
-    )
-    return {client.id: client for client in rows}
-
-
 def insert_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[Message]:
     """Insert messages in one multi-row INSERT ... RETURNING; the loaded messages come back in
     the rows' order.

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from messagecenter.clients import queries as client_queries
 from messagecenter.clients import service as clients
 from messagecenter.consent import queries as consent_queries
 from messagecenter.context import AppContext
@@ -244,7 +245,7 @@ def send_batch(
     if replay is not None:
         return replay
     items = body.messages
-    found_clients = queries.clients_by_id(
+    found_clients = client_queries.clients_by_id(
         session, business.id, (m.client_id for m in items if m.client_id is not None)
     )
     found_conversations = queries.conversations_by_id(

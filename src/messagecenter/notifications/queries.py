@@ -56,17 +56,6 @@ def save_template(
     return row
 
 
-def clients_by_id(session: Session, business_id: int, ids: Iterable[int]) -> dict[int, Client]:
-    """This business's clients among these ids (another business's are simply absent)."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    rows = session.scalars(
-        select(Client).where(Client.business_id == business_id, Client.id.in_(wanted))
-    )
-    return {client.id: client for client in rows}
-
-
 def clients_by_cell_phone(
     session: Session, business_id: int, phones: Iterable[str]
 ) -> dict[str, list[Client]]:

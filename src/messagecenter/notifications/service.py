@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from messagecenter.businesses import queries as business_queries
+from messagecenter.clients import queries as client_queries
 from messagecenter.clients.phone import parse_phone
 from messagecenter.consent import service as consent
 from messagecenter.errors import ClientUnsubscribed, DomainError, InvalidInput, NotFound
@@ -222,7 +223,7 @@ def _resolve(
 ) -> list[_Item]:
     """The checks that need no notification: type, client (this business's only), due time,
     the rendered text. A refusal is written into `outcomes`."""
-    by_id = queries.clients_by_id(
+    by_id = client_queries.clients_by_id(
         session, business.id, (t.client_id for t in triggers if t.client_id is not None)
     )
     phones: dict[int, str] = {}
