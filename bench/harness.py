@@ -15,10 +15,11 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
 from bench.machine import max_process_rss_mb
@@ -93,3 +94,51 @@ def write_results(out: Path, name: str, report: str, payload: dict[str, object])
     written = out / f"{stamp}-{name}.md"
     written.write_text(report if report.endswith("\n") else report + "\n")
     return written
+
+
+def seed_business_with_clients(url: str, clients: int, name: str) -> tuple[int, str, list[int]]:
+    """Migrate `url`, then one business on the simulator with an SMS number and room to spare
+    on a hard-stop plan, and `clients` clients with distinct cell phones (every switch on but
+    marketing). Returns the business id, its API key and the client ids in order."""
+    from argon2 import PasswordHasher
+
+    from messagecenter.businesses.service import NewBusiness, create_business
+    from messagecenter.clock import SystemClock
+    from messagecenter.config import Settings
+    from messagecenter.context import build_context
+    from messagecenter.db import session_scope
+    from messagecenter.migrate import upgrade
+    from messagecenter.models import Client
+    from messagecenter.numbers.service import enable_messaging, suggest_numbers
+    from messagecenter.staff import service as staff
+
+    staff._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # setup only
+    upgrade(url)
+    context = build_context(Settings(database_url=url))
+    at = SystemClock().now()
+    with session_scope(context.sessions) as session:
+        created = create_business(
+            session,
+            NewBusiness("Bench studio", "US", "America/New_York", "+12125550100", 10**9,
+                        "hard_stop", Decimal(0), f"{name}@studio.example"),
+            at,
+        )  # fmt: skip
+        chosen = suggest_numbers(session, created.business, context.carrier)[0]
+        enable_messaging(session, created.business, context.carrier, chosen, "http://bench", at)
+        business_id = created.business.id
+        rows = [
+            {"business_id": business_id, "first_name": f"Client {i}", "last_name": "Bench",
+             "cell_phone": f"+1646{i:07d}", "sms_reminders": True, "sms_account": True,
+             "sms_marketing": False, "created_at": at, "updated_at": at}
+            for i in range(clients)
+        ]  # fmt: skip
+        for chunk in range(0, clients, 5000):
+            session.execute(insert(Client), rows[chunk : chunk + 5000])
+        ids = list(
+            session.scalars(
+                select(Client.id).where(Client.business_id == business_id).order_by(Client.id)
+            )
+        )
+        api_key = created.api_key
+    context.engine.dispose()
+    return business_id, api_key, ids

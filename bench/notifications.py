@@ -22,25 +22,21 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from bench.harness import fresh_database, write_results
+from bench.harness import fresh_database, seed_business_with_clients, write_results
 from bench.machine import cpu_speed, describe
 from messagecenter.app import create_app
-from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.db import session_scope
-from messagecenter.migrate import upgrade
 from messagecenter.models import Business, Client, Message, Notification
 from messagecenter.notifications import service
 from messagecenter.notifications.templates import BookingData
-from messagecenter.numbers.service import enable_messaging, suggest_numbers
 from messagecenter.sending.compose import Outgoing, Sender, send_messages
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +97,9 @@ def main() -> int:
 def _bench(database: str, url: str, args: argparse.Namespace) -> list[Run]:
     ways = [w for w in ("compose", "service", "api") if w in args.ways.split(",")]
     n = args.reminders
-    business_id, api_key, client_ids = _seed(url, n * len(ways))
+    business_id, api_key, client_ids = seed_business_with_clients(
+        url, n * len(ways), "notifications"
+    )
     context = build_context(Settings(database_url=url))
     runs = []
     for k, way in enumerate(ways):
@@ -190,45 +188,6 @@ def _api(context: AppContext, api_key: str, ids: list[int], size: int, way: str)
             assert answer.status_code == 200, answer.text
             results = answer.json()["results"]
             assert all(r["result"] == "queued" for r in results), results[:3]
-
-
-def _seed(url: str, clients: int) -> tuple[int, str, list[int]]:
-    """One business on the simulator with an SMS number and room to spare on a hard-stop
-    plan, and `clients` clients with distinct cell phones."""
-    from argon2 import PasswordHasher
-
-    from messagecenter.staff import service as staff
-
-    staff._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # setup only
-    upgrade(url)
-    context = build_context(Settings(database_url=url))
-    at = SystemClock().now()
-    with session_scope(context.sessions) as session:
-        created = create_business(
-            session,
-            NewBusiness("Bench studio", "US", "America/New_York", "+12125550100", 10**9,
-                        "hard_stop", Decimal(0), "notifications@studio.example"),
-            at,
-        )  # fmt: skip
-        chosen = suggest_numbers(session, created.business, context.carrier)[0]
-        enable_messaging(session, created.business, context.carrier, chosen, "http://bench", at)
-        business_id = created.business.id
-        rows = [
-            {"business_id": business_id, "first_name": f"Client{i}", "last_name": "Bench",
-             "cell_phone": f"+1646{i:07d}", "sms_reminders": True, "sms_account": True,
-             "sms_marketing": False, "created_at": at, "updated_at": at}
-            for i in range(clients)
-        ]  # fmt: skip
-        for chunk in range(0, clients, 5000):
-            session.execute(insert(Client), rows[chunk : chunk + 5000])
-        ids = list(
-            session.scalars(
-                select(Client.id).where(Client.business_id == business_id).order_by(Client.id)
-            )
-        )
-        api_key = created.api_key
-    context.engine.dispose()
-    return business_id, api_key, ids
 
 
 def _queued(context: AppContext, business_id: int, way: str) -> int:

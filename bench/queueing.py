@@ -25,24 +25,26 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from bench.harness import free_port, fresh_database, wait_until_up, write_results
+from bench.harness import (
+    free_port,
+    fresh_database,
+    seed_business_with_clients,
+    wait_until_up,
+    write_results,
+)
 from bench.machine import cpu_speed, describe
-from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.clients.queries import clients_by_id
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.db import session_scope
-from messagecenter.migrate import upgrade
 from messagecenter.models import Business, Client, Message
-from messagecenter.numbers.service import enable_messaging, suggest_numbers
 from messagecenter.sending.compose import Outgoing, Sender, send_message, send_messages
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +108,9 @@ def main() -> int:
 
 def _bench(database: str, url: str, args: argparse.Namespace) -> list[Run]:
     ways = [w for w in ("single", "batch", "api") if w in args.ways.split(",")]
-    business_id, api_key, client_ids = _seed(url, args.messages * len(ways))
+    business_id, api_key, client_ids = seed_business_with_clients(
+        url, args.messages * len(ways), "queueing"
+    )
     context = build_context(Settings(database_url=url))
     n = args.messages
     work: dict[str, tuple[str, Callable[[list[int]], float | None]]] = {
@@ -208,45 +212,6 @@ def _api(url: str, api_key: str, client_ids: list[int], size: int) -> float:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
-
-
-def _seed(url: str, clients: int) -> tuple[int, str, list[int]]:
-    """One business on the simulator with an SMS number, a hard-stop plan with room to spare,
-    and `clients` clients with distinct cell phones."""
-    from argon2 import PasswordHasher
-
-    from messagecenter.staff import service as staff
-
-    staff._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # setup only
-    upgrade(url)
-    context = build_context(Settings(database_url=url))
-    at = SystemClock().now()
-    with session_scope(context.sessions) as session:
-        created = create_business(
-            session,
-            NewBusiness("Bench studio", "US", "America/New_York", "+12125550100", 10**9,
-                        "hard_stop", Decimal(0), "queueing@studio.example"),
-            at,
-        )  # fmt: skip
-        chosen = suggest_numbers(session, created.business, context.carrier)[0]
-        enable_messaging(session, created.business, context.carrier, chosen, "http://bench", at)
-        business_id = created.business.id
-        rows = [
-            {"business_id": business_id, "first_name": f"Client {i}", "last_name": "Bench",
-             "cell_phone": f"+1646{i:07d}", "sms_reminders": True, "sms_account": True,
-             "sms_marketing": False, "created_at": at, "updated_at": at}
-            for i in range(clients)
-        ]  # fmt: skip
-        for chunk in range(0, clients, 5000):
-            session.execute(insert(Client), rows[chunk : chunk + 5000])
-        ids = list(
-            session.scalars(
-                select(Client.id).where(Client.business_id == business_id).order_by(Client.id)
-            )
-        )
-        api_key = created.api_key
-    context.engine.dispose()
-    return business_id, api_key, ids
 
 
 def _stored(context: AppContext, business_id: int) -> int:
