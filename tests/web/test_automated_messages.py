@@ -118,14 +118,17 @@ def test_a_variable_value_that_forces_ucs2_is_warned_about(session: Session, sho
     assert "(ë) switches this text to UCS-2" in warning.group(2)
     assert "UCS-2 · " in card and "(because of ë)" in card
     # A keyword answer that never names the business stays GSM-7, its warning hidden.
-    shop_plain = shop.owner.post(f"{PATH}/help/preview", json={"body": "Call us. Reply STOP."})
+    shop_plain = shop.owner.post(
+        "/app/automated-messages/help/preview", json={"body": "Call us. Reply STOP."}
+    )
     assert shop_plain.json()["ucs2_from_values"] == []
     assert shop_plain.json()["count"]["encoding"] == "GSM-7"
 
 
 def test_the_live_preview_renders_and_counts_what_is_typed(shop: Shop) -> None:
     answer = shop.owner.post(
-        f"{PATH}/{REMINDER}/preview", json={"body": "Hi [Firstname], see you at [BookingTime] 🙂"}
+        f"/app/automated-messages/{REMINDER}/preview",
+        json={"body": "Hi [Firstname], see you at [BookingTime] 🙂"},
     )
     assert answer.status_code == 200
     found = answer.json()
@@ -133,7 +136,9 @@ def test_the_live_preview_renders_and_counts_what_is_typed(shop: Shop) -> None:
     assert found["error"] == ""
     # The emoji is the template's own, not a value's: UCS-2 without the values' warning.
     assert found["count"]["encoding"] == "UCS-2" and found["ucs2_from_values"] == []
-    refused = shop.owner.post(f"{PATH}/welcome/preview", json={"body": "At [BookingTime]"})
+    refused = shop.owner.post(
+        "/app/automated-messages/welcome/preview", json={"body": "At [BookingTime]"}
+    )
     assert "[BookingTime] is not available in a welcome" in refused.json()["error"]
     assert refused.json()["preview"] == ""
 
@@ -210,7 +215,12 @@ def test_only_the_owner_may_open_or_save(session: Session, shop: Shop) -> None:
         f"{PATH}/{REMINDER}", data={"csrf": token, "body": "Hi [Firstname]"}, follow_redirects=False
     )
     assert refused.status_code == 403
-    assert shop.clerk.post(f"{PATH}/{REMINDER}/preview", json={"body": "x"}).status_code == 403
+    assert (
+        shop.clerk.post(
+            f"/app/automated-messages/{REMINDER}/preview", json={"body": "x"}
+        ).status_code
+        == 403
+    )
     assert not template(session, shop.business, REMINDER).customised
     assert 'href="/settings/automated-messages"' not in shop.clerk.get("/clients").text
 

@@ -189,6 +189,10 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "/settings/api-keys/{key_id}/revoke": ("/settings/api-keys/{key}/revoke", {}),
     "/staff": ("/staff", {"email": "new@studio.example", "name": "New", "role": "staff"}),
     "/staff/{staff_id}": ("/staff/{staff}", {"action": "deactivate"}),
+    "/settings/automated-messages/{type_name}": (
+        "/settings/automated-messages/booking_reminder",
+        {"enabled": "on", "body": "[BusinessName]: see you at [BookingTime], [Firstname]!"},
+    ),
 }
 
 

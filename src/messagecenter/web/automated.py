@@ -154,7 +154,11 @@ class PreviewIn(BaseModel):
     body: str = ""
 
 
-@router.post(PATH + "/{type_name}/preview")
+# The page's own JSON helper (like the other pages', under /app/): it changes nothing.
+PREVIEW_PATH = "/app/automated-messages/{type_name}/preview"
+
+
+@router.post(PREVIEW_PATH)
 def preview(type_name: TypePath, page: OwnerPageDep, payload: PreviewIn) -> JSONResponse:
     """The live preview as the owner types: the same rendering and count as the page's."""
     counted = _counted(page, _known(type_name), payload.body[: MAX_BODY_CHARACTERS * 2])

@@ -138,7 +138,7 @@
       var counter = card.querySelector("[data-counter]");
       var warning = card.querySelector("[data-ucs2-warning]");
       if (!body) return;
-      var url = "/settings/automated-messages/" + encodeURIComponent(card.dataset.templateEditor) + "/preview";
+      var url = "/app/automated-messages/" + encodeURIComponent(card.dataset.templateEditor) + "/preview";
       var timer = null;
       var asked = 0;
       function update() {
