@@ -7,22 +7,25 @@ memory, and writing a result file pair (bench/results/<stamp>-<name>.md and .jso
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
-from bench.machine import max_process_rss_mb
+from bench.machine import cpu_speed, describe, max_process_rss_mb
 
 
 def fresh_database(
@@ -142,3 +145,39 @@ def seed_business_with_clients(url: str, clients: int, name: str) -> tuple[int, 
         api_key = created.api_key
     context.engine.dispose()
     return business_id, api_key, ids
+
+
+def run_on_databases(
+    name: str,
+    args: argparse.Namespace,
+    bench: Callable[[str, str, argparse.Namespace], Sequence[Any]],
+    report: Callable[[list[Any], dict[str, float], dict[str, float], argparse.Namespace], str],
+    target: dict[str, object],
+) -> None:
+    """`bench(database, url, args)` on a fresh database for each of `args.db` (its dataclass
+    results), between two measures of the machine's speed; prints `report` and writes it with
+    the results, the machine and `target` as bench/results/<stamp>-<name>.*."""
+    before = cpu_speed()
+    print(f"machine: CPU loop {before['loop_mops']} M iterations/s (bench/machine.py)")
+    runs: list[Any] = []
+    for database in args.db.split(","):
+        url, drop = fresh_database(database, args.pg_url, f"mc_{name}")
+        try:
+            runs.extend(bench(database, url, args))
+        finally:
+            drop()
+    after = cpu_speed()
+    text = report(runs, before, after, args)
+    print(text)
+    write_results(
+        Path(args.out),
+        name,
+        text,
+        {
+            **target,
+            "machine": describe(before),
+            "cpu_speed_after": after,
+            "args": vars(args),
+            "results": [asdict(r) for r in runs],
+        },
+    )

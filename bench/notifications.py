@@ -20,15 +20,14 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from bench.harness import fresh_database, seed_business_with_clients, write_results
-from bench.machine import cpu_speed, describe
+from bench.harness import run_on_databases, seed_business_with_clients
 from messagecenter.app import create_app
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
@@ -67,29 +66,8 @@ def main() -> int:
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
-    before = cpu_speed()
-    print(f"machine: CPU loop {before['loop_mops']} M iterations/s (bench/machine.py)")
-    runs: list[Run] = []
-    for database in args.db.split(","):
-        url, drop = fresh_database(database, args.pg_url, "mc_notifications")
-        try:
-            runs.extend(_bench(database, url, args))
-        finally:
-            drop()
-    after = cpu_speed()
-    report = _report(runs, before, after, args)
-    print(report)
-    write_results(
-        Path(args.out),
-        "notifications",
-        report,
-        {
-            "target_seconds_per_10000": TARGET_SECONDS,
-            "machine": describe(before),
-            "cpu_speed_after": after,
-            "args": vars(args),
-            "results": [asdict(r) for r in runs],
-        },
+    run_on_databases(
+        "notifications", args, _bench, _report, {"target_seconds_per_10000": TARGET_SECONDS}
     )
     return 0
 

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -33,12 +33,10 @@ from sqlalchemy import func, select
 
 from bench.harness import (
     free_port,
-    fresh_database,
+    run_on_databases,
     seed_business_with_clients,
     wait_until_up,
-    write_results,
 )
-from bench.machine import cpu_speed, describe
 from messagecenter.clients.queries import clients_by_id
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
@@ -79,30 +77,7 @@ def main() -> int:
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
-    before = cpu_speed()
-    print(f"machine: CPU loop {before['loop_mops']} M iterations/s (bench/machine.py)")
-    runs: list[Run] = []
-    for database in args.db.split(","):
-        url, drop = fresh_database(database, args.pg_url, "mc_queueing")
-        try:
-            runs.extend(_bench(database, url, args))
-        finally:
-            drop()
-    after = cpu_speed()
-    report = _report(runs, before, after, args)
-    print(report)
-    write_results(
-        Path(args.out),
-        "queueing",
-        report,
-        {
-            "target_msg_per_s": TARGET_MSG_S,
-            "machine": describe(before),
-            "cpu_speed_after": after,
-            "args": vars(args),
-            "results": [asdict(r) for r in runs],
-        },
-    )
+    run_on_databases("queueing", args, _bench, _report, {"target_msg_per_s": TARGET_MSG_S})
     return 0
 
 

@@ -75,3 +75,22 @@ def clients_by_id(session: Session, business_id: int, ids: Iterable[int]) -> dic
         select(Client).where(Client.business_id == business_id, Client.id.in_(wanted))
     )
     return {client.id: client for client in rows}
+
+
+def clients_by_cell_phone(
+    session: Session, business_id: int, phones: Iterable[str]
+) -> dict[str, list[Client]]:
+    """This business's clients with these cell phones (several may share one), by phone."""
+    wanted = sorted(set(phones))
+    found: dict[str, list[Client]] = {}
+    if not wanted:
+        return found
+    rows = session.scalars(
+        select(Client)
+        .where(Client.business_id == business_id, Client.cell_phone.in_(wanted))
+        .order_by(Client.id)
+    )
+    for client in rows:
+        assert client.cell_phone is not None
+        found.setdefault(client.cell_phone, []).append(client)
+    return found

@@ -4,7 +4,7 @@ message while it is still pending (its due time; its withdrawal)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
@@ -12,7 +12,7 @@ from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from messagecenter.models import Client, Message, Notification, NotificationTemplate
+from messagecenter.models import Message, Notification, NotificationTemplate
 
 _messages = cast(Table, Message.__table__)
 _notifications = cast(Table, Notification.__table__)
@@ -54,25 +54,6 @@ def save_template(
     )
     assert row is not None
     return row
-
-
-def clients_by_cell_phone(
-    session: Session, business_id: int, phones: Iterable[str]
-) -> dict[str, list[Client]]:
-    """This business's clients with these cell phones (several may share one), by phone."""
-    wanted = sorted(set(phones))
-    found: dict[str, list[Client]] = {}
-    if not wanted:
-        return found
-    rows = session.scalars(
-        select(Client)
-        .where(Client.business_id == business_id, Client.cell_phone.in_(wanted))
-        .order_by(Client.id)
-    )
-    for client in rows:
-        assert client.cell_phone is not None
-        found.setdefault(client.cell_phone, []).append(client)
-    return found
 
 
 def notifications_for(
@@ -163,8 +144,6 @@ class MessageState(NamedTuple):
     id: int
     status: str
     dispatch_state: str
-    units: int
-    created_at: datetime
 
 
 def message_states(session: Session, ids: Collection[int]) -> dict[int, MessageState]:
@@ -175,8 +154,6 @@ def message_states(session: Session, ids: Collection[int]) -> dict[int, MessageS
             _messages.c.id,
             _messages.c.status,
             _messages.c.dispatch_state,
-            _messages.c.units,
-            _messages.c.created_at,
         ).where(_messages.c.id.in_(sorted(ids)))
     )
     return {row.id: MessageState(*row) for row in rows}

@@ -233,7 +233,7 @@ def _resolve(
                 phones[index] = parse_phone(trigger.cell_phone, business.country, field="client")
             except DomainError as refused:
                 outcomes[index].error = refused
-    by_phone = queries.clients_by_cell_phone(session, business.id, phones.values())
+    by_phone = client_queries.clients_by_cell_phone(session, business.id, phones.values())
     template_rows = queries.templates_of(session, business.id)
     sender = _template_sender(session, business)
     seen: dict[tuple[str, str], int] = {}

@@ -128,7 +128,7 @@ class Dispatcher:
                 session, self._clock.now(), self._batch_size, self._callback_url
             )
         handed_over, halted = 0, False
-        in_flight: dict[Future[CallOutcome], Claimed] = {}
+        in_flight: set[Future[CallOutcome]] = set()
         finished: list[CallOutcome] = []
         try:
             while waiting or in_flight or finished:
@@ -141,16 +141,14 @@ class Dispatcher:
                     marked, waiting, halted = [], group + waiting, True
                 finished = []
                 handed_over += len(marked)
-                for claim in marked:
-                    in_flight[self._calls.submit(self._call, claim)] = claim
+                in_flight |= {self._calls.submit(self._call, claim) for claim in marked}
                 if not in_flight:
                     if stopping:
                         break
                     continue
                 done = self._wait_for_free_slots(in_flight)
                 finished = [future.result() for future in done]
-                for future in done:
-                    del in_flight[future]
+                in_flight -= done
         finally:
             # Whatever was not marked sending was never handed over: give it back now rather
             # than after the claim timeout (a stop, or a step that failed).
@@ -165,22 +163,24 @@ class Dispatcher:
         Returns the claims marked and the ones still held. If it fails, the outcomes are
         recorded one by one and _StepFailed says to mark nothing more (all that waits is
         released)."""
-        if not (finished or group or self._holds_aging(waiting)):
+        aging = self._holds_aging(waiting)
+        if not (finished or group or aging):
             return [], waiting
         now = self._clock.now()
         try:
             with session_scope(self._sessions) as session:
                 self._record(session, finished, now)
                 marked = service.mark_sending(session, group, now, now + self._waits.settle_after)
-                if self._holds_aging(waiting):
+                if aging:
                     waiting = service.renew_holds(session, waiting, now)
         except Exception:
             log.exception("an outbox step failed; recording its outcomes one by one")
             for outcome in finished:
                 self._record_alone(outcome)
             raise _StepFailed from None
+        marked_ids = {claim.message_id for claim in marked}
         for claim in group:
-            if claim.message_id not in {m.message_id for m in marked}:
+            if claim.message_id not in marked_ids:
                 log.warning(
                     "message %s: its hold expired and was released; not sent from here",
                     claim.message_id,
@@ -189,19 +189,17 @@ class Dispatcher:
             metrics.dispatched(claim.due_at, now)
         return marked, waiting
 
-    def _wait_for_free_slots(
-        self, in_flight: dict[Future[CallOutcome], Claimed]
-    ) -> set[Future[CallOutcome]]:
-        """The calls finished once half the slots are free (or none is left in flight): each
-        step is a commit, so a fast carrier gets fewer and larger ones. Returns early, with
-        what has finished, when holds may need renewing."""
+    def _wait_for_free_slots(self, in_flight: set[Future[CallOutcome]]) -> set[Future[CallOutcome]]:
+        """The calls finished once at least one has and half the slots are free: each step is
+        a commit, so a fast carrier gets fewer and larger ones. Returns early, with what has
+        finished (maybe nothing), when holds may need renewing."""
         done: set[Future[CallOutcome]] = set()
-        while len(in_flight) - len(done) > self._concurrency // 2:
-            more, _ = wait(set(in_flight) - done, self._renew_every(), FIRST_COMPLETED)
+        while not done or len(in_flight) - len(done) > self._concurrency // 2:
+            more, _ = wait(in_flight - done, self._renew_every(), FIRST_COMPLETED)
             if not more:
                 break
             done |= more
-        return done or set(wait(in_flight, self._renew_every(), FIRST_COMPLETED)[0])
+        return done
 
     def _renew_every(self) -> float:
         return self._waits.claim_timeout.total_seconds() / 4
