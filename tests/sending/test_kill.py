@@ -118,6 +118,37 @@ class Outbox:
             process,
         )
 
+    def kill_between_handovers(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL at a moment when every message the process marked as handed to the carrier
+        has reached Twilio. A kill in the instant between that mark and the request leaving
+        is ambiguous by design (DESIGN.md §2): Twilio has no such message and it is given up
+        as never confirmed, not sent (the dispatcher's tests show it). Here the process is
+        frozen (SIGSTOP) and killed only once nothing of it is in that instant, so every
+        message can be required to end sent exactly once."""
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while True:
+            process.send_signal(signal.SIGSTOP)
+            self.wait("the process was frozen", lambda: _frozen(process.pid), process)
+            if self._handed_over_bodies() <= self._bodies_twilio_has():
+                process.send_signal(signal.SIGKILL)
+                return
+            process.send_signal(signal.SIGCONT)
+            if time.monotonic() > deadline:
+                pytest.fail("the process never stood between two handovers")
+            time.sleep(0.005)
+
+    def _handed_over_bodies(self) -> set[str]:
+        with session_scope(self.context.sessions) as session:
+            ids = session.scalars(
+                select(Message.id).where(
+                    Message.id.in_(self.bodies), Message.dispatch_state == DISPATCH_SENDING
+                )
+            ).all()
+        return {self.bodies[message_id] for message_id in ids}
+
+    def _bodies_twilio_has(self) -> set[str]:
+        return {m["body"] for m in self.fake.messages.values()}
+
     def assert_each_sent_exactly_once(self) -> None:
         creates = Counter(r.form["Body"][0] for r in self.fake.create_requests())
         stored = Counter(m["body"] for m in self.fake.messages.values())
@@ -231,7 +262,7 @@ def test_killed_workers_lose_nothing_and_send_nothing_twice(outbox: Outbox) -> N
             doomed,
         )
         outbox.hold_the_next_send(doomed)
-        doomed.send_signal(signal.SIGKILL)
+        outbox.kill_between_handovers(doomed)
         assert doomed.wait(timeout=30) == -signal.SIGKILL
         fake.release_held()  # Twilio stored the held message: the dead process never knew
         states = outbox.states()
@@ -267,6 +298,14 @@ def open_event_stream(outbox: Outbox, port: int, process: subprocess.Popen[bytes
     assert stream.status_code == 200, stream.text
     assert next(stream.iter_lines()).startswith(b"retry:")
     return stream
+
+
+def _frozen(pid: int) -> bool:
+    """Every thread of the process stopped (state T in /proc): SIGSTOP has taken effect."""
+    tasks = Path(f"/proc/{pid}/task")
+    return all(
+        (task / "stat").read_text().rsplit(")", 1)[1].split()[0] == "T" for task in tasks.iterdir()
+    )
 
 
 def _answers(url: str) -> bool:
