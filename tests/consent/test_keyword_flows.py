@@ -13,15 +13,16 @@ from messagecenter.carriers.keyword_replies import (
     HELP_REPLY,
     OPT_IN_REPLY,
     OPT_OUT_REPLY,
-    app_help_reply,
 )
 from messagecenter.clock import FrozenClock
 from messagecenter.consent import queries as consent_queries
 from messagecenter.consent.service import is_opted_out
 from messagecenter.context import AppContext
 from messagecenter.conversations import queries
-from messagecenter.errors import ClientUnsubscribed
+from messagecenter.errors import ClientUnsubscribed, InvalidInput
 from messagecenter.models import ApiKey, Business, ConsentRecord, Message
+from messagecenter.notifications.catalogue import TYPES
+from messagecenter.notifications.service import save_template
 from messagecenter.sending.compose import Sender, send_message
 from tests.factories import SetUp, make_business, make_client, text_from
 
@@ -67,6 +68,11 @@ def api_sender(session: Session, business: Business) -> Sender:
     key_id = session.scalar(select(ApiKey.id).where(ApiKey.business_id == business.id))
     assert key_id is not None
     return Sender.api_key(key_id)
+
+
+def app_answer(setup: SetUp, type_name: str) -> str:
+    """The app's default answer (a keyword type's default wording, for this business)."""
+    return TYPES[type_name].default_body.replace("[BusinessName]", setup.business.name)
 
 
 def app_answers_keywords(session: Session, setup: SetUp) -> None:
@@ -371,42 +377,73 @@ def test_through_the_simulated_carrier_stop_is_answered_once(
     assert simulator.sent_count() == 0
 
 
-@pytest.mark.parametrize(("body", "expected"), [("STOP", OPT_OUT_REPLY), ("Info", None)])
-def test_where_the_carrier_does_not_answer_the_app_queues_its_own_reply(
-    session: Session, clock: FrozenClock, shop: SetUp, body: str, expected: str | None
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("STOP", "Harbor: you're unsubscribed. Text START to come back."),
+        ("START", TYPES["opt_in_confirmation"].default_body),
+        ("Info", "Studio 1 - call 212-555-0100, 7am-9pm. Reply STOP to opt out."),
+    ],
+)
+def test_where_the_carrier_does_not_answer_the_app_sends_the_business_s_own_wording(
+    session: Session, clock: FrozenClock, shop: SetUp, body: str, expected: str
 ) -> None:
     app_answers_keywords(session, shop)
-    shop.business.help_text = "Studio 1 - call 212-555-0100, 7am-9pm."
-    session.flush()
+    for type_name, wording in (
+        ("opt_out_confirmation", "Harbor: you're unsubscribed. Text START to come back."),
+        ("help", "Studio 1 - call 212-555-0100, 7am-9pm. Reply STOP to opt out."),
+    ):
+        save_template(
+            session,
+            shop.business,
+            type_name,
+            enabled=None,
+            body=wording,
+            reset_body=False,
+            at=clock.now(),
+        )
+    before = 0
+    if body == "START":  # an opt-in is answered only where there was an opt-out
+        text_from(session, shop.number, MARIA, "STOP", clock.now())
+        expected = expected.replace("[BusinessName]", shop.business.name)
+        before = 2
 
     outcome = text_from(session, shop.number, MARIA, body, clock.now())
 
-    client_text, reply = thread(session, shop)
-    assert client_text.sender_type == "client"
+    client_text, reply = thread(session, shop)[-2:]
+    assert (client_text.sender_type, client_text.body) == ("client", body)
     assert outcome.replies == [reply.id]
     assert (reply.direction, reply.sender_type) == ("outbound", "automated")
     assert (reply.status, reply.dispatch_state) == ("queued", "pending")
     assert reply.units == 1
-    assert used(session, shop.business, clock.now()) == 2
-    if expected is None:  # HELP: the business's own help text
-        assert reply.body == app_help_reply(shop.business.name, shop.business.help_text)
-        assert reply.body.startswith("Studio 1 - call 212-555-0100, 7am-9pm.")
-    else:
-        assert reply.body == expected
+    assert used(session, shop.business, clock.now()) == before + 2
+    assert reply.body == expected
 
 
-def test_the_apps_help_reply_names_the_business_when_it_has_no_help_text(
+def test_the_apps_default_answers_name_the_business_and_its_phone(
     session: Session, clock: FrozenClock, shop: SetUp
 ) -> None:
     app_answers_keywords(session, shop)
-    assert not shop.business.help_text
 
     text_from(session, shop.number, MARIA, "help", clock.now())
 
     reply = thread(session, shop)[-1]
     assert reply.sender_type == "automated"
-    assert shop.business.name in reply.body
-    assert "STOP" in reply.body
+    assert shop.business.business_phone == "+12125550100"
+    assert (
+        reply.body == f"{shop.business.name}: for help call (212) 555-0100. Reply STOP to opt out."
+    )
+    assert "[" not in reply.body
+
+
+def test_a_keyword_answer_cannot_be_switched_off(
+    session: Session, clock: FrozenClock, shop: SetUp
+) -> None:
+    with pytest.raises(InvalidInput, match="cannot be switched off"):
+        save_template(
+            session, shop.business, "help", enabled=False, body=None, reset_body=False,
+            at=clock.now(),
+        )  # fmt: skip
 
 
 def test_the_apps_keyword_replies_go_out_past_a_hard_stop_and_are_counted(
@@ -421,8 +458,8 @@ def test_the_apps_keyword_replies_go_out_past_a_hard_stop_and_are_counted(
 
     replies = [m for m in thread(session, setup) if m.direction == "outbound"]
     assert [(m.sender_type, m.body, m.dispatch_state) for m in replies] == [
-        ("automated", OPT_OUT_REPLY, "pending"),
-        ("automated", OPT_IN_REPLY, "pending"),
+        ("automated", app_answer(setup, "opt_out_confirmation"), "pending"),
+        ("automated", app_answer(setup, "opt_in_confirmation"), "pending"),
     ]
     summary = usage.summarize(session, setup.business, clock.now())
     assert (summary.used, summary.inbound_units, summary.outbound_units) == (5, 3, 2)
@@ -459,7 +496,10 @@ def test_where_the_carrier_does_not_answer_its_stop_confirmation_is_not_refused(
     assert context.dispatcher.run_once() == 1
 
     reply = thread(session, shop)[-1]
-    assert (reply.sender_type, reply.body) == ("automated", OPT_OUT_REPLY)
+    assert (reply.sender_type, reply.body) == (
+        "automated",
+        app_answer(shop, "opt_out_confirmation"),
+    )
     assert reply.error_code is None
     assert reply.dispatch_state == "accepted"
     assert reply.status in ("queued", "sent")

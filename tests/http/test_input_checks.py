@@ -135,7 +135,7 @@ def test_a_nul_in_a_page_query_is_a_400_page(
     [
         ("/staff", {"name": "Ann\u0000", "email": "ann@example.com", "role": "staff"}),
         ("/settings/api-keys", {"name": "key\u0000"}),
-        ("/settings/help-text", {"help_text": "Call us\u0000"}),
+        ("/settings/automated-messages/help", {"body": "Call us\u0000"}),
         ("/clients", {"first_name": "Ana", "last_name": "\u0000", "cell_phone": ""}),
     ],
 )
@@ -189,7 +189,7 @@ def test_json_nested_too_deep_is_a_4xx_not_a_500_without_sign_in(
     [
         ("/login", "/login"),
         ("/clients", "/clients/new"),
-        ("/settings/help-text", "/settings"),
+        ("/settings/automated-messages/help", "/settings/automated-messages"),
     ],
 )
 def test_a_multipart_form_is_a_415_and_changes_nothing(
@@ -204,7 +204,7 @@ def test_a_multipart_form_is_a_415_and_changes_nothing(
         "first_name": "Ana\u0000",
         "last_name": "",
         "cell_phone": "",
-        "help_text": "Call us\u0000",
+        "body": "Call us\u0000",
     }
     before = session.scalar(select(func.count()).select_from(Client))
     reply = signed.post(path, data=form, files={"unused": ("a.txt", b"x")})

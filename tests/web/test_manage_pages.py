@@ -223,7 +223,12 @@ def test_each_page_renders_for_the_owner(shop: Shop, owner: Browser) -> None:
         f"/clients/{maria.id}": ["Maria Lopez", MARIA, "Text Maria", "Consent history"],
         "/history": ["SMS history", "Download CSV"],
         "/usage": ["Usage this month", "of 100 messages used", "Per day"],
-        "/settings": ["SMS number", shop.setup.number.phone_number, "Help text", "API keys"],
+        "/settings": [
+            "SMS number",
+            shop.setup.number.phone_number,
+            "Answers to STOP, START and HELP",
+            "API keys",
+        ],
         "/staff": ["Staff", "Casey Clerk", "Add a staff member"],
     }
     for path, words in expected.items():
@@ -255,7 +260,7 @@ def test_settings_and_staff_are_403_for_a_staff_role_member(
         assert page.status_code == 403, path
         assert "Only the business owner" in page.text
     for path, data in [
-        ("/settings/help-text", {"help_text": "Call us"}),
+        ("/settings/keyword-answers", {"answered_by": "app"}),
         ("/settings/api-keys", {"name": "Sneaky"}),
         ("/settings/number", {"phone_number": shop.setup.number.phone_number}),
         (f"/settings/api-keys/{_key_ids(session, shop)[0]}/revoke", {}),
@@ -264,7 +269,7 @@ def test_settings_and_staff_are_403_for_a_staff_role_member(
     ]:
         assert clerk.post(path, data).status_code == 403, path
     session.expire_all()
-    assert session.get(Business, shop.business.id).help_text is None  # type: ignore[union-attr]
+    assert shop.setup.number.carrier_handles_keywords
     assert session.scalar(select(ApiKey).where(ApiKey.name == "Sneaky")) is None
     assert all(k.revoked_at is None for k in list_api_keys(session, shop.business.id))
     assert session.scalar(select(StaffMember).where(StaffMember.name == "New")) is None
@@ -877,18 +882,31 @@ def test_a_number_cannot_be_changed_to_one_that_was_not_offered(
     assert number is not None and number.phone_number == old
 
 
-def test_the_help_text_is_saved(session: Session, shop: Shop, owner: Browser) -> None:
-    saved = owner.post("/settings/help-text", {"help_text": "  Sunrise Studio: call 212-555-0100 "})
+def test_who_answers_keywords_is_saved_and_said_plainly(
+    session: Session, shop: Shop, owner: Browser
+) -> None:
+    page = owner.get("/settings").text
+    assert "Now: the carrier answers them" in page  # Twilio's default
+    saved = owner.post("/settings/keyword-answers", {"answered_by": "app"})
     assert (saved.status_code, saved.headers["location"]) == (303, "/settings")
-    session.refresh(shop.business)
-    assert shop.business.help_text == "Sunrise Studio: call 212-555-0100"
-    assert ">Sunrise Studio: call 212-555-0100</textarea>" in owner.get("/settings").text
+    session.refresh(shop.setup.number)
+    assert not shop.setup.number.carrier_handles_keywords
+    page = owner.get("/settings").text
+    assert "Now: Message Center answers them with your own texts" in page
+    assert "Now: the app answers on" in owner.get("/settings/automated-messages").text
 
-    too_long = owner.post("/settings/help-text", {"help_text": "x" * 301})
-    assert "error=" in too_long.headers["location"]
-    assert "300 characters" in owner.get(too_long.headers["location"]).text
-    session.refresh(shop.business)
-    assert shop.business.help_text == "Sunrise Studio: call 212-555-0100"
+    refused = owner.http.post(
+        "/settings/keyword-answers",
+        data={"answered_by": "nobody", "csrf": owner.csrf},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert refused.status_code == 400
+    session.refresh(shop.setup.number)
+    assert not shop.setup.number.carrier_handles_keywords  # unchanged
+    owner.post("/settings/keyword-answers", {"answered_by": "carrier"})
+    session.refresh(shop.setup.number)
+    assert shop.setup.number.carrier_handles_keywords
 
 
 def test_an_api_key_secret_is_shown_once_and_a_revoked_key_is_refused(
@@ -1035,7 +1053,7 @@ def _posts(session: Session, shop: Shop) -> list[tuple[str, dict[str, str]]]:
         (f"/clients/{maria.id}", {"first_name": "Forged", "cell_phone": MARIA}),
         (f"/clients/{maria.id}/text", {}),
         ("/settings/number", {"phone_number": "+12125550150", "confirm": "yes"}),
-        ("/settings/help-text", {"help_text": "Forged"}),
+        ("/settings/keyword-answers", {"answered_by": "app"}),
         ("/settings/api-keys", {"name": "Forged"}),
         (f"/settings/api-keys/{_key_ids(session, shop)[0]}/revoke", {}),
         ("/staff", {"name": "Forged", "email": "forged@studio.example"}),
@@ -1060,6 +1078,5 @@ def test_every_form_needs_the_csrf_token(
     assert all(k.revoked_at is None for k in session.scalars(select(ApiKey)))
     clerk = session.get(StaffMember, shop.clerk.id)
     assert clerk is not None and clerk.active
-    business = session.get(Business, shop.business.id)
-    assert business is not None and business.help_text is None
+    assert session.get(SmsNumber, shop.setup.number.id).carrier_handles_keywords  # type: ignore[union-attr]
     assert session.scalar(select(Conversation).where(Conversation.phone == MARIA)) is None

@@ -184,7 +184,7 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "/clients/{client_id}": ("/clients/{client}", {"first_name": "Mary", "last_name": "Lopez"}),
     "/clients/{client_id}/text": ("/clients/{client_without_conversation}/text", {}),
     "/settings/number": ("/settings/number", {"phone_number": "{suggestion}", "confirm": "yes"}),
-    "/settings/help-text": ("/settings/help-text", {"help_text": "Call us on 212 555 0100."}),
+    "/settings/keyword-answers": ("/settings/keyword-answers", {"answered_by": "app"}),
     "/settings/api-keys": ("/settings/api-keys", {"name": "Booking system"}),
     "/settings/api-keys/{key_id}/revoke": ("/settings/api-keys/{key}/revoke", {}),
     "/staff": ("/staff", {"email": "new@studio.example", "name": "New", "role": "staff"}),

@@ -120,13 +120,3 @@ def create_business(
     )
     _, secret = create_api_key(session, business.id, "Owner's key", at)
     return CreatedBusiness(business, password, secret)
-
-
-def update_help_text(session: Session, business: Business, help_text: str) -> Business:
-    """The business's own answer to HELP, where the app answers keywords itself."""
-    text = help_text.strip()
-    if len(text) > 300:
-        raise InvalidInput("Keep the help text to 300 characters.", field="help_text")
-    business.help_text = text or None
-    session.flush()
-    return business

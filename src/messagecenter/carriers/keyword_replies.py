@@ -1,7 +1,7 @@
 """The automatic replies carriers send to keywords (Twilio's default texts).
 
 Where the carrier answers keywords itself these appear in the thread as carrier entries; where
-it does not, the app sends the same confirmations (and the business's own help text).
+it does not, the app sends the business's own wording instead (notifications.keyword_answer).
 """
 
 from __future__ import annotations
@@ -19,10 +19,3 @@ OPT_IN_REPLY = (
 HELP_REPLY = "Reply STOP to unsubscribe. Msg&Data Rates May Apply."
 
 REPLIES = {Keyword.OPT_OUT: OPT_OUT_REPLY, Keyword.OPT_IN: OPT_IN_REPLY, Keyword.HELP: HELP_REPLY}
-
-
-def app_help_reply(business_name: str, help_text: str | None) -> str:
-    """The help text the app sends itself where the carrier does not answer HELP."""
-    own = (help_text or "").strip()
-    intro = own if own else f"{business_name}: reply to this number to reach us."
-    return f"{intro} Reply STOP to unsubscribe. Msg&Data Rates May Apply."

@@ -1,6 +1,7 @@
 """A client's keyword (STOP, START, HELP...) answered: consent changed by the consent rules,
-and the reply shown in the thread: the carrier's own automatic one, or the app's, queued
-through sending like any message (it counts, even past a hard stop)."""
+and the reply shown in the thread: the carrier's own automatic one, or the app's (the
+business's own wording, Settings → Automated messages), queued through sending like any
+message (it counts, even past a hard stop)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ from sqlalchemy.orm import Session
 
 from messagecenter.businesses import usage
 from messagecenter.businesses.billing import units_for
-from messagecenter.carriers.keyword_replies import REPLIES, app_help_reply
+from messagecenter.carriers.keyword_replies import REPLIES
 from messagecenter.consent import service as consent
 from messagecenter.conversations import service as conversations
 from messagecenter.events import LiveEvent, queue_event_on_commit
 from messagecenter.intake.queries import Route
 from messagecenter.models import Business, Conversation, Message, SmsNumber, status
 from messagecenter.models.message import DIRECTION_OUTBOUND, DISPATCH_NONE, SENDER_CARRIER
+from messagecenter.notifications import service as notifications
 from messagecenter.sending.compose import Sender, queue_outbound
-from messagecenter.sms.keywords import Keyword
 from messagecenter.sms.segments import count_segments
 
 
@@ -64,11 +65,7 @@ def answer_keyword(
             session, business, number, conversation, REPLIES[outcome.kind], at
         )
         return [reply.id]
-    text = (
-        app_help_reply(business.name, business.help_text)
-        if outcome.kind is Keyword.HELP
-        else REPLIES[outcome.kind]
-    )
+    text = notifications.keyword_answer(session, business, outcome.kind)
     # Keyword confirmations must reach the client even past a hard stop; they still count.
     usage.reserve_outbound(session, business, units_for(has_media=False), at, force=True)
     reply = queue_outbound(

@@ -1,5 +1,6 @@
 """Recording client texts: routed by their To, stored once, counted, unread bumped, keyword
-rules applied, pushed live. Written set by set for a batch of texts (the intake's hot path),
+rules applied, linked to the automated message it answers (notifications/replies.py), pushed
+live. Written set by set for a batch of texts (the intake's hot path),
 in the caller's transaction; never refused for content or for lack of allowance.
 """
 
@@ -21,6 +22,8 @@ from messagecenter.intake.keywords import answer_keyword
 from messagecenter.models import status
 from messagecenter.models.conversation import FOLDER_UNREAD
 from messagecenter.models.message import DIRECTION_INBOUND, DISPATCH_NONE, SENDER_CLIENT
+from messagecenter.notifications import replies as reply_links
+from messagecenter.notifications.queries import AnswerableMessage
 from messagecenter.sms.keywords import may_be_keyword
 from messagecenter.sms.segments import count_segments, normalize_newlines
 
@@ -123,9 +126,15 @@ def _record_routed(session: Session, run: list[_RoutedText]) -> dict[int, Inboun
     queries.set_conversation_clients(
         session, [(upserted[key].id, client_id) for key, client_id in clients.items()]
     )
+    answered = reply_links.answered_messages(
+        session, [(upserted[_key(text)].id, text.at) for text in run]
+    )
     message_ids = queries.insert_message_rows(
         session,
-        [_inbound_message_row(text, upserted[_key(text)].id) for text in run],
+        [
+            _inbound_message_row(text, upserted[_key(text)].id, answer)
+            for text, answer in zip(run, answered, strict=True)
+        ],
     )
     outcomes: dict[int, InboundOutcome] = {}
     still_to_come = {key: len(group) for key, group in arrivals.items()}
@@ -143,6 +152,14 @@ def _record_routed(session: Session, run: list[_RoutedText]) -> dict[int, Inboun
         )
         outcomes[text.index] = InboundOutcome(message_id, text.route.business_id)
     counters.apply(session)
+    reply_links.record_confirmations(
+        session,
+        [
+            (_client_text(text, message_ids, upserted[_key(text)].id), answer)
+            for text, answer in zip(run, answered, strict=True)
+            if answer is not None
+        ],
+    )
     last = run[-1]
     if may_be_keyword(last.body):  # the keyword rules decide, and may find ordinary text
         message_id = message_ids[last.inbound.carrier_sid]
@@ -158,7 +175,22 @@ def _key(text: _RoutedText) -> tuple[int, str]:
     return text.route.business_id, text.inbound.from_phone
 
 
-def _inbound_message_row(text: _RoutedText, conversation_id: int) -> dict[str, object]:
+def _client_text(
+    text: _RoutedText, message_ids: dict[str, int], conversation_id: int
+) -> reply_links.ClientText:
+    return reply_links.ClientText(
+        message_ids[text.inbound.carrier_sid],
+        text.route.business_id,
+        conversation_id,
+        text.inbound.from_phone,
+        text.body,
+        text.at,
+    )
+
+
+def _inbound_message_row(
+    text: _RoutedText, conversation_id: int, answers: AnswerableMessage | None
+) -> dict[str, object]:
     info = count_segments(text.body)
     return {
         "business_id": text.route.business_id,
@@ -178,6 +210,7 @@ def _inbound_message_row(text: _RoutedText, conversation_id: int) -> dict[str, o
         "error_code": None,
         "error_message": None,
         "carrier_sid": text.inbound.carrier_sid,
+        "reply_to_message_id": answers.message_id if answers else None,
         "dispatch_state": DISPATCH_NONE,
         "attempts": 0,
         "next_attempt_at": None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from messagecenter.models.base import Base, UTCDateTime
@@ -42,7 +42,6 @@ class Business(Base):
     timezone: Mapped[str] = mapped_column(String(64))  # IANA name; billing months follow it
     business_phone: Mapped[str] = mapped_column(String(20))  # E.164
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
-    help_text: Mapped[str | None] = mapped_column(Text)
     # Client messages not yet seen, over conversations that are not muted: kept as a counter
     # so the navigation badge costs one row read.
     unread_messages: Mapped[int] = mapped_column(Integer, default=0)

@@ -98,6 +98,8 @@ class Message(Base):
     carrier_sid_from_lookup: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # A client's text: the automated message it answers (notifications.replies links it).
+    reply_to_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     # Outbox bookkeeping.
     dispatch_state: Mapped[str] = mapped_column(String(10))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

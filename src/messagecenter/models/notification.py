@@ -70,5 +70,8 @@ class Notification(Base):
     reason_code: Mapped[str | None] = mapped_column(String(40))  # machine word of the reason
     reason: Mapped[str | None] = mapped_column(Text)  # in words, for people
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    # The client confirmed the booking by answering its message YES (that text's id).
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmation_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

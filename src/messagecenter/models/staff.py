@@ -23,6 +23,8 @@ class StaffMember(Base):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(10))
     can_send_sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    # E.164: where "Send a test" of an automated message goes.
+    cell_phone: Mapped[str | None] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

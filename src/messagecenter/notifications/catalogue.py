@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from messagecenter.errors import InvalidInput
+from messagecenter.sms.keywords import Keyword
 
 # Categories, as the send path names them (sending/compose.py CATEGORY_SWITCHES).
 REMINDERS = "reminders"
@@ -32,6 +33,9 @@ class NotificationType:
     default_body: str
     # A booking system may trigger it through the API; the keyword answers are the app's own.
     triggerable: bool = True
+    # Its text may ask the client to confirm ("Reply YES to confirm"): a yes records a
+    # confirmation on its reference (notifications/replies.py).
+    confirmable: bool = False
 
 
 _FOR_CLIENT = CLIENT_VARIABLES + BUSINESS_VARIABLES
@@ -47,6 +51,7 @@ TYPES: dict[str, NotificationType] = {
             _FOR_BOOKING,
             "[BusinessName]: Hi [Firstname], you're booked for [Service] on [BookingDate] at "
             "[BookingTime]. See you then!",
+            confirmable=True,
         ),
         NotificationType(
             "booking_reminder",
@@ -55,6 +60,7 @@ TYPES: dict[str, NotificationType] = {
             _FOR_BOOKING,
             "[BusinessName]: Hi [Firstname], a reminder of your [Service] on [BookingDate] at "
             "[BookingTime]. To change it, call [BusinessPhone].",
+            confirmable=True,
         ),
         NotificationType(
             "booking_changed",
@@ -63,6 +69,7 @@ TYPES: dict[str, NotificationType] = {
             _FOR_BOOKING,
             "[BusinessName]: Hi [Firstname], your [Service] has moved to [BookingDate] at "
             "[BookingTime]. Questions? Call [BusinessPhone].",
+            confirmable=True,
         ),
         NotificationType(
             "booking_cancelled",
@@ -79,6 +86,7 @@ TYPES: dict[str, NotificationType] = {
             _FOR_BOOKING,
             "[BusinessName]: Good news [Firstname], a spot opened in [Service] on [BookingDate] "
             "at [BookingTime]. Call [BusinessPhone] to take it.",
+            confirmable=True,
         ),
         NotificationType(
             "welcome",
@@ -123,6 +131,14 @@ TYPES: dict[str, NotificationType] = {
             triggerable=False,
         ),
     )
+}
+
+
+# The type that words the app's answer to each kind of keyword.
+KEYWORD_ANSWERS = {
+    Keyword.OPT_OUT: "opt_out_confirmation",
+    Keyword.OPT_IN: "opt_in_confirmation",
+    Keyword.HELP: "help",
 }
 
 

@@ -70,6 +70,11 @@ def booking_time(at: datetime, timezone: str, country: str) -> str:
     return f"{hour}:{moment.minute:02d} {suffix}"
 
 
+def short_when(at: datetime, timezone: str, country: str) -> str:
+    """A booking as a reply to it is labelled: "Tue 3:00 PM" (US), "Tue 15:00" (UK)."""
+    return f"{_WEEKDAYS[local(at, timezone).weekday()]} {booking_time(at, timezone, country)}"
+
+
 @lru_cache(maxsize=1024)
 def phone(e164: str, country: str) -> str:
     """A number as the business's country dials it ("(212) 555-0100"); a foreign one in

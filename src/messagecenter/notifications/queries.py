@@ -157,3 +157,97 @@ def message_states(session: Session, ids: Collection[int]) -> dict[int, MessageS
         ).where(_messages.c.id.in_(sorted(ids)))
     )
     return {row.id: MessageState(*row) for row in rows}
+
+
+class AnswerableMessage(NamedTuple):
+    """A notification's message as a client's reply may answer it."""
+
+    conversation_id: int
+    message_id: int
+    sent_at: datetime  # handed to the carrier
+    notification_id: int
+    type: str
+    body: str
+    confirmed_at: datetime | None
+
+
+_ANSWERABLE = (
+    select(
+        _messages.c.conversation_id,
+        _messages.c.id,
+        _messages.c.claimed_at,
+        _notifications.c.id,
+        _notifications.c.type,
+        _messages.c.body,
+        _notifications.c.confirmed_at,
+    )
+    .join(_notifications, _notifications.c.message_id == _messages.c.id)
+    .where(
+        _messages.c.conversation_id.in_(bindparam("conversation_ids", expanding=True)),
+        _messages.c.claimed_at >= bindparam("since"),
+        _messages.c.dispatch_state.in_(("sending", "accepted")),
+    )
+    .order_by(_messages.c.claimed_at, _messages.c.id)
+)
+
+
+def answerable_messages(
+    session: Session, conversation_ids: Collection[int], since: datetime
+) -> list[AnswerableMessage]:
+    """Notification messages of these conversations handed to the carrier since `since`,
+    oldest first."""
+    if not conversation_ids:
+        return []
+    rows = session.connection().execute(
+        _ANSWERABLE, {"conversation_ids": sorted(conversation_ids), "since": since}
+    )
+    return [AnswerableMessage(*row) for row in rows]
+
+
+class ReplyTarget(NamedTuple):
+    """What a client's text answers: the notification behind the automated message."""
+
+    reply_message_id: int
+    message_id: int
+    notification_id: int
+    type: str
+    reference: str
+    data: dict[str, Any]
+    confirmed_by_this: bool
+
+
+def reply_targets(session: Session, reply_ids: Collection[int]) -> list[ReplyTarget]:
+    """For these client texts, the notification each answers (texts that answer none are
+    left out)."""
+    if not reply_ids:
+        return []
+    replies = _messages.alias("reply")
+    rows = session.execute(
+        select(
+            replies.c.id,
+            _notifications.c.message_id,
+            _notifications.c.id,
+            _notifications.c.type,
+            _notifications.c.reference,
+            _notifications.c.data,
+            _notifications.c.confirmation_message_id == replies.c.id,
+        )
+        .join(_notifications, _notifications.c.message_id == replies.c.reply_to_message_id)
+        .where(replies.c.id.in_(sorted(reply_ids)))
+    )
+    return [
+        ReplyTarget(reply, message, notification, kind, reference, data, bool(confirms))
+        for reply, message, notification, kind, reference, data, confirms in rows
+    ]
+
+
+def confirm(session: Session, notification_id: int, message_id: int, at: datetime) -> bool:
+    """Record the client's confirmation on its notification; False if it had one already
+    (the first YES stands)."""
+    done = session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.confirmed_at.is_(None))
+        .values(confirmed_at=at, confirmation_message_id=message_id, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]

@@ -34,7 +34,12 @@ from messagecenter.models.notification import (
 )
 from messagecenter.models.status import CANCELED, FAILED, QUEUED, UNDELIVERED
 from messagecenter.notifications import queries
-from messagecenter.notifications.catalogue import TYPES, NotificationType, get_type
+from messagecenter.notifications.catalogue import (
+    KEYWORD_ANSWERS,
+    TYPES,
+    NotificationType,
+    get_type,
+)
 from messagecenter.notifications.templates import (
     BookingData,
     Recipient,
@@ -51,6 +56,7 @@ from messagecenter.sending.compose import (
     Sender,
     send_messages,
 )
+from messagecenter.sms.keywords import Keyword
 
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
 
@@ -131,6 +137,12 @@ def save_template(
     """Switch a type on or off and/or change its wording (`reset_body` returns to the
     default). A body with a variable the type cannot have is refused, listing the allowed."""
     kind = get_type(type_name)
+    if enabled is False and not kind.triggerable:
+        raise InvalidInput(
+            f"{kind.label} cannot be switched off: where the app answers keywords, a client "
+            "who texts one must get an answer.",
+            field="enabled",
+        )
     current = _view(kind, queries.templates_of(session, business.id).get(kind.name))
     stored: str | None = body if current.customised else None
     if reset_body:
@@ -156,6 +168,19 @@ def preview(session: Session, business: Business, type_name: str, body: str, at:
     kind = get_type(type_name)
     check_template(kind, body)
     return sample(body, _template_sender(session, business), at + timedelta(days=1))
+
+
+def keyword_answer(session: Session, business: Business, keyword: Keyword) -> str:
+    """The business's own answer to a keyword, for numbers where the app (not the carrier)
+    answers: its opt-out or opt-in confirmation or help text, as worded in Settings. Always
+    sent there, whatever its switch once said: a keyword must be answered."""
+    kind = TYPES[KEYWORD_ANSWERS[keyword]]
+    view = _view(kind, queries.templates_of(session, business.id).get(kind.name))
+    sender = _template_sender(session, business)
+    try:
+        return render(view.body, Recipient("", ""), sender, BookingData())
+    except InvalidInput:  # a value it needs is blank: the answer must still go
+        return render(kind.default_body, Recipient("", ""), sender, BookingData())
 
 
 # --- triggering --------------------------------------------------------------------------

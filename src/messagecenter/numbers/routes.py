@@ -12,6 +12,7 @@ from messagecenter.numbers.countries import NUMBER_TYPE, number_country
 from messagecenter.numbers.schemas import (
     ChangeNumberIn,
     ChooseNumberIn,
+    KeywordAnswersIn,
     NumbersOut,
     SmsNumberOut,
     SuggestionsOut,
@@ -77,5 +78,18 @@ def change(
         context.clock.now(),
         confirmed=body.confirm,
         on_rollback=work.on_rollback,
+    )
+    return _out(number)
+
+
+@router.patch("", response_model=SmsNumberOut)
+def set_keyword_answers(
+    body: KeywordAnswersIn, work: UnitOfWorkDep, business: BusinessDep
+) -> SmsNumberOut:
+    """Who answers STOP, START and HELP on the active number: the carrier
+    (`carrier_handles_keywords: true`, Twilio's default) or the app, with the business's own
+    keyword texts (false: switch Twilio's automatic answers off for the number first)."""
+    number = service.set_keyword_answers(
+        work.session, business, by_app=not body.carrier_handles_keywords
     )
     return _out(number)

@@ -40,3 +40,12 @@ class ChangeNumberIn(ChooseNumberIn):
         description="true once the owner has read the warning that replies to the old number "
         "will no longer reach the business",
     )
+
+
+class KeywordAnswersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    carrier_handles_keywords: StrictBool = Field(
+        description="true: the carrier answers STOP, START and HELP (Twilio's default); false: "
+        "the app answers with the business's own texts (Settings → Automated messages)"
+    )

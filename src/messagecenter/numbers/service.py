@@ -149,3 +149,15 @@ def _take(
     session.add(number)
     session.flush()
     return number
+
+
+def set_keyword_answers(session: Session, business: Business, *, by_app: bool) -> SmsNumber:
+    """Who answers STOP, START and HELP on the business's number: the carrier (its automatic
+    answers, Twilio's default) or the app (the business's own wording; the operator has
+    switched the carrier's answers off). The next number taken keeps the choice."""
+    number = business_queries.active_number(session, business.id)
+    if number is None:
+        raise NotFound("This business has no SMS number yet: enable Message Center first.")
+    number.carrier_handles_keywords = not by_app
+    session.flush()
+    return number

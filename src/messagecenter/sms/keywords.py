@@ -106,3 +106,15 @@ def may_be_keyword(body: str | None) -> bool:
     into runs that end at a keyword, cutting at one that is ordinary text for its business
     costs only a shorter run; the keyword itself is then decided with its context."""
     return bool(body) and normalize_keyword_text(body or "") in _ANYWHERE
+
+
+# A client's yes to an automated message that asked for one ("Reply YES to confirm"): these
+# whole messages (normalised as keywords are) confirm. YES is also an opt-in keyword: from an
+# unsubscribed client it stays one (notifications/replies.py asks consent first).
+CONFIRMATION_WORDS = ("YES", "Y", "YEP", "YEAH", "YUP", "YA", "CONFIRM", "CONFIRMED", "OK", "OKAY")
+_CONFIRMATIONS = {normalize_keyword_text(word) for word in CONFIRMATION_WORDS}
+
+
+def is_confirmation(body: str | None) -> bool:
+    """Whether this whole text is a yes (see CONFIRMATION_WORDS)."""
+    return bool(body) and normalize_keyword_text(body or "") in _CONFIRMATIONS

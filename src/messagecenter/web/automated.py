@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 
+from messagecenter.businesses import queries as business_queries
 from messagecenter.businesses.billing import units_for
 from messagecenter.errors import InvalidInput, NotFound
 from messagecenter.http.csrf import check_csrf
@@ -39,8 +40,8 @@ GROUPS = (
 KEYWORDS = "keywords"
 KEYWORD_NOTE = (
     "Sent by the app when a client texts STOP, START or HELP, on numbers where the app answers "
-    "keywords itself. Where the carrier answers them (Twilio's default), the carrier's own "
-    "wording is sent instead and these are not used."
+    "keywords itself (Settings → Answers to STOP, START and HELP). Where the carrier answers "
+    "them (Twilio's default), the carrier's own wording is sent instead and these are not used."
 )
 
 
@@ -98,10 +99,20 @@ def _page(
         cards.setdefault(group, []).append(card)
     return page.render(
         "automated_messages.html",
-        {"groups": GROUPS, "cards": cards, "keywords": KEYWORDS, "keyword_note": KEYWORD_NOTE,
+        {"groups": GROUPS, "cards": cards, "keywords": KEYWORDS,
+         "keyword_note": KEYWORD_NOTE + " " + _keyword_answers_now(page),
          "saved": TYPES[saved].label if saved in TYPES else "", "max_body": MAX_BODY_CHARACTERS},
         status_code=400 if error else 200,
     )  # fmt: skip
+
+
+def _keyword_answers_now(page: Page) -> str:
+    number = business_queries.active_number(page.session, page.business.id)
+    if number is None:
+        return "Now: no SMS number yet."
+    if number.carrier_handles_keywords:
+        return f"Now: the carrier answers on {number.phone_number}, so these are not sent."
+    return f"Now: the app answers on {number.phone_number}, with these texts."
 
 
 def _known(type_name: str) -> str:
@@ -138,7 +149,7 @@ def save(
             work.session,
             page.business,
             name,
-            enabled=bool(enabled),
+            enabled=bool(enabled) if TYPES[name].triggerable else None,
             body=None if action == "reset" else text,
             reset_body=action == "reset",
             at=page.context.clock.now(),

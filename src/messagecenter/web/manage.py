@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from messagecenter.apikeys import service as api_keys
 from messagecenter.businesses import queries as business_queries
 from messagecenter.businesses import usage
-from messagecenter.businesses.service import update_help_text
 from messagecenter.clients import report
 from messagecenter.clients import service as clients
 from messagecenter.clients.phone import parse_cell_phone
@@ -358,16 +357,16 @@ def choose_number(
     return redirect("/settings")
 
 
-@router.post("/settings/help-text")
-def save_help_text(
+@router.post("/settings/keyword-answers")
+def save_keyword_answers(
     page: OwnerPageDep,
     work: UnitOfWorkDep,
-    help_text: Annotated[str, Form(max_length=1000)] = "",
+    answered_by: Annotated[str, Form(pattern="^(carrier|app)$")] = "carrier",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     check_csrf(page.request, csrf)
     try:
-        update_help_text(work.session, page.business, help_text)
+        numbers.set_keyword_answers(work.session, page.business, by_app=answered_by == "app")
     except DomainError as refused:
         work.rollback()
         return redirect("/settings", error=refused.message)
