@@ -4,15 +4,18 @@ a subscribed client."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from messagecenter.clock import FrozenClock
 from messagecenter.consent.service import is_opted_out
 from messagecenter.context import AppContext
-from messagecenter.models import Client, Message, Notification
+from messagecenter.models import Client, Message, Notification, StaffMember
 from messagecenter.notifications import service
 from messagecenter.notifications.replies import replies_to
 from messagecenter.notifications.service import Trigger
@@ -168,3 +171,50 @@ def test_every_confirmation_word_is_one_and_ordinary_words_are_not() -> None:
         assert is_confirmation(word) and is_confirmation(f" {word.lower()}! ")
     for text in ("", "yess", "yes please", "no", "STOP", "y es"):
         assert not is_confirmation(text)
+
+
+def test_the_api_and_the_thread_say_what_a_reply_answers_and_that_it_confirmed(
+    session: Session,
+    context: AppContext,
+    clock: FrozenClock,
+    shop: SetUp,
+    maria: Client,
+    api: TestClient,
+) -> None:
+    reminder = sent_reminder(session, context, shop, maria)
+    yes = reply(session, shop, "Yes", clock.now())
+    session.commit()
+    headers = shop.auth
+
+    message = api.get(f"/api/v1/messages/{yes.id}", headers=headers).json()
+    assert message["reply_to"] == {
+        "message_id": reminder.message_id,
+        "notification_id": reminder.id,
+        "type": "booking_reminder",
+        "reference": "b-1",
+        "label": "Booking reminder, Fri 10:00 AM",
+        "confirms": True,
+    }
+    page = api.get(f"/api/v1/conversations/{yes.conversation_id}/messages", headers=headers).json()
+    assert [m["reply_to"] is not None for m in page["items"]] == [False, True]
+    notification = api.get(f"/api/v1/notifications/{reminder.id}", headers=headers).json()
+    assert notification["confirmation_message_id"] == yes.id
+    assert notification["confirmed_at"] is not None
+
+    owner = session.scalars(
+        select(StaffMember).where(StaffMember.business_id == shop.business.id)
+    ).one()
+    api.base_url = api.base_url.copy_with(scheme="https")  # the session cookie is Secure
+    login = api.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', login.text)
+    assert token is not None
+    signed_in = api.post(
+        "/login",
+        data={"email": owner.email, "password": shop.owner_password, "csrf": token.group(1)},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
+    thread = api.get(f"/conversations/{yes.conversation_id}").text
+    assert (
+        'Reply to: Booking reminder, Fri 10:00 AM · <strong class="confirmed">Confirmed' in thread
+    )

@@ -90,7 +90,11 @@ def test_the_page_lists_every_type_with_its_variables_preview_and_counter(shop: 
     for kind in TYPES.values():
         card = card_of(page.text, kind.name)
         assert kind.label in card
-        assert 'name="enabled" value="on"' in card and " checked" in card  # on by default
+        if kind.triggerable:
+            assert 'name="enabled" value="on"' in card and " checked" in card  # on by default
+        else:  # a keyword must be answered where the app answers them: no switch
+            assert 'name="enabled"' not in card
+            assert "Always sent where the app answers keywords." in card
         assert unescape(kind.default_body) in unescape(card)
         # The picker offers exactly this type's variables.
         assert re.findall(r'data-insert-variable="(\w+)"', card) == list(kind.variables)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.orm import Session
 
 from messagecenter.businesses import queries as business_queries
@@ -10,7 +12,12 @@ from messagecenter.clients.schemas import SubscriptionOut
 from messagecenter.consent import queries as consent_queries
 from messagecenter.consent.service import consent_summary
 from messagecenter.conversations import queries
-from messagecenter.conversations.schemas import ConversationOut, MessageOut, SenderOut
+from messagecenter.conversations.schemas import (
+    ConversationOut,
+    MessageOut,
+    ReplyToOut,
+    SenderOut,
+)
 from messagecenter.models import Business, Client, Conversation, Message, PhoneConsent
 from messagecenter.models.message import (
     SENDER_API_KEY,
@@ -65,16 +72,25 @@ def conversation_out(
     )
 
 
-def messages_out(session: Session, messages: list[Message]) -> list[MessageOut]:
+def messages_out(
+    session: Session,
+    messages: list[Message],
+    reply_to: Mapping[int, ReplyToOut] | None = None,
+) -> list[MessageOut]:
+    """The messages as the API and the thread show them; `reply_to` says what client texts
+    among them answer (notifications.replies.replies_out)."""
     staff, keys = queries.sender_names(
         session,
         {m.staff_member_id for m in messages if m.staff_member_id},
         {m.api_key_id for m in messages if m.api_key_id},
     )
-    return [_message_out(m, staff, keys) for m in messages]
+    answers = reply_to or {}
+    return [_message_out(m, staff, keys, answers.get(m.id)) for m in messages]
 
 
-def _message_out(message: Message, staff: dict[int, str], keys: dict[int, str]) -> MessageOut:
+def _message_out(
+    message: Message, staff: dict[int, str], keys: dict[int, str], reply_to: ReplyToOut | None
+) -> MessageOut:
     if message.sender_type == SENDER_STAFF:
         name = staff.get(message.staff_member_id or 0, "Staff")
     elif message.sender_type == SENDER_API_KEY:
@@ -100,6 +116,7 @@ def _message_out(message: Message, staff: dict[int, str], keys: dict[int, str]) 
         status=message.status,
         error_code=message.error_code,
         error_message=message.error_message,
+        reply_to=reply_to,
         created_at=message.created_at,
         updated_at=message.updated_at,
     )

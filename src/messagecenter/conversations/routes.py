@@ -32,6 +32,7 @@ from messagecenter.http.deps import ApiKeyDep, BusinessDep, ContextDep, SessionD
 from messagecenter.http.types import DateTimeQuery, IdPath, OffsetQuery, OptionalIdQuery
 from messagecenter.idempotency import service as idempotency
 from messagecenter.models import Business, Conversation, Message
+from messagecenter.notifications.replies import replies_to
 from messagecenter.sending.compose import Outgoing, Sender, send_message, send_messages
 
 router = APIRouter(tags=["conversations"])
@@ -133,7 +134,8 @@ def list_messages(
     messages = queries.list_messages(
         session, business.id, conversation_id, limit=limit, before_id=before_id
     )
-    return MessagePage(items=present.messages_out(session, messages))
+    answers = replies_to(session, business, [m.id for m in messages])
+    return MessagePage(items=present.messages_out(session, messages, answers))
 
 
 @router.post(
@@ -303,7 +305,8 @@ def get_message(message_id: IdPath, session: SessionDep, business: BusinessDep) 
     message = queries.get_message(session, business.id, message_id)
     if message is None:
         raise NotFound("No such message.")
-    return present.messages_out(session, [message])[0]
+    answers = replies_to(session, business, [message.id])
+    return present.messages_out(session, [message], answers)[0]
 
 
 def _replay(

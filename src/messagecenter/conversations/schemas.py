@@ -30,6 +30,17 @@ class SenderOut(BaseModel):
     name: str
 
 
+class ReplyToOut(BaseModel):
+    """The automated message a client's text answers (sent within the day before it)."""
+
+    message_id: int
+    notification_id: int
+    type: str  # the notification type, e.g. booking_reminder
+    reference: str  # the booking system's reference
+    label: str  # as the thread shows it: "Booking reminder, Fri 10:00 AM"
+    confirms: bool  # this text confirmed the notification (a yes to a text that asked)
+
+
 class MessageOut(BaseModel):
     id: int
     conversation_id: int
@@ -43,6 +54,7 @@ class MessageOut(BaseModel):
     status: str
     error_code: int | None
     error_message: str | None
+    reply_to: ReplyToOut | None = None
     created_at: datetime
     updated_at: datetime
 

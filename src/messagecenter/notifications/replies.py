@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from messagecenter.consent import service as consent
+from messagecenter.conversations.schemas import ReplyToOut
 from messagecenter.models import Business
 from messagecenter.notifications import formats, queries
 from messagecenter.notifications.catalogue import TYPES
@@ -86,23 +87,12 @@ def record_confirmations(
     return confirmed
 
 
-@dataclass(frozen=True)
-class ReplyTo:
-    """What a client's text answers, as the thread and the API show it."""
-
-    message_id: int
-    notification_id: int
-    type: str
-    reference: str
-    label: str  # "Booking reminder, Tue 3 pm"
-    confirms: bool  # this text confirmed the notification
-
-
 def replies_to(
     session: Session, business: Business, message_ids: Sequence[int]
-) -> dict[int, ReplyTo]:
-    """For these messages (a page of a thread), what each client text among them answers."""
-    shown: dict[int, ReplyTo] = {}
+) -> dict[int, ReplyToOut]:
+    """For these messages (a page of a thread), what each client text among them answers,
+    as the thread and the API show it."""
+    shown: dict[int, ReplyToOut] = {}
     for target in queries.reply_targets(session, message_ids):
         kind = TYPES[target.type]
         label = kind.label
@@ -110,12 +100,12 @@ def replies_to(
         if booking_at:
             when = datetime.fromisoformat(booking_at)
             label += ", " + formats.short_when(when, business.timezone, business.country)
-        shown[target.reply_message_id] = ReplyTo(
-            target.message_id,
-            target.notification_id,
-            target.type,
-            target.reference,
-            label,
-            target.confirmed_by_this,
+        shown[target.reply_message_id] = ReplyToOut(
+            message_id=target.message_id,
+            notification_id=target.notification_id,
+            type=target.type,
+            reference=target.reference,
+            label=label,
+            confirms=target.confirmed_by_this,
         )
     return shown

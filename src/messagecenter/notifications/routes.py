@@ -149,6 +149,8 @@ def _out(session: Session, notifications: list[Notification]) -> list[Notificati
             reason=view.notification.reason,
             message_id=view.notification.message_id,
             message_status=view.message_status,
+            confirmed_at=view.notification.confirmed_at,
+            confirmation_message_id=view.notification.confirmation_message_id,
             created_at=view.notification.created_at,
             updated_at=view.notification.updated_at,
         )

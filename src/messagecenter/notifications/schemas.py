@@ -98,6 +98,9 @@ class NotificationOut(BaseModel):
     reason: str | None
     message_id: int | None
     message_status: str | None
+    # The client answered its message with a yes (a confirmable type whose text asked).
+    confirmed_at: datetime | None
+    confirmation_message_id: int | None
     created_at: datetime
     updated_at: datetime
 

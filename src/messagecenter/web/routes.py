@@ -26,6 +26,7 @@ from messagecenter.http.deps import ContextDep, UnitOfWorkDep
 from messagecenter.http.pages import fragment, redirect, render
 from messagecenter.http.types import IdPath
 from messagecenter.models import Client, Message
+from messagecenter.notifications.replies import replies_to
 from messagecenter.sending.compose import MAX_BODY_CHARACTERS, Sender, send_message
 from messagecenter.signin.service import LoginRefused, TooManySignIns
 from messagecenter.sms.keywords import normalize_keyword_text
@@ -215,7 +216,9 @@ def _conversation_context(page: Page, conversation_id: int) -> dict[str, Any]:
     said_cancel = last_inbound is not None and normalize_keyword_text(last_inbound.body) == "cancel"
     return {
         "conversation": present.conversation_out(business, conversation, client, consent),
-        "messages": present.messages_out(session, messages),
+        "messages": present.messages_out(
+            session, messages, replies_to(session, business, [m.id for m in messages])
+        ),
         "client": client,
         "consent": consent if consent and consent.opted_out else None,
         "said_cancel": said_cancel,
