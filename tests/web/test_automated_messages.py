@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from messagecenter.app import create_app
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.models import Business
+from messagecenter.models import Business, Message
 from messagecenter.notifications import service
 from messagecenter.notifications.catalogue import TYPES
 from messagecenter.notifications.service import TemplateView
@@ -237,4 +238,52 @@ def test_a_save_needs_the_forms_csrf_token(session: Session, shop: Shop) -> None
             follow_redirects=False,
         )
         assert refused.status_code == 403, token
+    assert not template(session, shop.business, REMINDER).customised
+
+
+# ---------------------------------------------------------------------------- send a test
+
+
+def test_send_a_test_goes_to_the_owner_s_own_cell_phone_as_typed_with_sample_data(
+    session: Session, context: AppContext, shop: Shop
+) -> None:
+    token = csrf_of(shop.owner.get(PATH).text)
+    refused = shop.owner.post(
+        f"{PATH}/{REMINDER}",
+        data={"csrf": token, "body": "Hi [Firstname]!", "action": "test"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 400  # no cell phone yet: said beside the template
+    assert "Add your cell phone first" in unescape(card_of(refused.text, REMINDER))
+
+    bad = shop.owner.post(
+        f"{PATH}-test-phone", data={"csrf": token, "cell_phone": "12"}, follow_redirects=False
+    )
+    assert "error=" in bad.headers["location"]
+    saved = shop.owner.post(
+        f"{PATH}-test-phone",
+        data={"csrf": token, "cell_phone": "(212) 555-0177"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    assert 'value="+12125550177"' in shop.owner.get(PATH).text
+
+    sent = shop.owner.post(
+        f"{PATH}/{REMINDER}",
+        data={
+            "csrf": token,
+            "body": "[BusinessName]: hi [Firstname], [Service]!",
+            "action": "test",
+        },
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303 and "tested=booking_reminder" in sent.headers["location"]
+    assert (
+        "A test of Booking reminder is on its way" in shop.owner.get(sent.headers["location"]).text
+    )
+    session.expire_all()
+    (message,) = session.scalars(select(Message).where(Message.to_phone == "+12125550177"))
+    assert message.body == f"{shop.business.name}: hi Maria, Massage (60 min)!"  # sample data
+    assert (message.sender_type, message.dispatch_state, message.units) == ("staff", "pending", 1)
+    # A test saves nothing: the template keeps its default wording.
     assert not template(session, shop.business, REMINDER).customised

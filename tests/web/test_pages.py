@@ -193,6 +193,10 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
         "/settings/automated-messages/booking_reminder",
         {"enabled": "on", "body": "[BusinessName]: see you at [BookingTime], [Firstname]!"},
     ),
+    "/settings/automated-messages-test-phone": (
+        "/settings/automated-messages-test-phone",
+        {"cell_phone": "+12125550177"},
+    ),
 }
 
 

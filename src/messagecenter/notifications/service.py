@@ -23,8 +23,16 @@ from messagecenter.businesses import queries as business_queries
 from messagecenter.clients import queries as client_queries
 from messagecenter.clients.phone import parse_phone
 from messagecenter.consent import service as consent
+from messagecenter.conversations import queries as conversation_queries
 from messagecenter.errors import ClientUnsubscribed, DomainError, InvalidInput, NotFound
-from messagecenter.models import Business, Client, Message, Notification, NotificationTemplate
+from messagecenter.models import (
+    Business,
+    Client,
+    Message,
+    Notification,
+    NotificationTemplate,
+    StaffMember,
+)
 from messagecenter.models.message import DISPATCH_PENDING
 from messagecenter.models.notification import (
     DUE_NOW,
@@ -168,6 +176,35 @@ def preview(session: Session, business: Business, type_name: str, body: str, at:
     kind = get_type(type_name)
     check_template(kind, body)
     return sample(body, _template_sender(session, business), at + timedelta(days=1))
+
+
+def send_test(
+    session: Session,
+    business: Business,
+    staff: StaffMember,
+    type_name: str,
+    body: str,
+    at: datetime,
+) -> Message:
+    """The template as typed (checked as when saved), filled with the sample data, sent to the
+    staff member's own cell phone through the same path as every send: it is queued like a
+    staff reply, uses a unit, and shows in that phone's conversation."""
+    if not staff.cell_phone:
+        raise InvalidInput("Add your cell phone first: a test goes there.", field="cell_phone")
+    text = preview(session, business, type_name, body, at)
+    conversation = conversation_queries.ensure_conversation(
+        session, business.id, staff.cell_phone, None, at
+    )
+    (result,) = send_messages(
+        session,
+        business,
+        [Outgoing(text, conversation=conversation)],
+        sender=Sender.staff(staff.id),
+        at=at,
+    )
+    if isinstance(result, DomainError):
+        raise result
+    return result
 
 
 def keyword_answer(session: Session, business: Business, keyword: Keyword) -> str:

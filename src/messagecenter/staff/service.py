@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from messagecenter.clients.phone import parse_cell_phone
 from messagecenter.errors import Conflict, InvalidInput, NotFound
 from messagecenter.events import access_ended, queue_event_on_commit
 from messagecenter.models import StaffMember, WebSession
@@ -149,3 +150,11 @@ def end_staff_sessions(session: Session, member: StaffMember) -> None:
     process closes their open event streams."""
     session.execute(delete(WebSession).where(WebSession.staff_id == member.id))
     queue_event_on_commit(session, access_ended(member.business_id, staff_id=member.id))
+
+
+def set_cell_phone(session: Session, member: StaffMember, raw: str, country: str) -> StaffMember:
+    """A staff member's own cell phone (where "Send a test" of an automated message goes),
+    checked as a client's is; blank clears it."""
+    member.cell_phone = parse_cell_phone(raw, country) if raw.strip() else None
+    session.flush()
+    return member

@@ -14,14 +14,16 @@ from pydantic import BaseModel
 
 from messagecenter.businesses import queries as business_queries
 from messagecenter.businesses.billing import units_for
-from messagecenter.errors import InvalidInput, NotFound
+from messagecenter.errors import DomainError, InvalidInput, NotFound
 from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import UnitOfWorkDep
+from messagecenter.http.pages import redirect
 from messagecenter.notifications import service
 from messagecenter.notifications.catalogue import ACCOUNT, MARKETING, REMINDERS, TYPES
 from messagecenter.notifications.service import TemplateView
 from messagecenter.sending.compose import MAX_BODY_CHARACTERS
 from messagecenter.sms.segments import count_segments, normalize_newlines
+from messagecenter.staff.service import set_cell_phone
 from messagecenter.web.pages import OwnerPageDep, Page
 
 router = APIRouter(include_in_schema=False)
@@ -88,7 +90,14 @@ def _counted(page: Page, type_name: str, body: str) -> Counted:
 
 
 def _page(
-    page: Page, *, saved: str = "", failed: str = "", posted: str = "", error: str = ""
+    page: Page,
+    *,
+    saved: str = "",
+    tested: str = "",
+    failed: str = "",
+    posted: str = "",
+    error: str = "",
+    phone_error: str = "",
 ) -> HTMLResponse:
     cards: dict[str, list[Card]] = {}
     for view in service.templates(page.session, page.business):
@@ -101,7 +110,10 @@ def _page(
         "automated_messages.html",
         {"groups": GROUPS, "cards": cards, "keywords": KEYWORDS,
          "keyword_note": KEYWORD_NOTE + " " + _keyword_answers_now(page),
-         "saved": TYPES[saved].label if saved in TYPES else "", "max_body": MAX_BODY_CHARACTERS},
+         "saved": TYPES[saved].label if saved in TYPES else "",
+         "tested": TYPES[tested].label if tested in TYPES else "",
+         "test_phone": page.staff.cell_phone or "", "phone_error": phone_error,
+         "max_body": MAX_BODY_CHARACTERS},
         status_code=400 if error else 200,
     )  # fmt: skip
 
@@ -124,9 +136,29 @@ def _known(type_name: str) -> str:
 
 @router.get(PATH, response_class=HTMLResponse)
 def automated_messages(
-    page: OwnerPageDep, saved: Annotated[str, Query(max_length=40)] = ""
+    page: OwnerPageDep,
+    saved: Annotated[str, Query(max_length=40)] = "",
+    tested: Annotated[str, Query(max_length=40)] = "",
+    error: Annotated[str, Query(max_length=400)] = "",
 ) -> HTMLResponse:
-    return _page(page, saved=saved)
+    return _page(page, saved=saved, tested=tested, phone_error=error)
+
+
+@router.post(PATH + "-test-phone")
+def save_test_phone(
+    page: OwnerPageDep,
+    work: UnitOfWorkDep,
+    cell_phone: Annotated[str, Form(max_length=40)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """The signed-in owner's own cell phone, where "Send a test" goes."""
+    check_csrf(page.request, csrf)
+    try:
+        set_cell_phone(work.session, page.staff, cell_phone, page.business.country)
+    except DomainError as refused:
+        work.rollback()
+        return redirect(PATH, error=refused.message)
+    return redirect(PATH)
 
 
 @router.post(PATH + "/{type_name}", response_model=None)
@@ -136,14 +168,24 @@ def save(
     work: UnitOfWorkDep,
     body: BodyForm = "",
     enabled: Annotated[str, Form(max_length=10)] = "",
-    action: Annotated[str, Form(pattern="^(save|reset)$")] = "save",
+    action: Annotated[str, Form(pattern="^(save|reset|test)$")] = "save",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse | HTMLResponse:
     """Save the switch and the wording, or reset the wording to the default (the switch as
-    posted either way). A refused template comes back beside its type, nothing saved."""
+    posted either way), or send the wording as typed to the owner's own cell phone (nothing
+    saved). A refused template or test comes back beside its type, nothing saved or sent."""
     check_csrf(page.request, csrf)
     name = _known(type_name)
     text = normalize_newlines(body)  # browsers post CRLF; texts are stored and sent with LF
+    if action == "test":
+        try:
+            service.send_test(
+                work.session, page.business, page.staff, name, text, page.context.clock.now()
+            )
+        except DomainError as refused:
+            work.rollback()
+            return _page(page, failed=name, posted=text, error=refused.message)
+        return RedirectResponse(f"{PATH}?tested={name}#template-{name}", 303)
     try:
         service.save_template(
             work.session,
