@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from messagecenter.clock import FrozenClock
@@ -181,3 +181,38 @@ def test_templates_list_the_defaults_and_save_checked_changes(api: TestClient, s
     assert saved.json()["body"] == "Hi [Firstname]!" and not saved.json()["enabled"]
     unknown = api.patch("/api/v1/notification-templates/nope", json={}, headers=shop.auth)
     assert_error(unknown, 400, "invalid_input")
+
+
+def test_a_batch_takes_as_many_statements_for_50_items_as_for_5(
+    api: TestClient, session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Set-wise all through, answer included: each item's answer used to read its message's
+    state on its own (1,000 queries for a full batch)."""
+    shop = make_business(session, context.carrier, clock.now(), allowance=100)
+    clients = [
+        make_client(
+            session, shop.business, clock.now(), first_name=f"C{i}", cell_phone=f"+1212555{i:04d}"
+        )
+        for i in range(55)
+    ]
+    session.commit()
+    statements: list[str] = []
+
+    def counted(*args: Any) -> None:
+        statements.append(args[2])
+
+    def batch(size: int, start: int) -> int:
+        items = [reminder(c.id, f"s-{c.id}") for c in clients[start : start + size]]
+        statements.clear()
+        event.listen(context.engine, "before_cursor_execute", counted)
+        try:
+            answer = api.post(
+                "/api/v1/notification-batches", json={"notifications": items}, headers=shop.auth
+            )
+        finally:
+            event.remove(context.engine, "before_cursor_execute", counted)
+        assert answer.status_code == 200, answer.text
+        assert all(r["result"] == "queued" for r in answer.json()["results"])
+        return len(statements)
+
+    assert batch(50, 5) == batch(5, 0)

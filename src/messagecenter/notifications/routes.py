@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import APIRouter, Path
 from sqlalchemy.orm import Session
 
@@ -43,7 +46,7 @@ def trigger(
     (outcome,) = service.trigger_many(work.session, business, [_trigger(body)], context.clock.now())
     if outcome.error is not None:
         raise outcome.error
-    return _result(work.session, outcome)
+    return NotificationResult(**_result(outcome, _presented(work.session, [outcome])))
 
 
 @router.post("/notification-batches", response_model=NotificationBatchOut)
@@ -60,8 +63,9 @@ def trigger_batch(
         [_trigger(item) for item in body.notifications],
         context.clock.now(),
     )
+    presented = _presented(work.session, outcomes)  # one query for the whole batch
     results = [
-        NotificationBatchItem(index=index, **_result(work.session, outcome).model_dump())
+        NotificationBatchItem(index=index, **_result(outcome, presented))
         for index, outcome in enumerate(outcomes)
     ]
     return NotificationBatchOut(results=results)
@@ -117,22 +121,25 @@ def _trigger(body: NotificationIn) -> service.Trigger:
     )
 
 
-def _result(session: Session, outcome: service.Outcome) -> NotificationResult:
+def _presented(session: Session, outcomes: Sequence[service.Outcome]) -> dict[int, NotificationOut]:
+    """Every notification these outcomes name, as the API shows it, by id (read at once)."""
+    named = [n for o in outcomes for n in ([o.notification] if o.notification else o.cancelled)]
+    return {out.id: out for out in _out(session, named)}
+
+
+def _result(outcome: service.Outcome, presented: dict[int, NotificationOut]) -> dict[str, Any]:
+    """One outcome's answer (the fields of NotificationResult)."""
     if outcome.error is not None:
         error = outcome.error
-        return NotificationResult(
-            result="refused",
-            error=ItemError(code=error.code, message=error.message, field=error.field),
-        )
+        return {
+            "result": "refused",
+            "error": ItemError(code=error.code, message=error.message, field=error.field),
+        }
     if outcome.notification is None:
-        return NotificationResult(result="cancelled", cancelled=_out(session, outcome.cancelled))
-    (out,) = _out(session, [outcome.notification])
-    result = (
-        "skipped"
-        if out.status == "skipped"
-        else ("cancelled" if out.status == "cancelled" else "queued")
-    )
-    return NotificationResult(result=result, replayed=outcome.replayed, notification=out)
+        return {"result": "cancelled", "cancelled": [presented[n.id] for n in outcome.cancelled]}
+    out = presented[outcome.notification.id]
+    result = out.status if out.status in ("skipped", "cancelled") else "queued"
+    return {"result": result, "replayed": outcome.replayed, "notification": out}
 
 
 def _out(session: Session, notifications: list[Notification]) -> list[NotificationOut]:
