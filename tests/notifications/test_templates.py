@@ -88,6 +88,14 @@ def test_a_blank_profile_name_refuses_rather_than_sending_a_gap() -> None:
     assert refused.value.field == "client_id"
 
 
+def test_a_business_without_an_sms_number_is_told_so_not_blamed_on_the_client() -> None:
+    no_number = Sender("Glow Spa", "+12125550100", "", "America/New_York", "US")
+    with pytest.raises(InvalidInput) as refused:
+        render("Text us at [SmsNumber]", MARIA, no_number, BOOKING)
+    assert "the business has no SMS number yet" in refused.value.message
+    assert "client" not in refused.value.message
+
+
 def test_a_value_holding_a_variable_never_reaches_the_client_raw() -> None:
     sneaky = BookingData(BOOKING.booking_at, "[BookingTime]")
     with pytest.raises(InvalidInput) as refused:

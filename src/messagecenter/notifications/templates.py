@@ -95,8 +95,17 @@ def render(
         value = _value(name, recipient, business, data)
         if value is None or not value.strip():
             key = DATA_KEYS.get(name)
-            where = f"{field}.{key}" if key else "client_id"
-            source = f"the data has no {key}" if key else "the client's profile has none"
+            if key:
+                where, source = f"{field}.{key}", f"the data has no {key}"
+            elif name == "SmsNumber":
+                where, source = (
+                    "type",
+                    "the business has no SMS number yet (choose one in Settings)",
+                )
+            elif name == "BusinessPhone":
+                where, source = "type", "the business has no phone number on its profile"
+            else:
+                where, source = "client_id", "the client's profile has none"
             raise InvalidInput(
                 f"The template uses [{name}] but {source}: nothing was sent.", field=where
             )
