@@ -85,7 +85,7 @@ _ANYWHERE = {text for table in (_EVERYWHERE, *_BY_COUNTRY.values()) for text in 
 
 
 def classify_keyword(
-    body: str | None, *, country: str | None = None, toll_free: bool = False
+    body: str | None, *, country: str | None, toll_free: bool
 ) -> KeywordMatch | None:
     """The keyword this whole message is, for a business in `country` (None: the words every
     business honours) texted on a number that is or is not toll-free; None for ordinary text.
