@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # delivered (or undelivered). 0 reports at the worker's next pass (benchmarks).
     simulator_sent_after_ms: int = Field(default=400, ge=0, le=3_600_000)
     simulator_delivered_after_ms: int = Field(default=1200, ge=0, le=3_600_000)
+    # An operator's acceptable-use rules file (TOML): rules added, built-in ones switched off
+    # by id (sending/content_rules.py). None: the built-in rules alone.
+    content_rules_file: str | None = None
     # Lets anyone post to /simulator/messages (tests, benchmarks); else a key or staff sign-in.
     simulator_open: bool = False
     # Proxies whose X-Forwarded-For is believed (sign-in throttling): "10.0.0.2, 10.1.0.0/16".

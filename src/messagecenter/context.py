@@ -19,6 +19,7 @@ from messagecenter.db import make_engine, make_session_factory
 from messagecenter.events import EventBus, attach_bus
 from messagecenter.intake.service import Intake
 from messagecenter.numbers import queries as number_queries
+from messagecenter.sending.content_rules import load_rules, use_rules
 from messagecenter.sending.dispatcher import Dispatcher, Waits
 from messagecenter.sending.reports import StatusReports
 from messagecenter.worker import BackgroundWorker
@@ -59,6 +60,7 @@ def build_context(
     rng: random.Random | None = None,
 ) -> AppContext:
     """Wire a process together. Tests pass their own clock, carrier or session factory."""
+    use_rules(load_rules(settings.content_rules_file))  # a bad rules file stops the start
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     sessions = sessions or make_session_factory(engine)

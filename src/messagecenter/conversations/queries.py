@@ -394,3 +394,17 @@ def history_stream(session: Session, business_id: int, flt: HistoryFilter) -> It
     """Every filtered row, oldest first, fetched from the database in chunks of 1,000."""
     stmt = _history(business_id, flt).order_by(Message.created_at, Message.id)
     return session.execute(stmt.execution_options(yield_per=1000))
+
+
+def phones_in_touch(session: Session, business_id: int, phones: Iterable[str]) -> set[str]:
+    """The phones among these whose conversation with the business has a message either way:
+    the client texted the business, or the business has texted them."""
+    wanted = sorted(set(phones))
+    if not wanted:
+        return set()
+    rows = session.scalars(
+        select(Conversation.phone)
+        .where(Conversation.business_id == business_id, Conversation.phone.in_(wanted))
+        .where(select(Message.id).where(Message.conversation_id == Conversation.id).exists())
+    )
+    return set(rows)

@@ -15,6 +15,7 @@ from messagecenter.carriers.base import CarrierError
 from messagecenter.errors import DomainError
 from messagecenter.http.deps import LoginRequired
 from messagecenter.http.pages import error_page
+from messagecenter.sending.content_rules import ContentRefused
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -54,9 +55,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if _wants_html(request):
             return error_page(request, exc.status_code, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(
-            error_body(exc.code, exc.message, exc.field), exc.status_code, headers=headers
-        )
+        body = error_body(exc.code, exc.message, exc.field)
+        if isinstance(exc, ContentRefused):
+            body["error"]["rule"] = exc.rule  # which acceptable-use rule refused it
+        return JSONResponse(body, exc.status_code, headers=headers)
 
     @app.exception_handler(CarrierError)
     async def _carrier(_request: Request, exc: CarrierError) -> JSONResponse:

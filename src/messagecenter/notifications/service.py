@@ -64,6 +64,7 @@ from messagecenter.sending.compose import (
     Sender,
     send_messages,
 )
+from messagecenter.sending.content_rules import active_rules
 from messagecenter.sms.keywords import Keyword
 
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
@@ -157,6 +158,7 @@ def save_template(
         stored = None
     elif body is not None:
         check_template(kind, body)
+        active_rules().check(body, business.country)  # refused when saved, not when sent
         stored = body
     elif current.customised:
         stored = current.body

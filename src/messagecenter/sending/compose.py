@@ -35,6 +35,7 @@ from messagecenter.models.message import (
     SENDER_STAFF,
 )
 from messagecenter.sending import status
+from messagecenter.sending.content_rules import ContentRefused, active_rules
 from messagecenter.sms.segments import count_segments, normalize_newlines
 
 MAX_BODY_CHARACTERS = 1600  # Twilio refuses longer bodies (error 21617)
@@ -163,6 +164,9 @@ def send_messages(
         if draft.phone in unsubscribed:
             results[draft.index] = unsubscribed[draft.phone]
     drafts = [d for d in drafts if d.phone not in unsubscribed]
+    for draft, unnamed in _unnamed_first_messages(session, business, drafts):
+        results[draft.index] = unnamed
+    drafts = [d for d in drafts if results[d.index] is None]
     # Counted (or refused) before anything else is written, so a refusal changes nothing.
     counted = usage.reserve_outbound_many(session, business, [d.units for d in drafts], at)
     for draft, over in zip(drafts, counted, strict=True):
@@ -177,6 +181,29 @@ def send_messages(
             results[draft.index] = message
     assert all(result is not None for result in results)
     return [result for result in results if result is not None]
+
+
+def _unnamed_first_messages(
+    session: Session, business: Business, drafts: list[_Draft]
+) -> list[tuple[_Draft, ContentRefused]]:
+    """The drafts that would open a conversation (nothing yet either way: a reply to a client
+    who texted the business is not a first message) and do not name the business
+    (acceptable use): only those without its name are looked up, in one query."""
+    rules = active_rules()
+    if not rules.checks_first_messages:
+        return []
+    unnamed = [d for d in drafts if rules.first_message_refusal(d.body, business.name)]
+    if not unnamed:
+        return []
+    texted = conversation_queries.phones_in_touch(session, business.id, {d.phone for d in unnamed})
+    refusals = []
+    for draft in drafts:  # in order: an earlier message of the batch is the first one
+        rule = rules.first_message_refusal(draft.body, business.name)
+        if rule is not None and draft.phone not in texted:
+            refusals.append((draft, ContentRefused(rule)))
+        else:
+            texted.add(draft.phone)
+    return refusals
 
 
 def _draft(index: int, item: Outgoing, number: SmsNumber | None) -> _Draft:
@@ -197,6 +224,7 @@ def _draft(index: int, item: Outgoing, number: SmsNumber | None) -> _Draft:
             "This business has no SMS number yet: enable Message Center and choose a number.",
             code="no_sms_number",
         )
+    active_rules().check(body, number.country)
     phone = _recipient_phone(item.client, item.conversation)
     if item.category is not None:
         _ensure_category_allowed(item.client, item.category)

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from messagecenter.businesses import queries as business_queries
 from messagecenter.businesses.billing import units_for
 from messagecenter.clients import queries as client_queries
 from messagecenter.clients import service as clients
@@ -28,10 +29,11 @@ from messagecenter.http.types import IdPath
 from messagecenter.models import Client, Message
 from messagecenter.notifications.replies import replies_to
 from messagecenter.sending.compose import MAX_BODY_CHARACTERS, Sender, send_message
+from messagecenter.sending.content_rules import active_rules
 from messagecenter.signin.service import LoginRefused, TooManySignIns
 from messagecenter.sms.keywords import normalize_keyword_text
 from messagecenter.sms.segments import count_segments
-from messagecenter.web.auth import SESSION_ID, StaffDep, remember_device, sign_in, sign_out
+from messagecenter.web.auth import SESSION_ID, remember_device, sign_in, sign_out
 from messagecenter.web.pages import Page, PageDep
 
 router = APIRouter(include_in_schema=False)
@@ -331,11 +333,18 @@ class CountIn(BaseModel):
 
 
 @router.post("/app/segments")
-def count(request: Request, staff: StaffDep, payload: CountIn) -> JSONResponse:
-    """The composer's live counter: the server's own count, so page and server agree."""
-    info = count_segments(payload.body[: MAX_BODY_CHARACTERS * 2])
+def count(request: Request, page: PageDep, payload: CountIn) -> JSONResponse:
+    """The composer's live counter: the server's own count, so page and server agree; and,
+    as staff type, the acceptable-use rule the text breaks (the send would be refused)."""
+    text = payload.body[: MAX_BODY_CHARACTERS * 2]
+    info = count_segments(text)
+    number = business_queries.active_number(page.session, page.business.id)
+    broken = active_rules().refusal(text, number.country if number else page.business.country)
     return JSONResponse(
         {
+            "refused": {"rule": broken.id, "reason": broken.reason, "policy": broken.policy}
+            if broken
+            else None,
             "characters": info.characters,
             "length": len(payload.body.replace("\r\n", "\n")),
             "segments": info.segments,
@@ -345,6 +354,13 @@ def count(request: Request, staff: StaffDep, payload: CountIn) -> JSONResponse:
             "limit": MAX_BODY_CHARACTERS,
         }
     )
+
+
+@router.get("/policies", response_class=HTMLResponse)
+def policies(page: PageDep) -> HTMLResponse:
+    """The carriers' acceptable-use and messaging policies in short, with the rules this
+    app enforces before a text goes (the ones in force for this process)."""
+    return page.render("policies.html", {"rules": active_rules().rules})
 
 
 # ---------------------------------------------------------------------------- client phone

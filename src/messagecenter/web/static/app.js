@@ -117,7 +117,23 @@
         .then(function (c) {
           if (mine !== asked) return; // a newer count is on its way
           var over = showCount(counter, c);
-          if (send && !body.disabled) send.disabled = over || body.value.trim() === "";
+          // An acceptable-use rule the text breaks: said as staff type (the send would be
+          // refused with the same words).
+          var refusal = document.getElementById("content-refused");
+          if (refusal) {
+            refusal.hidden = !c.refused;
+            refusal.textContent = c.refused ? c.refused.reason + " " : "";
+            if (c.refused) {
+              var link = document.createElement("a");
+              link.href = c.refused.policy;
+              link.rel = "noopener";
+              link.textContent = "The policy";
+              refusal.appendChild(link);
+            }
+          }
+          if (send && !body.disabled) {
+            send.disabled = over || Boolean(c.refused) || body.value.trim() === "";
+          }
         });
     }
     body.addEventListener("input", function () {
