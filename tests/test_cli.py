@@ -137,6 +137,8 @@ def _one_error_line(err: str) -> str:
         ("MESSAGECENTER_SIMULATOR_FAILURE_RATE", "2", "less than or equal to 1"),
         ("MESSAGECENTER_PUBLIC_URL", "not a url", "http(s) URL"),
         ("MESSAGECENTER_PUBLIC_URL", "https://sms.example.com:99999", "not a web address"),
+        ("MESSAGECENTER_CONTENT_RULES_FILE", "{tmp}/no-rules.toml", "No such file"),
+        ("MESSAGECENTER_CONTENT_RULES_FILE", "{tmp}/a-file", "content rules file"),
     ],
 )
 def test_a_bad_setting_says_which_in_one_line(

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from messagecenter.sms.content_rules import load_rules
+
 DEFAULT_DATABASE_URL = "sqlite:///messagecenter.db"
 TWILIO_API_URL = "https://api.twilio.com"
 
@@ -40,7 +42,7 @@ class Settings(BaseSettings):
     simulator_sent_after_ms: int = Field(default=400, ge=0, le=3_600_000)
     simulator_delivered_after_ms: int = Field(default=1200, ge=0, le=3_600_000)
     # An operator's acceptable-use rules file (TOML): rules added, built-in ones switched off
-    # by id (sending/content_rules.py). None: the built-in rules alone.
+    # by id (sms/content_rules.py). None: the built-in rules alone.
     content_rules_file: str | None = None
     # Lets anyone post to /simulator/messages (tests, benchmarks); else a key or staff sign-in.
     simulator_open: bool = False
@@ -70,6 +72,14 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{part!r} is not an IP address or network (CIDR)") from None
         return tuple(networks)
+
+    @field_validator("content_rules_file")
+    @classmethod
+    def _rules_file_reads(cls, value: str | None) -> str | None:
+        """A rules file that cannot be read or breaks the format stops the start here."""
+        if value:
+            load_rules(value)
+        return value
 
     @field_validator("public_url")
     @classmethod

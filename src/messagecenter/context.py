@@ -19,9 +19,9 @@ from messagecenter.db import make_engine, make_session_factory
 from messagecenter.events import EventBus, attach_bus
 from messagecenter.intake.service import Intake
 from messagecenter.numbers import queries as number_queries
-from messagecenter.sending.content_rules import load_rules, use_rules
 from messagecenter.sending.dispatcher import Dispatcher, Waits
 from messagecenter.sending.reports import StatusReports
+from messagecenter.sms.content_rules import load_rules, use_rules
 from messagecenter.worker import BackgroundWorker
 
 

@@ -15,7 +15,7 @@ from messagecenter.carriers.base import CarrierError
 from messagecenter.errors import DomainError
 from messagecenter.http.deps import LoginRequired
 from messagecenter.http.pages import error_page
-from messagecenter.sending.content_rules import ContentRefused
+from messagecenter.sms.content_rules import ContentRefused
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:

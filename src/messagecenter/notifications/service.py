@@ -64,7 +64,7 @@ from messagecenter.sending.compose import (
     Sender,
     send_messages,
 )
-from messagecenter.sending.content_rules import active_rules
+from messagecenter.sms.content_rules import active_rules
 from messagecenter.sms.keywords import Keyword
 
 MAX_SCHEDULE_AHEAD = timedelta(days=366)

@@ -35,7 +35,7 @@ from messagecenter.models.message import (
     SENDER_STAFF,
 )
 from messagecenter.sending import status
-from messagecenter.sending.content_rules import ContentRefused, active_rules
+from messagecenter.sms.content_rules import ContentRefused, active_rules
 from messagecenter.sms.segments import count_segments, normalize_newlines
 
 MAX_BODY_CHARACTERS = 1600  # Twilio refuses longer bodies (error 21617)

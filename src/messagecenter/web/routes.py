@@ -29,8 +29,8 @@ from messagecenter.http.types import IdPath
 from messagecenter.models import Client, Message
 from messagecenter.notifications.replies import replies_to
 from messagecenter.sending.compose import MAX_BODY_CHARACTERS, Sender, send_message
-from messagecenter.sending.content_rules import active_rules
 from messagecenter.signin.service import LoginRefused, TooManySignIns
+from messagecenter.sms.content_rules import active_rules
 from messagecenter.sms.keywords import normalize_keyword_text
 from messagecenter.sms.segments import count_segments
 from messagecenter.web.auth import SESSION_ID, remember_device, sign_in, sign_out

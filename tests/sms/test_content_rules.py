@@ -17,7 +17,7 @@ from messagecenter.errors import InvalidInput
 from messagecenter.models import Message
 from messagecenter.notifications.service import save_template
 from messagecenter.sending.compose import Outgoing, Sender, send_message, send_messages
-from messagecenter.sending.content_rules import (
+from messagecenter.sms.content_rules import (
     ContentRefused,
     active_rules,
     load_rules,
