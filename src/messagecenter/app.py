@@ -37,6 +37,7 @@ from messagecenter.http.lean_front import LeanFrontApp
 from messagecenter.http.security_headers import SecurityHeaders
 from messagecenter.http.server_errors import CompleteServerErrors
 from messagecenter.intake.service import MAX_ATTEMPTS
+from messagecenter.integrations.routes import router as webhooks_router
 from messagecenter.logs import RequestLog
 from messagecenter.notifications.routes import router as notifications_router
 from messagecenter.numbers.routes import router as numbers_router
@@ -149,6 +150,7 @@ def create_app(
     api.include_router(notifications_router)
     api.include_router(business_router)
     api.include_router(numbers_router)
+    api.include_router(webhooks_router)
     api.include_router(live_router)
     app.include_router(api)
     # Twilio's webhooks whatever the carrier (a number may still point at them).
