@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from messagecenter.integrations.targets import (
     system_resolver,
 )
 from messagecenter.models import Notification, WebhookDelivery, WebhookEndpoint
+from messagecenter.models.notification import NOTIFICATION_SKIPPED
 from messagecenter.models.webhook import (
     DELIVERY_PENDING,
     EVENT_CLIENT_OPTED_IN,
@@ -208,8 +209,18 @@ def consent_changed(
     record_events(session, [Event(business_id, event_type, data, at)])
 
 
-def notification_skipped(notification: Notification, at: datetime) -> Event:
-    return Event(notification.business_id, EVENT_NOTIFICATION_SKIPPED, _notice(notification), at)
+def notifications_skipped(
+    session: Session, notifications: Iterable[Notification], at: datetime
+) -> None:
+    """notification.skipped for those of `notifications` that were skipped (with why)."""
+    record_events(
+        session,
+        [
+            Event(n.business_id, EVENT_NOTIFICATION_SKIPPED, _notice(n), at)
+            for n in notifications
+            if n.status == NOTIFICATION_SKIPPED
+        ],
+    )
 
 
 def notification_confirmed(

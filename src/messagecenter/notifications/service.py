@@ -24,6 +24,7 @@ from messagecenter.clients import queries as client_queries
 from messagecenter.clients.phone import parse_phone
 from messagecenter.consent import service as consent
 from messagecenter.errors import ClientUnsubscribed, DomainError, InvalidInput, NotFound
+from messagecenter.integrations import service as webhooks
 from messagecenter.models import Business, Client, Message, Notification, NotificationTemplate
 from messagecenter.models.message import DISPATCH_PENDING
 from messagecenter.models.notification import (
@@ -443,6 +444,7 @@ def _send(
             )
     queries.settle(session, list(settled.values()))
     recorded = {n.id: n for n in queries.notifications_by_id(session, list(ids.values()))}
+    webhooks.notifications_skipped(session, recorded.values(), at)
     for item in live:
         outcomes[item.index] = Outcome(recorded[ids[item.index]])
     if raced:
