@@ -50,6 +50,7 @@ from messagecenter.web.live import router as live_router
 from messagecenter.web.live import staff_router as live_staff_router
 from messagecenter.web.manage import router as manage_router
 from messagecenter.web.routes import router as web_router
+from messagecenter.web.webhooks import router as webhooks_page_router
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -159,6 +160,7 @@ def create_app(
     app.include_router(web_router)
     app.include_router(manage_router)
     app.include_router(automated_router)
+    app.include_router(webhooks_page_router)
     if context.simulator is not None:
         app.include_router(simulator_router)
 
