@@ -16,6 +16,7 @@ from messagecenter.db import session_scope
 from messagecenter.idempotency.service import purge_expired
 from messagecenter.intake.service import Intake
 from messagecenter.integrations.delivery import WebhookDeliverer
+from messagecenter.integrations.service import purge_delivery_log
 from messagecenter.logs import count, job_step
 from messagecenter.sending.dispatcher import Dispatcher
 from messagecenter.signin.service import purge_sign_ins
@@ -82,6 +83,8 @@ class BackgroundWorker:
                 purge_expired(session, self._clock.now())
             with session_scope(self._sessions) as session:  # apart from any sign-in's
                 purge_sign_ins(session, self._clock.now())
+            with session_scope(self._sessions) as session:
+                purge_delivery_log(session, self._clock.now())
         return texts + sent
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:

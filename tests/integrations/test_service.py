@@ -213,3 +213,18 @@ def test_send_again_revives_a_delivery_for_another_day(
     assert again.next_attempt_at == clock.now()
     assert again.give_up_at == clock.now() + timedelta(hours=24)
     assert service.deliveries(session, shop.business.id, hook.id) == [again]
+
+
+def test_settled_deliveries_leave_the_log_after_30_days(
+    session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    endpoint(session, shop.business.id, clock, EVENT_MESSAGE_RECEIVED)
+    service.record_event(session, shop.business.id, EVENT_MESSAGE_RECEIVED, {}, clock.now())
+    service.record_event(session, shop.business.id, EVENT_MESSAGE_RECEIVED, {}, clock.now())
+    settled, pending = deliveries(session)
+    settled.state = DELIVERY_FAILED
+    clock.advance(timedelta(days=30))
+    assert service.purge_delivery_log(session, clock.now()) == 0
+    clock.advance(timedelta(seconds=1))
+    assert service.purge_delivery_log(session, clock.now()) == 1
+    assert deliveries(session) == [pending]  # a pending one is never forgotten

@@ -36,6 +36,7 @@ from messagecenter.integrations.targets import (
     check_target,
     system_resolver,
 )
+from messagecenter.logs import count, job_step
 from messagecenter.models.webhook import DELIVERY_DELIVERED, DELIVERY_FAILED
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,9 @@ class WebhookDeliverer:
         futures = [
             self._pool.submit(self._deliver_in_order, group, stop) for group in by_endpoint.values()
         ]
-        return sum(future.result() for future in futures)
+        attempted = sum(future.result() for future in futures)
+        count(webhooks_claimed=len(claims), webhooks_attempted=attempted)
+        return attempted
 
     def claim(self) -> list[Claim]:
         at = self._clock.now()
@@ -274,7 +277,8 @@ class WebhookDeliverer:
         message."""
         while not stop.is_set():
             try:
-                busy = self.run_once(stop)
+                with job_step("webhook pass"):  # one log line when it did work, with its id
+                    busy = self.run_once(stop)
             except Exception:  # keep going; the database may be briefly away
                 log.exception("webhook delivery pass failed")
                 busy = 0

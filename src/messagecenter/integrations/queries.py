@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from messagecenter.models import WebhookDelivery, WebhookEndpoint
@@ -140,6 +140,16 @@ def lock_due(session: Session, at: datetime, limit: int) -> list[DueDelivery]:
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     ).all()
     return [DueDelivery(row[0], row[1], row[2]) for row in rows]
+
+
+def delete_settled_before(session: Session, before: datetime) -> int:
+    """Deliveries settled (delivered, failed, cancelled) and created before `before`."""
+    result = session.execute(
+        delete(WebhookDelivery).where(
+            WebhookDelivery.state != DELIVERY_PENDING, WebhookDelivery.created_at < before
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def locked_claim(

@@ -42,6 +42,7 @@ from messagecenter.models.webhook import (
 RETRY_FOR = timedelta(hours=24)
 MAX_ENDPOINTS = 20  # per business: every event is written once per subscribed endpoint
 MAX_URL_LENGTH = 2000
+KEEP_LOG_FOR = timedelta(days=30)  # settled deliveries stay in the log this long
 
 
 @dataclass(frozen=True)
@@ -330,6 +331,11 @@ def deliveries(
     """The endpoint's delivery log, newest first."""
     endpoint = get_endpoint(session, business_id, endpoint_id)
     return queries.deliveries_of(session, business_id, endpoint.id, limit, before_id)
+
+
+def purge_delivery_log(session: Session, at: datetime) -> int:
+    """Forget settled deliveries older than KEEP_LOG_FOR (the worker's periodic purge)."""
+    return queries.delete_settled_before(session, at - KEEP_LOG_FOR)
 
 
 def send_again(
