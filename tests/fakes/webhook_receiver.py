@@ -4,6 +4,7 @@ until released), with waits on conditions instead of sleeps."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +29,8 @@ class _Script:
 
 
 class WebhookReceiver:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: serve https with this server context (url then names "https")."""
         self.received: list[Received] = []
         self._script = _Script()
         self._changed = threading.Condition()
@@ -56,6 +58,9 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        self._tls = tls is not None
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -63,7 +68,11 @@ class WebhookReceiver:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/hooks"
+        return f"{'https' if self._tls else 'http'}://{host!s}:{port}/hooks"
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
 
     def __enter__(self) -> WebhookReceiver:
         self._thread.start()

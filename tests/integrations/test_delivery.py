@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import ssl
+import subprocess
 import threading
 from datetime import timedelta
+from ipaddress import IPv4Address
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
@@ -19,6 +25,7 @@ from messagecenter.db import session_scope
 from messagecenter.integrations import service
 from messagecenter.integrations.delivery import Backoff, Outcome, WebhookDeliverer
 from messagecenter.integrations.signing import signature
+from messagecenter.integrations.targets import Resolver, system_resolver
 from messagecenter.models import WebhookDelivery, WebhookEndpoint
 from messagecenter.models.webhook import (
     DELIVERY_DELIVERED,
@@ -31,7 +38,13 @@ from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.live_server import free_port
 
 
-def hook(session: Session, business_id: int, url: str, clock: FrozenClock) -> WebhookEndpoint:
+def hook(
+    session: Session,
+    business_id: int,
+    url: str,
+    clock: FrozenClock,
+    resolve: Resolver | None = None,
+) -> WebhookEndpoint:
     created, _ = service.create_endpoint(
         session,
         business_id,
@@ -40,6 +53,7 @@ def hook(session: Session, business_id: int, url: str, clock: FrozenClock) -> We
         description="",
         at=clock.now(),
         allow_private=True,
+        resolve=resolve or system_resolver,
     )
     return created
 
@@ -309,3 +323,96 @@ def test_any_2xx_is_delivered(
     receiver.answer(status)
     assert deliverer.run_once() == 1
     assert rows(session)[0].state == DELIVERY_DELIVERED
+
+
+def _certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `name` (openssl's own command)."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName=DNS:{name}"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_https_connects_to_the_checked_address_and_checks_the_certificate_for_the_name(
+    session: Session, sessions: sessionmaker[Session], shop: SetUp, clock: FrozenClock,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """hooks.test resolves (here) to 127.0.0.1: the call goes to that address with the name
+    in TLS (SNI and the certificate check) and in the Host header; a certificate for another
+    name is refused."""
+    cert, key = _certificate(tmp_path, "hooks.test")
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    wrong_cert, _ = _certificate(tmp_path, "other.test")
+    resolved = []
+
+    def resolve(host: str, port: int) -> list[IPv4Address]:
+        resolved.append(host)
+        return [IPv4Address("127.0.0.1")]
+
+    with WebhookReceiver(tls=server_tls) as receiver:
+        hook(session, shop.business.id, f"https://hooks.test:{receiver.port}/in", clock, resolve)
+        event(session, shop.business.id, clock)
+        for trusted, delivered in ((wrong_cert, False), (cert, True)):
+            deliverer = WebhookDeliverer(
+                sessions, clock, timeout=5, allow_private=True, concurrency=1, resolve=resolve,
+                transport=httpx.HTTPTransport(
+                    verify=ssl.create_default_context(cafile=str(trusted))
+                    if trusted != cert else client_tls
+                ),
+            )  # fmt: skip
+            try:
+                assert deliverer.run_once() == 1
+            finally:
+                deliverer.close()
+            (delivery,) = rows(session)
+            assert (delivery.state == DELIVERY_DELIVERED) is delivered
+            if not delivered:
+                assert "CERTIFICATE_VERIFY_FAILED" in (delivery.last_error or "")
+                assert delivery.next_attempt_at is not None
+                clock.set(delivery.next_attempt_at)
+    assert resolved == ["hooks.test"] * 3  # registered, then each delivery
+    (received,) = receiver.received
+    assert received.headers["host"] == f"hooks.test:{receiver.port}"
+    assert received.path == "/in"
+
+
+def test_the_next_address_is_tried_when_one_refuses_the_connection(
+    session: Session, sessions: sessionmaker[Session], shop: SetUp, clock: FrozenClock,
+    receiver: WebhookReceiver,
+) -> None:  # fmt: skip
+    def resolve(host: str, port: int) -> list[IPv4Address]:
+        return [IPv4Address("127.0.0.2"), IPv4Address("127.0.0.1")]  # nothing on .2
+
+    hook(session, shop.business.id, f"http://hooks.test:{receiver.port}/hooks", clock, resolve)
+    event(session, shop.business.id, clock)
+    deliverer = WebhookDeliverer(
+        sessions, clock, timeout=5, allow_private=True, concurrency=1, resolve=resolve
+    )
+    try:
+        assert deliverer.run_once() == 1
+    finally:
+        deliverer.close()
+    assert rows(session)[0].state == DELIVERY_DELIVERED
+    assert receiver.received[0].headers["host"] == f"hooks.test:{receiver.port}"
+
+
+def test_a_claim_too_old_to_finish_inside_its_lease_is_released_untried(
+    session: Session, shop: SetUp, clock: FrozenClock, receiver: WebhookReceiver,
+    deliverer: WebhookDeliverer,
+) -> None:  # fmt: skip
+    hook(session, shop.business.id, receiver.url, clock)
+    event(session, shop.business.id, clock)
+    claims = deliverer.claim()
+    clock.advance(timedelta(seconds=2 * 2 + 5 + 1))  # queued behind slower endpoints
+    assert deliverer._deliver_in_order(claims, None) == 0
+    (delivery,) = rows(session)
+    assert (delivery.attempts, delivery.claimed_at) == (0, None)
+    assert delivery.next_attempt_at == clock.now()
+    assert receiver.received == []

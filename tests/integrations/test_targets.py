@@ -107,3 +107,17 @@ def test_only_plain_http_and_https_urls(url: str, why: str) -> None:
 def test_a_host_that_does_not_resolve_is_refused() -> None:
     with pytest.raises(TargetRefused, match="could not be found"):
         check_target("https://nowhere.invalid/", allow_private=False, resolve=failing)
+
+
+def test_an_international_host_name_is_called_by_its_dns_name() -> None:
+    seen = []
+
+    def resolve(host: str, port: int) -> Sequence[Address]:
+        seen.append(host)
+        return [ip_address("93.184.216.34")]
+
+    target = check_target("https://bücher.example/hooks", allow_private=False, resolve=resolve)
+    assert seen == ["xn--bcher-kva.example"]
+    assert target.host_header() == "xn--bcher-kva.example"
+    with pytest.raises(TargetRefused, match="Port 0"):
+        check_target("https://hooks.example.com:0/", allow_private=True, resolve=resolve)

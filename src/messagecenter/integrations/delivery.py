@@ -106,6 +106,8 @@ class WebhookDeliverer:
         self._monotonic = monotonic
         # One endpoint's share of a pass: past it, its remaining claims wait for the next.
         self._budget = 2 * timeout
+        # The latest a call may start after its claim, so that it ends inside the lease.
+        self._start_within = timedelta(seconds=self._budget + 5)
         # A claim outlives the longest it can be held: the budget, then one more call
         # (connect, send and answer may each take the timeout), and a margin.
         self.lease = timedelta(seconds=self._budget + 3 * timeout + 10)
@@ -128,6 +130,9 @@ class WebhookDeliverer:
             if self._client is None:
                 self._client = httpx.Client(
                     timeout=httpx.Timeout(self._timeout),
+                    # A new connection each time: pooled ones are keyed by address, and two
+                    # host names at one address must not share one (its TLS name).
+                    limits=httpx.Limits(max_keepalive_connections=0),
                     follow_redirects=False,
                     transport=self._transport,
                     headers={"user-agent": USER_AGENT},
@@ -184,7 +189,8 @@ class WebhookDeliverer:
         attempted = 0
         for index, claim in enumerate(claims):
             stopping = stop is not None and stop.is_set()
-            if stopping or self._monotonic() - started > self._budget:
+            late = self._clock.now() > claim.claimed_at + self._start_within
+            if stopping or late or self._monotonic() - started > self._budget:
                 self._release(claims[index:], self._clock.now())
                 break
             try:
@@ -214,19 +220,28 @@ class WebhookDeliverer:
         extensions = {}
         if target.url.lower().startswith("https:"):
             extensions["sni_hostname"] = target.host  # TLS checks the name, not the address
-        try:
-            with self._http().stream(
-                "POST",
-                target.pinned_url(),
-                content=claim.body.encode(),
-                headers=headers,
-                extensions=extensions,
-            ) as response:
-                code = response.status_code  # the body is never read
-        except httpx.TimeoutException:
-            return Outcome(None, f"timed out after {self._timeout:g} s")
-        except httpx.HTTPError as exc:
-            return Outcome(None, f"{type(exc).__name__}: {exc}"[:ERROR_CHARACTERS])
+        code = 0
+        unreachable = Outcome(None, "no address to connect to")
+        for address in target.addresses:
+            try:
+                with self._http().stream(
+                    "POST",
+                    target.pinned_url(address),
+                    content=claim.body.encode(),
+                    headers=headers,
+                    extensions=extensions,
+                ) as response:
+                    code = response.status_code  # the body is never read
+                break
+            except httpx.ConnectError as exc:  # refused, unreachable: the next address
+                error = f"{type(exc).__name__}: {exc}"[:ERROR_CHARACTERS]
+                unreachable = Outcome(None, error)
+            except httpx.TimeoutException:
+                return Outcome(None, f"timed out after {self._timeout:g} s")
+            except httpx.HTTPError as exc:
+                return Outcome(None, f"{type(exc).__name__}: {exc}"[:ERROR_CHARACTERS])
+        else:
+            return unreachable
         if 200 <= code < 300:
             return Outcome(code, None)
         return Outcome(code, f"answered HTTP {code}")

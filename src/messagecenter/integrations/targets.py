@@ -17,6 +17,7 @@ from urllib.parse import SplitResult, urlsplit
 Address = IPv4Address | IPv6Address
 # host, port -> the addresses it resolves to (socket.getaddrinfo by default; tests inject).
 Resolver = Callable[[str, int], Sequence[Address]]
+MAX_ADDRESSES = 4  # of a name's addresses, tried in turn when one refuses the connection
 
 
 class TargetRefused(Exception):
@@ -28,20 +29,26 @@ class Target:
     url: str  # as registered
     host: str  # the name (or literal address) in the URL
     port: int
-    address: Address  # the checked address the delivery connects to
+    # The checked addresses a delivery connects to, in the resolver's order (a client tries
+    # the next when one refuses the connection).
+    addresses: tuple[Address, ...]
 
-    def pinned_url(self) -> str:
-        """The URL with its host replaced by the checked address."""
+    @property
+    def address(self) -> Address:
+        return self.addresses[0]
+
+    def pinned_url(self, address: Address | None = None) -> str:
+        """The URL with its host replaced by a checked address (the first by default)."""
+        address = address or self.address
         parts = urlsplit(self.url)
-        shown = f"[{self.address}]" if self.address.version == 6 else str(self.address)
+        shown = f"[{address}]" if address.version == 6 else str(address)
         netloc = f"{shown}:{parts.port}" if parts.port else shown
         return parts._replace(netloc=netloc).geturl()
 
     def host_header(self) -> str:
-        parts = urlsplit(self.url)
-        host = parts.hostname or self.host
-        host = f"[{host}]" if ":" in host else host
-        return f"{host}:{parts.port}" if parts.port else host
+        port = urlsplit(self.url).port
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{port}" if port else host
 
 
 def system_resolver(host: str, port: int) -> list[Address]:
@@ -65,6 +72,8 @@ def parse_url(url: str) -> SplitResult:
         raise TargetRefused("Give an http:// or https:// address.")
     if not parts.hostname:
         raise TargetRefused("The address has no host name.")
+    if parts.port == 0:
+        raise TargetRefused("Port 0 cannot be called.")
     if parts.username is not None or parts.password is not None:
         raise TargetRefused("Put no user name or password in the address; deliveries are signed.")
     if any(ord(c) < 33 or ord(c) == 127 for c in url.strip()):
@@ -83,8 +92,11 @@ def check_target(url: str, *, allow_private: bool, resolve: Resolver = system_re
     that does not resolve, or one with any non-public address (unless private ones are
     allowed). Every address is checked: a client may connect to any of them."""
     parts = parse_url(url)
-    host = parts.hostname
-    assert host is not None
+    assert parts.hostname is not None
+    try:  # an international name as DNS, TLS and the Host header take it
+        host = parts.hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise TargetRefused(f"{parts.hostname!r} is not a valid host name.") from None
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         addresses: Sequence[Address] = [ip_address(host)]
@@ -102,4 +114,4 @@ def check_target(url: str, *, allow_private: bool, resolve: Resolver = system_re
                     f"The host {host!r} is at {address}, a private, loopback or reserved "
                     "address: webhooks go only to public addresses."
                 )
-    return Target(url.strip(), host, port, addresses[0])
+    return Target(url.strip(), host, port, tuple(addresses[:MAX_ADDRESSES]))
