@@ -73,6 +73,7 @@ def test_stop_and_start_are_client_opted_out_and_in(
     session: Session, shop: SetUp, clock: FrozenClock
 ) -> None:
     subscribe(session, shop, clock)
+    client = make_client(session, shop.business, clock.now(), cell_phone=MARIA)
     text_from(session, shop.number, MARIA, "STOP", clock.now())
     text_from(session, shop.number, MARIA, "STOP", clock.now())  # no change: no event
     text_from(session, shop.number, MARIA, "Start", clock.now())
@@ -80,12 +81,12 @@ def test_stop_and_start_are_client_opted_out_and_in(
     assert consent == [
         (
             "client.opted_out",
-            {"phone": MARIA, "source": "keyword", "keyword": "STOP",
+            {"phone": MARIA, "client_ids": [client.id], "source": "keyword", "keyword": "STOP",
              "changed_at": "2026-11-16T15:00:00Z"},
         ),
         (
             "client.opted_in",
-            {"phone": MARIA, "source": "keyword", "keyword": "START",
+            {"phone": MARIA, "client_ids": [client.id], "source": "keyword", "keyword": "START",
              "changed_at": "2026-11-16T15:00:00Z"},
         ),
     ]  # fmt: skip

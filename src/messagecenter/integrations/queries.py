@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from messagecenter.models import WebhookDelivery, WebhookEndpoint
+from messagecenter.models import Client, WebhookDelivery, WebhookEndpoint
 from messagecenter.models.webhook import DELIVERY_CANCELLED, DELIVERY_PENDING
 
 
@@ -34,6 +34,20 @@ def subscribers(session: Session, business_ids: Collection[int]) -> list[Subscri
         .order_by(WebhookEndpoint.id)
     ).all()
     return [Subscriber(row.id, row.business_id, list(row.events)) for row in rows]
+
+
+def wanted_by_any(session: Session, business_id: int, event_type: str) -> bool:
+    return any(event_type in s.events for s in subscribers(session, [business_id]))
+
+
+def client_ids_with_phone(session: Session, business_id: int, phone: str) -> list[int]:
+    return list(
+        session.scalars(
+            select(Client.id)
+            .where(Client.business_id == business_id, Client.cell_phone == phone)
+            .order_by(Client.id)
+        )
+    )
 
 
 def insert_deliveries(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -204,9 +204,19 @@ def consent_changed(
     keyword: str | None,
     at: datetime,
 ) -> None:
-    """client.opted_out / client.opted_in for a phone whose consent changed."""
+    """client.opted_out / client.opted_in for a phone whose consent changed, with the
+    clients whose cell phone it is (consent belongs to the phone: several may share one)."""
     event_type = EVENT_CLIENT_OPTED_OUT if opted_out else EVENT_CLIENT_OPTED_IN
-    data = {"phone": phone, "source": source, "keyword": keyword, "changed_at": at}
+    if not queries.wanted_by_any(session, business_id, event_type):
+        return
+    clients = queries.client_ids_with_phone(session, business_id, phone)
+    data = {
+        "phone": phone,
+        "client_ids": clients,
+        "source": source,
+        "keyword": keyword,
+        "changed_at": at,
+    }
     record_events(session, [Event(business_id, event_type, data, at)])
 
 
