@@ -37,6 +37,7 @@ from messagecenter.http.lean_front import LeanFrontApp
 from messagecenter.http.security_headers import SecurityHeaders
 from messagecenter.http.server_errors import CompleteServerErrors
 from messagecenter.intake.service import MAX_ATTEMPTS
+from messagecenter.integrations.routes import router as webhooks_router
 from messagecenter.logs import RequestLog
 from messagecenter.notifications.routes import router as notifications_router
 from messagecenter.numbers.routes import router as numbers_router
@@ -49,6 +50,7 @@ from messagecenter.web.live import router as live_router
 from messagecenter.web.live import staff_router as live_staff_router
 from messagecenter.web.manage import router as manage_router
 from messagecenter.web.routes import router as web_router
+from messagecenter.web.webhooks import router as webhooks_page_router
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -149,6 +151,7 @@ def create_app(
     api.include_router(notifications_router)
     api.include_router(business_router)
     api.include_router(numbers_router)
+    api.include_router(webhooks_router)
     api.include_router(live_router)
     app.include_router(api)
     # Twilio's webhooks whatever the carrier (a number may still point at them).
@@ -157,6 +160,7 @@ def create_app(
     app.include_router(web_router)
     app.include_router(manage_router)
     app.include_router(automated_router)
+    app.include_router(webhooks_page_router)
     if context.simulator is not None:
         app.include_router(simulator_router)
 

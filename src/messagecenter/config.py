@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     content_rules_file: str | None = None
     # Lets anyone post to /simulator/messages (tests, benchmarks); else a key or staff sign-in.
     simulator_open: bool = False
+    # Outgoing webhooks: targets on loopback, private, link-local or reserved addresses are
+    # refused unless allowed (tests, an endpoint on the same private network); and how long
+    # one delivery may take to connect, and then to answer (integrations/delivery.py).
+    webhooks_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # Proxies whose X-Forwarded-For is believed (sign-in throttling): "10.0.0.2, 10.1.0.0/16".
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     # Logs: `text` lines or `json` objects, one per request and per job step (logs.py).

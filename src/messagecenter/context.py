@@ -18,6 +18,7 @@ from messagecenter.config import Settings
 from messagecenter.db import make_engine, make_session_factory
 from messagecenter.events import EventBus, attach_bus
 from messagecenter.intake.service import Intake
+from messagecenter.integrations.delivery import WebhookDeliverer
 from messagecenter.numbers import queries as number_queries
 from messagecenter.sending.dispatcher import Dispatcher, Waits
 from messagecenter.sending.reports import StatusReports
@@ -40,6 +41,8 @@ class AppContext:
     worker: BackgroundWorker
     # Set when the process is told to stop (SIGTERM): the worker claims nothing more.
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Outgoing webhooks' deliveries (run by the worker in a thread of their own).
+    webhooks: WebhookDeliverer | None = None
 
     def stop_dispatching(self) -> None:
         self.stopping.set()
@@ -88,9 +91,26 @@ def build_context(
         waits=outbox_waits(settings),
         rng=rng,
     )
-    worker = BackgroundWorker(intake, dispatcher, carrier, sessions, clock)
+    webhooks = WebhookDeliverer(
+        sessions,
+        clock,
+        timeout=settings.webhook_timeout_seconds,
+        allow_private=settings.webhooks_allow_private,
+        rng=rng,
+    )
+    worker = BackgroundWorker(intake, dispatcher, carrier, sessions, clock, webhooks)
     return AppContext(
-        settings, engine, sessions, clock, bus, intake, reports, carrier, dispatcher, worker
+        settings,
+        engine,
+        sessions,
+        clock,
+        bus,
+        intake,
+        reports,
+        carrier,
+        dispatcher,
+        worker,
+        webhooks=webhooks,
     )
 
 

@@ -15,6 +15,8 @@ from messagecenter.clock import Clock
 from messagecenter.db import session_scope
 from messagecenter.idempotency.service import purge_expired
 from messagecenter.intake.service import Intake
+from messagecenter.integrations.delivery import WebhookDeliverer
+from messagecenter.integrations.service import purge_delivery_log
 from messagecenter.logs import count, job_step
 from messagecenter.sending.dispatcher import Dispatcher
 from messagecenter.signin.service import purge_sign_ins
@@ -23,6 +25,9 @@ log = logging.getLogger(__name__)
 
 
 PURGE_EVERY_SECONDS = 300.0  # expired idempotency keys, sign-ins and sessions: this often
+# How long a stopping worker waits for webhook calls in flight; what is left unrecorded comes
+# due again when its claim's lease ends (delivered at least once).
+WEBHOOK_STOP_WAIT_SECONDS = 5.0
 
 
 class BackgroundWorker:
@@ -33,8 +38,10 @@ class BackgroundWorker:
         carrier: Carrier,
         sessions: sessionmaker[Session],
         clock: Clock,
+        webhooks: WebhookDeliverer | None = None,
     ) -> None:
         self._intake = intake
+        self._webhooks = webhooks  # outgoing webhooks, delivered in a thread of their own
         self._dispatcher = dispatcher
         self._carrier = carrier
         self._sessions = sessions
@@ -45,6 +52,8 @@ class BackgroundWorker:
     def wake(self) -> None:
         """Look at the queues now (a text arrived, a message was queued)."""
         self._wake.set()
+        if self._webhooks is not None:
+            self._webhooks.wake()
 
     def run_once(self, stop: threading.Event | None = None) -> int:
         """One pass over everything; returns how much work it found. Once `stop` is set it
@@ -74,10 +83,18 @@ class BackgroundWorker:
                 purge_expired(session, self._clock.now())
             with session_scope(self._sessions) as session:  # apart from any sign-in's
                 purge_sign_ins(session, self._clock.now())
+            with session_scope(self._sessions) as session:
+                purge_delivery_log(session, self._clock.now())
         return texts + sent
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
         log.info("background worker started (carrier: %s)", self._carrier.name)
+        webhooks = None
+        if self._webhooks is not None:  # beside the outbox: a slow endpoint delays no message
+            webhooks = threading.Thread(
+                target=self._webhooks.run_forever, args=(stop,), name="webhooks", daemon=True
+            )
+            webhooks.start()
         while not stop.is_set():
             try:
                 with job_step("worker pass"):  # one log line when it did work, with its id
@@ -88,4 +105,6 @@ class BackgroundWorker:
             if not busy:
                 self._wake.wait(poll_seconds)
                 self._wake.clear()
+        if webhooks is not None:  # its calls in flight end within their timeout
+            webhooks.join(timeout=WEBHOOK_STOP_WAIT_SECONDS)
         log.info("background worker stopped")

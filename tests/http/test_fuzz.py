@@ -102,7 +102,8 @@ schema = (
                         # carrier suggested just now; a cell phone must be a valid mobile
                         # number in the business's country; a notification names its client
                         # one way and has the data its template uses; a template uses only
-                        # its type's variables.
+                        # its type's variables; a webhook URL must be http(s) at a public
+                        # address (its host is resolved).
                         "include-name": [
                             "POST /api/v1/notifications",
                             "POST /api/v1/notification-batches",
@@ -114,6 +115,7 @@ schema = (
                             "POST /api/v1/conversations/{conversation_id}/messages",
                             "POST /api/v1/sms-number",
                             "POST /api/v1/sms-number/change",
+                            "POST /api/v1/webhook-endpoints",
                         ],
                         "checks": {
                             "positive_data_acceptance": {

@@ -4,6 +4,7 @@ a subscribed client."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +16,8 @@ from sqlalchemy.orm import Session
 from messagecenter.clock import FrozenClock
 from messagecenter.consent.service import is_opted_out
 from messagecenter.context import AppContext
-from messagecenter.models import Client, Message, Notification, StaffMember
+from messagecenter.integrations.service import create_endpoint
+from messagecenter.models import Client, Message, Notification, StaffMember, WebhookDelivery
 from messagecenter.notifications import service
 from messagecenter.notifications.replies import replies_to
 from messagecenter.notifications.service import Trigger
@@ -217,4 +219,27 @@ def test_the_api_and_the_thread_say_what_a_reply_answers_and_that_it_confirmed(
     thread = api.get(f"/conversations/{yes.conversation_id}").text
     assert (
         'Reply to: Booking reminder, Fri 10:00 AM · <strong class="confirmed">Confirmed' in thread
+    )
+
+
+def test_a_confirmation_is_told_to_the_booking_system_by_webhook_in_the_same_transaction(
+    session: Session, context: AppContext, clock: FrozenClock, shop: SetUp, maria: Client
+) -> None:
+    endpoint, _secret = create_endpoint(
+        session, shop.business.id, url="http://127.0.0.1:9/hooks",
+        events=["notification.confirmed"], description="booking system", at=clock.now(),
+        allow_private=True,
+    )  # fmt: skip
+    reminder = sent_reminder(session, context, shop, maria)
+    yes = reply(session, shop, "YES", clock.now())
+
+    (delivery,) = session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
+    )
+    assert delivery.event_type == "notification.confirmed"
+    data = json.loads(delivery.body)["data"]
+    assert (data["notification_id"], data["reference"], data["reply_message_id"]) == (
+        reminder.id,
+        "b-1",
+        yes.id,
     )

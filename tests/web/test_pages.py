@@ -189,6 +189,15 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "/settings/api-keys/{key_id}/revoke": ("/settings/api-keys/{key}/revoke", {}),
     "/staff": ("/staff", {"email": "new@studio.example", "name": "New", "role": "staff"}),
     "/staff/{staff_id}": ("/staff/{staff}", {"action": "deactivate"}),
+    "/settings/webhooks": (
+        "/settings/webhooks",
+        {"url": "https://93.184.216.34/hooks", "events": "message.received"},
+    ),
+    "/settings/webhooks/{endpoint_id}/delete": ("/settings/webhooks/1/delete", {}),
+    "/settings/webhooks/{endpoint_id}/deliveries/{delivery_id}/send-again": (
+        "/settings/webhooks/1/deliveries/1/send-again",
+        {},
+    ),
     "/settings/automated-messages/{type_name}": (
         "/settings/automated-messages/booking_reminder",
         {"enabled": "on", "body": "[BusinessName]: see you at [BookingTime], [Firstname]!"},

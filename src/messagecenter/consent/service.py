@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from messagecenter.consent import queries
 from messagecenter.db import insert_ignore
 from messagecenter.errors import ClientUnsubscribed
+from messagecenter.integrations import service as webhooks
 from messagecenter.models import Business, ConsentRecord, PhoneConsent
 from messagecenter.models.consent import CONSENT_OPT_IN, CONSENT_OPT_OUT, SOURCE_KEYWORD
 from messagecenter.sms.keywords import Keyword, classify_keyword
@@ -146,6 +147,10 @@ def set_consent(
         )
     )
     session.flush()
+    if changed:  # client.opted_out / client.opted_in for the business's webhooks
+        webhooks.consent_changed(
+            session, business_id, phone, opted_out=opted_out, source=source, keyword=keyword, at=at
+        )
     return changed
 
 

@@ -19,6 +19,7 @@ from messagecenter.carriers.base import InboundSms
 from messagecenter.conversations import service as conversations
 from messagecenter.intake import queries
 from messagecenter.intake.keywords import answer_keyword
+from messagecenter.integrations import service as webhooks
 from messagecenter.models import status
 from messagecenter.models.conversation import FOLDER_UNREAD
 from messagecenter.models.message import DIRECTION_INBOUND, DISPATCH_NONE, SENDER_CLIENT
@@ -138,6 +139,7 @@ def _record_routed(session: Session, run: list[_RoutedText]) -> dict[int, Inboun
     )
     outcomes: dict[int, InboundOutcome] = {}
     still_to_come = {key: len(group) for key, group in arrivals.items()}
+    hooks: list[webhooks.Event] = []  # message.received, written once for the run
     for text in run:  # in arrival order, so usage warnings fall as they would one by one
         message_id = message_ids.get(text.inbound.carrier_sid)
         if message_id is None:  # a concurrent twin committed first
@@ -151,7 +153,21 @@ def _record_routed(session: Session, run: list[_RoutedText]) -> dict[int, Inboun
             session, text.route.business_id, conversation.id, message_id, DIRECTION_INBOUND
         )
         outcomes[text.index] = InboundOutcome(message_id, text.route.business_id)
+        hooks.append(
+            webhooks.message_received(
+                text.route.business_id,
+                message_id,
+                conversation.id,
+                conversation.client_id or clients.get(_key(text)),
+                text.inbound.from_phone,
+                text.inbound.to_phone,
+                text.body,
+                text.inbound.media_urls,
+                text.at,
+            )
+        )
     counters.apply(session)
+    webhooks.record_events(session, hooks)
     reply_links.record_confirmations(
         session,
         [

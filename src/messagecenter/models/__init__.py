@@ -13,6 +13,7 @@ from messagecenter.models.sign_in import SignInFailure, WebSession
 from messagecenter.models.sms_number import SmsNumber
 from messagecenter.models.staff import ApiKey, StaffMember
 from messagecenter.models.usage import UsagePeriod
+from messagecenter.models.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -35,4 +36,6 @@ __all__ = [
     "UnroutedMessage",
     "UsagePeriod",
     "WebSession",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from messagecenter.consent import service as consent
 from messagecenter.conversations.schemas import ReplyToOut
+from messagecenter.integrations import service as webhooks
 from messagecenter.models import Business
 from messagecenter.notifications import formats, queries
 from messagecenter.notifications.catalogue import TYPES
@@ -84,6 +85,11 @@ def record_confirmations(
             continue
         if queries.confirm(session, answered.notification_id, text.message_id, text.at):
             confirmed.append(answered.notification_id)
+    for notification in queries.notifications_by_id(session, confirmed):
+        # The booking system hears of it (an outgoing webhook), in this same transaction.
+        webhooks.notification_confirmed(
+            session, notification, notification.confirmation_message_id, notification.updated_at
+        )
     return confirmed
 
 

@@ -25,6 +25,7 @@ from messagecenter.clients.phone import parse_phone
 from messagecenter.consent import service as consent
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.errors import ClientUnsubscribed, DomainError, InvalidInput, NotFound
+from messagecenter.integrations import service as webhooks
 from messagecenter.models import (
     Business,
     Client,
@@ -507,6 +508,7 @@ def _send(
             )
     queries.settle(session, list(settled.values()))
     recorded = {n.id: n for n in queries.notifications_by_id(session, list(ids.values()))}
+    webhooks.notifications_skipped(session, recorded.values(), at)
     for item in live:
         outcomes[item.index] = Outcome(recorded[ids[item.index]])
     if raced:

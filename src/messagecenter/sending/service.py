@@ -24,6 +24,7 @@ from messagecenter.carriers.base import (
 from messagecenter.clients import queries as client_queries
 from messagecenter.consent import service as consent
 from messagecenter.events import LiveEvent, queue_event_on_commit
+from messagecenter.integrations import service as webhooks
 from messagecenter.models import Business, Message
 from messagecenter.models.consent import SOURCE_CARRIER_21610
 from messagecenter.models.message import (
@@ -375,6 +376,9 @@ def record_statuses(session: Session, reports: Sequence[StatusReport], at: datet
             statuses[message_id] = report.status
     changed = {m: word for m, word in statuses.items() if word != named[m].status}
     queries.set_statuses(session, changed, at)
+    webhooks.record_events(
+        session, [webhooks.message_status(named[m], w, at) for m, w in changed.items()]
+    )
     for message_id, word in changed.items():
         m = named[message_id]
         _queue_status_event(
@@ -485,6 +489,9 @@ def _advance(
 
 
 def _queue_message_status_event(session: Session, message: Message) -> None:
+    webhooks.record_events(
+        session, [webhooks.message_status(message, message.status, message.updated_at)]
+    )
     _queue_status_event(
         session,
         message.business_id,
