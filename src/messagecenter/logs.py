@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -238,3 +239,26 @@ def job_step(job: str) -> Iterator[str]:
                 extra={"job": job, "job_id": jid, "duration_ms": duration, **done},
             )
         request_id.reset(id_token)
+
+
+def run_passes(
+    job: str,
+    run_once: Callable[[threading.Event], int],
+    stop: threading.Event,
+    wake: threading.Event,
+    poll_seconds: float,
+    log: logging.Logger,
+) -> None:
+    """A background job's loop: pass after pass (each a job_step) until `stop`; after a pass
+    that found nothing, wait for `wake` or `poll_seconds`. A pass that fails is logged and the
+    loop goes on (the database may be briefly away)."""
+    while not stop.is_set():
+        try:
+            with job_step(job):  # one log line when it did work, with its id
+                busy = run_once(stop)
+        except Exception:
+            log.exception("%s failed", job)
+            busy = 0
+        if not busy:
+            wake.wait(poll_seconds)
+            wake.clear()

@@ -17,7 +17,7 @@ from messagecenter.idempotency.service import purge_expired
 from messagecenter.intake.service import Intake
 from messagecenter.integrations.delivery import WebhookDeliverer
 from messagecenter.integrations.service import purge_delivery_log
-from messagecenter.logs import count, job_step
+from messagecenter.logs import count, run_passes
 from messagecenter.sending.dispatcher import Dispatcher
 from messagecenter.signin.service import purge_sign_ins
 
@@ -95,16 +95,7 @@ class BackgroundWorker:
                 target=self._webhooks.run_forever, args=(stop,), name="webhooks", daemon=True
             )
             webhooks.start()
-        while not stop.is_set():
-            try:
-                with job_step("worker pass"):  # one log line when it did work, with its id
-                    busy = self.run_once(stop)
-            except Exception:  # keep going; the database may be briefly away
-                log.exception("background worker step failed")
-                busy = 0
-            if not busy:
-                self._wake.wait(poll_seconds)
-                self._wake.clear()
+        run_passes("worker pass", self.run_once, stop, self._wake, poll_seconds, log)
         if webhooks is not None:  # its calls in flight end within their timeout
             webhooks.join(timeout=WEBHOOK_STOP_WAIT_SECONDS)
         log.info("background worker stopped")

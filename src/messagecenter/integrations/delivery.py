@@ -36,7 +36,7 @@ from messagecenter.integrations.targets import (
     check_target,
     system_resolver,
 )
-from messagecenter.logs import count, job_step
+from messagecenter.logs import count, run_passes
 from messagecenter.models.webhook import DELIVERY_DELIVERED, DELIVERY_FAILED
 
 log = logging.getLogger(__name__)
@@ -290,13 +290,4 @@ class WebhookDeliverer:
     def run_forever(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
         """Pass after pass until `stop`; beside the outbox, so a slow endpoint delays no
         message."""
-        while not stop.is_set():
-            try:
-                with job_step("webhook pass"):  # one log line when it did work, with its id
-                    busy = self.run_once(stop)
-            except Exception:  # keep going; the database may be briefly away
-                log.exception("webhook delivery pass failed")
-                busy = 0
-            if not busy:
-                self._wake.wait(poll_seconds)
-                self._wake.clear()
+        run_passes("webhook pass", self.run_once, stop, self._wake, poll_seconds, log)
