@@ -27,11 +27,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from messagecenter.app import create_app
-from messagecenter.clock import SystemClock
+from messagecenter.clock import FrozenClock, SystemClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.db import session_scope
-from messagecenter.models import Client, Conversation, StaffMember
+from messagecenter.models import Business, Client, Conversation, StaffMember
+from messagecenter.staff.service import create_staff_member, list_staff
 from tests import live_server
 from tests.conftest import empty_all_tables
 from tests.factories import make_business, make_client
@@ -219,3 +220,37 @@ def sign_in(client: TestClient, email: str, password: str) -> httpx.Response:
         data={"email": email, "password": password, "csrf": csrf_of(form.text)},
         follow_redirects=False,
     )
+
+
+@dataclass
+class Shop:
+    """A business whose owner and a clerk (a staff member who may send) are signed in, each
+    in a TestClient of their own that asks for HTML."""
+
+    business: Business
+    owner: TestClient
+    clerk: TestClient
+
+
+CLERK_EMAIL, CLERK_PASSWORD = "clerk@studio.example", "clerk-password-1"
+
+
+@pytest.fixture
+def shop(session: Session, context: AppContext, clock: FrozenClock) -> Iterator[Shop]:
+    now = clock.now()
+    setup = make_business(session, context.carrier, now)
+    (owner_email,) = [m.email for m in list_staff(session, setup.business.id)]
+    create_staff_member(
+        session, business_id=setup.business.id, email=CLERK_EMAIL, name="Casey",
+        role="staff", can_send_sms=True, password=CLERK_PASSWORD, at=now,
+    )  # fmt: skip
+    session.commit()
+    app = create_app(context=context, run_dispatcher=False)
+    html = {"Accept": "text/html"}
+    with (
+        TestClient(app, base_url="https://testserver", headers=html) as owner,
+        TestClient(app, base_url="https://testserver", headers=html) as clerk,
+    ):
+        assert sign_in(owner, owner_email, setup.owner_password).status_code == 303
+        assert sign_in(clerk, CLERK_EMAIL, CLERK_PASSWORD).status_code == 303
+        yield Shop(setup.business, owner, clerk)

@@ -6,63 +6,23 @@ CSRF-checked like the other settings pages."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from html import unescape
 from typing import Any
 
-import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from messagecenter.app import create_app
-from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.models import Business, Message
 from messagecenter.notifications import service
 from messagecenter.notifications.catalogue import TYPES
 from messagecenter.notifications.service import TemplateView
-from messagecenter.staff.service import create_staff_member, list_staff
-from tests.factories import make_business
-from tests.web.conftest import csrf_of, sign_in
+from tests.web.conftest import Shop, csrf_of
 
 PATH = "/settings/automated-messages"
 HTML = {"Accept": "text/html"}
-PASSWORD = "clerk-password-1"
 REMINDER = "booking_reminder"
-
-
-def app_with_page(context: AppContext) -> FastAPI:
-    return create_app(context=context, run_dispatcher=False)
-
-
-@dataclass
-class Shop:
-    business: Business
-    owner: TestClient
-    clerk: TestClient
-
-
-@pytest.fixture
-def shop(session: Session, context: AppContext, clock: FrozenClock) -> Iterator[Shop]:
-    now = clock.now()
-    setup = make_business(session, context.carrier, now)
-    (owner_email,) = [m.email for m in list_staff(session, setup.business.id)]
-    create_staff_member(
-        session, business_id=setup.business.id, email="clerk@studio.example", name="Casey",
-        role="staff", can_send_sms=True, password=PASSWORD, at=now,
-    )  # fmt: skip
-    session.commit()
-    app = app_with_page(context)
-    with (
-        TestClient(app, base_url="https://testserver", headers=HTML) as owner,
-        TestClient(app, base_url="https://testserver", headers=HTML) as clerk,
-    ):
-        assert sign_in(owner, owner_email, setup.owner_password).status_code == 303
-        assert sign_in(clerk, "clerk@studio.example", PASSWORD).status_code == 303
-        yield Shop(setup.business, owner, clerk)
 
 
 def template(session: Session, business: Business, name: str) -> TemplateView:

@@ -4,56 +4,23 @@ form kept, delete, the delivery log and "send again"; owners only."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from html import unescape
 
-import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from messagecenter.app import create_app
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.integrations import service
-from messagecenter.models import Business, WebhookDelivery, WebhookEndpoint
+from messagecenter.models import WebhookDelivery, WebhookEndpoint
 from messagecenter.models.webhook import DELIVERY_FAILED, DELIVERY_PENDING
-from messagecenter.staff.service import create_staff_member, list_staff
 from tests.factories import make_business
-from tests.web.conftest import csrf_of, sign_in
+from tests.web.conftest import Shop, csrf_of
 
 PATH = "/settings/webhooks"
 HTML = {"Accept": "text/html"}
 URL = "https://93.184.216.34/hooks"
-
-
-@dataclass
-class Shop:
-    business: Business
-    owner: TestClient
-    clerk: TestClient
-
-
-@pytest.fixture
-def shop(session: Session, context: AppContext, clock: FrozenClock) -> Iterator[Shop]:
-    now = clock.now()
-    setup = make_business(session, context.carrier, now)
-    (owner_email,) = [m.email for m in list_staff(session, setup.business.id)]
-    create_staff_member(
-        session, business_id=setup.business.id, email="clerk@studio.example", name="Casey",
-        role="staff", can_send_sms=True, password="clerk-password-1", at=now,
-    )  # fmt: skip
-    session.commit()
-    app = create_app(context=context, run_dispatcher=False)
-    with (
-        TestClient(app, base_url="https://testserver", headers=HTML) as owner,
-        TestClient(app, base_url="https://testserver", headers=HTML) as clerk,
-    ):
-        assert sign_in(owner, owner_email, setup.owner_password).status_code == 303
-        assert sign_in(clerk, "clerk@studio.example", "clerk-password-1").status_code == 303
-        yield Shop(setup.business, owner, clerk)
 
 
 def text(html: str) -> str:
