@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
@@ -23,11 +24,17 @@ from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.db import session_scope
 from messagecenter.integrations import service
-from messagecenter.integrations.delivery import Backoff, Outcome, WebhookDeliverer
+from messagecenter.integrations.delivery import (
+    PER_ENDPOINT_PER_PASS,
+    Backoff,
+    Outcome,
+    WebhookDeliverer,
+)
 from messagecenter.integrations.signing import signature
 from messagecenter.integrations.targets import Resolver, system_resolver
 from messagecenter.models import WebhookDelivery, WebhookEndpoint
 from messagecenter.models.webhook import (
+    DELIVERY_CANCELLED,
     DELIVERY_DELIVERED,
     DELIVERY_FAILED,
     DELIVERY_PENDING,
@@ -134,6 +141,57 @@ def test_a_refused_connection_and_a_timeout_are_retried(
     assert refused.last_status_code is None and "ConnectError" in (refused.last_error or "")
     assert timed_out.last_status_code is None and timed_out.last_error == "timed out after 2 s"
     assert refused.next_attempt_at is not None and refused.next_attempt_at > clock.now()
+
+
+class Trickler:
+    """An endpoint that answers its status line one byte every 0.2 s, for up to a minute:
+    each read is quick, the answer never ends. Counts the bytes it got to send."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/slow"
+        self.sent = 0
+        self.cut = threading.Event()  # the deliverer hung up before the minute was over
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        connection, _ = self.server.accept()
+        with connection:
+            connection.recv(65536)
+            answer = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"z" * 300
+            for byte in answer:
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    self.cut.set()
+                    return
+                self.sent += 1
+                if self.cut.wait(0.2):
+                    return
+
+    def close(self) -> None:
+        self.cut.set()
+        self.server.close()
+        self.thread.join(timeout=10)
+
+
+def test_an_endpoint_that_trickles_its_answer_is_cut_off_at_the_timeout(
+    session: Session, shop: SetUp, clock: FrozenClock, deliverer: WebhookDeliverer
+) -> None:
+    """httpx's timeout bounds each read; the whole call must end at the deliverer's 2 s too,
+    or one such endpoint would hold the webhook thread for every business."""
+    trickler = Trickler()
+    try:
+        hook(session, shop.business.id, trickler.url, clock)
+        event(session, shop.business.id, clock)
+        assert deliverer.run_once() == 1
+        (delivery,) = rows(session)
+        assert delivery.state == DELIVERY_PENDING
+        assert delivery.last_error == "timed out after 2 s"
+        assert trickler.sent < 300  # hung up on long before the answer's end (a minute)
+    finally:
+        trickler.close()
 
 
 def test_a_delivery_is_given_up_24_hours_after_its_event_and_can_be_sent_again(
@@ -415,4 +473,47 @@ def test_a_claim_too_old_to_finish_inside_its_lease_is_released_untried(
     (delivery,) = rows(session)
     assert (delivery.attempts, delivery.claimed_at) == (0, None)
     assert delivery.next_attempt_at == clock.now()
+    assert receiver.received == []
+
+
+def test_one_endpoint_s_backlog_leaves_room_in_a_pass_for_every_other_endpoint(
+    session: Session,
+    context: AppContext,
+    shop: SetUp,
+    clock: FrozenClock,
+    receiver: WebhookReceiver,
+    deliverer: WebhookDeliverer,
+) -> None:
+    busy = hook(session, shop.business.id, receiver.url + "?busy", clock)
+    for n in range(30):  # a long backlog, all due before the other business's one event
+        service.record_event(
+            session, shop.business.id, EVENT_MESSAGE_RECEIVED, {"n": n}, clock.now()
+        )
+    session.commit()
+    clock.advance(timedelta(seconds=1))
+    other = make_business(session, context.carrier, clock.now(), business_phone="+13125550100")
+    quiet = hook(session, other.business.id, receiver.url + "?quiet", clock)
+    event(session, other.business.id, clock)
+
+    claims = deliverer.claim()
+    by_endpoint = {e: sum(c.endpoint_id == e for c in claims) for e in (busy.id, quiet.id)}
+    assert by_endpoint == {busy.id: PER_ENDPOINT_PER_PASS, quiet.id: 1}
+
+
+def test_a_delivery_written_as_its_endpoint_was_deleted_is_never_sent(
+    session: Session,
+    shop: SetUp,
+    clock: FrozenClock,
+    receiver: WebhookReceiver,
+    deliverer: WebhookDeliverer,
+) -> None:
+    endpoint = hook(session, shop.business.id, receiver.url, clock)
+    event(session, shop.business.id, clock)
+    # The delete committed while the event's transaction was still writing its delivery.
+    endpoint.deleted_at = clock.now()
+    session.commit()
+
+    assert deliverer.run_once() == 0
+    (delivery,) = rows(session)
+    assert delivery.state == DELIVERY_CANCELLED
     assert receiver.received == []

@@ -43,6 +43,13 @@ def failing(host: str, port: int) -> Sequence[Address]:
         "::ffff:10.0.0.1",
         "::",
         "ff02::1",
+        # IPv6 forms that carry a private IPv4 address a gateway would reach
+        "64:ff9b::a9fe:a9fe",  # NAT64 to 169.254.169.254
+        "64:ff9b::a00:1",  # NAT64 to 10.0.0.1
+        "64:ff9b:1::a00:1",  # local-use NAT64
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "::127.0.0.1",  # IPv4-compatible
+        "::ffff:0:7f00:1",  # IPv4-translated
     ],
 )
 def test_private_loopback_link_local_and_reserved_addresses_are_refused(address: str) -> None:
@@ -121,3 +128,8 @@ def test_an_international_host_name_is_called_by_its_dns_name() -> None:
     assert target.host_header() == "xn--bcher-kva.example"
     with pytest.raises(TargetRefused, match="Port 0"):
         check_target("https://hooks.example.com:0/", allow_private=True, resolve=resolve)
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2606:4700:4700::1111"])
+def test_an_ipv6_address_carrying_a_public_ipv4_one_or_none_is_public(address: str) -> None:
+    assert is_public(ip_address(address))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +236,21 @@ def test_the_counter_shows_two_segments_for_161_gsm_characters_and_ucs2_for_an_e
     expected = count_segments("a" * 161 + "🙂")
     expect(counter).to_have_attribute("data-segments", str(expected.segments))
     expect(counter).to_contain_text("because of 🙂")
+
+
+def test_the_composer_says_which_rule_a_text_breaks_as_staff_type(
+    live: Live, staff_browser: Any
+) -> None:
+    page = open_composer(live, staff_browser)
+    refusal, send = page.locator("#content-refused"), page.locator("#send")
+    count_on_page(page, "Book online: bit.ly/spa")
+    expect(refusal).to_be_visible()
+    expect(refusal).to_contain_text("link shorteners")
+    expect(refusal.locator("a")).to_have_attribute("href", re.compile(r"^https://"))
+    expect(send).to_be_disabled()
+    count_on_page(page, "Book online at our site")
+    expect(refusal).to_be_hidden()
+    expect(send).to_be_enabled()
 
 
 def _typable(text: str) -> bool:

@@ -14,14 +14,17 @@ the next attempt instead of each timing out in turn.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,12 +40,15 @@ from messagecenter.integrations.targets import (
     system_resolver,
 )
 from messagecenter.logs import count, run_passes
-from messagecenter.models.webhook import DELIVERY_DELIVERED, DELIVERY_FAILED
+from messagecenter.models.webhook import DELIVERY_CANCELLED, DELIVERY_DELIVERED, DELIVERY_FAILED
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "MessageCenter-Webhooks/1"
 ERROR_CHARACTERS = 500  # of an error kept in the log
+# One endpoint's share of a pass's claims: a long backlog at one endpoint leaves room for
+# every other endpoint's deliveries in the same pass.
+PER_ENDPOINT_PER_PASS = 5
 
 
 @dataclass(frozen=True)
@@ -163,10 +169,14 @@ class WebhookDeliverer:
     def claim(self) -> list[Claim]:
         at = self._clock.now()
         with session_scope(self._sessions) as session:
-            due = queries.lock_due(session, at, self._batch_size)
+            due = queries.lock_due(session, at, self._batch_size, PER_ENDPOINT_PER_PASS)
             claims = []
             for row in due:
                 delivery = row.delivery
+                if row.endpoint_deleted:  # raced its endpoint's deletion: never sent
+                    delivery.state = DELIVERY_CANCELLED
+                    delivery.next_attempt_at = None
+                    continue
                 delivery.attempts += 1
                 delivery.claimed_at = at
                 delivery.last_attempt_at = at
@@ -222,24 +232,35 @@ class WebhookDeliverer:
             extensions["sni_hostname"] = target.host  # TLS checks the name, not the address
         code = 0
         unreachable = Outcome(None, "no address to connect to")
+        timed_out = Outcome(None, f"timed out after {self._timeout:g} s")
         for address in target.addresses:
+            # httpx's timeout bounds each read, not the call: an endpoint that trickles its
+            # answer a byte at a time would hold this thread (and the pass) without end. The
+            # watchdog cuts the connection when the call as a whole outlives the timeout.
+            watchdog = _Watchdog(self._timeout)
             try:
                 with self._http().stream(
                     "POST",
                     target.pinned_url(address),
                     content=claim.body.encode(),
                     headers=headers,
-                    extensions=extensions,
+                    extensions={**extensions, "trace": watchdog.trace},
                 ) as response:
                     code = response.status_code  # the body is never read
                 break
             except httpx.ConnectError as exc:  # refused, unreachable: the next address
+                if watchdog.fired:
+                    return timed_out
                 error = f"{type(exc).__name__}: {exc}"[:ERROR_CHARACTERS]
                 unreachable = Outcome(None, error)
             except httpx.TimeoutException:
-                return Outcome(None, f"timed out after {self._timeout:g} s")
+                return timed_out
             except httpx.HTTPError as exc:
+                if watchdog.fired:
+                    return timed_out
                 return Outcome(None, f"{type(exc).__name__}: {exc}"[:ERROR_CHARACTERS])
+            finally:
+                watchdog.cancel()
         else:
             return unreachable
         if 200 <= code < 300:
@@ -278,7 +299,8 @@ class WebhookDeliverer:
         if not claims:
             return
         with session_scope(self._sessions) as session:
-            for claim in claims:
+            # In id order, as cancel_pending locks them (no deadlock with a delete).
+            for claim in sorted(claims, key=lambda c: c.delivery_id):
                 delivery = queries.locked_claim(session, claim.delivery_id, claim.claimed_at)
                 if delivery is not None:
                     delivery.attempts -= 1
@@ -291,3 +313,41 @@ class WebhookDeliverer:
         """Pass after pass until `stop`; beside the outbox, so a slow endpoint delays no
         message."""
         run_passes("webhook pass", self.run_once, stop, self._wake, poll_seconds, log)
+
+
+class _Watchdog:
+    """Shuts the socket of one call down once `seconds` have passed since it started, so a
+    blocked read ends (httpx then raises, and `fired` says why). The socket comes from
+    httpcore's trace of the TCP connect."""
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def trace(self, event_name: str, info: dict[str, Any]) -> None:
+        if event_name == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                with self._lock:
+                    self._sockets.append(sock)
+                    if self.fired:  # connected just as the time ran out
+                        _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed
+        sock.shutdown(socket.SHUT_RDWR)

@@ -94,13 +94,24 @@ def live_endpoint(session: Session, business_id: int, endpoint_id: int) -> Webho
 
 
 def cancel_pending(session: Session, endpoint_id: int) -> int:
-    result = session.execute(
-        update(WebhookDelivery)
+    """Cancel an endpoint's pending deliveries. Their rows are locked in id order first, the
+    order the worker takes them in too (no deadlock with a worker releasing its claims)."""
+    ids = session.scalars(
+        select(WebhookDelivery.id)
         .where(
             WebhookDelivery.endpoint_id == endpoint_id,
             WebhookDelivery.state == DELIVERY_PENDING,
         )
+        .order_by(WebhookDelivery.id)
+        .with_for_update()
+    ).all()
+    if not ids:
+        return 0
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(ids), WebhookDelivery.state == DELIVERY_PENDING)
         .values(state=DELIVERY_CANCELLED, next_attempt_at=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -137,23 +148,55 @@ class DueDelivery:
     delivery: WebhookDelivery
     url: str
     secret: str
+    endpoint_deleted: bool  # written as its endpoint was being deleted: never to be sent
 
 
-def lock_due(session: Session, at: datetime, limit: int) -> list[DueDelivery]:
-    """Pending deliveries due by `at`, oldest due first, locked; rows another process holds
-    locked are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer)."""
-    rows = session.execute(
-        select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret)
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+def lock_due(session: Session, at: datetime, limit: int, per_endpoint: int) -> list[DueDelivery]:
+    """Pending deliveries due by `at`, oldest due first, at most `per_endpoint` of any one
+    endpoint (one endpoint's backlog must not fill every pass), locked; rows another process
+    holds are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer). The
+    candidates are picked first, then locked: PostgreSQL locks no rows of a windowed query."""
+    turn = (
+        func.row_number()
+        .over(
+            partition_by=WebhookDelivery.endpoint_id,
+            order_by=(WebhookDelivery.next_attempt_at, WebhookDelivery.id),
+        )
+        .label("turn")
+    )
+    candidates = (
+        select(WebhookDelivery.id, WebhookDelivery.next_attempt_at, turn)
         .where(
             WebhookDelivery.state == DELIVERY_PENDING,
             WebhookDelivery.next_attempt_at <= at,
         )
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .subquery()
+    )
+    ids = session.scalars(
+        select(candidates.c.id)
+        .where(candidates.c.turn <= per_endpoint)
+        .order_by(candidates.c.next_attempt_at, candidates.c.id)
         .limit(limit)
+    ).all()
+    if not ids:
+        return []
+    rows = session.execute(
+        select(
+            WebhookDelivery,
+            WebhookEndpoint.url,
+            WebhookEndpoint.secret,
+            WebhookEndpoint.deleted_at.is_not(None),
+        )
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.id.in_(ids),
+            WebhookDelivery.state == DELIVERY_PENDING,  # as they stand once locked
+            WebhookDelivery.next_attempt_at <= at,
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     ).all()
-    return [DueDelivery(row[0], row[1], row[2]) for row in rows]
+    return [DueDelivery(row[0], row[1], row[2], bool(row[3])) for row in rows]
 
 
 def delete_settled_before(session: Session, before: datetime) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
 from urllib.parse import SplitResult, urlsplit
 
 Address = IPv4Address | IPv6Address
@@ -81,9 +81,28 @@ def parse_url(url: str) -> SplitResult:
     return parts
 
 
+# IPv6 ranges that carry an IPv4 address a gateway may forward to: NAT64 (RFC 6052, its
+# well-known and local-use prefixes) and the deprecated IPv4-compatible form. The IPv4 address
+# inside is what must be public.
+_EMBEDDING_IPV4 = (
+    IPv6Network("64:ff9b::/96"),
+    IPv6Network("64:ff9b:1::/48"),
+    IPv6Network("::/96"),
+    IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (RFC 2765)
+)
+
+
 def is_public(address: Address) -> bool:
-    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """A global unicast address, also for the IPv4 address an IPv6 one carries (mapped,
+    6to4, Teredo, NAT64 or IPv4-compatible): those reach the IPv4 address through a gateway."""
+    if isinstance(address, IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address.teredo is not None:
+            embedded = address.teredo[1]  # the client's address
+        if embedded is None and any(address in net for net in _EMBEDDING_IPV4):
+            embedded = IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None and not is_public(embedded):
+            return False
     return address.is_global and not address.is_multicast
 
 
