@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from messagecenter.app import create_app
 from messagecenter.config import Settings
 from messagecenter.context import build_context
 from messagecenter.db import session_scope
@@ -21,7 +22,7 @@ from messagecenter.staff.service import list_staff
 from tests import live_server
 from tests.conftest import empty_all_tables
 from tests.factories import make_business
-from tests.web.test_automated_messages import PATH, app_with_page
+from tests.web.test_automated_messages import PATH
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -45,7 +46,7 @@ def site(settings: Settings, engine: Engine) -> Iterator[Site]:
             setup.business.name = "Zoë Studio"
             (email,) = [m.email for m in list_staff(session, setup.business.id)]
             seeded = Site(url, email, setup.owner_password)
-        with live_server.serve(app_with_page(context), port):
+        with live_server.serve(create_app(context=context, run_dispatcher=False), port):
             yield seeded
     finally:
         empty_all_tables(engine)
