@@ -7,13 +7,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from messagecenter.carriers.base import StatusReport
+from messagecenter.carriers.base import InboundSms, StatusReport
 from messagecenter.carriers.twilio.errors import explain
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
+from messagecenter.intake.record import record_inbound_batch
 from messagecenter.integrations import service
 from messagecenter.models import Message, Notification, WebhookDelivery
 from messagecenter.models.webhook import EVENT_TYPES
@@ -185,7 +186,33 @@ def test_the_confirmation_helper_records_notification_confirmed(
     (outcome,) = notifications.trigger_many(session, shop.business, [trigger], clock.now())
     notification = outcome.notification
     assert isinstance(notification, Notification)
-    service.notification_confirmed(session, notification, 99, clock.now())
+    notification.confirmed_at = clock.now()
+    service.record_events(session, [service.notification_confirmed(notification, 99)])
     kind, data = sent(session)[-1]
     assert kind == "notification.confirmed"
     assert (data["reference"], data["reply_message_id"]) == ("booking-7", 99)
+
+
+def test_a_batch_of_texts_looks_for_subscribers_once_however_many_runs_it_has(
+    session: Session, context: AppContext, shop: SetUp, clock: FrozenClock
+) -> None:
+    """The intake's hot path stays set-wise: a keyword cuts a batch into runs, and each run
+    used to look for the business's endpoints on its own."""
+    subscribe(session, shop, clock)
+    texts = [
+        (InboundSms(f"SM{n:032x}", MARIA, shop.number.phone_number, body, []), clock.now())
+        for n, body in enumerate(["hi", "HELP", "there", "INFO", "bye"])
+    ]
+    statements: list[str] = []
+
+    def counted(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(context.engine, "before_cursor_execute", counted)
+    try:
+        record_inbound_batch(session, texts)
+    finally:
+        event.remove(context.engine, "before_cursor_execute", counted)
+    lookups = [s for s in statements if "FROM webhook_endpoints" in s]
+    assert len(lookups) == 1, lookups
+    assert [kind for kind, _ in sent(session)] == ["message.received"] * 5

@@ -63,6 +63,7 @@ def record_inbound_batch(
     routes = queries.routes_for(session, {inbound.to_phone for inbound, _ in texts})
     stored = queries.stored_carrier_sids(session, {inbound.carrier_sid for inbound, _ in texts})
     outcomes: dict[int, InboundOutcome] = {}
+    hooks: list[webhooks.Event] = []  # outgoing webhooks' events, written once at the end
     run: list[_RoutedText] = []  # texts to write together, up to and including a keyword
     for index, (inbound, at) in enumerate(texts):
         route = routes.get(inbound.to_phone)
@@ -77,9 +78,10 @@ def record_inbound_batch(
             # Cut at anything that may be a keyword: whether it is one for this business
             # (its country, its number) is decided when it is answered.
             if may_be_keyword(text.body):
-                outcomes.update(_record_routed(session, run))
+                outcomes.update(_record_routed(session, run, hooks))
                 run = []
-    outcomes.update(_record_routed(session, run))
+    outcomes.update(_record_routed(session, run, hooks))
+    webhooks.record_events(session, hooks)  # one query for the whole batch's events
     return [outcomes[index] for index in range(len(texts))]
 
 
@@ -92,10 +94,12 @@ class _RoutedText:
     at: datetime
 
 
-def _record_routed(session: Session, run: list[_RoutedText]) -> dict[int, InboundOutcome]:
+def _record_routed(
+    session: Session, run: list[_RoutedText], hooks: list[webhooks.Event]
+) -> dict[int, InboundOutcome]:
     """Write texts that have a business and are not replays; only the last may be a keyword,
     answered once the others' usage and unread are counted. Their outcomes by place in the
-    batch."""
+    batch; their webhook events are added to `hooks`."""
     if not run:
         return {}
     counters = _InboundCounters()
@@ -139,7 +143,6 @@ def _record_routed(session: Session, run: list[_RoutedText]) -> dict[int, Inboun
     )
     outcomes: dict[int, InboundOutcome] = {}
     still_to_come = {key: len(group) for key, group in arrivals.items()}
-    hooks: list[webhooks.Event] = []  # message.received, written once for the run
     for text in run:  # in arrival order, so usage warnings fall as they would one by one
         message_id = message_ids.get(text.inbound.carrier_sid)
         if message_id is None:  # a concurrent twin committed first
@@ -167,8 +170,7 @@ def _record_routed(session: Session, run: list[_RoutedText]) -> dict[int, Inboun
             )
         )
     counters.apply(session)
-    webhooks.record_events(session, hooks)
-    reply_links.record_confirmations(
+    hooks += reply_links.record_confirmations(
         session,
         [
             (_client_text(text, message_ids, upserted[_key(text)].id), answer)

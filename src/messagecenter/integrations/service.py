@@ -234,14 +234,12 @@ def notifications_skipped(
     )
 
 
-def notification_confirmed(
-    session: Session, notification: Notification, message_id: int | None, at: datetime
-) -> None:
+def notification_confirmed(notification: Notification, message_id: int | None) -> Event:
     """A client confirmed the booking a notification asked about (its YES is `message_id`)."""
+    at = notification.confirmed_at
+    assert at is not None
     data = {**_notice(notification), "reply_message_id": message_id, "confirmed_at": at}
-    record_events(
-        session, [Event(notification.business_id, EVENT_NOTIFICATION_CONFIRMED, data, at)]
-    )
+    return Event(notification.business_id, EVENT_NOTIFICATION_CONFIRMED, data, at)
 
 
 def _notice(notification: Notification) -> dict[str, Any]:

@@ -67,10 +67,11 @@ def answered_messages(
 
 def record_confirmations(
     session: Session, texts: Sequence[tuple[ClientText, AnswerableMessage]]
-) -> list[int]:
+) -> list[webhooks.Event]:
     """Confirm the notifications these replies say yes to, where the client is subscribed
     (from an unsubscribed client YES is the opt-in keyword, nothing more) and the message
-    asked for it. The first yes stands. The ids of the notifications confirmed now."""
+    asked for it. The first yes stands. The notification.confirmed events of those confirmed
+    now, for the caller to record with its other webhook events."""
     candidates = [
         (text, answered)
         for text, answered in texts
@@ -85,12 +86,10 @@ def record_confirmations(
             continue
         if queries.confirm(session, answered.notification_id, text.message_id, text.at):
             confirmed.append(answered.notification_id)
-    for notification in queries.notifications_by_id(session, confirmed):
-        # The booking system hears of it (an outgoing webhook), in this same transaction.
-        webhooks.notification_confirmed(
-            session, notification, notification.confirmation_message_id, notification.updated_at
-        )
-    return confirmed
+    return [
+        webhooks.notification_confirmed(notification, notification.confirmation_message_id)
+        for notification in queries.notifications_by_id(session, confirmed)
+    ]
 
 
 def replies_to(
