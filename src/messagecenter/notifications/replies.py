@@ -79,10 +79,17 @@ def record_confirmations(
         and TYPES[answered.type].confirmable
         and ASKS_TO_CONFIRM.search(answered.body)
     ]
+    phones: dict[int, set[str]] = {}
+    for text, _ in candidates:
+        phones.setdefault(text.business_id, set()).add(text.phone)
+    opted_out = {  # one consent query per business of the batch (usually one)
+        (business_id, phone)
+        for business_id, its_phones in phones.items()
+        for phone in consent.unsubscribed_among(session, business_id, its_phones)
+    }
     confirmed: list[int] = []
     for text, answered in candidates:
-        opted_out = consent.unsubscribed_among(session, text.business_id, [text.phone])
-        if text.phone in opted_out:
+        if (text.business_id, text.phone) in opted_out:
             continue
         if queries.confirm(session, answered.notification_id, text.message_id, text.at):
             confirmed.append(answered.notification_id)

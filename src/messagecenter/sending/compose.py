@@ -192,13 +192,14 @@ def _unnamed_first_messages(
     rules = active_rules()
     if not rules.checks_first_messages:
         return []
-    unnamed = [d for d in drafts if rules.first_message_refusal(d.body, business.name)]
+    broken = {d.index: rules.first_message_refusal(d.body, business.name) for d in drafts}
+    unnamed = {d.phone for d in drafts if broken[d.index] is not None}
     if not unnamed:
         return []
-    texted = conversation_queries.phones_in_touch(session, business.id, {d.phone for d in unnamed})
+    texted = conversation_queries.phones_in_touch(session, business.id, unnamed)
     refusals = []
     for draft in drafts:  # in order: an earlier message of the batch is the first one
-        rule = rules.first_message_refusal(draft.body, business.name)
+        rule = broken[draft.index]
         if rule is not None and draft.phone not in texted:
             refusals.append((draft, ContentRefused(rule)))
         else:
