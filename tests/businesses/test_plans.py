@@ -187,9 +187,9 @@ def test_each_change_is_recorded_with_who_when_how_before_and_after(
     assert newest.after == {
         "monthly_allowance": 1000,
         "overage_policy": "allow_overage",
-        "overage_price_per_unit": "0.04",
+        "overage_price_per_unit": "0.0400",
         "currency": "USD",
-        "monthly_spending_cap": "25",
+        "monthly_spending_cap": "25.0000",
     }
 
 

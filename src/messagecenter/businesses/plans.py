@@ -48,20 +48,24 @@ class PlanTerms:
         )
 
     def as_record(self) -> dict[str, Any]:
-        """For plan_changes' JSON: amounts as strings, every digit kept."""
+        """For plan_changes' JSON: amounts as strings with the column's 4 places, as the plan
+        holds them (0.05 given is "0.0500", like the 0.0500 it replaces)."""
+        cap = self.monthly_spending_cap
         return {
             "monthly_allowance": self.monthly_allowance,
             "overage_policy": self.overage_policy,
-            "overage_price_per_unit": str(self.overage_price_per_unit),
+            "overage_price_per_unit": _as_column(self.overage_price_per_unit),
             "currency": self.currency,
-            "monthly_spending_cap": (
-                None if self.monthly_spending_cap is None else str(self.monthly_spending_cap)
-            ),
+            "monthly_spending_cap": None if cap is None else _as_column(cap),
         }
 
     def differs_in(self, other: PlanTerms) -> list[str]:
         """The names of the terms that differ (amounts compared as numbers: 0.05 = 0.0500)."""
         return [f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
+
+
+def _as_column(amount: Decimal) -> str:
+    return str(amount.quantize(Decimal("0.0001")))
 
 
 def check_terms(terms: PlanTerms) -> PlanTerms:
