@@ -139,6 +139,7 @@ def _one_error_line(err: str) -> str:
         ("MESSAGECENTER_PUBLIC_URL", "https://sms.example.com:99999", "not a web address"),
         ("MESSAGECENTER_CONTENT_RULES_FILE", "{tmp}/no-rules.toml", "No such file"),
         ("MESSAGECENTER_CONTENT_RULES_FILE", "{tmp}/a-file", "content rules file"),
+        ("MESSAGECENTER_OPERATOR_TOKEN", "short", "at least 24 random characters"),
     ],
 )
 def test_a_bad_setting_says_which_in_one_line(
@@ -345,7 +346,7 @@ def test_business_plan_without_by_changes_nothing(
     ("option", "says"),
     [
         (["--currency", "XYZ"], "error (currency): 'XYZ' is not an ISO 4217 currency code"),
-        (["--overage-price", "abc"], "error (overage_price): give a number"),
+        (["--overage-price", "abc"], "error (overage_price_per_unit): give a number"),
         (["--spending-cap", "-1"], "error (monthly_spending_cap): The monthly spending cap"),
         (["--allowance", "-1"], "error (monthly_allowance): The allowance cannot be negative"),
     ],

@@ -385,7 +385,7 @@ def _business_create(settings: Settings, args: argparse.Namespace) -> int:
     from messagecenter.migrate import upgrade
     from messagecenter.numbers.service import enable_messaging, suggest_numbers
 
-    price = _amount(args.overage_price, "overage_price")
+    price = _amount(args.overage_price, "overage_price_per_unit")
     cap = _amount(args.spending_cap, "monthly_spending_cap")
     if price is None or (args.spending_cap is not None and cap is None):
         return 2
@@ -445,7 +445,7 @@ def _business_plan(settings: Settings, args: argparse.Namespace) -> int:
     from messagecenter.businesses.plans import ChangedBy, PlanEdit, change_plan
     from messagecenter.models.business import CHANGED_VIA_CLI
 
-    price = _amount(args.overage_price, "overage_price")
+    price = _amount(args.overage_price, "overage_price_per_unit")
     cap = _amount(args.spending_cap, "monthly_spending_cap")
     if (args.overage_price is not None and price is None) or (
         args.spending_cap is not None and cap is None

@@ -84,7 +84,7 @@ def check_terms(terms: PlanTerms) -> PlanTerms:
         )
     money.check_amount(
         terms.overage_price_per_unit,
-        field="overage_price",
+        field="overage_price_per_unit",
         what="overage price",
         maximum=money.MAX_PRICE,
     )
