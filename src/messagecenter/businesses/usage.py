@@ -38,6 +38,7 @@ class UsageSummary:
     price_text: str
     overage_cost_text: str
     spending_cap_text: str | None
+    currency_name: str  # "US dollars", "British pounds"
 
 
 def _terms(plan: Plan) -> tuple[int, str, Decimal, Decimal | None]:
@@ -185,6 +186,7 @@ def summarize(session: Session, business: Business, at: datetime) -> UsageSummar
         price_text=money_text(price),
         overage_cost_text=money_text(cost),
         spending_cap_text=None if cap is None else money_text(cap),
+        currency_name=money.currency_name(plan.currency, business.country),
     )
 
 
