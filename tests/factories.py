@@ -48,6 +48,8 @@ def make_business(
     allowance: int = 100,
     policy: str = "hard_stop",
     price: str = "0.05",
+    spending_cap: str | None = None,
+    currency: str | None = None,
 ) -> SetUp:
     n = next(_sequence)
     created = create_business(
@@ -61,6 +63,8 @@ def make_business(
             overage_policy=policy,
             overage_price_per_unit=Decimal(price),
             owner_email=f"owner{n}@studio.example",
+            currency=currency,
+            monthly_spending_cap=None if spending_cap is None else Decimal(spending_cap),
         ),
         at,
     )

@@ -139,6 +139,7 @@ def _one_error_line(err: str) -> str:
         ("MESSAGECENTER_PUBLIC_URL", "https://sms.example.com:99999", "not a web address"),
         ("MESSAGECENTER_CONTENT_RULES_FILE", "{tmp}/no-rules.toml", "No such file"),
         ("MESSAGECENTER_CONTENT_RULES_FILE", "{tmp}/a-file", "content rules file"),
+        ("MESSAGECENTER_OPERATOR_TOKEN", "short", "at least 24 random characters"),
     ],
 )
 def test_a_bad_setting_says_which_in_one_line(
@@ -275,3 +276,96 @@ def test_serve_no_worker_says_what_it_stops_and_refuses_sqlite(
     assert "inbound-queue processing" in help_text  # not only the outbox, as it once said
     assert main(["serve", "--no-worker"]) == 2
     assert "on SQLite the background worker must run inside `serve`" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- business plan
+
+
+def _create_glow(capsys: pytest.CaptureFixture[str], *options: str) -> None:
+    code = main(["business", "create", *BUSINESS, "--owner-email", "p@glow.example", *options])
+    assert code == 0
+    capsys.readouterr()
+
+
+def test_business_create_takes_a_currency_and_a_spending_cap(
+    sqlite_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _create_glow(capsys, "--policy", "allow_overage", "--currency", "cad", "--spending-cap", "12.5")
+    assert main(["business", "plan", "--business", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Currency:      CAD (Canadian dollars)" in out
+    assert "allow overage at CA$0.00 a unit" in out
+    assert "No changes recorded." in out
+
+
+def test_business_plan_changes_the_plan_at_once_and_records_who(
+    sqlite_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _create_glow(capsys)
+    code = main(
+        [
+            "business", "plan", "--business", "1", "--allowance", "500",
+            "--policy", "allow_overage", "--overage-price", "0.04", "--spending-cap", "20",
+            "--by", "alice@ops", "--note", "ticket 7",
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("Plan changed.\n")
+    assert "Allowance:     500 messages a month" in out
+    assert "allow overage at $0.04 a unit" in out
+    assert "Spending cap:  $20.00 a month: sends stop at 1000 units" in out
+    assert "Currency:      USD (US dollars)" in out
+    assert re.search(
+        r"alice@ops via cli: monthly_allowance 100 -> 500, overage_policy hard_stop -> "
+        r"allow_overage, overage_price_per_unit \$0\.00 -> \$0\.04, monthly_spending_cap "
+        r"none -> \$20\.00  \(ticket 7\)",
+        out,
+    )
+
+    assert main(["business", "plan", "--business", "1", "--no-spending-cap", "--by", "bob"]) == 0
+    out = capsys.readouterr().out
+    assert "Spending cap:  none" in out
+    newest = out.split("Changes, newest first:\n")[1].splitlines()[0]
+    assert "bob via cli: monthly_spending_cap $20.00 -> none" in newest
+
+
+def test_business_plan_without_by_changes_nothing(
+    sqlite_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _create_glow(capsys)
+    assert main(["business", "plan", "--business", "1", "--allowance", "5"]) == 2
+    assert "--by alice@ops" in _one_error_line(capsys.readouterr().err)
+    main(["business", "plan", "--business", "1"])
+    out = capsys.readouterr().out
+    assert "Allowance:     100 messages a month" in out
+    assert "No changes recorded." in out
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        (["--currency", "XYZ"], "error (currency): 'XYZ' is not an ISO 4217 currency code"),
+        (["--overage-price", "abc"], "error (overage_price_per_unit): give a number"),
+        (["--spending-cap", "-1"], "error (monthly_spending_cap): The monthly spending cap"),
+        (["--allowance", "-1"], "error (monthly_allowance): The allowance cannot be negative"),
+    ],
+)
+def test_business_plan_refuses_bad_terms_naming_them_and_changes_nothing(
+    sqlite_env: str, capsys: pytest.CaptureFixture[str], option: list[str], says: str
+) -> None:
+    _create_glow(capsys)
+    code = main(["business", "plan", "--business", "1", "--allowance", "7", *option, "--by", "a"])
+    assert code == 2
+    assert _one_error_line(capsys.readouterr().err).startswith(says)
+    main(["business", "plan", "--business", "1"])
+    out = capsys.readouterr().out
+    assert "Allowance:     100 messages a month" in out
+    assert "No changes recorded." in out
+
+
+def test_business_plan_of_a_missing_business_says_so(
+    sqlite_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["business", "plan", "--business", "99"]) == 2
+    assert "there is no business 99" in capsys.readouterr().err

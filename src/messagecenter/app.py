@@ -41,6 +41,7 @@ from messagecenter.integrations.routes import router as webhooks_router
 from messagecenter.logs import RequestLog
 from messagecenter.notifications.routes import router as notifications_router
 from messagecenter.numbers.routes import router as numbers_router
+from messagecenter.operator_api.routes import router as operator_router
 from messagecenter.sending.dispatcher import STOP_WAIT_SECONDS
 from messagecenter.signin.service import SESSION_LIFETIME
 from messagecenter.signin.throttle import LoginThrottle
@@ -154,6 +155,7 @@ def create_app(
     api.include_router(webhooks_router)
     api.include_router(live_router)
     app.include_router(api)
+    app.include_router(operator_router)  # its own token, never a business's key
     # Twilio's webhooks whatever the carrier (a number may still point at them).
     app.include_router(twilio_router)
     app.include_router(live_staff_router)

@@ -1,4 +1,4 @@
-"""The `messagecenter` command: serve | worker | db upgrade | demo | business create."""
+"""The `messagecenter` command: serve | worker | db upgrade | demo | business create | plan."""
 
 from __future__ import annotations
 
@@ -163,6 +163,13 @@ def _parser() -> argparse.ArgumentParser:
         help="when the allowance is used up: refuse sends, or allow and bill overage",
     )
     create.add_argument("--overage-price", default="0", help="price per unit over the allowance")
+    create.add_argument(
+        "--currency",
+        help="ISO 4217 code of the plan's prices; default the country's (USD, CAD, GBP, AUD, EUR)",
+    )
+    create.add_argument(
+        "--spending-cap", help="at most this much overage a month (allow_overage); default none"
+    )
     create.add_argument("--owner-email", required=True)
     create.add_argument("--owner-name", default="")
     create.add_argument(
@@ -172,6 +179,26 @@ def _parser() -> argparse.ArgumentParser:
         "'none' (default) leaves choosing to the owner",
     )
     create.set_defaults(handler=_business_create)
+    plan = business_commands.add_parser(
+        "plan",
+        help="show a business's plan and its changes; with a change option, change it at once "
+        "(recorded with --by)",
+    )
+    plan.add_argument("--business", type=int, required=True, help="business id")
+    plan.add_argument("--allowance", type=int, help="messages a month")
+    plan.add_argument(
+        "--policy",
+        choices=["hard_stop", "allow_overage"],
+        help="when the allowance is used up: refuse sends, or allow and bill overage",
+    )
+    plan.add_argument("--overage-price", help="price per unit over the allowance")
+    plan.add_argument("--currency", help="ISO 4217 code the prices are in, e.g. USD")
+    cap = plan.add_mutually_exclusive_group()
+    cap.add_argument("--spending-cap", help="at most this much overage a month (allow_overage)")
+    cap.add_argument("--no-spending-cap", action="store_true", help="lift the spending cap")
+    plan.add_argument("--by", help="who is changing the plan, recorded with it (e.g. alice@ops)")
+    plan.add_argument("--note", default="", help="why, recorded with the change")
+    plan.set_defaults(handler=_business_plan)
 
     number = commands.add_parser("number", help="a business's SMS number")
     number_commands = number.add_subparsers(required=True, metavar="number-command")
@@ -358,10 +385,9 @@ def _business_create(settings: Settings, args: argparse.Namespace) -> int:
     from messagecenter.migrate import upgrade
     from messagecenter.numbers.service import enable_messaging, suggest_numbers
 
-    try:
-        price = Decimal(args.overage_price)
-    except InvalidOperation:
-        print("error (overage_price): give a number such as 0.05", file=sys.stderr)
+    price = _amount(args.overage_price, "overage_price_per_unit")
+    cap = _amount(args.spending_cap, "monthly_spending_cap")
+    if price is None or (args.spending_cap is not None and cap is None):
         return 2
     upgrade(settings.database_url)
     context = build_context(settings)
@@ -379,6 +405,8 @@ def _business_create(settings: Settings, args: argparse.Namespace) -> int:
                 overage_price_per_unit=price,
                 owner_email=args.owner_email,
                 owner_name=args.owner_name,
+                currency=args.currency,
+                monthly_spending_cap=cap,
             ),
             now,
         )
@@ -398,6 +426,107 @@ def _business_create(settings: Settings, args: argparse.Namespace) -> int:
     if number is not None:
         print(f"  SMS number:   {number.phone_number}")
     return 0
+
+
+def _amount(text: str | None, field: str) -> Decimal | None:
+    """A money option as a Decimal; None (said on stderr) when it is no number."""
+    if text is None:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        print(f"error ({field}): give a number such as 0.05", file=sys.stderr)
+        return None
+
+
+def _business_plan(settings: Settings, args: argparse.Namespace) -> int:
+    """Without a change option, the plan and its history; with one, the change (named by
+    --by) applied at once, then the plan as it now stands."""
+    from messagecenter.businesses.plans import ChangedBy, PlanEdit, change_plan
+    from messagecenter.models.business import CHANGED_VIA_CLI
+
+    price = _amount(args.overage_price, "overage_price_per_unit")
+    cap = _amount(args.spending_cap, "monthly_spending_cap")
+    if (args.overage_price is not None and price is None) or (
+        args.spending_cap is not None and cap is None
+    ):
+        return 2
+    edit = PlanEdit(
+        monthly_allowance=args.allowance,
+        overage_policy=args.policy,
+        overage_price_per_unit=price,
+        currency=args.currency,
+        monthly_spending_cap=cap,
+        remove_spending_cap=args.no_spending_cap,
+    )
+    if not edit.is_empty() and not args.by:
+        print("error (by): name who is changing the plan, e.g. --by alice@ops", file=sys.stderr)
+        return 2
+
+    def show_or_change(session: Any, context: Any, business: Any) -> str:
+        now = context.clock.now()
+        lead = ""
+        if not edit.is_empty():
+            by = ChangedBy(args.by, CHANGED_VIA_CLI, args.note)
+            changed = change_plan(session, business, edit, by, now)
+            lead = "Plan changed.\n" if changed else "The plan already had those terms.\n"
+        return lead + _plan_text(session, business, now)
+
+    return _with_business(settings, args.business, show_or_change)
+
+
+def _plan_text(session: Any, business: Any, at: Any) -> str:
+    """The plan, this period's usage and the newest changes, for an operator to read."""
+    from messagecenter.businesses import money, plans, usage
+
+    summary = usage.summarize(session, business, at)
+    currency = f"{summary.currency} ({money.currency_name(summary.currency, business.country)})"
+    if summary.overage_policy == "hard_stop":
+        policy = "hard stop: sends are refused past the allowance"
+    else:
+        policy = f"allow overage at {summary.price_text} a unit"
+    if summary.spending_cap_text is None:
+        cap = "none"
+    elif summary.overage_policy == "hard_stop":
+        cap = f"{summary.spending_cap_text} a month (applies when overage is allowed)"
+    else:
+        cap = f"{summary.spending_cap_text} a month: sends stop at {summary.send_limit} units"
+    lines = [
+        f"Plan of {business.name} (business {business.id}):",
+        f"  Allowance:     {summary.allowance} messages a month",
+        f"  When used up:  {policy}",
+        f"  Spending cap:  {cap}",
+        f"  Currency:      {currency}",
+        f"  This period:   {summary.used} units used since {summary.period_start.isoformat()}, "
+        f"overage {summary.overage_cost_text}",
+    ]
+    history = plans.plan_history(session, business.id)
+    lines.append("Changes, newest first:" if history else "No changes recorded.")
+    for change in history:
+        what = ", ".join(
+            f"{name} {_term_text(name, change.before, business.country)} -> "
+            f"{_term_text(name, change.after, business.country)}"
+            for name in change.after
+            if change.before.get(name) != change.after[name]
+        )
+        note = f"  ({change.note})" if change.note else ""
+        lines.append(
+            f"  {change.changed_at:%Y-%m-%d %H:%M} UTC  {change.changed_by} via "
+            f"{change.changed_via}: {what}{note}"
+        )
+    return "\n".join(lines)
+
+
+def _term_text(name: str, terms: dict[str, Any], country: str) -> str:
+    """One recorded term as an operator reads it: amounts in the currency of their time."""
+    from messagecenter.businesses import money
+
+    value = terms.get(name)
+    if value is None:
+        return "none"
+    if name in ("overage_price_per_unit", "monthly_spending_cap"):
+        return money.format_money(Decimal(value), terms["currency"], country)
+    return str(value)
 
 
 def _with_business(settings: Settings, business_id: int, action: Callable[..., str]) -> int:

@@ -16,6 +16,7 @@ from messagecenter.sms.content_rules import load_rules
 
 DEFAULT_DATABASE_URL = "sqlite:///messagecenter.db"
 TWILIO_API_URL = "https://api.twilio.com"
+MIN_OPERATOR_TOKEN_LENGTH = 24
 
 
 class Settings(BaseSettings):
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # Bearer token for /metrics; unset, /metrics answers only loopback clients (metrics.py).
     metrics_token: str | None = None
+    # Bearer token of the operator API (/api/operator/v1: plans); unset or empty, that API is
+    # switched off (operator_api/routes.py). At least 24 characters: it changes any plan.
+    operator_token: str | None = None
     # Twilio's own variable names, kept as Twilio documents them (no prefix).
     twilio_account_sid: str | None = Field(default=None, validation_alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: str | None = Field(default=None, validation_alias="TWILIO_AUTH_TOKEN")
@@ -77,6 +81,16 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{part!r} is not an IP address or network (CIDR)") from None
         return tuple(networks)
+
+    @field_validator("operator_token")
+    @classmethod
+    def _long_operator_token(cls, value: str | None) -> str | None:
+        if value and len(value) < MIN_OPERATOR_TOKEN_LENGTH:
+            raise ValueError(
+                f"too short: give at least {MIN_OPERATOR_TOKEN_LENGTH} random characters, e.g. "
+                "from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return value or None
 
     @field_validator("content_rules_file")
     @classmethod

@@ -101,3 +101,36 @@ def test_warning_level_uses_exact_percentages_for_uneven_allowances() -> None:
 def test_an_allowance_of_zero_is_always_used_up() -> None:
     assert billing.warning_level(0, 0) == 100
     assert billing.warning_level(3, 0) == 100
+
+
+# ---------------------------------------------------------------------------- spending cap
+
+
+def test_a_cap_allows_the_whole_overage_units_it_pays_for() -> None:
+    assert billing.capped_units(10, "allow_overage", Decimal("0.10"), Decimal("0.50")) == 15
+    assert billing.capped_units(10, "allow_overage", Decimal("0.10"), Decimal("0.59")) == 15
+    assert billing.capped_units(10, "allow_overage", Decimal("0.10"), Decimal("0.09")) == 10
+    assert billing.capped_units(0, "allow_overage", Decimal("0.03"), Decimal("1")) == 33
+
+
+def test_no_cap_applies_under_a_hard_stop_without_one_or_to_free_overage() -> None:
+    assert billing.capped_units(10, "hard_stop", Decimal("0.10"), Decimal("0.50")) is None
+    assert billing.capped_units(10, "allow_overage", Decimal("0.10"), None) is None
+    assert billing.capped_units(10, "allow_overage", Decimal("0"), Decimal("5")) is None
+
+
+def test_a_cap_beyond_what_a_period_can_count_is_held_to_that() -> None:
+    huge = billing.capped_units(10, "allow_overage", Decimal("0.0001"), Decimal("9999999999"))
+    assert huge == billing.MAX_PERIOD_UNITS
+
+
+def test_sends_stop_at_the_allowance_the_cap_or_never() -> None:
+    assert billing.send_ceiling(10, "hard_stop", Decimal("0.10"), Decimal("0.50")) == 10
+    assert billing.send_ceiling(10, "allow_overage", Decimal("0.10"), Decimal("0.50")) == 15
+    assert billing.send_ceiling(10, "allow_overage", Decimal("0.10"), None) is None
+
+
+def test_warnings_measure_against_the_cap_when_one_applies_else_the_allowance() -> None:
+    assert billing.warning_limit(10, "allow_overage", Decimal("0.10"), Decimal("0.50")) == 15
+    assert billing.warning_limit(10, "allow_overage", Decimal("0.10"), None) == 10
+    assert billing.warning_limit(10, "hard_stop", Decimal("0.10"), Decimal("0.50")) == 10

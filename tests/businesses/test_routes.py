@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from messagecenter.apikeys.service import authenticate, revoke_api_key
+from messagecenter.businesses import usage
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.sending.compose import Sender, send_message
@@ -27,6 +28,11 @@ USAGE_KEYS = {
     "overage_cost",
     "overage_policy",
     "warning",
+    "currency",
+    "overage_price_per_unit",
+    "spending_cap",
+    "send_limit",
+    "warning_limit",
 }
 
 
@@ -54,6 +60,7 @@ def test_usage_reports_the_current_period(
     assert Decimal(str(body["overage_cost"])) == 0
     assert body["overage_policy"] == "hard_stop"
     assert body["warning"] is None
+    assert (body["currency"], body["spending_cap"], body["send_limit"]) == ("USD", None, 10)
 
 
 def test_usage_shows_overage_and_the_warning(
@@ -80,6 +87,32 @@ def test_usage_shows_overage_and_the_warning(
     assert Decimal(str(body["overage_cost"])) == Decimal("0.15")
     assert body["overage_policy"] == "allow_overage"
     assert body["warning"] == 100
+    assert (body["currency"], Decimal(body["overage_price_per_unit"])) == ("USD", Decimal("0.05"))
+    assert body["send_limit"] is None  # no cap: overage goes on
+
+
+def test_usage_counts_the_warnings_toward_a_spending_cap(
+    api: TestClient, context: AppContext, session: Session, clock: FrozenClock
+) -> None:
+    setup = make_business(
+        session,
+        context.carrier,
+        clock.now(),
+        allowance=2,
+        policy="allow_overage",
+        price="0.05",
+        spending_cap="0.40",
+        country="GB",
+        timezone="Europe/London",
+        business_phone="+442071838750",
+    )
+    usage.reserve_outbound(session, setup.business, 7, clock.now())
+    session.commit()
+
+    body = api.get("/api/v1/usage", headers=setup.auth).json()
+
+    assert (body["currency"], Decimal(body["spending_cap"])) == ("GBP", Decimal("0.40"))
+    assert (body["send_limit"], body["warning_limit"], body["warning"]) == (10, 10, None)
 
 
 def test_usage_follows_the_clock_into_the_next_period(

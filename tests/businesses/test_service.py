@@ -149,7 +149,7 @@ def test_an_unknown_overage_policy_is_refused(session: Session, clock: FrozenClo
 def test_a_negative_overage_price_is_refused(session: Session, clock: FrozenClock) -> None:
     with pytest.raises(InvalidInput) as refused:
         create_business(session, replace(NEW, overage_price_per_unit=Decimal("-0.01")), clock.now())
-    assert refused.value.field == "overage_price"
+    assert refused.value.field == "overage_price_per_unit"
     assert "negative" in refused.value.message
 
 

@@ -680,11 +680,11 @@ def test_history_dates_are_the_business_days(
 
 def _usage_shop(
     session: Session, context: AppContext, clock: FrozenClock, *, used: int, allowance: int = 10,
-    policy: str = "allow_overage",
+    policy: str = "allow_overage", spending_cap: str | None = None,
 ) -> tuple[SetUp, str]:  # fmt: skip
     setup = make_business(
         session, context.carrier, clock.now(), business_phone="+16175550100",
-        allowance=allowance, policy=policy, price="0.05",
+        allowance=allowance, policy=policy, price="0.05", spending_cap=spending_cap,
     )  # fmt: skip
     owner = _owner_of(session, setup.business.id)
     owner.password_hash = hash_password(PASSWORD)
@@ -704,8 +704,10 @@ def test_usage_shows_used_remaining_overage_with_price_and_the_days_of_the_perio
     assert page.status_code == 200
     summary = text_of(page.text, "usage-summary")
     assert "12 of 10 messages used · 0 left" in summary
-    assert re.search(r"each unit costs 0\.050*\. ", summary), summary
-    assert re.search(r"Overage so far: 2 units = 0\.10* ?\.", summary), summary
+    assert "each unit costs $0.05. " in summary  # the currency shown, in the US way
+    assert "Overage so far: 2 units = $0.10 ." in summary
+    assert "Prices are in US dollars (USD)." in summary
+    assert "Spending cap" not in summary
     assert "Billing period 01 Nov \u2013 30 Nov 2026" in summary  # the last day, not the next
     assert 'aria-valuenow="100"' in page.text
     days = re.findall(r'<span class="sr">([^<]+)</span>', page.text)
@@ -730,6 +732,15 @@ def test_usage_under_a_hard_stop_says_sending_stops(
     assert 'class="banner' not in page.text
 
 
+def test_usage_shows_the_spending_cap_and_the_units_it_allows(
+    session: Session, context: AppContext, clock: FrozenClock,
+    signed_in: Callable[[str, str], Browser],
+) -> None:  # fmt: skip
+    _, email = _usage_shop(session, context, clock, used=3, spending_cap="0.25")
+    summary = text_of(signed_in(email, PASSWORD).get("/usage").text, "usage-summary")
+    assert "Spending cap: at most $0.25 of overage a month, 15 units in all" in summary
+
+
 PAGES = ["/inbox", "/clients", "/clients/new", "/history", "/usage", "/settings", "/staff"]
 
 
@@ -742,13 +753,22 @@ PAGES = ["/inbox", "/clients", "/clients/new", "/history", "/usage", "/settings"
                               "Further messages are billed as overage."),
         (10, "hard_stop", "The monthly message allowance is used up (10 of 10). "
                           "Sending is paused until 2026-12-01."),
+        # A cap of 0.25 at 0.05 a unit: 15 units in all, the warnings count toward them.
+        (11, "allow_overage/0.25", None),
+        (12, "allow_overage/0.25", "12 of the 15 units the spending cap allows used this "
+                                   "month (80 % or more)."),
+        (15, "allow_overage/0.25", "The monthly spending cap of $0.25 is reached (15 of 15 "
+                                   "units). Sending is paused until 2026-12-01."),
     ],
 )  # fmt: skip
 def test_the_80_and_100_percent_banner_is_on_every_page(
     session: Session, context: AppContext, clock: FrozenClock,
     signed_in: Callable[[str, str], Browser], used: int, policy: str, banner: str | None,
 ) -> None:  # fmt: skip
-    _, email = _usage_shop(session, context, clock, used=used, policy=policy)
+    policy, _, cap = policy.partition("/")
+    _, email = _usage_shop(
+        session, context, clock, used=used, policy=policy, spending_cap=cap or None
+    )
     owner = signed_in(email, PASSWORD)
     for path in PAGES:
         page = owner.get(path)

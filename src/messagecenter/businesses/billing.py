@@ -6,11 +6,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from messagecenter.models.business import OVERAGE_HARD_STOP
+
 # Units per message. A plan could later count segments; only this function would change.
 SMS_UNITS = 1
 MMS_UNITS = 3
 
-WARNING_THRESHOLDS = (80, 100)  # percent of the allowance at which the business is warned
+WARNING_THRESHOLDS = (80, 100)  # percent of the limit at which the business is warned
+MAX_PERIOD_UNITS = 2**31 - 1  # usage_periods.units_used is a 32-bit INTEGER
 
 
 def units_for(*, has_media: bool) -> int:
@@ -41,3 +44,28 @@ def warning_level(used: int, allowance: int) -> int | None:
         return 100
     reached = [t for t in WARNING_THRESHOLDS if used * 100 >= allowance * t]
     return reached[-1] if reached else None
+
+
+def capped_units(allowance: int, policy: str, price: Decimal, cap: Decimal | None) -> int | None:
+    """The units a period may use when a spending cap bounds an overage plan: the allowance
+    and the whole overage units the cap pays for (the unit whose cost would pass the cap is
+    the first refused). None when no cap applies: a hard stop has no overage to cap, and free
+    overage never costs more than the cap."""
+    if policy == OVERAGE_HARD_STOP or cap is None or price <= 0:
+        return None
+    return min(MAX_PERIOD_UNITS, allowance + int(cap // price))
+
+
+def send_ceiling(allowance: int, policy: str, price: Decimal, cap: Decimal | None) -> int | None:
+    """The units past which outbound sends are refused: the allowance under a hard stop, the
+    cap's units on a capped overage plan; None: never refused."""
+    if policy == OVERAGE_HARD_STOP:
+        return allowance
+    return capped_units(allowance, policy, price, cap)
+
+
+def warning_limit(allowance: int, policy: str, price: Decimal, cap: Decimal | None) -> int:
+    """What the 80 % / 100 % warnings measure usage against: the cap's units when a spending
+    cap applies (100 % is where sends stop), else the allowance."""
+    capped = capped_units(allowance, policy, price, cap)
+    return allowance if capped is None else capped

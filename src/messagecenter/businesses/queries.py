@@ -7,12 +7,20 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from messagecenter.db import insert_ignore
-from messagecenter.models import Business, Message, Plan, SmsNumber, UnroutedMessage, UsagePeriod
+from messagecenter.models import (
+    Business,
+    Message,
+    Plan,
+    PlanChange,
+    SmsNumber,
+    UnroutedMessage,
+    UsagePeriod,
+)
 from messagecenter.models.message import DISPATCH_REJECTED
 from messagecenter.models.sms_number import NUMBER_ACTIVE, NUMBER_RELEASED
 
@@ -25,6 +33,35 @@ def get_plan(session: Session, plan_id: int) -> Plan:
     plan = session.get(Plan, plan_id)
     assert plan is not None, "a business always has a plan"
     return plan
+
+
+def get_plan_for_update(session: Session, plan_id: int) -> Plan:
+    """The plan, its row locked until the transaction ends (PostgreSQL; SQLite's writer
+    already holds the database) and read afresh, not from the session's cache."""
+    plan = session.scalar(
+        select(Plan)
+        .where(Plan.id == plan_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert plan is not None, "a business always has a plan"
+    return plan
+
+
+def businesses_on_plan(session: Session, plan_id: int) -> int:
+    return session.scalar(select(func.count()).where(Business.plan_id == plan_id)) or 0
+
+
+def plan_changes(session: Session, business_id: int, limit: int) -> list[PlanChange]:
+    """Newest first."""
+    return list(
+        session.scalars(
+            select(PlanChange)
+            .where(PlanChange.business_id == business_id)
+            .order_by(PlanChange.changed_at.desc(), PlanChange.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def active_number(session: Session, business_id: int) -> SmsNumber | None:

@@ -26,7 +26,12 @@ class UsageOut(BaseModel):
     overage_units: int
     overage_cost: Decimal
     overage_policy: str
-    warning: int | None
+    warning: int | None  # 80 or 100: percent of warning_limit reached
+    currency: str  # ISO 4217: overage_cost, the price and the cap are in it
+    overage_price_per_unit: Decimal
+    spending_cap: Decimal | None  # at most this much overage a month; None: no cap
+    send_limit: int | None  # units past which sends are refused this period; None: never
+    warning_limit: int  # the allowance, or the units the spending cap allows
 
 
 class UnreadOut(BaseModel):

@@ -10,32 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.orm import Session
 
 from messagecenter.apikeys.service import create_api_key
+from messagecenter.businesses import money, plans
 from messagecenter.clients.phone import parse_phone
 from messagecenter.errors import InvalidInput
-from messagecenter.models import Business, Plan
-from messagecenter.models.business import OVERAGE_POLICIES
+from messagecenter.models import Business
 from messagecenter.models.staff import ROLE_OWNER
 from messagecenter.numbers.countries import number_country
 from messagecenter.staff.service import create_staff_member, generate_password
-
-MAX_ALLOWANCE = 2**31 - 1  # the plans column is a 32-bit INTEGER
-MAX_PRICE = Decimal("999999.9999")  # the plans column is NUMERIC(10, 4)
-
-
-def check_price(price: Decimal) -> None:
-    """A price the plans column holds exactly: finite, 0 to MAX_PRICE, at most 4 decimals
-    (NaN would otherwise fail every comparison, and 1e30 the column)."""
-    if not price.is_finite():
-        raise InvalidInput(
-            "Give the overage price as a number such as 0.05.", field="overage_price"
-        )
-    if price < 0:
-        raise InvalidInput("The overage price cannot be negative.", field="overage_price")
-    if price > MAX_PRICE or price != price.quantize(Decimal("0.0001")):
-        raise InvalidInput(
-            f"The overage price must be at most {MAX_PRICE}, with at most 4 decimal places.",
-            field="overage_price",
-        )
 
 
 @dataclass(frozen=True)
@@ -49,6 +30,8 @@ class NewBusiness:
     overage_price_per_unit: Decimal
     owner_email: str
     owner_name: str = ""
+    currency: str | None = None  # ISO 4217; None: the country's (money.CURRENCY_OF_COUNTRY)
+    monthly_spending_cap: Decimal | None = None  # bounds overage (allow_overage plans)
 
 
 @dataclass(frozen=True)
@@ -73,27 +56,17 @@ def create_business(
             f"{new.timezone!r} is not a time zone: use an IANA name like America/New_York.",
             field="timezone",
         ) from None
-    if new.monthly_allowance < 0:
-        raise InvalidInput("The allowance cannot be negative.", field="monthly_allowance")
-    if new.monthly_allowance > MAX_ALLOWANCE:
-        raise InvalidInput(
-            f"The allowance can be at most {MAX_ALLOWANCE} messages a month.",
-            field="monthly_allowance",
+    terms = plans.check_terms(
+        plans.PlanTerms(
+            monthly_allowance=new.monthly_allowance,
+            overage_policy=new.overage_policy,
+            overage_price_per_unit=new.overage_price_per_unit,
+            currency=new.currency or money.default_currency(country),
+            monthly_spending_cap=new.monthly_spending_cap,
         )
-    if new.overage_policy not in OVERAGE_POLICIES:
-        raise InvalidInput(
-            "The overage policy must be one of: " + ", ".join(OVERAGE_POLICIES),
-            field="overage_policy",
-        )
-    check_price(new.overage_price_per_unit)
-    phone = parse_phone(new.business_phone, country, field="business_phone")
-    plan = Plan(
-        name=f"{new.monthly_allowance} messages a month",
-        monthly_allowance=new.monthly_allowance,
-        overage_policy=new.overage_policy,
-        overage_price_per_unit=new.overage_price_per_unit,
-        created_at=at,
     )
+    phone = parse_phone(new.business_phone, country, field="business_phone")
+    plan = plans.new_plan(terms, at)
     session.add(plan)
     session.flush()
     business = Business(

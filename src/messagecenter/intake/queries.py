@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
@@ -147,6 +148,10 @@ class Route(NamedTuple):
     allowance: int
     sms_number_id: int
     sms_number: str
+    # The rest of the plan's terms: with a spending cap, the warnings count toward it.
+    overage_policy: str
+    overage_price_per_unit: Decimal
+    monthly_spending_cap: Decimal | None
 
 
 class InboundConversation(NamedTuple):
@@ -173,6 +178,9 @@ _ROUTES = (
         _plans.c.monthly_allowance,
         _numbers.c.id,
         _numbers.c.phone_number,
+        _plans.c.overage_policy,
+        _plans.c.overage_price_per_unit,
+        _plans.c.monthly_spending_cap,
     )
     .select_from(
         _numbers.join(_businesses, _numbers.c.business_id == _businesses.c.id).join(

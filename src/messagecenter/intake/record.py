@@ -12,8 +12,8 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
+from messagecenter.businesses import billing, usage
 from messagecenter.businesses import queries as business_queries
-from messagecenter.businesses import usage
 from messagecenter.businesses.billing import period_start, units_for
 from messagecenter.carriers.base import InboundSms
 from messagecenter.conversations import service as conversations
@@ -275,13 +275,22 @@ class _InboundCounters:
         )
         badges = queries.adjust_unread_many(session, self.unread_delta)
         for business_id in sorted(self.routes):
-            allowance = self.routes[business_id].allowance
+            route = self.routes[business_id]
+            allowance = route.allowance
+            capped = billing.capped_units(
+                allowance,
+                route.overage_policy,
+                route.overage_price_per_unit,
+                route.monthly_spending_cap,
+            )
             for period, steps in sorted(self.units[business_id].items()):
                 # Warn as the texts one by one would have (a text that jumps past both
                 # thresholds raises only the higher one).
                 used = totals[business_id, period] - sum(steps)
                 for units in steps:
-                    usage.warn_if_crossed(session, business_id, allowance, used, used + units)
+                    usage.warn_if_crossed(
+                        session, business_id, allowance, used, used + units, limit=capped
+                    )
                     used += units
             for conversation_id, its_unread in self.conversations[business_id]:
                 conversations.announce_unread(

@@ -1,7 +1,7 @@
 """All tables; importing this module registers them on Base.metadata."""
 
 from messagecenter.models.base import Base
-from messagecenter.models.business import Business, Plan
+from messagecenter.models.business import Business, Plan, PlanChange
 from messagecenter.models.client import Client
 from messagecenter.models.consent import ConsentRecord, PhoneConsent
 from messagecenter.models.conversation import Conversation
@@ -30,6 +30,7 @@ __all__ = [
     "NotificationTemplate",
     "PhoneConsent",
     "Plan",
+    "PlanChange",
     "SignInFailure",
     "SmsNumber",
     "StaffMember",

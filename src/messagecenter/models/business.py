@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, Numeric, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from messagecenter.models.base import Base, UTCDateTime
@@ -30,6 +31,10 @@ class Plan(Base):
     monthly_allowance: Mapped[int] = mapped_column(Integer)
     overage_policy: Mapped[str] = mapped_column(String(20))
     overage_price_per_unit: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal(0))
+    # ISO 4217; every price and the spending cap are in it (businesses/money.py).
+    currency: Mapped[str] = mapped_column(String(3))
+    # At most this much overage a month (allow_overage plans); None: no cap.
+    monthly_spending_cap: Mapped[Decimal | None] = mapped_column(Numeric(14, 4), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -46,3 +51,26 @@ class Business(Base):
     # so the navigation badge costs one row read.
     unread_messages: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# Through which door an operator changed a plan.
+CHANGED_VIA_CLI = "cli"  # `messagecenter business plan`
+CHANGED_VIA_API = "api"  # the operator API (/api/operator/v1)
+
+
+class PlanChange(Base):
+    """One operator change to a business's plan: who, when, how, and the plan's terms before
+    and after (businesses/plans.py writes them; nothing edits or deletes them)."""
+
+    __tablename__ = "plan_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str] = mapped_column(String(100))
+    changed_via: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    # The plan's terms as JSON: amounts as strings, exactly as the plan holds them.
+    before: Mapped[dict[str, Any]] = mapped_column(JSON)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)

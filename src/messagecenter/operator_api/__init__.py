@@ -1,0 +1,1 @@
+"""The operator API: what the service's operator (not a business) changes over HTTP."""
