@@ -4,7 +4,7 @@
     python -m bench.dispatch                        # every scenario below
     python -m bench.dispatch --scenarios sqlite --messages 5000
 
-Each scenario queues `--messages` messages through `send_messages` (the batch form every bulk
+Each scenario queues `--messages` messages through `queue_messages` (the batch form every bulk
 send uses), spread over 20 businesses, then starts the app and watches the database until
 every message has its final status:
 
@@ -54,7 +54,7 @@ from messagecenter.migrate import upgrade
 from messagecenter.models import Client, Message
 from messagecenter.models.message import DIRECTION_OUTBOUND, DISPATCH_ACCEPTED
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
-from messagecenter.sending.compose import Outgoing, Sender, send_messages
+from messagecenter.sending.compose import Outgoing, Sender, queue_messages
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MSG_S = 1000.0
@@ -74,7 +74,7 @@ class Result:
     processes: int
     concurrency: int
     messages: int
-    queue_s: float  # queueing them through send_messages, before the app starts
+    queue_s: float  # queueing them through queue_messages, before the app starts
     handed_over_per_s: float
     final_per_s: float  # 0 when the carrier sends no reports (the fake Twilio)
     drain_s: float
@@ -194,7 +194,7 @@ def _start_fake_twilio(delay_ms: int) -> tuple[subprocess.Popen[str], str]:
 
 def _queue(settings: Settings, count: int) -> float:
     """Businesses with a number and a client per message; then `count` messages queued in
-    batches through send_messages. Returns the seconds the queueing took."""
+    batches through queue_messages. Returns the seconds the queueing took."""
     from argon2 import PasswordHasher
 
     from messagecenter.staff import service as staff
@@ -249,7 +249,7 @@ def _queue(settings: Settings, count: int) -> float:
             with session_scope(context.sessions) as session:
                 owner = session.merge(business)
                 chunk = [session.merge(c) for c in chunk]
-                sent = send_messages(
+                sent = queue_messages(
                     session,
                     owner,
                     [
@@ -259,9 +259,9 @@ def _queue(settings: Settings, count: int) -> float:
                     sender=Sender.automated(),
                     at=SystemClock().now(),
                 )
-                refused = [r for r in sent if not isinstance(r, Message)]
+                refused = [r for r in sent if not isinstance(r, int)]
                 if refused:
-                    raise RuntimeError(f"send_messages refused {len(refused)}: {refused[0]}")
+                    raise RuntimeError(f"queue_messages refused {len(refused)}: {refused[0]}")
             queued += len(chunk)
     elapsed = time.perf_counter() - started
     context.engine.dispose()

@@ -2,13 +2,13 @@
 batch form, in batches of 1,000 — in-process through the service (trigger_many, one
 transaction a batch) and through POST /api/v1/notification-batches on an in-process app
 (TestClient: the route, validation and JSON, without a network); beside them the same
-messages straight through send_messages, the floor this path cannot go below.
+messages straight through queue_messages, the floor this path cannot go below.
 
     python -m bench.notifications                      # SQLite, both ways
     python -m bench.notifications --db sqlite,postgresql --ways compose,service,api
 
 Each reminder renders its template (booking time in the business's zone), is checked against
-consent and the switches, and queues its message through send_messages with a due time
+consent and the switches, and queues its message through queue_messages with a due time
 (send_at). Target: 10,000 in under 2 s on SQLite (issue #13); printed beside each figure as a
 ratio (target seconds / measured seconds: above 1 beats it), with the machine's speed
 (bench/machine.py's CPU loop, before and after). Writes
@@ -36,7 +36,7 @@ from messagecenter.db import session_scope
 from messagecenter.models import Business, Client, Message, Notification
 from messagecenter.notifications import service
 from messagecenter.notifications.templates import BookingData
-from messagecenter.sending.compose import Outgoing, Sender, send_messages
+from messagecenter.sending.compose import Outgoing, Sender, queue_messages
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 2.0  # for 10,000 on SQLite (issue #13)
@@ -61,7 +61,7 @@ def main() -> int:
     parser.add_argument(
         "--ways",
         default="compose,service,api",
-        help="any of compose (send_messages alone, the floor), service, api",
+        help="any of compose (queue_messages alone, the floor), service, api",
     )
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
@@ -87,7 +87,7 @@ def _bench(database: str, url: str, args: argparse.Namespace) -> list[Run]:
             name = f"service (trigger_many), {args.batch} a transaction"
             _service(context, business_id, ids, args.batch, way)
         elif way == "compose":
-            name = f"send_messages alone (the floor), {args.batch} a transaction"
+            name = f"queue_messages alone (the floor), {args.batch} a transaction"
             _compose(context, business_id, ids, args.batch)
         else:
             name = f"API batch (in-process), {args.batch} a request"
@@ -125,7 +125,7 @@ def _service(context: AppContext, business_id: int, ids: list[int], size: int, w
 
 
 def _compose(context: AppContext, business_id: int, ids: list[int], size: int) -> None:
-    """The same messages straight through send_messages: what the notification layer adds
+    """The same messages straight through queue_messages: what the notification layer adds
     is the difference."""
     at = SystemClock().now()
     for start in range(0, len(ids), size):
@@ -141,8 +141,8 @@ def _compose(context: AppContext, business_id: int, ids: list[int], size: int) -
                          client=c, category="reminders")
                 for c in clients
             ]  # fmt: skip
-            results = send_messages(session, business, outgoing, sender=Sender.automated(), at=at)
-            assert all(isinstance(r, Message) for r in results)
+            results = queue_messages(session, business, outgoing, sender=Sender.automated(), at=at)
+            assert all(isinstance(r, int) for r in results)
 
 
 def _api(context: AppContext, api_key: str, ids: list[int], size: int, way: str) -> None:

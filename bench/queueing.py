@@ -1,5 +1,5 @@
 """Queueing benchmark: messages created (checked, counted, inserted as queued) per second,
-one per transaction through `send_message` against batches through `send_messages`, and
+one per transaction through `send_message` against batches through `queue_messages`, and
 optionally (--ways ...,api) through the API's batch endpoint on a real `messagecenter serve`.
 
     python -m bench.queueing                          # SQLite, 20,000 messages
@@ -10,7 +10,7 @@ one business on a hard-stop plan with room to spare (so the allowance is checked
 each time). Prints msg/s for each way beside the target (1,000 msg/s, issue #12) as a ratio
 and the machine's speed (bench/machine.py's CPU loop, before and after), and writes
 bench/results/<date>-queueing.{json,md}. No dispatcher runs beside send_message and
-send_messages; through the API the server's own dispatcher drains to the simulator while the
+queue_messages; through the API the server's own dispatcher drains to the simulator while the
 batches arrive, as it would in production.
 """
 
@@ -37,13 +37,13 @@ from bench.harness import (
     seed_business_with_clients,
     wait_until_up,
 )
-from messagecenter.clients.queries import clients_by_id
+from messagecenter.clients.queries import contacts_by_id
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.db import session_scope
 from messagecenter.models import Business, Client, Message
-from messagecenter.sending.compose import Outgoing, Sender, send_message, send_messages
+from messagecenter.sending.compose import Outgoing, Sender, queue_messages, send_message
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MSG_S = 1000.0  # issue #12: send_message and the API's send, batch form, on SQLite
@@ -53,7 +53,7 @@ BODY = "Hi! Your class tomorrow at 9:00 is confirmed. Reply STOP to opt out."
 @dataclass
 class Run:
     database: str
-    way: str  # "send_message, 1 per transaction", "send_messages, batches of 500", "API ..."
+    way: str  # "send_message, 1 per transaction", "queue_messages, batches of 500", "API ..."
     messages: int
     seconds: float
     msg_per_s: float
@@ -67,11 +67,11 @@ def main() -> int:
         "--db", default="sqlite", help="sqlite, postgresql or both: sqlite,postgresql"
     )
     parser.add_argument("--messages", type=int, default=20_000, help="per way")
-    parser.add_argument("--batch", type=int, default=500, help="messages per send_messages call")
+    parser.add_argument("--batch", type=int, default=500, help="messages per queue_messages call")
     parser.add_argument(
         "--ways",
         default="single,batch",
-        help="any of single (send_message), batch (send_messages), api (POST "
+        help="any of single (send_message), batch (queue_messages), api (POST "
         "/api/v1/message-batches on a real serve)",
     )
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -94,7 +94,7 @@ def _bench(database: str, url: str, args: argparse.Namespace) -> list[Run]:
             lambda ids: _one_by_one(context, business_id, ids),
         ),
         "batch": (
-            f"send_messages, batches of {args.batch}",
+            f"queue_messages, batches of {args.batch}",
             lambda ids: _batches(context, business_id, ids, args.batch),
         ),
         "api": (
@@ -146,17 +146,17 @@ def _one_by_one(context: AppContext, business_id: int, client_ids: list[int]) ->
 
 
 def _batches(context: AppContext, business_id: int, client_ids: list[int], size: int) -> None:
-    """As a bulk send would: the batch's clients in one query, one send_messages, commit."""
+    """As a bulk send does: the batch's clients in one query, one queue_messages, commit."""
     sender = Sender.automated()
     for chunk in range(0, len(client_ids), size):
         with session_scope(context.sessions) as session:
             business = session.get(Business, business_id)
             assert business is not None
-            clients = clients_by_id(session, business_id, client_ids[chunk : chunk + size])
+            clients = contacts_by_id(session, business_id, client_ids[chunk : chunk + size])
             outgoing = [Outgoing(BODY, client=c) for c in clients.values()]
-            results = send_messages(session, business, outgoing, sender=sender,
-                                    at=SystemClock().now())  # fmt: skip
-            refused = [r for r in results if not isinstance(r, Message)]
+            results = queue_messages(session, business, outgoing, sender=sender,
+                                     at=SystemClock().now())  # fmt: skip
+            refused = [r for r in results if not isinstance(r, int)]
             assert not refused, refused[0]
 
 

@@ -184,8 +184,9 @@ def test_the_confirmation_helper_records_notification_confirmed(
         data=BookingData(datetime(2026, 11, 20, 15, tzinfo=UTC), "Massage", "Ana", "Main St"),
     )
     (outcome,) = notifications.trigger_many(session, shop.business, [trigger], clock.now())
-    notification = outcome.notification
-    assert isinstance(notification, Notification)
+    assert outcome.notification is not None
+    notification = session.get(Notification, outcome.notification.id)
+    assert notification is not None
     notification.confirmed_at = clock.now()
     service.record_events(session, [service.notification_confirmed(notification, 99)])
     kind, data = sent(session)[-1]

@@ -53,7 +53,9 @@ def sent_reminder(
     session.commit()
     assert context.dispatcher.run_once() >= 1  # with any reminder still waiting
     session.expire_all()
-    return outcome.notification
+    stored = session.get(Notification, outcome.notification.id)
+    assert stored is not None
+    return stored
 
 
 def reply(session: Session, shop: SetUp, body: str, at: datetime) -> Message:

@@ -48,10 +48,17 @@ def one(session: Session, shop: SetUp, trigger: Trigger, at: datetime) -> Outcom
     return outcome
 
 
-def recorded(outcome: Outcome) -> Notification:
+def recorded(session: Session, outcome: Outcome) -> Notification:
+    """The outcome's notification as stored, which its answer must match field for field
+    (a new one is answered from what was written, not read back)."""
     assert outcome.error is None, outcome.error
     assert outcome.notification is not None
-    return outcome.notification
+    session.flush()
+    stored = session.get(Notification, outcome.notification.id, populate_existing=True)
+    assert stored is not None
+    for column in Notification.__table__.columns:
+        assert getattr(outcome.notification, column.key) == getattr(stored, column.key), column
+    return stored
 
 
 def message(session: Session, message_id: int | None) -> Message:
@@ -64,7 +71,7 @@ def message(session: Session, message_id: int | None) -> Message:
 def test_a_notification_is_queued_as_an_automated_message_with_the_rendered_text(
     session: Session, clock: FrozenClock, shop: SetUp, maria: Client
 ) -> None:
-    notification = recorded(one(session, shop, reminder(maria), clock.now()))
+    notification = recorded(session, one(session, shop, reminder(maria), clock.now()))
     assert notification.status == "queued" and notification.reason is None
     sent = message(session, notification.message_id)
     assert sent.sender_type == SENDER_AUTOMATED
@@ -80,9 +87,9 @@ def test_a_notification_is_queued_as_an_automated_message_with_the_rendered_text
 def test_the_same_trigger_twice_is_one_notification_and_one_message(
     session: Session, clock: FrozenClock, shop: SetUp, maria: Client
 ) -> None:
-    first = recorded(one(session, shop, reminder(maria), clock.now()))
+    first = recorded(session, one(session, shop, reminder(maria), clock.now()))
     again = one(session, shop, reminder(maria), clock.now() + timedelta(minutes=5))
-    assert again.replayed and recorded(again).id == first.id
+    assert again.replayed and recorded(session, again).id == first.id
     assert count(session, Message, Message.business_id == shop.business.id) == 1
     assert count(session, Notification) == 1
     assert used(session, shop.business, clock.now()) == 1
@@ -94,7 +101,7 @@ def test_a_batch_repeating_one_booking_refuses_the_repeat(
     first, second = service.trigger_many(
         session, shop.business, [reminder(maria), reminder(maria)], clock.now()
     )
-    assert recorded(first).status == "queued"
+    assert recorded(session, first).status == "queued"
     assert isinstance(second.error, InvalidInput) and second.error.field == "reference"
     assert count(session, Message, Message.business_id == shop.business.id) == 1
 
@@ -103,7 +110,9 @@ def test_send_at_holds_the_message_in_the_outbox_until_its_time(
     session: Session, clock: FrozenClock, shop: SetUp, maria: Client
 ) -> None:
     later = clock.now() + timedelta(hours=20)
-    notification = recorded(one(session, shop, reminder(maria, send_at=later), clock.now()))
+    notification = recorded(
+        session, one(session, shop, reminder(maria, send_at=later), clock.now())
+    )
     sent = message(session, notification.message_id)
     assert sent.dispatch_state == DISPATCH_PENDING and sent.next_attempt_at == later
     assert notification.send_at == later
@@ -113,8 +122,12 @@ def test_a_new_time_replaces_the_pending_reminder_and_gives_its_units_back(
     session: Session, clock: FrozenClock, shop: SetUp, maria: Client
 ) -> None:
     at = clock.now()
-    old = recorded(one(session, shop, reminder(maria, send_at=at + timedelta(hours=20)), at))
-    new = recorded(one(session, shop, reminder(maria, send_at=at + timedelta(hours=22)), at))
+    old = recorded(
+        session, one(session, shop, reminder(maria, send_at=at + timedelta(hours=20)), at)
+    )
+    new = recorded(
+        session, one(session, shop, reminder(maria, send_at=at + timedelta(hours=22)), at)
+    )
     session.refresh(old)
     assert new.id != old.id and new.status == "queued"
     assert old.status == "cancelled" and old.reason_code == "replaced"
@@ -129,11 +142,11 @@ def test_new_data_at_the_same_time_redoes_the_same_notification(
     session: Session, clock: FrozenClock, shop: SetUp, maria: Client
 ) -> None:
     at = clock.now()
-    first = recorded(one(session, shop, reminder(maria), at))
+    first = recorded(session, one(session, shop, reminder(maria), at))
     first_message = first.message_id
     moved = BookingData(BOOKING.booking_at, "Facial", "Ana", "Main St")
     again = one(session, shop, reminder(maria, data=moved), at)
-    redone = recorded(again)
+    redone = recorded(session, again)
     assert not again.replayed and redone.id == first.id
     assert redone.message_id != first_message and redone.data["service"] == "Facial"
     assert message(session, first_message).status == "canceled"
@@ -145,15 +158,15 @@ def test_a_reminder_that_has_gone_is_never_replaced_nor_sent_again(
     session: Session, clock: FrozenClock, shop: SetUp, maria: Client
 ) -> None:
     at = clock.now()
-    first = recorded(one(session, shop, reminder(maria), at))
+    first = recorded(session, one(session, shop, reminder(maria), at))
     gone = message(session, first.message_id)
     gone.dispatch_state, gone.status = DISPATCH_ACCEPTED, "sent"
     session.flush()
     moved = BookingData(BOOKING.booking_at, "Facial", "Ana", "Main St")
     again = one(session, shop, reminder(maria, data=moved), at)
-    assert again.replayed and recorded(again).id == first.id
+    assert again.replayed and recorded(session, again).id == first.id
     assert count(session, Message, Message.business_id == shop.business.id) == 1
-    (view,) = service.present(session, [recorded(again)])
+    (view,) = service.present(session, [recorded(session, again)])
     assert view.status == "sent" and view.message_status == "sent"
 
 
@@ -161,8 +174,10 @@ def test_cancel_withdraws_the_pending_one_of_that_booking_only(
     session: Session, clock: FrozenClock, shop: SetUp, maria: Client
 ) -> None:
     at = clock.now()
-    kept = recorded(one(session, shop, reminder(maria, reference="b-2"), at))
-    pending = recorded(one(session, shop, reminder(maria, send_at=at + timedelta(hours=5)), at))
+    kept = recorded(session, one(session, shop, reminder(maria, reference="b-2"), at))
+    pending = recorded(
+        session, one(session, shop, reminder(maria, send_at=at + timedelta(hours=5)), at)
+    )
     outcome = one(session, shop, Trigger("booking_reminder", "b-1", cancel=True), at)
     assert [n.id for n in outcome.cancelled] == [pending.id]
     session.refresh(pending)
@@ -171,12 +186,12 @@ def test_cancel_withdraws_the_pending_one_of_that_booking_only(
     assert message(session, kept.message_id).status == "queued"
     # A retry of the cancelled trigger finds it, cancelled; nothing is sent.
     retry = one(session, shop, reminder(maria, send_at=at + timedelta(hours=5)), at)
-    assert retry.replayed and recorded(retry).status == "cancelled"
+    assert retry.replayed and recorded(session, retry).status == "cancelled"
     assert one(session, shop, Trigger("booking_reminder", "b-1", cancel=True), at).cancelled == []
 
 
-def skipped(outcome: Outcome, code: str) -> Notification:
-    notification = recorded(outcome)
+def skipped(session: Session, outcome: Outcome, code: str) -> Notification:
+    notification = recorded(session, outcome)
     assert (notification.status, notification.reason_code) == ("skipped", code)
     assert notification.message_id is None and notification.reason
     return notification
@@ -186,18 +201,18 @@ def test_skipped_without_a_valid_cell_phone(
     session: Session, clock: FrozenClock, shop: SetUp
 ) -> None:
     nophone = make_client(session, shop.business, clock.now(), cell_phone=None)
-    note = skipped(one(session, shop, reminder(nophone), clock.now()), "no_cell_phone")
+    note = skipped(session, one(session, shop, reminder(nophone), clock.now()), "no_cell_phone")
     assert "has no valid cell phone" in (note.reason or "")
     broken = make_client(session, shop.business, clock.now(), cell_phone=JOHN)
     broken.cell_phone_error = "The carrier says this number cannot receive SMS."
-    skipped(one(session, shop, reminder(broken), clock.now()), "no_cell_phone")
+    skipped(session, one(session, shop, reminder(broken), clock.now()), "no_cell_phone")
 
 
 def test_skipped_when_the_client_unsubscribed(
     session: Session, clock: FrozenClock, shop: SetUp, maria: Client
 ) -> None:
     text_from(session, shop.number, MARIA, "STOP", clock.now())
-    note = skipped(one(session, shop, reminder(maria), clock.now()), "unsubscribed")
+    note = skipped(session, one(session, shop, reminder(maria), clock.now()), "unsubscribed")
     assert "unsubscribed" in (note.reason or "") and "STOP" in (note.reason or "")
 
 
@@ -213,7 +228,7 @@ def test_skipped_when_the_business_switched_the_type_off(
         reset_body=False,
         at=clock.now(),
     )
-    note = skipped(one(session, shop, reminder(maria), clock.now()), "type_off")
+    note = skipped(session, one(session, shop, reminder(maria), clock.now()), "type_off")
     assert note.reason == "Booking reminder notifications are switched off for this business."
 
 
@@ -221,13 +236,13 @@ def test_skipped_when_the_client_switched_the_category_off(
     session: Session, clock: FrozenClock, shop: SetUp
 ) -> None:
     client = make_client(session, shop.business, clock.now(), sms_reminders=False)
-    note = skipped(one(session, shop, reminder(client), clock.now()), "category_off")
+    note = skipped(session, one(session, shop, reminder(client), clock.now()), "category_off")
     assert "switched off SMS reminders" in (note.reason or "")
     # Marketing is off by default: a birthday greeting is skipped, an account text is not.
     birthday = Trigger("birthday", "bd-2026", client_id=client.id)
-    skipped(one(session, shop, birthday, clock.now()), "category_off")
+    skipped(session, one(session, shop, birthday, clock.now()), "category_off")
     welcome = Trigger("welcome", "signup", client_id=client.id)
-    assert recorded(one(session, shop, welcome, clock.now())).status == "queued"
+    assert recorded(session, one(session, shop, welcome, clock.now())).status == "queued"
 
 
 def test_skipped_when_the_allowance_is_used_up_on_a_hard_stop_plan(
@@ -236,7 +251,7 @@ def test_skipped_when_the_allowance_is_used_up_on_a_hard_stop_plan(
     tight = make_business(session, context.carrier, clock.now(), allowance=0)
     client = make_client(session, tight.business, clock.now())
     (outcome,) = service.trigger_many(session, tight.business, [reminder(client)], clock.now())
-    note = skipped(outcome, AllowanceExhausted.code)
+    note = skipped(session, outcome, AllowanceExhausted.code)
     assert "allowance is used up" in (note.reason or "")
 
 
@@ -252,7 +267,7 @@ def test_an_opt_out_beats_every_switch(session: Session, clock: FrozenClock, sho
         reset_body=False,
         at=clock.now(),
     )
-    skipped(one(session, shop, reminder(client), clock.now()), "unsubscribed")
+    skipped(session, one(session, shop, reminder(client), clock.now()), "unsubscribed")
 
 
 def test_a_refused_trigger_records_nothing_and_stops_no_other(
@@ -279,7 +294,7 @@ def test_a_refused_trigger_records_nothing_and_stops_no_other(
     assert "[BookingDate]" in errors[1].message
     assert isinstance(errors[2], InvalidInput) and errors[2].field == "type"
     assert isinstance(errors[3], NotFound) and errors[3].field == "cell_phone"
-    assert recorded(outcomes[4]).status == "queued"
+    assert recorded(session, outcomes[4]).status == "queued"
     assert session.scalars(select(Notification.reference)).all() == ["ok"]
 
 
@@ -287,7 +302,7 @@ def test_a_client_can_be_named_by_cell_phone(
     session: Session, clock: FrozenClock, shop: SetUp, maria: Client
 ) -> None:
     trigger = Trigger("booking_reminder", "b-9", cell_phone="(212) 555-0142", data=BOOKING)
-    assert recorded(one(session, shop, trigger, clock.now())).client_id == maria.id
+    assert recorded(session, one(session, shop, trigger, clock.now())).client_id == maria.id
 
 
 def test_send_at_more_than_a_year_ahead_or_without_a_zone_is_refused(

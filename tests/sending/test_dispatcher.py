@@ -913,7 +913,7 @@ def test_the_apps_answer_queued_after_the_opt_out_still_goes(
     carrier = FakeCarrier(clock)
 
     assert dispatcher_for(context, carrier).run_once() == 1
-    assert [s.message_id for s in carrier.sends] == [confirmation.id]
+    assert [s.message_id for s in carrier.sends] == [confirmation]
     assert load(session, queued.message_ids[0]).status == "canceled"
 
 

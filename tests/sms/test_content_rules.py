@@ -158,6 +158,28 @@ def test_an_operator_adds_a_rule_and_switches_one_off_without_code(rules_file: P
 
 
 @pytest.mark.parametrize(
+    ("word", "body"),
+    [
+        ("cbd's", "Try CBD's calm today"),  # the word test passes "cbd", then the pattern
+        ("$$ fast cash", "Get $$ fast cash now"),  # starts with no word: always tried
+        ("glow-stick", "Glow stick party"),  # a dash may be a space
+        ("\uff23\uff22\uff24", "cbd oil"),  # fullwidth in the file, plain in the text
+    ],
+)
+def test_a_rule_matches_whatever_its_words_start_with(
+    rules_file: Path, word: str, body: str
+) -> None:
+    """The quick word test that lets most texts through never lets a breaking one by."""
+    rules_file.write_text(
+        'off = ["cannabis"]\n[[rule]]\nid = "custom"\nkind = "words"\n'
+        f"words = [{word!r}]\n"
+        'reason = "No."\npolicy = "https://operator.example/policy"\n'
+    )
+    broken = load_rules(str(rules_file)).refusal(body, "US")
+    assert broken is not None and broken.id == "custom"
+
+
+@pytest.mark.parametrize(
     ("text", "complaint"),
     [
         ('off = ["no_such_rule"]\n', "no rule called no_such_rule"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select, update
@@ -66,31 +67,58 @@ def mark_cell_phone_error(
     )
 
 
-def clients_by_id(session: Session, business_id: int, ids: Iterable[int]) -> dict[int, Client]:
+@dataclass(frozen=True, slots=True)
+class ClientContact:
+    """What sending needs of a client, read without loading the whole profile (a batch of a
+    thousand reads at database speed)."""
+
+    id: int
+    first_name: str
+    last_name: str
+    cell_phone: str | None
+    cell_phone_error: str | None
+    sms_reminders: bool
+    sms_account: bool
+    sms_marketing: bool
+
+
+_CONTACT = select(
+    Client.id,
+    Client.first_name,
+    Client.last_name,
+    Client.cell_phone,
+    Client.cell_phone_error,
+    Client.sms_reminders,
+    Client.sms_account,
+    Client.sms_marketing,
+)
+
+
+def contacts_by_id(
+    session: Session, business_id: int, ids: Iterable[int]
+) -> dict[int, ClientContact]:
     """This business's clients among these ids (another business's are simply absent)."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = session.scalars(
-        select(Client).where(Client.business_id == business_id, Client.id.in_(wanted))
-    )
-    return {client.id: client for client in rows}
+    rows = session.execute(_CONTACT.where(Client.business_id == business_id, Client.id.in_(wanted)))
+    return {row.id: ClientContact(*row) for row in rows}
 
 
-def clients_by_cell_phone(
+def contacts_by_cell_phone(
     session: Session, business_id: int, phones: Iterable[str]
-) -> dict[str, list[Client]]:
+) -> dict[str, list[ClientContact]]:
     """This business's clients with these cell phones (several may share one), by phone."""
     wanted = sorted(set(phones))
-    found: dict[str, list[Client]] = {}
+    found: dict[str, list[ClientContact]] = {}
     if not wanted:
         return found
-    rows = session.scalars(
-        select(Client)
-        .where(Client.business_id == business_id, Client.cell_phone.in_(wanted))
-        .order_by(Client.id)
+    rows = session.execute(
+        _CONTACT.where(Client.business_id == business_id, Client.cell_phone.in_(wanted)).order_by(
+            Client.id
+        )
     )
-    for client in rows:
-        assert client.cell_phone is not None
-        found.setdefault(client.cell_phone, []).append(client)
+    for row in rows:
+        assert row.cell_phone is not None
+        found.setdefault(row.cell_phone, []).append(ClientContact(*row))
     return found

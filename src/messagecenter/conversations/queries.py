@@ -22,9 +22,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from messagecenter.db import contains_pattern, insert_ignore, insert_ignore_many
+from messagecenter.db import contains_pattern, insert_ignore
 from messagecenter.models import (
     ApiKey,
     Business,
@@ -35,6 +37,9 @@ from messagecenter.models import (
 )
 from messagecenter.models.conversation import FOLDER_READ
 from messagecenter.models.ids import MAX_ID
+
+_conversations = cast(Table, Conversation.__table__)
+_messages = cast(Table, Message.__table__)
 
 
 def get_conversation(
@@ -86,46 +91,81 @@ def ensure_conversation(
     return conversation
 
 
-def ensure_conversations(
-    session: Session, business_id: int, phones: Mapping[str, int | None], at: datetime
-) -> dict[str, Conversation]:
-    """The conversations for these phones (each with the client id a new one starts with),
-    created where new in one INSERT and read back locked for update in one SELECT, in id
-    order so that two batches lock their common rows in the same order (no deadlock)."""
-    if not phones:
+@dataclass(frozen=True)
+class ConversationState:
+    """What sending needs to know of a conversation it writes into (read under its lock)."""
+
+    id: int
+    phone: str
+    client_id: int | None
+    unread_count: int
+    folder: str
+    muted: bool
+
+
+def lock_conversations(
+    session: Session, business_id: int, phones: Iterable[str]
+) -> dict[str, ConversationState]:
+    """The conversations of these phones that exist, locked for update in id order (two
+    batches lock their common rows in the same order: no deadlock), as they are now."""
+    wanted = sorted(set(phones))
+    if not wanted:
         return {}
-    insert_ignore_many(
-        session,
-        _conversations,
-        [
-            {
-                "business_id": business_id,
-                "phone": phone,
-                "client_id": client_id,
-                "folder": FOLDER_READ,
-                "unread_count": 0,
-                "pinned": False,
-                "muted": False,
-                "last_message_at": at,
-                "last_message_preview": "",
-                "created_at": at,
-            }
-            # In phone order: two transactions inserting the same new phones wait for each
-            # other in one order instead of each holding one the other wants.
-            for phone, client_id in sorted(phones.items())
-        ],
-        ["business_id", "phone"],
-    )
-    rows = session.scalars(
-        select(Conversation)
-        .where(Conversation.business_id == business_id, Conversation.phone.in_(list(phones)))
-        .order_by(Conversation.id)
+    rows = session.execute(
+        select(
+            _conversations.c.id,
+            _conversations.c.phone,
+            _conversations.c.client_id,
+            _conversations.c.unread_count,
+            _conversations.c.folder,
+            _conversations.c.muted,
+        )
+        .where(_conversations.c.business_id == business_id, _conversations.c.phone.in_(wanted))
+        .order_by(_conversations.c.id)
         .with_for_update()
-        # What the row holds now, as ensure_conversation's refresh: another transaction may
-        # have changed it since this session last read it.
-        .execution_options(populate_existing=True)
     )
-    return {conversation.phone: conversation for conversation in rows}
+    return {row.phone: ConversationState(*row) for row in rows}
+
+
+def insert_conversations(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Insert new conversations in one statement, in phone order (two transactions inserting
+    the same new phones wait for each other in one order): the new ones' ids by phone. A phone
+    another transaction has just inserted is left out; its row is the caller's to lock."""
+    if not rows:
+        return {}
+    ordered = sorted(rows, key=lambda row: str(row["phone"]))
+    dialect = session.get_bind().dialect.name
+    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert_into(_conversations)
+        .on_conflict_do_nothing(index_elements=["business_id", "phone"])
+        .returning(_conversations.c.id, _conversations.c.phone)
+    )
+    return {phone: conversation_id for conversation_id, phone in session.execute(stmt, ordered)}
+
+
+# A message was written into these conversations: each shows its last message and, where
+# the message answered it (a person wrote it), is read and in Replied.
+_NOTE_SENT = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation_id"))
+    .values(
+        last_message_at=bindparam("at"),
+        last_message_preview=bindparam("preview"),
+        client_id=func.coalesce(_conversations.c.client_id, bindparam("client_id")),
+    )
+)
+_NOTE_ANSWERED = _NOTE_SENT.values(
+    unread_count=0, last_read_at=bindparam("at"), folder=bindparam("folder")
+)
+
+
+def note_written(session: Session, changes: Sequence[Mapping[str, Any]], *, answered: bool) -> None:
+    """Each conversation's last message (`conversation_id`, `at`, `preview`, and the
+    `client_id` an unidentified one turns out to be), in one executemany; with `answered`,
+    also its `folder`, read now."""
+    if changes:
+        session.connection().execute(_NOTE_ANSWERED if answered else _NOTE_SENT, list(changes))
 
 
 def conversations_by_id(
@@ -143,20 +183,28 @@ def conversations_by_id(
     return {conversation.id: conversation for conversation in rows}
 
 
-def insert_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[Message]:
-    """Insert messages in one multi-row INSERT ... RETURNING; the loaded messages come back in
-    the rows' order.
+def insert_messages(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert messages in one multi-row INSERT ... RETURNING id; the ids in the rows' order.
 
-    SQLAlchemy orders RETURNING itself only one row per statement on SQLite, so the rows are
-    matched by id instead: one INSERT's rows take ascending ids in the order of its VALUES on
-    both databases (SQLite's next rowid under its single writer, PostgreSQL's sequence called
-    row by row). Every row must have the same keys (one statement).
+    One INSERT's rows take ascending ids in the order of its VALUES on both databases
+    (SQLite's next rowid under its single writer, PostgreSQL's sequence called row by row),
+    so sorting the returned ids matches them to the rows (SQLAlchemy would order RETURNING
+    itself only by sending one row per statement on SQLite). Every row must have the same
+    keys (one statement).
     """
     if not rows:
         return []
-    inserted = list(session.scalars(insert(Message).returning(Message), list(rows)))
-    assert len(inserted) == len(rows)
-    return sorted(inserted, key=lambda message: message.id)
+    ids = sorted(session.execute(insert(_messages).returning(_messages.c.id), list(rows)).scalars())
+    assert len(ids) == len(rows)
+    return ids
+
+
+def messages_by_id(session: Session, ids: Sequence[int]) -> list[Message]:
+    """These messages, loaded, in the order of `ids` (the caller's: every id must exist)."""
+    if not ids:
+        return []
+    found = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(sorted(ids))))}
+    return [found[message_id] for message_id in ids]
 
 
 def adjust_business_unread(session: Session, business_id: int, delta: int) -> int:
@@ -286,7 +334,6 @@ def sender_names(
 
 
 _businesses = cast(Table, Business.__table__)
-_conversations = cast(Table, Conversation.__table__)
 _ADJUST_UNREAD = (
     update(_businesses)
     .where(_businesses.c.id == bindparam("business_id"))

@@ -247,7 +247,7 @@ def send_batch(
     if replay is not None:
         return replay
     items = body.messages
-    found_clients = client_queries.clients_by_id(
+    found_clients = client_queries.contacts_by_id(
         session, business.id, (m.client_id for m in items if m.client_id is not None)
     )
     found_conversations = queries.conversations_by_id(

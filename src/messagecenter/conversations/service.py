@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from messagecenter.conversations import queries
+from messagecenter.conversations.queries import ConversationState
 from messagecenter.errors import NotFound
 from messagecenter.events import LiveEvent, queue_event_on_commit
 from messagecenter.models import Client, Conversation
@@ -116,55 +117,85 @@ def preview(body: str) -> str:
     return (body or "(picture message)")[:PREVIEW_LENGTH]
 
 
-def note_outbound(
+def write_outbound(
     session: Session,
     business_id: int,
-    conversation: Conversation,
-    body: str,
+    written: Sequence[tuple[str, int | None, str]],
     at: datetime,
     *,
     answered: bool,
-) -> None:
-    """A message to the client was written into the conversation. `answered`: a person (or
-    their API key) wrote it, and answering a conversation means it has been read."""
-    note_outbound_many(session, business_id, [(conversation, body)], at, answered=answered)
+) -> dict[str, int]:
+    """Messages to these phones are being written, in order, as (phone, the client they are
+    for or None, body): each phone's conversation id, the conversation created where new.
 
-
-def note_outbound_many(
-    session: Session,
-    business_id: int,
-    written: Sequence[tuple[Conversation, str]],
-    at: datetime,
-    *,
-    answered: bool,
-) -> None:
-    """note_outbound for a batch of messages, in order: each conversation ends with its last
-    message's preview, and the business's unread badge moves once for the whole batch (one
-    UPDATE, not one per conversation), each answered conversation announced with the total."""
-    last: dict[int, tuple[Conversation, str]] = {}
-    for conversation, body in written:
-        last[conversation.id] = (conversation, body)
-    emptied: list[Conversation] = []
+    Each conversation ends with its last message's preview and names the client where it
+    named none. With `answered` (a person or their API key wrote them) each is read and in
+    Replied (an archived one stays archived unless it had unread texts), and the business's
+    unread badge moves once for the batch, each emptied conversation announced with the
+    total. New conversations are inserted as they end; the others change in one executemany.
+    """
+    last: dict[str, str] = {}
+    clients: dict[str, int] = {}
+    for phone, client_id, body in written:
+        last[phone] = body
+        if client_id is not None:
+            clients.setdefault(phone, client_id)
+    session.flush()  # the session's own pending changes land before the rows are read
+    states = queries.lock_conversations(session, business_id, last)
+    ids = {phone: state.id for phone, state in states.items()}
+    new = [phone for phone in last if phone not in states]
+    ids.update(queries.insert_conversations(session, [
+        {
+            "business_id": business_id,
+            "phone": phone,
+            "client_id": clients.get(phone),
+            "folder": FOLDER_REPLIED if answered else FOLDER_READ,
+            "unread_count": 0,
+            "pinned": False,
+            "muted": False,
+            "last_message_at": at,
+            "last_message_preview": preview(last[phone]),
+            "last_read_at": at if answered else None,
+            "created_at": at,
+        }
+        for phone in new
+    ]))  # fmt: skip
+    raced = [phone for phone in new if phone not in ids]  # another transaction made it first
+    if raced:
+        states.update(queries.lock_conversations(session, business_id, raced))
+        ids.update({phone: states[phone].id for phone in raced})
+    changes: list[dict[str, object]] = []
+    emptied: list[ConversationState] = []
     delta = 0
-    for conversation, body in last.values():
-        conversation.last_message_at = at
-        conversation.last_message_preview = preview(body)
-        if not answered:
-            continue
-        seen = conversation.unread_count
-        conversation.unread_count = 0
-        conversation.last_read_at = at
-        if conversation.folder != FOLDER_ARCHIVED or seen:
-            conversation.folder = FOLDER_REPLIED
-        if seen:
-            emptied.append(conversation)
-            delta -= 0 if conversation.muted else seen
-    if not emptied:
-        return
-    session.flush()
-    total = queries.adjust_business_unread(session, business_id, delta)
-    for conversation in emptied:
-        announce_unread(session, business_id, total, conversation.id, 0, conversation.folder)
+    for phone, state in states.items():
+        change = {
+            "conversation_id": state.id,
+            "at": at,
+            "preview": preview(last[phone]),
+            "client_id": clients.get(phone),
+        }
+        if answered:
+            replied = state.folder != FOLDER_ARCHIVED or state.unread_count
+            change["folder"] = FOLDER_REPLIED if replied else state.folder
+            if state.unread_count:
+                emptied.append(state)
+                delta -= 0 if state.muted else state.unread_count
+        changes.append(change)
+    queries.note_written(session, changes, answered=answered)
+    _expire_loaded(session, [state.id for state in states.values()])
+    if emptied:
+        total = queries.adjust_business_unread(session, business_id, delta)
+        for state in emptied:
+            announce_unread(session, business_id, total, state.id, 0, FOLDER_REPLIED)
+    return ids
+
+
+def _expire_loaded(session: Session, conversation_ids: Sequence[int]) -> None:
+    """Conversations this session has loaded read anew after a statement changed them."""
+    for conversation_id in conversation_ids:
+        loaded = session.identity_map.get(session.identity_key(Conversation, conversation_id))
+        if loaded is not None:
+            session.expire(loaded)
 
 
 def _change_unread(

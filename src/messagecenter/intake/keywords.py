@@ -68,10 +68,10 @@ def answer_keyword(
     text = notifications.keyword_answer(session, business, outcome.kind)
     # Keyword confirmations must reach the client even past a hard stop; they still count.
     usage.reserve_outbound(session, business, units_for(has_media=False), at, force=True)
-    reply = queue_outbound(
+    reply_id = queue_outbound(
         session, business, number, conversation, text, [], Sender.automated(), at
     )
-    return [reply.id]
+    return [reply_id]
 
 
 def record_carrier_reply(

@@ -229,6 +229,8 @@ def _inbound_message_row(
         "error_message": None,
         "carrier_sid": text.inbound.carrier_sid,
         "reply_to_message_id": answers.message_id if answers else None,
+        "category": None,
+        "bulk_send_id": None,
         "dispatch_state": DISPATCH_NONE,
         "attempts": 0,
         "next_attempt_at": None,

@@ -26,7 +26,7 @@ from messagecenter.integrations.targets import (
     system_resolver,
 )
 from messagecenter.models import Notification, WebhookDelivery, WebhookEndpoint
-from messagecenter.models.notification import NOTIFICATION_SKIPPED
+from messagecenter.models.notification import NOTIFICATION_SKIPPED, NotificationRecord
 from messagecenter.models.webhook import (
     DELIVERY_PENDING,
     EVENT_CLIENT_OPTED_IN,
@@ -221,7 +221,7 @@ def consent_changed(
 
 
 def notifications_skipped(
-    session: Session, notifications: Iterable[Notification], at: datetime
+    session: Session, notifications: Iterable[Notification | NotificationRecord], at: datetime
 ) -> None:
     """notification.skipped for those of `notifications` that were skipped (with why)."""
     record_events(
@@ -242,7 +242,7 @@ def notification_confirmed(notification: Notification, message_id: int | None) -
     return Event(notification.business_id, EVENT_NOTIFICATION_CONFIRMED, data, at)
 
 
-def _notice(notification: Notification) -> dict[str, Any]:
+def _notice(notification: Notification | NotificationRecord) -> dict[str, Any]:
     return {
         "notification_id": notification.id,
         "type": notification.type,

@@ -1,6 +1,7 @@
 """All tables; importing this module registers them on Base.metadata."""
 
 from messagecenter.models.base import Base
+from messagecenter.models.bulk_send import BulkSend
 from messagecenter.models.business import Business, Plan, PlanChange
 from messagecenter.models.client import Client
 from messagecenter.models.consent import ConsentRecord, PhoneConsent
@@ -18,6 +19,7 @@ from messagecenter.models.webhook import WebhookDelivery, WebhookEndpoint
 __all__ = [
     "ApiKey",
     "Base",
+    "BulkSend",
     "Business",
     "Client",
     "ConsentRecord",

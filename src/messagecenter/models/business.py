@@ -50,6 +50,10 @@ class Business(Base):
     # Client messages not yet seen, over conversations that are not muted: kept as a counter
     # so the navigation badge costs one row read.
     unread_messages: Mapped[int] = mapped_column(Integer, default=0)
+    # The marketing frequency cap: at most this many marketing texts to one client in
+    # marketing_cap_days (bulk sends skip the clients it blocks). None: no cap.
+    marketing_cap: Mapped[int | None] = mapped_column(Integer)
+    marketing_cap_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -70,6 +70,9 @@ class Message(Base):
             sqlite_where=text(UNSETTLED_SQL),
             postgresql_where=text(UNSETTLED_SQL),
         ),
+        Index("ix_messages_bulk_send", "bulk_send_id", "status"),  # a bulk send's progress
+        # The marketing frequency cap: a business's recent marketing texts, per phone.
+        Index("ix_messages_business_category", "business_id", "category", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,6 +103,10 @@ class Message(Base):
     )
     # A client's text: the automated message it answers (notifications.replies links it).
     reply_to_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    # An outbound message's notification category (reminders, account, marketing), if any:
+    # the marketing frequency cap counts these.
+    category: Mapped[str | None] = mapped_column(String(20))
+    bulk_send_id: Mapped[int | None] = mapped_column(ForeignKey("bulk_sends.id"))
     # Outbox bookkeeping.
     dispatch_state: Mapped[str] = mapped_column(String(10))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

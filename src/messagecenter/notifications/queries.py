@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, select, tuple_, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -61,21 +61,22 @@ def notifications_for(
 ) -> list[Notification]:
     """Every notification of these (type, reference) pairs, whatever its due time, locked in
     id order: a retry or a replacement racing this one waits for it (SQLite's single writer
-    already does)."""
+    already does). Asked for as types and references, which the unique index serves on both
+    databases (a list of pairs is read row by row on SQLite), then kept to the pairs."""
     if not pairs:
         return []
-    return list(
-        session.scalars(
-            select(Notification)
-            .where(
-                Notification.business_id == business_id,
-                tuple_(Notification.type, Notification.reference).in_(sorted(pairs)),
-            )
-            .order_by(Notification.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+    found = session.scalars(
+        select(Notification)
+        .where(
+            Notification.business_id == business_id,
+            Notification.type.in_(sorted({kind for kind, _ in pairs})),
+            Notification.reference.in_(sorted({reference for _, reference in pairs})),
         )
+        .order_by(Notification.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
+    return [n for n in found if (n.type, n.reference) in pairs]
 
 
 def claim_keys(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[Key, int]:
@@ -112,10 +113,11 @@ _SETTLE = (
 )
 
 
-def settle(session: Session, outcomes: Sequence[Mapping[str, Any]]) -> None:
-    """Each new notification's outcome (status, reason, message), in one executemany."""
+def settle(session: Session, outcomes: Sequence[Mapping[str, Any]], at: datetime) -> None:
+    """Each new notification's outcome (`notification_id`: `status`, `reason_code`, `reason`,
+    `message_id`), in one executemany."""
     if outcomes:
-        session.connection().execute(_SETTLE, list(outcomes))
+        session.connection().execute(_SETTLE, [{**outcome, "at": at} for outcome in outcomes])
 
 
 def get_notification(

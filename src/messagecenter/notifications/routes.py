@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from messagecenter.http.deps import BusinessDep, ContextDep, SessionDep, UnitOfWorkDep
 from messagecenter.http.types import IdPath
 from messagecenter.models import Notification
+from messagecenter.models.notification import NotificationRecord
 from messagecenter.notifications import service
 from messagecenter.notifications.schemas import (
     ItemError,
@@ -142,7 +143,9 @@ def _result(outcome: service.Outcome, presented: dict[int, NotificationOut]) -> 
     return {"result": result, "replayed": outcome.replayed, "notification": out}
 
 
-def _out(session: Session, notifications: list[Notification]) -> list[NotificationOut]:
+def _out(
+    session: Session, notifications: Sequence[Notification | NotificationRecord]
+) -> list[NotificationOut]:
     return [
         NotificationOut(
             id=view.notification.id,

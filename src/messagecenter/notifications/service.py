@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session
 from messagecenter.businesses import queries as business_queries
 from messagecenter.clients import queries as client_queries
 from messagecenter.clients.phone import parse_phone
+from messagecenter.clients.queries import ClientContact
 from messagecenter.consent import service as consent
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.errors import ClientUnsubscribed, DomainError, InvalidInput, NotFound
 from messagecenter.integrations import service as webhooks
 from messagecenter.models import (
     Business,
-    Client,
     Message,
     Notification,
     NotificationTemplate,
@@ -40,6 +40,7 @@ from messagecenter.models.notification import (
     NOTIFICATION_CANCELLED,
     NOTIFICATION_QUEUED,
     NOTIFICATION_SKIPPED,
+    NotificationRecord,
 )
 from messagecenter.models.status import CANCELED, FAILED, QUEUED, UNDELIVERED
 from messagecenter.notifications import queries
@@ -63,6 +64,7 @@ from messagecenter.sending.compose import (
     MAX_BODY_CHARACTERS,
     Outgoing,
     Sender,
+    queue_messages,
     send_messages,
 )
 from messagecenter.sms.content_rules import active_rules
@@ -104,7 +106,7 @@ class Outcome:
     """What became of one trigger: its notification (new, redone, or the one a retry found),
     the ones a cancel withdrew, or the refusal (nothing recorded)."""
 
-    notification: Notification | None = None
+    notification: Notification | NotificationRecord | None = None
     replayed: bool = False  # an existing notification answered; nothing new was sent
     cancelled: list[Notification] = field(default_factory=list)
     error: DomainError | None = None
@@ -235,7 +237,7 @@ class _Item:
     kind: NotificationType
     due_key: str
     data: dict[str, Any]
-    client: Client | None = None
+    client: ClientContact | None = None
     body: str = ""
     existing: Notification | None = None  # the same key, to be redone in place
 
@@ -288,7 +290,7 @@ def _resolve(
 ) -> list[_Item]:
     """The checks that need no notification: type, client (this business's only), due time,
     the rendered text. A refusal is written into `outcomes`."""
-    by_id = client_queries.clients_by_id(
+    by_id = client_queries.contacts_by_id(
         session, business.id, (t.client_id for t in triggers if t.client_id is not None)
     )
     phones: dict[int, str] = {}
@@ -298,7 +300,7 @@ def _resolve(
                 phones[index] = parse_phone(trigger.cell_phone, business.country, field="client")
             except DomainError as refused:
                 outcomes[index].error = refused
-    by_phone = client_queries.clients_by_cell_phone(session, business.id, phones.values())
+    by_phone = client_queries.contacts_by_cell_phone(session, business.id, phones.values())
     template_rows = queries.templates_of(session, business.id)
     sender = _template_sender(session, business)
     seen: dict[tuple[str, str], int] = {}
@@ -343,7 +345,9 @@ def _resolve(
     return items
 
 
-def _client(trigger: Trigger, by_id: dict[int, Client], with_phone: list[Client] | None) -> Client:
+def _client(
+    trigger: Trigger, by_id: dict[int, ClientContact], with_phone: list[ClientContact] | None
+) -> ClientContact:
     if trigger.client_id is not None:
         found = by_id.get(trigger.client_id)
         if found is None:
@@ -455,28 +459,26 @@ def _send(
     outcomes: list[Outcome],
 ) -> None:
     """Record each send (claiming its key, or redoing its row), skip those held back, and queue
-    the rest through send_messages in one batch."""
+    the rest through queue_messages in one batch. The new notifications' outcomes are written
+    in one statement and answered from what was written (nothing is read back)."""
     if not sends:
         return
-    new = [i for i in sends if i.existing is None]
-    claimed = queries.claim_keys(session, [_row(business, i, at) for i in new])
+    new = {i.index: _row(business, i, at) for i in sends if i.existing is None}
+    claimed = queries.claim_keys(session, list(new.values()))
     ids: dict[int, int] = {}
     raced: list[_Item] = []
-    for item in new:
+    for item in sends:
         key = (item.kind.name, item.trigger.reference, item.due_key)
-        if key in claimed:
+        if item.existing is not None:
+            ids[item.index] = item.existing.id
+        elif key in claimed:
             ids[item.index] = claimed[key]
         else:
             raced.append(item)  # a concurrent twin recorded it first: answer that one
-    for item in sends:
-        if item.existing is not None:
-            _redo(item.existing, item, at)
-            ids[item.index] = item.existing.id
-    session.flush()  # the redone rows' changes before the settle statement writes outcomes
     live = [i for i in sends if i.index in ids]
     skips = _skips(session, business, live)
     to_queue = [i for i in live if i.index not in skips]
-    results = send_messages(
+    results = queue_messages(
         session,
         business,
         [
@@ -491,26 +493,31 @@ def _send(
         sender=Sender.automated(),
         at=at,
     )
-    settled: dict[int, dict[str, Any]] = {}
-    for item, (code, reason) in ((i, skips[i.index]) for i in live if i.index in skips):
-        settled[item.index] = _settled(
-            ids[item.index], NOTIFICATION_SKIPPED, code, reason, None, at
-        )
+    # index: (status, reason code, reason, message id)
+    settled: dict[int, tuple[str, str | None, str | None, int | None]] = {
+        i.index: (NOTIFICATION_SKIPPED, *skips[i.index], None) for i in live if i.index in skips
+    }
     for item, result in zip(to_queue, results, strict=True):
-        if isinstance(result, Message):
-            settled[item.index] = _settled(
-                ids[item.index], NOTIFICATION_QUEUED, None, None, result.id, at
-            )
+        if isinstance(result, int):
+            settled[item.index] = (NOTIFICATION_QUEUED, None, None, result)
         else:
             code = UNSUBSCRIBED if isinstance(result, ClientUnsubscribed) else result.code
-            settled[item.index] = _settled(
-                ids[item.index], NOTIFICATION_SKIPPED, code, result.message, None, at
-            )
-    queries.settle(session, list(settled.values()))
-    recorded = {n.id: n for n in queries.notifications_by_id(session, list(ids.values()))}
-    webhooks.notifications_skipped(session, recorded.values(), at)
+            settled[item.index] = (NOTIFICATION_SKIPPED, code, result.message, None)
+    written: list[dict[str, Any]] = []
     for item in live:
-        outcomes[item.index] = Outcome(recorded[ids[item.index]])
+        status, reason_code, reason, message_id = settled[item.index]
+        if item.existing is not None:
+            _redo(item.existing, item, status, reason_code, reason, message_id, at)
+            outcomes[item.index] = Outcome(item.existing)
+            continue
+        outcome = {"status": status, "reason_code": reason_code, "reason": reason}
+        written.append({**outcome, "notification_id": ids[item.index], "message_id": message_id})
+        record = {**new[item.index], **outcome, "message_id": message_id}
+        outcomes[item.index] = Outcome(NotificationRecord(id=ids[item.index], **record))
+    queries.settle(session, written, at)
+    webhooks.notifications_skipped(
+        session, [o.notification for o in outcomes if o.notification is not None], at
+    )
     if raced:
         again = queries.notifications_for(
             session, business.id, {(i.kind.name, i.trigger.reference) for i in raced}
@@ -542,35 +549,25 @@ def _row(business: Business, item: _Item, at: datetime) -> dict[str, Any]:
     }
 
 
-def _redo(notification: Notification, item: _Item, at: datetime) -> None:
-    """The same key with new data: the row takes the new trigger (its old message, if any,
-    was withdrawn), to be settled anew."""
-    assert item.client is not None
-    notification.client_id = item.client.id
-    notification.data = item.data
-    notification.status = NOTIFICATION_QUEUED
-    notification.reason_code = None
-    notification.reason = None
-    notification.message_id = None
-    notification.updated_at = at
-
-
-def _settled(
-    notification_id: int,
+def _redo(
+    notification: Notification,
+    item: _Item,
     status: str,
     code: str | None,
     reason: str | None,
     message_id: int | None,
     at: datetime,
-) -> dict[str, Any]:
-    return {
-        "notification_id": notification_id,
-        "status": status,
-        "reason_code": code,
-        "reason": reason,
-        "message_id": message_id,
-        "at": at,
-    }
+) -> None:
+    """The same key with new data: the row takes the new trigger and its outcome (its old
+    message, if any, was withdrawn)."""
+    assert item.client is not None
+    notification.client_id = item.client.id
+    notification.data = item.data
+    notification.status = status
+    notification.reason_code = code
+    notification.reason = reason
+    notification.message_id = message_id
+    notification.updated_at = at
 
 
 def _skips(session: Session, business: Business, items: list[_Item]) -> dict[int, tuple[str, str]]:
@@ -612,7 +609,7 @@ def _skips(session: Session, business: Business, items: list[_Item]) -> dict[int
     return skips
 
 
-def _recipient(client: Client) -> Recipient:
+def _recipient(client: ClientContact) -> Recipient:
     return Recipient(client.first_name, client.last_name or "")
 
 
@@ -632,7 +629,7 @@ def _template_sender(session: Session, business: Business) -> TemplateSender:
 
 @dataclass(frozen=True)
 class NotificationView:
-    notification: Notification
+    notification: Notification | NotificationRecord
     status: str  # queued, sent, failed, skipped, cancelled
     message_status: str | None
 
@@ -644,7 +641,9 @@ def get_notification(session: Session, business_id: int, notification_id: int) -
     return found
 
 
-def present(session: Session, notifications: Sequence[Notification]) -> list[NotificationView]:
+def present(
+    session: Session, notifications: Sequence[Notification | NotificationRecord]
+) -> list[NotificationView]:
     """Each notification with where it stands: a queued one whose message has left is sent
     (or failed, when the carrier did not deliver it); its message's own status beside."""
     states = queries.message_states(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from messagecenter.businesses import queries as business_queries
 from messagecenter.businesses import usage
 from messagecenter.businesses.billing import units_for
+from messagecenter.clients.queries import ClientContact
 from messagecenter.consent import service as consent
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.conversations import service as conversations
@@ -75,12 +76,13 @@ class Outgoing:
     (which wins when both are given; the client then names its unidentified sender)."""
 
     body: str
-    client: Client | None = None
+    client: Client | ClientContact | None = None
     conversation: Conversation | None = None
     media_urls: tuple[str, ...] = ()
     category: str | None = None  # a notification category: the client's switch must be on
     # When it may go (a scheduled notification); the outbox holds it until then. None: now.
     due_at: datetime | None = None
+    bulk_send_id: int | None = None  # the bulk send it is one of
 
 
 @dataclass(frozen=True)
@@ -91,19 +93,25 @@ class _Draft:
     body: str
     media: list[str]
     phone: str
-    client: Client | None
+    client: Client | ClientContact | None
     conversation: Conversation | None
     units: int
     due_at: datetime | None
+    category: str | None
+    bulk_send_id: int | None
 
 
 class _Target(NamedTuple):
-    """A message about to be inserted: its conversation, text and when it is due."""
+    """A message about to be inserted: the phone it goes to (its conversation's), the client
+    it is for, its text and when it is due."""
 
-    conversation: Conversation
+    phone: str
+    client_id: int | None
     body: str
     media: list[str]
     due_at: datetime | None = None
+    category: str | None = None
+    bulk_send_id: int | None = None
 
 
 def send_message(
@@ -140,8 +148,25 @@ def send_messages(
     sender: Sender,
     at: datetime,
 ) -> list[Message | DomainError]:
+    """queue_messages, with each queued message loaded (one query for the batch)."""
+    results = queue_messages(session, business, outgoing, sender=sender, at=at)
+    loaded = iter(
+        conversation_queries.messages_by_id(session, [r for r in results if isinstance(r, int)])
+    )
+    return [next(loaded) if isinstance(result, int) else result for result in results]
+
+
+def queue_messages(
+    session: Session,
+    business: Business,
+    outgoing: Sequence[Outgoing],
+    *,
+    sender: Sender,
+    at: datetime,
+) -> list[int | DomainError]:
     """Queue a batch of messages from one sender in the caller's transaction: for each, in
-    order, its queued message or the refusal it got (send_message's errors, word for word).
+    order, its queued message's id or the refusal it got (send_message's errors, word for
+    word). Nothing is loaded back: a bulk send or a booking system's batch needs the ids.
 
     Each message is held to every rule on its own, and a refused one writes nothing and stops
     no other. Under a hard stop the batch is taken in order, each message while it fits in
@@ -150,7 +175,7 @@ def send_messages(
     later one that does not fit (a later text of 1 unit may still fit after a picture of 3
     was refused). Several messages to one phone go into its one conversation, in order.
     """
-    results: list[Message | DomainError | None] = [None] * len(outgoing)
+    results: list[int | DomainError | None] = [None] * len(outgoing)
     number = business_queries.active_number(session, business.id)
     drafts: list[_Draft] = []
     for index, item in enumerate(outgoing):
@@ -175,10 +200,21 @@ def send_messages(
     drafts = [d for d, over in zip(drafts, counted, strict=True) if over is None]
     if drafts:
         assert number is not None  # a draft is made only when the business has a number
-        targets = _targets(session, business, drafts, at)
+        targets = [
+            _Target(
+                d.phone,
+                d.client.id if d.client else None,
+                d.body,
+                d.media,
+                d.due_at,
+                d.category,
+                d.bulk_send_id,
+            )
+            for d in drafts
+        ]
         queued = _queue(session, business, number, targets, sender, at)
-        for draft, message in zip(drafts, queued, strict=True):
-            results[draft.index] = message
+        for draft, message_id in zip(drafts, queued, strict=True):
+            results[draft.index] = message_id
     assert all(result is not None for result in results)
     return [result for result in results if result is not None]
 
@@ -230,29 +266,23 @@ def _draft(index: int, item: Outgoing, number: SmsNumber | None) -> _Draft:
     if item.category is not None:
         _ensure_category_allowed(item.client, item.category)
     units = units_for(has_media=bool(media))
-    return _Draft(index, body, media, phone, item.client, item.conversation, units, item.due_at)
+    return _Draft(
+        index,
+        body,
+        media,
+        phone,
+        item.client,
+        item.conversation,
+        units,
+        item.due_at,
+        item.category,
+        item.bulk_send_id,
+    )
 
 
-def _targets(
-    session: Session, business: Business, drafts: list[_Draft], at: datetime
-) -> list[_Target]:
-    """Each draft's conversation (given, or the client phone's, created where new: one insert
-    and one select for the whole batch), with its body and media."""
-    phones: dict[str, int | None] = {}
-    for draft in drafts:
-        if draft.conversation is None:
-            phones.setdefault(draft.phone, draft.client.id if draft.client else None)
-    found = conversation_queries.ensure_conversations(session, business.id, phones, at)
-    targets = []
-    for draft in drafts:
-        target = draft.conversation or found[draft.phone]
-        if target.client_id is None and draft.client is not None:
-            target.client_id = draft.client.id  # the unidentified sender turns out to be them
-        targets.append(_Target(target, draft.body, draft.media, draft.due_at))
-    return targets
-
-
-def _recipient_phone(client: Client | None, conversation: Conversation | None) -> str:
+def _recipient_phone(
+    client: Client | ClientContact | None, conversation: Conversation | None
+) -> str:
     if conversation is not None:
         return conversation.phone
     if client is None:
@@ -266,7 +296,7 @@ def _recipient_phone(client: Client | None, conversation: Conversation | None) -
     return client.cell_phone
 
 
-def _ensure_category_allowed(client: Client | None, category: str) -> None:
+def _ensure_category_allowed(client: Client | ClientContact | None, category: str) -> None:
     switch = CATEGORY_SWITCHES.get(category)
     if switch is None:
         raise InvalidInput(
@@ -289,10 +319,12 @@ def queue_outbound(
     media: list[str],
     sender: Sender,
     at: datetime,
-) -> Message:
-    """Insert an outbound message as queued (the outbox row); the caller has already counted
-    its units (send_messages, or the intake's keyword reply, which skips the hard stop)."""
-    return _queue(session, business, number, [_Target(conversation, body, media)], sender, at)[0]
+) -> int:
+    """Insert an outbound message as queued (the outbox row): its id. The caller has already
+    counted its units (send_messages, or the intake's keyword reply, which skips the hard
+    stop)."""
+    target = _Target(conversation.phone, conversation.client_id, body, media)
+    return _queue(session, business, number, [target], sender, at)[0]
 
 
 def _queue(
@@ -302,30 +334,31 @@ def _queue(
     targets: Sequence[_Target],
     sender: Sender,
     at: datetime,
-) -> list[Message]:
-    """Insert outbound messages as queued, in order, in one multi-row insert; each
-    conversation takes its last one's preview (and is answered when a person or their API key
-    wrote them), and every message is announced to the inbox when the transaction commits."""
-    conversations.note_outbound_many(
+) -> list[int]:
+    """Insert outbound messages as queued, in order, in one multi-row insert: their ids. Each
+    phone's conversation (created where new) takes its last one's preview (and is answered
+    when a person or their API key wrote them), and every message is announced to the inbox
+    when the transaction commits."""
+    conversation_ids = conversations.write_outbound(
         session,
         business.id,
-        [(target.conversation, target.body) for target in targets],
+        [(target.phone, target.client_id, target.body) for target in targets],
         at,
         answered=sender.type in (SENDER_STAFF, SENDER_API_KEY),
     )
     rows = []
-    for conversation, body, media, due_at in targets:
+    for phone, _client_id, body, media, due_at, category, bulk_send_id in targets:
         info = count_segments(body)
         rows.append(
             {
                 "business_id": business.id,
-                "conversation_id": conversation.id,
+                "conversation_id": conversation_ids[phone],
                 "direction": DIRECTION_OUTBOUND,
                 "sender_type": sender.type,
                 "staff_member_id": sender.staff_member_id,
                 "api_key_id": sender.api_key_id,
                 "from_phone": number.phone_number,
-                "to_phone": conversation.phone,
+                "to_phone": phone,
                 "body": body,
                 "body_had_nul": False,
                 "media_urls": media,
@@ -337,13 +370,15 @@ def _queue(
                 "dispatch_state": DISPATCH_PENDING,
                 "attempts": 0,
                 "next_attempt_at": due_at or at,  # the outbox hands over what is due
+                "category": category,
+                "bulk_send_id": bulk_send_id,
                 "created_at": at,
                 "updated_at": at,
             }
         )
-    messages = conversation_queries.insert_messages(session, rows)
-    for message in messages:
+    message_ids = conversation_queries.insert_messages(session, rows)
+    for target, message_id in zip(targets, message_ids, strict=True):
         conversations.announce_message(
-            session, business.id, message.conversation_id, message.id, DIRECTION_OUTBOUND
+            session, business.id, conversation_ids[target.phone], message_id, DIRECTION_OUTBOUND
         )
-    return messages
+    return message_ids

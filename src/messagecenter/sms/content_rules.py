@@ -66,6 +66,10 @@ class ContentRule:
     policy: str
     countries: frozenset[str]
     pattern: re.Pattern[str] | None  # words and link hosts, compiled
+    # A word of which the text must have at least one for the pattern to match (the first
+    # word of each phrase or host), so most texts are let through without the pattern;
+    # None: the pattern is always tried.
+    keys: frozenset[str] | None
 
     def applies_in(self, country: str) -> bool:
         return not self.countries or country.upper() in self.countries
@@ -78,8 +82,13 @@ class ContentRules:
     def refusal(self, body: str, country: str) -> ContentRule | None:
         """The first rule the text alone breaks on a number in `country`, or None."""
         text = _normalise(body)
+        words = set(_WORD.findall(text))
         for rule in self.rules:
-            if rule.pattern is not None and rule.applies_in(country) and rule.pattern.search(text):
+            if rule.pattern is None or not rule.applies_in(country):
+                continue
+            if rule.keys is not None and words.isdisjoint(rule.keys):
+                continue
+            if rule.pattern.search(text):
                 return rule
         return None
 
@@ -104,6 +113,23 @@ class ContentRules:
 def _normalise(text: str) -> str:
     """NFKC (fullwidth letters read as letters), case-folded, one space for any run of space."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _keys(starts: Iterable[str]) -> frozenset[str] | None:
+    """Each phrase's or host's leading word: a text the pattern matches has it as a whole word
+    (both patterns start a match where no letter or digit comes before, and a phrase's first
+    word ends at a space, a dash or a character that is not one). None when one of them
+    starts with something that is not a word (the pattern must then always be tried)."""
+    keys = set()
+    for start in starts:
+        found = _WORD.match(_normalise(start))
+        if found is None:
+            return None
+        keys.add(found.group())
+    return frozenset(keys)
 
 
 def _words_pattern(words: Iterable[str]) -> re.Pattern[str]:
@@ -139,7 +165,8 @@ def _compile(spec: RuleSpec) -> ContentRule:
         else None
     )
     countries = frozenset(c.upper() for c in spec.countries)
-    return ContentRule(spec.id, spec.kind, spec.reason, spec.policy, countries, pattern)
+    keys = _keys(spec.words if spec.kind == "words" else spec.hosts) if pattern else None
+    return ContentRule(spec.id, spec.kind, spec.reason, spec.policy, countries, pattern, keys)
 
 
 def _read(path: Path) -> RulesFile:
