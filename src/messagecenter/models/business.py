@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, Numeric, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, Numeric, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from messagecenter.models.base import Base, UTCDateTime
@@ -45,4 +45,6 @@ class Business(Base):
     # Client messages not yet seen, over conversations that are not muted: kept as a counter
     # so the navigation badge costs one row read.
     unread_messages: Mapped[int] = mapped_column(Integer, default=0)
+    # Quiet hours follow the stricter windows of some US states (sending/quiet_hours.toml).
+    strict_state_hours: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

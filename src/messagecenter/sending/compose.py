@@ -34,7 +34,7 @@ from messagecenter.models.message import (
     SENDER_AUTOMATED,
     SENDER_STAFF,
 )
-from messagecenter.sending import status
+from messagecenter.sending import quiet_holds, status
 from messagecenter.sms.content_rules import ContentRefused, active_rules
 from messagecenter.sms.segments import count_segments, normalize_newlines
 
@@ -81,6 +81,8 @@ class Outgoing:
     category: str | None = None  # a notification category: the client's switch must be on
     # When it may go (a scheduled notification); the outbox holds it until then. None: now.
     due_at: datetime | None = None
+    # Waits out the client's quiet hours (automated, bulk, scheduled: sending/quiet_holds.py).
+    quiet_hours: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class _Draft:
     conversation: Conversation | None
     units: int
     due_at: datetime | None
+    quiet_hours: bool
 
 
 class _Target(NamedTuple):
@@ -104,6 +107,7 @@ class _Target(NamedTuple):
     body: str
     media: list[str]
     due_at: datetime | None = None
+    quiet_hours: bool = False
 
 
 def send_message(
@@ -230,7 +234,17 @@ def _draft(index: int, item: Outgoing, number: SmsNumber | None) -> _Draft:
     if item.category is not None:
         _ensure_category_allowed(item.client, item.category)
     units = units_for(has_media=bool(media))
-    return _Draft(index, body, media, phone, item.client, item.conversation, units, item.due_at)
+    return _Draft(
+        index,
+        body,
+        media,
+        phone,
+        item.client,
+        item.conversation,
+        units,
+        item.due_at,
+        item.quiet_hours,
+    )
 
 
 def _targets(
@@ -248,7 +262,7 @@ def _targets(
         target = draft.conversation or found[draft.phone]
         if target.client_id is None and draft.client is not None:
             target.client_id = draft.client.id  # the unidentified sender turns out to be them
-        targets.append(_Target(target, draft.body, draft.media, draft.due_at))
+        targets.append(_Target(target, draft.body, draft.media, draft.due_at, draft.quiet_hours))
     return targets
 
 
@@ -314,7 +328,7 @@ def _queue(
         answered=sender.type in (SENDER_STAFF, SENDER_API_KEY),
     )
     rows = []
-    for conversation, body, media, due_at in targets:
+    for conversation, body, media, due_at, quiet_hours in targets:
         info = count_segments(body)
         rows.append(
             {
@@ -337,10 +351,12 @@ def _queue(
                 "dispatch_state": DISPATCH_PENDING,
                 "attempts": 0,
                 "next_attempt_at": due_at or at,  # the outbox hands over what is due
+                "quiet_hours": quiet_hours,
                 "created_at": at,
                 "updated_at": at,
             }
         )
+    quiet_holds.hold_rows(session, business, rows, sender.type, at)
     messages = conversation_queries.insert_messages(session, rows)
     for message in messages:
         conversations.announce_message(
