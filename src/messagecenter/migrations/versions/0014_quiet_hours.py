@@ -1,7 +1,7 @@
 """quiet hours: the message's hold, the client's time zone, the business's state windows
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-30 07:00:00.000000
 """
 
@@ -12,10 +12,8 @@ from alembic import op
 
 from messagecenter.models.base import UTCDateTime
 
-revision = "0013"
-# On the quiet-hours branch this follows 0011: 0012 is being written on another branch, and
-# the merge puts "0012" here.
-down_revision = "0011"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
