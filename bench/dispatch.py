@@ -16,6 +16,11 @@ every message has its final status:
   the real `twilio` package on the wire) answering each create after `--twilio-delay-ms`; it
   sends no status callbacks, so the figure is messages handed over a second.
 
+`--quiet-hours flag` queues every message with the quiet-hours flag (as notifications do), to
+clients whose profile zone is one where the window is open now: the dispatcher's usual cost,
+one comparison per claimed message. `--quiet-hours recheck` also marks every window as closed
+since, so the dispatcher judges every message it claims again (its worst case).
+
 Reported per scenario: messages handed over a second (accepted by the carrier) and reaching
 their final status a second, each measured from the first message handed over; the ratio to
 the target; the peak memory of the largest server process (target < 200 MB); and checks that
@@ -36,10 +41,12 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bench.harness import PeakRss, free_port, fresh_database, wait_until_up, write_results
@@ -65,6 +72,9 @@ ACCOUNT_SID = "AC" + "d" * 32
 AUTH_TOKEN = "bench-dispatch-token-0123456789ab"
 FINAL = ("delivered", "undelivered", "failed")
 SCENARIOS = ("sqlite", "postgresql-1", "postgresql-2", "twilio-delay")
+QUIET_MODES = ("off", "flag", "recheck")
+# Candidate client zones for --quiet-hours: the first where it is day now is used.
+DAYTIME_ZONES = ("America/New_York", "Europe/London", "Asia/Kolkata", "Australia/Sydney")
 
 
 @dataclass
@@ -93,6 +103,7 @@ def main() -> int:
     parser.add_argument("--twilio-messages", type=int, default=2_000)
     parser.add_argument("--twilio-delay-ms", type=int, default=200)
     parser.add_argument("--twilio-concurrency", type=int, default=32)
+    parser.add_argument("--quiet-hours", choices=QUIET_MODES, default="off")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
@@ -154,7 +165,7 @@ def _scenario(scenario: str, args: argparse.Namespace, tmp: Path) -> Result:
                     "twilio_auth_token": AUTH_TOKEN,
                 }
             )
-        queue_s = _queue(settings, count)
+        queue_s = _queue(settings, count, args.quiet_hours)
         return _drain(scenario, database, processes, count, queue_s, env, twilio)
     finally:
         if fake is not None:
@@ -192,7 +203,14 @@ def _start_fake_twilio(delay_ms: int) -> tuple[subprocess.Popen[str], str]:
     return fake, base_url
 
 
-def _queue(settings: Settings, count: int) -> float:
+def _daytime_zone() -> str:
+    for zone in DAYTIME_ZONES:
+        if 9 <= datetime.now(ZoneInfo(zone)).hour < 19:
+            return zone
+    raise RuntimeError("no daytime zone among the candidates")
+
+
+def _queue(settings: Settings, count: int, quiet_hours: str = "off") -> float:
     """Businesses with a number and a client per message; then `count` messages queued in
     batches through queue_messages. Returns the seconds the queueing took."""
     from argon2 import PasswordHasher
@@ -204,6 +222,8 @@ def _queue(settings: Settings, count: int) -> float:
     context = build_context(settings)
     now = SystemClock().now()
     per_business = -(-count // BUSINESSES)
+    # Only with --quiet-hours: without it the script runs on code from before clients.timezone.
+    profile_zone = {"timezone": _daytime_zone()} if quiet_hours != "off" else {}
     with session_scope(context.sessions) as session:
         businesses = []
         for n in range(BUSINESSES):
@@ -232,11 +252,13 @@ def _queue(settings: Settings, count: int) -> float:
                     first_name="Client",
                     last_name=str(k),
                     cell_phone=f"+1{AREA_CODES[n]}2{k:06d}",
+                    **profile_zone,
                     created_at=now,
                     updated_at=now,
                 )
                 for k in range(per_business)
             )
+    quiet_flag = {"quiet_hours": True} if quiet_hours != "off" else {}
     started = time.perf_counter()
     queued = 0
     for business in businesses:
@@ -253,7 +275,7 @@ def _queue(settings: Settings, count: int) -> float:
                     session,
                     owner,
                     [
-                        Outgoing(body=f"Your class starts at {9 + i % 8}am", client=c)
+                        Outgoing(body=f"Your class starts at {9 + i % 8}am", client=c, **quiet_flag)
                         for i, c in enumerate(chunk)
                     ],
                     sender=Sender.automated(),
@@ -264,6 +286,11 @@ def _queue(settings: Settings, count: int) -> float:
                     raise RuntimeError(f"queue_messages refused {len(refused)}: {refused[0]}")
             queued += len(chunk)
     elapsed = time.perf_counter() - started
+    if quiet_hours == "recheck":
+        with session_scope(context.sessions) as session:
+            session.execute(
+                update(Message).values(quiet_open_until=datetime(2000, 1, 1, tzinfo=UTC))
+            )
     context.engine.dispose()
     return elapsed
 

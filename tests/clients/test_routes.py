@@ -23,6 +23,7 @@ CLIENT_KEYS = {
     "sms_reminders",
     "sms_account",
     "sms_marketing",
+    "timezone",
     "subscription",
     "created_at",
     "updated_at",
@@ -291,3 +292,22 @@ def test_an_opt_out_before_the_client_was_saved_holds(
     ).json()
     assert created["subscription"]["subscribed"] is False
     assert created["subscription"]["keyword"] == "STOP"
+
+
+def test_a_clients_time_zone_is_set_refused_with_a_clear_400_and_cleared(
+    api: TestClient, setup: SetUp
+) -> None:
+    created = api.post(
+        "/api/v1/clients",
+        json={"first_name": "Wes", "cell_phone": "(212) 555-0150", "timezone": "America/Denver"},
+        headers=setup.auth,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["timezone"] == "America/Denver"
+    url = f"/api/v1/clients/{created.json()['id']}"
+    error = _error(api.patch(url, json={"timezone": "Mars/Olympus_Mons"}, headers=setup.auth), 400)
+    assert error["field"] == "timezone" and "America/New_York" in error["message"]
+    assert api.get(url, headers=setup.auth).json()["timezone"] == "America/Denver"  # unchanged
+    cleared = api.patch(url, json={"timezone": None}, headers=setup.auth)
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["timezone"] is None

@@ -223,3 +223,25 @@ def test_another_business_cannot_read_or_update_the_client(
         )
     session.expire_all()
     assert get_client(session, setup.business.id, client.id).first_name == "Maria"
+
+
+def test_a_time_zone_must_be_an_iana_name_and_a_bad_one_changes_nothing(
+    session: Session, setup: SetUp, clock: FrozenClock
+) -> None:
+    client = make_client(session, setup.business, clock.now())
+    update_client(
+        session, setup.business, client.id, ClientChanges(timezone=" Europe/London "), clock.now()
+    )
+    assert client.timezone == "Europe/London"
+    with pytest.raises(InvalidInput) as refused:
+        update_client(
+            session,
+            setup.business,
+            client.id,
+            ClientChanges(first_name="Mary", timezone="EST5EDT/Nowhere"),
+            clock.now(),
+        )
+    assert refused.value.field == "timezone"
+    assert (client.first_name, client.timezone) == ("Maria", "Europe/London")
+    update_client(session, setup.business, client.id, ClientChanges(timezone=""), clock.now())
+    assert client.timezone is None

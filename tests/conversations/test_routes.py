@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +16,7 @@ from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.conversations import queries
 from messagecenter.models import Client, Conversation, Message
+from messagecenter.sending.compose import Outgoing, Sender, send_messages
 from tests.factories import SetUp, make_business, make_client, text_from
 
 MARIA = "+12125550142"
@@ -603,3 +605,22 @@ def test_another_businesss_message_and_conversations_stay_hidden(
     )
     assert by_client.json()["total"] == 0
     assert api.get("/api/v1/unread", headers=shop.auth).json() == {"unread": 0}
+
+
+def test_a_message_held_for_quiet_hours_says_when_it_goes(
+    api: TestClient, session: Session, shop: SetUp, maria: Client
+) -> None:
+    night = datetime(2026, 11, 16, 22, 0, tzinfo=ZoneInfo("America/New_York")).astimezone(UTC)
+    (held,) = send_messages(
+        session,
+        shop.business,
+        [Outgoing("Your class is tomorrow", client=maria, quiet_hours=True)],
+        sender=Sender.automated(),
+        at=night,
+    )
+    assert isinstance(held, Message)
+    session.commit()
+    shown = api.get(f"/api/v1/messages/{held.id}", headers=shop.auth).json()
+    assert shown["status"] == "queued"
+    assert shown["waits_until"] == "2026-11-17T13:00:00Z"
+    assert shown["waits_until_note"].startswith("Waits until 08:00 client time (Tue 17 Nov")

@@ -109,13 +109,26 @@ def test_a_batch_repeating_one_booking_refuses_the_repeat(
 def test_send_at_holds_the_message_in_the_outbox_until_its_time(
     session: Session, clock: FrozenClock, shop: SetUp, maria: Client
 ) -> None:
-    later = clock.now() + timedelta(hours=20)
+    later = clock.now() + timedelta(hours=24)  # 10:00 in New York: no quiet hours to wait
     notification = recorded(
         session, one(session, shop, reminder(maria, send_at=later), clock.now())
     )
     sent = message(session, notification.message_id)
     assert sent.dispatch_state == DISPATCH_PENDING and sent.next_attempt_at == later
     assert notification.send_at == later
+
+
+def test_a_reminder_due_at_night_waits_out_the_clients_quiet_hours(
+    session: Session, clock: FrozenClock, shop: SetUp, maria: Client
+) -> None:
+    # 15:00 UTC is 10:00 in New York; +13 h is 23:00 there: it waits for 08:00 (13:00 UTC).
+    night = clock.now() + timedelta(hours=13)
+    notification = recorded(
+        session, one(session, shop, reminder(maria, send_at=night), clock.now())
+    )
+    sent = message(session, notification.message_id)
+    assert sent.quiet_hours and sent.sender_type == "automated"
+    assert sent.next_attempt_at == sent.quiet_until == clock.now() + timedelta(hours=22)
 
 
 def test_a_new_time_replaces_the_pending_reminder_and_gives_its_units_back(

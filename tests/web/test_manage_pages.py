@@ -16,6 +16,7 @@ from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
@@ -31,9 +32,17 @@ from messagecenter.carriers.keyword_replies import REPLIES
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.conversations import history
-from messagecenter.models import ApiKey, Business, Client, Conversation, SmsNumber, StaffMember
+from messagecenter.models import (
+    ApiKey,
+    Business,
+    Client,
+    Conversation,
+    Message,
+    SmsNumber,
+    StaffMember,
+)
 from messagecenter.numbers.service import suggest_numbers
-from messagecenter.sending.compose import Sender, send_message
+from messagecenter.sending.compose import Outgoing, Sender, send_message, send_messages
 from messagecenter.sms.keywords import Keyword
 from messagecenter.staff.service import create_staff_member, hash_password, list_staff
 from tests.conftest import START
@@ -1100,3 +1109,55 @@ def test_every_form_needs_the_csrf_token(
     assert clerk is not None and clerk.active
     assert session.get(SmsNumber, shop.setup.number.id).carrier_handles_keywords  # type: ignore[union-attr]
     assert session.scalar(select(Conversation).where(Conversation.phone == MARIA)) is None
+
+
+# ---------------------------------------------------------------------------- quiet hours
+
+
+def test_the_stricter_state_hours_switch_is_saved_from_settings(
+    session: Session, shop: Shop, owner: Browser
+) -> None:
+    assert 'name="strict_state_hours" value="1" >' in owner.get("/settings").text  # off
+    saved = owner.post("/settings/quiet-hours", {"strict_state_hours": "1"})
+    assert (saved.status_code, saved.headers["location"]) == (303, "/settings")
+    session.refresh(shop.business)
+    assert shop.business.strict_state_hours
+    assert 'name="strict_state_hours" value="1" checked>' in owner.get("/settings").text
+    owner.post("/settings/quiet-hours", {})
+    session.refresh(shop.business)
+    assert not shop.business.strict_state_hours
+
+
+def test_a_clients_time_zone_is_chosen_on_the_profile_and_a_bad_one_refused(
+    session: Session, shop: Shop, owner: Browser
+) -> None:
+    maria = shop.clients["Maria"]
+    edit = {"first_name": "Maria", "last_name": "Lopez", "cell_phone": MARIA}
+    saved = owner.post(f"/clients/{maria.id}", edit | {"timezone": "America/Denver"})
+    assert saved.status_code == 303, saved.text
+    session.refresh(maria)
+    assert maria.timezone == "America/Denver"
+    assert '<option value="America/Denver" selected>' in owner.get(f"/clients/{maria.id}").text
+    refused = owner.post(f"/clients/{maria.id}", edit | {"timezone": "Nowhere/Land"})
+    assert refused.status_code == 400
+    assert "is not a time zone" in text_of(refused.text, "form-error")
+    session.refresh(maria)
+    assert maria.timezone == "America/Denver"
+
+
+def test_a_held_text_says_in_the_thread_and_the_history_when_it_goes(
+    session: Session, shop: Shop, owner: Browser
+) -> None:
+    night = datetime(2026, 11, 16, 22, 0, tzinfo=ZoneInfo("America/New_York"))
+    (held,) = send_messages(
+        session,
+        shop.business,
+        [Outgoing("Your class is tomorrow", client=shop.clients["Maria"], quiet_hours=True)],
+        sender=Sender.automated(),
+        at=night.astimezone(UTC),
+    )
+    assert isinstance(held, Message)
+    session.commit()
+    words = "Waits until 08:00 client time (Tue 17 Nov, America/New_York): quiet hours."
+    assert words in text_of(owner.get(f"/conversations/{held.conversation_id}").text, "thread")
+    assert words in text_of(owner.get("/history").text)

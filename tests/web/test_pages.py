@@ -185,6 +185,7 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "/clients/{client_id}/text": ("/clients/{client_without_conversation}/text", {}),
     "/settings/number": ("/settings/number", {"phone_number": "{suggestion}", "confirm": "yes"}),
     "/settings/keyword-answers": ("/settings/keyword-answers", {"answered_by": "app"}),
+    "/settings/quiet-hours": ("/settings/quiet-hours", {"strict_state_hours": "1"}),
     "/settings/api-keys": ("/settings/api-keys", {"name": "Booking system"}),
     "/settings/api-keys/{key_id}/revoke": ("/settings/api-keys/{key}/revoke", {}),
     "/staff": ("/staff", {"email": "new@studio.example", "name": "New", "role": "staff"}),

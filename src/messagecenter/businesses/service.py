@@ -93,3 +93,8 @@ def create_business(
     )
     _, secret = create_api_key(session, business.id, "Owner's key", at)
     return CreatedBusiness(business, password, secret)
+
+
+def set_strict_state_hours(business: Business, keep: bool) -> None:
+    """Whether quiet hours follow the stricter windows of some US states (Settings)."""
+    business.strict_state_hours = keep

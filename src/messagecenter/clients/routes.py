@@ -37,6 +37,7 @@ def client_out(client: Client, consent: PhoneConsent | None) -> ClientOut:
         sms_reminders=client.sms_reminders,
         sms_account=client.sms_account,
         sms_marketing=client.sms_marketing,
+        timezone=client.timezone,
         subscription=SubscriptionOut.model_validate(consent_summary(consent)),
         created_at=client.created_at,
         updated_at=client.updated_at,

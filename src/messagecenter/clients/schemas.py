@@ -20,6 +20,8 @@ class ClientIn(BaseModel):
     sms_reminders: StrictBool = True
     sms_account: StrictBool = True
     sms_marketing: StrictBool = False
+    # IANA name (quiet hours follow it); None: judged from the cell phone number.
+    timezone: str | None = Field(default=None, max_length=64)
 
     def changes(self) -> ClientChanges:
         return ClientChanges(**self.model_dump())
@@ -35,10 +37,11 @@ class ClientPatch(BaseModel):
     sms_reminders: StrictBool | None = None
     sms_account: StrictBool | None = None
     sms_marketing: StrictBool | None = None
+    timezone: str | None = Field(default=None, max_length=64)
 
     def changes(self) -> ClientChanges:
         given = self.model_dump(exclude_unset=True)
-        for clearable in ("email", "cell_phone"):  # an explicit null clears these
+        for clearable in ("email", "cell_phone", "timezone"):  # an explicit null clears these
             if clearable in given and given[clearable] is None:
                 given[clearable] = ""
         return ClientChanges(**given)
@@ -62,6 +65,7 @@ class ClientOut(BaseModel):
     sms_reminders: bool
     sms_account: bool
     sms_marketing: bool
+    timezone: str | None
     subscription: SubscriptionOut
     created_at: datetime
     updated_at: datetime

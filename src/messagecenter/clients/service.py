@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from zoneinfo import available_timezones
 
 from sqlalchemy.orm import Session
 
@@ -27,6 +29,13 @@ class ClientChanges:
     sms_reminders: bool | None = None
     sms_account: bool | None = None
     sms_marketing: bool | None = None
+    timezone: str | None = None  # an IANA name; "" clears it (the number's zones then)
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> list[str]:
+    """The IANA time zone names a profile may hold, sorted (for the form's list too)."""
+    return sorted(available_timezones())
 
 
 def create_client(
@@ -81,6 +90,7 @@ def _apply(client: Client, business: Business, changes: ClientChanges) -> None:
     first = _name(changes.first_name, "first_name") if changes.first_name is not None else None
     last = changes.last_name.strip()[:100] if changes.last_name is not None else None
     email = _email(changes.email) if changes.email is not None else None
+    zone = _time_zone(changes.timezone) if changes.timezone is not None else None
     phone: str | object | None = _UNSET
     if changes.cell_phone is not None:
         phone = (
@@ -99,6 +109,8 @@ def _apply(client: Client, business: Business, changes: ClientChanges) -> None:
         if phone != client.cell_phone:
             client.cell_phone_error = None  # a new number gets a fresh chance
         client.cell_phone = phone
+    if changes.timezone is not None:
+        client.timezone = zone
     for switch in ("sms_reminders", "sms_account", "sms_marketing"):
         value = getattr(changes, switch)
         if value is not None:
@@ -111,6 +123,19 @@ def _name(value: str, field: str) -> str:
         raise InvalidInput("Enter the client's first name.", field=field)
     if len(value) > 100:
         raise InvalidInput("Names are at most 100 characters.", field=field)
+    return value
+
+
+def _time_zone(value: str) -> str | None:
+    value = value.strip()
+    if not value:
+        return None
+    if value not in set(time_zones()):
+        raise InvalidInput(
+            f"{value[:64]!r} is not a time zone: use an IANA name such as America/New_York or "
+            "Europe/London, or leave it empty to judge it from the cell phone number.",
+            field="timezone",
+        )
     return value
 
 

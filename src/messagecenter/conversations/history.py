@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from messagecenter.conversations import queries
+from messagecenter.conversations.present import waits_until_note
 from messagecenter.conversations.queries import HistoryFilter as HistoryFilter  # re-exported
 from messagecenter.models import Message
 
@@ -104,7 +105,7 @@ def _row(raw: Any, zone: ZoneInfo) -> dict[str, Any]:
         "direction": message.direction,
         "sender": sender,
         "status": message.status,
-        "reason": message.error_message or "",
+        "reason": message.error_message or waits_until_note(message) or "",
         "units": message.units,
         "segments": message.segments,
         "body": message.body,

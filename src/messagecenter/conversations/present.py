@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,7 @@ from messagecenter.models.message import (
     SENDER_CLIENT,
     SENDER_STAFF,
 )
+from messagecenter.models.status import QUEUED
 from messagecenter.numbers.countries import number_country
 
 FOREIGN_WARNING = (
@@ -117,8 +119,27 @@ def _message_out(
         error_code=message.error_code,
         error_message=message.error_message,
         reply_to=reply_to,
+        waits_until=message.quiet_until if waits_for_quiet_hours(message) else None,
+        waits_until_note=waits_until_note(message),
         created_at=message.created_at,
         updated_at=message.updated_at,
+    )
+
+
+def waits_for_quiet_hours(message: Message) -> bool:
+    return message.status == QUEUED and message.quiet_until is not None and bool(message.quiet_zone)
+
+
+def waits_until_note(message: Message) -> str | None:
+    """A queued message held for the client's quiet hours, as the thread and the history say
+    it: "Waits until 08:00 client time (Tue 17 Nov, America/New_York): quiet hours."."""
+    if not waits_for_quiet_hours(message):
+        return None
+    assert message.quiet_until is not None and message.quiet_zone is not None
+    local = message.quiet_until.astimezone(ZoneInfo(message.quiet_zone))
+    return (
+        f"Waits until {local:%H:%M} client time ({local:%a %d %b}, {message.quiet_zone}): "
+        "quiet hours."
     )
 
 

@@ -55,6 +55,9 @@ class MessageOut(BaseModel):
     error_code: int | None
     error_message: str | None
     reply_to: ReplyToOut | None = None
+    # Queued and held for the client's quiet hours: when it goes, and that in words.
+    waits_until: datetime | None = None
+    waits_until_note: str | None = None
     created_at: datetime
     updated_at: datetime
 

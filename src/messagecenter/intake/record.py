@@ -235,6 +235,9 @@ def _inbound_message_row(
         "attempts": 0,
         "next_attempt_at": None,
         "claimed_at": None,
+        "quiet_until": None,  # quiet hours hold outbound texts only
+        "quiet_zone": None,
+        "quiet_open_until": None,
         "created_at": text.at,
         "updated_at": text.at,
     }

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, Numeric, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, Numeric, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from messagecenter.models.base import Base, UTCDateTime
@@ -54,6 +54,8 @@ class Business(Base):
     # marketing_cap_days (bulk sends skip the clients it blocks). None: no cap.
     marketing_cap: Mapped[int | None] = mapped_column(Integer)
     marketing_cap_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    # Quiet hours follow the stricter windows of some US states (sending/quiet_hours.toml).
+    strict_state_hours: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -26,5 +26,7 @@ class Client(Base):
     sms_reminders: Mapped[bool] = mapped_column(Boolean, default=True)
     sms_account: Mapped[bool] = mapped_column(Boolean, default=True)
     sms_marketing: Mapped[bool] = mapped_column(Boolean, default=False)
+    # IANA name (e.g. America/Denver); None: judged from the cell phone's number (quiet hours).
+    timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -114,6 +114,14 @@ class Message(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the current dispatch step began: held, or handed to the carrier (sending).
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Quiet hours (sending/quiet_holds.py): an automated, bulk or scheduled text waits out
+    # the client's night. Set when it was queued; the dispatcher checks again when it claims
+    # one after `quiet_open_until`, when the window it was due in had closed.
+    quiet_hours: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Held: the window's opening it waits for (its due time then), in `quiet_zone`'s clock.
+    quiet_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    quiet_zone: Mapped[str | None] = mapped_column(String(64))  # IANA name
+    quiet_open_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

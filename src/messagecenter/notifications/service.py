@@ -487,6 +487,7 @@ def _send(
                 client=item.client,
                 category=item.kind.category,
                 due_at=_due_at(item.trigger.send_at, at),
+                quiet_hours=True,
             )
             for item in to_queue
         ],

@@ -35,7 +35,7 @@ from messagecenter.models.message import (
     SENDER_AUTOMATED,
     SENDER_STAFF,
 )
-from messagecenter.sending import status
+from messagecenter.sending import quiet_holds, status
 from messagecenter.sms.content_rules import ContentRefused, active_rules
 from messagecenter.sms.segments import count_segments, normalize_newlines
 
@@ -83,6 +83,8 @@ class Outgoing:
     # When it may go (a scheduled notification); the outbox holds it until then. None: now.
     due_at: datetime | None = None
     bulk_send_id: int | None = None  # the bulk send it is one of
+    # Waits out the client's quiet hours (automated, bulk, scheduled: sending/quiet_holds.py).
+    quiet_hours: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class _Draft:
     due_at: datetime | None
     category: str | None
     bulk_send_id: int | None
+    quiet_hours: bool
 
 
 class _Target(NamedTuple):
@@ -112,6 +115,7 @@ class _Target(NamedTuple):
     due_at: datetime | None = None
     category: str | None = None
     bulk_send_id: int | None = None
+    quiet_hours: bool = False
 
 
 def send_message(
@@ -209,6 +213,7 @@ def queue_messages(
                 d.due_at,
                 d.category,
                 d.bulk_send_id,
+                d.quiet_hours,
             )
             for d in drafts
         ]
@@ -277,6 +282,7 @@ def _draft(index: int, item: Outgoing, number: SmsNumber | None) -> _Draft:
         item.due_at,
         item.category,
         item.bulk_send_id,
+        item.quiet_hours,
     )
 
 
@@ -347,7 +353,7 @@ def _queue(
         answered=sender.type in (SENDER_STAFF, SENDER_API_KEY),
     )
     rows = []
-    for phone, _client_id, body, media, due_at, category, bulk_send_id in targets:
+    for phone, _client_id, body, media, due_at, category, bulk_send_id, quiet_hours in targets:
         info = count_segments(body)
         rows.append(
             {
@@ -372,10 +378,12 @@ def _queue(
                 "next_attempt_at": due_at or at,  # the outbox hands over what is due
                 "category": category,
                 "bulk_send_id": bulk_send_id,
+                "quiet_hours": quiet_hours,
                 "created_at": at,
                 "updated_at": at,
             }
         )
+    quiet_holds.hold_rows(session, business, rows, sender.type, at)
     message_ids = conversation_queries.insert_messages(session, rows)
     for target, message_id in zip(targets, message_ids, strict=True):
         conversations.announce_message(

@@ -13,8 +13,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from messagecenter.db import insert_ignore
-from messagecenter.models import Message, MessageStatusEvent, PhoneConsent
+from messagecenter.models import (
+    Business,
+    Client,
+    Conversation,
+    Message,
+    MessageStatusEvent,
+    PhoneConsent,
+)
 from messagecenter.models.message import (
+    DIRECTION_INBOUND,
     DIRECTION_OUTBOUND,
     DISPATCH_ACCEPTED,
     DISPATCH_HELD,
@@ -31,6 +39,9 @@ _messages = cast(Table, Message.__table__)
 _events = cast(Table, MessageStatusEvent.__table__)
 
 
+_IN_CHUNK = 1000  # ids per IN list of a batch's look-ups (a bulk send's may be 10,000)
+
+
 def _ids() -> Any:
     return _messages.c.id.in_(bindparam("ids", expanding=True))
 
@@ -44,6 +55,8 @@ class DueMessage(NamedTuple):
     body: str
     media_urls: list[str] | None
     next_attempt_at: datetime | None
+    # When the quiet-hours window it was due in closes (None: no quiet hours for it).
+    quiet_open_until: datetime | None
 
 
 _LOCK_DUE = (
@@ -150,6 +163,96 @@ def opted_out_since_queued(session: Session, message_ids: Collection[int]) -> se
     """Which of these messages' recipients opted out after the message was queued."""
     rows = session.connection().execute(_OPTED_OUT_SINCE, {"ids": list(message_ids)})
     return {message_id for (message_id,) in rows}
+
+
+class QuietRecheck(NamedTuple):
+    """What judging a claimed message's quiet hours again needs."""
+
+    id: int
+    to_phone: str
+    client_zone: str | None
+    business_zone: str
+    strict_state_hours: bool
+
+
+_QUIET_RECHECK = (
+    select(
+        _messages.c.id,
+        _messages.c.to_phone,
+        Client.timezone,
+        Business.timezone,
+        Business.strict_state_hours,
+    )
+    .select_from(_messages)
+    .join(Business, Business.id == _messages.c.business_id)
+    .join(Conversation, Conversation.id == _messages.c.conversation_id)
+    .outerjoin(Client, Client.id == Conversation.client_id)
+    .where(_ids())
+)
+_HOLD_FOR_QUIET = (
+    update(_messages)
+    .where(
+        _messages.c.id == bindparam("message_id"), _messages.c.dispatch_state == DISPATCH_PENDING
+    )
+    .values(
+        next_attempt_at=bindparam("goes_at"),
+        quiet_until=bindparam("goes_at"),
+        quiet_zone=bindparam("zone"),
+        quiet_open_until=bindparam("open_until"),
+        updated_at=bindparam("at"),
+    )
+)
+
+
+def quiet_rechecks(session: Session, message_ids: Collection[int]) -> list[QuietRecheck]:
+    """The claimed messages' phones, their clients' time zones and their businesses' rules."""
+    rows = session.connection().execute(_QUIET_RECHECK, {"ids": list(message_ids)})
+    return [QuietRecheck(*row) for row in rows]
+
+
+def hold_for_quiet_hours(session: Session, holds: Sequence[Mapping[str, Any]]) -> None:
+    """Locked pending messages due again when their window opens (one executemany): each of
+    `holds` gives message_id, goes_at, zone, open_until and at."""
+    if holds:
+        session.connection().execute(_HOLD_FOR_QUIET, list(holds))
+
+
+def client_zones_of(session: Session, conversation_ids: Collection[int]) -> dict[int, str]:
+    """The time zone on the profile of each conversation's client, where one is set."""
+    found: dict[int, str] = {}
+    ids = sorted(conversation_ids)
+    for start in range(0, len(ids), _IN_CHUNK):
+        rows = session.execute(
+            select(Conversation.id, Client.timezone)
+            .join(Client, Client.id == Conversation.client_id)
+            .where(
+                Conversation.id.in_(ids[start : start + _IN_CHUNK]),
+                Client.timezone.is_not(None),
+            )
+        )
+        found.update((conversation_id, zone) for conversation_id, zone in rows if zone)
+    return found
+
+
+def client_wrote_since(
+    session: Session, conversation_ids: Collection[int], since: datetime
+) -> set[int]:
+    """The conversations among these in which the client wrote at or after `since`."""
+    found: set[int] = set()
+    ids = sorted(conversation_ids)
+    for start in range(0, len(ids), _IN_CHUNK):
+        found.update(
+            session.scalars(
+                select(Message.conversation_id)
+                .where(
+                    Message.conversation_id.in_(ids[start : start + _IN_CHUNK]),
+                    Message.direction == DIRECTION_INBOUND,
+                    Message.created_at >= since,
+                )
+                .distinct()
+            )
+        )
+    return found
 
 
 def withdraw_pending(

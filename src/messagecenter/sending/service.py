@@ -36,7 +36,7 @@ from messagecenter.models.message import (
     DISPATCH_REJECTED,
     DISPATCH_SENDING,
 )
-from messagecenter.sending import queries, status
+from messagecenter.sending import queries, quiet_holds, status
 
 UNSUBSCRIBED_SINCE_QUEUED = (
     "Not sent: the client unsubscribed after it was queued. Their units were given back."
@@ -85,6 +85,14 @@ def claim_due(
     if unsubscribed:
         withdraw_pending(session, unsubscribed, UNSUBSCRIBED_SINCE_QUEUED, at)
         due = [row for row in due if row.id not in unsubscribed]
+    # Quiet hours are judged again only for messages claimed after the window they were due
+    # in closed (a reminder due at 20:59 and claimed at 21:03 waits for the morning).
+    closed = [
+        row.id for row in due if row.quiet_open_until is not None and row.quiet_open_until <= at
+    ]
+    if closed:
+        waiting = quiet_holds.hold_claimed(session, closed, at)
+        due = [row for row in due if row.id not in waiting]
     if not due:
         return []
     queries.hold(session, [row.id for row in due], at)

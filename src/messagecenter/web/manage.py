@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from messagecenter.apikeys import service as api_keys
 from messagecenter.businesses import queries as business_queries
+from messagecenter.businesses import service as businesses
 from messagecenter.businesses import usage
 from messagecenter.clients import report
 from messagecenter.clients import service as clients
@@ -70,8 +71,9 @@ def all_clients(
 def new_client_page(page: PageDep) -> HTMLResponse:
     return page.render(
         "client.html",
-        {"client": None, "error": None, "field": None, "form": {}, "history": [], "consent": None},
-    )
+        {"client": None, "error": None, "field": None, "form": {}, "history": [], "consent": None,
+         "time_zones": clients.time_zones()},
+    )  # fmt: skip
 
 
 @router.get("/clients/{client_id}", response_class=HTMLResponse)
@@ -93,6 +95,7 @@ def _client_context(session: Session, business_id: int, client: Client) -> dict[
         "form": {},
         "consent": consent if consent and consent.opted_out else None,
         "history": consent_queries.consent_history(session, business_id, phone) if phone else [],
+        "time_zones": clients.time_zones(),
     }
 
 
@@ -109,6 +112,7 @@ def save_client(
     sms_reminders: Annotated[str, Form()] = "",
     sms_account: Annotated[str, Form()] = "",
     sms_marketing: Annotated[str, Form()] = "",
+    timezone: Annotated[str, Form(max_length=64)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse | HTMLResponse:
     check_csrf(page.request, csrf)
@@ -123,6 +127,7 @@ def save_client(
         sms_reminders=bool(sms_reminders),
         sms_account=bool(sms_account),
         sms_marketing=bool(sms_marketing),
+        timezone=timezone,
     )
     try:
         if client_id is None:
@@ -135,13 +140,22 @@ def save_client(
         values = (
             _client_context(session, business.id, existing)
             if existing
-            else {"client": None, "history": [], "consent": None}
+            else {
+                "client": None,
+                "history": [],
+                "consent": None,
+                "time_zones": clients.time_zones(),
+            }
         )
         values |= {
             "error": refused.message,
             "field": refused.field,
             "form": dict(
-                first_name=first_name, last_name=last_name, email=email, cell_phone=cell_phone
+                first_name=first_name,
+                last_name=last_name,
+                email=email,
+                cell_phone=cell_phone,
+                timezone=timezone,
             ),
         }
         return page.render("client.html", values, status_code=400)
@@ -370,6 +384,18 @@ def save_keyword_answers(
     except DomainError as refused:
         work.rollback()
         return redirect("/settings", error=refused.message)
+    return redirect("/settings")
+
+
+@router.post("/settings/quiet-hours")
+def save_quiet_hours(
+    page: OwnerPageDep,
+    work: UnitOfWorkDep,
+    strict_state_hours: Annotated[str, Form(pattern="^(|1)$")] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    check_csrf(page.request, csrf)
+    businesses.set_strict_state_hours(page.business, keep=strict_state_hours == "1")
     return redirect("/settings")
 
 
