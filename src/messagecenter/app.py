@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 
 from messagecenter import __version__, metrics
 from messagecenter.businesses.routes import router as business_router
+from messagecenter.campaigns.routes import router as bulk_sends_router
 from messagecenter.carriers.simulator.routes import router as simulator_router
 from messagecenter.carriers.twilio.carrier import SMS_PATH, STATUS_PATH
 from messagecenter.carriers.twilio.routes import inbound_sms, status_callback
@@ -150,6 +151,7 @@ def create_app(
     api.include_router(clients_router)
     api.include_router(conversations_router)
     api.include_router(notifications_router)
+    api.include_router(bulk_sends_router)
     api.include_router(business_router)
     api.include_router(numbers_router)
     api.include_router(webhooks_router)

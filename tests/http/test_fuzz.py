@@ -103,8 +103,11 @@ schema = (
                         # number in the business's country; a notification names its client
                         # one way and has the data its template uses; a template uses only
                         # its type's variables; a webhook URL must be http(s) at a public
-                        # address (its host is resolved).
+                        # address (its host is resolved); a bulk send's text uses only the
+                        # variables it can fill and fits the plan, its date ranges run forward.
                         "include-name": [
+                            "POST /api/v1/bulk-sends/preview",
+                            "POST /api/v1/bulk-sends",
                             "POST /api/v1/notifications",
                             "POST /api/v1/notification-batches",
                             "PATCH /api/v1/notification-templates/{type_name}",

@@ -82,7 +82,8 @@ class ClientContact:
     sms_marketing: bool
 
 
-_CONTACT = select(
+# A ClientContact's columns, in its fields' order.
+CONTACT_COLUMNS = (
     Client.id,
     Client.first_name,
     Client.last_name,
@@ -92,6 +93,7 @@ _CONTACT = select(
     Client.sms_account,
     Client.sms_marketing,
 )
+_CONTACT = select(*CONTACT_COLUMNS)
 
 
 def contacts_by_id(

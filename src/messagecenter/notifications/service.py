@@ -180,7 +180,7 @@ def preview(session: Session, business: Business, type_name: str, body: str, at:
     """A template (checked as when saved) filled with sample data."""
     kind = get_type(type_name)
     check_template(kind, body)
-    return sample(body, _template_sender(session, business), at + timedelta(days=1))
+    return sample(body, template_sender(session, business), at + timedelta(days=1))
 
 
 def send_test(
@@ -218,7 +218,7 @@ def keyword_answer(session: Session, business: Business, keyword: Keyword) -> st
     sent there, whatever its switch once said: a keyword must be answered."""
     kind = TYPES[KEYWORD_ANSWERS[keyword]]
     view = _view(kind, queries.templates_of(session, business.id).get(kind.name))
-    sender = _template_sender(session, business)
+    sender = template_sender(session, business)
     try:
         return render(view.body, Recipient("", ""), sender, BookingData())
     except InvalidInput:  # a value it needs is blank: the answer must still go
@@ -302,7 +302,7 @@ def _resolve(
                 outcomes[index].error = refused
     by_phone = client_queries.contacts_by_cell_phone(session, business.id, phones.values())
     template_rows = queries.templates_of(session, business.id)
-    sender = _template_sender(session, business)
+    sender = template_sender(session, business)
     seen: dict[tuple[str, str], int] = {}
     items: list[_Item] = []
     for index, trigger in enumerate(triggers):
@@ -614,7 +614,7 @@ def _recipient(client: ClientContact) -> Recipient:
     return Recipient(client.first_name, client.last_name or "")
 
 
-def _template_sender(session: Session, business: Business) -> TemplateSender:
+def template_sender(session: Session, business: Business) -> TemplateSender:
     number = business_queries.active_number(session, business.id)
     return TemplateSender(
         name=business.name,

@@ -5,6 +5,7 @@ variable the data lacks refuses the send, naming it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,18 +37,24 @@ def check_template(kind: NotificationType, body: str, *, field: str = "body") ->
     for this type), listing the allowed ones."""
     if not body.strip():
         raise InvalidInput("Write the message this notification sends.", field=field)
-    wrong = [name for name in variables_in(body) if name not in kind.variables]
+    check_variables(body, kind.variables, f"a {kind.label.lower()}", field=field)
+
+
+def check_variables(body: str, allowed: Sequence[str], where: str, *, field: str = "body") -> None:
+    """Refuse a text that uses a variable not among `allowed` (`where` names the kind of text
+    in the refusal: "a booking reminder", "a bulk send"), listing the allowed ones."""
+    wrong = [name for name in variables_in(body) if name not in allowed]
     if not wrong:
         return
-    allowed = ", ".join(f"[{name}]" for name in kind.variables)
+    listed = ", ".join(f"[{name}]" for name in allowed)
     described = []
     for name in wrong:
         if name in ALL_VARIABLES:
-            described.append(f"[{name}] is not available in a {kind.label.lower()}")
+            described.append(f"[{name}] is not available in {where}")
         else:
             hint = _case_hint(name)
             described.append(f"[{name}] is not a variable{hint}")
-    raise InvalidInput("; ".join(described) + f". Use only: {allowed}.", field=field)
+    raise InvalidInput("; ".join(described) + f". Use only: {listed}.", field=field)
 
 
 def _case_hint(name: str) -> str:

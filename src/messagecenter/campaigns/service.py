@@ -1,0 +1,349 @@
+"""Bulk sends: one text, written with template variables, to many clients (chosen ones, or a
+filter over the All Clients report). Before it goes, staff see whom it reaches, whom it skips
+and why, and the units it uses against what the plan has left; a hard-stop plan refuses a
+send that does not fit, with those numbers. Its messages go through compose.queue_messages,
+as every send does (consent, switches, content rules, allowance, quiet hours), and carry the
+bulk send's id: its progress is read from them, and cancelling withdraws the ones still
+waiting. Creating one is idempotent on the creator's key.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from messagecenter.businesses import usage
+from messagecenter.businesses.billing import units_for
+from messagecenter.campaigns import queries
+from messagecenter.clients.queries import ClientContact
+from messagecenter.consent import service as consent
+from messagecenter.errors import AllowanceExhausted, Conflict, DomainError, InvalidInput, NotFound
+from messagecenter.models import BulkSend, Business
+from messagecenter.models.bulk_send import BULK_CANCELLED, BULK_SENT
+from messagecenter.models.status import CANCELED, DELIVERED, FAILED, QUEUED, UNDELIVERED
+from messagecenter.notifications import service as notifications
+from messagecenter.notifications.templates import BookingData, Recipient, check_variables, render
+from messagecenter.sending import service as sending
+from messagecenter.sending.compose import (
+    CATEGORY_SWITCHES,
+    MAX_BODY_CHARACTERS,
+    Outgoing,
+    queue_messages,
+)
+from messagecenter.sending.compose import Sender as MessageSender
+from messagecenter.sms.content_rules import active_rules
+
+CATEGORIES = ("marketing", "account")  # news and offers, or word about the business itself
+VARIABLES = ("Firstname", "Lastname", "Fullname", "BusinessName", "BusinessPhone", "SmsNumber")
+MAX_REQUEST_KEY = 100
+CHUNK = 1000  # recipients queued per queue_messages call (one insert of each kind)
+
+# Why a client of the audience gets no text: the API's word, then the page's words.
+SKIP_REASONS = {
+    "no_cell_phone": "no valid cell phone",
+    "unsubscribed": "unsubscribed",
+    "switched_off": "switched this kind of text off",
+    "frequency_cap": "blocked by the frequency cap",
+    "same_phone": "share a cell phone with another client of this send",
+    "missing_value": "lack a value the text uses",
+    "allowance_exhausted": "over the plan's limit",
+}
+WITHDRAWN_REASON = "Withdrawn before it was sent: the bulk send was cancelled."
+
+Subscription = Literal["any", "subscribed", "unsubscribed"]
+
+
+@dataclass(frozen=True)
+class AudienceFilter:
+    """A filter over the All Clients report; each part narrows it, none given: everyone.
+    Dates are days in the business's time zone, both ends included."""
+
+    can_receive: bool = False  # only clients whose cell phone takes texts
+    subscription: Subscription = "any"
+    marketing_on: bool = False  # only clients with marketing texts switched on
+    created_from: date | None = None
+    created_to: date | None = None
+    last_texted_from: date | None = None
+    last_texted_to: date | None = None
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Chosen clients (by id) or a filter."""
+
+    client_ids: tuple[int, ...] | None = None
+    filter: AudienceFilter = field(default_factory=AudienceFilter)
+
+    def as_json(self) -> dict[str, Any]:
+        if self.client_ids is not None:
+            return {"client_ids": list(self.client_ids)}
+        chosen = {k: v for k, v in vars(self.filter).items() if v not in (None, False, "any")}
+        return {"filter": {k: str(v) if isinstance(v, date) else v for k, v in chosen.items()}}
+
+
+@dataclass
+class Reach:
+    """Whom a bulk send reaches (each with the text they get) and whom it skips, by reason,
+    before anything is written; the units it needs against what the plan has left."""
+
+    texts: list[tuple[ClientContact, str]]
+    skipped: dict[str, int]
+    units: int
+    remaining: int | None  # units left before sends are refused; None: no limit
+
+    @property
+    def fits(self) -> bool:
+        return self.remaining is None or self.units <= self.remaining
+
+    def refusal(self) -> AllowanceExhausted:
+        units = f"{self.units:,} unit" + ("" if self.units == 1 else "s")
+        return AllowanceExhausted(
+            f"This send needs {units} and the plan has {self.remaining or 0:,} left this "
+            "month: choose fewer clients, or ask for the plan to be raised."
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    queued: int  # waiting in the outbox
+    sent: int  # handed to the carrier, not yet delivered
+    delivered: int
+    failed: int
+    cancelled: int  # withdrawn by a cancel
+    skipped: int
+
+
+def check_text(business: Business, body: str, category: str) -> None:
+    """A bulk send's text as written: not empty, known variables only, not over the length,
+    not against a content rule (each rendered text is checked again as it is queued)."""
+    if category not in CATEGORIES:
+        raise InvalidInput(f"Choose the kind of text: {' or '.join(CATEGORIES)}.", field="category")
+    if not body.strip():
+        raise InvalidInput("Write the text to send.", field="body")
+    if len(body) > MAX_BODY_CHARACTERS:
+        raise InvalidInput(
+            f"The text is {len(body):,} characters; the limit is {MAX_BODY_CHARACTERS:,}.",
+            field="body",
+        )
+    check_variables(body, VARIABLES, "a bulk send")
+    active_rules().check(body, business.country)
+
+
+def reach(
+    session: Session, business: Business, audience: Audience, body: str, category: str, at: datetime
+) -> Reach:
+    """Whom this text would reach now and whom it would skip, and why: no valid cell phone,
+    unsubscribed (beats every switch), the category switched off, the marketing frequency
+    cap, a phone already reached through another client, a variable with no value."""
+    check_text(business, body, category)
+    if notifications.template_sender(session, business).sms_number == "":
+        raise Conflict(
+            "This business has no SMS number yet: enable Message Center and choose a number.",
+            code="no_sms_number",
+        )
+    contacts = _audience(session, business, audience)
+    phones = [c.cell_phone for c in contacts if c.cell_phone and not c.cell_phone_error]
+    opted_out = consent.unsubscribed_among(session, business.id, phones)
+    capped = _capped(session, business, category, at)
+    switch = CATEGORY_SWITCHES[category]
+    sender = notifications.template_sender(session, business)
+    skipped: Counter[str] = Counter()
+    texts: list[tuple[ClientContact, str]] = []
+    reached: set[str] = set()
+    for contact in contacts:
+        phone = contact.cell_phone
+        if not phone or contact.cell_phone_error:
+            skipped["no_cell_phone"] += 1
+        elif phone in opted_out:
+            skipped["unsubscribed"] += 1
+        elif not getattr(contact, switch):
+            skipped["switched_off"] += 1
+        elif phone in capped:
+            skipped["frequency_cap"] += 1
+        elif phone in reached:
+            skipped["same_phone"] += 1
+        else:
+            try:
+                text = render(body, Recipient(contact.first_name, contact.last_name), sender,
+                              BookingData())  # fmt: skip
+            except InvalidInput:
+                skipped["missing_value"] += 1
+                continue
+            reached.add(phone)
+            texts.append((contact, text))
+    units = len(texts) * units_for(has_media=False)
+    summary = usage.summarize(session, business, at)
+    remaining = None if summary.send_limit is None else max(0, summary.send_limit - summary.used)
+    return Reach(texts, dict(skipped), units, remaining)
+
+
+def create(
+    session: Session,
+    business: Business,
+    *,
+    request_key: str,
+    body: str,
+    category: str,
+    audience: Audience,
+    sender: MessageSender,
+    at: datetime,
+) -> tuple[BulkSend, bool]:
+    """Send the text to the audience now: the bulk send and whether it was already there (the
+    same key answers the send it made, and sends nothing). Refused, nothing written, when the
+    plan has a hard limit the send does not fit in."""
+    key = request_key.strip()
+    if not key or len(key) > MAX_REQUEST_KEY:
+        raise InvalidInput(
+            f"Give a key for this send of 1 to {MAX_REQUEST_KEY} characters.", field="request_key"
+        )
+    found = queries.bulk_send_by_key(session, business.id, key)
+    if found is not None:
+        if (found.body, found.category, found.audience) != (body, category, audience.as_json()):
+            raise Conflict(
+                "This key was used for another bulk send: use a new key for a new send.",
+                code="key_reused",
+            )
+        return found, True
+    planned = reach(session, business, audience, body, category, at)
+    if not planned.fits:
+        raise planned.refusal()
+    bulk = BulkSend(
+        business_id=business.id,
+        request_key=key,
+        body=body,
+        category=category,
+        audience=audience.as_json(),
+        status=BULK_SENT,
+        staff_member_id=sender.staff_member_id,
+        api_key_id=sender.api_key_id,
+        recipients=0,
+        units=0,
+        skipped=planned.skipped,
+        created_at=at,
+        updated_at=at,
+        sent_at=at,
+    )
+    session.add(bulk)
+    session.flush()
+    _queue(session, business, bulk, planned, sender, at)
+    return bulk, False
+
+
+def _queue(
+    session: Session,
+    business: Business,
+    bulk: BulkSend,
+    planned: Reach,
+    sender: MessageSender,
+    at: datetime,
+) -> None:
+    """Queue the planned texts a chunk at a time; a text compose refuses (a consent or
+    allowance change since the preview, a rendered text against a content rule) is counted
+    with the skips by its code."""
+    skipped = Counter(planned.skipped)
+    queued = 0
+    for start in range(0, len(planned.texts), CHUNK):
+        chunk = planned.texts[start : start + CHUNK]
+        outgoing = [
+            Outgoing(text, client=contact, category=bulk.category, bulk_send_id=bulk.id,
+                     quiet_hours=True)
+            for contact, text in chunk
+        ]  # fmt: skip
+        for result in queue_messages(session, business, outgoing, sender=sender, at=at):
+            if isinstance(result, DomainError):
+                skipped[result.code] += 1
+            else:
+                queued += 1
+    bulk.recipients = queued
+    bulk.units = queued * units_for(has_media=False)
+    bulk.skipped = dict(skipped)
+
+
+def cancel(session: Session, business: Business, bulk_send_id: int, at: datetime) -> BulkSend:
+    """Withdraw what has not gone yet (its units come back); what the carrier has stays
+    sent. A cancelled send stays cancelled (a second cancel changes nothing)."""
+    bulk = queries.get_bulk_send(session, business.id, bulk_send_id, for_update=True)
+    if bulk is None:
+        raise NotFound("No such bulk send.")
+    if bulk.status == BULK_CANCELLED:
+        return bulk
+    waiting = queries.pending_message_ids(session, bulk.id)
+    sending.withdraw_pending(session, waiting, WITHDRAWN_REASON, at)
+    bulk.status = BULK_CANCELLED
+    bulk.cancelled_at = at
+    bulk.updated_at = at
+    session.flush()
+    return bulk
+
+
+def get(session: Session, business: Business, bulk_send_id: int) -> BulkSend:
+    found = queries.get_bulk_send(session, business.id, bulk_send_id)
+    if found is None:
+        raise NotFound("No such bulk send.")
+    return found
+
+
+def recent(session: Session, business: Business, limit: int = 50) -> list[BulkSend]:
+    return queries.list_bulk_sends(session, business.id, limit=limit)
+
+
+def progress(session: Session, sends: list[BulkSend]) -> dict[int, Progress]:
+    """Where each send's messages stand, counted from them in one read."""
+    counts = queries.message_statuses(session, [s.id for s in sends])
+    found = {}
+    for bulk in sends:
+        by_status = counts[bulk.id]
+        failed = by_status.get(FAILED, 0) + by_status.get(UNDELIVERED, 0)
+        queued = by_status.get(QUEUED, 0)
+        delivered = by_status.get(DELIVERED, 0)
+        cancelled = by_status.get(CANCELED, 0)
+        total = sum(by_status.values())
+        found[bulk.id] = Progress(
+            queued=queued,
+            sent=total - queued - delivered - failed - cancelled,
+            delivered=delivered,
+            failed=failed,
+            cancelled=cancelled,
+            skipped=sum(bulk.skipped.values()),
+        )
+    return found
+
+
+def _audience(session: Session, business: Business, audience: Audience) -> list[ClientContact]:
+    chosen = audience.filter
+    zone = ZoneInfo(business.timezone)
+    return queries.audience_contacts(
+        session,
+        business.id,
+        client_ids=audience.client_ids,
+        can_receive=chosen.can_receive,
+        subscription=chosen.subscription,
+        marketing_on=chosen.marketing_on,
+        created=_days(chosen.created_from, chosen.created_to, zone),
+        last_texted=_days(chosen.last_texted_from, chosen.last_texted_to, zone),
+    )
+
+
+def _days(
+    first: date | None, last: date | None, zone: ZoneInfo
+) -> tuple[datetime | None, datetime | None]:
+    """From the start of `first` to the end of `last`, in the business's zone."""
+    if first is not None and last is not None and last < first:
+        raise InvalidInput("The range ends before it starts.", field="audience")
+    since = datetime.combine(first, time(), zone) if first else None
+    until = datetime.combine(last + timedelta(days=1), time(), zone) if last else None
+    return since, until
+
+
+def _capped(session: Session, business: Business, category: str, at: datetime) -> set[str]:
+    """The phones the marketing frequency cap blocks now (none for other kinds of text)."""
+    if category != "marketing" or business.marketing_cap is None:
+        return set()
+    since = at - timedelta(days=business.marketing_cap_days)
+    counts = queries.marketing_counts(session, business.id, since)
+    return {phone for phone, count in counts.items() if count >= business.marketing_cap}

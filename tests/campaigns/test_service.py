@@ -1,0 +1,203 @@
+"""Bulk sends: whom a text reaches and whom it skips (by reason), the send itself through
+compose, idempotent creation, the hard stop, cancelling the rest, the frequency cap, and the
+filters over the All Clients report."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from messagecenter.campaigns import service
+from messagecenter.campaigns.service import Audience, AudienceFilter
+from messagecenter.clock import FrozenClock
+from messagecenter.context import AppContext
+from messagecenter.errors import AllowanceExhausted, Conflict, InvalidInput
+from messagecenter.models import BulkSend, Client, Message
+from messagecenter.models.status import CANCELED, QUEUED
+from messagecenter.sending.compose import Sender
+from messagecenter.sms.content_rules import ContentRefused
+from tests.factories import SetUp, count, make_business, make_client, text_from, used
+
+TEXT = "Hi [Firstname], [BusinessName] is closed on Monday for repairs."
+
+
+def client(session: Session, shop: SetUp, clock: FrozenClock, first: str, phone: str | None,
+           **switches: bool) -> Client:  # fmt: skip
+    return make_client(session, shop.business, clock.now(), first_name=first, cell_phone=phone,
+                       **switches)  # fmt: skip
+
+
+def everyone(session: Session, shop: SetUp, clock: FrozenClock) -> dict[str, Client]:
+    """One client per way of being reached or skipped."""
+    clients = {
+        "ana": client(session, shop, clock, "Ana", "+12125550101", sms_marketing=True),
+        "ben": client(session, shop, clock, "Ben", "+12125550102", sms_marketing=True),
+        "cy": client(session, shop, clock, "Cy", None, sms_marketing=True),
+        "dee": client(session, shop, clock, "Dee", "+12125550104", sms_marketing=True),
+        "eve": client(session, shop, clock, "Eve", "+12125550105", sms_marketing=False),
+        # Ana's partner shares her phone: one text reaches the phone.
+        "fay": client(session, shop, clock, "Fay", "+12125550101", sms_marketing=True),
+    }
+    text_from(session, shop.number, "+12125550104", "STOP", clock.now())
+    session.flush()
+    return clients
+
+
+def send(session: Session, shop: SetUp, clock: FrozenClock, key: str = "k-1",
+         audience: Audience | None = None, body: str = TEXT,
+         category: str = "marketing") -> tuple[BulkSend, bool]:  # fmt: skip
+    return service.create(
+        session, shop.business, request_key=key, body=body, category=category,
+        audience=audience or Audience(), sender=Sender.automated(),
+        at=clock.now(),
+    )  # fmt: skip
+
+
+def test_the_preview_counts_whom_it_reaches_and_whom_it_skips_by_reason(
+    session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    everyone(session, shop, clock)
+    reach = service.reach(session, shop.business, Audience(), TEXT, "marketing", clock.now())
+    assert [text for _, text in reach.texts] == [
+        f"Hi Ana, {shop.business.name} is closed on Monday for repairs.",
+        f"Hi Ben, {shop.business.name} is closed on Monday for repairs.",
+    ]
+    assert reach.skipped == {
+        "no_cell_phone": 1, "unsubscribed": 1, "switched_off": 1, "same_phone": 1
+    }  # fmt: skip
+    assert reach.units == 2 and reach.fits
+    assert reach.remaining == 100 - used(session, shop.business, clock.now())
+    # Nothing was written by looking.
+    assert count(session, BulkSend) == 0
+
+
+def test_a_send_queues_one_personal_text_per_reached_phone_through_compose(
+    session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    everyone(session, shop, clock)
+    before = used(session, shop.business, clock.now())
+    bulk, replayed = send(session, shop, clock)
+    assert not replayed and bulk.recipients == 2 and bulk.units == 2
+    messages = session.scalars(select(Message).where(Message.bulk_send_id == bulk.id)).all()
+    assert sorted(m.body.split(",")[0] for m in messages) == ["Hi Ana", "Hi Ben"]
+    assert {m.category for m in messages} == {"marketing"}
+    assert {m.status for m in messages} == {QUEUED}
+    assert used(session, shop.business, clock.now()) == before + 2
+    progress = service.progress(session, [bulk])[bulk.id]
+    assert (progress.queued, progress.skipped) == (2, 4)
+
+
+def test_the_same_key_answers_the_same_send_and_sends_nothing_more(
+    session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    everyone(session, shop, clock)
+    first, _ = send(session, shop, clock)
+    again, replayed = send(session, shop, clock)
+    assert replayed and again.id == first.id
+    assert count(session, Message, Message.bulk_send_id.is_not(None)) == 2
+    with pytest.raises(Conflict) as reused:
+        send(session, shop, clock, body="Another text for [Firstname]")
+    assert reused.value.code == "key_reused"
+
+
+def test_a_hard_stop_plan_refuses_a_send_that_does_not_fit_and_writes_nothing(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    tight = make_business(session, context.carrier, clock.now(), allowance=1)
+    for i in range(3):
+        client(session, tight, clock, f"C{i}", f"+1212555020{i}", sms_marketing=True)
+    with pytest.raises(AllowanceExhausted) as refused:
+        send(session, tight, clock)
+    assert "needs 3 units" in refused.value.message and "1 left" in refused.value.message
+    assert count(session, BulkSend) == 0
+    assert count(session, Message, Message.business_id == tight.business.id) == 0
+
+
+def test_cancel_withdraws_what_has_not_gone_and_gives_the_units_back(
+    session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    everyone(session, shop, clock)
+    before = used(session, shop.business, clock.now())
+    bulk, _ = send(session, shop, clock)
+    cancelled = service.cancel(session, shop.business, bulk.id, clock.now())
+    assert cancelled.status == "cancelled"
+    statuses = session.scalars(select(Message.status).where(Message.bulk_send_id == bulk.id))
+    assert set(statuses) == {CANCELED}
+    assert used(session, shop.business, clock.now()) == before
+    assert service.progress(session, [bulk])[bulk.id].cancelled == 2
+    assert service.cancel(session, shop.business, bulk.id, clock.now()).status == "cancelled"
+
+
+def test_the_frequency_cap_skips_clients_who_had_enough_marketing_texts(
+    session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    everyone(session, shop, clock)
+    shop.business.marketing_cap = 2
+    send(session, shop, clock, key="one")
+    send(session, shop, clock, key="two")
+    third, _ = send(session, shop, clock, key="three")
+    # Ana's phone and Ben's had two each (Fay shares Ana's phone, so the cap counts her too).
+    assert third.recipients == 0 and third.skipped["frequency_cap"] == 3
+    # Word about the business itself is not marketing: the cap leaves it alone.
+    notice, _ = send(session, shop, clock, key="four", category="account")
+    assert notice.recipients == 3  # Eve has marketing off but account texts on
+    # Outside the window the cap counts nothing.
+    clock.advance(timedelta(days=31))
+    later, _ = send(session, shop, clock, key="five")
+    assert later.recipients == 2
+
+
+def test_chosen_clients_and_each_filter_narrow_the_audience(
+    session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    people = everyone(session, shop, clock)
+    clock.advance(timedelta(days=3))
+    late = client(session, shop, clock, "Gil", "+12125550107", sms_marketing=True)
+
+    def names(audience: Audience) -> list[str]:
+        contacts = service._audience(session, shop.business, audience)
+        return [c.first_name for c in contacts]
+
+    assert names(Audience(client_ids=(people["ben"].id, late.id))) == ["Ben", "Gil"]
+    assert names(Audience(filter=AudienceFilter(can_receive=True))) == [
+        "Ana", "Ben", "Dee", "Eve", "Fay", "Gil"
+    ]  # fmt: skip
+    assert names(Audience(filter=AudienceFilter(subscription="unsubscribed"))) == ["Dee"]
+    assert "Dee" not in names(Audience(filter=AudienceFilter(subscription="subscribed")))
+    assert "Eve" not in names(Audience(filter=AudienceFilter(marketing_on=True)))
+    created = clock.now().astimezone(ZoneInfo(shop.business.timezone)).date()
+    assert names(Audience(filter=AudienceFilter(created_from=created))) == ["Gil"]
+    assert "Gil" not in names(
+        Audience(filter=AudienceFilter(created_to=created - timedelta(days=1)))
+    )
+    # Last texted: only Dee has a conversation (her STOP).
+    texted = names(Audience(filter=AudienceFilter(last_texted_from=date(2000, 1, 1))))
+    assert texted == ["Dee"]
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        ("Hi [Firstname], your [BookingTime] is moved", "[BookingTime] is not available"),
+        ("Hi [FirstName]", "did you mean [Firstname]"),
+        ("   ", "Write the text"),
+    ],
+)
+def test_a_text_with_a_variable_a_bulk_send_cannot_fill_is_refused(
+    session: Session, shop: SetUp, clock: FrozenClock, body: str, complaint: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        service.reach(session, shop.business, Audience(), body, "marketing", clock.now())
+    assert complaint in refused.value.message
+
+
+def test_content_a_carrier_refuses_is_refused_before_anything_is_counted(
+    session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    with pytest.raises(ContentRefused):
+        send(session, shop, clock, body="20% off CBD gummies, [Firstname]!")
+    assert count(session, BulkSend) == 0
