@@ -18,10 +18,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from messagecenter.campaigns import service as campaigns
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.models import ApiKey, Base, Client, Conversation, Message
 from messagecenter.numbers.service import suggest_numbers
+from messagecenter.sending.compose import Sender
 from messagecenter.staff.service import create_staff_member
 from tests.factories import SetUp, make_business, make_client, text_from
 from tests.web.conftest import csrf_of, open_conversation, owner_email_of, sign_in
@@ -190,6 +192,8 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "/settings/api-keys/{key_id}/revoke": ("/settings/api-keys/{key}/revoke", {}),
     "/staff": ("/staff", {"email": "new@studio.example", "name": "New", "role": "staff"}),
     "/staff/{staff_id}": ("/staff/{staff}", {"action": "deactivate"}),
+    "/bulk-sends": ("/bulk-sends", {"body": "Closed Monday", "subscription": "any"}),
+    "/bulk-sends/{bulk_send_id}/cancel": ("/bulk-sends/{bulk_send}/cancel", {}),
     "/settings/webhooks": (
         "/settings/webhooks",
         {"url": "https://93.184.216.34/hooks", "events": "message.received"},
@@ -264,9 +268,15 @@ def test_every_form_needs_its_csrf_token(
         password="reception-password",
         at=clock.now(),
     )
+    bulk, _ = campaigns.create(
+        session, shop.setup.business, request_key="csrf-test", body="Closed Monday",
+        category="account", audience=campaigns.Audience(client_ids=(shop.clients["Maria"].id,)),
+        sender=Sender.automated(), at=clock.now(),
+    )  # fmt: skip
     session.commit()
     key_id = session.scalar(select(ApiKey.id).where(ApiKey.business_id == shop.business_id))
     values = {
+        "bulk_send": str(bulk.id),
         "owner_email": shop.owner_email,
         "owner_password": shop.setup.owner_password,
         "conversation": str(conversation_id),

@@ -1,0 +1,88 @@
+"""Bulk sends in the web app: preview (whom it reaches and skips), send from the preview,
+progress, cancel the rest; refused input shown with the form kept; staff without the send
+permission cannot send."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from messagecenter.clock import FrozenClock
+from messagecenter.models import BulkSend, Message, StaffMember
+from tests.factories import count, make_client
+from tests.web.conftest import CLERK_EMAIL, Shop, csrf_of
+
+PATH = "/bulk-sends"
+
+
+def text(html: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def form(page_html: str, **more: object) -> dict[str, object]:
+    key = re.search(r'name="request_key" value="([^"]+)"', page_html)
+    assert key is not None
+    return {
+        "csrf": csrf_of(page_html),
+        "request_key": key.group(1),
+        "subscription": "any",
+        "body": "Hi [Firstname], we are closed on Monday.",
+        "category": "account",
+        **more,
+    }
+
+
+def test_staff_preview_then_send_then_cancel_the_rest(
+    shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    make_client(session, shop.business, clock.now(), first_name="Ana", cell_phone="+12125550101")
+    make_client(session, shop.business, clock.now(), first_name="Cy", cell_phone=None)
+    session.commit()
+    page = shop.clerk.get(PATH)
+    assert page.status_code == 200 and "No bulk sends yet." in page.text
+    preview = shop.clerk.post(PATH, data=form(page.text, action="preview"))
+    assert preview.status_code == 200, preview.text
+    shown = text(preview.text)
+    assert "1 client will get it, using 1 unit" in shown
+    assert "1 — no valid cell phone" in shown
+    assert "The first one reads: Hi Ana, we are closed on Monday." in shown
+    assert count(session, BulkSend) == 0  # a preview writes nothing
+    sent = shop.clerk.post(PATH, data=form(preview.text, action="send"), follow_redirects=False)
+    assert sent.status_code == 303, sent.text
+    bulk = session.scalars(select(BulkSend)).one()
+    assert sent.headers["location"] == f"{PATH}/{bulk.id}"
+    progress = shop.clerk.get(sent.headers["location"])
+    assert 'data-count="queued">1<' in progress.text
+    assert 'http-equiv="refresh"' in progress.text  # follows the send while texts wait
+    # Sending the same form again (a double click, a reload) sends nothing more.
+    shop.clerk.post(PATH, data=form(preview.text, action="send"))
+    assert count(session, BulkSend) == 1
+    assert count(session, Message, Message.bulk_send_id == bulk.id) == 1
+    cancelled = shop.clerk.post(f"{PATH}/{bulk.id}/cancel", data={"csrf": csrf_of(progress.text)})
+    assert cancelled.status_code == 200
+    assert 'id="bulk-status">cancelled<' in cancelled.text
+    assert 'data-count="cancelled">1<' in cancelled.text
+
+
+def test_a_refused_send_is_shown_with_the_form_kept(shop: Shop, session: Session) -> None:
+    page = shop.clerk.get(PATH)
+    refused = shop.clerk.post(
+        PATH, data=form(page.text, body="See you at [BookingTime]", action="preview")
+    )
+    assert refused.status_code == 400
+    assert "[BookingTime] is not available in a bulk send" in text(refused.text)
+    assert "See you at [BookingTime]</textarea>" in refused.text
+    assert count(session, BulkSend) == 0
+
+
+def test_staff_without_the_send_permission_cannot_send(shop: Shop, session: Session) -> None:
+    page = shop.clerk.get(PATH)
+    clerk = session.scalars(select(StaffMember).where(StaffMember.email == CLERK_EMAIL)).one()
+    clerk.can_send_sms = False
+    session.commit()
+    refused = shop.clerk.post(PATH, data=form(page.text, action="send"))
+    assert refused.status_code == 403
+    assert count(session, BulkSend) == 0
