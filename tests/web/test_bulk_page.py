@@ -86,3 +86,28 @@ def test_staff_without_the_send_permission_cannot_send(shop: Shop, session: Sess
     refused = shop.clerk.post(PATH, data=form(page.text, action="send"))
     assert refused.status_code == 403
     assert count(session, BulkSend) == 0
+
+
+def test_the_owner_sets_the_marketing_frequency_cap(shop: Shop, session: Session) -> None:
+    settings = shop.owner.get("/settings")
+    saved = shop.owner.post(
+        "/settings/marketing-cap",
+        data={"csrf": csrf_of(settings.text), "marketing_cap": "4", "marketing_cap_days": "30"},
+    )
+    assert saved.status_code == 200
+    session.refresh(shop.business)
+    assert (shop.business.marketing_cap, shop.business.marketing_cap_days) == (4, 30)
+    refused = shop.owner.post(
+        "/settings/marketing-cap",
+        data={"csrf": csrf_of(saved.text), "marketing_cap": "4", "marketing_cap_days": "900"},
+    )
+    assert "from 1 to 365" in text(refused.text)
+    session.refresh(shop.business)
+    assert shop.business.marketing_cap_days == 30
+    cleared = shop.owner.post(
+        "/settings/marketing-cap",
+        data={"csrf": csrf_of(refused.text), "marketing_cap": "", "marketing_cap_days": "30"},
+    )
+    assert cleared.status_code == 200
+    session.refresh(shop.business)
+    assert shop.business.marketing_cap is None

@@ -118,6 +118,24 @@ class Progress:
     skipped: int
 
 
+MAX_CAP_DAYS = 365
+
+
+def set_marketing_cap(business: Business, texts: int | None, days: int) -> None:
+    """At most `texts` marketing texts to one client in `days` days (None: no cap); bulk
+    sends skip the clients it blocks."""
+    if texts is not None and not 1 <= texts <= 1000:
+        raise InvalidInput(
+            "Give a number of texts from 1 to 1,000, or none.", field="marketing_cap"
+        )
+    if not 1 <= days <= MAX_CAP_DAYS:
+        raise InvalidInput(
+            f"Give a number of days from 1 to {MAX_CAP_DAYS}.", field="marketing_cap_days"
+        )
+    business.marketing_cap = texts
+    business.marketing_cap_days = days
+
+
 def check_text(business: Business, body: str, category: str) -> None:
     """A bulk send's text as written: not empty, known variables only, not over the length,
     not against a content rule (each rendered text is checked again as it is queued)."""

@@ -17,6 +17,7 @@ from messagecenter.apikeys import service as api_keys
 from messagecenter.businesses import queries as business_queries
 from messagecenter.businesses import service as businesses
 from messagecenter.businesses import usage
+from messagecenter.campaigns import service as campaigns
 from messagecenter.clients import report
 from messagecenter.clients import service as clients
 from messagecenter.clients.phone import parse_cell_phone
@@ -396,6 +397,28 @@ def save_quiet_hours(
 ) -> RedirectResponse:
     check_csrf(page.request, csrf)
     businesses.set_strict_state_hours(page.business, keep=strict_state_hours == "1")
+    return redirect("/settings")
+
+
+@router.post("/settings/marketing-cap")
+def save_marketing_cap(
+    page: OwnerPageDep,
+    work: UnitOfWorkDep,
+    marketing_cap: Annotated[str, Form(max_length=10)] = "",
+    marketing_cap_days: Annotated[str, Form(max_length=10)] = "30",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    check_csrf(page.request, csrf)
+    try:
+        texts = int(marketing_cap) if marketing_cap.strip() else None
+        days = int(marketing_cap_days)
+    except ValueError:
+        return redirect("/settings", error="Give whole numbers for the frequency cap.")
+    try:
+        campaigns.set_marketing_cap(page.business, texts, days)
+    except DomainError as refused:
+        work.rollback()
+        return redirect("/settings", error=refused.message)
     return redirect("/settings")
 
 
