@@ -101,8 +101,8 @@ def write_results(out: Path, name: str, report: str, payload: dict[str, object])
 
 def seed_business_with_clients(url: str, clients: int, name: str) -> tuple[int, str, list[int]]:
     """Migrate `url`, then one business on the simulator with an SMS number and room to spare
-    on a hard-stop plan, and `clients` clients with distinct cell phones (every switch on but
-    marketing). Returns the business id, its API key and the client ids in order."""
+    on a hard-stop plan, and `clients` clients with distinct, valid New York cell phones (every
+    switch on but marketing). Returns the business id, its API key and the client ids in order."""
     from argon2 import PasswordHasher
 
     from messagecenter.businesses.service import NewBusiness, create_business
@@ -131,7 +131,7 @@ def seed_business_with_clients(url: str, clients: int, name: str) -> tuple[int, 
         business_id = created.business.id
         rows = [
             {"business_id": business_id, "first_name": f"Client {i}", "last_name": "Bench",
-             "cell_phone": f"+1646{i:07d}", "sms_reminders": True, "sms_account": True,
+             "cell_phone": f"+1646{2_000_000 + i:07d}", "sms_reminders": True, "sms_account": True,
              "sms_marketing": False, "created_at": at, "updated_at": at}
             for i in range(clients)
         ]  # fmt: skip

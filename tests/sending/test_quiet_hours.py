@@ -194,3 +194,28 @@ def test_every_state_area_code_is_in_that_state_by_the_phonenumbers_geocoder() -
                 phonenumbers.parse(f"+1{area_code}2345678"), "en"
             )
             assert state["name"] in place or place.endswith(f", {code}"), (area_code, place)
+
+
+def test_valid_numbers_sharing_the_zone_datas_prefix_are_looked_up_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bulk send's numbers mostly share their leading digits: one lookup answers them all."""
+    from messagecenter.sending import quiet_hours
+
+    looked_up: list[object] = []
+    real = quiet_hours.number_timezones.time_zones_for_number
+
+    def counting(number: object) -> object:
+        looked_up.append(number)
+        return real(number)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(quiet_hours.number_timezones, "time_zones_for_number", counting)
+    monkeypatch.setattr(quiet_hours, "_zones_by_prefix", {})
+    for last in ("0142", "0143", "0199"):
+        assert number_zones("+121255" + "5" + last) == ("America/New_York",)
+    assert number_zones("+13105550142") == ("America/Los_Angeles",)
+    assert len(looked_up) == 2  # one per prefix
+    # An invalid number is answered on its own and speaks for no prefix.
+    assert number_zones(UNPLACED) == ()
+    assert number_zones(UNPLACED) == ()
+    assert len(looked_up) == 4
