@@ -650,3 +650,18 @@ def test_concurrent_batches_never_pass_a_hard_stop(
         summary = usage.summarize(session, business, at)
         assert (summary.used, summary.outbound_units) == (allowance, allowance)
         assert _outbound_count(session, business_id) == allowance
+
+
+def test_sends_left_is_the_summary_s_limit_less_what_is_used(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    hard = make_business(session, context.carrier, clock.now(), allowance=10)
+    capped = make_business(session, context.carrier, clock.now(), allowance=10,
+                           policy="allow_overage", price="0.10", spending_cap="0.50")  # fmt: skip
+    open_ended = make_business(session, context.carrier, clock.now(), policy="allow_overage")
+    for setup in (hard, capped, open_ended):
+        summary = usage.summarize(session, setup.business, clock.now())
+        expected = None if summary.send_limit is None else summary.send_limit - summary.used
+        assert usage.sends_left(session, setup.business, clock.now()) == expected
+    assert usage.sends_left(session, capped.business, clock.now()) == 15
+    assert usage.sends_left(session, open_ended.business, clock.now()) is None

@@ -150,6 +150,18 @@ def give_back(session: Session, business: Business, units: int, created_at: date
     queries.give_back_units(session, business.id, start, units)
 
 
+def sends_left(session: Session, business: Business, at: datetime) -> int | None:
+    """Units the business may still send this period before sends are refused (the hard
+    stop, or the spending cap); None: no limit. summarize's send_limit less what is used,
+    without the rest of the summary."""
+    plan = queries.get_plan(session, business.plan_id)
+    limit = billing.send_ceiling(*_terms(plan))
+    if limit is None:
+        return None
+    row = queries.usage_row(session, business.id, billing.period_start(at, business.timezone))
+    return max(0, limit - (row.units_used if row else 0))
+
+
 def summarize(session: Session, business: Business, at: datetime) -> UsageSummary:
     plan = queries.get_plan(session, business.plan_id)
     start = billing.period_start(at, business.timezone)

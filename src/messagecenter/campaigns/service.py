@@ -195,9 +195,7 @@ def reach(
             reached.add(phone)
             texts.append((contact, text))
     units = len(texts) * units_for(has_media=False)
-    summary = usage.summarize(session, business, at)
-    remaining = None if summary.send_limit is None else max(0, summary.send_limit - summary.used)
-    return Reach(texts, dict(skipped), units, remaining)
+    return Reach(texts, dict(skipped), units, usage.sends_left(session, business, at))
 
 
 def create(

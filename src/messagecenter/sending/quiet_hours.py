@@ -202,9 +202,11 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+@lru_cache(maxsize=4096)
 def first_open(at: datetime, zones: tuple[str, ...], hours: Hours) -> Verdict | None:
     """The first moment from `at` when the window is open in every zone, and when it closes
-    again; None when there is none within SEARCH_DAYS.
+    again; None when there is none within SEARCH_DAYS. Cached: the texts of one batch share
+    their moment and mostly their zones.
 
     Any moment open everywhere is no earlier than each closed zone's next opening, so jumping
     to the latest of those skips nothing; from there every zone is checked again."""

@@ -66,10 +66,9 @@ class ContentRule:
     policy: str
     countries: frozenset[str]
     pattern: re.Pattern[str] | None  # words and link hosts, compiled
-    # A word of which the text must have at least one for the pattern to match (the first
-    # word of each phrase or host), so most texts are let through without the pattern;
-    # None: the pattern is always tried.
-    keys: frozenset[str] | None
+    # Text of which the text must hold at least one piece for the pattern to match (each
+    # phrase's first word, each host), so most texts are let through without the pattern.
+    needles: tuple[str, ...]
 
     def applies_in(self, country: str) -> bool:
         return not self.countries or country.upper() in self.countries
@@ -82,11 +81,10 @@ class ContentRules:
     def refusal(self, body: str, country: str) -> ContentRule | None:
         """The first rule the text alone breaks on a number in `country`, or None."""
         text = _normalise(body)
-        words = set(_WORD.findall(text))
         for rule in self.rules:
             if rule.pattern is None or not rule.applies_in(country):
                 continue
-            if rule.keys is not None and words.isdisjoint(rule.keys):
+            if not any(needle in text for needle in rule.needles):
                 continue
             if rule.pattern.search(text):
                 return rule
@@ -115,21 +113,15 @@ def _normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-_WORD = re.compile(r"\w+")
-
-
-def _keys(starts: Iterable[str]) -> frozenset[str] | None:
-    """Each phrase's or host's leading word: a text the pattern matches has it as a whole word
-    (both patterns start a match where no letter or digit comes before, and a phrase's first
-    word ends at a space, a dash or a character that is not one). None when one of them
-    starts with something that is not a word (the pattern must then always be tried)."""
-    keys = set()
-    for start in starts:
-        found = _WORD.match(_normalise(start))
-        if found is None:
-            return None
-        keys.add(found.group())
-    return frozenset(keys)
+def _needles(spec: RuleSpec) -> tuple[str, ...]:
+    """What a text must hold, as written, for the rule's pattern to match it: the longest
+    word of each phrase (the pattern has each of its words, parted by spaces or dashes), or
+    each host."""
+    if spec.kind == "words":
+        return tuple(
+            max(re.split(r"[\s\-]+", _normalise(w)), key=len) for w in spec.words if w.strip()
+        )
+    return tuple(_normalise(h) for h in spec.hosts if h.strip())
 
 
 def _words_pattern(words: Iterable[str]) -> re.Pattern[str]:
@@ -165,8 +157,8 @@ def _compile(spec: RuleSpec) -> ContentRule:
         else None
     )
     countries = frozenset(c.upper() for c in spec.countries)
-    keys = _keys(spec.words if spec.kind == "words" else spec.hosts) if pattern else None
-    return ContentRule(spec.id, spec.kind, spec.reason, spec.policy, countries, pattern, keys)
+    needles = _needles(spec) if pattern else ()
+    return ContentRule(spec.id, spec.kind, spec.reason, spec.policy, countries, pattern, needles)
 
 
 def _read(path: Path) -> RulesFile:
