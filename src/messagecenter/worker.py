@@ -10,6 +10,7 @@ import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from messagecenter.campaigns import service as campaigns
 from messagecenter.carriers.base import Carrier
 from messagecenter.clock import Clock
 from messagecenter.db import session_scope
@@ -68,13 +69,16 @@ class BackgroundWorker:
         texts, replied = self._intake.process_queued()
         if stopping():  # a batch of texts may take a while: stop before the outbox, too
             return texts
+        with session_scope(self._sessions) as session:  # its texts go out in this pass
+            scheduled = campaigns.send_due(session, self._clock.now())
+        count(scheduled_sends_started=scheduled)
         count(expired_claims_released=self._dispatcher.release_expired_claims())
         sent = self._dispatcher.run_once(stop)
         if replied:
             sent += self._dispatcher.run_once(stop)
         count(texts_processed=texts, messages_handed_over=sent)
         if stopping():
-            return texts + sent
+            return texts + sent + scheduled
         count(settled_by_lookup=self._dispatcher.settle_by_lookup(stop))
         self._carrier.tick()
         if time.monotonic() >= self._next_purge:
@@ -85,7 +89,7 @@ class BackgroundWorker:
                 purge_sign_ins(session, self._clock.now())
             with session_scope(self._sessions) as session:
                 purge_delivery_log(session, self._clock.now())
-        return texts + sent
+        return texts + sent + scheduled
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
         log.info("background worker started (carrier: %s)", self._carrier.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -104,3 +105,28 @@ def test_another_business_cannot_see_or_cancel_a_send(
     gone = api.post(f"/api/v1/bulk-sends/{sent['id']}/cancel", headers=other.auth)
     assert gone.status_code == 404
     assert count(session, Message, Message.status == "canceled") == 0
+
+
+def test_a_scheduled_send_changes_until_it_goes(
+    api: TestClient, session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    clients(session, shop, clock)
+    later = (clock.now() + timedelta(hours=3)).isoformat()
+    made = create(api, shop, category="account", send_at=later)
+    assert made.status_code == 201, made.text
+    sent = made.json()
+    assert sent["status"] == "scheduled" and sent["progress"]["queued"] == 0
+    assert sent["send_at"].startswith(later[:19])
+    changed = api.patch(f"/api/v1/bulk-sends/{sent['id']}", headers=shop.auth,
+                        json={"body": "Hi [Firstname], new hours from Monday."})  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["body"] == "Hi [Firstname], new hours from Monday."
+    assert count(session, Message, Message.bulk_send_id == sent["id"]) == 0
+    past = api.patch(f"/api/v1/bulk-sends/{sent['id']}", headers=shop.auth,
+                     json={"send_at": "2000-01-01T00:00:00Z"})  # fmt: skip
+    assert_error(past, 400, "invalid_input")
+    cancelled = api.post(f"/api/v1/bulk-sends/{sent['id']}/cancel", headers=shop.auth)
+    assert cancelled.json()["status"] == "cancelled"
+    too_late = api.patch(f"/api/v1/bulk-sends/{sent['id']}", headers=shop.auth,
+                         json={"body": "again"})  # fmt: skip
+    assert_error(too_late, 409, "not_scheduled")

@@ -108,6 +108,7 @@ schema = (
                         "include-name": [
                             "POST /api/v1/bulk-sends/preview",
                             "POST /api/v1/bulk-sends",
+                            "PATCH /api/v1/bulk-sends/{bulk_send_id}",
                             "POST /api/v1/notifications",
                             "POST /api/v1/notification-batches",
                             "PATCH /api/v1/notification-templates/{type_name}",

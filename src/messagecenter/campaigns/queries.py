@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from messagecenter.clients.queries import CONTACT_COLUMNS, ClientContact
 from messagecenter.models import BulkSend, Client, Conversation, Message, PhoneConsent
+from messagecenter.models.bulk_send import BULK_SCHEDULED
 from messagecenter.models.message import DIRECTION_OUTBOUND, DISPATCH_PENDING
 from messagecenter.models.status import CANCELED
 
@@ -101,6 +102,18 @@ def get_bulk_send(
     if for_update:
         stmt = stmt.with_for_update()
     return session.scalar(stmt)
+
+
+def lock_due(session: Session, at: datetime) -> BulkSend | None:
+    """The scheduled send due longest ago, locked for this transaction; one another worker
+    holds is passed over (it is being sent there)."""
+    return session.scalar(
+        select(BulkSend)
+        .where(BulkSend.status == BULK_SCHEDULED, BulkSend.send_at <= at)
+        .order_by(BulkSend.send_at, BulkSend.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
 
 
 def list_bulk_sends(session: Session, business_id: int, *, limit: int) -> list[BulkSend]:

@@ -11,6 +11,7 @@ from messagecenter.campaigns.schemas import (
     BulkSendIn,
     BulkSendList,
     BulkSendOut,
+    BulkSendPatch,
     BulkTextIn,
     PreviewOut,
     ProgressOut,
@@ -51,7 +52,8 @@ def create(
     key: ApiKeyDep,
     context: ContextDep,
 ) -> BulkSendOut | JSONResponse:
-    """Send the text to the audience now (201). The same `request_key` again answers that
+    """Send the text to the audience now, or schedule it with `send_at` (201). The same
+    `request_key` again answers that
     send (200, `replayed`) and sends nothing; used for another text it is a 409. A hard-stop
     plan refuses (409 allowance_exhausted) a send that does not fit, with the numbers."""
     bulk, replayed = service.create(
@@ -63,6 +65,7 @@ def create(
         audience=audience(body.audience),
         sender=Sender.api_key(key.id),
         at=context.clock.now(),
+        send_at=body.send_at,
     )
     out = bulk_out(work.session, [bulk])[0]
     if replayed:
@@ -82,12 +85,34 @@ def get_send(bulk_send_id: IdPath, session: SessionDep, business: BusinessDep) -
     return bulk_out(session, [service.get(session, business, bulk_send_id)])[0]
 
 
+@router.patch("/bulk-sends/{bulk_send_id}", response_model=BulkSendOut)
+def change(
+    bulk_send_id: IdPath,
+    body: BulkSendPatch,
+    work: UnitOfWorkDep,
+    business: BusinessDep,
+    context: ContextDep,
+) -> BulkSendOut:
+    """Change a scheduled send's text, kind, audience or time until it goes (409 after)."""
+    bulk = service.reschedule(
+        work.session,
+        business,
+        bulk_send_id,
+        at=context.clock.now(),
+        body=body.body,
+        category=body.category,
+        audience=audience(body.audience) if body.audience is not None else None,
+        send_at=body.send_at,
+    )
+    return bulk_out(work.session, [bulk])[0]
+
+
 @router.post("/bulk-sends/{bulk_send_id}/cancel", response_model=BulkSendOut)
 def cancel(
     bulk_send_id: IdPath, work: UnitOfWorkDep, business: BusinessDep, context: ContextDep
 ) -> BulkSendOut:
-    """Withdraw the texts that have not gone yet (their units come back); the ones the
-    carrier has stay sent."""
+    """Withdraw the texts that have not gone yet (their units come back; a scheduled send
+    never goes); the ones the carrier has stay sent."""
     bulk = service.cancel(work.session, business, bulk_send_id, context.clock.now())
     return bulk_out(work.session, [bulk])[0]
 
@@ -125,6 +150,7 @@ def bulk_out(session: SessionDep, sends: list[BulkSend]) -> list[BulkSendOut]:
             created_at=bulk.created_at,
             sent_at=bulk.sent_at,
             cancelled_at=bulk.cancelled_at,
+            send_at=bulk.send_at,
         )
         for bulk in sends
     ]

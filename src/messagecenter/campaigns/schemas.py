@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 MAX_CHOSEN = 10_000  # clients chosen by id in one send (a filter reaches any number)
 
@@ -42,10 +42,11 @@ class BulkTextIn(BaseModel):
         description="the text; [Firstname], [Lastname], [Fullname], [BusinessName], "
         "[BusinessPhone] and [SmsNumber] are filled in for each client",
     )
-    category: Literal["marketing", "account"] = Field(
+    category: Literal["marketing", "account", "personal"] = Field(
         "marketing",
         description="marketing (offers, news: the client's marketing switch and the frequency "
-        "cap apply) or account (word about the business itself, e.g. a closure)",
+        "cap apply), account (word about the business itself, e.g. a closure) or personal (a "
+        "text to one client; no notification switch applies, consent does)",
     )
     audience: AudienceIn = Field(default_factory=AudienceIn)
 
@@ -56,6 +57,22 @@ class BulkSendIn(BulkTextIn):
         max_length=100,
         description="your key for this send: sending the same again answers the first send",
     )
+    send_at: AwareDatetime | None = Field(
+        None,
+        description="schedule it (at most a year ahead); consent, switches and the allowance "
+        "are checked again when it goes. Absent: it goes now",
+    )
+
+
+class BulkSendPatch(BaseModel):
+    """A scheduled send's changes (each part given); a send that went is a 409."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str | None = Field(None, max_length=3200)
+    category: Literal["marketing", "account", "personal"] | None = None
+    audience: AudienceIn | None = None
+    send_at: AwareDatetime | None = None
 
 
 class SkippedOut(BaseModel):
@@ -93,6 +110,7 @@ class BulkSendOut(BaseModel):
     skipped: list[SkippedOut]
     progress: ProgressOut
     replayed: bool = False
+    send_at: datetime | None
     created_at: datetime
     sent_at: datetime | None
     cancelled_at: datetime | None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ from messagecenter.clients.queries import ClientContact
 from messagecenter.consent import service as consent
 from messagecenter.errors import AllowanceExhausted, Conflict, DomainError, InvalidInput, NotFound
 from messagecenter.models import BulkSend, Business
-from messagecenter.models.bulk_send import BULK_CANCELLED, BULK_SENT
+from messagecenter.models.bulk_send import BULK_CANCELLED, BULK_SCHEDULED, BULK_SENT
 from messagecenter.models.status import CANCELED, DELIVERED, FAILED, QUEUED, UNDELIVERED
 from messagecenter.notifications import service as notifications
 from messagecenter.notifications.templates import BookingData, Recipient, check_variables, render
@@ -38,7 +38,10 @@ from messagecenter.sending.compose import (
 from messagecenter.sending.compose import Sender as MessageSender
 from messagecenter.sms.content_rules import active_rules
 
-CATEGORIES = ("marketing", "account")  # news and offers, or word about the business itself
+# News and offers; word about the business itself; a personal text (a scheduled message to
+# one client): no notification switch applies to it, consent and quiet hours do.
+CATEGORIES = ("marketing", "account", "personal")
+MAX_AHEAD = timedelta(days=366)
 VARIABLES = ("Firstname", "Lastname", "Fullname", "BusinessName", "BusinessPhone", "SmsNumber")
 MAX_REQUEST_KEY = 100
 CHUNK = 1000  # recipients queued per queue_messages call (one insert of each kind)
@@ -168,7 +171,7 @@ def reach(
     phones = [c.cell_phone for c in contacts if c.cell_phone and not c.cell_phone_error]
     opted_out = consent.unsubscribed_among(session, business.id, phones)
     capped = _capped(session, business, category, at)
-    switch = CATEGORY_SWITCHES[category]
+    switch = CATEGORY_SWITCHES.get(category)
     sender = notifications.template_sender(session, business)
     skipped: Counter[str] = Counter()
     texts: list[tuple[ClientContact, str]] = []
@@ -179,7 +182,7 @@ def reach(
             skipped["no_cell_phone"] += 1
         elif phone in opted_out:
             skipped["unsubscribed"] += 1
-        elif not getattr(contact, switch):
+        elif switch is not None and not getattr(contact, switch):
             skipped["switched_off"] += 1
         elif phone in capped:
             skipped["frequency_cap"] += 1
@@ -208,10 +211,12 @@ def create(
     audience: Audience,
     sender: MessageSender,
     at: datetime,
+    send_at: datetime | None = None,
 ) -> tuple[BulkSend, bool]:
-    """Send the text to the audience now: the bulk send and whether it was already there (the
-    same key answers the send it made, and sends nothing). Refused, nothing written, when the
-    plan has a hard limit the send does not fit in."""
+    """Send the text to the audience now, or schedule it for `send_at`: the bulk send and
+    whether it was already there (the same key answers the send it made, and sends nothing).
+    Sending now is refused, nothing written, when the plan has a hard limit the send does not
+    fit in; a scheduled send is checked again, whole, when it goes."""
     key = request_key.strip()
     if not key or len(key) > MAX_REQUEST_KEY:
         raise InvalidInput(
@@ -225,8 +230,9 @@ def create(
                 code="key_reused",
             )
         return found, True
+    _check_send_at(send_at, at)
     planned = reach(session, business, audience, body, category, at)
-    if not planned.fits:
+    if send_at is None and not planned.fits:
         raise planned.refusal()
     bulk = BulkSend(
         business_id=business.id,
@@ -234,7 +240,8 @@ def create(
         body=body,
         category=category,
         audience=audience.as_json(),
-        status=BULK_SENT,
+        status=BULK_SENT if send_at is None else BULK_SCHEDULED,
+        send_at=send_at,
         staff_member_id=sender.staff_member_id,
         api_key_id=sender.api_key_id,
         recipients=0,
@@ -242,12 +249,104 @@ def create(
         skipped=planned.skipped,
         created_at=at,
         updated_at=at,
-        sent_at=at,
+        sent_at=at if send_at is None else None,
     )
     session.add(bulk)
     session.flush()
-    _queue(session, business, bulk, planned, sender, at)
+    if send_at is None:
+        _queue(session, business, bulk, planned, sender, at)
     return bulk, False
+
+
+def reschedule(
+    session: Session,
+    business: Business,
+    bulk_send_id: int,
+    *,
+    at: datetime,
+    body: str | None = None,
+    category: str | None = None,
+    audience: Audience | None = None,
+    send_at: datetime | None = None,
+) -> BulkSend:
+    """Change a scheduled send's text, kind, audience or time (each one given) until it goes;
+    one that has gone, or was cancelled, is a 409."""
+    bulk = queries.get_bulk_send(session, business.id, bulk_send_id, for_update=True)
+    if bulk is None:
+        raise NotFound("No such bulk send.")
+    if bulk.status != BULK_SCHEDULED:
+        raise Conflict(f"This send is {bulk.status}: only a scheduled one can change.",
+                       code="not_scheduled")  # fmt: skip
+    body = bulk.body if body is None else body
+    category = bulk.category if category is None else category
+    check_text(business, body, category)
+    if send_at is not None:
+        _check_send_at(send_at, at)
+        bulk.send_at = send_at
+    if audience is not None:
+        bulk.audience = audience.as_json()
+    bulk.body, bulk.category, bulk.updated_at = body, category, at
+    session.flush()
+    return bulk
+
+
+def send_due(session: Session, at: datetime) -> int:
+    """Send the scheduled send due longest ago, if any (the worker's pass): consent,
+    switches, the frequency cap and the allowance are checked now, as it goes (a text the
+    plan no longer has room for is skipped and counted). Returns how many went (0 or 1)."""
+    bulk = queries.lock_due(session, at)
+    if bulk is None:
+        return 0
+    business = session.get(Business, bulk.business_id)
+    assert business is not None
+    try:
+        planned = reach(session, business, audience_of(bulk), bulk.body, bulk.category, at)
+    except DomainError as refused:  # e.g. the number was released since: it cannot go
+        bulk.status, bulk.cancelled_at, bulk.updated_at = BULK_CANCELLED, at, at
+        bulk.skipped = {refused.code: 1}
+        session.flush()
+        return 1
+    bulk.status, bulk.sent_at, bulk.updated_at = BULK_SENT, at, at
+    _queue(session, business, bulk, planned, _sender_of(bulk), at)
+    return 1
+
+
+def audience_of(bulk: BulkSend) -> Audience:
+    """The audience as stored (Audience.as_json's shape)."""
+    if "client_ids" in bulk.audience:
+        return Audience(client_ids=tuple(int(i) for i in bulk.audience["client_ids"]))
+    chosen = dict(bulk.audience.get("filter", {}))
+    for name in ("created_from", "created_to", "last_texted_from", "last_texted_to"):
+        if name in chosen:
+            chosen[name] = date.fromisoformat(chosen[name])
+    return Audience(filter=AudienceFilter(**chosen))
+
+
+def _sender_of(bulk: BulkSend) -> MessageSender:
+    if bulk.staff_member_id is not None:
+        return MessageSender.staff(bulk.staff_member_id)
+    if bulk.api_key_id is not None:
+        return MessageSender.api_key(bulk.api_key_id)
+    return MessageSender.automated()
+
+
+def wall_clock_moment(business: Business, day: date, clock: time) -> datetime:
+    """The moment the business's clocks show `clock` on `day` (a form's date and time), as
+    the wall says across DST changes: a time the clocks skip (02:30 on the spring-forward
+    night) is the moment an hour later by the old offset, i.e. 03:30 by the new one; a time
+    they show twice (01:30 on the fall-back night) is the first."""
+    return datetime.combine(day, clock, ZoneInfo(business.timezone)).astimezone(UTC)
+
+
+def _check_send_at(send_at: datetime | None, at: datetime) -> None:
+    if send_at is None:
+        return
+    if send_at.tzinfo is None:
+        raise InvalidInput("send_at needs a time zone (e.g. Z or +01:00).", field="send_at")
+    if send_at <= at:
+        raise InvalidInput("Choose a time still to come.", field="send_at")
+    if send_at - at > MAX_AHEAD:
+        raise InvalidInput("A send may be scheduled at most a year ahead.", field="send_at")
 
 
 def _queue(
@@ -265,8 +364,9 @@ def _queue(
     queued = 0
     for start in range(0, len(planned.texts), CHUNK):
         chunk = planned.texts[start : start + CHUNK]
+        category = bulk.category if bulk.category in CATEGORY_SWITCHES else None
         outgoing = [
-            Outgoing(text, client=contact, category=bulk.category, bulk_send_id=bulk.id,
+            Outgoing(text, client=contact, category=category, bulk_send_id=bulk.id,
                      quiet_hours=True)
             for contact, text in chunk
         ]  # fmt: skip
@@ -278,6 +378,7 @@ def _queue(
     bulk.recipients = queued
     bulk.units = queued * units_for(has_media=False)
     bulk.skipped = dict(skipped)
+    session.flush()
 
 
 def cancel(session: Session, business: Business, bulk_send_id: int, at: datetime) -> BulkSend:
@@ -288,6 +389,7 @@ def cancel(session: Session, business: Business, bulk_send_id: int, at: datetime
         raise NotFound("No such bulk send.")
     if bulk.status == BULK_CANCELLED:
         return bulk
+    # A scheduled one has no messages yet; a sent one's waiting ones are withdrawn.
     waiting = queries.pending_message_ids(session, bulk.id)
     sending.withdraw_pending(session, waiting, WITHDRAWN_REASON, at)
     bulk.status = BULK_CANCELLED

@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -35,6 +36,7 @@ class BulkSend(Base):
         CheckConstraint(
             "status IN (" + ", ".join(f"'{s}'" for s in BULK_STATES) + ")", name="status"
         ),
+        Index("ix_bulk_sends_due", "status", "send_at"),  # the worker's scheduled ones
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -59,6 +59,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("bulk_sends", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_bulk_sends_business_id"), ["business_id"])
+        batch_op.create_index("ix_bulk_sends_due", ["status", "send_at"])
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("category", sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column("bulk_send_id", sa.Integer(), nullable=True))
@@ -93,5 +94,6 @@ def downgrade() -> None:
         batch_op.drop_column("bulk_send_id")
         batch_op.drop_column("category")
     with op.batch_alter_table("bulk_sends", schema=None) as batch_op:
+        batch_op.drop_index("ix_bulk_sends_due")
         batch_op.drop_index(batch_op.f("ix_bulk_sends_business_id"))
     op.drop_table("bulk_sends")
