@@ -5,7 +5,9 @@ permission cannot send."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, time, timedelta
 from html import unescape
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -111,3 +113,38 @@ def test_the_owner_sets_the_marketing_frequency_cap(shop: Shop, session: Session
     assert cleared.status_code == 200
     session.refresh(shop.business)
     assert shop.business.marketing_cap is None
+
+
+def test_a_send_scheduled_on_the_page_goes_by_the_business_clock_and_can_change(
+    shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    make_client(session, shop.business, clock.now(), first_name="Ana", cell_phone="+12125550101")
+    session.commit()
+    zone = ZoneInfo(shop.business.timezone)
+    tomorrow = (clock.now().astimezone(zone) + timedelta(days=1)).date()
+    page = shop.clerk.get(PATH)
+    when = {"send_date": tomorrow.isoformat(), "send_time": "09:00"}
+    preview = shop.clerk.post(PATH, data=form(page.text, action="preview", **when))
+    assert "Schedule for 1" in preview.text
+    made = shop.clerk.post(PATH, data=form(preview.text, action="send", **when))
+    assert made.status_code == 200, made.text
+    bulk = session.scalars(select(BulkSend)).one()
+    assert bulk.status == "scheduled"
+    assert bulk.send_at == datetime.combine(tomorrow, time(9), zone).astimezone(UTC)
+    assert count(session, Message) == 0
+    listed = shop.clerk.get(PATH)
+    assert "Nothing scheduled." not in listed.text and f"/bulk-sends/{bulk.id}" in listed.text
+    changed = shop.clerk.post(
+        f"{PATH}/{bulk.id}",
+        data={"csrf": csrf_of(made.text), "body": "Hi [Firstname], doors open at 10.",
+              "send_date": tomorrow.isoformat(), "send_time": "10:30"},
+    )  # fmt: skip
+    assert changed.status_code == 200
+    session.refresh(bulk)
+    assert bulk.body == "Hi [Firstname], doors open at 10."
+    assert bulk.send_at == datetime.combine(tomorrow, time(10, 30), zone).astimezone(UTC)
+    half = shop.clerk.post(
+        f"{PATH}/{bulk.id}", data={"csrf": csrf_of(changed.text), "body": "x", "send_date": "",
+                                   "send_time": "10:00"},
+    )  # fmt: skip
+    assert half.status_code == 400 and "both the date and the time" in text(half.text)

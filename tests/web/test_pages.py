@@ -195,6 +195,7 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "/staff/{staff_id}": ("/staff/{staff}", {"action": "deactivate"}),
     "/bulk-sends": ("/bulk-sends", {"body": "Closed Monday", "subscription": "any"}),
     "/bulk-sends/{bulk_send_id}/cancel": ("/bulk-sends/{bulk_send}/cancel", {}),
+    "/bulk-sends/{bulk_send_id}": ("/bulk-sends/{bulk_send}", {"body": "Closed Tuesday"}),
     "/settings/webhooks": (
         "/settings/webhooks",
         {"url": "https://93.184.216.34/hooks", "events": "message.received"},

@@ -6,8 +6,9 @@ them and takes the forms."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime, time
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -54,6 +55,20 @@ class _Form:
                 last_texted_to=_day(self.values["last_texted_to"], "last_texted_to"),
             )
         )
+
+
+def _moment(page: Page, day: str, clock: str) -> datetime | None:
+    """A form's date and time (both, or neither: now) as the business's wall clock."""
+    if not day and not clock:
+        return None
+    when = _day(day, "send_date")
+    if when is None or not clock:
+        raise InvalidInput("Give both the date and the time, or neither.", field="send_date")
+    try:
+        at = time.fromisoformat(clock)
+    except ValueError:
+        raise InvalidInput("Give a time such as 09:30.", field="send_time") from None
+    return service.wall_clock_moment(page.business, when, at)
 
 
 def _day(value: str, name: str) -> date | None:
@@ -110,6 +125,8 @@ def _blank() -> dict[str, Any]:
         "created_to": "",
         "last_texted_from": "",
         "last_texted_to": "",
+        "send_date": "",
+        "send_time": "",
     }
 
 
@@ -136,6 +153,8 @@ def preview_or_send(
     created_to: FormText = "",
     last_texted_from: FormText = "",
     last_texted_to: FormText = "",
+    send_date: FormText = "",
+    send_time: FormText = "",
     request_key: Annotated[str, Form(max_length=100)] = "",
     action: FormText = "preview",
     csrf: Annotated[str, Form()] = "",
@@ -149,10 +168,12 @@ def preview_or_send(
         "can_receive": can_receive, "subscription": subscription, "marketing_on": marketing_on,
         "created_from": created_from, "created_to": created_to,
         "last_texted_from": last_texted_from, "last_texted_to": last_texted_to,
+        "send_date": send_date, "send_time": send_time,
     }  # fmt: skip
     at = page.context.clock.now()
     try:
         audience = _Form(values).audience()
+        send_at = _moment(page, send_date, send_time)
         if action != "send":
             reach = service.reach(work.session, page.business, audience, body, category, at)
             return _page(page, form=values, reach=reach)
@@ -165,6 +186,7 @@ def preview_or_send(
             audience=audience,
             sender=Sender.staff(page.staff.id),
             at=at,
+            send_at=send_at,
         )
     except DomainError as refused:
         if refused.status_code == 404:
@@ -174,23 +196,58 @@ def preview_or_send(
     return redirect(f"{PATH}/{bulk.id}")
 
 
+@router.post(PATH + "/{bulk_send_id}", response_model=None)
+def change_scheduled(
+    bulk_send_id: IdPath,
+    page: PageDep,
+    work: UnitOfWorkDep,
+    body: Annotated[str, Form(max_length=3200)] = "",
+    send_date: FormText = "",
+    send_time: FormText = "",
+    csrf: Annotated[str, Form()] = "",
+) -> HTMLResponse | RedirectResponse:
+    """A scheduled send's new text and time."""
+    check_csrf(page.request, csrf)
+    _may_send(page)
+    try:
+        service.reschedule(
+            work.session,
+            page.business,
+            bulk_send_id,
+            at=page.context.clock.now(),
+            body=body,
+            send_at=_moment(page, send_date, send_time),
+        )
+    except DomainError as refused:
+        if refused.status_code == 404:
+            raise
+        work.rollback()
+        return _one(page, service.get(work.session, page.business, bulk_send_id), refused.message)
+    return redirect(f"{PATH}/{bulk_send_id}", saved="1")
+
+
 @router.get(PATH + "/{bulk_send_id}", response_class=HTMLResponse)
 def bulk_send_page(bulk_send_id: IdPath, page: PageDep) -> HTMLResponse:
     bulk = service.get(page.session, page.business, bulk_send_id)
     return _one(page, bulk)
 
 
-def _one(page: Page, bulk: BulkSend) -> HTMLResponse:
+def _one(page: Page, bulk: BulkSend, error: str = "") -> HTMLResponse:
     progress = service.progress(page.session, [bulk])[bulk.id]
+    local = bulk.send_at.astimezone(ZoneInfo(page.business.timezone)) if bulk.send_at else None
     return page.render(
         "bulk_send.html",
         {
+            "error": error,
+            "send_date": local.date().isoformat() if local else "",
+            "send_time": local.strftime("%H:%M") if local else "",
             "bulk": bulk,
             "progress": progress,
             "skip_words": service.SKIP_REASONS,
             # Refreshed while texts still wait: the page follows the send as it drains.
             "live": bulk.status == "sent" and progress.queued > 0,
         },
+        status_code=400 if error else 200,
     )
 
 
