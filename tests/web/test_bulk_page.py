@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from messagecenter.clock import FrozenClock
-from messagecenter.models import BulkSend, Message, StaffMember
-from tests.factories import count, make_client
+from messagecenter.models import BulkSend, Conversation, Message, SmsNumber, StaffMember
+from tests.factories import count, make_client, text_from
 from tests.web.conftest import CLERK_EMAIL, Shop, csrf_of
 
 PATH = "/bulk-sends"
@@ -148,3 +148,51 @@ def test_a_send_scheduled_on_the_page_goes_by_the_business_clock_and_can_change(
                                    "send_time": "10:00"},
     )  # fmt: skip
     assert half.status_code == 400 and "both the date and the time" in text(half.text)
+
+
+def test_the_composer_schedules_a_text_to_the_conversations_client(
+    shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    ana = make_client(session, shop.business, clock.now(), first_name="Ana",
+                      cell_phone="+12125550101")  # fmt: skip
+    number = session.scalars(
+        select(SmsNumber).where(SmsNumber.business_id == shop.business.id)
+    ).one()
+    text_from(session, number, "+12125550101", "Can I move my class?", clock.now())
+    text_from(session, number, "+12125550177", "Who is this?", clock.now())
+    session.commit()
+
+    def conversation_of(phone: str) -> int:
+        return session.scalars(select(Conversation.id).where(Conversation.phone == phone)).one()
+
+    page = shop.clerk.get(f"/conversations/{conversation_of('+12125550101')}")
+    assert 'id="send-later"' in page.text
+    zone = ZoneInfo(shop.business.timezone)
+    tomorrow = (clock.now().astimezone(zone) + timedelta(days=1)).date()
+    key = re.search(r'name="request_key" value="([^"]+)"', page.text)
+    assert key is not None
+    data = {
+        "csrf": csrf_of(page.text),
+        "body": "Yes: Thursday 6 pm works.",
+        "action": "schedule",
+        "send_date": tomorrow.isoformat(),
+        "send_time": "09:15",
+        "request_key": key.group(1),
+    }
+    path = f"/conversations/{conversation_of('+12125550101')}/messages"
+    done = shop.clerk.post(path, data=data)
+    assert done.status_code == 200 and 'id="scheduled-note"' in done.text
+    shop.clerk.post(path, data=data)  # a second click schedules nothing more
+    bulk = session.scalars(select(BulkSend)).one()
+    assert (bulk.status, bulk.category, bulk.audience) == (
+        "scheduled", "personal", {"client_ids": [ana.id]}
+    )  # fmt: skip
+    assert bulk.send_at == datetime.combine(tomorrow, time(9, 15), zone).astimezone(UTC)
+    assert count(session, Message, Message.direction == "outbound") == 0
+    # A conversation with nobody linked has no client to schedule for.
+    refused = shop.clerk.post(
+        f"/conversations/{conversation_of('+12125550177')}/messages",
+        data={**data, "csrf": csrf_of(done.text), "request_key": "other"},
+    )
+    assert "Link this conversation to a client" in text(refused.text)
+    assert count(session, BulkSend) == 1

@@ -57,7 +57,7 @@ class _Form:
         )
 
 
-def _moment(page: Page, day: str, clock: str) -> datetime | None:
+def scheduled_moment(page: Page, day: str, clock: str) -> datetime | None:
     """A form's date and time (both, or neither: now) as the business's wall clock."""
     if not day and not clock:
         return None
@@ -173,7 +173,7 @@ def preview_or_send(
     at = page.context.clock.now()
     try:
         audience = _Form(values).audience()
-        send_at = _moment(page, send_date, send_time)
+        send_at = scheduled_moment(page, send_date, send_time)
         if action != "send":
             reach = service.reach(work.session, page.business, audience, body, category, at)
             return _page(page, form=values, reach=reach)
@@ -216,7 +216,7 @@ def change_scheduled(
             bulk_send_id,
             at=page.context.clock.now(),
             body=body,
-            send_at=_moment(page, send_date, send_time),
+            send_at=scheduled_moment(page, send_date, send_time),
         )
     except DomainError as refused:
         if refused.status_code == 404:

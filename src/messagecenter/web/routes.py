@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -14,18 +15,20 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from messagecenter.businesses.billing import units_for
+from messagecenter.campaigns import service as campaigns
 from messagecenter.clients import queries as client_queries
 from messagecenter.clients import service as clients
 from messagecenter.clients.phone import parse_phone
 from messagecenter.clients.service import ClientChanges
 from messagecenter.consent import queries as consent_queries
 from messagecenter.conversations import present, queries, service
-from messagecenter.errors import DomainError, NotPermitted
+from messagecenter.errors import DomainError, InvalidInput, NotPermitted
 from messagecenter.http.csrf import check_csrf
-from messagecenter.http.deps import ContextDep, UnitOfWorkDep
+from messagecenter.http.deps import ContextDep, UnitOfWork, UnitOfWorkDep
 from messagecenter.http.pages import fragment, redirect, render
 from messagecenter.http.types import IdPath
-from messagecenter.models import Client, Message
+from messagecenter.models import Client, Conversation, Message
+from messagecenter.models.ids import MAX_ID
 from messagecenter.notifications.replies import replies_to
 from messagecenter.numbers.countries import number_country
 from messagecenter.sending.compose import MAX_BODY_CHARACTERS, Sender, send_message
@@ -34,6 +37,7 @@ from messagecenter.sms.content_rules import active_rules
 from messagecenter.sms.keywords import normalize_keyword_text
 from messagecenter.sms.segments import count_segments
 from messagecenter.web.auth import SESSION_ID, remember_device, sign_in, sign_out
+from messagecenter.web.bulk import scheduled_moment
 from messagecenter.web.pages import Page, PageDep
 
 router = APIRouter(include_in_schema=False)
@@ -169,11 +173,14 @@ def conversation_page(
     conversation_id: IdPath,
     page: PageDep,
     error: Annotated[str, Query(max_length=300)] = "",
+    scheduled: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> HTMLResponse:
     """The conversation and its composer. Reading it changes nothing: the page's script
     posts /read once it is shown (a GET stays safe to repeat, prefetch or crawl)."""
     return page.render(
-        "conversation.html", _conversation_context(page, conversation_id) | {"error": error}
+        "conversation.html",
+        _conversation_context(page, conversation_id)
+        | {"error": error, "scheduled": scheduled, "request_key": uuid.uuid4().hex},
     )
 
 
@@ -236,14 +243,21 @@ def reply(
     page: PageDep,
     work: UnitOfWorkDep,
     body: Annotated[str, Form(max_length=4000)] = "",
+    action: Annotated[str, Form(max_length=20)] = "send",
+    send_date: Annotated[str, Form(max_length=40)] = "",
+    send_time: Annotated[str, Form(max_length=40)] = "",
+    request_key: Annotated[str, Form(max_length=100)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
+    """Send the text now, or (`action=schedule`) at the date and time given."""
     check_csrf(page.request, csrf)
     staff, business = page.staff, page.business
     if not staff.can_send_sms:
         raise NotPermitted("You do not have permission to send SMS to clients.")
     session = work.session
     conversation = service.get_conversation(session, business.id, conversation_id)
+    if action == "schedule":
+        return _schedule(page, work, conversation, body, send_date, send_time, request_key)
     try:
         send_message(
             session,
@@ -320,8 +334,47 @@ def link_client(
     return _back(conversation_id)
 
 
-def _back(conversation_id: int, error: str = "") -> RedirectResponse:
-    return redirect(f"/conversations/{conversation_id}", error=error)
+def _back(conversation_id: int, error: str = "", scheduled: str = "") -> RedirectResponse:
+    return redirect(f"/conversations/{conversation_id}", error=error, scheduled=scheduled)
+
+
+def _schedule(
+    page: Page,
+    work: UnitOfWork,
+    conversation: Conversation,
+    body: str,
+    send_date: str,
+    send_time: str,
+    request_key: str,
+) -> RedirectResponse:
+    """The composer's Send later: a personal scheduled send to the conversation's client,
+    changed or cancelled on its own page until it goes."""
+    try:
+        if conversation.client_id is None:
+            raise InvalidInput(
+                "Link this conversation to a client (below) before scheduling a text.",
+                field="client",
+            )
+        send_at = scheduled_moment(page, send_date, send_time)
+        if send_at is None:
+            raise InvalidInput("Choose the date and time to send it.", field="send_date")
+        bulk, _ = campaigns.create(
+            work.session,
+            page.business,
+            request_key=request_key or uuid.uuid4().hex,
+            body=body,
+            category="personal",
+            audience=campaigns.Audience(client_ids=(conversation.client_id,)),
+            sender=Sender.staff(page.staff.id),
+            at=page.context.clock.now(),
+            send_at=send_at,
+        )
+    except DomainError as refused:
+        if refused.status_code == 404:
+            raise
+        work.rollback()
+        return _back(conversation.id, error=refused.message)
+    return _back(conversation.id, scheduled=str(bulk.id))
 
 
 # ---------------------------------------------------------------------------- composer
