@@ -34,7 +34,7 @@ def test_the_preview_says_whom_it_reaches_and_writes_nothing(
     api: TestClient, session: Session, shop: SetUp, clock: FrozenClock
 ) -> None:
     clients(session, shop, clock)
-    answer = api.post("/api/v1/bulk-sends/preview", json={"body": TEXT}, headers=shop.auth)
+    answer = api.post("/api/v1/bulk-send-previews", json={"body": TEXT}, headers=shop.auth)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert (body["recipients"], body["units"], body["fits"]) == (1, 1, True)

@@ -106,7 +106,7 @@ schema = (
                         # address (its host is resolved); a bulk send's text uses only the
                         # variables it can fill and fits the plan, its date ranges run forward.
                         "include-name": [
-                            "POST /api/v1/bulk-sends/preview",
+                            "POST /api/v1/bulk-send-previews",
                             "POST /api/v1/bulk-sends",
                             "PATCH /api/v1/bulk-sends/{bulk_send_id}",
                             "POST /api/v1/notifications",

@@ -25,7 +25,7 @@ from messagecenter.sending.compose import Sender
 router = APIRouter(tags=["bulk sends"])
 
 
-@router.post("/bulk-sends/preview", response_model=PreviewOut)
+@router.post("/bulk-send-previews", response_model=PreviewOut)
 def preview(
     body: BulkTextIn, session: SessionDep, business: BusinessDep, context: ContextDep
 ) -> PreviewOut:
