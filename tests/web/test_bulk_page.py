@@ -13,7 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from messagecenter.clock import FrozenClock
-from messagecenter.models import BulkSend, Conversation, Message, SmsNumber, StaffMember
+from messagecenter.models import (
+    BulkSend,
+    Client,
+    Conversation,
+    Message,
+    SmsNumber,
+    StaffMember,
+)
 from tests.factories import count, make_client, text_from
 from tests.web.conftest import CLERK_EMAIL, Shop, csrf_of
 
@@ -134,15 +141,22 @@ def test_a_send_scheduled_on_the_page_goes_by_the_business_clock_and_can_change(
     assert count(session, Message) == 0
     listed = shop.clerk.get(PATH)
     assert "Nothing scheduled." not in listed.text and f"/bulk-sends/{bulk.id}" in listed.text
+    assert 'id="bulk-schedule"' in made.text and 'name="pick"' in made.text
+    ana = session.scalars(select(Client).where(Client.first_name == "Ana")).one()
     changed = shop.clerk.post(
         f"{PATH}/{bulk.id}",
         data={"csrf": csrf_of(made.text), "body": "Hi [Firstname], doors open at 10.",
+              "category": "account", "pick": "chosen", "client_ids": [str(ana.id)],
               "send_date": tomorrow.isoformat(), "send_time": "10:30"},
     )  # fmt: skip
     assert changed.status_code == 200
     session.refresh(bulk)
     assert bulk.body == "Hi [Firstname], doors open at 10."
+    assert bulk.audience == {"client_ids": [ana.id]}
     assert bulk.send_at == datetime.combine(tomorrow, time(10, 30), zone).astimezone(UTC)
+    # The page shows the send as it now is: the chosen client selected, the new time.
+    assert f'<option value="{ana.id}" selected>' in changed.text
+    assert 'value="10:30"' in changed.text
     half = shop.clerk.post(
         f"{PATH}/{bulk.id}", data={"csrf": csrf_of(changed.text), "body": "x", "send_date": "",
                                    "send_time": "10:00"},

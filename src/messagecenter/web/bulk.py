@@ -6,11 +6,12 @@ them and takes the forms."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated, cast
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from messagecenter.campaigns import service
@@ -20,7 +21,7 @@ from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import UnitOfWorkDep
 from messagecenter.http.pages import redirect
 from messagecenter.http.types import IdPath
-from messagecenter.models import BulkSend
+from messagecenter.models import BulkSend, Client
 from messagecenter.sending.compose import Sender
 from messagecenter.web.pages import Page, PageDep
 
@@ -29,32 +30,102 @@ PATH = "/bulk-sends"
 CHOOSABLE = 500  # clients listed to choose from (a filter reaches any number)
 
 
-class _Form:
-    """The new-send form as posted (every field a string or a list of them)."""
+FormText = Annotated[str, Form(max_length=40)]
 
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
+
+@dataclass
+class SendForm:
+    """The send form as posted (the new-send form, and a scheduled send's): every field a
+    string or a list of them, kept as typed to show again beside a refusal."""
+
+    body: str
+    category: str
+    pick: str  # filter or chosen
+    client_ids: list[str]
+    can_receive: str
+    subscription: str
+    marketing_on: str
+    created_from: str
+    created_to: str
+    last_texted_from: str
+    last_texted_to: str
+    send_date: str
+    send_time: str
 
     def audience(self) -> service.Audience:
-        if self.values["pick"] == "chosen":
-            ids = [int(v) for v in self.values["client_ids"] if v.isdigit()]
+        if self.pick == "chosen":
+            ids = [int(v) for v in self.client_ids if v.isdigit()]
             if not ids:
                 raise InvalidInput("Choose at least one client.", field="client_ids")
             return service.Audience(client_ids=tuple(ids))
-        subscription = self.values["subscription"]
-        if subscription not in ("any", "subscribed", "unsubscribed"):
+        if self.subscription not in ("any", "subscribed", "unsubscribed"):
             raise InvalidInput("Choose a subscription state.", field="subscription")
         return service.Audience(
             filter=service.AudienceFilter(
-                can_receive=bool(self.values["can_receive"]),
-                subscription=subscription,
-                marketing_on=bool(self.values["marketing_on"]),
-                created_from=_day(self.values["created_from"], "created_from"),
-                created_to=_day(self.values["created_to"], "created_to"),
-                last_texted_from=_day(self.values["last_texted_from"], "last_texted_from"),
-                last_texted_to=_day(self.values["last_texted_to"], "last_texted_to"),
+                can_receive=bool(self.can_receive),
+                subscription=cast(service.Subscription, self.subscription),
+                marketing_on=bool(self.marketing_on),
+                created_from=_day(self.created_from, "created_from"),
+                created_to=_day(self.created_to, "created_to"),
+                last_texted_from=_day(self.last_texted_from, "last_texted_from"),
+                last_texted_to=_day(self.last_texted_to, "last_texted_to"),
             )
         )
+
+    @classmethod
+    def blank(cls) -> SendForm:
+        return cls("", "marketing", "filter", [], "", "subscribed", "", "", "", "", "", "", "")
+
+    @classmethod
+    def of(cls, bulk: BulkSend, zone: ZoneInfo) -> SendForm:
+        """A scheduled send as its form shows it."""
+        audience = service.audience_of(bulk)
+        chosen = audience.filter
+        local = bulk.send_at.astimezone(zone) if bulk.send_at else None
+
+        def day(value: date | None) -> str:
+            return value.isoformat() if value else ""
+
+        return cls(
+            bulk.body,
+            bulk.category,
+            "chosen" if audience.client_ids is not None else "filter",
+            [str(i) for i in audience.client_ids or ()],
+            "1" if chosen.can_receive else "",
+            chosen.subscription,
+            "1" if chosen.marketing_on else "",
+            day(chosen.created_from),
+            day(chosen.created_to),
+            day(chosen.last_texted_from),
+            day(chosen.last_texted_to),
+            local.date().isoformat() if local else "",
+            local.strftime("%H:%M") if local else "",
+        )
+
+
+def send_form(
+    body: Annotated[str, Form(max_length=3200)] = "",
+    category: FormText = "marketing",
+    pick: FormText = "filter",
+    client_ids: Annotated[list[str] | None, Form(max_length=CHOOSABLE)] = None,
+    can_receive: FormText = "",
+    subscription: FormText = "any",
+    marketing_on: FormText = "",
+    created_from: FormText = "",
+    created_to: FormText = "",
+    last_texted_from: FormText = "",
+    last_texted_to: FormText = "",
+    send_date: FormText = "",
+    send_time: FormText = "",
+) -> SendForm:
+    return SendForm(
+        body, category, pick, [v for v in (client_ids or []) if len(v) <= 12], can_receive,
+        subscription, marketing_on, created_from, created_to, last_texted_from,
+        last_texted_to, send_date, send_time,
+    )  # fmt: skip
+
+
+SendFormDep = Annotated[SendForm, Depends(send_form)]
 
 
 def scheduled_moment(page: Page, day: str, clock: str) -> datetime | None:
@@ -80,6 +151,10 @@ def _day(value: str, name: str) -> date | None:
         raise InvalidInput("Give a date such as 2026-11-30.", field=name) from None
 
 
+def _choosable(page: Page) -> list[Client]:
+    return client_queries.clients_by_name(page.session, page.business.id, limit=CHOOSABLE)
+
+
 def _may_send(page: Page) -> None:
     if not page.staff.can_send_sms:
         raise NotPermitted("You do not have permission to send SMS to clients.")
@@ -88,7 +163,7 @@ def _may_send(page: Page) -> None:
 def _page(
     page: Page,
     *,
-    form: dict[str, Any] | None = None,
+    form: SendForm | None = None,
     reach: service.Reach | None = None,
     error: str = "",
 ) -> HTMLResponse:
@@ -98,10 +173,8 @@ def _page(
         {
             "sends": sends,
             "progress": service.progress(page.session, sends),
-            "clients": client_queries.clients_by_name(
-                page.session, page.business.id, limit=CHOOSABLE
-            ),
-            "form": form or _blank(),
+            "clients": _choosable(page),
+            "form": form or SendForm.blank(),
             "reach": reach,
             "skip_words": service.SKIP_REASONS,
             "variables": service.VARIABLES,
@@ -110,27 +183,6 @@ def _page(
         },
         status_code=400 if error else 200,
     )
-
-
-def _blank() -> dict[str, Any]:
-    return {
-        "body": "",
-        "category": "marketing",
-        "pick": "filter",
-        "client_ids": [],
-        "can_receive": "",
-        "subscription": "subscribed",
-        "marketing_on": "",
-        "created_from": "",
-        "created_to": "",
-        "last_texted_from": "",
-        "last_texted_to": "",
-        "send_date": "",
-        "send_time": "",
-    }
-
-
-FormText = Annotated[str, Form(max_length=40)]
 
 
 @router.get(PATH, response_class=HTMLResponse)
@@ -142,47 +194,29 @@ def bulk_sends_page(page: PageDep) -> HTMLResponse:
 def preview_or_send(
     page: PageDep,
     work: UnitOfWorkDep,
-    body: Annotated[str, Form(max_length=3200)] = "",
-    category: FormText = "marketing",
-    pick: FormText = "filter",
-    client_ids: Annotated[list[str] | None, Form(max_length=CHOOSABLE)] = None,
-    can_receive: FormText = "",
-    subscription: FormText = "any",
-    marketing_on: FormText = "",
-    created_from: FormText = "",
-    created_to: FormText = "",
-    last_texted_from: FormText = "",
-    last_texted_to: FormText = "",
-    send_date: FormText = "",
-    send_time: FormText = "",
+    form: SendFormDep,
     request_key: Annotated[str, Form(max_length=100)] = "",
     action: FormText = "preview",
     csrf: Annotated[str, Form()] = "",
 ) -> HTMLResponse | RedirectResponse:
-    """`action=preview` shows whom it reaches; `action=send` (from the preview) sends it."""
+    """`action=preview` shows whom it reaches; `action=send` (from the preview) sends it, or
+    schedules it when the form has a date and time."""
     check_csrf(page.request, csrf)
     _may_send(page)
-    values = {
-        "body": body, "category": category, "pick": pick,
-        "client_ids": [v for v in (client_ids or []) if len(v) <= 12],
-        "can_receive": can_receive, "subscription": subscription, "marketing_on": marketing_on,
-        "created_from": created_from, "created_to": created_to,
-        "last_texted_from": last_texted_from, "last_texted_to": last_texted_to,
-        "send_date": send_date, "send_time": send_time,
-    }  # fmt: skip
     at = page.context.clock.now()
     try:
-        audience = _Form(values).audience()
-        send_at = scheduled_moment(page, send_date, send_time)
+        audience = form.audience()
+        send_at = scheduled_moment(page, form.send_date, form.send_time)
         if action != "send":
-            reach = service.reach(work.session, page.business, audience, body, category, at)
-            return _page(page, form=values, reach=reach)
+            reach = service.reach(work.session, page.business, audience, form.body,
+                                  form.category, at)  # fmt: skip
+            return _page(page, form=form, reach=reach)
         bulk, _ = service.create(
             work.session,
             page.business,
             request_key=request_key,
-            body=body,
-            category=category,
+            body=form.body,
+            category=form.category,
             audience=audience,
             sender=Sender.staff(page.staff.id),
             at=at,
@@ -192,7 +226,7 @@ def preview_or_send(
         if refused.status_code == 404:
             raise
         work.rollback()
-        return _page(page, form=values, error=refused.message)
+        return _page(page, form=form, error=refused.message)
     return redirect(f"{PATH}/{bulk.id}")
 
 
@@ -201,12 +235,10 @@ def change_scheduled(
     bulk_send_id: IdPath,
     page: PageDep,
     work: UnitOfWorkDep,
-    body: Annotated[str, Form(max_length=3200)] = "",
-    send_date: FormText = "",
-    send_time: FormText = "",
+    form: SendFormDep,
     csrf: Annotated[str, Form()] = "",
 ) -> HTMLResponse | RedirectResponse:
-    """A scheduled send's new text and time."""
+    """A scheduled send's new text, kind, audience and time."""
     check_csrf(page.request, csrf)
     _may_send(page)
     try:
@@ -215,14 +247,17 @@ def change_scheduled(
             page.business,
             bulk_send_id,
             at=page.context.clock.now(),
-            body=body,
-            send_at=scheduled_moment(page, send_date, send_time),
+            body=form.body,
+            category=form.category,
+            audience=form.audience(),
+            send_at=scheduled_moment(page, form.send_date, form.send_time),
         )
     except DomainError as refused:
         if refused.status_code == 404:
             raise
         work.rollback()
-        return _one(page, service.get(work.session, page.business, bulk_send_id), refused.message)
+        bulk = service.get(work.session, page.business, bulk_send_id)
+        return _one(page, bulk, refused.message, form)
     return redirect(f"{PATH}/{bulk_send_id}", saved="1")
 
 
@@ -232,15 +267,16 @@ def bulk_send_page(bulk_send_id: IdPath, page: PageDep) -> HTMLResponse:
     return _one(page, bulk)
 
 
-def _one(page: Page, bulk: BulkSend, error: str = "") -> HTMLResponse:
+def _one(page: Page, bulk: BulkSend, error: str = "", form: SendForm | None = None) -> HTMLResponse:
     progress = service.progress(page.session, [bulk])[bulk.id]
-    local = bulk.send_at.astimezone(ZoneInfo(page.business.timezone)) if bulk.send_at else None
+    scheduled = bulk.status == "scheduled"
     return page.render(
         "bulk_send.html",
         {
             "error": error,
-            "send_date": local.date().isoformat() if local else "",
-            "send_time": local.strftime("%H:%M") if local else "",
+            # A scheduled send shows its whole form, to change until it goes.
+            "form": form or SendForm.of(bulk, ZoneInfo(page.business.timezone)),
+            "clients": _choosable(page) if scheduled else [],
             "bulk": bulk,
             "progress": progress,
             "skip_words": service.SKIP_REASONS,
