@@ -14,7 +14,6 @@ No dispatcher runs.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.harness import run_on_databases, seed_business_with_clients
+from bench.harness import (
+    machine_note,
+    markdown_table,
+    run_on_databases,
+    seed_business_with_clients,
+)
 from messagecenter.campaigns import service
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
@@ -96,18 +100,25 @@ def _report(
         "",
         f"One text to {args.recipients:,} clients (each a new conversation), preview to "
         f"outbox in one transaction. Target: 10,000 in {TARGET_SECONDS:.0f} s on SQLite "
-        f"(issue #14); ratio = target / measured (above 1 beats it). Machine: CPU loop "
-        f"{before['loop_mops']} M iterations/s before, {after['loop_mops']} after "
-        f"(bench/machine.py); load average {os.getloadavg()[0]:.2f}.",
+        f"(issue #14); ratio = target / measured (above 1 beats it). "
+        + machine_note(before, after),
         "",
-        "| database | recipients | seconds | recipients/s | ratio to target | queued |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *markdown_table(
+            ("database", "recipients", "seconds", "recipients/s", "ratio to target", "queued"),
+            1,
+            [
+                (
+                    r.database,
+                    f"{r.recipients:,}",
+                    str(r.seconds),
+                    f"{r.per_second:,.0f}",
+                    f"{r.ratio_to_target:.2f}",
+                    f"{r.queued:,}",
+                )
+                for r in runs
+            ],
+        ),
     ]
-    for r in runs:
-        lines.append(
-            f"| {r.database} | {r.recipients:,} | {r.seconds} | {r.per_second:,.0f} | "
-            f"{r.ratio_to_target:.2f} | {r.queued:,} |"
-        )
     return "\n".join(lines) + "\n"
 
 

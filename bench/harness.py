@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import tempfile
 import threading
@@ -181,3 +182,19 @@ def run_on_databases(
             "results": [asdict(r) for r in runs],
         },
     )
+
+
+def machine_note(before: dict[str, float], after: dict[str, float]) -> str:
+    """The machine's speed around a run, for a report's first paragraph."""
+    return (
+        f"Machine: CPU loop {before['loop_mops']} M iterations/s before, {after['loop_mops']} "
+        f"after (bench/machine.py); load average {os.getloadavg()[0]:.2f}."
+    )
+
+
+def markdown_table(
+    header: Sequence[str], numeric_from: int, rows: Sequence[Sequence[str]]
+) -> list[str]:
+    """A Markdown table's lines; columns from `numeric_from` on are right-aligned."""
+    rule = ["---" if i < numeric_from else "---:" for i in range(len(header))]
+    return ["| " + " | ".join(cells) + " |" for cells in (header, rule, *rows)]

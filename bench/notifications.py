@@ -18,7 +18,6 @@ bench/results/<date>-notifications.{json,md}. No dispatcher runs.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,7 +26,12 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from bench.harness import run_on_databases, seed_business_with_clients
+from bench.harness import (
+    machine_note,
+    markdown_table,
+    run_on_databases,
+    seed_business_with_clients,
+)
 from messagecenter.app import create_app
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
@@ -194,17 +198,24 @@ def _report(
         f"{args.reminders:,} booking reminders per way, each to a distinct client (a new "
         f"conversation), with send_at, in batches of {args.batch:,}. Target: 10,000 in "
         f"{TARGET_SECONDS:.0f} s on SQLite (issue #13); ratio = target / measured (above 1 "
-        f"beats it). Machine: CPU loop {before['loop_mops']} M iterations/s before, "
-        f"{after['loop_mops']} after (bench/machine.py); load average {os.getloadavg()[0]:.2f}.",
+        "beats it). " + machine_note(before, after),
         "",
-        "| database | way | seconds | reminders/s | ratio to target | queued |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        *markdown_table(
+            ("database", "way", "seconds", "reminders/s", "ratio to target", "queued"),
+            2,
+            [
+                (
+                    r.database,
+                    r.way,
+                    str(r.seconds),
+                    f"{r.per_second:,.0f}",
+                    f"{r.ratio_to_target:.2f}",
+                    f"{r.queued:,}",
+                )
+                for r in runs
+            ],
+        ),
     ]
-    for r in runs:
-        lines.append(
-            f"| {r.database} | {r.way} | {r.seconds} | {r.per_second:,.0f} | "
-            f"{r.ratio_to_target:.2f} | {r.queued:,} |"
-        )
     return "\n".join(lines) + "\n"
 
 
