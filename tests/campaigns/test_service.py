@@ -201,3 +201,21 @@ def test_content_a_carrier_refuses_is_refused_before_anything_is_counted(
     with pytest.raises(ContentRefused):
         send(session, shop, clock, body="20% off CBD gummies, [Firstname]!")
     assert count(session, BulkSend) == 0
+
+
+def test_a_twin_request_written_first_is_answered_not_doubled(
+    session: Session, shop: SetUp, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests with one key (a double click): the one that looked before the other
+    wrote finds the key taken when it writes, and answers the twin's send."""
+    everyone(session, shop, clock)
+    first, _ = send(session, shop, clock)
+    looked = iter([None])  # the first look happens before the twin is written
+    real = service.queries.bulk_send_by_key
+    monkeypatch.setattr(
+        service.queries, "bulk_send_by_key", lambda *a: next(looked, None) or real(*a)
+    )
+    again, replayed = send(session, shop, clock)
+    assert replayed and again.id == first.id
+    assert count(session, BulkSend) == 1
+    assert count(session, Message, Message.bulk_send_id.is_not(None)) == 2

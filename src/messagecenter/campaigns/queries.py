@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from messagecenter.clients.queries import CONTACT_COLUMNS, ClientContact
+from messagecenter.db import insert_ignore
 from messagecenter.models import BulkSend, Client, Conversation, Message, PhoneConsent
 from messagecenter.models.bulk_send import BULK_SCHEDULED
 from messagecenter.models.message import DIRECTION_OUTBOUND, DISPATCH_PENDING
 from messagecenter.models.status import CANCELED
+
+_bulk_sends = cast(Table, BulkSend.__table__)
 
 
 def audience_contacts(
@@ -93,6 +96,12 @@ def bulk_send_by_key(session: Session, business_id: int, request_key: str) -> Bu
             BulkSend.business_id == business_id, BulkSend.request_key == request_key
         )
     )
+
+
+def claim_request_key(session: Session, row: Mapping[str, Any]) -> int | None:
+    """Insert the bulk send unless its business already has one with its request key: the
+    new one's id, or None (a twin request wrote it first; this one waited for it)."""
+    return insert_ignore(session, _bulk_sends, row, ["business_id", "request_key"])
 
 
 def get_bulk_send(

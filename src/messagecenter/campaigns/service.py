@@ -143,7 +143,7 @@ def check_text(business: Business, body: str, category: str) -> None:
     """A bulk send's text as written: not empty, known variables only, not over the length,
     not against a content rule (each rendered text is checked again as it is queued)."""
     if category not in CATEGORIES:
-        raise InvalidInput(f"Choose the kind of text: {' or '.join(CATEGORIES)}.", field="category")
+        raise InvalidInput(f"Choose the kind of text: {', '.join(CATEGORIES)}.", field="category")
     if not body.strip():
         raise InvalidInput("Write the text to send.", field="body")
     if len(body) > MAX_BODY_CHARACTERS:
@@ -162,7 +162,8 @@ def reach(
     unsubscribed (beats every switch), the category switched off, the marketing frequency
     cap, a phone already reached through another client, a variable with no value."""
     check_text(business, body, category)
-    if notifications.template_sender(session, business).sms_number == "":
+    sender = notifications.template_sender(session, business)
+    if sender.sms_number == "":
         raise Conflict(
             "This business has no SMS number yet: enable Message Center and choose a number.",
             code="no_sms_number",
@@ -172,7 +173,6 @@ def reach(
     opted_out = consent.unsubscribed_among(session, business.id, phones)
     capped = _capped(session, business, category, at)
     switch = CATEGORY_SWITCHES.get(category)
-    sender = notifications.template_sender(session, business)
     skipped: Counter[str] = Counter()
     texts: list[tuple[ClientContact, str]] = []
     reached: set[str] = set()
@@ -224,38 +224,51 @@ def create(
         )
     found = queries.bulk_send_by_key(session, business.id, key)
     if found is not None:
-        if (found.body, found.category, found.audience) != (body, category, audience.as_json()):
-            raise Conflict(
-                "This key was used for another bulk send: use a new key for a new send.",
-                code="key_reused",
-            )
-        return found, True
+        return _replayed(found, body, category, audience), True
     _check_send_at(send_at, at)
     planned = reach(session, business, audience, body, category, at)
     if send_at is None and not planned.fits:
         raise planned.refusal()
-    bulk = BulkSend(
-        business_id=business.id,
-        request_key=key,
-        body=body,
-        category=category,
-        audience=audience.as_json(),
-        status=BULK_SENT if send_at is None else BULK_SCHEDULED,
-        send_at=send_at,
-        staff_member_id=sender.staff_member_id,
-        api_key_id=sender.api_key_id,
-        recipients=0,
-        units=0,
-        skipped=planned.skipped,
-        created_at=at,
-        updated_at=at,
-        sent_at=at if send_at is None else None,
+    new_id = queries.claim_request_key(
+        session,
+        {
+            "business_id": business.id,
+            "request_key": key,
+            "body": body,
+            "category": category,
+            "audience": audience.as_json(),
+            "status": BULK_SENT if send_at is None else BULK_SCHEDULED,
+            "send_at": send_at,
+            "staff_member_id": sender.staff_member_id,
+            "api_key_id": sender.api_key_id,
+            "recipients": 0,
+            "units": 0,
+            "skipped": planned.skipped,
+            "created_at": at,
+            "updated_at": at,
+            "sent_at": at if send_at is None else None,
+            "cancelled_at": None,
+        },
     )
-    session.add(bulk)
-    session.flush()
+    if new_id is None:  # a twin with the same key (a double click) was written first
+        twin = queries.bulk_send_by_key(session, business.id, key)
+        assert twin is not None
+        return _replayed(twin, body, category, audience), True
+    bulk = session.get(BulkSend, new_id)
+    assert bulk is not None
     if send_at is None:
         _queue(session, business, bulk, planned, sender, at)
     return bulk, False
+
+
+def _replayed(found: BulkSend, body: str, category: str, audience: Audience) -> BulkSend:
+    """The send a key already made, when this request asks for the same one."""
+    if (found.body, found.category, found.audience) != (body, category, audience.as_json()):
+        raise Conflict(
+            "This key was used for another bulk send: use a new key for a new send.",
+            code="key_reused",
+        )
+    return found
 
 
 def reschedule(
