@@ -41,7 +41,7 @@ DISPATCH_CLAIMED = "claimed"
 UNSETTLED_SQL = "dispatch_state IN ('sending', 'claimed')"
 # The outbox's order: replies and transactional texts first, bulk traffic (a bulk send's
 # texts, marketing) after them; the claim orders by this expression, which an index serves.
-BULK_LAST_SQL = "CASE WHEN bulk_send_id IS NOT NULL OR category = 'marketing' THEN 1 ELSE 0 END"
+BULK_LAST_SQL = "(CASE WHEN bulk_send_id IS NOT NULL OR category = 'marketing' THEN 1 ELSE 0 END)"
 DISPATCH_ACCEPTED = "accepted"  # the carrier took it (we hold its sid)
 DISPATCH_REJECTED = "rejected"  # the carrier refused it before accepting; units given back
 DISPATCH_NONE = "none"  # inbound and carrier entries: nothing to dispatch

@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 # Bulk traffic (a bulk send's texts, marketing) after everything else: the claim's order.
-BULK_LAST = "CASE WHEN bulk_send_id IS NOT NULL OR category = 'marketing' THEN 1 ELSE 0 END"
+BULK_LAST = "(CASE WHEN bulk_send_id IS NOT NULL OR category = 'marketing' THEN 1 ELSE 0 END)"
 
 
 def upgrade() -> None:
