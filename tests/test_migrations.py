@@ -26,7 +26,18 @@ from tests.conftest import BACKEND
 def test_autogenerate_finds_no_difference_after_upgrade_head(engine: Engine) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        diffs = compare_metadata(context, Base.metadata)
+    # Alembic cannot compare an expression index as PostgreSQL reflects it (it sees the
+    # outbox's priority index removed and added again); its migration creates it once.
+    assert [d for d in diffs if not _is_expression_index(d)] == []
+
+
+def _is_expression_index(diff: object) -> bool:
+    return (
+        isinstance(diff, tuple)
+        and diff[0] in ("add_index", "remove_index")
+        and diff[1].name == "ix_messages_outbox_priority"
+    )
 
 
 def test_database_is_at_the_single_head(engine: Engine, database_url: str) -> None:

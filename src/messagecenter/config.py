@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Carrier calls one dispatching process keeps in flight at once (a Twilio call takes
     # 100-300 ms; the messages in flight are marked sending a group at a time).
     dispatch_concurrency: int = Field(default=16, ge=1, le=64)
+    # Each SMS number sends at most its rate (sending/pacing.py). Off: as fast as the carrier
+    # takes them, which a real carrier answers by queueing or refusing (tests, benchmarks).
+    pace_numbers: bool = True
     twilio_api_url: str = TWILIO_API_URL
     simulator_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     # The simulated carrier's delays: from accepting a message to reporting it sent, and

@@ -90,6 +90,7 @@ def build_context(
         concurrency=settings.dispatch_concurrency,
         waits=outbox_waits(settings),
         rng=rng,
+        paced=settings.pace_numbers,
     )
     webhooks = WebhookDeliverer(
         sessions,

@@ -164,6 +164,7 @@ class RecordedRequest:
     form: dict[str, list[str]]
     violation: str | None = None
     status: int | None = None
+    received_at: float = field(default_factory=time.time)  # the wall clock, when it arrived
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from messagecenter.models.inbound_queue import InboundQueueItem
 from messagecenter.models.message import Message, MessageStatusEvent, UnroutedMessage
 from messagecenter.models.notification import Notification, NotificationTemplate
 from messagecenter.models.sign_in import SignInFailure, WebSession
-from messagecenter.models.sms_number import SmsNumber
+from messagecenter.models.sms_number import SendPacing, SmsNumber
 from messagecenter.models.staff import ApiKey, StaffMember
 from messagecenter.models.usage import UsagePeriod
 from messagecenter.models.webhook import WebhookDelivery, WebhookEndpoint
@@ -33,6 +33,7 @@ __all__ = [
     "PhoneConsent",
     "Plan",
     "PlanChange",
+    "SendPacing",
     "SignInFailure",
     "SmsNumber",
     "StaffMember",

@@ -39,6 +39,9 @@ DISPATCH_SENDING = "sending"  # handed to the carrier (at claimed_at): settled b
 # without marking it first: as ambiguous as sending (a rolling upgrade leaves some behind).
 DISPATCH_CLAIMED = "claimed"
 UNSETTLED_SQL = "dispatch_state IN ('sending', 'claimed')"
+# The outbox's order: replies and transactional texts first, bulk traffic (a bulk send's
+# texts, marketing) after them; the claim orders by this expression, which an index serves.
+BULK_LAST_SQL = "(CASE WHEN bulk_send_id IS NOT NULL OR category = 'marketing' THEN 1 ELSE 0 END)"
 DISPATCH_ACCEPTED = "accepted"  # the carrier took it (we hold its sid)
 DISPATCH_REJECTED = "rejected"  # the carrier refused it before accepting; units given back
 DISPATCH_NONE = "none"  # inbound and carrier entries: nothing to dispatch
@@ -69,6 +72,14 @@ class Message(Base):
             "next_attempt_at",
             sqlite_where=text(UNSETTLED_SQL),
             postgresql_where=text(UNSETTLED_SQL),
+        ),
+        Index(
+            "ix_messages_outbox_priority",
+            text(BULK_LAST_SQL),
+            "next_attempt_at",
+            "id",
+            sqlite_where=text("dispatch_state = 'pending'"),
+            postgresql_where=text("dispatch_state = 'pending'"),
         ),
         Index("ix_messages_bulk_send", "bulk_send_id", "status"),  # a bulk send's progress
         # The marketing frequency cap: a business's recent marketing texts, per phone.

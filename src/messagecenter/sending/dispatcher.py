@@ -5,6 +5,10 @@ a message goes back to the outbox only when the carrier certainly did not take i
 ambiguous outcome (timeout, 5xx, a crash during the call) is settled by our own id (the status
 callback, or asking the carrier), never by sending again.
 
+Paced (sending/pacing.py): a claimed message waits, held, until its number's send slot
+starts, and is marked sending only then; one whose slot's second ended first goes back to the
+queue uncalled. Replies and transactional texts are claimed before bulk traffic.
+
 Never loses one: a claim alone proves nothing was sent, so held messages that were never
 marked go back to the queue: at once when the dispatcher stops, or when their hold expires
 (the process died). Only a message marked "sending" (or "claimed" by a dispatcher from before
@@ -16,9 +20,10 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -75,6 +80,8 @@ class CallOutcome:
     accepted: CarrierAccepted | None = None
     retry_later: CarrierRetryLater | None = None
     rejected: CarrierRejected | None = None
+    # Its send slot's second ended before the call: certainly not taken, queued again.
+    not_called: bool = False
 
 
 class _StepFailed(Exception):
@@ -93,6 +100,7 @@ class Dispatcher:
         concurrency: int = 1,
         waits: Waits | None = None,
         rng: random.Random | None = None,
+        paced: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ValueError("a dispatcher needs at least one carrier call in flight")
@@ -106,6 +114,9 @@ class Dispatcher:
         self._calls = ThreadPoolExecutor(concurrency, thread_name_prefix="carrier-call")
         self._waits = waits or Waits()
         self._rng = rng or random.Random()
+        # Each number at most its rate (MESSAGECENTER_PACE_NUMBERS); off: as fast as the
+        # carrier takes them (tests with a frozen clock, benchmarks of the dispatcher alone).
+        self._paced = paced
 
     @property
     def waits(self) -> Waits:
@@ -125,16 +136,21 @@ class Dispatcher:
             return 0
         with session_scope(self._sessions) as session:
             waiting = service.claim_due(
-                session, self._clock.now(), self._batch_size, self._callback_url
+                session, self._clock.now(), self._batch_size, self._callback_url, paced=self._paced
             )
+        waiting.sort(key=_slot_start)  # stable: in a slot's moment, the claim's priority order
         handed_over, halted = 0, False
         in_flight: set[Future[CallOutcome]] = set()
         finished: list[CallOutcome] = []
         try:
             while waiting or in_flight or finished:
                 stopping = halted or (stop is not None and stop.is_set())
+                now = self._clock.now()
+                if waiting and not stopping and waiting[0].slot and waiting[0].slot.ends <= now:
+                    waiting = self._release_late(waiting, now)
                 free = 0 if stopping else self._concurrency - len(in_flight)
-                group, waiting = waiting[:free], waiting[free:]
+                ready = _count_ready(waiting, now, free)
+                group, waiting = waiting[:ready], waiting[ready:]
                 try:
                     marked, waiting = self._step(finished, group, waiting)
                 except _StepFailed:
@@ -142,11 +158,16 @@ class Dispatcher:
                 finished = []
                 handed_over += len(marked)
                 in_flight |= {self._calls.submit(self._call, claim) for claim in marked}
+                next_slot = _slot_start(waiting[0]) if waiting and not halted else None
+                if next_slot is not None and next_slot <= self._clock.now():
+                    next_slot = None  # may go already: waits only for a free call
                 if not in_flight:
                     if stopping:
                         break
+                    if next_slot is not None and not marked:  # all wait for their slots
+                        self._sleep_until(next_slot, stop)
                     continue
-                done = self._wait_for_free_slots(in_flight)
+                done = self._wait_for_free_slots(in_flight, next_slot)
                 finished = [future.result() for future in done]
                 in_flight -= done
         finally:
@@ -154,6 +175,22 @@ class Dispatcher:
             # than after the claim timeout (a stop, or a step that failed).
             self._release(waiting)
         return handed_over
+
+    def _release_late(self, waiting: list[Claimed], now: datetime) -> list[Claimed]:
+        """Give back the held messages whose slot's second has ended (the dispatcher fell
+        behind): a later claim gives them a later slot. Returns the rest."""
+        late = [c for c in waiting if c.slot is not None and c.slot.ends <= now]
+        self._release(late)
+        return [c for c in waiting if c.slot is None or c.slot.ends > now]
+
+    def _sleep_until(self, moment: datetime, stop: threading.Event | None) -> None:
+        seconds = (moment - self._clock.now()).total_seconds()
+        if seconds <= 0:
+            return
+        if stop is not None:
+            stop.wait(seconds)
+        else:
+            time.sleep(seconds)
 
     def _step(
         self, finished: list[CallOutcome], group: list[Claimed], waiting: list[Claimed]
@@ -189,13 +226,19 @@ class Dispatcher:
             metrics.dispatched(claim.due_at, now)
         return marked, waiting
 
-    def _wait_for_free_slots(self, in_flight: set[Future[CallOutcome]]) -> set[Future[CallOutcome]]:
+    def _wait_for_free_slots(
+        self, in_flight: set[Future[CallOutcome]], next_slot: datetime | None
+    ) -> set[Future[CallOutcome]]:
         """The calls finished once at least one has and half the slots are free: each step is
         a commit, so a fast carrier gets fewer and larger ones. Returns early, with what has
-        finished (maybe nothing), when holds may need renewing."""
+        finished (maybe nothing), when holds may need renewing or `next_slot` (a held
+        message's send slot) starts."""
         done: set[Future[CallOutcome]] = set()
+        timeout = self._renew_every()
+        if next_slot is not None:
+            timeout = max(0.0, min(timeout, (next_slot - self._clock.now()).total_seconds()))
         while not done or len(in_flight) - len(done) > self._concurrency // 2:
-            more, _ = wait(in_flight - done, self._renew_every(), FIRST_COMPLETED)
+            more, _ = wait(in_flight - done, timeout, FIRST_COMPLETED)
             if not more:
                 break
             done |= more
@@ -218,8 +261,14 @@ class Dispatcher:
         log.info("released %d claimed message(s) never handed to the carrier", released)
 
     def _call(self, claim: Claimed) -> CallOutcome:
-        """One carrier call (on a pool thread): what it proved, never an exception."""
+        """One carrier call (on a pool thread): what it proved, never an exception. A paced
+        message goes no sooner than its slot starts and not at all once its second ended."""
         message_id = claim.message_id
+        if claim.slot is not None:
+            self._sleep_until(claim.slot.starts, None)
+            if self._clock.now() >= claim.slot.ends:
+                log.info("message %s: its send slot passed; queued again", message_id)
+                return CallOutcome(claim, not_called=True)
         try:
             accepted = self._carrier.send(claim.sms)
         except CarrierRetryLater as exc:
@@ -258,7 +307,9 @@ class Dispatcher:
 
     def _record_one(self, session: Session, outcome: CallOutcome, at: datetime) -> None:
         message_id = outcome.claim.message_id
-        if outcome.retry_later is not None:
+        if outcome.not_called:
+            service.record_not_called(session, message_id, at)
+        elif outcome.retry_later is not None:
             service.record_retry_later(
                 session, message_id, at, outcome.retry_later.retry_after, self._rng
             )
@@ -331,3 +382,18 @@ class Dispatcher:
                     service.record_rejected(session, message_id, None, UNCONFIRMED_REASON, now)
                     settled += 1
         return settled
+
+
+def _slot_start(claim: Claimed) -> datetime:
+    return claim.slot.starts if claim.slot is not None else _UNPACED
+
+
+def _count_ready(waiting: list[Claimed], now: datetime, free: int) -> int:
+    """How many of the first `free` held messages (in slot order) may go now."""
+    ready = 0
+    while ready < min(free, len(waiting)) and _slot_start(waiting[ready]) <= now:
+        ready += 1
+    return ready
+
+
+_UNPACED = datetime.min.replace(tzinfo=UTC)  # an unpaced message may go at once

@@ -8,11 +8,11 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, exists, select, update
+from sqlalchemy import Table, bindparam, exists, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from messagecenter.db import insert_ignore
+from messagecenter.db import insert_ignore, insert_ignore_many
 from messagecenter.models import (
     Business,
     Client,
@@ -20,8 +20,11 @@ from messagecenter.models import (
     Message,
     MessageStatusEvent,
     PhoneConsent,
+    SendPacing,
+    SmsNumber,
 )
 from messagecenter.models.message import (
+    BULK_LAST_SQL,
     DIRECTION_INBOUND,
     DIRECTION_OUTBOUND,
     DISPATCH_ACCEPTED,
@@ -30,6 +33,7 @@ from messagecenter.models.message import (
     DISPATCH_PENDING,
     DISPATCH_SENDING,
 )
+from messagecenter.models.sms_number import NUMBER_ACTIVE
 from messagecenter.models.status import CANCELED, QUEUED
 
 # The hot path's statements are built once, with bind parameters (a batch's ids expand into
@@ -37,6 +41,8 @@ from messagecenter.models.status import CANCELED, QUEUED
 # call cost more than the database's work.
 _messages = cast(Table, Message.__table__)
 _events = cast(Table, MessageStatusEvent.__table__)
+_pacing = cast(Table, SendPacing.__table__)
+_numbers = cast(Table, SmsNumber.__table__)
 
 
 _IN_CHUNK = 1000  # ids per IN list of a batch's look-ups (a bulk send's may be 10,000)
@@ -65,9 +71,18 @@ _LOCK_DUE = (
         _messages.c.dispatch_state == DISPATCH_PENDING,
         _messages.c.next_attempt_at <= bindparam("at"),
     )
-    .order_by(_messages.c.next_attempt_at, _messages.c.id)
+    # Replies and transactional texts before bulk traffic, each soonest due first
+    # (ix_messages_outbox_priority is in this order).
+    .order_by(text(BULK_LAST_SQL), _messages.c.next_attempt_at, _messages.c.id)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
+)
+# Paced: passing over the numbers whose slots are given out beyond `full_until` (a number
+# with a long bulk send waiting does not fill the batch with texts that cannot go yet).
+_LOCK_DUE_PACED = _LOCK_DUE.where(
+    _messages.c.from_phone.not_in(
+        select(_pacing.c.from_phone).where(_pacing.c.next_slot_at >= bindparam("full_until"))
+    )
 )
 _HOLD = (
     update(_messages)
@@ -151,12 +166,75 @@ _WITHDRAW = (
 )
 
 
-def lock_due(session: Session, at: datetime, limit: int) -> list[DueMessage]:
-    """Pending messages due by `at`, soonest first, locked: what a carrier call needs. FOR
-    UPDATE SKIP LOCKED lets many workers share one PostgreSQL queue; SQLite ignores it (one
-    process there, and BEGIN IMMEDIATE serialises writers)."""
-    rows = session.connection().execute(_LOCK_DUE, {"at": at, "limit": limit})
+def lock_due(
+    session: Session, at: datetime, limit: int, full_until: datetime | None = None
+) -> list[DueMessage]:
+    """Pending messages due by `at`, bulk traffic last, soonest first, locked: what a carrier
+    call needs. With `full_until`, none from a number whose next free send slot is at or
+    after it. FOR UPDATE SKIP LOCKED lets many workers share one PostgreSQL queue; SQLite
+    ignores it (one process there, and BEGIN IMMEDIATE serialises writers)."""
+    if full_until is None:
+        rows = session.connection().execute(_LOCK_DUE, {"at": at, "limit": limit})
+    else:
+        rows = session.connection().execute(
+            _LOCK_DUE_PACED, {"at": at, "limit": limit, "full_until": full_until}
+        )
     return [DueMessage(*row) for row in rows]
+
+
+class PacedNumber(NamedTuple):
+    """A sending number's next free send slot (locked) and what says its rate."""
+
+    from_phone: str
+    next_slot_at: datetime
+    send_rate: int | None  # its own setting; None: its type's default (numbers/rates.py)
+    country: str | None  # None: no business holds the number now
+
+
+_LOCK_PACING = (
+    select(_pacing.c.from_phone, _pacing.c.next_slot_at, _numbers.c.send_rate, _numbers.c.country)
+    .select_from(
+        _pacing.outerjoin(
+            _numbers,
+            (_numbers.c.phone_number == _pacing.c.from_phone)
+            & (_numbers.c.status == NUMBER_ACTIVE),
+        )
+    )
+    .where(_pacing.c.from_phone.in_(bindparam("phones", expanding=True)))
+    .order_by(_pacing.c.from_phone)  # two claims lock shared numbers in one order
+    .with_for_update(of=_pacing)
+)
+_SET_NEXT_SLOT = (
+    update(_pacing)
+    .where(_pacing.c.from_phone == bindparam("phone"))
+    .values(next_slot_at=bindparam("next_slot_at"))
+)
+
+
+def lock_pacing(session: Session, phones: Collection[str]) -> dict[str, PacedNumber]:
+    """The pacing rows of these sending numbers that exist, locked until the claim commits
+    (another claim for the same number waits: its slots come after these)."""
+    rows = session.connection().execute(_LOCK_PACING, {"phones": sorted(phones)})
+    return {row.from_phone: PacedNumber(*row) for row in rows}
+
+
+def add_pacing(session: Session, phones: Collection[str], free_from: datetime) -> None:
+    """Pacing rows for numbers that have none yet (another claim's, if it was first, stays)."""
+    insert_ignore_many(
+        session,
+        _pacing,
+        [{"from_phone": phone, "next_slot_at": free_from} for phone in sorted(phones)],
+        ["from_phone"],
+    )
+
+
+def set_next_slots(session: Session, next_slots: Mapping[str, datetime]) -> None:
+    """Each number's next free send slot (one executemany)."""
+    if next_slots:
+        session.connection().execute(
+            _SET_NEXT_SLOT,
+            [{"phone": phone, "next_slot_at": at} for phone, at in next_slots.items()],
+        )
 
 
 def opted_out_since_queued(session: Session, message_ids: Collection[int]) -> set[int]:

@@ -36,7 +36,8 @@ from messagecenter.models.message import (
     DISPATCH_REJECTED,
     DISPATCH_SENDING,
 )
-from messagecenter.sending import queries, quiet_holds, status
+from messagecenter.sending import pacing, queries, quiet_holds, status
+from messagecenter.sending.pacing import Slot
 
 UNSUBSCRIBED_SINCE_QUEUED = (
     "Not sent: the client unsubscribed after it was queued. Their units were given back."
@@ -59,6 +60,7 @@ class Claimed:
     sms: OutboundSms
     claimed_at: datetime  # with the id, names this claim: a released and re-taken one differs
     due_at: datetime | None = None  # when it became due (dispatch latency, metrics.py)
+    slot: Slot | None = None  # when its number's pace lets it go (None: not paced)
 
 
 # The carrier's status-callback URL for one of our message ids (None: it reports otherwise).
@@ -66,7 +68,7 @@ CallbackUrl = Callable[[int], str | None]
 
 
 def claim_due(
-    session: Session, at: datetime, limit: int, callback_url: CallbackUrl
+    session: Session, at: datetime, limit: int, callback_url: CallbackUrl, *, paced: bool = False
 ) -> list[Claimed]:
     """Claim due messages from the outbox: they are held, and a hold alone never reaches the
     carrier: each message is marked sending (mark_sending, committed) before its call, so a
@@ -75,8 +77,11 @@ def claim_due(
     from before migration 0006 write, and it may have reached the carrier.
 
     Many workers share one queue: what another holds is skipped (queries.lock_due).
+    Replies and transactional texts are claimed before bulk traffic. `paced`: each message
+    gets its number's next send slot, and only what goes within pacing.HORIZON is claimed
+    (sending/pacing.py).
     """
-    due = queries.lock_due(session, at, limit)
+    due = queries.lock_due(session, at, limit, at + pacing.HORIZON if paced else None)
     if not due:
         return []
     # Consent is checked when a message goes, not only when it was queued (a reminder queued
@@ -93,11 +98,16 @@ def claim_due(
     if closed:
         waiting = quiet_holds.hold_claimed(session, closed, at)
         due = [row for row in due if row.id not in waiting]
+    slots: dict[int, Slot] = {}
+    if paced and due:
+        slots = pacing.give_slots(session, [(row.id, row.from_phone) for row in due], at)
+        due = [row for row in due if row.id in slots]
     if not due:
         return []
     queries.hold(session, [row.id for row in due], at)
     return [
-        Claimed(row.id, outbound_sms(row, callback_url), at, row.next_attempt_at) for row in due
+        Claimed(row.id, outbound_sms(row, callback_url), at, row.next_attempt_at, slots.get(row.id))
+        for row in due
     ]
 
 
@@ -286,6 +296,20 @@ def _drop_lookup_sid(session: Session, message: Message, at: datetime) -> None:
     message.error_message = None
     message.updated_at = at
     _queue_message_status_event(session, message)
+
+
+def record_not_called(session: Session, message_id: int, at: datetime) -> None:
+    """Its send slot passed before the call (a slow step): the carrier never had it, so it
+    goes back to the outbox, due at once for a later slot, the attempt not counted."""
+    message = queries.locked_message(session, message_id)
+    if message is None or message.dispatch_state != DISPATCH_SENDING:
+        return
+    message.dispatch_state = DISPATCH_PENDING
+    message.next_attempt_at = at
+    message.claimed_at = None
+    message.attempts = max(0, message.attempts - 1)
+    message.updated_at = at
+    session.flush()
 
 
 def record_retry_later(
