@@ -109,3 +109,23 @@ def test_a_number_bought_for_a_commit_that_fails_goes_back_to_the_carrier(
     assert len(bought) == 1 and released == bought  # bought, then given back
     monkeypatch.undo()
     assert api.get("/api/v1/sms-number", headers=auth).json() == {"active": None, "history": []}
+
+
+def test_a_numbers_send_rate_is_its_own_or_its_types_default(
+    api: TestClient, session: Session, clock: FrozenClock
+) -> None:
+    auth = _fresh(session, clock)
+    first = api.get("/api/v1/sms-number/suggestions", headers=auth).json()["suggestions"][0]
+    api.post("/api/v1/sms-number", json={"phone_number": first}, headers=auth)
+    shown = api.get("/api/v1/sms-number", headers=auth).json()["active"]
+    assert (shown["send_rate"], shown["effective_send_rate"]) == (None, 10)  # an AU mobile
+    changed = api.patch("/api/v1/sms-number", json={"send_rate": 4}, headers=auth)
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["send_rate"], changed.json()["effective_send_rate"]) == (4, 4)
+    # Changing who answers keywords leaves the rate alone; null goes back to the default.
+    kept = api.patch("/api/v1/sms-number", json={"carrier_handles_keywords": False}, headers=auth)
+    assert kept.json()["send_rate"] == 4 and not kept.json()["carrier_handles_keywords"]
+    reset = api.patch("/api/v1/sms-number", json={"send_rate": None}, headers=auth)
+    assert (reset.json()["send_rate"], reset.json()["effective_send_rate"]) == (None, 10)
+    refused = api.patch("/api/v1/sms-number", json={"send_rate": 0}, headers=auth)
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "send_rate"

@@ -9,10 +9,11 @@ from messagecenter.models import SmsNumber
 from messagecenter.models.sms_number import NUMBER_ACTIVE
 from messagecenter.numbers import queries, service
 from messagecenter.numbers.countries import NUMBER_TYPE, number_country
+from messagecenter.numbers.rates import send_rate
 from messagecenter.numbers.schemas import (
     ChangeNumberIn,
     ChooseNumberIn,
-    KeywordAnswersIn,
+    NumberPatch,
     NumbersOut,
     SmsNumberOut,
     SuggestionsOut,
@@ -22,7 +23,17 @@ router = APIRouter(prefix="/sms-number", tags=["sms number"])
 
 
 def _out(number: SmsNumber) -> SmsNumberOut:
-    return SmsNumberOut.model_validate(number, from_attributes=True)
+    return SmsNumberOut(
+        phone_number=number.phone_number,
+        country=number.country,
+        status=number.status,
+        carrier=number.carrier,
+        carrier_handles_keywords=number.carrier_handles_keywords,
+        send_rate=number.send_rate,
+        effective_send_rate=send_rate(number.send_rate, number.phone_number, number.country),
+        acquired_at=number.acquired_at,
+        released_at=number.released_at,
+    )
 
 
 @router.get("", response_model=NumbersOut)
@@ -83,13 +94,19 @@ def change(
 
 
 @router.patch("", response_model=SmsNumberOut)
-def set_keyword_answers(
-    body: KeywordAnswersIn, work: UnitOfWorkDep, business: BusinessDep
+def change_number_settings(
+    body: NumberPatch, work: UnitOfWorkDep, business: BusinessDep
 ) -> SmsNumberOut:
-    """Who answers STOP, START and HELP on the active number: the carrier
-    (`carrier_handles_keywords: true`, Twilio's default) or the app, with the business's own
-    keyword texts (false: switch Twilio's automatic answers off for the number first)."""
-    number = service.set_keyword_answers(
-        work.session, business, by_app=not body.carrier_handles_keywords
-    )
+    """The active number's settings, each one given: who answers STOP, START and HELP — the
+    carrier (`carrier_handles_keywords: true`, Twilio's default) or the app, with the
+    business's own keyword texts (false: switch Twilio's automatic answers off for the
+    number first) — and `send_rate`, the texts a second it may send (null: its type's
+    default; `effective_send_rate` answers what applies)."""
+    number = service.active(work.session, business)
+    if body.carrier_handles_keywords is not None:
+        number = service.set_keyword_answers(
+            work.session, business, by_app=not body.carrier_handles_keywords
+        )
+    if "send_rate" in body.model_fields_set:
+        number = service.set_send_rate(work.session, business, body.send_rate)
     return _out(number)

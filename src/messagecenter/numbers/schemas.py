@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from messagecenter.numbers.rates import MAX_SEND_RATE
 
 
 class SmsNumberOut(BaseModel):
@@ -13,6 +15,8 @@ class SmsNumberOut(BaseModel):
     status: str  # active or released
     carrier: str
     carrier_handles_keywords: bool
+    send_rate: int | None  # the number's own setting; null: its type's default
+    effective_send_rate: int  # what the dispatcher keeps to: the setting, else the default
     acquired_at: datetime
     released_at: datetime | None
 
@@ -42,10 +46,21 @@ class ChangeNumberIn(ChooseNumberIn):
     )
 
 
-class KeywordAnswersIn(BaseModel):
+class NumberPatch(BaseModel):
+    """The number's settings to change (each one given)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    carrier_handles_keywords: StrictBool = Field(
+    carrier_handles_keywords: StrictBool | None = Field(
+        None,
         description="true: the carrier answers STOP, START and HELP (Twilio's default); false: "
-        "the app answers with the business's own texts (Settings → Automated messages)"
+        "the app answers with the business's own texts (Settings → Automated messages)",
+    )
+    send_rate: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=MAX_SEND_RATE,
+        description="texts a second the number may send (the carrier's throughput for it); "
+        "null: the default of its type and country (1 for a US/CA local number, 3 toll-free, "
+        "10 for a UK/AU mobile)",
     )

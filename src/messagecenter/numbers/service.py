@@ -18,7 +18,7 @@ from messagecenter.carriers.base import Carrier, CarrierError
 from messagecenter.errors import Conflict, InvalidInput, NotFound
 from messagecenter.models import Business, SmsNumber
 from messagecenter.models.sms_number import NUMBER_ACTIVE, NUMBER_RELEASED
-from messagecenter.numbers import queries
+from messagecenter.numbers import queries, rates
 from messagecenter.numbers.countries import number_country
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,23 @@ def _take(
         acquired_at=at,
     )
     session.add(number)
+    session.flush()
+    return number
+
+
+def active(session: Session, business: Business) -> SmsNumber:
+    """The business's active number; NotFound before it has one."""
+    number = business_queries.active_number(session, business.id)
+    if number is None:
+        raise NotFound("This business has no SMS number yet: enable Message Center first.")
+    return number
+
+
+def set_send_rate(session: Session, business: Business, rate: int | None) -> SmsNumber:
+    """How many texts a second the business's number may send (None: its type's default);
+    the dispatcher keeps to it from its next claim."""
+    number = active(session, business)
+    number.send_rate = None if rate is None else rates.checked_send_rate(rate)
     session.flush()
     return number
 

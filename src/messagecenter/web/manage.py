@@ -35,6 +35,7 @@ from messagecenter.models.ids import MAX_ID
 from messagecenter.numbers import queries as number_queries
 from messagecenter.numbers import service as numbers
 from messagecenter.numbers.countries import NUMBER_TYPE, number_country
+from messagecenter.numbers.rates import default_send_rate
 from messagecenter.staff import service as staff_service
 from messagecenter.web.pages import OwnerPageDep, Page, PageDep
 from messagecenter.web.routes import client_choices, day_range, page_count
@@ -336,7 +337,10 @@ def _settings_page(
          "warning": numbers.change_warning(active.phone_number) if active and confirm else "",
          "history": number_queries.numbers_of(session, business.id),
          "unrouted": business_queries.unrouted_for(session, business.id),
-         "keys": api_keys.list_api_keys(session, business.id), "new_key": new_key},
+         "keys": api_keys.list_api_keys(session, business.id), "new_key": new_key,
+         "default_rate": (
+             default_send_rate(active.phone_number, active.country) if active else None
+         )},
     )  # fmt: skip
 
 
@@ -382,6 +386,26 @@ def save_keyword_answers(
     check_csrf(page.request, csrf)
     try:
         numbers.set_keyword_answers(work.session, page.business, by_app=answered_by == "app")
+    except DomainError as refused:
+        work.rollback()
+        return redirect("/settings", error=refused.message)
+    return redirect("/settings")
+
+
+@router.post("/settings/send-rate")
+def save_send_rate(
+    page: OwnerPageDep,
+    work: UnitOfWorkDep,
+    send_rate: Annotated[str, Form(max_length=10)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    check_csrf(page.request, csrf)
+    try:
+        rate = int(send_rate) if send_rate.strip() else None
+    except ValueError:
+        return redirect("/settings", error="Give the texts a second as a whole number.")
+    try:
+        numbers.set_send_rate(work.session, page.business, rate)
     except DomainError as refused:
         work.rollback()
         return redirect("/settings", error=refused.message)
