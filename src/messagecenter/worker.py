@@ -69,9 +69,7 @@ class BackgroundWorker:
         texts, replied = self._intake.process_queued()
         if stopping():  # a batch of texts may take a while: stop before the outbox, too
             return texts
-        with session_scope(self._sessions) as session:  # its texts go out in this pass
-            scheduled = campaigns.send_due(session, self._clock.now())
-        count(scheduled_sends_started=scheduled)
+        scheduled = self._send_scheduled()  # its texts go out in this pass
         count(expired_claims_released=self._dispatcher.release_expired_claims())
         sent = self._dispatcher.run_once(stop)
         if replied:
@@ -90,6 +88,18 @@ class BackgroundWorker:
             with session_scope(self._sessions) as session:
                 purge_delivery_log(session, self._clock.now())
         return texts + sent + scheduled
+
+    def _send_scheduled(self) -> int:
+        """The due scheduled send, if any. One that fails is logged and left: the outbox
+        still goes this pass (a scheduled send never holds up anyone's messages)."""
+        try:
+            with session_scope(self._sessions) as session:
+                started = campaigns.send_due(session, self._clock.now())
+        except Exception:
+            log.exception("a scheduled send failed; it is tried again next pass")
+            return 0
+        count(scheduled_sends_started=started)
+        return started
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
         log.info("background worker started (carrier: %s)", self._carrier.name)

@@ -16,7 +16,7 @@ from messagecenter.campaigns.service import Audience, AudienceFilter
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.errors import AllowanceExhausted, Conflict, InvalidInput
-from messagecenter.models import BulkSend, Client, Message
+from messagecenter.models import BulkSend, Client, Conversation, Message, StaffMember
 from messagecenter.models.status import CANCELED, QUEUED
 from messagecenter.sending.compose import Sender
 from messagecenter.sms.content_rules import ContentRefused
@@ -45,6 +45,15 @@ def everyone(session: Session, shop: SetUp, clock: FrozenClock) -> dict[str, Cli
     text_from(session, shop.number, "+12125550104", "STOP", clock.now())
     session.flush()
     return clients
+
+
+def staff_of(session: Session, shop: SetUp) -> int:
+    return (
+        session.scalars(
+            select(StaffMember.id).where(StaffMember.business_id == shop.business.id)
+        ).first()
+        or 0
+    )
 
 
 def send(session: Session, shop: SetUp, clock: FrozenClock, key: str = "k-1",
@@ -219,3 +228,41 @@ def test_a_twin_request_written_first_is_answered_not_doubled(
     assert replayed and again.id == first.id
     assert count(session, BulkSend) == 1
     assert count(session, Message, Message.bulk_send_id.is_not(None)) == 2
+
+
+def test_a_staff_members_bulk_send_is_no_reply_unread_texts_stay_unread(
+    session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    """A bulk send answers nobody: a question that came in stays unread and counted, and the
+    conversation does not move to Replied."""
+    everyone(session, shop, clock)
+    text_from(session, shop.number, "+12125550101", "Can I move my 3pm?", clock.now())
+    session.flush()
+    conversation = session.scalars(
+        select(Conversation).where(Conversation.phone == "+12125550101")
+    ).one()
+    session.refresh(shop.business)
+    before = (conversation.unread_count, conversation.folder, shop.business.unread_messages)
+    service.create(
+        session, shop.business, request_key="staff", body=TEXT, category="marketing",
+        audience=Audience(), sender=Sender.staff(staff_of(session, shop)), at=clock.now(),
+    )  # fmt: skip
+    session.refresh(conversation)
+    session.refresh(shop.business)
+    assert (conversation.unread_count, conversation.folder) == before[:2] == (1, "unread")
+    assert shop.business.unread_messages == before[2]
+
+
+def test_a_personal_text_goes_to_one_chosen_client(
+    session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    people = everyone(session, shop, clock)
+    with pytest.raises(InvalidInput) as refused:
+        send(session, shop, clock, category="personal",
+             audience=Audience(client_ids=(people["ana"].id, people["ben"].id)))  # fmt: skip
+    assert refused.value.field == "category"
+    with pytest.raises(InvalidInput):
+        send(session, shop, clock, key="all", category="personal")
+    alone, _ = send(session, shop, clock, key="one", category="personal",
+                    audience=Audience(client_ids=(people["ana"].id,)))  # fmt: skip
+    assert alone.recipients == 1

@@ -172,6 +172,25 @@ def test_a_skipped_notification_is_notification_skipped(
     assert data["reason_code"] == "no_cell_phone" and data["reason"]
 
 
+def test_a_retried_skip_is_not_announced_again(
+    session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    """A batch holding a retry of a skipped trigger announces only its own new outcomes."""
+    subscribe(session, shop, clock)
+    client = make_client(session, shop.business, clock.now(), cell_phone=None)
+    booking = BookingData(datetime(2026, 11, 20, 15, tzinfo=UTC), "Massage", "Ana", "Main St")
+
+    def trigger(reference: str) -> notifications.Trigger:
+        return notifications.Trigger("booking_reminder", reference, client_id=client.id,
+                                     data=booking)  # fmt: skip
+
+    notifications.trigger_many(session, shop.business, [trigger("b-1")], clock.now())
+    notifications.trigger_many(session, shop.business, [trigger("b-1"), trigger("b-2")],
+                               clock.now())  # fmt: skip
+    references = [data["reference"] for kind, data in sent(session)]
+    assert references == ["b-1", "b-2"]
+
+
 def test_the_confirmation_helper_records_notification_confirmed(
     session: Session, shop: SetUp, clock: FrozenClock
 ) -> None:

@@ -136,6 +136,17 @@ def list_bulk_sends(session: Session, business_id: int, *, limit: int) -> list[B
     )
 
 
+def scheduled_sends(session: Session, business_id: int) -> list[BulkSend]:
+    """The business's sends still to go, the soonest first."""
+    return list(
+        session.scalars(
+            select(BulkSend)
+            .where(BulkSend.business_id == business_id, BulkSend.status == BULK_SCHEDULED)
+            .order_by(BulkSend.send_at, BulkSend.id)
+        )
+    )
+
+
 def message_statuses(session: Session, bulk_send_ids: Collection[int]) -> dict[int, dict[str, int]]:
     """Each bulk send's messages counted by status, in one grouped read."""
     found: dict[int, dict[str, int]] = {bulk_id: {} for bulk_id in bulk_send_ids}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from messagecenter.models.ids import MAX_ID
 
 MAX_CHOSEN = 10_000  # clients chosen by id in one send (a filter reaches any number)
 
@@ -30,7 +32,9 @@ class AudienceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    client_ids: list[StrictInt] | None = Field(None, min_length=1, max_length=MAX_CHOSEN)
+    client_ids: list[Annotated[StrictInt, Field(ge=1, le=MAX_ID)]] | None = Field(
+        None, min_length=1, max_length=MAX_CHOSEN
+    )
     filter: FilterIn | None = None
 
 

@@ -162,6 +162,7 @@ def reach(
     unsubscribed (beats every switch), the category switched off, the marketing frequency
     cap, a phone already reached through another client, a variable with no value."""
     check_text(business, body, category)
+    _check_audience(category, audience)
     sender = notifications.template_sender(session, business)
     if sender.sms_number == "":
         raise Conflict(
@@ -293,6 +294,7 @@ def reschedule(
     body = bulk.body if body is None else body
     category = bulk.category if category is None else category
     check_text(business, body, category)
+    _check_audience(category, audience or audience_of(bulk))
     if send_at is not None:
         _check_send_at(send_at, at)
         bulk.send_at = send_at
@@ -349,6 +351,16 @@ def wall_clock_moment(business: Business, day: date, clock: time) -> datetime:
     night) is the moment an hour later by the old offset, i.e. 03:30 by the new one; a time
     they show twice (01:30 on the fall-back night) is the first."""
     return datetime.combine(day, clock, ZoneInfo(business.timezone)).astimezone(UTC)
+
+
+def _check_audience(category: str, audience: Audience) -> None:
+    """A personal text goes to one client (a promotion to many is marketing)."""
+    if category == "personal" and (audience.client_ids is None or len(audience.client_ids) != 1):
+        raise InvalidInput(
+            "A personal text goes to one chosen client; to text many, choose marketing or "
+            "about the business.",
+            field="category",
+        )
 
 
 def _check_send_at(send_at: datetime | None, at: datetime) -> None:
@@ -421,6 +433,11 @@ def get(session: Session, business: Business, bulk_send_id: int) -> BulkSend:
 
 def recent(session: Session, business: Business, limit: int = 50) -> list[BulkSend]:
     return queries.list_bulk_sends(session, business.id, limit=limit)
+
+
+def scheduled(session: Session, business: Business) -> list[BulkSend]:
+    """Every send still to go, the soonest first (the Scheduled list)."""
+    return queries.scheduled_sends(session, business.id)
 
 
 def progress(session: Session, sends: list[BulkSend]) -> dict[int, Progress]:

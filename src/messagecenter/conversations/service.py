@@ -8,7 +8,7 @@ Services take a Session and never commit; the caller's unit of work does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -124,9 +124,11 @@ def write_outbound(
     at: datetime,
     *,
     answered: bool,
+    locked: dict[str, ConversationState] | None = None,
 ) -> dict[str, int]:
     """Messages to these phones are being written, in order, as (phone, the client they are
     for or None, body): each phone's conversation id, the conversation created where new.
+    `locked`: lock_for_writing's answer for these phones, when the caller locked them first.
 
     Each conversation ends with its last message's preview and names the client where it
     named none. With `answered` (a person or their API key wrote them) each is read and in
@@ -140,8 +142,9 @@ def write_outbound(
         last[phone] = body
         if client_id is not None:
             clients.setdefault(phone, client_id)
-    session.flush()  # the session's own pending changes land before the rows are read
-    states = queries.lock_conversations(session, business_id, last)
+    if locked is None:
+        locked = lock_for_writing(session, business_id, last)
+    states = {phone: locked[phone] for phone in last if phone in locked}
     ids = {phone: state.id for phone, state in states.items()}
     new = [phone for phone in last if phone not in states]
     ids.update(queries.insert_conversations(session, [
@@ -188,6 +191,15 @@ def write_outbound(
         for state in emptied:
             announce_unread(session, business_id, total, state.id, 0, FOLDER_REPLIED)
     return ids
+
+
+def lock_for_writing(
+    session: Session, business_id: int, phones: Iterable[str]
+) -> dict[str, ConversationState]:
+    """The conversations of these phones that exist, locked (in id order) for messages to
+    be written into them, as they are now."""
+    session.flush()  # the session's own pending changes land before the rows are read
+    return queries.lock_conversations(session, business_id, phones)
 
 
 def _expire_loaded(session: Session, conversation_ids: Sequence[int]) -> None:

@@ -516,9 +516,9 @@ def _send(
         record = {**new[item.index], **outcome, "message_id": message_id}
         outcomes[item.index] = Outcome(NotificationRecord(id=ids[item.index], **record))
     queries.settle(session, written, at)
-    webhooks.notifications_skipped(
-        session, [o.notification for o in outcomes if o.notification is not None], at
-    )
+    # This batch's own outcomes only: a replayed one was announced when it was made.
+    made = (outcomes[i.index].notification for i in live)
+    webhooks.notifications_skipped(session, [n for n in made if n is not None], at)
     if raced:
         again = queries.notifications_for(
             session, business.id, {(i.kind.name, i.trigger.reference) for i in raced}

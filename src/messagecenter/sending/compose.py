@@ -26,6 +26,7 @@ from messagecenter.clients.queries import ClientContact
 from messagecenter.consent import service as consent
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.conversations import service as conversations
+from messagecenter.conversations.queries import ConversationState
 from messagecenter.errors import Conflict, DomainError, InvalidInput
 from messagecenter.models import Business, Client, Conversation, Message, SmsNumber
 from messagecenter.models.message import (
@@ -196,6 +197,9 @@ def queue_messages(
     for draft, unnamed in _unnamed_first_messages(session, business, drafts):
         results[draft.index] = unnamed
     drafts = [d for d in drafts if results[d.index] is None]
+    # The conversations there are, locked first: a client's text takes its conversation and
+    # then the usage row, so sending takes them in that order too (no deadlock between them).
+    locked = conversations.lock_for_writing(session, business.id, (d.phone for d in drafts))
     # Counted (or refused) before anything else is written, so a refusal changes nothing.
     counted = usage.reserve_outbound_many(session, business, [d.units for d in drafts], at)
     for draft, over in zip(drafts, counted, strict=True):
@@ -217,7 +221,7 @@ def queue_messages(
             )
             for d in drafts
         ]
-        queued = _queue(session, business, number, targets, sender, at)
+        queued = _queue(session, business, number, targets, sender, at, locked)
         for draft, message_id in zip(drafts, queued, strict=True):
             results[draft.index] = message_id
     assert all(result is not None for result in results)
@@ -340,6 +344,7 @@ def _queue(
     targets: Sequence[_Target],
     sender: Sender,
     at: datetime,
+    locked: dict[str, ConversationState] | None = None,
 ) -> list[int]:
     """Insert outbound messages as queued, in order, in one multi-row insert: their ids. Each
     phone's conversation (created where new) takes its last one's preview (and is answered
@@ -350,7 +355,11 @@ def _queue(
         business.id,
         [(target.phone, target.client_id, target.body) for target in targets],
         at,
-        answered=sender.type in (SENDER_STAFF, SENDER_API_KEY),
+        # A person's reply answers the conversation (read, Replied); a bulk or scheduled send
+        # does not, whoever made it: texts the client sent meanwhile stay unread.
+        answered=sender.type in (SENDER_STAFF, SENDER_API_KEY)
+        and all(target.bulk_send_id is None for target in targets),
+        locked=locked,
     )
     rows = []
     for phone, _client_id, body, media, due_at, category, bulk_send_id, quiet_hours in targets:

@@ -54,7 +54,10 @@ def hold_rows(
             session, {row["conversation_id"] for row in flagged}, at - REPLY_WINDOW
         )
         for row in flagged:
-            if row["conversation_id"] in replies:
+            # A bulk send of a kind (marketing, account) is never a reply, whoever made it;
+            # a personal scheduled text to one client is.
+            bulk = row.get("bulk_send_id") is not None and row.get("category") is not None
+            if row["conversation_id"] in replies and not bulk:
                 row["quiet_hours"] = False
         flagged = [row for row in flagged if row["quiet_hours"]]
     zones = queries.client_zones_of(session, {row["conversation_id"] for row in flagged})

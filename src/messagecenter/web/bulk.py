@@ -6,6 +6,7 @@ them and takes the forms."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Annotated, cast
@@ -16,12 +17,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from messagecenter.campaigns import service
 from messagecenter.clients import queries as client_queries
+from messagecenter.clients.queries import ClientContact
 from messagecenter.errors import DomainError, InvalidInput, NotPermitted
 from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import UnitOfWorkDep
 from messagecenter.http.pages import redirect
 from messagecenter.http.types import IdPath
 from messagecenter.models import BulkSend, Client
+from messagecenter.models.ids import MAX_ID
 from messagecenter.sending.compose import Sender
 from messagecenter.web.pages import Page, PageDep
 
@@ -54,7 +57,9 @@ class SendForm:
 
     def audience(self) -> service.Audience:
         if self.pick == "chosen":
-            ids = [int(v) for v in self.client_ids if v.isdigit()]
+            ids = [int(v) for v in self.client_ids if v.isascii() and v.isdigit()]
+            if any(not 1 <= i <= MAX_ID for i in ids):
+                raise InvalidInput("Choose clients from the list.", field="client_ids")
             if not ids:
                 raise InvalidInput("Choose at least one client.", field="client_ids")
             return service.Audience(client_ids=tuple(ids))
@@ -151,8 +156,16 @@ def _day(value: str, name: str) -> date | None:
         raise InvalidInput("Give a date such as 2026-11-30.", field=name) from None
 
 
-def _choosable(page: Page) -> list[Client]:
-    return client_queries.clients_by_name(page.session, page.business.id, limit=CHOOSABLE)
+def _choosable(page: Page, chosen: Sequence[str] = ()) -> list[Client | ClientContact]:
+    """The clients the form lists to choose from: the first by name, and every one already
+    chosen (a send made through the API may name any client: saving keeps them all)."""
+    listed: list[Client | ClientContact] = list(
+        client_queries.clients_by_name(page.session, page.business.id, limit=CHOOSABLE)
+    )
+    wanted = {int(v) for v in chosen if v.isascii() and v.isdigit() and int(v) <= MAX_ID}
+    missing = wanted - {client.id for client in listed}
+    found = client_queries.contacts_by_id(page.session, page.business.id, missing)
+    return listed + [found[i] for i in sorted(found)]
 
 
 def _may_send(page: Page) -> None:
@@ -171,9 +184,10 @@ def _page(
     return page.render(
         "bulk_sends.html",
         {
-            "sends": sends,
+            "sends": [bulk for bulk in sends if bulk.status != "scheduled"],
+            "scheduled": service.scheduled(page.session, page.business),
             "progress": service.progress(page.session, sends),
-            "clients": _choosable(page),
+            "clients": _choosable(page, form.client_ids if form else ()),
             "form": form or SendForm.blank(),
             "reach": reach,
             "skip_words": service.SKIP_REASONS,
@@ -270,13 +284,14 @@ def bulk_send_page(bulk_send_id: IdPath, page: PageDep) -> HTMLResponse:
 def _one(page: Page, bulk: BulkSend, error: str = "", form: SendForm | None = None) -> HTMLResponse:
     progress = service.progress(page.session, [bulk])[bulk.id]
     scheduled = bulk.status == "scheduled"
+    shown = form or SendForm.of(bulk, ZoneInfo(page.business.timezone))
     return page.render(
         "bulk_send.html",
         {
             "error": error,
             # A scheduled send shows its whole form, to change until it goes.
-            "form": form or SendForm.of(bulk, ZoneInfo(page.business.timezone)),
-            "clients": _choosable(page) if scheduled else [],
+            "form": shown,
+            "clients": _choosable(page, shown.client_ids) if scheduled else [],
             "bulk": bulk,
             "progress": progress,
             "skip_words": service.SKIP_REASONS,
