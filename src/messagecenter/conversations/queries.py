@@ -15,17 +15,21 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
+    column,
     false,
     func,
     insert,
+    literal_column,
     or_,
     select,
+    table,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from messagecenter.conversations.search import SearchQuery
 from messagecenter.db import contains_pattern, insert_ignore
 from messagecenter.models import (
     ApiKey,
@@ -37,6 +41,7 @@ from messagecenter.models import (
 )
 from messagecenter.models.conversation import FOLDER_READ
 from messagecenter.models.ids import MAX_ID
+from messagecenter.models.search_index import FTS_TABLE
 
 _conversations = cast(Table, Conversation.__table__)
 _messages = cast(Table, Message.__table__)
@@ -235,7 +240,7 @@ def client_for_phone(session: Session, business_id: int, phone: str) -> Client |
 class ConversationFilter:
     folder: str | None = None
     client_id: int | None = None
-    search: str | None = None
+    search: SearchQuery | None = None
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 50
@@ -254,27 +259,16 @@ def list_conversations(
         conditions.append(Conversation.last_message_at >= flt.since)
     if flt.until is not None:
         conditions.append(Conversation.last_message_at < flt.until)
-    searching = bool(flt.search and flt.search.strip())
-    if searching:
-        assert flt.search is not None
-        term = contains_pattern(flt.search.lower())
-        conditions.append(
-            or_(
-                Conversation.phone.like(contains_pattern(flt.search), escape="\\"),
-                func.lower(Client.first_name + " " + Client.last_name).like(term, escape="\\"),
-                func.lower(Conversation.last_message_preview).like(term, escape="\\"),
-            )
-        )
+    if flt.search is not None:
+        conditions.append(_search_matches(session, business_id, flt.search))
     stmt = (
         select(Conversation, Client)
         .outerjoin(Client, Client.id == Conversation.client_id)
         .where(*conditions)
     )
-    # Without a search the count needs no client names: it counts off the inbox index.
-    counting = select(func.count()).select_from(Conversation)
-    if searching:
-        counting = counting.outerjoin(Client, Client.id == Conversation.client_id)
-    total = session.scalar(counting.where(*conditions)) or 0
+    # The count needs no client names (a search asks for them by id): it counts off the
+    # inbox index.
+    total = session.scalar(select(func.count()).select_from(Conversation).where(*conditions))
     rows = session.execute(
         stmt.order_by(
             Conversation.pinned.desc(), Conversation.last_message_at.desc(), Conversation.id.desc()
@@ -282,7 +276,58 @@ def list_conversations(
         .limit(flt.limit)
         .offset(flt.offset)
     ).all()
-    return [(row[0], row[1]) for row in rows], int(total)
+    return [(row[0], row[1]) for row in rows], int(total or 0)
+
+
+def _search_matches(session: Session, business_id: int, search: SearchQuery) -> ColumnElement[bool]:
+    """A conversation matches when any of its messages' text, its client's name or its phone
+    holds what was searched."""
+    name = func.lower(Client.first_name + " " + Client.last_name)
+    named = select(Client.id).where(
+        Client.business_id == business_id,
+        name.like(contains_pattern(search.text.lower()), escape="\\"),
+    )
+    matches: list[ColumnElement[bool]] = [Conversation.client_id.in_(named)]
+    if search.phone_digits is not None:
+        matches.append(Conversation.phone.like(f"%{search.phone_digits}%"))
+    if search.body_text is not None:
+        written = select(Message.conversation_id).where(
+            Message.business_id == business_id, _body_holds(session, search.body_text)
+        )
+        matches.append(Conversation.id.in_(written))
+    return or_(*matches)
+
+
+_fts = table(FTS_TABLE, column("rowid"))
+
+
+def _body_holds(session: Session, text: str) -> ColumnElement[bool]:
+    """The message's text holds `text` (any case), through the dialect's search index."""
+    if session.get_bind().dialect.name == "postgresql":
+        return Message.body.ilike(contains_pattern(text), escape="\\")  # pg_trgm's GIN index
+    # An FTS5 string: the trigram tokenizer matches it anywhere in the text.
+    phrase = '"' + text.replace('"', '""') + '"'
+    matching = select(_fts.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(phrase))
+    return Message.id.in_(matching)
+
+
+def newest_matches(
+    session: Session, business_id: int, conversation_ids: Sequence[int], text: str
+) -> dict[int, Message]:
+    """Each of these conversations' newest message whose text holds `text`, by conversation."""
+    if not conversation_ids:
+        return {}
+    newest = (
+        select(func.max(Message.id))
+        .where(
+            Message.business_id == business_id,
+            Message.conversation_id.in_(sorted(set(conversation_ids))),
+            _body_holds(session, text),
+        )
+        .group_by(Message.conversation_id)
+    )
+    found = session.scalars(select(Message).where(Message.id.in_(newest)))
+    return {message.conversation_id: message for message in found}
 
 
 def get_message(session: Session, business_id: int, message_id: int) -> Message | None:
@@ -301,6 +346,26 @@ def list_messages(
         stmt = stmt.where(Message.id < before_id)
     rows = session.scalars(stmt.order_by(Message.id.desc()).limit(limit))
     return list(reversed(list(rows)))
+
+
+def messages_around(
+    session: Session, business_id: int, conversation_id: int, message_id: int, *, limit: int
+) -> list[Message]:
+    """Up to `limit` messages of the conversation with `message_id` in their middle, oldest
+    first (a search result opens the thread here, however old the message)."""
+    in_thread = select(Message).where(
+        Message.business_id == business_id, Message.conversation_id == conversation_id
+    )
+    older = session.scalars(
+        in_thread.where(Message.id <= message_id)
+        .order_by(Message.id.desc())
+        .limit((limit + 1) // 2)
+    )
+    before = list(reversed(list(older)))
+    after = session.scalars(
+        in_thread.where(Message.id > message_id).order_by(Message.id).limit(limit - len(before))
+    )
+    return before + list(after)
 
 
 def messages_with_phone(
