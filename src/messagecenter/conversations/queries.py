@@ -291,42 +291,59 @@ def _search_matches(session: Session, business_id: int, search: SearchQuery) -> 
     if search.phone_digits is not None:
         matches.append(Conversation.phone.like(f"%{search.phone_digits}%"))
     if search.body_text is not None:
-        written = select(Message.conversation_id).where(
-            Message.business_id == business_id, _body_holds(session, search.body_text)
-        )
-        matches.append(Conversation.id.in_(written))
+        written = text_matches(session, business_id, search.body_text)
+        matches.append(Conversation.id.in_(sorted(written)))
     return or_(*matches)
 
 
+# A search's text is looked for in the business's newest this many messages holding it: a
+# rare word is found however old; a word in every other text lists the conversations of its
+# latest uses, and the search stays as fast as a rare word's.
+TEXT_MATCH_CAP = 1000
 _fts = table(FTS_TABLE, column("rowid"))
 
 
-def _body_holds(session: Session, text: str) -> ColumnElement[bool]:
-    """The message's text holds `text` (any case), through the dialect's search index."""
+def text_matches(session: Session, business_id: int, text: str) -> dict[int, int]:
+    """The conversations among the business's newest TEXT_MATCH_CAP messages whose text holds
+    `text` (any case), each with its newest such message's id, newest first."""
     if session.get_bind().dialect.name == "postgresql":
-        return Message.body.ilike(contains_pattern(text), escape="\\")  # pg_trgm's GIN index
-    # An FTS5 string: the trigram tokenizer matches it anywhere in the text.
-    phrase = '"' + text.replace('"', '""') + '"'
-    matching = select(_fts.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(phrase))
-    return Message.id.in_(matching)
+        # pg_trgm's GIN index finds a rare text; a common one is met walking ids backwards.
+        stmt = select(Message.id, Message.conversation_id).where(
+            Message.business_id == business_id,
+            Message.body.ilike(contains_pattern(text), escape="\\"),
+        )
+        newest_first = Message.id.desc()
+    else:
+        # An FTS5 string: the trigram tokenizer matches it anywhere in the text; the index
+        # hands its rows out newest first, so the cap stops the walk early.
+        phrase = '"' + text.replace('"', '""') + '"'
+        stmt = (
+            select(Message.id, Message.conversation_id)
+            .select_from(_fts)
+            .join(Message, Message.id == _fts.c.rowid)
+            .where(
+                literal_column(FTS_TABLE).op("MATCH")(phrase), Message.business_id == business_id
+            )
+        )
+        newest_first = _fts.c.rowid.desc()
+    found: dict[int, int] = {}
+    for message_id, conversation_id in session.execute(
+        stmt.order_by(newest_first).limit(TEXT_MATCH_CAP)
+    ):
+        found.setdefault(conversation_id, message_id)
+    return found
 
 
 def newest_matches(
     session: Session, business_id: int, conversation_ids: Sequence[int], text: str
 ) -> dict[int, Message]:
-    """Each of these conversations' newest message whose text holds `text`, by conversation."""
-    if not conversation_ids:
+    """Each of these conversations' newest message whose text holds `text` (among the
+    business's newest TEXT_MATCH_CAP such messages), by conversation."""
+    wanted = set(conversation_ids)
+    hits = {c: m for c, m in text_matches(session, business_id, text).items() if c in wanted}
+    if not hits:
         return {}
-    newest = (
-        select(func.max(Message.id))
-        .where(
-            Message.business_id == business_id,
-            Message.conversation_id.in_(sorted(set(conversation_ids))),
-            _body_holds(session, text),
-        )
-        .group_by(Message.conversation_id)
-    )
-    found = session.scalars(select(Message).where(Message.id.in_(newest)))
+    found = session.scalars(select(Message).where(Message.id.in_(sorted(hits.values()))))
     return {message.conversation_id: message for message in found}
 
 
