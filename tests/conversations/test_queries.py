@@ -391,3 +391,14 @@ def test_messages_around_an_old_message_put_it_in_the_middle(
     # Near the start, the window fills from later messages.
     first = queries.messages_around(session, inbox.business.id, john.id, ids[0], limit=4)
     assert first[0].body == "Running late" and ids[0] in [m.id for m in first]
+
+
+def test_a_common_text_lists_the_conversations_of_its_newest_uses(
+    session: Session, clock: FrozenClock, inbox: SetUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries, "TEXT_MATCH_CAP", 2)
+    for phone in (MARIA, JOHN, STRANGER):  # STRANGER's is the newest use, MARIA's the oldest
+        clock.advance(timedelta(minutes=1))
+        text_from(session, inbox.number, phone, "a massage please", clock.now())
+    assert sorted(found_phones(session, inbox, "massage")) == sorted([JOHN, STRANGER])
+    assert found_phones(session, inbox, "yoga") == [MARIA]  # a rare text is found however old
