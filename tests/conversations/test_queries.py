@@ -7,13 +7,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from messagecenter.campaigns import service as campaigns
+from messagecenter.campaigns.service import Audience
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.conversations import queries
 from messagecenter.conversations.queries import ConversationFilter
+from messagecenter.conversations.search import SearchQuery, read_query
 from messagecenter.conversations.service import mark_read, update_flags
 from messagecenter.models import Conversation
-from tests.factories import SetUp, make_business, make_client, text_from
+from messagecenter.sending.compose import Sender, send_message
+from tests.factories import SetUp, make_business, make_client, staff_sender, text_from
 
 MARIA = "+12125550142"
 JOHN = "+12125550143"
@@ -40,6 +44,12 @@ def conversation_of(session: Session, setup: SetUp, phone: str) -> Conversation:
 
 def names(rows: list[tuple[Conversation, object]]) -> list[str]:
     return [conversation.phone for conversation, _ in rows]
+
+
+def searching(typed: str) -> SearchQuery:
+    search = read_query(typed, "US")
+    assert search is not None
+    return search
 
 
 # ---------------------------------------------------------------------------- tenant isolation
@@ -101,7 +111,7 @@ def test_list_conversations_shows_only_the_businesss_own(
     )
     assert (rows, total) == ([], 0)
     rows, total = queries.list_conversations(
-        session, a.business.id, ConversationFilter(search="only B")
+        session, a.business.id, ConversationFilter(search=searching("only B"))
     )
     assert (rows, total) == ([], 0)
 
@@ -193,7 +203,7 @@ def test_conversations_search_by_name_phone_or_text(
     session: Session, inbox: SetUp, search: str, expected: list[str]
 ) -> None:
     rows, total = queries.list_conversations(
-        session, inbox.business.id, ConversationFilter(search=search)
+        session, inbox.business.id, ConversationFilter(search=searching(search))
     )
     assert names(rows) == expected
     assert total == len(expected)
@@ -269,3 +279,126 @@ def test_the_badge_counter_moves_by_the_delta_given(session: Session, inbox: Set
     assert queries.adjust_business_unread(session, biz.id, 0) == 3
     assert queries.adjust_business_unread(session, biz.id, -2) == 1
     assert queries.business_unread(session, biz.id) == 1
+
+
+# ---------------------------------------------------------------------------- search
+
+
+def found_phones(session: Session, setup: SetUp, typed: str) -> list[str]:
+    rows, total = queries.list_conversations(
+        session, setup.business.id, ConversationFilter(search=searching(typed))
+    )
+    assert total == len(rows)
+    return names(rows)
+
+
+def test_search_finds_a_word_of_an_old_message_and_names_that_message(
+    session: Session, clock: FrozenClock, inbox: SetUp
+) -> None:
+    old = text_from(session, inbox.number, MARIA, "Is a hot stone massage 60 min?", clock.now())
+    for later in ("Thanks!", "See you then", "Running 5 min late"):
+        clock.advance(timedelta(days=3))
+        text_from(session, inbox.number, MARIA, later, clock.now())
+
+    assert found_phones(session, inbox, "MASSAGE") == [MARIA]
+    assert found_phones(session, inbox, "stone mass") == [MARIA]  # a phrase, across words
+    maria = conversation_of(session, inbox, MARIA)
+    matches = queries.newest_matches(session, inbox.business.id, [maria.id], "massage")
+    assert matches[maria.id].id == old.message_id
+
+
+def test_search_finds_the_newest_of_several_matching_messages(
+    session: Session, clock: FrozenClock, inbox: SetUp
+) -> None:
+    text_from(session, inbox.number, MARIA, "massage on Monday?", clock.now())
+    clock.advance(timedelta(hours=1))
+    newer = text_from(session, inbox.number, MARIA, "or a massage on Tuesday", clock.now())
+    maria = conversation_of(session, inbox, MARIA)
+    matches = queries.newest_matches(session, inbox.business.id, [maria.id], "massage")
+    assert matches[maria.id].id == newer.message_id
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["(212) 555-0142", "212-555-0142", "+1 212 555 0142", "2125550142", "212.555.0142",
+     "+12125550142", "0142", "5550142", "555-0142"],
+)  # fmt: skip
+def test_search_finds_a_phone_in_any_usual_form_and_by_its_last_digits(
+    session: Session, inbox: SetUp, typed: str
+) -> None:
+    assert found_phones(session, inbox, typed) == [MARIA]
+
+
+def test_a_short_search_finds_names_and_phones_but_not_message_text(
+    session: Session, clock: FrozenClock, inbox: SetUp
+) -> None:
+    text_from(session, inbox.number, JOHN, "ok", clock.now())
+    assert found_phones(session, inbox, "ok") == []  # too short for the text index
+    assert found_phones(session, inbox, "jo") == [JOHN]  # his name
+
+
+def test_search_never_finds_another_businesss_messages_names_or_phones(
+    session: Session, clock: FrozenClock, pair: tuple[SetUp, SetUp]
+) -> None:
+    a, b = pair
+    text_from(session, b.number, JOHN, "a private massage booking", clock.now())
+    assert found_phones(session, a, "massage") == []
+    assert found_phones(session, a, "hello B") == []
+    assert found_phones(session, a, "Bea") == []  # B's client has A's client's phone
+    assert found_phones(session, a, "(212) 555-0143") == []  # B's other conversation
+    theirs = conversation_of(session, b, JOHN)
+    assert queries.newest_matches(session, a.business.id, [theirs.id], "massage") == {}
+
+
+def test_the_search_index_keeps_up_with_every_way_a_message_is_written(
+    session: Session, clock: FrozenClock, inbox: SetUp
+) -> None:
+    business = inbox.business
+    text_from(session, inbox.number, MARIA, "inbound quokka", clock.now())
+    send_message(
+        session,
+        business,
+        body="staff wombat",
+        sender=staff_sender(session, business),
+        conversation=conversation_of(session, inbox, JOHN),
+        at=clock.now(),
+    )
+    make_client(session, business, clock.now(), first_name="Ana", cell_phone="+12125550101",
+                sms_marketing=True)  # fmt: skip
+    campaigns.create(
+        session, business, request_key="k-1", body="Hi [Firstname], bulk numbat at Studio",
+        category="marketing", audience=Audience(), sender=Sender.automated(), at=clock.now(),
+    )  # fmt: skip
+    session.flush()
+
+    assert found_phones(session, inbox, "quokka") == [MARIA]
+    assert found_phones(session, inbox, "wombat") == [JOHN]
+    assert found_phones(session, inbox, "numbat") == ["+12125550101"]
+
+
+def test_messages_around_an_old_message_put_it_in_the_middle(
+    session: Session, clock: FrozenClock, inbox: SetUp
+) -> None:
+    ids = []
+    for n in range(10):
+        clock.advance(timedelta(minutes=1))
+        outcome = text_from(session, inbox.number, JOHN, f"text {n}", clock.now())
+        assert outcome.message_id is not None
+        ids.append(outcome.message_id)
+    john = conversation_of(session, inbox, JOHN)
+    around = queries.messages_around(session, inbox.business.id, john.id, ids[5], limit=4)
+    assert [m.body for m in around] == ["text 4", "text 5", "text 6", "text 7"]
+    # Near the start, the window fills from later messages.
+    first = queries.messages_around(session, inbox.business.id, john.id, ids[0], limit=4)
+    assert first[0].body == "Running late" and ids[0] in [m.id for m in first]
+
+
+def test_a_common_text_lists_the_conversations_of_its_newest_uses(
+    session: Session, clock: FrozenClock, inbox: SetUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries, "TEXT_MATCH_CAP", 2)
+    for phone in (MARIA, JOHN, STRANGER):  # STRANGER's is the newest use, MARIA's the oldest
+        clock.advance(timedelta(minutes=1))
+        text_from(session, inbox.number, phone, "a massage please", clock.now())
+    assert sorted(found_phones(session, inbox, "massage")) == sorted([JOHN, STRANGER])
+    assert found_phones(session, inbox, "yoga") == [MARIA]  # a rare text is found however old

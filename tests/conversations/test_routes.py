@@ -393,6 +393,28 @@ def test_list_conversations_with_filters_search_and_paging(
     assert phones(by_client) == [MARIA]
 
 
+def test_the_api_search_finds_old_messages_and_phones_as_the_inbox_does(
+    api: TestClient, session: Session, clock: FrozenClock, inbox: SetUp, other: SetUp
+) -> None:
+    auth = inbox.auth
+    old = text_from(session, inbox.number, MARIA, "A Massage, then a massage?", clock.now())
+    clock.advance(timedelta(hours=1))
+    text_from(session, inbox.number, MARIA, "Thanks", clock.now())
+    session.commit()
+
+    found = api.get("/api/v1/conversations", params={"search": "massage"}, headers=auth)
+    assert phones(found) == [MARIA]
+    match = found.json()["items"][0]["search_match"]
+    assert match["message_id"] == old.message_id
+    assert match["body"] == "A Massage, then a massage?"
+    assert match["highlights"] == [[2, 9], [18, 25]]
+    # A name or phone match names no message; another business's text is never found.
+    by_phone = api.get("/api/v1/conversations", params={"search": "(212) 555-0143"}, headers=auth)
+    assert phones(by_phone) == [JOHN] and by_phone.json()["items"][0]["search_match"] is None
+    secret = api.get("/api/v1/conversations", params={"search": "secret"}, headers=auth)
+    assert phones(secret) == []
+
+
 def test_read_and_unread_move_the_counts_and_the_badge(
     api: TestClient, session: Session, clock: FrozenClock, inbox: SetUp
 ) -> None:

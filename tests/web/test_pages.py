@@ -413,6 +413,58 @@ def test_inbox_search_by_name_phone_and_text(
     assert "No conversations match these filters." in text(nothing)
 
 
+def test_inbox_search_shows_an_old_matching_message_highlighted_and_opens_the_thread_at_it(
+    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    maria = receive(session, shop, MARIA, "Is the <b>hot</b> stone MASSAGE & facial 60 min?", clock)
+    for n in range(205):  # the thread page shows the newest 200: the match is older
+        receive(session, shop, MARIA, f"later text {n}", clock)
+    session.expire_all()
+    found_id = session.scalar(select(Message.id).where(Message.body.like("%stone MASSAGE%")))
+
+    page = owner.get("/inbox", params={"q": "massage"})
+    row = inbox_row(page, maria)
+    # The match, marked, with the client's own markup shown as text (escaped), not obeyed.
+    assert "&lt;b&gt;hot&lt;/b&gt; stone <mark>MASSAGE</mark> &amp; facial" in row
+    assert "<b>" not in row
+    assert f'href="/conversations/{maria}?around={found_id}#message-{found_id}"' in row
+
+    thread = owner.get(f"/conversations/{maria}", params={"around": found_id})
+    assert thread.status_code == 200
+    assert re.search(rf'class="msg inbound client found" id="message-{found_id}"', thread.text)
+    assert 'id="older-part"' in thread.text  # and a way back to the newest
+    assert "later text 204" not in thread.text  # an older part, around the match
+    assert "later text 98" in thread.text
+    # The live refresh keeps to that part.
+    fragment = owner.get(f"/conversations/{maria}/thread", params={"around": found_id})
+    assert f'id="message-{found_id}"' in fragment.text and "later text 204" not in fragment.text
+    # Without `around`, the newest messages, as before.
+    assert "later text 204" in owner.get(f"/conversations/{maria}").text
+
+
+def test_inbox_search_by_a_phone_as_people_write_it(
+    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    maria = receive(session, shop, MARIA, "hi", clock)
+    receive(session, shop, JAMES, "hello", clock)
+    for typed in ("(212) 555-0142", "212-555-0142", "+1 212 555 0142", "2125550142", "0142"):
+        assert inbox_ids(owner, q=typed) == [maria], typed
+
+
+def test_a_thread_around_another_conversations_message_shows_its_own_newest(
+    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    maria = receive(session, shop, MARIA, "hi from maria", clock)
+    receive(session, shop, JAMES, "hi from james", clock)
+    session.expire_all()
+    james_message = session.scalar(select(Message.id).where(Message.body == "hi from james"))
+    page = owner.get(f"/conversations/{maria}", params={"around": james_message})
+    assert page.status_code == 200
+    assert "hi from maria" in page.text and "hi from james" not in page.text
+    assert 'id="older-part"' not in page.text
+    assert owner.get(f"/conversations/{maria}", params={"around": "x"}).status_code == 400
+
+
 def test_inbox_folders_follow_reading_and_replying(
     owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
 ) -> None:

@@ -17,8 +17,10 @@ from messagecenter.conversations.schemas import (
     ConversationOut,
     MessageOut,
     ReplyToOut,
+    SearchMatchOut,
     SenderOut,
 )
+from messagecenter.conversations.search import SearchQuery, match_spans
 from messagecenter.models import Business, Client, Conversation, Message, PhoneConsent
 from messagecenter.models.message import (
     SENDER_API_KEY,
@@ -46,10 +48,31 @@ def foreign_number_warning(business: Business, phone: str) -> str | None:
 
 
 def conversations_out(
-    session: Session, business: Business, rows: list[tuple[Conversation, Client | None]]
+    session: Session,
+    business: Business,
+    rows: list[tuple[Conversation, Client | None]],
+    search: SearchQuery | None = None,
 ) -> list[ConversationOut]:
+    """The conversations; in a search, each with its newest message holding the text."""
     consents = consent_queries.consents_for(session, business.id, [c.phone for c, _ in rows])
-    return [conversation_out(business, c, client, consents.get(c.phone)) for c, client in rows]
+    found: dict[int, Message] = {}
+    if search is not None and search.body_text is not None:
+        found = queries.newest_matches(
+            session, business.id, [c.id for c, _ in rows], search.body_text
+        )
+    out = []
+    for conversation, client in rows:
+        each = conversation_out(business, conversation, client, consents.get(conversation.phone))
+        match = found.get(conversation.id)
+        if match is not None and search is not None:
+            each.search_match = SearchMatchOut(
+                message_id=match.id,
+                body=match.body,
+                created_at=match.created_at,
+                highlights=match_spans(match.body, search.text),
+            )
+        out.append(each)
+    return out
 
 
 def conversation_out(

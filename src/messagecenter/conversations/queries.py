@@ -15,17 +15,21 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
+    column,
     false,
     func,
     insert,
+    literal_column,
     or_,
     select,
+    table,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from messagecenter.conversations.search import SearchQuery
 from messagecenter.db import contains_pattern, insert_ignore
 from messagecenter.models import (
     ApiKey,
@@ -37,6 +41,7 @@ from messagecenter.models import (
 )
 from messagecenter.models.conversation import FOLDER_READ
 from messagecenter.models.ids import MAX_ID
+from messagecenter.models.search_index import FTS_TABLE
 
 _conversations = cast(Table, Conversation.__table__)
 _messages = cast(Table, Message.__table__)
@@ -235,7 +240,7 @@ def client_for_phone(session: Session, business_id: int, phone: str) -> Client |
 class ConversationFilter:
     folder: str | None = None
     client_id: int | None = None
-    search: str | None = None
+    search: SearchQuery | None = None
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 50
@@ -254,27 +259,16 @@ def list_conversations(
         conditions.append(Conversation.last_message_at >= flt.since)
     if flt.until is not None:
         conditions.append(Conversation.last_message_at < flt.until)
-    searching = bool(flt.search and flt.search.strip())
-    if searching:
-        assert flt.search is not None
-        term = contains_pattern(flt.search.lower())
-        conditions.append(
-            or_(
-                Conversation.phone.like(contains_pattern(flt.search), escape="\\"),
-                func.lower(Client.first_name + " " + Client.last_name).like(term, escape="\\"),
-                func.lower(Conversation.last_message_preview).like(term, escape="\\"),
-            )
-        )
+    if flt.search is not None:
+        conditions.append(_search_matches(session, business_id, flt.search))
     stmt = (
         select(Conversation, Client)
         .outerjoin(Client, Client.id == Conversation.client_id)
         .where(*conditions)
     )
-    # Without a search the count needs no client names: it counts off the inbox index.
-    counting = select(func.count()).select_from(Conversation)
-    if searching:
-        counting = counting.outerjoin(Client, Client.id == Conversation.client_id)
-    total = session.scalar(counting.where(*conditions)) or 0
+    # The count needs no client names (a search asks for them by id): it counts off the
+    # inbox index.
+    total = session.scalar(select(func.count()).select_from(Conversation).where(*conditions))
     rows = session.execute(
         stmt.order_by(
             Conversation.pinned.desc(), Conversation.last_message_at.desc(), Conversation.id.desc()
@@ -282,7 +276,75 @@ def list_conversations(
         .limit(flt.limit)
         .offset(flt.offset)
     ).all()
-    return [(row[0], row[1]) for row in rows], int(total)
+    return [(row[0], row[1]) for row in rows], int(total or 0)
+
+
+def _search_matches(session: Session, business_id: int, search: SearchQuery) -> ColumnElement[bool]:
+    """A conversation matches when any of its messages' text, its client's name or its phone
+    holds what was searched."""
+    name = func.lower(Client.first_name + " " + Client.last_name)
+    named = select(Client.id).where(
+        Client.business_id == business_id,
+        name.like(contains_pattern(search.text.lower()), escape="\\"),
+    )
+    matches: list[ColumnElement[bool]] = [Conversation.client_id.in_(named)]
+    if search.phone_digits is not None:
+        matches.append(Conversation.phone.like(f"%{search.phone_digits}%"))
+    if search.body_text is not None:
+        written = text_matches(session, business_id, search.body_text)
+        matches.append(Conversation.id.in_(sorted(written)))
+    return or_(*matches)
+
+
+# A search's text is looked for in the business's newest this many messages holding it: a
+# rare word is found however old; a word in every other text lists the conversations of its
+# latest uses, and the search stays as fast as a rare word's.
+TEXT_MATCH_CAP = 1000
+_fts = table(FTS_TABLE, column("rowid"))
+
+
+def text_matches(session: Session, business_id: int, text: str) -> dict[int, int]:
+    """The conversations among the business's newest TEXT_MATCH_CAP messages whose text holds
+    `text` (any case), each with its newest such message's id, newest first."""
+    if session.get_bind().dialect.name == "postgresql":
+        # pg_trgm's GIN index finds a rare text; a common one is met walking ids backwards.
+        stmt = select(Message.id, Message.conversation_id).where(
+            Message.business_id == business_id,
+            Message.body.ilike(contains_pattern(text), escape="\\"),
+        )
+        newest_first = Message.id.desc()
+    else:
+        # An FTS5 string: the trigram tokenizer matches it anywhere in the text; the index
+        # hands its rows out newest first, so the cap stops the walk early.
+        phrase = '"' + text.replace('"', '""') + '"'
+        stmt = (
+            select(Message.id, Message.conversation_id)
+            .select_from(_fts)
+            .join(Message, Message.id == _fts.c.rowid)
+            .where(
+                literal_column(FTS_TABLE).op("MATCH")(phrase), Message.business_id == business_id
+            )
+        )
+        newest_first = _fts.c.rowid.desc()
+    found: dict[int, int] = {}
+    for message_id, conversation_id in session.execute(
+        stmt.order_by(newest_first).limit(TEXT_MATCH_CAP)
+    ):
+        found.setdefault(conversation_id, message_id)
+    return found
+
+
+def newest_matches(
+    session: Session, business_id: int, conversation_ids: Sequence[int], text: str
+) -> dict[int, Message]:
+    """Each of these conversations' newest message whose text holds `text` (among the
+    business's newest TEXT_MATCH_CAP such messages), by conversation."""
+    wanted = set(conversation_ids)
+    hits = {c: m for c, m in text_matches(session, business_id, text).items() if c in wanted}
+    if not hits:
+        return {}
+    found = session.scalars(select(Message).where(Message.id.in_(sorted(hits.values()))))
+    return {message.conversation_id: message for message in found}
 
 
 def get_message(session: Session, business_id: int, message_id: int) -> Message | None:
@@ -301,6 +363,26 @@ def list_messages(
         stmt = stmt.where(Message.id < before_id)
     rows = session.scalars(stmt.order_by(Message.id.desc()).limit(limit))
     return list(reversed(list(rows)))
+
+
+def messages_around(
+    session: Session, business_id: int, conversation_id: int, message_id: int, *, limit: int
+) -> list[Message]:
+    """Up to `limit` messages of the conversation with `message_id` in their middle, oldest
+    first (a search result opens the thread here, however old the message)."""
+    in_thread = select(Message).where(
+        Message.business_id == business_id, Message.conversation_id == conversation_id
+    )
+    older = session.scalars(
+        in_thread.where(Message.id <= message_id)
+        .order_by(Message.id.desc())
+        .limit((limit + 1) // 2)
+    )
+    before = list(reversed(list(older)))
+    after = session.scalars(
+        in_thread.where(Message.id > message_id).order_by(Message.id).limit(limit - len(before))
+    )
+    return before + list(after)
 
 
 def messages_with_phone(

@@ -27,12 +27,14 @@ from messagecenter.conversations.schemas import (
     ReplyIn,
     SentOut,
 )
+from messagecenter.conversations.search import read_query
 from messagecenter.errors import DomainError, InvalidInput, NotFound
 from messagecenter.http.deps import ApiKeyDep, BusinessDep, ContextDep, SessionDep, UnitOfWorkDep
 from messagecenter.http.types import DateTimeQuery, IdPath, OffsetQuery, OptionalIdQuery
 from messagecenter.idempotency import service as idempotency
 from messagecenter.models import Business, Conversation, Message
 from messagecenter.notifications.replies import replies_to
+from messagecenter.numbers.countries import number_country
 from messagecenter.sending.compose import Outgoing, Sender, send_message, send_messages
 
 router = APIRouter(tags=["conversations"])
@@ -65,15 +67,24 @@ def list_conversations(
     business: BusinessDep,
     folder: Literal["unread", "read", "replied", "archived"] | None = None,
     client_id: OptionalIdQuery = None,
-    search: Annotated[str | None, Query(max_length=100)] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="any message's text, the client's name, or the phone in any usual "
+            "form or its last digits; a conversation whose message matched carries it in "
+            "`search_match`",
+        ),
+    ] = None,
     since: DateTimeQuery = None,
     until: DateTimeQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: OffsetQuery = 0,
 ) -> ConversationPage:
-    flt = queries.ConversationFilter(folder, client_id, search, since, until, limit, offset)
+    wanted = read_query(search or "", number_country(business.country))
+    flt = queries.ConversationFilter(folder, client_id, wanted, since, until, limit, offset)
     rows, total = queries.list_conversations(session, business.id, flt)
-    items = present.conversations_out(session, business, rows)
+    items = present.conversations_out(session, business, rows, wanted)
     return ConversationPage(items=items, total=total, limit=limit, offset=offset)
 
 

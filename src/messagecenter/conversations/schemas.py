@@ -62,6 +62,17 @@ class MessageOut(BaseModel):
     updated_at: datetime
 
 
+class SearchMatchOut(BaseModel):
+    """A search's match in a conversation's messages: the newest message holding the text."""
+
+    message_id: int
+    body: str
+    created_at: datetime
+    highlights: list[tuple[int, int]] = Field(
+        description="where the searched text occurs in `body`: [start, end) character offsets"
+    )
+
+
 class ConversationOut(BaseModel):
     id: int
     phone: str
@@ -75,6 +86,8 @@ class ConversationOut(BaseModel):
     last_message_preview: str
     subscription: SubscriptionOut
     foreign_number_warning: str | None
+    # Only in a search whose text a message of the conversation holds.
+    search_match: SearchMatchOut | None = None
 
 
 class ConversationPage(BaseModel):

@@ -13,10 +13,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from messagecenter.businesses import usage
 from messagecenter.businesses.usage import UsageSummary
+from messagecenter.conversations.search import match_spans
 from messagecenter.http.csrf import csrf_token
 from messagecenter.models import Business, StaffMember
 
@@ -34,6 +36,32 @@ def _local(context: Any, value: datetime, fmt: str) -> str:
 
 
 templates.env.filters["local"] = _local
+SNIPPET_WIDTH = 200  # characters of a long message shown around its first match
+
+
+def _highlight(text: str, found: str) -> Markup:
+    """`text` escaped, each occurrence of `found` (any case) in <mark>; a long text is cut to
+    a window around the first one."""
+    spans = match_spans(text, found)
+    start, end = 0, len(text)
+    if end > SNIPPET_WIDTH:
+        start = max(0, (spans[0][0] if spans else 0) - SNIPPET_WIDTH // 4)
+        end = min(len(text), start + SNIPPET_WIDTH)
+    pieces = [Markup("…") if start > 0 else Markup("")]
+    position = start
+    for span_start, span_end in spans:
+        if span_start < position or span_end > end:
+            continue  # outside the window
+        pieces.append(escape(text[position:span_start]))
+        pieces.append(Markup("<mark>%s</mark>") % text[span_start:span_end])
+        position = span_end
+    pieces.append(escape(text[position:end]))
+    if end < len(text):
+        pieces.append(Markup("…"))
+    return Markup("").join(pieces)
+
+
+templates.env.filters["highlight"] = _highlight
 STATUS_WORDS = {
     "queued": "Queued",
     "sent": "Sent",

@@ -10,6 +10,7 @@ from alembic.autogenerate.api import AutogenContext
 from messagecenter.db import make_engine
 from messagecenter.models import Base
 from messagecenter.models.base import UTCDateTime
+from messagecenter.models.search_index import include_object
 
 target_metadata = Base.metadata
 
@@ -34,6 +35,7 @@ def _run(connection: object) -> None:
         render_as_batch=True,  # SQLite needs table rebuilds for most ALTERs
         compare_type=True,
         render_item=_render_item,
+        include_object=include_object,  # the search index is the migrations' own
     )
     with context.begin_transaction():
         context.run_migrations()

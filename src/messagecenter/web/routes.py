@@ -22,11 +22,12 @@ from messagecenter.clients.phone import parse_phone
 from messagecenter.clients.service import ClientChanges
 from messagecenter.consent import queries as consent_queries
 from messagecenter.conversations import present, queries, service
+from messagecenter.conversations.search import read_query
 from messagecenter.errors import DomainError, InvalidInput, NotPermitted
 from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import ContextDep, UnitOfWork, UnitOfWorkDep
 from messagecenter.http.pages import fragment, redirect, render
-from messagecenter.http.types import IdPath
+from messagecenter.http.types import IdPath, OptionalIdQuery
 from messagecenter.models import Client, Conversation, Message
 from messagecenter.models.ids import MAX_ID
 from messagecenter.notifications.replies import replies_to
@@ -42,6 +43,7 @@ from messagecenter.web.pages import Page, PageDep
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
+THREAD_SIZE = 200  # messages a conversation page shows
 FOLDER_NAMES = {"unread": "Unread", "read": "Read", "replied": "Replied", "archived": "Archived"}
 
 
@@ -117,9 +119,10 @@ def inbox(
 ) -> HTMLResponse:
     session, business = page_of.session, page_of.business
     since_at, until_at, date_error = day_range(since, until, business.timezone)
+    search = read_query(q, number_country(business.country))
     flt = queries.ConversationFilter(
         folder=None if folder == "all" else folder,
-        search=q or None,
+        search=search,
         since=since_at,
         until=until_at,
         limit=PAGE_SIZE,
@@ -129,7 +132,8 @@ def inbox(
     return page_of.render(
         "inbox.html",
         {
-            "conversations": present.conversations_out(session, business, rows),
+            "conversations": present.conversations_out(session, business, rows, search),
+            "found": search.text if search else "",
             "total": total,
             "folder": folder,
             "folders": FOLDER_NAMES,
@@ -174,21 +178,25 @@ def conversation_page(
     page: PageDep,
     error: Annotated[str, Query(max_length=300)] = "",
     scheduled: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    around: OptionalIdQuery = None,
 ) -> HTMLResponse:
-    """The conversation and its composer. Reading it changes nothing: the page's script
+    """The conversation and its composer; with `around` (a search result's message), the part
+    of the thread around that message. Reading it changes nothing: the page's script
     posts /read once it is shown (a GET stays safe to repeat, prefetch or crawl)."""
     return page.render(
         "conversation.html",
-        _conversation_context(page, conversation_id)
+        _conversation_context(page, conversation_id, around)
         | {"error": error, "scheduled": scheduled, "request_key": uuid.uuid4().hex},
     )
 
 
 @router.get("/conversations/{conversation_id}/thread", response_class=HTMLResponse)
-def thread_fragment(conversation_id: IdPath, page: PageDep) -> HTMLResponse:
+def thread_fragment(
+    conversation_id: IdPath, page: PageDep, around: OptionalIdQuery = None
+) -> HTMLResponse:
     """The thread alone, for live refresh while the page is open (the page's script then
     posts /read: the staff member sees it, so it stays read)."""
-    values = _conversation_context(page, conversation_id)
+    values = _conversation_context(page, conversation_id, around)
     return fragment(page.request, "_thread.html", {"business": page.business, **values})
 
 
@@ -209,7 +217,9 @@ def read(
     return JSONResponse({"unread": business.unread_messages})
 
 
-def _conversation_context(page: Page, conversation_id: int) -> dict[str, Any]:
+def _conversation_context(
+    page: Page, conversation_id: int, around: int | None = None
+) -> dict[str, Any]:
     session, business = page.session, page.business
     conversation = service.get_conversation(session, business.id, conversation_id)
     client = (
@@ -218,9 +228,17 @@ def _conversation_context(page: Page, conversation_id: int) -> dict[str, Any]:
         else None
     )
     consent = consent_queries.consent_for(session, business.id, conversation.phone)
-    messages = queries.list_messages(
-        session, business.id, conversation_id, limit=200, before_id=None
+    newest = queries.list_messages(
+        session, business.id, conversation_id, limit=THREAD_SIZE, before_id=None
     )
+    messages = newest
+    if around is not None and all(m.id != around for m in newest):
+        # An older message of this thread (a search result): the part of it around that.
+        found = queries.get_message(session, business.id, around)
+        if found is not None and found.conversation_id == conversation_id:
+            messages = queries.messages_around(
+                session, business.id, conversation_id, around, limit=THREAD_SIZE
+            )
     last_inbound = next((m for m in reversed(messages) if m.direction == "inbound"), None)
     said_cancel = last_inbound is not None and normalize_keyword_text(last_inbound.body) == "cancel"
     return {
@@ -234,6 +252,9 @@ def _conversation_context(page: Page, conversation_id: int) -> dict[str, Any]:
         "can_send": page.staff.can_send_sms,
         "max_body": MAX_BODY_CHARACTERS,
         "candidates": client_choices(session, business.id) if client is None else [],
+        "found_id": around if any(m.id == around for m in messages) else None,
+        # Showing an older part of the thread: newer messages exist beyond it.
+        "older_part": messages is not newest and messages[-1].id != newest[-1].id,
     }
 
 

@@ -44,7 +44,9 @@
   function refreshThread(conversationId) {
     var thread = document.getElementById("thread");
     if (!thread || Number(thread.dataset.conversationId) !== conversationId) return;
-    fetch("/conversations/" + conversationId + "/thread", { credentials: "same-origin" })
+    // A search result's part of the thread stays that part (around its message).
+    var around = thread.dataset.around ? "?around=" + thread.dataset.around : "";
+    fetch("/conversations/" + conversationId + "/thread" + around, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (!html) return;
@@ -233,6 +235,8 @@
     connectTemplateEditors();
     markRead();
     var thread = document.getElementById("thread");
-    if (thread) thread.scrollTop = thread.scrollHeight;
+    var found = thread && thread.querySelector(".msg.found");
+    if (found) found.scrollIntoView({ block: "center" }); // a search result's message
+    else if (thread) thread.scrollTop = thread.scrollHeight;
   });
 })();
