@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from messagecenter.db import session_scope
 from messagecenter.events import (
     _QUEUE_LIMIT,
     ACCESS_ENDED,
+    NOTIFY_PER_STATEMENT,
     EventBus,
     LiveEvent,
     PostgresListener,
@@ -199,3 +201,29 @@ def test_revoking_a_key_raises_access_ended_once(
     assert pending_events(session) == [
         LiveEvent(setup.business.id, ACCESS_ENDED, {"api_key_id": key.id})
     ]
+
+
+@pytest.mark.postgres_only
+def test_a_commit_with_thousands_of_events_notifies_them_all(
+    committed_context: AppContext,
+) -> None:
+    """A bulk send raises an event per message: more than one SELECT may list (1,664), so
+    they leave in statements of NOTIFY_PER_STATEMENT, every one of them."""
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "pg_notify" in statement:
+            statements.append(statement)
+
+    engine = committed_context.engine
+    sqlalchemy_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with session_scope(committed_context.sessions) as session:
+            for n in range(2 * NOTIFY_PER_STATEMENT + 1):
+                queue_event_on_commit(session, LiveEvent(7, "message.created", {"id": n}))
+            session.execute(text("SELECT 1"))
+    finally:
+        sqlalchemy_event.remove(engine, "before_cursor_execute", seen)
+    assert [s.count("pg_notify(") for s in statements] == [
+        NOTIFY_PER_STATEMENT, NOTIFY_PER_STATEMENT, 1
+    ]  # fmt: skip

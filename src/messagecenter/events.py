@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "messagecenter_events"
 _PENDING_KEY = "messagecenter_pending_events"
+NOTIFY_PER_STATEMENT = 500
 _QUEUE_LIMIT = 1000  # a subscriber that falls this far behind loses events, not the server
 # Access to the business's events ended for an API key, a staff member or one web session:
 # each stream that holds it closes (web/live.py). For the streams only, never sent to clients.
@@ -131,11 +132,13 @@ def attach_bus(session_factory: Any, bus: EventBus) -> None:
         if session.get_bind().dialect.name != "postgresql":
             return
         pending = session.info.pop(_PENDING_KEY, [])
-        if not pending:
-            return
-        calls = ", ".join(f"pg_notify(:channel, :p{i})" for i in range(len(pending)))
-        params = {f"p{i}": e.to_json() for i, e in enumerate(pending)}
-        session.execute(text(f"SELECT {calls}"), {"channel": CHANNEL, **params})
+        # A SELECT lists at most 1,664 columns: a bulk send's thousands of events go in
+        # statements of NOTIFY_PER_STATEMENT.
+        for start in range(0, len(pending), NOTIFY_PER_STATEMENT):
+            chunk = pending[start : start + NOTIFY_PER_STATEMENT]
+            calls = ", ".join(f"pg_notify(:channel, :p{i})" for i in range(len(chunk)))
+            params = {f"p{i}": e.to_json() for i, e in enumerate(chunk)}
+            session.execute(text(f"SELECT {calls}"), {"channel": CHANNEL, **params})
 
     @event.listens_for(session_factory, "after_commit")
     def _publish(session: Session) -> None:
