@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from messagecenter.numbers.rates import MAX_SEND_RATE
 
@@ -56,7 +56,8 @@ class NumberPatch(BaseModel):
         description="true: the carrier answers STOP, START and HELP (Twilio's default); false: "
         "the app answers with the business's own texts (Settings → Automated messages)",
     )
-    send_rate: StrictInt | None = Field(
+    # A whole number; JSON may write it 10.0 (a schema's integer), and 10.5 is refused.
+    send_rate: int | None = Field(
         None,
         ge=1,
         le=MAX_SEND_RATE,
