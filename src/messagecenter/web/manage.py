@@ -3,6 +3,7 @@ usage, settings (SMS number, help text, API keys) and staff."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
@@ -27,7 +28,7 @@ from messagecenter.conversations import history
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.errors import DomainError, InvalidInput, NotFound
 from messagecenter.http.csrf import check_csrf
-from messagecenter.http.deps import UnitOfWorkDep
+from messagecenter.http.deps import UnitOfWork, UnitOfWorkDep
 from messagecenter.http.pages import redirect
 from messagecenter.http.types import IdPath
 from messagecenter.models import Client
@@ -384,12 +385,10 @@ def save_keyword_answers(
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     check_csrf(page.request, csrf)
-    try:
-        numbers.set_keyword_answers(work.session, page.business, by_app=answered_by == "app")
-    except DomainError as refused:
-        work.rollback()
-        return redirect("/settings", error=refused.message)
-    return redirect("/settings")
+    by_app = answered_by == "app"
+    return _saved(
+        work, lambda: numbers.set_keyword_answers(work.session, page.business, by_app=by_app)
+    )
 
 
 @router.post("/settings/send-rate")
@@ -401,15 +400,10 @@ def save_send_rate(
 ) -> RedirectResponse:
     check_csrf(page.request, csrf)
     try:
-        rate = int(send_rate) if send_rate.strip() else None
+        rate = _whole_or_none(send_rate)
     except ValueError:
         return redirect("/settings", error="Give the texts a second as a whole number.")
-    try:
-        numbers.set_send_rate(work.session, page.business, rate)
-    except DomainError as refused:
-        work.rollback()
-        return redirect("/settings", error=refused.message)
-    return redirect("/settings")
+    return _saved(work, lambda: numbers.set_send_rate(work.session, page.business, rate))
 
 
 @router.post("/settings/quiet-hours")
@@ -434,12 +428,21 @@ def save_marketing_cap(
 ) -> RedirectResponse:
     check_csrf(page.request, csrf)
     try:
-        texts = int(marketing_cap) if marketing_cap.strip() else None
-        days = int(marketing_cap_days)
+        texts, days = _whole_or_none(marketing_cap), int(marketing_cap_days)
     except ValueError:
         return redirect("/settings", error="Give whole numbers for the frequency cap.")
+    return _saved(work, lambda: campaigns.set_marketing_cap(page.business, texts, days))
+
+
+def _whole_or_none(value: str) -> int | None:
+    """A form's optional whole number (empty: none); ValueError for anything else."""
+    return int(value) if value.strip() else None
+
+
+def _saved(work: UnitOfWork, change: Callable[[], object]) -> RedirectResponse:
+    """Back to Settings after a change; a refused one rolls back and says why there."""
     try:
-        campaigns.set_marketing_cap(page.business, texts, days)
+        change()
     except DomainError as refused:
         work.rollback()
         return redirect("/settings", error=refused.message)
