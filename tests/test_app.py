@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.types import Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 
+from messagecenter import collector
 from messagecenter.app import create_app
 from messagecenter.clock import FrozenClock
 from messagecenter.config import Settings
@@ -69,19 +70,21 @@ def test_unknown_routes_and_bad_json_use_the_error_shape(api: TestClient) -> Non
     assert set(bad.json()["error"]) >= {"code", "message"}
 
 
-def test_a_server_process_freezes_what_startup_built_and_tests_do_not(
+def test_a_server_process_sets_the_collector_for_one_and_tests_do_not(
     context: AppContext,
 ) -> None:
     assert gc.get_freeze_count() == 0  # the `api` fixture's app does not freeze
-    app = create_app(context=context, run_dispatcher=False, freeze_gc=True)
+    assert gc.get_threshold()[0] == collector.DEFAULT_THRESHOLDS[0]
+    app = create_app(context=context, run_dispatcher=False, server_gc=True)
     try:
         with TestClient(app) as client:
             assert client.get("/healthz").status_code == 200
             # Startup's objects are out of the collector's reach, so full collections no
-            # longer scan them.
+            # longer scan them; and the young generation is collected less often.
             assert gc.get_freeze_count() > 10_000
+            assert gc.get_threshold()[0] == collector.GEN0_THRESHOLD
     finally:
-        gc.unfreeze()
+        collector.restore_defaults()
 
 
 # ------------------------------------------------------------ webhooks' lean app (lean_front.py)

@@ -301,7 +301,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         factory = "create_web_app_from_env" if args.no_worker else "create_app_from_env"
         uvicorn.run(f"messagecenter.app:{factory}", factory=True, workers=args.workers, **options)
         return 0
-    app = create_app(settings, run_dispatcher=not args.no_worker, freeze_gc=True)
+    app = create_app(settings, run_dispatcher=not args.no_worker, server_gc=True)
     context = app.state.context
 
     class StopDispatchingAtOnce(uvicorn.Server):
@@ -328,9 +328,11 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from messagecenter import collector
     from messagecenter.sending.dispatcher import STOP_WAIT_SECONDS
 
     context = build_context(settings)
+    collector.tune_for_server()
     stop = context.stopping
     signal.signal(signal.SIGTERM, lambda *_: context.stop_dispatching())
     signal.signal(signal.SIGINT, lambda *_: context.stop_dispatching())

@@ -119,7 +119,7 @@ class NotificationResult(BaseModel):
     result: Literal["queued", "skipped", "cancelled", "refused"]
     replayed: bool = False
     notification: NotificationOut | None = None
-    cancelled: list[NotificationOut] = []
+    cancelled: list[NotificationOut] = Field(default_factory=list)  # no deep copy per item
     error: ItemError | None = None
 
 
