@@ -103,5 +103,14 @@ def test_a_value_holding_a_variable_never_reaches_the_client_raw() -> None:
     assert "[BookingTime]" in refused.value.message
 
 
+def test_a_variable_made_by_the_template_s_brackets_around_a_value_is_refused() -> None:
+    """The template's own "[" and "]" around a value that is a variable's name would send
+    "[Firstname]" raw: refused like a value holding the brackets itself."""
+    named_like_a_variable = Recipient("Firstname", "Lopez")
+    with pytest.raises(InvalidInput) as refused:
+        render("Hi [[Firstname]]", named_like_a_variable, NY, BOOKING)
+    assert "[Firstname]" in refused.value.message
+
+
 def test_brackets_that_are_not_variables_are_left_as_text() -> None:
     assert render("[10% off] for [Firstname] [ ]", MARIA, NY, BOOKING) == "[10% off] for Maria [ ]"

@@ -45,6 +45,7 @@ def local(at: datetime, timezone: str) -> datetime:
     return at.astimezone(_zone(timezone))
 
 
+@lru_cache(maxsize=4096)  # a day's bookings share their slots
 def booking_date(at: datetime, timezone: str, country: str) -> str:
     """The day, in the business's zone: "Tue, Nov 17" (US, CA), "Tue 17 Nov" (UK, AU), else
     ISO ("2026-11-17")."""
@@ -58,6 +59,7 @@ def booking_date(at: datetime, timezone: str, country: str) -> str:
     return f"{weekday}, {month} {day.day}"
 
 
+@lru_cache(maxsize=4096)  # a day's bookings share their slots
 def booking_time(at: datetime, timezone: str, country: str) -> str:
     """The time, in the business's zone: "3:00 PM" (US), "3:00 p.m." (CA), "3:00 pm" (AU),
     "15:00" (UK and elsewhere)."""

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from messagecenter.models import Message, Notification, NotificationTemplate
+from messagecenter.models.notification import NOTIFICATION_QUEUED
 
 _messages = cast(Table, Message.__table__)
 _notifications = cast(Table, Notification.__table__)
@@ -113,11 +114,28 @@ _SETTLE = (
 )
 
 
+_LINK = (
+    update(_notifications)
+    .where(_notifications.c.id == bindparam("notification_id"))
+    .values(message_id=bindparam("message_id"))
+)
+
+
 def settle(session: Session, outcomes: Sequence[Mapping[str, Any]], at: datetime) -> None:
     """Each new notification's outcome (`notification_id`: `status`, `reason_code`, `reason`,
-    `message_id`), in one executemany."""
-    if outcomes:
-        session.connection().execute(_SETTLE, [{**outcome, "at": at} for outcome in outcomes])
+    `message_id`). A queued one was inserted as queued at `at` and only gains its message
+    (the narrower statement: most of a batch); the others are written whole."""
+    linked = [
+        {"notification_id": o["notification_id"], "message_id": o["message_id"]}
+        for o in outcomes
+        if o["status"] == NOTIFICATION_QUEUED
+    ]
+    others = [{**o, "at": at} for o in outcomes if o["status"] != NOTIFICATION_QUEUED]
+    connection = session.connection()
+    if linked:
+        connection.execute(_LINK, linked)
+    if others:
+        connection.execute(_SETTLE, others)
 
 
 def get_notification(

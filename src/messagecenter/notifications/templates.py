@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from messagecenter.errors import InvalidInput
 from messagecenter.notifications import formats
@@ -29,7 +30,15 @@ DATA_KEYS = {
 
 def variables_in(body: str) -> list[str]:
     """The bracketed names in a template, in order of first use."""
-    return list(dict.fromkeys(VARIABLE.findall(body)))
+    return list(_parsed(body)[1])
+
+
+@lru_cache(maxsize=256)
+def _parsed(body: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A template split once for every text it renders: its pieces (text, name, text, ...,
+    text) and its names in order of first use."""
+    pieces = tuple(VARIABLE.split(body))
+    return pieces, tuple(dict.fromkeys(pieces[1::2]))
 
 
 def check_template(kind: NotificationType, body: str, *, field: str = "body") -> None:
@@ -97,8 +106,9 @@ def render(
     """The template with every variable filled in. A variable the data lacks (or a blank
     value) refuses the send naming the variable and its data key; so does a value that
     itself holds a variable, which would otherwise reach the client raw."""
+    pieces, names = _parsed(body)
     values: dict[str, str] = {}
-    for name in variables_in(body):
+    for name in names:
         value = _value(name, recipient, business, data)
         if value is None or not value.strip():
             key = DATA_KEYS.get(name)
@@ -117,8 +127,8 @@ def render(
                 f"The template uses [{name}] but {source}: nothing was sent.", field=where
             )
         values[name] = value.strip()
-    text = VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), body)
-    left = [name for name in variables_in(text) if name in ALL_VARIABLES]
+    text = "".join(piece if i % 2 == 0 else values[piece] for i, piece in enumerate(pieces))
+    left = [name for name in VARIABLE.findall(text) if name in ALL_VARIABLES] if "[" in text else []
     if left:
         raise InvalidInput(
             f"A value holds [{left[0]}], which would reach the client unrendered: "
