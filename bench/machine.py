@@ -107,6 +107,19 @@ def max_process_rss_mb(pid: int) -> float:
     return round(largest / 1024, 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) used so far by `pid`'s tree: steadier than the wall clock
+    when other work shares the machine."""
+    ticks = 0
+    for each in [pid, *_descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _descendants(pid: int) -> list[int]:
     found: list[int] = []
     queue = [pid]
