@@ -3,6 +3,8 @@ status the JSON API answers with (DESIGN.md §2, JSON API)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     status_code = 400
@@ -12,6 +14,9 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+        # More for the caller to act on, beside code and message (the JSON API adds it to
+        # the error object).
+        self.details: dict[str, Any] = {}
         if code is not None:
             self.code = code
 

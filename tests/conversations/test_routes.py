@@ -646,3 +646,73 @@ def test_a_message_held_for_quiet_hours_says_when_it_goes(
     assert shown["status"] == "queued"
     assert shown["waits_until"] == "2026-11-17T13:00:00Z"
     assert shown["waits_until_note"].startswith("Waits until 08:00 client time (Tue 17 Nov")
+
+
+# ------------------------------------------------------------ never two answers at once
+
+
+def received(
+    session: Session, shop: SetUp, body: str, at: datetime, *, sender: str = MARIA
+) -> Message:
+    outcome = text_from(session, shop.number, sender, body, at)
+    message = session.get(Message, outcome.message_id)
+    assert message is not None
+    return message
+
+
+def test_a_reply_from_the_newest_message_is_sent(
+    api: TestClient, session: Session, clock: FrozenClock, shop: SetUp, maria: Client
+) -> None:
+    newest = received(session, shop, "Can I move to 3pm?", clock.now())
+    session.commit()
+    sent = api.post(
+        f"/api/v1/conversations/{newest.conversation_id}/messages",
+        json={"body": "Yes, see you at 3", "last_seen_message_id": newest.id},
+        headers=shop.auth,
+    )
+    assert sent.status_code == 201, sent.text
+    assert message_count(session, shop.business.id) == 2
+
+
+def test_a_reply_from_an_older_message_is_refused_with_the_newer_ones(
+    api: TestClient, session: Session, clock: FrozenClock, shop: SetUp, maria: Client
+) -> None:
+    seen = received(session, shop, "Can I move to 3pm?", clock.now())
+    colleague = api.post(  # a colleague answered meanwhile
+        f"/api/v1/conversations/{seen.conversation_id}/messages",
+        json={"body": "Moved you to 3pm!", "last_seen_message_id": seen.id},
+        headers=shop.auth,
+    )
+    assert colleague.status_code == 201, colleague.text
+    text_from(session, shop.number, MARIA, "Thanks!", clock.now() + timedelta(seconds=40))
+    session.commit()
+
+    refused = api.post(
+        f"/api/v1/conversations/{seen.conversation_id}/messages",
+        json={"body": "Yes, 3pm works", "last_seen_message_id": seen.id},
+        headers=shop.auth,
+    )
+
+    error = assert_error(refused, 409, "conversation_changed")
+    assert error["field"] == "last_seen_message_id"
+    assert "2 newer messages" in error["message"] and "nothing was sent" in error["message"]
+    newer = error["newer_messages"]
+    assert [m["body"] for m in newer] == ["Moved you to 3pm!", "Thanks!"]
+    assert [m["direction"] for m in newer] == ["outbound", "inbound"]
+    assert message_count(session, shop.business.id) == 3  # nothing new was queued
+
+
+def test_a_last_seen_message_of_another_conversation_is_refused(
+    api: TestClient, session: Session, clock: FrozenClock, shop: SetUp, maria: Client
+) -> None:
+    theirs = received(session, shop, "Hello?", clock.now(), sender=JOHN)
+    mine = received(session, shop, "Hi", clock.now())
+    session.commit()
+    refused = api.post(
+        f"/api/v1/conversations/{mine.conversation_id}/messages",
+        json={"body": "Hello Maria", "last_seen_message_id": theirs.id},
+        headers=shop.auth,
+    )
+    error = assert_error(refused, 400, "invalid_input")
+    assert error["field"] == "last_seen_message_id"
+    assert message_count(session, shop.business.id) == 2

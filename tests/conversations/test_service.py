@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -12,10 +13,18 @@ from sqlalchemy.orm import Session
 
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.conversations.service import mark_read, mark_unread, update_flags
+from messagecenter.conversations.service import (
+    ConversationChanged,
+    ensure_seen_through,
+    mark_read,
+    mark_unread,
+    update_flags,
+)
+from messagecenter.db import session_scope
 from messagecenter.models import (
     Business,
     Conversation,
+    Message,
 )
 from messagecenter.sending.compose import Sender, send_message
 from tests.factories import (
@@ -289,3 +298,58 @@ def test_the_badge_always_equals_the_unread_of_conversations_that_are_not_muted(
             savepoint.rollback()
 
     run()
+
+
+def test_of_two_staff_answering_from_the_same_message_one_sends_and_one_is_refused(
+    committed_context: AppContext, clock: FrozenClock
+) -> None:
+    """Released together by a barrier, each on its own connection: the conversation's lock
+    lets one reply through, and the other finds it newer than what its sender saw."""
+    context = committed_context
+    with session_scope(context.sessions) as session:
+        setup = make_business(session, context.carrier, clock.now())
+        make_client(session, setup.business, clock.now(), cell_phone=MARIA)
+        outcome = text_from(session, setup.number, MARIA, "Is 3pm free?", clock.now())
+        assert outcome.message_id is not None
+        seen, business_id = outcome.message_id, setup.business.id
+        conversation_id = session.get_one(Message, seen).conversation_id
+    barrier = threading.Barrier(2)
+    sent: list[int] = []  # the message ids sent
+    refused: list[list[int]] = []  # the newer messages each refusal named
+
+    def answer(body: str) -> None:
+        barrier.wait(timeout=30)
+        with session_scope(context.sessions) as session:
+            business = session.get_one(Business, business_id)
+            conversation = session.get_one(Conversation, conversation_id)
+            try:
+                ensure_seen_through(session, conversation, seen)
+            except ConversationChanged as changed:
+                refused.append([m.id for m in changed.newer])
+                return
+            message = send_message(
+                session,
+                business,
+                body=body,
+                sender=Sender.automated(),
+                conversation=conversation,
+                at=clock.now(),
+            )
+            session.flush()
+            sent.append(message.id)
+
+    threads = [threading.Thread(target=answer, args=(b,)) for b in ("Yes!", "Sorry, no")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(sent) == 1 and len(refused) == 1
+    assert refused[0] == sent  # the refusal named the reply that went
+    with session_scope(context.sessions) as session:
+        outbound = session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.conversation_id == conversation_id, Message.direction == "outbound")
+        )
+    assert outbound == 1

@@ -365,6 +365,29 @@ def list_messages(
     return list(reversed(list(rows)))
 
 
+def messages_after(
+    session: Session, conversation_id: int, message_id: int, *, limit: int
+) -> list[Message]:
+    """The conversation's messages newer than `message_id`, oldest first, at most `limit`."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.id > message_id)
+            .order_by(Message.id)
+            .limit(limit)
+        )
+    )
+
+
+def holds_message(session: Session, conversation_id: int, message_id: int) -> bool:
+    found = session.scalar(
+        select(Message.id).where(
+            Message.id == message_id, Message.conversation_id == conversation_id
+        )
+    )
+    return found is not None
+
+
 def messages_around(
     session: Session, business_id: int, conversation_id: int, message_id: int, *, limit: int
 ) -> list[Message]:

@@ -164,11 +164,17 @@ def reply(
     context: ContextDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> SentOut | JSONResponse:
+    """Reply in a conversation. With `last_seen_message_id` (the newest message the sender
+    saw), a conversation someone wrote in since is not answered blindly: 409
+    `conversation_changed`, nothing sent, with `newer_messages` in the error; of two replies
+    racing from the same message, one is sent and the other refused."""
     session = work.session
     replay = _replay(session, business, request, body.model_dump_json(), idempotency_key, context)
     if replay is not None:
         return replay
     conversation = service.get_conversation(session, business.id, conversation_id)
+    if body.last_seen_message_id is not None:
+        _ensure_seen_through(session, conversation, body.last_seen_message_id)
     message = send_message(
         session,
         business,
@@ -179,6 +185,16 @@ def reply(
         at=context.clock.now(),
     )
     return _sent(session, business, message, idempotency_key)
+
+
+def _ensure_seen_through(session: Session, conversation: Conversation, message_id: int) -> None:
+    """A stale send's 409 carries the newer messages, as GET .../messages shows them."""
+    try:
+        service.ensure_seen_through(session, conversation, message_id)
+    except service.ConversationChanged as changed:
+        shown = present.messages_out(session, changed.newer)
+        changed.details = {"newer_messages": [m.model_dump(mode="json") for m in shown]}
+        raise
 
 
 @router.post("/messages", response_model=SentOut, status_code=status.HTTP_201_CREATED)

@@ -125,6 +125,13 @@ class ReplyIn(BaseModel):
 
     body: str = Field(default="", max_length=MAX_BODY)
     media_urls: list[HttpUrl] = Field(default_factory=list, max_length=10)
+    last_seen_message_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="the conversation's newest message you have seen: if anyone wrote after "
+        "it, nothing is sent and the answer is 409 conversation_changed with the newer messages",
+    )
 
 
 class SentOut(BaseModel):

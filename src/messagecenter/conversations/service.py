@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from messagecenter.conversations import queries
 from messagecenter.conversations.queries import ConversationState
-from messagecenter.errors import NotFound
+from messagecenter.errors import Conflict, InvalidInput, NotFound
 from messagecenter.events import LiveEvent, queue_event_on_commit
-from messagecenter.models import Client, Conversation
+from messagecenter.models import Client, Conversation, Message
 from messagecenter.models.conversation import (
     FOLDER_ARCHIVED,
     FOLDER_READ,
@@ -191,6 +191,42 @@ def write_outbound(
         for state in emptied:
             announce_unread(session, business_id, total, state.id, 0, FOLDER_REPLIED)
     return ids
+
+
+# The newer messages a refused send answers with (the API's 409; the page shows them).
+NEWER_SHOWN = 50
+
+
+class ConversationChanged(Conflict):
+    """Someone wrote in the conversation after the message the sender last saw: nothing was
+    sent, and the newer messages go back with the refusal."""
+
+    code = "conversation_changed"
+
+    def __init__(self, newer: list[Message]) -> None:
+        count = f"{len(newer)} newer message" + ("s" if len(newer) != 1 else "")
+        super().__init__(
+            f"This conversation has {count} since the one you last saw: nothing was sent. "
+            "Read them, then send again with last_seen_message_id set to the newest.",
+            field="last_seen_message_id",
+        )
+        self.newer = newer
+
+
+def ensure_seen_through(session: Session, conversation: Conversation, message_id: int) -> None:
+    """Refuse a send (ConversationChanged) when the conversation has a message newer than
+    `message_id`, the newest its sender saw. The conversation is locked first, so of two
+    staff answering from the same message one sends and the other is refused (the lock is
+    held until the send commits)."""
+    lock_for_writing(session, conversation.business_id, [conversation.phone])
+    if not queries.holds_message(session, conversation.id, message_id):
+        raise InvalidInput(
+            "last_seen_message_id is not a message of this conversation.",
+            field="last_seen_message_id",
+        )
+    newer = queries.messages_after(session, conversation.id, message_id, limit=NEWER_SHOWN)
+    if newer:
+        raise ConversationChanged(newer)
 
 
 def lock_for_writing(

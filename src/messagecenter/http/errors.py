@@ -58,6 +58,7 @@ def install_error_handlers(app: FastAPI) -> None:
         body = error_body(exc.code, exc.message, exc.field)
         if isinstance(exc, ContentRefused):
             body["error"]["rule"] = exc.rule  # which acceptable-use rule refused it
+        body["error"].update(exc.details)
         return JSONResponse(body, exc.status_code, headers=headers)
 
     @app.exception_handler(CarrierError)
