@@ -51,7 +51,7 @@ def test_the_page_lists_every_type_with_its_variables_preview_and_counter(shop: 
     for kind in TYPES.values():
         card = card_of(page.text, kind.name)
         assert kind.label in card
-        if kind.triggerable:
+        if not kind.answers_keyword:
             assert 'name="enabled" value="on"' in card and " checked" in card  # on by default
         else:  # a keyword must be answered where the app answers them: no switch
             assert 'name="enabled"' not in card
@@ -68,7 +68,7 @@ def test_the_page_lists_every_type_with_its_variables_preview_and_counter(shop: 
     assert re.search(r"\d+ characters · 1 segment · GSM-7 · 1 unit", reminder)
     # Grouped by category, the keyword answers apart with what they are.
     groups = re.findall(r'<section class="template-group" id="group-(\w+)"', page.text)
-    assert groups == ["reminders", "account", "marketing", "keywords"]
+    assert groups == ["reminders", "account", "marketing", "answers", "keywords"]
     assert "Where the carrier answers them (Twilio's default)" in unescape(page.text)
     # The settings page links here.
     assert f'href="{PATH}"' in shop.owner.get("/settings").text

@@ -190,6 +190,10 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "/settings/quiet-hours": ("/settings/quiet-hours", {"strict_state_hours": "1"}),
     "/settings/marketing-cap": ("/settings/marketing-cap", {"marketing_cap": "4"}),
     "/settings/send-rate": ("/settings/send-rate", {"send_rate": "5"}),
+    "/settings/business-hours": (
+        "/settings/business-hours",
+        {"open_days": "0", "opens": "09:00", "closes": "17:00"},
+    ),
     "/settings/api-keys": ("/settings/api-keys", {"name": "Booking system"}),
     "/settings/api-keys/{key_id}/revoke": ("/settings/api-keys/{key}/revoke", {}),
     "/staff": ("/staff", {"email": "new@studio.example", "name": "New", "role": "staff"}),

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from messagecenter.db import insert_ignore
 from messagecenter.models import (
     Business,
+    BusinessHours,
     Message,
     Plan,
     PlanChange,
@@ -236,3 +237,37 @@ def unrouted_for(session: Session, business_id: int, limit: int = 200) -> list[U
             .limit(limit)
         )
     )
+
+
+def business_hours(
+    session: Session, business_ids: Collection[int]
+) -> dict[int, dict[int, tuple[int, int]]]:
+    """Each of these businesses' open days: weekday -> (opens, closes) in minutes after
+    midnight; a business that has not said its hours is absent."""
+    found: dict[int, dict[int, tuple[int, int]]] = {}
+    if not business_ids:
+        return found
+    rows = session.execute(
+        select(
+            BusinessHours.business_id,
+            BusinessHours.weekday,
+            BusinessHours.opens_minute,
+            BusinessHours.closes_minute,
+        ).where(BusinessHours.business_id.in_(sorted(business_ids)))
+    )
+    for business_id, weekday, opens, closes in rows:
+        found.setdefault(business_id, {})[weekday] = (opens, closes)
+    return found
+
+
+def replace_business_hours(
+    session: Session, business_id: int, week: Mapping[int, tuple[int, int]]
+) -> None:
+    session.execute(delete(BusinessHours).where(BusinessHours.business_id == business_id))
+    session.add_all(
+        BusinessHours(
+            business_id=business_id, weekday=day, opens_minute=opens, closes_minute=closes
+        )
+        for day, (opens, closes) in sorted(week.items())
+    )
+    session.flush()

@@ -17,7 +17,7 @@ from messagecenter.businesses import queries as business_queries
 from messagecenter.businesses.billing import period_start, units_for
 from messagecenter.carriers.base import InboundSms
 from messagecenter.conversations import service as conversations
-from messagecenter.intake import queries
+from messagecenter.intake import after_hours, queries
 from messagecenter.intake.keywords import answer_keyword
 from messagecenter.integrations import service as webhooks
 from messagecenter.models import status
@@ -179,13 +179,27 @@ def _record_routed(
         ],
     )
     last = run[-1]
+    keyword = False
     if may_be_keyword(last.body):  # the keyword rules decide, and may find ordinary text
         message_id = message_ids[last.inbound.carrier_sid]
         conversation_id = upserted[_key(last)].id
         replies = answer_keyword(
             session, last.route, conversation_id, message_id, last.body, last.at
         )
+        keyword = bool(replies)
         outcomes[last.index] = InboundOutcome(message_id, last.route.business_id, replies=replies)
+    ordinary = run[:-1] if keyword else run  # a keyword gets its own answer, never this one
+    answers = after_hours.answer_out_of_hours(
+        session,
+        [
+            after_hours.ClientText(text.route.business_id, upserted[_key(text)].id, text.at)
+            for text in ordinary
+        ],
+    )
+    for text in ordinary:
+        answer = answers.pop(upserted[_key(text)].id, None)  # the first text answered
+        if answer is not None:
+            outcomes[text.index].replies.append(answer)
     return outcomes
 
 

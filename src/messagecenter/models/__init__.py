@@ -3,6 +3,7 @@
 from messagecenter.models.base import Base
 from messagecenter.models.bulk_send import BulkSend
 from messagecenter.models.business import Business, Plan, PlanChange
+from messagecenter.models.business_hours import BusinessHours
 from messagecenter.models.client import Client
 from messagecenter.models.consent import ConsentRecord, PhoneConsent
 from messagecenter.models.conversation import Conversation
@@ -21,6 +22,7 @@ __all__ = [
     "Base",
     "BulkSend",
     "Business",
+    "BusinessHours",
     "Client",
     "ConsentRecord",
     "Conversation",

@@ -61,6 +61,8 @@ class Conversation(Base):
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     muted: Mapped[bool] = mapped_column(Boolean, default=False)
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The last after-hours answer sent here (at most one per 12 hours: intake/after_hours.py).
+    after_hours_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_message_preview: Mapped[str] = mapped_column(String(160), default="")
     last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

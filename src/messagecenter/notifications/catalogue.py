@@ -33,10 +33,15 @@ class NotificationType:
     default_body: str
     # A booking system may trigger it through the API; the keyword answers are the app's own.
     triggerable: bool = True
+    # An answer to STOP, START or HELP: always sent where the app answers keywords (no switch).
+    answers_keyword: bool = False
     # Its text may ask the client to confirm ("Reply YES to confirm"): a yes records a
     # confirmation on its reference (notifications/replies.py).
     confirmable: bool = False
 
+
+# The app's own answer to a text out of the business's hours.
+AFTER_HOURS = "after_hours"
 
 _FOR_CLIENT = CLIENT_VARIABLES + BUSINESS_VARIABLES
 _FOR_BOOKING = _FOR_CLIENT + BOOKING_VARIABLES
@@ -113,6 +118,7 @@ TYPES: dict[str, NotificationType] = {
             "[BusinessName]: You're unsubscribed and will get no more texts from us. "
             "Reply START to subscribe again.",
             triggerable=False,
+            answers_keyword=True,
         ),
         NotificationType(
             "opt_in_confirmation",
@@ -121,6 +127,7 @@ TYPES: dict[str, NotificationType] = {
             BUSINESS_VARIABLES,
             "[BusinessName]: You're subscribed to our texts again. Reply STOP to opt out.",
             triggerable=False,
+            answers_keyword=True,
         ),
         NotificationType(
             "help",
@@ -128,6 +135,18 @@ TYPES: dict[str, NotificationType] = {
             ACCOUNT,
             BUSINESS_VARIABLES,
             "[BusinessName]: for help call [BusinessPhone]. Reply STOP to opt out.",
+            triggerable=False,
+            answers_keyword=True,
+        ),
+        # Sent by the app itself to a client's text outside the business's hours (at most one
+        # a client every 12 hours, never to a keyword): intake/after_hours.py.
+        NotificationType(
+            AFTER_HOURS,
+            "After-hours answer",
+            ACCOUNT,
+            BUSINESS_VARIABLES,
+            "[BusinessName]: Thanks for your text! We're closed right now and will answer when "
+            "we open.",
             triggerable=False,
         ),
     )

@@ -45,6 +45,7 @@ from messagecenter.models.notification import (
 from messagecenter.models.status import CANCELED, FAILED, QUEUED, UNDELIVERED
 from messagecenter.notifications import queries
 from messagecenter.notifications.catalogue import (
+    AFTER_HOURS,
     KEYWORD_ANSWERS,
     TYPES,
     NotificationType,
@@ -149,7 +150,7 @@ def save_template(
     """Switch a type on or off and/or change its wording (`reset_body` returns to the
     default). A body with a variable the type cannot have is refused, listing the allowed."""
     kind = get_type(type_name)
-    if enabled is False and not kind.triggerable:
+    if enabled is False and kind.answers_keyword:
         raise InvalidInput(
             f"{kind.label} cannot be switched off: where the app answers keywords, a client "
             "who texts one must get an answer.",
@@ -222,6 +223,20 @@ def keyword_answer(session: Session, business: Business, keyword: Keyword) -> st
     try:
         return render(view.body, Recipient("", ""), sender, BookingData())
     except InvalidInput:  # a value it needs is blank: the answer must still go
+        return render(kind.default_body, Recipient("", ""), sender, BookingData())
+
+
+def after_hours_answer(session: Session, business: Business) -> str | None:
+    """The business's answer to a text out of its hours, as worded in Settings; None when
+    its switch is off."""
+    kind = TYPES[AFTER_HOURS]
+    view = _view(kind, queries.templates_of(session, business.id).get(kind.name))
+    if not view.enabled:
+        return None
+    sender = template_sender(session, business)
+    try:
+        return render(view.body, Recipient("", ""), sender, BookingData())
+    except InvalidInput:  # a business value it names is blank: the default wording goes
         return render(kind.default_body, Recipient("", ""), sender, BookingData())
 
 

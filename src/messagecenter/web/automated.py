@@ -38,7 +38,15 @@ GROUPS = (
     (REMINDERS, "Reminders", "Sent to clients whose SMS reminders are on."),
     (ACCOUNT, "Account", "Sent to clients whose SMS account messages are on."),
     (MARKETING, "Marketing", "Sent to clients whose SMS marketing is on."),
+    (
+        "answers",
+        "Answers to texts",
+        "Sent by the app to a client's text: the after-hours answer to one that arrives while you "
+        "are closed (Settings → Business hours), at most once a client every 12 hours, never to "
+        "STOP, START or HELP.",
+    ),
 )
+ANSWERS = "answers"
 KEYWORDS = "keywords"
 KEYWORD_NOTE = (
     "Sent by the app when a client texts STOP, START or HELP, on numbers where the app answers "
@@ -103,7 +111,10 @@ def _page(
     for view in service.templates(page.session, page.business):
         mine = view.kind.name == failed
         body = posted if mine else view.body
-        group = view.kind.category if view.kind.triggerable else KEYWORDS
+        if view.kind.answers_keyword:
+            group = KEYWORDS
+        else:
+            group = view.kind.category if view.kind.triggerable else ANSWERS
         card = Card(view, body, _counted(page, view.kind.name, body), error if mine else "")
         cards.setdefault(group, []).append(card)
     return page.render(
@@ -191,7 +202,7 @@ def save(
             work.session,
             page.business,
             name,
-            enabled=bool(enabled) if TYPES[name].triggerable else None,
+            enabled=None if TYPES[name].answers_keyword else bool(enabled),
             body=None if action == "reset" else text,
             reset_body=action == "reset",
             at=page.context.clock.now(),
