@@ -48,6 +48,7 @@ from messagecenter.signin.throttle import LoginThrottle
 from messagecenter.staff.service import prepare_stand_in_hash
 from messagecenter.web.automated import router as automated_router
 from messagecenter.web.bulk import router as bulk_page_router
+from messagecenter.web.export import router as export_page_router
 from messagecenter.web.hours import router as hours_page_router
 from messagecenter.web.live import router as live_router
 from messagecenter.web.live import staff_router as live_staff_router
@@ -164,6 +165,7 @@ def create_app(
     app.include_router(webhooks_page_router)
     app.include_router(bulk_page_router)
     app.include_router(hours_page_router)
+    app.include_router(export_page_router)
     if context.simulator is not None:
         app.include_router(simulator_router)
 

@@ -47,7 +47,7 @@ def history_page(
 ) -> list[dict[str, Any]]:
     zone = ZoneInfo(timezone)
     rows = queries.history_rows(session, business_id, flt, limit=limit, offset=offset)
-    return [_row(r, zone) for r in rows]
+    return [history_row(r, zone) for r in rows]
 
 
 def history_totals(session: Session, business_id: int, flt: HistoryFilter) -> HistoryTotals:
@@ -65,8 +65,10 @@ def history_csv(
     writer.writerow(CSV_COLUMNS)
     zone = ZoneInfo(timezone)
     for raw in queries.history_stream(session, business_id, flt):
-        row = _row(raw, zone)
-        writer.writerow([_cell(row[c]) if c in _FREE_TEXT else row[c] for c in CSV_COLUMNS])
+        row = history_row(raw, zone)
+        writer.writerow(
+            [spreadsheet_safe(row[c]) if c in _FREE_TEXT else row[c] for c in CSV_COLUMNS]
+        )
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -77,14 +79,14 @@ def history_csv(
 _FREE_TEXT = ("body", "client")  # what people typed; phones and dates are ours
 
 
-def _cell(value: Any) -> Any:
+def spreadsheet_safe(value: Any) -> Any:
     """Text a client wrote must not run as a spreadsheet formula when the CSV is opened."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
 
 
-def _row(raw: Any, zone: ZoneInfo) -> dict[str, Any]:
+def history_row(raw: Any, zone: ZoneInfo) -> dict[str, Any]:
     """One message as the history shows it; times in the business's own time zone."""
     message: Message = raw[0]
     first, last, staff_name, key_name = raw[1], raw[2], raw[3], raw[4]

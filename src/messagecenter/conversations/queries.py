@@ -475,6 +475,7 @@ class HistoryFilter:
     status: str | None = None
     sender: str | None = None  # "staff:<id>", "api_key:<id>", "automated", "client", "carrier"
     client_id: int | None = None
+    conversation_id: int | None = None
 
 
 def _history(business_id: int, flt: HistoryFilter) -> Select[Message, str, str, str, str]:
@@ -504,6 +505,8 @@ def _history(business_id: int, flt: HistoryFilter) -> Select[Message, str, str, 
         conditions.append(Message.status == flt.status)
     if flt.client_id is not None:
         conditions.append(_id_is(Conversation.client_id, flt.client_id))
+    if flt.conversation_id is not None:
+        conditions.append(_id_is(Message.conversation_id, flt.conversation_id))
     if flt.sender:
         kind, _, ident = flt.sender.partition(":")
         conditions.append(Message.sender_type == kind)
