@@ -42,6 +42,7 @@ from messagecenter.logs import RequestLog
 from messagecenter.notifications.routes import router as notifications_router
 from messagecenter.numbers.routes import router as numbers_router
 from messagecenter.operator_api.routes import router as operator_router
+from messagecenter.saved_replies.routes import router as saved_replies_router
 from messagecenter.sending.dispatcher import STOP_WAIT_SECONDS
 from messagecenter.signin.service import SESSION_LIFETIME
 from messagecenter.signin.throttle import LoginThrottle
@@ -54,6 +55,7 @@ from messagecenter.web.live import router as live_router
 from messagecenter.web.live import staff_router as live_staff_router
 from messagecenter.web.manage import router as manage_router
 from messagecenter.web.routes import router as web_router
+from messagecenter.web.saved_replies import router as saved_replies_page_router
 from messagecenter.web.webhooks import router as webhooks_page_router
 
 log = logging.getLogger(__name__)
@@ -153,6 +155,7 @@ def create_app(
     api.include_router(business_router)
     api.include_router(numbers_router)
     api.include_router(webhooks_router)
+    api.include_router(saved_replies_router)
     api.include_router(live_router)
     app.include_router(api)
     app.include_router(operator_router)  # its own token, never a business's key
@@ -166,6 +169,7 @@ def create_app(
     app.include_router(bulk_page_router)
     app.include_router(hours_page_router)
     app.include_router(export_page_router)
+    app.include_router(saved_replies_page_router)
     if context.simulator is not None:
         app.include_router(simulator_router)
 

@@ -42,6 +42,7 @@ from messagecenter.clock import FrozenClock
 from messagecenter.config import Settings
 from messagecenter.context import AppContext
 from messagecenter.models import Conversation, Message
+from messagecenter.saved_replies import service as saved_replies
 from messagecenter.sending.compose import Sender, send_message
 from tests.factories import make_business, make_client, text_from
 
@@ -104,7 +105,9 @@ schema = (
                         # one way and has the data its template uses; a template uses only
                         # its type's variables; a webhook URL must be http(s) at a public
                         # address (its host is resolved); a bulk send's text uses only the
-                        # variables it can fill and fits the plan, its date ranges run forward.
+                        # variables it can fill and fits the plan, its date ranges run forward;
+                        # a saved reply has a one-word name of its own, uses only the client's
+                        # and business's variables, and is filled only where the client has them.
                         "include-name": [
                             "POST /api/v1/bulk-send-previews",
                             "POST /api/v1/bulk-sends",
@@ -120,6 +123,9 @@ schema = (
                             "POST /api/v1/sms-number",
                             "POST /api/v1/sms-number/change",
                             "POST /api/v1/webhook-endpoints",
+                            "POST /api/v1/saved-replies",
+                            "PATCH /api/v1/saved-replies/{saved_reply_id}",
+                            "POST /api/v1/saved-reply-texts",
                         ],
                         "checks": {
                             "positive_data_acceptance": {
@@ -195,6 +201,9 @@ def seeded(session: Session, context: AppContext, clock: FrozenClock) -> Seeded:
         client=maria,
         at=at,
     )
+    hours = saved_replies.save_reply(
+        session, ours.business, name="hours", body="Hi [Firstname], we open at 9.", at=at
+    )
     session.commit()  # releases the savepoint: the app's sessions (same connection) see it
     conversations = list(
         session.scalars(select(Conversation.id).order_by(Conversation.business_id, Conversation.id))
@@ -208,6 +217,8 @@ def seeded(session: Session, context: AppContext, clock: FrozenClock) -> Seeded:
             "conversation_id": conversations,
             "message_id": messages,
             "before_id": messages,
+            "last_seen_message_id": messages,
+            "saved_reply_id": [hours.id],
         },
     )
 

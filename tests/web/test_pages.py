@@ -23,6 +23,7 @@ from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.models import ApiKey, Base, Client, Conversation, Message
 from messagecenter.numbers.service import suggest_numbers
+from messagecenter.saved_replies import service as saved_replies
 from messagecenter.sending.compose import Sender
 from messagecenter.staff.service import create_staff_member
 from tests.factories import SetUp, make_business, make_client, text_from
@@ -190,6 +191,11 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "/settings/quiet-hours": ("/settings/quiet-hours", {"strict_state_hours": "1"}),
     "/settings/marketing-cap": ("/settings/marketing-cap", {"marketing_cap": "4"}),
     "/settings/send-rate": ("/settings/send-rate", {"send_rate": "5"}),
+    "/settings/saved-replies": ("/settings/saved-replies", {"name": "hours", "body": "9-5"}),
+    "/settings/saved-replies/{saved_reply_id}": (
+        "/settings/saved-replies/{saved_reply}",
+        {"name": "hours", "body": "9-6"},
+    ),
     "/settings/business-hours": (
         "/settings/business-hours",
         {"open_days": "0", "opens": "09:00", "closes": "17:00"},
@@ -280,9 +286,13 @@ def test_every_form_needs_its_csrf_token(
         category="account", audience=campaigns.Audience(client_ids=(shop.clients["Maria"].id,)),
         sender=Sender.automated(), at=clock.now(),
     )  # fmt: skip
+    reply = saved_replies.save_reply(
+        session, shop.setup.business, name="parking", body="Park at the back", at=clock.now()
+    )
     session.commit()
     key_id = session.scalar(select(ApiKey.id).where(ApiKey.business_id == shop.business_id))
     values = {
+        "saved_reply": str(reply.id),
         "bulk_send": str(bulk.id),
         "owner_email": shop.owner_email,
         "owner_password": shop.setup.owner_password,

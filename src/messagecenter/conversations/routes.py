@@ -35,6 +35,7 @@ from messagecenter.idempotency import service as idempotency
 from messagecenter.models import Business, Conversation, Message
 from messagecenter.notifications.replies import replies_to
 from messagecenter.numbers.countries import number_country
+from messagecenter.saved_replies import service as saved_replies
 from messagecenter.sending.compose import Outgoing, Sender, send_message, send_messages
 
 router = APIRouter(tags=["conversations"])
@@ -175,10 +176,16 @@ def reply(
     conversation = service.get_conversation(session, business.id, conversation_id)
     if body.last_seen_message_id is not None:
         _ensure_seen_through(session, conversation, body.last_seen_message_id)
+    text = body.body
+    if body.saved_reply_id is not None:
+        if text.strip():
+            raise InvalidInput("Give a body or a saved_reply_id, not both.", field="body")
+        reply = saved_replies.get_reply(session, business, body.saved_reply_id)
+        text = saved_replies.text_for(session, business, reply, conversation)
     message = send_message(
         session,
         business,
-        body=body.body,
+        body=text,
         media_urls=[str(u) for u in body.media_urls],
         sender=Sender.api_key(key.id),
         conversation=conversation,

@@ -132,6 +132,12 @@ class ReplyIn(BaseModel):
         description="the conversation's newest message you have seen: if anyone wrote after "
         "it, nothing is sent and the answer is 409 conversation_changed with the newer messages",
     )
+    saved_reply_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="send a saved reply, filled in for the conversation's client, not a body",
+    )
 
 
 class SentOut(BaseModel):

@@ -11,6 +11,7 @@ from messagecenter.models.idempotency import IdempotencyKey
 from messagecenter.models.inbound_queue import InboundQueueItem
 from messagecenter.models.message import Message, MessageStatusEvent, UnroutedMessage
 from messagecenter.models.notification import Notification, NotificationTemplate
+from messagecenter.models.saved_reply import SavedReply
 from messagecenter.models.sign_in import SignInFailure, WebSession
 from messagecenter.models.sms_number import SendPacing, SmsNumber
 from messagecenter.models.staff import ApiKey, StaffMember
@@ -35,6 +36,7 @@ __all__ = [
     "PhoneConsent",
     "Plan",
     "PlanChange",
+    "SavedReply",
     "SendPacing",
     "SignInFailure",
     "SmsNumber",

@@ -1,6 +1,6 @@
 """business hours and the after-hours answer
 
-Revision ID: 0018
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-11-30 11:30:00.000000
 """
@@ -12,8 +12,8 @@ from alembic import op
 
 from messagecenter.models.base import UTCDateTime
 
-revision = "0018"
-down_revision = "0016"  # 0017 once the sign-in throttle migration lands
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
