@@ -114,7 +114,7 @@ def _page(
          "tested": TYPES[tested].label if tested in TYPES else "",
          "test_phone": page.staff.cell_phone or "", "phone_error": phone_error,
          "max_body": MAX_BODY_CHARACTERS},
-        status_code=400 if error else 200,
+        status_code=400 if error or phone_error else 200,
     )  # fmt: skip
 
 
@@ -139,25 +139,24 @@ def automated_messages(
     page: OwnerPageDep,
     saved: Annotated[str, Query(max_length=40)] = "",
     tested: Annotated[str, Query(max_length=40)] = "",
-    error: Annotated[str, Query(max_length=400)] = "",
 ) -> HTMLResponse:
-    return _page(page, saved=saved, tested=tested, phone_error=error)
+    return _page(page, saved=saved, tested=tested)
 
 
-@router.post(PATH + "-test-phone")
+@router.post(PATH + "-test-phone", response_model=None)
 def save_test_phone(
     page: OwnerPageDep,
     work: UnitOfWorkDep,
     cell_phone: Annotated[str, Form(max_length=40)] = "",
     csrf: Annotated[str, Form()] = "",
-) -> RedirectResponse:
+) -> RedirectResponse | HTMLResponse:
     """The signed-in owner's own cell phone, where "Send a test" goes."""
     check_csrf(page.request, csrf)
     try:
         set_cell_phone(work.session, page.staff, cell_phone, page.business.country)
     except DomainError as refused:
         work.rollback()
-        return redirect(PATH, error=refused.message)
+        return _page(page, phone_error=refused.message)  # beside the field, on this answer
     return redirect(PATH)
 
 

@@ -29,6 +29,7 @@ from messagecenter.conversations import queries as conversation_queries
 from messagecenter.errors import DomainError, InvalidInput, NotFound
 from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import UnitOfWork, UnitOfWorkDep
+from messagecenter.http.flash import flash
 from messagecenter.http.pages import redirect
 from messagecenter.http.types import IdPath
 from messagecenter.models import Client
@@ -80,12 +81,9 @@ def new_client_page(page: PageDep) -> HTMLResponse:
 
 
 @router.get("/clients/{client_id}", response_class=HTMLResponse)
-def client_page(client_id: IdPath, page: PageDep, saved: str = "") -> HTMLResponse:
+def client_page(client_id: IdPath, page: PageDep) -> HTMLResponse:
     client = clients.get_client(page.session, page.business.id, client_id)
-    return page.render(
-        "client.html",
-        _client_context(page.session, page.business.id, client) | {"saved": bool(saved)},
-    )
+    return page.render("client.html", _client_context(page.session, page.business.id, client))
 
 
 def _client_context(session: Session, business_id: int, client: Client) -> dict[str, Any]:
@@ -162,7 +160,8 @@ def save_client(
             ),
         }
         return page.render("client.html", values, status_code=400)
-    return redirect(f"/clients/{client.id}", saved="1")
+    flash(page.request, "Saved.")
+    return redirect(f"/clients/{client.id}")
 
 
 @router.post("/clients/{client_id}/text")
@@ -310,17 +309,11 @@ def usage_page(page: PageDep) -> HTMLResponse:
 
 
 @router.get("/settings", response_class=HTMLResponse)
-def settings_page(
-    page: OwnerPageDep,
-    error: Annotated[str, Query(max_length=400)] = "",
-    confirm: Annotated[str, Query(max_length=40)] = "",
-) -> HTMLResponse:
-    return _settings_page(page, error, confirm)
+def settings_page(page: OwnerPageDep) -> HTMLResponse:
+    return _settings_page(page)
 
 
-def _settings_page(
-    page: Page, error: str = "", confirm: str = "", new_key: str = ""
-) -> HTMLResponse:
+def _settings_page(page: Page, confirm: str = "", new_key: str = "") -> HTMLResponse:
     session, business = page.session, page.business
     active = business_queries.active_number(session, business.id)
     suggestions: list[str] = []
@@ -333,7 +326,7 @@ def _settings_page(
     return page.render(
         "settings.html",
         {"active": active, "suggestions": suggestions, "suggestion_error": suggestion_error,
-         "number_type": NUMBER_TYPE[country], "number_country": country, "error": error,
+         "number_type": NUMBER_TYPE[country], "number_country": country,
          "confirm": confirm,
          "warning": numbers.change_warning(active.phone_number) if active and confirm else "",
          "history": number_queries.numbers_of(session, business.id),
@@ -345,14 +338,14 @@ def _settings_page(
     )  # fmt: skip
 
 
-@router.post("/settings/number")
+@router.post("/settings/number", response_model=None)
 def choose_number(
     page: OwnerPageDep,
     work: UnitOfWorkDep,
     phone_number: Annotated[str, Form(max_length=40)] = "",
     confirm: Annotated[str, Form(max_length=10)] = "",
     csrf: Annotated[str, Form()] = "",
-) -> RedirectResponse:
+) -> RedirectResponse | HTMLResponse:
     check_csrf(page.request, csrf)
     session, business, context = work.session, page.business, page.context
     active = business_queries.active_number(session, business.id)
@@ -363,8 +356,9 @@ def choose_number(
                 context.settings.public_url, context.clock.now(), on_rollback=work.on_rollback,
             )  # fmt: skip
         elif confirm != "yes":
-            # Show the warning and ask again, with the chosen number kept.
-            return redirect("/settings", confirm=phone_number)
+            # Show the warning and ask again, with the chosen number kept (on this answer,
+            # not in a URL that anyone could send with any number in it).
+            return _settings_page(page, confirm=phone_number)
         else:
             numbers.change_number(
                 session, business, context.carrier, phone_number,
@@ -373,8 +367,14 @@ def choose_number(
             )  # fmt: skip
     except DomainError as refused:
         work.rollback()
-        return redirect("/settings", error=refused.message)
+        return _refused(page, "/settings", refused.message)
     return redirect("/settings")
+
+
+def _refused(page: Page, path: str, message: str) -> RedirectResponse:
+    """Back to `path`, saying why (in the session, shown once: http/flash.py)."""
+    flash(page.request, message, "error")
+    return redirect(path)
 
 
 @router.post("/settings/keyword-answers")
@@ -387,7 +387,7 @@ def save_keyword_answers(
     check_csrf(page.request, csrf)
     by_app = answered_by == "app"
     return _saved(
-        work, lambda: numbers.set_keyword_answers(work.session, page.business, by_app=by_app)
+        page, work, lambda: numbers.set_keyword_answers(work.session, page.business, by_app=by_app)
     )
 
 
@@ -402,8 +402,8 @@ def save_send_rate(
     try:
         rate = _whole_or_none(send_rate)
     except ValueError:
-        return redirect("/settings", error="Give the texts a second as a whole number.")
-    return _saved(work, lambda: numbers.set_send_rate(work.session, page.business, rate))
+        return _refused(page, "/settings", "Give the texts a second as a whole number.")
+    return _saved(page, work, lambda: numbers.set_send_rate(work.session, page.business, rate))
 
 
 @router.post("/settings/quiet-hours")
@@ -430,8 +430,8 @@ def save_marketing_cap(
     try:
         texts, days = _whole_or_none(marketing_cap), int(marketing_cap_days)
     except ValueError:
-        return redirect("/settings", error="Give whole numbers for the frequency cap.")
-    return _saved(work, lambda: campaigns.set_marketing_cap(page.business, texts, days))
+        return _refused(page, "/settings", "Give whole numbers for the frequency cap.")
+    return _saved(page, work, lambda: campaigns.set_marketing_cap(page.business, texts, days))
 
 
 def _whole_or_none(value: str) -> int | None:
@@ -439,13 +439,13 @@ def _whole_or_none(value: str) -> int | None:
     return int(value) if value.strip() else None
 
 
-def _saved(work: UnitOfWork, change: Callable[[], object]) -> RedirectResponse:
+def _saved(page: Page, work: UnitOfWork, change: Callable[[], object]) -> RedirectResponse:
     """Back to Settings after a change; a refused one rolls back and says why there."""
     try:
         change()
     except DomainError as refused:
         work.rollback()
-        return redirect("/settings", error=refused.message)
+        return _refused(page, "/settings", refused.message)
     return redirect("/settings")
 
 
@@ -463,7 +463,7 @@ def create_key(
         )
     except DomainError as refused:
         work.rollback()
-        return redirect("/settings", error=refused.message)
+        return _refused(page, "/settings", refused.message)
     # The secret is shown once, on this response only; it is stored only as a hash. The key
     # commits as the route returns: a failed commit is a 500, never a secret that works not.
     return _settings_page(page, new_key=secret)
@@ -485,18 +485,15 @@ def revoke_key(
 
 
 @router.get("/staff", response_class=HTMLResponse)
-def staff_page(
-    page: OwnerPageDep, error: Annotated[str, Query(max_length=400)] = ""
-) -> HTMLResponse:
-    return _staff_page(page, error=error)
+def staff_page(page: OwnerPageDep) -> HTMLResponse:
+    return _staff_page(page)
 
 
-def _staff_page(page: Page, *, error: str = "", added: str = "") -> HTMLResponse:
+def _staff_page(page: Page, *, added: str = "") -> HTMLResponse:
     return page.render(
         "staff.html",
-        {"members": staff_service.list_staff(page.session, page.business.id), "error": error,
-         "added": added},
-    )  # fmt: skip
+        {"members": staff_service.list_staff(page.session, page.business.id), "added": added},
+    )
 
 
 @router.post("/staff", response_model=None)
@@ -518,7 +515,7 @@ def add_staff(
         )  # fmt: skip
     except DomainError as refused:
         work.rollback()
-        return redirect("/staff", error=refused.message)
+        return _refused(page, "/staff", refused.message)
     # Shown on this response only (never in a URL, where logs and history would keep it).
     added = f"{member.email} can sign in with the password {password}"
     return _staff_page(page, added=added)
@@ -552,5 +549,5 @@ def change_staff(
         if refused.status_code == 404:
             raise
         work.rollback()
-        return redirect("/staff", error=refused.message)
+        return _refused(page, "/staff", refused.message)
     return redirect("/staff")

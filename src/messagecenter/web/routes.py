@@ -26,10 +26,10 @@ from messagecenter.conversations.search import read_query
 from messagecenter.errors import DomainError, InvalidInput, NotPermitted
 from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import ContextDep, UnitOfWork, UnitOfWorkDep
+from messagecenter.http.flash import flash
 from messagecenter.http.pages import fragment, redirect, render
 from messagecenter.http.types import IdPath, OptionalIdQuery
 from messagecenter.models import Client, Conversation, Message
-from messagecenter.models.ids import MAX_ID
 from messagecenter.notifications.replies import replies_to
 from messagecenter.numbers.countries import number_country
 from messagecenter.sending.compose import MAX_BODY_CHARACTERS, Sender, send_message
@@ -176,8 +176,6 @@ def day_range(
 def conversation_page(
     conversation_id: IdPath,
     page: PageDep,
-    error: Annotated[str, Query(max_length=300)] = "",
-    scheduled: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     around: OptionalIdQuery = None,
 ) -> HTMLResponse:
     """The conversation and its composer; with `around` (a search result's message), the part
@@ -185,8 +183,7 @@ def conversation_page(
     posts /read once it is shown (a GET stays safe to repeat, prefetch or crawl)."""
     return page.render(
         "conversation.html",
-        _conversation_context(page, conversation_id, around)
-        | {"error": error, "scheduled": scheduled, "request_key": uuid.uuid4().hex},
+        _conversation_context(page, conversation_id, around) | {"request_key": uuid.uuid4().hex},
     )
 
 
@@ -292,8 +289,8 @@ def reply(
         if refused.status_code == 404:
             raise
         work.rollback()  # the refusal is shown; nothing is kept
-        return _back(conversation_id, error=refused.message)
-    return _back(conversation_id)
+        return _back(page, conversation_id, error=refused.message)
+    return _back(page, conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/state")
@@ -318,7 +315,7 @@ def change_state(
         "unarchive": {"archived": False},
     }[action]
     service.update_flags(work.session, business.id, conversation_id, **flags)
-    return _back(conversation_id)
+    return _back(page, conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/client")
@@ -350,13 +347,21 @@ def link_client(
     except (DomainError, ValueError) as refused:
         work.rollback()
         message = refused.message if isinstance(refused, DomainError) else "Choose a client."
-        return _back(conversation_id, error=message)
+        return _back(page, conversation_id, error=message)
     service.link_client(session, business.id, conversation_id, client)
-    return _back(conversation_id)
+    return _back(page, conversation_id)
 
 
-def _back(conversation_id: int, error: str = "", scheduled: str = "") -> RedirectResponse:
-    return redirect(f"/conversations/{conversation_id}", error=error, scheduled=scheduled)
+def _back(
+    page: Page, conversation_id: int, error: str = "", scheduled: int = 0
+) -> RedirectResponse:
+    """Back to the conversation, saying what happened there (http/flash.py)."""
+    if error:
+        flash(page.request, error, "error")
+    if scheduled:
+        flash(page.request, "Scheduled: it goes at the time you chose.", "note",
+              f"/bulk-sends/{scheduled}", "Change or cancel it")  # fmt: skip
+    return redirect(f"/conversations/{conversation_id}")
 
 
 def _schedule(
@@ -394,8 +399,8 @@ def _schedule(
         if refused.status_code == 404:
             raise
         work.rollback()
-        return _back(conversation.id, error=refused.message)
-    return _back(conversation.id, scheduled=str(bulk.id))
+        return _back(page, conversation.id, error=refused.message)
+    return _back(page, conversation.id, scheduled=bulk.id)
 
 
 # ---------------------------------------------------------------------------- composer
