@@ -194,6 +194,7 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "/settings/api-keys/{key_id}/revoke": ("/settings/api-keys/{key}/revoke", {}),
     "/staff": ("/staff", {"email": "new@studio.example", "name": "New", "role": "staff"}),
     "/staff/{staff_id}": ("/staff/{staff}", {"action": "deactivate"}),
+    "/staff/{staff_id}/password": ("/staff/{staff}/password", {"confirm": "yes"}),
     "/bulk-sends": ("/bulk-sends", {"body": "Closed Monday", "subscription": "any"}),
     "/bulk-sends/{bulk_send_id}/cancel": ("/bulk-sends/{bulk_send}/cancel", {}),
     "/bulk-sends/{bulk_send_id}": ("/bulk-sends/{bulk_send}", {"body": "Closed Tuesday"}),

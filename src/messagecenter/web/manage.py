@@ -32,7 +32,7 @@ from messagecenter.http.deps import UnitOfWork, UnitOfWorkDep
 from messagecenter.http.flash import flash
 from messagecenter.http.pages import redirect
 from messagecenter.http.types import IdPath
-from messagecenter.models import Client
+from messagecenter.models import Client, StaffMember
 from messagecenter.models.ids import MAX_ID
 from messagecenter.numbers import queries as number_queries
 from messagecenter.numbers import service as numbers
@@ -489,11 +489,14 @@ def staff_page(page: OwnerPageDep) -> HTMLResponse:
     return _staff_page(page)
 
 
-def _staff_page(page: Page, *, added: str = "") -> HTMLResponse:
+def _staff_page(
+    page: Page, *, added: str = "", resetting: StaffMember | None = None
+) -> HTMLResponse:
     return page.render(
         "staff.html",
-        {"members": staff_service.list_staff(page.session, page.business.id), "added": added},
-    )
+        {"members": staff_service.list_staff(page.session, page.business.id), "added": added,
+         "resetting": resetting},
+    )  # fmt: skip
 
 
 @router.post("/staff", response_model=None)
@@ -551,3 +554,28 @@ def change_staff(
         work.rollback()
         return _refused(page, "/staff", refused.message)
     return redirect("/staff")
+
+
+@router.post("/staff/{staff_id}/password", response_model=None)
+def reset_staff_password(
+    staff_id: IdPath,
+    page: OwnerPageDep,
+    work: UnitOfWorkDep,
+    confirm: Annotated[str, Form(max_length=10)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse | HTMLResponse:
+    """A new password for a staff member who forgot theirs (or whose leaked), after the
+    owner confirms: shown to the owner once, on this answer, and every session the member
+    had is ended."""
+    check_csrf(page.request, csrf)
+    member = staff_service.staff_member(work.session, page.business.id, staff_id)
+    if member.id == page.staff.id:
+        # Signed in, the owner knows it; a reset here would sign them out mid-page.
+        return _refused(page, "/staff", "Your own password is reset by another owner, or by "
+                        "the operator with `messagecenter staff reset-password`.")  # fmt: skip
+    if confirm != "yes":
+        return _staff_page(page, resetting=member)  # ask first: it signs them out
+    password = staff_service.reset_password(work.session, member)
+    # Shown on this response only (never in a URL, where logs and history would keep it).
+    added = f"{member.email} can now sign in with the new password {password}"
+    return _staff_page(page, added=added)
