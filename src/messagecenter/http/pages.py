@@ -120,6 +120,15 @@ def redirect(path: str, **params: str) -> RedirectResponse:
     return RedirectResponse(path + (f"?{query}" if query else ""), 303)
 
 
+def past_the_end(request: Request, page: int, pages: int) -> RedirectResponse | None:
+    """A 303 to the last page when `page` lies beyond it (a list that shrank, an old link),
+    the other filters kept; None when the page exists."""
+    if page <= pages:
+        return None
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+    return RedirectResponse(f"{request.url.path}?{urlencode([*query, ('page', str(pages))])}", 303)
+
+
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     titles = {403: "Not allowed", 404: "Not found", 401: "Please sign in"}
     return templates.TemplateResponse(

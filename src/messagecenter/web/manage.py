@@ -30,7 +30,7 @@ from messagecenter.errors import DomainError, InvalidInput, NotFound
 from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import UnitOfWork, UnitOfWorkDep
 from messagecenter.http.flash import flash
-from messagecenter.http.pages import redirect
+from messagecenter.http.pages import past_the_end, redirect
 from messagecenter.http.types import IdPath
 from messagecenter.models import Client, StaffMember
 from messagecenter.models.ids import MAX_ID
@@ -49,13 +49,13 @@ PAGE_SIZE = 50
 # ---------------------------------------------------------------------------- clients
 
 
-@router.get("/clients", response_class=HTMLResponse)
+@router.get("/clients", response_class=HTMLResponse, response_model=None)
 def all_clients(
     page_of: PageDep,
     show: Annotated[str, Query(pattern="^(all|no_valid_cell_phone|unsubscribed)$")] = "all",
     q: Annotated[str, Query(max_length=100)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> HTMLResponse:
+) -> HTMLResponse | RedirectResponse:
     rows, total = report.client_report(
         page_of.session,
         page_of.business.id,
@@ -64,6 +64,9 @@ def all_clients(
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
+    last = past_the_end(page_of.request, page, page_count(total, PAGE_SIZE))
+    if last is not None:
+        return last
     return page_of.render(
         "clients.html",
         {"rows": rows, "total": total, "show": show, "q": q, "page": page,
@@ -233,12 +236,12 @@ class HistoryQuery:
 HistoryQueryDep = Annotated[HistoryQuery, Depends()]
 
 
-@router.get("/history", response_class=HTMLResponse)
+@router.get("/history", response_class=HTMLResponse, response_model=None)
 def history_page(
     page_of: PageDep,
     query: HistoryQueryDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> HTMLResponse:
+) -> HTMLResponse | RedirectResponse:
     session, business = page_of.session, page_of.business
     flt, error = query.to_filter(business.timezone)
     rows = history.history_page(
@@ -250,6 +253,9 @@ def history_page(
         timezone=business.timezone,
     )
     totals = history.history_totals(session, business.id, flt)
+    last = past_the_end(page_of.request, page, page_count(totals.messages, PAGE_SIZE))
+    if last is not None:
+        return last
     params = query.params()
     senders = [("automated", "Automated"), ("client", "Client"), ("carrier", "Carrier")]
     senders += [(f"staff:{m.id}", m.name) for m in staff_service.list_staff(session, business.id)]
@@ -260,6 +266,7 @@ def history_page(
         {"rows": rows, "totals": totals, "error": error, "params": params, "page": page,
          "pages": page_count(totals.messages, PAGE_SIZE), "senders": senders,
          "clients": client_choices(session, business.id), "query": urlencode(params)},
+        status_code=400 if error else 200,
     )  # fmt: skip
 
 

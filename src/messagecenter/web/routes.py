@@ -27,7 +27,7 @@ from messagecenter.errors import DomainError, InvalidInput, NotPermitted
 from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import ContextDep, UnitOfWork, UnitOfWorkDep
 from messagecenter.http.flash import flash
-from messagecenter.http.pages import fragment, redirect, render
+from messagecenter.http.pages import fragment, past_the_end, redirect, render
 from messagecenter.http.types import IdPath, OptionalIdQuery
 from messagecenter.models import Client, Conversation, Message
 from messagecenter.notifications.replies import replies_to
@@ -108,7 +108,7 @@ def logout(
 # ---------------------------------------------------------------------------- inbox
 
 
-@router.get("/inbox", response_class=HTMLResponse)
+@router.get("/inbox", response_class=HTMLResponse, response_model=None)
 def inbox(
     page_of: PageDep,
     folder: Annotated[str, Query(pattern="^(unread|read|replied|archived|all)$")] = "all",
@@ -116,7 +116,7 @@ def inbox(
     since: Annotated[str, Query(max_length=10)] = "",
     until: Annotated[str, Query(max_length=10)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> HTMLResponse:
+) -> HTMLResponse | RedirectResponse:
     session, business = page_of.session, page_of.business
     since_at, until_at, date_error = day_range(since, until, business.timezone)
     search = read_query(q, number_country(business.country))
@@ -129,6 +129,9 @@ def inbox(
         offset=(page - 1) * PAGE_SIZE,
     )
     rows, total = queries.list_conversations(session, business.id, flt)
+    last = past_the_end(page_of.request, page, page_count(total, PAGE_SIZE))
+    if last is not None:
+        return last
     return page_of.render(
         "inbox.html",
         {
@@ -144,6 +147,7 @@ def inbox(
             "page": page,
             "pages": page_count(total, PAGE_SIZE),
         },
+        status_code=400 if date_error else 200,
     )
 
 
@@ -166,6 +170,8 @@ def day_range(
         return None, None, "Dates are written like 2026-11-30."
     except OverflowError:
         return None, None, "Dates run from 0001-01-02 to 9999-12-30."
+    if start is not None and end is not None and start >= end:
+        return None, None, "The first day comes after the last day: swap them."
     return start, end, None
 
 
