@@ -76,11 +76,12 @@ def all_clients(
 
 @router.get("/clients/new", response_class=HTMLResponse)
 def new_client_page(page: PageDep) -> HTMLResponse:
-    return page.render(
-        "client.html",
-        {"client": None, "error": None, "field": None, "form": {}, "history": [], "consent": None,
-         "time_zones": clients.time_zones()},
-    )  # fmt: skip
+    return page.render("client.html", _new_client())
+
+
+def _new_client() -> dict[str, Any]:
+    return {"client": None, "error": None, "field": None, "form": {}, "history": [],
+            "consent": None, "time_zones": clients.time_zones()}  # fmt: skip
 
 
 @router.get("/clients/{client_id}", response_class=HTMLResponse)
@@ -117,12 +118,23 @@ def save_client(
     sms_account: Annotated[str, Form()] = "",
     sms_marketing: Annotated[str, Form()] = "",
     timezone: Annotated[str, Form(max_length=64)] = "",
+    same_phone: Annotated[str, Form(max_length=40)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse | HTMLResponse:
+    """Save the profile. A cell phone another client already has is saved only once staff
+    have seen who has it and what its consent says (`same_phone`: the number they agreed
+    to, so a number changed after the warning is asked about again)."""
     check_csrf(page.request, csrf)
     if client_id is not None and not 1 <= client_id <= MAX_ID:
         raise NotFound("No such client.")
     session, business, now = work.session, page.business, page.context.clock.now()
+    form = dict(first_name=first_name, last_name=last_name, email=email, cell_phone=cell_phone,
+                timezone=timezone)  # fmt: skip
+    shared = clients.shared_cell_phone(session, business, cell_phone, client_id)
+    if shared is not None and same_phone != shared.cell_phone:
+        existing = clients.get_client(session, business.id, client_id) if client_id else None
+        values = _client_context(session, business.id, existing) if existing else _new_client()
+        return page.render("client.html", values | {"form": form, "shared": shared})
     changes = ClientChanges(
         first_name=first_name,
         last_name=last_name,
@@ -141,27 +153,8 @@ def save_client(
     except InvalidInput as refused:
         work.rollback()  # the form comes back with the message; nothing is kept
         existing = clients.get_client(session, business.id, client_id) if client_id else None
-        values = (
-            _client_context(session, business.id, existing)
-            if existing
-            else {
-                "client": None,
-                "history": [],
-                "consent": None,
-                "time_zones": clients.time_zones(),
-            }
-        )
-        values |= {
-            "error": refused.message,
-            "field": refused.field,
-            "form": dict(
-                first_name=first_name,
-                last_name=last_name,
-                email=email,
-                cell_phone=cell_phone,
-                timezone=timezone,
-            ),
-        }
+        values = _client_context(session, business.id, existing) if existing else _new_client()
+        values |= {"error": refused.message, "field": refused.field, "form": form}
         return page.render("client.html", values, status_code=400)
     flash(page.request, "Saved.")
     return redirect(f"/clients/{client.id}")
