@@ -955,7 +955,11 @@ def test_an_api_key_secret_is_shown_once_and_a_revoked_key_is_refused(
     assert secret not in later and 'id="new-key"' not in later
     assert "Booking system" in later and f"{key.prefix}…" in later
 
-    revoked = owner.post(f"/settings/api-keys/{key.id}/revoke")
+    asked = owner.post(f"/settings/api-keys/{key.id}/revoke")
+    assert asked.status_code == 200
+    assert "Revoke the key “Booking system”" in text_of(asked.text, "revoke-confirm")
+    assert api.get("/api/v1/usage", headers=bearer).status_code == 200  # not yet
+    revoked = owner.post(f"/settings/api-keys/{key.id}/revoke", {"confirm": "yes"})
     assert (revoked.status_code, revoked.headers["location"]) == (303, "/settings")
     refused = api.get("/api/v1/usage", headers=bearer)
     assert refused.status_code == 401
@@ -971,7 +975,9 @@ def test_an_owner_cannot_revoke_another_business_key(
     their_key = shop.other.api_key
     theirs = session.scalar(select(ApiKey).where(ApiKey.business_id == shop.other.business.id))
     assert theirs is not None
-    assert owner.post(f"/settings/api-keys/{theirs.id}/revoke").status_code == 404
+    for confirm in ("", "yes"):
+        answer = owner.post(f"/settings/api-keys/{theirs.id}/revoke", {"confirm": confirm})
+        assert answer.status_code == 404
     api = TestClient(app, base_url="https://testserver")
     assert (
         api.get("/api/v1/usage", headers={"Authorization": f"Bearer {their_key}"}).status_code

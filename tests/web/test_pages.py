@@ -191,7 +191,7 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "/settings/marketing-cap": ("/settings/marketing-cap", {"marketing_cap": "4"}),
     "/settings/send-rate": ("/settings/send-rate", {"send_rate": "5"}),
     "/settings/api-keys": ("/settings/api-keys", {"name": "Booking system"}),
-    "/settings/api-keys/{key_id}/revoke": ("/settings/api-keys/{key}/revoke", {}),
+    "/settings/api-keys/{key_id}/revoke": ("/settings/api-keys/{key}/revoke", {"confirm": "yes"}),
     "/staff": ("/staff", {"email": "new@studio.example", "name": "New", "role": "staff"}),
     "/staff/{staff_id}": ("/staff/{staff}", {"action": "deactivate"}),
     "/staff/{staff_id}/password": ("/staff/{staff}/password", {"confirm": "yes"}),

@@ -32,7 +32,7 @@ from messagecenter.http.deps import UnitOfWork, UnitOfWorkDep
 from messagecenter.http.flash import flash
 from messagecenter.http.pages import past_the_end, redirect
 from messagecenter.http.types import IdPath
-from messagecenter.models import Client, StaffMember
+from messagecenter.models import ApiKey, Client, StaffMember
 from messagecenter.models.ids import MAX_ID
 from messagecenter.numbers import queries as number_queries
 from messagecenter.numbers import service as numbers
@@ -313,7 +313,9 @@ def settings_page(page: OwnerPageDep) -> HTMLResponse:
     return _settings_page(page)
 
 
-def _settings_page(page: Page, confirm: str = "", new_key: str = "") -> HTMLResponse:
+def _settings_page(
+    page: Page, confirm: str = "", new_key: str = "", revoking: ApiKey | None = None
+) -> HTMLResponse:
     session, business = page.session, page.business
     active = business_queries.active_number(session, business.id)
     suggestions: list[str] = []
@@ -332,6 +334,7 @@ def _settings_page(page: Page, confirm: str = "", new_key: str = "") -> HTMLResp
          "history": number_queries.numbers_of(session, business.id),
          "unrouted": business_queries.unrouted_for(session, business.id),
          "keys": api_keys.list_api_keys(session, business.id), "new_key": new_key,
+         "revoking": revoking,
          "default_rate": (
              default_send_rate(active.phone_number, active.country) if active else None
          )},
@@ -469,15 +472,21 @@ def create_key(
     return _settings_page(page, new_key=secret)
 
 
-@router.post("/settings/api-keys/{key_id}/revoke")
+@router.post("/settings/api-keys/{key_id}/revoke", response_model=None)
 def revoke_key(
     key_id: IdPath,
     page: OwnerPageDep,
     work: UnitOfWorkDep,
+    confirm: Annotated[str, Form(max_length=10)] = "",
     csrf: Annotated[str, Form()] = "",
-) -> RedirectResponse:
+) -> RedirectResponse | HTMLResponse:
+    """Revoke a key once the owner confirms: whatever uses it stops working at once."""
     check_csrf(page.request, csrf)
+    key = api_keys.get_api_key(work.session, page.business.id, key_id)
+    if confirm != "yes" and key.revoked_at is None:
+        return _settings_page(page, revoking=key)
     api_keys.revoke_api_key(work.session, page.business.id, key_id, page.context.clock.now())
+    flash(page.request, f"The key “{key.name}” is revoked.")
     return redirect("/settings")
 
 
