@@ -1,8 +1,8 @@
-"""Staff web pages: sign-in, inbox, conversation with composer, the simulated client phone."""
+"""Staff web pages: sign-in, inbox, conversation with composer (the simulated client phone:
+phone.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,7 +18,6 @@ from messagecenter.businesses.billing import units_for
 from messagecenter.campaigns import service as campaigns
 from messagecenter.clients import queries as client_queries
 from messagecenter.clients import service as clients
-from messagecenter.clients.phone import parse_phone
 from messagecenter.clients.service import ClientChanges
 from messagecenter.consent import queries as consent_queries
 from messagecenter.conversations import present, queries, service
@@ -29,7 +28,7 @@ from messagecenter.http.deps import ContextDep, UnitOfWork, UnitOfWorkDep
 from messagecenter.http.flash import flash
 from messagecenter.http.pages import fragment, past_the_end, redirect, render
 from messagecenter.http.types import IdPath, OptionalIdQuery
-from messagecenter.models import Client, Conversation, Message
+from messagecenter.models import Client, Conversation
 from messagecenter.notifications.replies import replies_to
 from messagecenter.numbers.countries import number_country
 from messagecenter.sending.compose import MAX_BODY_CHARACTERS, Sender, send_message
@@ -446,57 +445,3 @@ def policies(page: PageDep) -> HTMLResponse:
     """The carriers' acceptable-use and messaging policies in short, with the rules this
     app enforces before a text goes (the ones in force for this process)."""
     return page.render("policies.html", {"rules": active_rules().rules})
-
-
-# ---------------------------------------------------------------------------- client phone
-
-
-@router.get("/phone", response_class=HTMLResponse)
-def client_phone(
-    page: PageDep,
-    number: Annotated[str, Query(max_length=40)] = "",
-) -> HTMLResponse:
-    """Play a client's phone on the simulated carrier: see what the business sent, text back."""
-    if page.context.simulator is None:
-        raise NotPermitted("The client phone is only there with the simulated carrier.")
-    session, business = page.session, page.business
-    phones = [
-        (c.cell_phone, f"{c.first_name} {c.last_name}".strip())
-        for c in client_queries.clients_with_cell_phone(session, business.id)
-    ]
-    messages: list[Message] = []
-    if number:
-        with contextlib.suppress(DomainError):  # shown as typed, with nothing found
-            number = parse_phone(number, business.country, field="number")
-        messages = queries.messages_with_phone(session, business.id, number, limit=200)
-    sms_number = present.active_number_of(session, business.id)
-    return page.render(
-        "phone.html",
-        {"phones": phones, "number": number, "messages": messages, "sms_number": sms_number},
-    )
-
-
-@router.post("/phone")
-def client_phone_text(
-    page: PageDep,
-    work: UnitOfWorkDep,
-    number: Annotated[str, Form(max_length=40)] = "",
-    body: Annotated[str, Form(max_length=1600)] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> RedirectResponse:
-    check_csrf(page.request, csrf)
-    context, business = page.context, page.business
-    simulator = context.simulator
-    sms_number = present.active_number_of(work.session, business.id)
-    if simulator is None or sms_number is None:
-        raise NotPermitted("The client phone needs the simulated carrier and an SMS number.")
-    phone = parse_phone(number, business.country, field="number")
-    # The simulated carrier hands the text to the intake, which writes in its own unit of
-    # work: this request's session lets go of its connection (SQLite has one) first. It has
-    # nothing to commit; the unit of work still wakes the worker for the text.
-    work.session.close()
-    sid = simulator.receive_from_phone(phone, sms_number, body)
-    # On PostgreSQL the intake only queued it, and the worker (woken for it) may be recording
-    # it: have it recorded before redirecting, so the page shows it.
-    context.intake.process_queued_through(sid)
-    return redirect("/phone", number=phone)
