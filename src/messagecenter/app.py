@@ -32,6 +32,7 @@ from messagecenter.context import AppContext, build_context
 from messagecenter.conversations.routes import router as conversations_router
 from messagecenter.events import PostgresListener, libpq_dsn
 from messagecenter.http.body_limits import BodyLimits
+from messagecenter.http.docs import install_docs
 from messagecenter.http.errors import ERROR_RESPONSES, install_error_handlers
 from messagecenter.http.input_checks import RefuseNul
 from messagecenter.http.lean_front import LeanFrontApp
@@ -127,6 +128,8 @@ def create_app(
         version=__version__,
         description="Two-way SMS between small businesses and their clients.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, from the app's own files (no CDN)
+        redoc_url=None,
     )
     app.state.context = context
     # Signs sessions and CSRF tokens; generated once and kept beside the SQLite file if unset.
@@ -143,6 +146,7 @@ def create_app(
         https_only=context.settings.public_url.startswith("https://"),
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    install_docs(app)
     install_error_handlers(app)
     for middleware in EDGE_MIDDLEWARE:  # innermost first: the last added is outermost
         app.add_middleware(middleware)
