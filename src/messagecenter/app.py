@@ -55,6 +55,7 @@ from messagecenter.web.live import staff_router as live_staff_router
 from messagecenter.web.manage import router as manage_router
 from messagecenter.web.phone import router as phone_page_router
 from messagecenter.web.routes import router as web_router
+from messagecenter.web.unrouted import router as unrouted_page_router
 from messagecenter.web.webhooks import router as webhooks_page_router
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ def create_app(
     app.include_router(live_staff_router)
     app.include_router(web_router)
     app.include_router(phone_page_router)
+    app.include_router(unrouted_page_router)
     app.include_router(manage_router)
     app.include_router(automated_router)
     app.include_router(webhooks_page_router)

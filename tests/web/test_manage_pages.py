@@ -889,8 +889,9 @@ def test_texts_to_the_old_number_are_listed_as_unrouted(
     session.flush()
     text_from(session, theirs, JAMES, "Not for you", clock.now())
     session.commit()
-    listed = text_of(owner.get("/settings").text, "unrouted")
-    assert f"{MARIA} → {old_number.phone_number}: Are you still there?" in listed
+    assert "1 text reached an old number" in text_of(owner.get("/settings").text, "unrouted")
+    listed = text_of(owner.get("/settings/unrouted-texts").text, "unrouted-texts")
+    assert old_number.phone_number in listed and "Are you still there?" in listed
     assert "Not for you" not in listed
     # Nothing reached the business's conversations.
     assert "Are you still there?" not in owner.get("/history").text

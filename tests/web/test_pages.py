@@ -203,6 +203,7 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
         {"url": "https://93.184.216.34/hooks", "events": "message.received"},
     ),
     "/settings/webhooks/{endpoint_id}/delete": ("/settings/webhooks/1/delete", {}),
+    "/settings/unrouted-texts/{unrouted_id}/answer": ("/settings/unrouted-texts/1/answer", {}),
     "/settings/webhooks/{endpoint_id}/deliveries/{delivery_id}/send-again": (
         "/settings/webhooks/1/deliveries/1/send-again",
         {},

@@ -332,7 +332,7 @@ def _settings_page(
          "confirm": confirm,
          "warning": numbers.change_warning(active.phone_number) if active and confirm else "",
          "history": number_queries.numbers_of(session, business.id),
-         "unrouted": business_queries.unrouted_for(session, business.id),
+         "unrouted_count": business_queries.unrouted_count(session, business.id),
          "keys": api_keys.list_api_keys(session, business.id), "new_key": new_key,
          "revoking": revoking,
          "default_rate": (
