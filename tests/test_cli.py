@@ -369,3 +369,58 @@ def test_business_plan_of_a_missing_business_says_so(
 ) -> None:
     assert main(["business", "plan", "--business", "99"]) == 2
     assert "there is no business 99" in capsys.readouterr().err
+
+
+def _glow_owner_password(capsys: pytest.CaptureFixture[str]) -> str:
+    """A business by the CLI; its owner's first password."""
+    assert main(
+        [
+            "business", "create", "--name", "Glow Spa", "--country", "US",
+            "--timezone", "America/New_York", "--business-phone", "+12125550100",
+            "--allowance", "250", "--owner-email", "owner@glow.example",
+        ]
+    ) == 0  # fmt: skip
+    found = re.search(r"Owner login:\s+owner@glow\.example / (\S+)", capsys.readouterr().out)
+    assert found is not None
+    return found.group(1)
+
+
+def _password_works(url: str, email: str, password: str) -> bool:
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from messagecenter.staff.service import check_sign_in, staff_by_email
+
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            return check_sign_in(staff_by_email(session, email), password)
+    finally:
+        engine.dispose()
+
+
+def test_staff_reset_password_gives_the_owner_a_new_one(
+    sqlite_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _glow_owner_password(capsys)
+    assert main(["staff", "reset-password", "--business", "1"]) == 0
+    found = re.search(r"owner@glow\.example can now sign in with the password (\S+)",
+                      capsys.readouterr().out)  # fmt: skip
+    assert found is not None
+    assert _password_works(sqlite_env, "owner@glow.example", found.group(1))
+    assert not _password_works(sqlite_env, "owner@glow.example", first)
+
+    assert main(["staff", "reset-password", "--email", "OWNER@glow.example"]) == 0
+    again = re.search(r"the password (\S+)", capsys.readouterr().out)
+    assert again is not None and _password_works(sqlite_env, "owner@glow.example", again[1])
+
+
+def test_staff_reset_password_of_nobody_says_so_and_changes_nothing(
+    sqlite_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _glow_owner_password(capsys)
+    assert main(["staff", "reset-password", "--email", "nobody@glow.example"]) == 2
+    assert "no login has the email nobody@glow.example" in capsys.readouterr().err
+    assert main(["staff", "reset-password", "--business", "7"]) == 2
+    assert "business 7 has no active owner" in capsys.readouterr().err
+    assert _password_works(sqlite_env, "owner@glow.example", first)

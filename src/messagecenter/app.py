@@ -31,6 +31,7 @@ from messagecenter.context import AppContext, build_context
 from messagecenter.conversations.routes import router as conversations_router
 from messagecenter.events import PostgresListener, libpq_dsn
 from messagecenter.http.body_limits import BodyLimits
+from messagecenter.http.docs import install_docs
 from messagecenter.http.errors import ERROR_RESPONSES, install_error_handlers
 from messagecenter.http.input_checks import RefuseNul
 from messagecenter.http.lean_front import LeanFrontApp
@@ -54,8 +55,10 @@ from messagecenter.web.hours import router as hours_page_router
 from messagecenter.web.live import router as live_router
 from messagecenter.web.live import staff_router as live_staff_router
 from messagecenter.web.manage import router as manage_router
+from messagecenter.web.phone import router as phone_page_router
 from messagecenter.web.routes import router as web_router
 from messagecenter.web.saved_replies import router as saved_replies_page_router
+from messagecenter.web.unrouted import router as unrouted_page_router
 from messagecenter.web.webhooks import router as webhooks_page_router
 
 log = logging.getLogger(__name__)
@@ -125,6 +128,8 @@ def create_app(
         version=__version__,
         description="Two-way SMS between small businesses and their clients.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, from the app's own files (no CDN)
+        redoc_url=None,
     )
     app.state.context = context
     # Signs sessions and CSRF tokens; generated once and kept beside the SQLite file if unset.
@@ -141,6 +146,7 @@ def create_app(
         https_only=context.settings.public_url.startswith("https://"),
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    install_docs(app)
     install_error_handlers(app)
     for middleware in EDGE_MIDDLEWARE:  # innermost first: the last added is outermost
         app.add_middleware(middleware)
@@ -163,6 +169,8 @@ def create_app(
     app.include_router(twilio_router)
     app.include_router(live_staff_router)
     app.include_router(web_router)
+    app.include_router(phone_page_router)
+    app.include_router(unrouted_page_router)
     app.include_router(manage_router)
     app.include_router(automated_router)
     app.include_router(webhooks_page_router)

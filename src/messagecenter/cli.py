@@ -200,6 +200,18 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--note", default="", help="why, recorded with the change")
     plan.set_defaults(handler=_business_plan)
 
+    staff = commands.add_parser("staff", help="a business's staff logins")
+    staff_commands = staff.add_subparsers(required=True, metavar="staff-command")
+    reset = staff_commands.add_parser(
+        "reset-password",
+        help="give a login a new password (the business owner's, or --email's) and print it; "
+        "their sessions end",
+    )
+    reset_whom = reset.add_mutually_exclusive_group(required=True)
+    reset_whom.add_argument("--business", type=int, help="business id: reset its owner's")
+    reset_whom.add_argument("--email", help="the login's email (an owner's or a staff member's)")
+    reset.set_defaults(handler=_staff_reset_password)
+
     number = commands.add_parser("number", help="a business's SMS number")
     number_commands = number.add_subparsers(required=True, metavar="number-command")
     suggest = number_commands.add_parser("suggest", help="list the numbers the business may pick")
@@ -546,6 +558,40 @@ def _with_business(settings: Settings, business_id: int, action: Callable[..., s
             print(f"error: there is no business {business_id}", file=sys.stderr)
             return 2
         print(action(session, context, business))
+    return 0
+
+
+def _staff_reset_password(settings: Settings, args: argparse.Namespace) -> int:
+    """The way back in for an owner who lost their password (the Staff page resets anyone
+    else's): the operator runs it, on the server, and hands the password over."""
+    from messagecenter.context import build_context
+    from messagecenter.db import session_scope
+    from messagecenter.migrate import upgrade
+    from messagecenter.staff import service as staff
+
+    upgrade(settings.database_url)
+    context = build_context(settings)
+    with session_scope(context.sessions) as session:
+        if args.email is not None:
+            member = staff.staff_by_email(session, args.email)
+            if member is None:
+                print(f"error: no login has the email {args.email}", file=sys.stderr)
+                return 2
+        else:
+            found = staff.owners(session, args.business)
+            if len(found) != 1:
+                emails = ", ".join(m.email for m in found)
+                problem = (
+                    f"business {args.business} has no active owner"
+                    if not found
+                    else f"business {args.business} has {len(found)} owners ({emails}): "
+                    "name one with --email"
+                )
+                print(f"error: {problem}", file=sys.stderr)
+                return 2
+            (member,) = found
+        password = staff.reset_password(session, member)
+        print(f"{member.email} can now sign in with the password {password}")
     return 0
 
 

@@ -7,8 +7,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from messagecenter.clients.service import ClientChanges, create_client, get_client, update_client
+from messagecenter.clients.service import (
+    ClientChanges,
+    create_client,
+    get_client,
+    shared_cell_phone,
+    update_client,
+)
 from messagecenter.clock import FrozenClock
+from messagecenter.consent.service import set_consent
 from messagecenter.context import AppContext
 from messagecenter.errors import InvalidInput, NotFound
 from tests.factories import SetUp, make_business, make_client
@@ -245,3 +252,46 @@ def test_a_time_zone_must_be_an_iana_name_and_a_bad_one_changes_nothing(
     assert (client.first_name, client.timezone) == ("Maria", "Europe/London")
     update_client(session, setup.business, client.id, ClientChanges(timezone=""), clock.now())
     assert client.timezone is None
+
+
+# ---------------------------------------------------------------------------- shared numbers
+
+
+def test_a_cell_phone_another_client_has_is_found_with_its_consent(
+    session: Session, setup: SetUp, clock: FrozenClock
+) -> None:
+    maria = make_client(session, setup.business, clock.now())  # +12125550142
+    shared = shared_cell_phone(session, setup.business, "(212) 555-0142")
+    assert shared is not None
+    assert (shared.cell_phone, shared.holders, shared.consent) == ("+12125550142", [maria], None)
+
+    set_consent(
+        session, business_id=setup.business.id, phone="+12125550142", opted_out=True,
+        source="keyword", keyword="STOP", sms_number=None, message_id=None, at=clock.now(),
+    )  # fmt: skip
+    shared = shared_cell_phone(session, setup.business, "+1 212 555 0142")
+    assert shared is not None and shared.consent is not None and shared.consent.opted_out
+
+
+def test_no_warning_for_a_new_number_a_bad_one_or_the_clients_own(
+    session: Session, setup: SetUp, context: AppContext, clock: FrozenClock
+) -> None:
+    maria = make_client(session, setup.business, clock.now())
+    assert shared_cell_phone(session, setup.business, "(212) 555-0199") is None
+    assert shared_cell_phone(session, setup.business, "12") is None  # the save says why
+    assert shared_cell_phone(session, setup.business, "") is None
+    assert shared_cell_phone(session, setup.business, "(212) 555-0142", maria.id) is None
+    # Another business's client with the number is none of this business's concern.
+    other = make_business(session, context.carrier, clock.now(), business_phone="+13125550100")
+    make_client(session, other.business, clock.now(), cell_phone="+12125550177")
+    assert shared_cell_phone(session, setup.business, "(212) 555-0177") is None
+
+
+def test_an_existing_client_moving_to_a_held_number_is_warned(
+    session: Session, setup: SetUp, clock: FrozenClock
+) -> None:
+    maria = make_client(session, setup.business, clock.now())
+    james = make_client(session, setup.business, clock.now(), first_name="James",
+                        cell_phone="+12125550143")  # fmt: skip
+    shared = shared_cell_phone(session, setup.business, "+12125550142", james.id)
+    assert shared is not None and shared.holders == [maria]

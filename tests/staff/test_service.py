@@ -22,7 +22,15 @@ from messagecenter.context import AppContext
 from messagecenter.errors import Conflict, InvalidInput, NotFound
 from messagecenter.events import ACCESS_ENDED, LiveEvent, pending_events
 from messagecenter.models import StaffMember, WebSession
-from messagecenter.staff.service import create_staff_member, list_staff, update_staff_member
+from messagecenter.staff.service import (
+    create_staff_member,
+    list_staff,
+    owners,
+    reset_password,
+    staff_member,
+    update_staff_member,
+    verify_password,
+)
 from tests.factories import make_business
 
 PASSWORD = "correct horse battery"
@@ -231,3 +239,43 @@ def test_deactivation_deletes_the_web_sessions_and_raises_access_ended(
     update_staff_member(session, team.business_id, team.ben.id, acting=team.owner, active=False)
     update_staff_member(session, team.business_id, team.ada.id, acting=team.owner, role="owner")
     assert len(pending_events(session)) == 1
+
+
+# ---------------------------------------------------------------------------- password reset
+
+
+def test_a_reset_password_replaces_the_old_one_and_ends_their_sessions(
+    session: Session, team: Team, clock: FrozenClock
+) -> None:
+    for member in (team.ben, team.ada):
+        session.add(
+            WebSession(
+                id=secrets.token_hex(32), staff_id=member.id, created_at=clock.now(),
+                expires_at=clock.now() + timedelta(hours=12),
+            )
+        )  # fmt: skip
+    session.flush()
+
+    password = reset_password(session, team.ben)
+    assert len(password) >= 12 and password != PASSWORD
+    assert verify_password(team.ben.password_hash, password)
+    assert not verify_password(team.ben.password_hash, PASSWORD)
+    assert session.scalars(select(WebSession.staff_id)).all() == [team.ada.id]
+    assert pending_events(session) == [
+        LiveEvent(team.business_id, ACCESS_ENDED, {"staff_id": team.ben.id})
+    ]
+    assert reset_password(session, team.ben) != password  # a fresh one each time
+
+
+def test_staff_member_is_this_business_only(session: Session, team: Team) -> None:
+    assert staff_member(session, team.business_id, team.ben.id) is team.ben
+    with pytest.raises(NotFound):
+        staff_member(session, team.business_id, team.outsider.id)
+
+
+def test_owners_are_the_active_owners_oldest_first(session: Session, team: Team) -> None:
+    assert owners(session, team.business_id) == [team.owner]
+    update_staff_member(session, team.business_id, team.ada.id, acting=team.owner, role="owner")
+    assert owners(session, team.business_id) == [team.owner, team.ada]
+    update_staff_member(session, team.business_id, team.ada.id, acting=team.owner, active=False)
+    assert owners(session, team.business_id) == [team.owner]

@@ -136,7 +136,11 @@ def test_delays_grow_and_are_shared_by_two_app_instances(
     for _ in range(4):
         assert not signs_in(two, email, WRONG)
     with session_scope(first.sessions) as session:
-        counted = session.scalar(select(SignInFailure.failures).where(SignInFailure.account != ""))
+        counted = session.scalar(
+            select(SignInFailure.failures).where(
+                SignInFailure.address == "192.0.2.10", SignInFailure.account != ""
+            )
+        )
     assert counted == 4
 
 
@@ -189,6 +193,35 @@ def test_spraying_many_accounts_from_one_address_delays_a_colleague_there_only_b
     assert signs_in(owner, account.email, account.password)
 
 
+def test_many_addresses_guessing_one_account_meet_a_short_account_wide_delay(
+    context: AppContext, account: Account, clock: FrozenClock
+) -> None:
+    """A botnet: each address tries the owner's email once. After 20 failures anywhere the
+    account's own delay (1 s doubling, at most 30 s) holds every new address; the owner's
+    known browser passes by it, and a browser never seen waits 30 s at worst."""
+    known = browser_at(context, "198.51.100.7")
+    assert signs_in(known, account.email, account.password)
+    for n in range(20):
+        assert not signs_in(browser_at(context, f"203.0.113.{n + 1}"), account.email, WRONG)
+    waits: list[int] = []
+    for n in range(20, 28):
+        bot = browser_at(context, f"203.0.113.{n + 1}")
+        waits.append(retry_after(bot, account.email, WRONG))  # a new address: held all the same
+        clock.advance(timedelta(seconds=waits[-1]))
+        assert not signs_in(bot, account.email, WRONG)
+    assert waits == [1, 2, 4, 8, 16, 30, 30, 30]
+
+    assert signs_in(known, account.email, account.password)  # not delayed at all
+    elsewhere = browser_at(context, "192.0.2.200")  # the owner on a new laptop
+    wait = retry_after(elsewhere, account.email, account.password)
+    assert wait <= 30
+    clock.advance(timedelta(seconds=wait))
+    assert signs_in(elsewhere, account.email, account.password)
+    # Another account is not held by this one's delay.
+    other = browser_at(context, "203.0.113.250")
+    assert not signs_in(other, "someone.else@studio.example", WRONG)
+
+
 def test_parallel_wrong_attempts_from_one_address_are_not_refused_under_the_free_limit(
     committed_context: AppContext,
 ) -> None:
@@ -232,7 +265,8 @@ def test_housekeeping_clears_forgotten_failures_and_expired_sessions(
     clock.advance(timedelta(hours=1))
     purge_sign_ins(session, clock.now())
     keys = session.execute(select(SignInFailure.account, SignInFailure.failures)).all()
-    assert len(keys) == 2 and sorted(k.failures for k in keys) == [1, 2]  # nobody@ forgotten
+    # nobody@ forgotten; other@ kept at the address and everywhere, the address's row too.
+    assert len(keys) == 3 and sorted(k.failures for k in keys) == [1, 1, 2]
     clock.advance(timedelta(hours=12))
     purge_sign_ins(session, clock.now())
     assert session.scalar(select(func.count()).select_from(WebSession)) == 0

@@ -98,7 +98,7 @@ def test_the_picker_inserts_at_the_cursor_and_the_preview_follows(page: Any, sit
 
     body.fill("[BusinessName]: hello [Firstname]")
     card.locator("button[value=save]").click()
-    expect(page.locator("#saved")).to_have_text("Welcome saved.")
+    expect(page.locator("[data-flash=note]")).to_have_text("Welcome saved.")
     expect(page.locator("#template-welcome textarea")).to_have_value(
         "[BusinessName]: hello [Firstname]"
     )

@@ -174,7 +174,7 @@ def test_a_landline_gets_a_live_hint_and_saving_it_is_refused(site: Site, page: 
     expect(hint).to_have_text("Will be saved as +447400123456")
     expect(phone).not_to_have_attribute("aria-invalid", "true")
     page.click("#client-form button[type=submit]")
-    expect(page.locator("p.ok")).to_have_text("Saved.")
+    expect(page.locator("[data-flash=note]")).to_have_text("Saved.")
     expect(phone).to_have_value("+447400123456")
 
 
@@ -260,6 +260,11 @@ def test_a_revoked_api_key_is_refused_by_the_api(site: Site, page: Any) -> None:
     page.click("#api-keys form.inline-form button[type=submit]")
     secret = page.locator("#new-key").inner_text().strip()
     assert secret.startswith("mc_")
+    # At the top of the page, above every section, where it cannot be missed.
+    note, first_section = page.locator("#new-key-note"), page.locator("section.card").first
+    note_box, section_box = note.bounding_box(), first_section.bounding_box()
+    assert note_box is not None and section_box is not None
+    assert note_box["y"] < section_box["y"]
     usage = f"{site.url}/api/v1/usage"
     bearer = {"Authorization": f"Bearer {secret}"}
     assert httpx.get(usage, headers=bearer, timeout=10).status_code == 200
@@ -268,6 +273,15 @@ def test_a_revoked_api_key_is_refused_by_the_api(site: Site, page: Any) -> None:
     expect(page.locator("#new-key")).to_have_count(0)  # shown once only
     assert secret not in page.content()
     page.get_by_role("button", name="Revoke Booking system").click()
+    asked = page.locator("#revoke-confirm")
+    expect(asked).to_contain_text("Revoke the key “Booking system”")
+    assert httpx.get(usage, headers=bearer, timeout=10).status_code == 200  # asked, not done
+    asked.get_by_role("link", name="Keep the key").click()
+    expect(page.locator("#revoke-confirm")).to_have_count(0)
+    assert httpx.get(usage, headers=bearer, timeout=10).status_code == 200
+    page.get_by_role("button", name="Revoke Booking system").click()
+    page.locator("#revoke-confirm").get_by_role("button", name="Yes, revoke it").click()
+    expect(page.locator("[data-flash=note]")).to_have_text("The key “Booking system” is revoked.")
     with session_scope(site.context.sessions) as session:
         key = session.scalar(select(ApiKey).where(ApiKey.name == "Booking system"))
         assert key is not None

@@ -53,10 +53,16 @@ def authenticate(session: Session, presented: str | None) -> ApiKey:
     return key
 
 
-def revoke_api_key(session: Session, business_id: int, key_id: int, at: datetime) -> ApiKey:
+def get_api_key(session: Session, business_id: int, key_id: int) -> ApiKey:
+    """A key of this business; NotFound for another's (its existence is not told)."""
     key = queries.key_of_business(session, business_id, key_id)
     if key is None:
         raise NotFound("No such API key.")
+    return key
+
+
+def revoke_api_key(session: Session, business_id: int, key_id: int, at: datetime) -> ApiKey:
+    key = get_api_key(session, business_id, key_id)
     if key.revoked_at is None:
         key.revoked_at = at
         # Once this commits, every process closes the event streams opened with the key.

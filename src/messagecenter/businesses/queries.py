@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -224,16 +224,21 @@ def daily_units(
     return days
 
 
-def unrouted_for(session: Session, business_id: int, limit: int = 200) -> list[UnroutedMessage]:
-    """Texts that reached a number this business has released (for its owner to see)."""
+def _to_released_numbers(business_id: int) -> ColumnElement[bool]:
+    """Unrouted texts sent to a number this business has released."""
     released = select(SmsNumber.phone_number).where(
         SmsNumber.business_id == business_id, SmsNumber.status == NUMBER_RELEASED
     )
+    return UnroutedMessage.to_phone.in_(released)
+
+
+def unrouted_for(session: Session, business_id: int, limit: int = 200) -> list[UnroutedMessage]:
+    """Texts that reached a number this business has released (for its owner to see)."""
     return list(
         session.scalars(
             select(UnroutedMessage)
-            .where(UnroutedMessage.to_phone.in_(released))
-            .order_by(UnroutedMessage.received_at.desc())
+            .where(_to_released_numbers(business_id))
+            .order_by(UnroutedMessage.received_at.desc(), UnroutedMessage.id.desc())
             .limit(limit)
         )
     )
@@ -271,3 +276,20 @@ def replace_business_hours(
         for day, (opens, closes) in sorted(week.items())
     )
     session.flush()
+
+
+def unrouted_count(session: Session, business_id: int) -> int:
+    """How many texts reached a number this business has released."""
+    found = session.scalar(
+        select(func.count()).select_from(UnroutedMessage).where(_to_released_numbers(business_id))
+    )
+    return int(found or 0)
+
+
+def unrouted_of(session: Session, business_id: int, unrouted_id: int) -> UnroutedMessage | None:
+    """One text to a number this business released; None for any other (another's)."""
+    return session.scalar(
+        select(UnroutedMessage).where(
+            UnroutedMessage.id == unrouted_id, _to_released_numbers(business_id)
+        )
+    )

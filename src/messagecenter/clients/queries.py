@@ -45,6 +45,16 @@ def clients_with_cell_phone(session: Session, business_id: int) -> list[Client]:
     return list(session.scalars(stmt.order_by(Client.first_name)))
 
 
+def clients_by_cell_phone(
+    session: Session, business_id: int, cell_phone: str, *, excluding: int | None = None
+) -> list[Client]:
+    """The business's clients with this cell phone (E.164), by name; `excluding` left out."""
+    stmt = select(Client).where(Client.business_id == business_id, Client.cell_phone == cell_phone)
+    if excluding is not None:
+        stmt = stmt.where(Client.id != excluding)
+    return list(session.scalars(stmt.order_by(*_BY_NAME)))
+
+
 def matches_search(search: str) -> ColumnElement[bool]:
     """Name, email or phone containing `search` (the user's % and _ taken literally)."""
     term = contains_pattern(search.lower())

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from messagecenter.clients import queries
 from messagecenter.clients.phone import parse_cell_phone
+from messagecenter.consent import queries as consent_queries
 from messagecenter.conversations import queries as conversation_queries
 from messagecenter.errors import InvalidInput, NotFound
-from messagecenter.models import Business, Client
+from messagecenter.models import Business, Client, PhoneConsent
 
 _UNSET = object()
 
@@ -69,6 +70,38 @@ def update_client(
     session.flush()
     _link_conversation(session, client)
     return client
+
+
+@dataclass(frozen=True)
+class SharedPhone:
+    """Another client already has the cell phone being saved. Consent belongs to the number,
+    so what it says holds for both clients: a STOP from that phone stops texts to each."""
+
+    cell_phone: str  # E.164
+    holders: list[Client]  # by name; the first is the one the warning names
+    consent: PhoneConsent | None  # None: never changed, so subscribed
+
+
+def shared_cell_phone(
+    session: Session, business: Business, raw: str, client_id: int | None = None
+) -> SharedPhone | None:
+    """Whether saving `raw` as the cell phone of client `client_id` (None: a new client)
+    gives it a number other clients already have. None too when the number is not valid (the
+    save refuses it, saying why) or is the one the client already had."""
+    if not raw.strip():
+        return None
+    try:
+        phone = parse_cell_phone(raw, business.country)
+    except InvalidInput:
+        return None
+    if client_id is not None:
+        current = queries.get_client(session, business.id, client_id)
+        if current is not None and current.cell_phone == phone:
+            return None  # not a change: it was asked about when it was saved
+    holders = queries.clients_by_cell_phone(session, business.id, phone, excluding=client_id)
+    if not holders:
+        return None
+    return SharedPhone(phone, holders, consent_queries.consent_for(session, business.id, phone))
 
 
 def _link_conversation(session: Session, client: Client) -> None:

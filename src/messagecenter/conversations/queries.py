@@ -411,12 +411,13 @@ def messages_around(
 def messages_with_phone(
     session: Session, business_id: int, phone: str, *, limit: int
 ) -> list[Message]:
-    """The business's first `limit` texts to or from this phone, oldest first."""
+    """The business's newest `limit` texts to or from this phone, oldest first."""
     stmt = select(Message).where(
         Message.business_id == business_id,
         or_(Message.to_phone == phone, Message.from_phone == phone),
     )
-    return list(session.scalars(stmt.order_by(Message.id).limit(limit)))
+    newest = list(session.scalars(stmt.order_by(Message.id.desc()).limit(limit)))
+    return newest[::-1]
 
 
 def sender_names(

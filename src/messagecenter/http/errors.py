@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -74,11 +76,12 @@ def install_error_handlers(app: FastAPI) -> None:
             loc = loc[1:]  # where the value came from; the rest names the field
         location = [str(part) for part in loc]
         field = ".".join(location) or None
+        if _wants_html(request):
+            status, words = plain_words(first)
+            return error_page(request, status, words)
         message = str(first.get("msg", "The request is not valid."))
         if field:
             message = f"{field}: {message}"
-        if _wants_html(request):
-            return error_page(request, 400, message)
         return JSONResponse(error_body("invalid_input", message, field), 400)
 
     @app.exception_handler(DataError)
@@ -94,13 +97,53 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if _wants_html(request):
-            return error_page(request, exc.status_code, str(exc.detail))
+            words = PAGE_WORDS.get(exc.status_code, str(exc.detail))
+            return error_page(request, exc.status_code, words)
         codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
         code = codes.get(exc.status_code, "http_error")
         headers = exc.headers
         if exc.status_code == 405:
             headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=headers)
+
+
+# The staff pages' words for Starlette's own errors (its detail is "Not Found").
+PAGE_WORDS = {
+    404: "There is no page at this address. Check the link, or start again from the inbox.",
+    405: "This address does not take that kind of request.",
+}
+_CHOICES = re.compile(r"^\^\((?P<choices>[\w|]*)\)\$$")  # a pattern such as ^(unread|read)$
+
+
+def plain_words(error: Mapping[str, Any]) -> tuple[int, str]:
+    """A staff page's refusal of one bad value, as a status and a sentence a person reads:
+    what was wrong and what is allowed, never the value itself (it came from the URL, where
+    anyone could have written it). An id in the path that cannot be one names no record:
+    404, as an id of a record that is not there."""
+    loc = [str(part) for part in error.get("loc", ())]
+    source, name = (loc[0], loc[-1]) if loc else ("", "")
+    kind, limits = str(error.get("type", "")), error.get("ctx") or {}
+    if source == "path":
+        thing = name.removesuffix("_id").replace("_", " ") or "page"
+        return 404, f"There is no such {thing}: the address does not name one."
+    label = f"The {name.replace('_', ' ')}" if name else "A value"
+    choices = _CHOICES.match(str(limits.get("pattern", "")))
+    if kind == "string_pattern_mismatch" and choices:
+        listed = ", ".join(c or "(none)" for c in choices["choices"].split("|"))
+        words = f"{label} must be one of: {listed}."
+    elif kind in ("int_parsing", "int_type", "int_from_float"):
+        words = f"{label} must be a whole number."
+    elif kind == "greater_than_equal":
+        words = f"{label} must be {limits.get('ge')} or more."
+    elif kind == "less_than_equal":
+        words = f"{label} must be {limits.get('le')} or less."
+    elif kind == "string_too_long":
+        words = f"{label} is too long: at most {limits.get('max_length')} characters."
+    elif kind == "missing":
+        words = f"{label} is missing."
+    else:
+        words = f"{label} is not one this page takes."
+    return 400, words + " Change it and try again."
 
 
 def _is_nul_refusal(exc: DataError) -> bool:

@@ -20,6 +20,7 @@ from messagecenter.businesses import usage
 from messagecenter.businesses.usage import UsageSummary
 from messagecenter.conversations.search import match_spans
 from messagecenter.http.csrf import csrf_token
+from messagecenter.http.flash import take_flashes
 from messagecenter.models import Business, StaffMember
 
 # The staff pages' templates sit beside their routes in web/; the kit only reads them.
@@ -94,6 +95,7 @@ def render(
         "unread": business.unread_messages if business else 0,
         "simulator": app_context.simulator is not None,
         "status_words": STATUS_WORDS,
+        "flashes": take_flashes(request),
         **context,
     }
     if business is not None and session is not None:
@@ -112,9 +114,19 @@ def fragment(request: Request, template: str, context: dict[str, Any]) -> HTMLRe
 
 
 def redirect(path: str, **params: str) -> RedirectResponse:
-    """A 303 to `path`, with the parameters that have a value as its query string."""
+    """A 303 to `path`, with the parameters that have a value as its query string. Never a
+    message to show: that goes by `http.flash`, as the URL's text is anyone's to write."""
     query = urlencode({k: v for k, v in params.items() if v})
     return RedirectResponse(path + (f"?{query}" if query else ""), 303)
+
+
+def past_the_end(request: Request, page: int, pages: int) -> RedirectResponse | None:
+    """A 303 to the last page when `page` lies beyond it (a list that shrank, an old link),
+    the other filters kept; None when the page exists."""
+    if page <= pages:
+        return None
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+    return RedirectResponse(f"{request.url.path}?{urlencode([*query, ('page', str(pages))])}", 303)
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:

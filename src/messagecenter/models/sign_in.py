@@ -11,8 +11,9 @@ from messagecenter.models.base import Base, UTCDateTime
 
 
 class SignInFailure(Base):
-    """Recent failed sign-ins for one key: an (account, address) pair, or a whole address
-    (account ""). web/auth.py reads the delay from it; forgotten a while after the last one."""
+    """Recent failed sign-ins for one key: an (account, address) pair, a whole address
+    (account ""), or an account from every address (address "anywhere"); signin/throttle.py.
+    web/auth.py reads the delay from it; forgotten a while after the last one."""
 
     __tablename__ = "sign_in_failures"
 

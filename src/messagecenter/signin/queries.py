@@ -47,11 +47,16 @@ def clear_failures(session: Session, address: str, account: str) -> None:
 
 def take_one_off_address(session: Session, address: str) -> None:
     """One failure fewer on the address-wide row ("" account), never below none."""
+    take_one_off(session, address, "")
+
+
+def take_one_off(session: Session, address: str, account: str) -> None:
+    """One failure fewer on a row, never below none."""
     session.execute(
         update(SignInFailure)
         .where(
             SignInFailure.address == address,
-            SignInFailure.account == "",
+            SignInFailure.account == account,
             SignInFailure.failures > 0,
         )
         .values(failures=SignInFailure.failures - 1)

@@ -45,6 +45,11 @@ class LoginThrottle:
     and stays short (at most 30 s), so a colleague at the same address who types the right
     password waits briefly at worst.
 
+    Many addresses guessing one account (a botnet) meet a third, account-wide delay, counted
+    over every address: it too starts late and stays short (at most 30 s), so it slows the
+    guessing to a couple a minute while the real user, from a browser never seen, waits a
+    few seconds at worst, and from a known browser not at all (below).
+
     Both could still be held by a stranger at the owner's address (a NAT, a shared office)
     sending one wrong attempt each time a delay ends. So a browser that has signed in to the
     account before (its device cookie, web/auth.py) is keyed on (account, device) instead, and
@@ -60,10 +65,12 @@ class LoginThrottle:
         self,
         per_account: Backoff = Backoff(5, timedelta(seconds=15), timedelta(minutes=15)),
         per_address: Backoff = Backoff(20, timedelta(seconds=1), timedelta(seconds=30)),
+        per_account_anywhere: Backoff = Backoff(20, timedelta(seconds=1), timedelta(seconds=30)),
         forget_after: timedelta = FORGET_AFTER,
     ) -> None:
         self.per_account = per_account
         self.per_address = per_address
+        self.per_account_anywhere = per_account_anywhere
         self.forget_after = forget_after
 
     def attempt(
@@ -71,9 +78,8 @@ class LoginThrottle:
     ) -> timedelta:
         """Count an attempt as failed and return 0; or, while a delay runs, count nothing and
         return how long is left. `device`: the id of a device cookie valid for `account`."""
-        # Locked in `_keys`' order; RETURNING gives none, so read back by account ("" first).
+        # Locked in `_keys`' order (the loops below need no order of their own).
         rows = queries.locked_failure_rows(session, _keys(address, account, device), clock.now())
-        rows.sort(key=lambda row: row.account)
         # The clock is read once the rows are held: a request that read it earlier but got
         # the rows later would otherwise find the other's retry_at still in its future.
         now = clock.now()
@@ -99,24 +105,32 @@ class LoginThrottle:
             # others did from there stays theirs.
             queries.clear_failures(session, device_key(device), account)
             return
-        # The address's row first, then the key's: the order `attempt` locks them in.
-        # Not cleared: one good password must not wipe what others did from the address.
+        # The address's row first, then the key's, then the account's everywhere: the order
+        # `attempt` locks them in. The wide ones are not cleared: one good password must
+        # not wipe what others did from the address, or to the account from elsewhere.
         queries.take_one_off_address(session, address)
         queries.clear_failures(session, address, account)
+        queries.take_one_off(session, ANYWHERE, account)
 
     def _backoff(self, row: SignInFailure) -> Backoff:
-        return self.per_address if row.account == "" else self.per_account
+        if row.account == "":
+            return self.per_address
+        return self.per_account_anywhere if row.address == ANYWHERE else self.per_account
+
+
+ANYWHERE = "anywhere"  # the `address` of an account's row over every address
 
 
 def device_key(device: str) -> str:
     """The `address` column of a device's rows: a prefix no client address is written with
-    (client_address gives IP addresses, networks, NON_IP or UNKNOWN)."""
+    (client_address gives IP addresses, networks, NON_IP or UNKNOWN; nor is it ANYWHERE)."""
     return f"device:{device}"
 
 
 def _keys(address: str, account: str, device: str | None) -> list[tuple[str, str]]:
     """The (address, account) rows an attempt counts on, in the order they are locked: the
-    device's one alone, or the address-wide row ("") and then the account's at the address."""
+    device's one alone; or the address-wide row (""), the account's at the address, and the
+    account's everywhere. Every attempt locks in this one order, so two never deadlock."""
     if device is not None:
         return [(device_key(device), account)]
-    return [(address, ""), (address, account)]
+    return [(address, ""), (address, account), (ANYWHERE, account)]

@@ -123,13 +123,7 @@ def update_staff_member(
     active: bool | None = None,
 ) -> StaffMember:
     """Change a login of the same business; an owner cannot lock themself out."""
-    member = session.scalar(
-        select(StaffMember).where(
-            StaffMember.id == staff_id, StaffMember.business_id == business_id
-        )
-    )
-    if member is None:
-        raise NotFound("No such staff member.")
+    member = staff_member(session, business_id, staff_id)
     if member.id == acting.id and (active is False or (role is not None and role != ROLE_OWNER)):
         raise Conflict("You cannot deactivate yourself or give up your own owner role.")
     if role is not None:
@@ -143,6 +137,44 @@ def update_staff_member(
         member.active = active
     session.flush()
     return member
+
+
+def staff_member(session: Session, business_id: int, staff_id: int) -> StaffMember:
+    """A login of this business; NotFound for another business's (its existence not told)."""
+    member = session.scalar(
+        select(StaffMember).where(
+            StaffMember.id == staff_id, StaffMember.business_id == business_id
+        )
+    )
+    if member is None:
+        raise NotFound("No such staff member.")
+    return member
+
+
+def owners(session: Session, business_id: int) -> list[StaffMember]:
+    """The business's active owners, oldest login first."""
+    return list(
+        session.scalars(
+            select(StaffMember)
+            .where(
+                StaffMember.business_id == business_id,
+                StaffMember.role == ROLE_OWNER,
+                StaffMember.active.is_(True),
+            )
+            .order_by(StaffMember.created_at, StaffMember.id)
+        )
+    )
+
+
+def reset_password(session: Session, member: StaffMember) -> str:
+    """Give `member` a new generated password, returned to be handed over once. Their
+    sessions end: a reset is what follows a password that leaked or was forgotten, and
+    whoever holds the old one must be shut out, not only from the next sign-in."""
+    password = generate_password()
+    member.password_hash = hash_password(password)
+    end_staff_sessions(session, member)
+    session.flush()
+    return password
 
 
 def end_staff_sessions(session: Session, member: StaffMember) -> None:

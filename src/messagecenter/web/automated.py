@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Query
+from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 
@@ -17,6 +17,7 @@ from messagecenter.businesses.billing import units_for
 from messagecenter.errors import DomainError, InvalidInput, NotFound
 from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import UnitOfWorkDep
+from messagecenter.http.flash import flash
 from messagecenter.http.pages import redirect
 from messagecenter.notifications import service
 from messagecenter.notifications.catalogue import ACCOUNT, MARKETING, REMINDERS, TYPES
@@ -100,8 +101,6 @@ def _counted(page: Page, type_name: str, body: str) -> Counted:
 def _page(
     page: Page,
     *,
-    saved: str = "",
-    tested: str = "",
     failed: str = "",
     posted: str = "",
     error: str = "",
@@ -121,11 +120,9 @@ def _page(
         "automated_messages.html",
         {"groups": GROUPS, "cards": cards, "keywords": KEYWORDS,
          "keyword_note": KEYWORD_NOTE + " " + _keyword_answers_now(page),
-         "saved": TYPES[saved].label if saved in TYPES else "",
-         "tested": TYPES[tested].label if tested in TYPES else "",
          "test_phone": page.staff.cell_phone or "", "phone_error": phone_error,
          "max_body": MAX_BODY_CHARACTERS},
-        status_code=400 if error else 200,
+        status_code=400 if error or phone_error else 200,
     )  # fmt: skip
 
 
@@ -146,29 +143,24 @@ def _known(type_name: str) -> str:
 
 
 @router.get(PATH, response_class=HTMLResponse)
-def automated_messages(
-    page: OwnerPageDep,
-    saved: Annotated[str, Query(max_length=40)] = "",
-    tested: Annotated[str, Query(max_length=40)] = "",
-    error: Annotated[str, Query(max_length=400)] = "",
-) -> HTMLResponse:
-    return _page(page, saved=saved, tested=tested, phone_error=error)
+def automated_messages(page: OwnerPageDep) -> HTMLResponse:
+    return _page(page)
 
 
-@router.post(PATH + "-test-phone")
+@router.post(PATH + "-test-phone", response_model=None)
 def save_test_phone(
     page: OwnerPageDep,
     work: UnitOfWorkDep,
     cell_phone: Annotated[str, Form(max_length=40)] = "",
     csrf: Annotated[str, Form()] = "",
-) -> RedirectResponse:
+) -> RedirectResponse | HTMLResponse:
     """The signed-in owner's own cell phone, where "Send a test" goes."""
     check_csrf(page.request, csrf)
     try:
         set_cell_phone(work.session, page.staff, cell_phone, page.business.country)
     except DomainError as refused:
         work.rollback()
-        return redirect(PATH, error=refused.message)
+        return _page(page, phone_error=refused.message)  # beside the field, on this answer
     return redirect(PATH)
 
 
@@ -196,7 +188,9 @@ def save(
         except DomainError as refused:
             work.rollback()
             return _page(page, failed=name, posted=text, error=refused.message)
-        return RedirectResponse(f"{PATH}?tested={name}#template-{name}", 303)
+        flash(page.request, f"A test of {TYPES[name].label} is on its way to "
+              f"{page.staff.cell_phone}, as typed, with sample data (it uses a unit).")  # fmt: skip
+        return RedirectResponse(f"{PATH}#template-{name}", 303)
     try:
         service.save_template(
             work.session,
@@ -210,8 +204,9 @@ def save(
     except InvalidInput as refused:
         work.rollback()
         return _page(page, failed=name, posted=text, error=refused.message)
-    # Back to the saved template (names are catalogue keys: safe in a URL as they are).
-    return RedirectResponse(f"{PATH}?saved={name}#template-{name}", 303)
+    # Back to the saved template (names are catalogue keys: safe in a URL fragment).
+    flash(page.request, f"{TYPES[name].label} saved.")
+    return RedirectResponse(f"{PATH}#template-{name}", 303)
 
 
 class PreviewIn(BaseModel):

@@ -21,6 +21,7 @@ from messagecenter.clients.queries import ClientContact
 from messagecenter.errors import DomainError, InvalidInput, NotPermitted
 from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import UnitOfWorkDep
+from messagecenter.http.flash import flash
 from messagecenter.http.pages import redirect
 from messagecenter.http.types import IdPath
 from messagecenter.models import BulkSend, Client
@@ -272,7 +273,8 @@ def change_scheduled(
         work.rollback()
         bulk = service.get(work.session, page.business, bulk_send_id)
         return _one(page, bulk, refused.message, form)
-    return redirect(f"{PATH}/{bulk_send_id}", saved="1")
+    flash(page.request, "Saved: it goes at the time you chose.")
+    return redirect(f"{PATH}/{bulk_send_id}")
 
 
 @router.get(PATH + "/{bulk_send_id}", response_class=HTMLResponse)
@@ -312,4 +314,5 @@ def cancel(
     check_csrf(page.request, csrf)
     _may_send(page)
     service.cancel(work.session, page.business, bulk_send_id, page.context.clock.now())
-    return redirect(f"{PATH}/{bulk_send_id}", cancelled="1")
+    flash(page.request, "Cancelled: the texts not sent yet will not go.")
+    return redirect(f"{PATH}/{bulk_send_id}")

@@ -29,9 +29,10 @@ from messagecenter.conversations import queries as conversation_queries
 from messagecenter.errors import DomainError, InvalidInput, NotFound
 from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import UnitOfWork, UnitOfWorkDep
-from messagecenter.http.pages import redirect
+from messagecenter.http.flash import flash
+from messagecenter.http.pages import past_the_end, redirect
 from messagecenter.http.types import IdPath
-from messagecenter.models import Client
+from messagecenter.models import ApiKey, Client, StaffMember
 from messagecenter.models.ids import MAX_ID
 from messagecenter.numbers import queries as number_queries
 from messagecenter.numbers import service as numbers
@@ -48,13 +49,13 @@ PAGE_SIZE = 50
 # ---------------------------------------------------------------------------- clients
 
 
-@router.get("/clients", response_class=HTMLResponse)
+@router.get("/clients", response_class=HTMLResponse, response_model=None)
 def all_clients(
     page_of: PageDep,
     show: Annotated[str, Query(pattern="^(all|no_valid_cell_phone|unsubscribed)$")] = "all",
     q: Annotated[str, Query(max_length=100)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> HTMLResponse:
+) -> HTMLResponse | RedirectResponse:
     rows, total = report.client_report(
         page_of.session,
         page_of.business.id,
@@ -63,6 +64,9 @@ def all_clients(
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
+    last = past_the_end(page_of.request, page, page_count(total, PAGE_SIZE))
+    if last is not None:
+        return last
     return page_of.render(
         "clients.html",
         {"rows": rows, "total": total, "show": show, "q": q, "page": page,
@@ -72,20 +76,18 @@ def all_clients(
 
 @router.get("/clients/new", response_class=HTMLResponse)
 def new_client_page(page: PageDep) -> HTMLResponse:
-    return page.render(
-        "client.html",
-        {"client": None, "error": None, "field": None, "form": {}, "history": [], "consent": None,
-         "time_zones": clients.time_zones()},
-    )  # fmt: skip
+    return page.render("client.html", _new_client())
+
+
+def _new_client() -> dict[str, Any]:
+    return {"client": None, "error": None, "field": None, "form": {}, "history": [],
+            "consent": None, "time_zones": clients.time_zones()}  # fmt: skip
 
 
 @router.get("/clients/{client_id}", response_class=HTMLResponse)
-def client_page(client_id: IdPath, page: PageDep, saved: str = "") -> HTMLResponse:
+def client_page(client_id: IdPath, page: PageDep) -> HTMLResponse:
     client = clients.get_client(page.session, page.business.id, client_id)
-    return page.render(
-        "client.html",
-        _client_context(page.session, page.business.id, client) | {"saved": bool(saved)},
-    )
+    return page.render("client.html", _client_context(page.session, page.business.id, client))
 
 
 def _client_context(session: Session, business_id: int, client: Client) -> dict[str, Any]:
@@ -116,12 +118,23 @@ def save_client(
     sms_account: Annotated[str, Form()] = "",
     sms_marketing: Annotated[str, Form()] = "",
     timezone: Annotated[str, Form(max_length=64)] = "",
+    same_phone: Annotated[str, Form(max_length=40)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse | HTMLResponse:
+    """Save the profile. A cell phone another client already has is saved only once staff
+    have seen who has it and what its consent says (`same_phone`: the number they agreed
+    to, so a number changed after the warning is asked about again)."""
     check_csrf(page.request, csrf)
     if client_id is not None and not 1 <= client_id <= MAX_ID:
         raise NotFound("No such client.")
     session, business, now = work.session, page.business, page.context.clock.now()
+    form = dict(first_name=first_name, last_name=last_name, email=email, cell_phone=cell_phone,
+                timezone=timezone)  # fmt: skip
+    shared = clients.shared_cell_phone(session, business, cell_phone, client_id)
+    if shared is not None and same_phone != shared.cell_phone:
+        existing = clients.get_client(session, business.id, client_id) if client_id else None
+        values = _client_context(session, business.id, existing) if existing else _new_client()
+        return page.render("client.html", values | {"form": form, "shared": shared})
     changes = ClientChanges(
         first_name=first_name,
         last_name=last_name,
@@ -140,29 +153,11 @@ def save_client(
     except InvalidInput as refused:
         work.rollback()  # the form comes back with the message; nothing is kept
         existing = clients.get_client(session, business.id, client_id) if client_id else None
-        values = (
-            _client_context(session, business.id, existing)
-            if existing
-            else {
-                "client": None,
-                "history": [],
-                "consent": None,
-                "time_zones": clients.time_zones(),
-            }
-        )
-        values |= {
-            "error": refused.message,
-            "field": refused.field,
-            "form": dict(
-                first_name=first_name,
-                last_name=last_name,
-                email=email,
-                cell_phone=cell_phone,
-                timezone=timezone,
-            ),
-        }
+        values = _client_context(session, business.id, existing) if existing else _new_client()
+        values |= {"error": refused.message, "field": refused.field, "form": form}
         return page.render("client.html", values, status_code=400)
-    return redirect(f"/clients/{client.id}", saved="1")
+    flash(page.request, "Saved.")
+    return redirect(f"/clients/{client.id}")
 
 
 @router.post("/clients/{client_id}/text")
@@ -234,12 +229,12 @@ class HistoryQuery:
 HistoryQueryDep = Annotated[HistoryQuery, Depends()]
 
 
-@router.get("/history", response_class=HTMLResponse)
+@router.get("/history", response_class=HTMLResponse, response_model=None)
 def history_page(
     page_of: PageDep,
     query: HistoryQueryDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> HTMLResponse:
+) -> HTMLResponse | RedirectResponse:
     session, business = page_of.session, page_of.business
     flt, error = query.to_filter(business.timezone)
     rows = history.history_page(
@@ -251,6 +246,9 @@ def history_page(
         timezone=business.timezone,
     )
     totals = history.history_totals(session, business.id, flt)
+    last = past_the_end(page_of.request, page, page_count(totals.messages, PAGE_SIZE))
+    if last is not None:
+        return last
     params = query.params()
     senders = [("automated", "Automated"), ("client", "Client"), ("carrier", "Carrier")]
     senders += [(f"staff:{m.id}", m.name) for m in staff_service.list_staff(session, business.id)]
@@ -261,6 +259,7 @@ def history_page(
         {"rows": rows, "totals": totals, "error": error, "params": params, "page": page,
          "pages": page_count(totals.messages, PAGE_SIZE), "senders": senders,
          "clients": client_choices(session, business.id), "query": urlencode(params)},
+        status_code=400 if error else 200,
     )  # fmt: skip
 
 
@@ -310,16 +309,12 @@ def usage_page(page: PageDep) -> HTMLResponse:
 
 
 @router.get("/settings", response_class=HTMLResponse)
-def settings_page(
-    page: OwnerPageDep,
-    error: Annotated[str, Query(max_length=400)] = "",
-    confirm: Annotated[str, Query(max_length=40)] = "",
-) -> HTMLResponse:
-    return _settings_page(page, error, confirm)
+def settings_page(page: OwnerPageDep) -> HTMLResponse:
+    return _settings_page(page)
 
 
 def _settings_page(
-    page: Page, error: str = "", confirm: str = "", new_key: str = ""
+    page: Page, confirm: str = "", new_key: str = "", revoking: ApiKey | None = None
 ) -> HTMLResponse:
     session, business = page.session, page.business
     active = business_queries.active_number(session, business.id)
@@ -333,26 +328,27 @@ def _settings_page(
     return page.render(
         "settings.html",
         {"active": active, "suggestions": suggestions, "suggestion_error": suggestion_error,
-         "number_type": NUMBER_TYPE[country], "number_country": country, "error": error,
+         "number_type": NUMBER_TYPE[country], "number_country": country,
          "confirm": confirm,
          "warning": numbers.change_warning(active.phone_number) if active and confirm else "",
          "history": number_queries.numbers_of(session, business.id),
-         "unrouted": business_queries.unrouted_for(session, business.id),
+         "unrouted_count": business_queries.unrouted_count(session, business.id),
          "keys": api_keys.list_api_keys(session, business.id), "new_key": new_key,
+         "revoking": revoking,
          "default_rate": (
              default_send_rate(active.phone_number, active.country) if active else None
          )},
     )  # fmt: skip
 
 
-@router.post("/settings/number")
+@router.post("/settings/number", response_model=None)
 def choose_number(
     page: OwnerPageDep,
     work: UnitOfWorkDep,
     phone_number: Annotated[str, Form(max_length=40)] = "",
     confirm: Annotated[str, Form(max_length=10)] = "",
     csrf: Annotated[str, Form()] = "",
-) -> RedirectResponse:
+) -> RedirectResponse | HTMLResponse:
     check_csrf(page.request, csrf)
     session, business, context = work.session, page.business, page.context
     active = business_queries.active_number(session, business.id)
@@ -363,8 +359,9 @@ def choose_number(
                 context.settings.public_url, context.clock.now(), on_rollback=work.on_rollback,
             )  # fmt: skip
         elif confirm != "yes":
-            # Show the warning and ask again, with the chosen number kept.
-            return redirect("/settings", confirm=phone_number)
+            # Show the warning and ask again, with the chosen number kept (on this answer,
+            # not in a URL that anyone could send with any number in it).
+            return _settings_page(page, confirm=phone_number)
         else:
             numbers.change_number(
                 session, business, context.carrier, phone_number,
@@ -373,8 +370,14 @@ def choose_number(
             )  # fmt: skip
     except DomainError as refused:
         work.rollback()
-        return redirect("/settings", error=refused.message)
+        return _refused(page, "/settings", refused.message)
     return redirect("/settings")
+
+
+def _refused(page: Page, path: str, message: str) -> RedirectResponse:
+    """Back to `path`, saying why (in the session, shown once: http/flash.py)."""
+    flash(page.request, message, "error")
+    return redirect(path)
 
 
 @router.post("/settings/keyword-answers")
@@ -387,7 +390,7 @@ def save_keyword_answers(
     check_csrf(page.request, csrf)
     by_app = answered_by == "app"
     return _saved(
-        work, lambda: numbers.set_keyword_answers(work.session, page.business, by_app=by_app)
+        page, work, lambda: numbers.set_keyword_answers(work.session, page.business, by_app=by_app)
     )
 
 
@@ -402,8 +405,8 @@ def save_send_rate(
     try:
         rate = _whole_or_none(send_rate)
     except ValueError:
-        return redirect("/settings", error="Give the texts a second as a whole number.")
-    return _saved(work, lambda: numbers.set_send_rate(work.session, page.business, rate))
+        return _refused(page, "/settings", "Give the texts a second as a whole number.")
+    return _saved(page, work, lambda: numbers.set_send_rate(work.session, page.business, rate))
 
 
 @router.post("/settings/quiet-hours")
@@ -430,8 +433,8 @@ def save_marketing_cap(
     try:
         texts, days = _whole_or_none(marketing_cap), int(marketing_cap_days)
     except ValueError:
-        return redirect("/settings", error="Give whole numbers for the frequency cap.")
-    return _saved(work, lambda: campaigns.set_marketing_cap(page.business, texts, days))
+        return _refused(page, "/settings", "Give whole numbers for the frequency cap.")
+    return _saved(page, work, lambda: campaigns.set_marketing_cap(page.business, texts, days))
 
 
 def _whole_or_none(value: str) -> int | None:
@@ -439,13 +442,13 @@ def _whole_or_none(value: str) -> int | None:
     return int(value) if value.strip() else None
 
 
-def _saved(work: UnitOfWork, change: Callable[[], object]) -> RedirectResponse:
+def _saved(page: Page, work: UnitOfWork, change: Callable[[], object]) -> RedirectResponse:
     """Back to Settings after a change; a refused one rolls back and says why there."""
     try:
         change()
     except DomainError as refused:
         work.rollback()
-        return redirect("/settings", error=refused.message)
+        return _refused(page, "/settings", refused.message)
     return redirect("/settings")
 
 
@@ -463,21 +466,27 @@ def create_key(
         )
     except DomainError as refused:
         work.rollback()
-        return redirect("/settings", error=refused.message)
+        return _refused(page, "/settings", refused.message)
     # The secret is shown once, on this response only; it is stored only as a hash. The key
     # commits as the route returns: a failed commit is a 500, never a secret that works not.
     return _settings_page(page, new_key=secret)
 
 
-@router.post("/settings/api-keys/{key_id}/revoke")
+@router.post("/settings/api-keys/{key_id}/revoke", response_model=None)
 def revoke_key(
     key_id: IdPath,
     page: OwnerPageDep,
     work: UnitOfWorkDep,
+    confirm: Annotated[str, Form(max_length=10)] = "",
     csrf: Annotated[str, Form()] = "",
-) -> RedirectResponse:
+) -> RedirectResponse | HTMLResponse:
+    """Revoke a key once the owner confirms: whatever uses it stops working at once."""
     check_csrf(page.request, csrf)
+    key = api_keys.get_api_key(work.session, page.business.id, key_id)
+    if confirm != "yes" and key.revoked_at is None:
+        return _settings_page(page, revoking=key)
     api_keys.revoke_api_key(work.session, page.business.id, key_id, page.context.clock.now())
+    flash(page.request, f"The key “{key.name}” is revoked.")
     return redirect("/settings")
 
 
@@ -485,17 +494,17 @@ def revoke_key(
 
 
 @router.get("/staff", response_class=HTMLResponse)
-def staff_page(
-    page: OwnerPageDep, error: Annotated[str, Query(max_length=400)] = ""
+def staff_page(page: OwnerPageDep) -> HTMLResponse:
+    return _staff_page(page)
+
+
+def _staff_page(
+    page: Page, *, added: str = "", resetting: StaffMember | None = None
 ) -> HTMLResponse:
-    return _staff_page(page, error=error)
-
-
-def _staff_page(page: Page, *, error: str = "", added: str = "") -> HTMLResponse:
     return page.render(
         "staff.html",
-        {"members": staff_service.list_staff(page.session, page.business.id), "error": error,
-         "added": added},
+        {"members": staff_service.list_staff(page.session, page.business.id), "added": added,
+         "resetting": resetting},
     )  # fmt: skip
 
 
@@ -518,7 +527,7 @@ def add_staff(
         )  # fmt: skip
     except DomainError as refused:
         work.rollback()
-        return redirect("/staff", error=refused.message)
+        return _refused(page, "/staff", refused.message)
     # Shown on this response only (never in a URL, where logs and history would keep it).
     added = f"{member.email} can sign in with the password {password}"
     return _staff_page(page, added=added)
@@ -552,5 +561,30 @@ def change_staff(
         if refused.status_code == 404:
             raise
         work.rollback()
-        return redirect("/staff", error=refused.message)
+        return _refused(page, "/staff", refused.message)
     return redirect("/staff")
+
+
+@router.post("/staff/{staff_id}/password", response_model=None)
+def reset_staff_password(
+    staff_id: IdPath,
+    page: OwnerPageDep,
+    work: UnitOfWorkDep,
+    confirm: Annotated[str, Form(max_length=10)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse | HTMLResponse:
+    """A new password for a staff member who forgot theirs (or whose leaked), after the
+    owner confirms: shown to the owner once, on this answer, and every session the member
+    had is ended."""
+    check_csrf(page.request, csrf)
+    member = staff_service.staff_member(work.session, page.business.id, staff_id)
+    if member.id == page.staff.id:
+        # Signed in, the owner knows it; a reset here would sign them out mid-page.
+        return _refused(page, "/staff", "Your own password is reset by another owner, or by "
+                        "the operator with `messagecenter staff reset-password`.")  # fmt: skip
+    if confirm != "yes":
+        return _staff_page(page, resetting=member)  # ask first: it signs them out
+    password = staff_service.reset_password(work.session, member)
+    # Shown on this response only (never in a URL, where logs and history would keep it).
+    added = f"{member.email} can now sign in with the new password {password}"
+    return _staff_page(page, added=added)

@@ -1,8 +1,8 @@
-"""Staff web pages: sign-in, inbox, conversation with composer, the simulated client phone."""
+"""Staff web pages: sign-in, inbox, conversation with composer (the simulated client phone:
+phone.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,7 +18,6 @@ from messagecenter.businesses.billing import units_for
 from messagecenter.campaigns import service as campaigns
 from messagecenter.clients import queries as client_queries
 from messagecenter.clients import service as clients
-from messagecenter.clients.phone import parse_phone
 from messagecenter.clients.service import ClientChanges
 from messagecenter.consent import queries as consent_queries
 from messagecenter.conversations import present, queries, service
@@ -26,10 +25,10 @@ from messagecenter.conversations.search import read_query
 from messagecenter.errors import DomainError, InvalidInput, NotPermitted
 from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import ContextDep, UnitOfWork, UnitOfWorkDep
-from messagecenter.http.pages import fragment, redirect, render
+from messagecenter.http.flash import flash
+from messagecenter.http.pages import fragment, past_the_end, redirect, render
 from messagecenter.http.types import IdPath, OptionalIdQuery
-from messagecenter.models import Client, Conversation, Message
-from messagecenter.models.ids import MAX_ID
+from messagecenter.models import Client, Conversation
 from messagecenter.notifications.replies import replies_to
 from messagecenter.numbers.countries import number_country
 from messagecenter.sending.compose import MAX_BODY_CHARACTERS, Sender, send_message
@@ -108,7 +107,7 @@ def logout(
 # ---------------------------------------------------------------------------- inbox
 
 
-@router.get("/inbox", response_class=HTMLResponse)
+@router.get("/inbox", response_class=HTMLResponse, response_model=None)
 def inbox(
     page_of: PageDep,
     folder: Annotated[str, Query(pattern="^(unread|read|replied|archived|all)$")] = "all",
@@ -116,7 +115,7 @@ def inbox(
     since: Annotated[str, Query(max_length=10)] = "",
     until: Annotated[str, Query(max_length=10)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> HTMLResponse:
+) -> HTMLResponse | RedirectResponse:
     session, business = page_of.session, page_of.business
     since_at, until_at, date_error = day_range(since, until, business.timezone)
     search = read_query(q, number_country(business.country))
@@ -129,6 +128,9 @@ def inbox(
         offset=(page - 1) * PAGE_SIZE,
     )
     rows, total = queries.list_conversations(session, business.id, flt)
+    last = past_the_end(page_of.request, page, page_count(total, PAGE_SIZE))
+    if last is not None:
+        return last
     return page_of.render(
         "inbox.html",
         {
@@ -144,6 +146,7 @@ def inbox(
             "page": page,
             "pages": page_count(total, PAGE_SIZE),
         },
+        status_code=400 if date_error else 200,
     )
 
 
@@ -166,6 +169,8 @@ def day_range(
         return None, None, "Dates are written like 2026-11-30."
     except OverflowError:
         return None, None, "Dates run from 0001-01-02 to 9999-12-30."
+    if start is not None and end is not None and start >= end:
+        return None, None, "The first day comes after the last day: swap them."
     return start, end, None
 
 
@@ -176,8 +181,6 @@ def day_range(
 def conversation_page(
     conversation_id: IdPath,
     page: PageDep,
-    error: Annotated[str, Query(max_length=300)] = "",
-    scheduled: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     around: OptionalIdQuery = None,
 ) -> HTMLResponse:
     """The conversation and its composer; with `around` (a search result's message), the part
@@ -185,8 +188,7 @@ def conversation_page(
     posts /read once it is shown (a GET stays safe to repeat, prefetch or crawl)."""
     return page.render(
         "conversation.html",
-        _conversation_context(page, conversation_id, around)
-        | {"error": error, "scheduled": scheduled, "request_key": uuid.uuid4().hex},
+        _conversation_context(page, conversation_id, around) | {"request_key": uuid.uuid4().hex},
     )
 
 
@@ -292,8 +294,8 @@ def reply(
         if refused.status_code == 404:
             raise
         work.rollback()  # the refusal is shown; nothing is kept
-        return _back(conversation_id, error=refused.message)
-    return _back(conversation_id)
+        return _back(page, conversation_id, error=refused.message)
+    return _back(page, conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/state")
@@ -318,7 +320,7 @@ def change_state(
         "unarchive": {"archived": False},
     }[action]
     service.update_flags(work.session, business.id, conversation_id, **flags)
-    return _back(conversation_id)
+    return _back(page, conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/client")
@@ -350,13 +352,21 @@ def link_client(
     except (DomainError, ValueError) as refused:
         work.rollback()
         message = refused.message if isinstance(refused, DomainError) else "Choose a client."
-        return _back(conversation_id, error=message)
+        return _back(page, conversation_id, error=message)
     service.link_client(session, business.id, conversation_id, client)
-    return _back(conversation_id)
+    return _back(page, conversation_id)
 
 
-def _back(conversation_id: int, error: str = "", scheduled: str = "") -> RedirectResponse:
-    return redirect(f"/conversations/{conversation_id}", error=error, scheduled=scheduled)
+def _back(
+    page: Page, conversation_id: int, error: str = "", scheduled: int = 0
+) -> RedirectResponse:
+    """Back to the conversation, saying what happened there (http/flash.py)."""
+    if error:
+        flash(page.request, error, "error")
+    if scheduled:
+        flash(page.request, "Scheduled: it goes at the time you chose.", "note",
+              f"/bulk-sends/{scheduled}", "Change or cancel it")  # fmt: skip
+    return redirect(f"/conversations/{conversation_id}")
 
 
 def _schedule(
@@ -394,8 +404,8 @@ def _schedule(
         if refused.status_code == 404:
             raise
         work.rollback()
-        return _back(conversation.id, error=refused.message)
-    return _back(conversation.id, scheduled=str(bulk.id))
+        return _back(page, conversation.id, error=refused.message)
+    return _back(page, conversation.id, scheduled=bulk.id)
 
 
 # ---------------------------------------------------------------------------- composer
@@ -435,57 +445,3 @@ def policies(page: PageDep) -> HTMLResponse:
     """The carriers' acceptable-use and messaging policies in short, with the rules this
     app enforces before a text goes (the ones in force for this process)."""
     return page.render("policies.html", {"rules": active_rules().rules})
-
-
-# ---------------------------------------------------------------------------- client phone
-
-
-@router.get("/phone", response_class=HTMLResponse)
-def client_phone(
-    page: PageDep,
-    number: Annotated[str, Query(max_length=40)] = "",
-) -> HTMLResponse:
-    """Play a client's phone on the simulated carrier: see what the business sent, text back."""
-    if page.context.simulator is None:
-        raise NotPermitted("The client phone is only there with the simulated carrier.")
-    session, business = page.session, page.business
-    phones = [
-        (c.cell_phone, f"{c.first_name} {c.last_name}".strip())
-        for c in client_queries.clients_with_cell_phone(session, business.id)
-    ]
-    messages: list[Message] = []
-    if number:
-        with contextlib.suppress(DomainError):  # shown as typed, with nothing found
-            number = parse_phone(number, business.country, field="number")
-        messages = queries.messages_with_phone(session, business.id, number, limit=200)
-    sms_number = present.active_number_of(session, business.id)
-    return page.render(
-        "phone.html",
-        {"phones": phones, "number": number, "messages": messages, "sms_number": sms_number},
-    )
-
-
-@router.post("/phone")
-def client_phone_text(
-    page: PageDep,
-    work: UnitOfWorkDep,
-    number: Annotated[str, Form(max_length=40)] = "",
-    body: Annotated[str, Form(max_length=1600)] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> RedirectResponse:
-    check_csrf(page.request, csrf)
-    context, business = page.context, page.business
-    simulator = context.simulator
-    sms_number = present.active_number_of(work.session, business.id)
-    if simulator is None or sms_number is None:
-        raise NotPermitted("The client phone needs the simulated carrier and an SMS number.")
-    phone = parse_phone(number, business.country, field="number")
-    # The simulated carrier hands the text to the intake, which writes in its own unit of
-    # work: this request's session lets go of its connection (SQLite has one) first. It has
-    # nothing to commit; the unit of work still wakes the worker for the text.
-    work.session.close()
-    sid = simulator.receive_from_phone(phone, sms_number, body)
-    # On PostgreSQL the intake only queued it, and the worker (woken for it) may be recording
-    # it: have it recorded before redirecting, so the page shows it.
-    context.intake.process_queued_through(sid)
-    return redirect("/phone", number=phone)

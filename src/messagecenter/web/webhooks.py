@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from messagecenter.errors import DomainError
 from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import UnitOfWorkDep
+from messagecenter.http.flash import flash
 from messagecenter.http.pages import redirect
 from messagecenter.http.types import IdPath
 from messagecenter.integrations import service
@@ -127,4 +128,5 @@ def send_again(
     service.send_again(
         work.session, page.business.id, endpoint_id, delivery_id, page.context.clock.now()
     )
-    return redirect(f"{PATH}/{endpoint_id}", sent=str(delivery_id))
+    flash(page.request, "Queued to be sent again.")
+    return redirect(f"{PATH}/{endpoint_id}")
