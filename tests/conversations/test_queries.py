@@ -402,3 +402,42 @@ def test_a_common_text_lists_the_conversations_of_its_newest_uses(
         text_from(session, inbox.number, phone, "a massage please", clock.now())
     assert sorted(found_phones(session, inbox, "massage")) == sorted([JOHN, STRANGER])
     assert found_phones(session, inbox, "yoga") == [MARIA]  # a rare text is found however old
+
+
+def test_a_thread_page_says_whether_older_messages_remain(
+    session: Session, clock: FrozenClock, inbox: SetUp
+) -> None:
+    for n in range(4):
+        clock.advance(timedelta(minutes=1))
+        text_from(session, inbox.number, MARIA, f"more {n}", clock.now())
+    conversation = conversation_of(session, inbox, MARIA)
+    biz = inbox.business.id
+
+    newest, older = queries.thread_page(session, biz, conversation.id, limit=2, before_id=None)
+    assert [m.body for m in newest] == ["more 2", "more 3"] and older
+    middle, older = queries.thread_page(
+        session, biz, conversation.id, limit=2, before_id=newest[0].id
+    )
+    assert [m.body for m in middle] == ["more 0", "more 1"] and older
+    first, older = queries.thread_page(
+        session, biz, conversation.id, limit=2, before_id=middle[0].id
+    )
+    assert [m.body for m in first] == ["Can I book yoga?"] and not older
+    # Exactly a page left: no older page is promised.
+    whole, older = queries.thread_page(session, biz, conversation.id, limit=5, before_id=None)
+    assert len(whole) == 5 and not older
+    # What arrived after a message, oldest first.
+    after = queries.messages_after(session, biz, conversation.id, middle[0].id, limit=10)
+    assert [m.body for m in after] == ["more 1", "more 2", "more 3"]
+
+
+def test_a_thread_page_and_what_came_after_keep_to_the_business(
+    session: Session, pair: tuple[SetUp, SetUp]
+) -> None:
+    a, b = pair
+    theirs = conversation_of(session, b, MARIA)
+    assert queries.thread_page(session, a.business.id, theirs.id, limit=5, before_id=None) == (
+        [],
+        False,
+    )
+    assert queries.messages_after(session, a.business.id, theirs.id, 0, limit=5) == []

@@ -208,6 +208,7 @@ def seeded(session: Session, context: AppContext, clock: FrozenClock) -> Seeded:
             "conversation_id": conversations,
             "message_id": messages,
             "before_id": messages,
+            "before": messages,
         },
     )
 
