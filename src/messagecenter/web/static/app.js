@@ -261,7 +261,7 @@
     var key = "draft:" + form.dataset.conversationId;
     var sent = sessionStorage.getItem("sent:" + form.dataset.conversationId);
     sessionStorage.removeItem("sent:" + form.dataset.conversationId);
-    var refused = document.querySelector("article.conversation .error[role=alert]");
+    var refused = document.querySelector("article.conversation > p.error[role=alert]");
     if (sent !== null && !refused) sessionStorage.removeItem(key);
     var draft = sessionStorage.getItem(key);
     if (draft && !body.disabled && !body.value) body.value = draft;
@@ -273,7 +273,12 @@
     body.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
         e.preventDefault();
-        if (send && !send.disabled) form.requestSubmit(send);
+        // Not waiting for the counter's answer (the send button waits for it): the server
+        // refuses what the counter would have, with the same words.
+        var refusal = document.getElementById("content-refused");
+        var counter = document.getElementById("counter");
+        var blocked = (refusal && !refusal.hidden) || (counter && counter.classList.contains("over"));
+        if (send && !body.disabled && body.value.trim() !== "" && !blocked) form.requestSubmit(send);
       }
     });
     form.addEventListener("submit", function () {
