@@ -130,7 +130,10 @@ def test_from_1024_px_the_list_thread_and_client_panel_stand_side_by_side(
         expect(page.locator("#main-menu a[href='/clients']")).to_be_visible()
         shot(page, "panes-desktop")
 
-        # Each conversation has its own address; back and forward go between them.
+        # Each conversation has its own address; back and forward go between them. The list
+        # stays: the conversation beside it is swapped without loading the page again.
+        page.fill("#body", "A draft for Maria")
+        page.evaluate("window.__stillTheSamePage = true")
         page.locator(f"#conversation-list li[data-conversation-id='{james}'] a").click()
         expect(page).to_have_url(f"{live.url}/conversations/{james}")
         expect(page.locator("article.conversation h1")).to_have_text("James Chen")
@@ -140,7 +143,15 @@ def test_from_1024_px_the_list_thread_and_client_panel_stand_side_by_side(
         page.go_back()
         expect(page).to_have_url(f"{live.url}/conversations/{maria}")
         expect(page.locator("article.conversation h1")).to_have_text("Maria Lopez")
+        expect(page.locator("#body")).to_have_value("A draft for Maria")
+        expect(panel).to_contain_text("+12125550142")
         page.go_forward()
+        expect(page.locator("article.conversation h1")).to_have_text("James Chen")
+        expect(panel).to_contain_text("+12125550143")
+        expect(page).to_have_title(re.compile("^James Chen"))
+        assert page.evaluate("window.__stillTheSamePage === true"), "the page reloaded"
+        # A reload shows the same conversation, from its own address.
+        page.reload()
         expect(page.locator("article.conversation h1")).to_have_text("James Chen")
     finally:
         context.close()

@@ -395,22 +395,76 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
-    applySizes();
-    connectMenu();
-    labelTableCells();
-    connectLive();
+  // From 1,024 px the list stays while another conversation opens beside it: the page's
+  // conversation and client panel are swapped for the new page's, and its address pushed,
+  // so back and forward (popstate) swap them again. Anything unexpected loads the page.
+  var wide = window.matchMedia ? window.matchMedia("(min-width: 1024px)") : null;
+  function connectSwitching() {
+    var list = document.querySelector(".conversation-open .list-pane");
+    if (!list || !wide || !window.history.pushState || !window.DOMParser) return;
+    history.replaceState({ conversation: true }, "", location.href);
+    list.addEventListener("click", function (e) {
+      var link = e.target.closest("#conversation-list a");
+      if (!link || !wide.matches || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey || e.button) return;
+      e.preventDefault();
+      openConversation(link.href, true);
+    });
+    window.addEventListener("popstate", function (e) {
+      if (e.state && e.state.conversation) openConversation(location.href, false);
+    });
+  }
+
+  function openConversation(url, push) {
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok || r.redirected) throw new Error("not a conversation");
+        return r.text();
+      })
+      .then(function (html) {
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var article = page.querySelector("article.conversation");
+        var panel = page.getElementById("client-panel");
+        var shown = document.querySelector("article.conversation");
+        var shownPanel = document.getElementById("client-panel");
+        if (!article || !panel || !shown || !shownPanel) throw new Error("not a conversation");
+        shown.replaceWith(document.adoptNode(article));
+        shownPanel.replaceWith(document.adoptNode(panel));
+        document.title = page.title;
+        if (push) history.pushState({ conversation: true }, "", url);
+        var id = article.dataset.conversationId;
+        document.querySelectorAll("#conversation-list li").forEach(function (item) {
+          var open = item.dataset.conversationId === id;
+          item.classList.toggle("open", open);
+          var link = item.querySelector("a");
+          if (open) link.setAttribute("aria-current", "true"); else link.removeAttribute("aria-current");
+        });
+        showThread();
+      })
+      .catch(function () { location.href = url; });
+  }
+
+  // A conversation as it opens: its composer, its earlier pages, read, at its newest message
+  // (or a search result's).
+  function showThread() {
     connectCounter();
-    connectPhoneCheck();
-    connectTemplateEditors();
     connectEarlier();
     markRead();
-    // A thread opens at its newest message, or at a search result's message.
     var thread = document.getElementById("thread");
     var scroller = document.getElementById("thread-scroll");
     var found = thread && thread.querySelector(".msg.found");
     if (found) found.scrollIntoView({ block: "center" });
     else if (scroller) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    applySizes();
+    connectMenu();
+    labelTableCells();
+    connectLive();
+    connectPhoneCheck();
+    connectTemplateEditors();
+    connectSwitching();
+    showThread();
     var open = document.querySelector(".conversations li.open");
     if (open && open.scrollIntoView) open.scrollIntoView({ block: "nearest" });
   });
