@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from messagecenter.clock import FrozenClock
-from messagecenter.models import Message
+from messagecenter.models import Client, Message
 from messagecenter.sending.compose import Sender, send_message
 from tests.factories import make_client
 from tests.web import test_pages
+from tests.web.conftest import csrf_of
 from tests.web.test_pages import JAMES, MARIA, STRANGER, Shop, receive, thread_of
 
 # The page tests' shop (a business, its owner, three clients) and its signed-in owner.
@@ -153,3 +154,45 @@ def test_new_message_finds_any_client_by_name_or_phone_as_people_write_it(
         f'action="/clients/{zed.id}/text"'
         in owner.get("/conversations/new", params={"q": "Zed"}).text
     )
+
+
+def test_the_client_panel_switches_a_category_of_automated_texts(
+    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    maria = receive(session, shop, MARIA, "Hello", clock)
+    stranger = receive(session, shop, STRANGER, "Who is this?", clock)
+    page = owner.get(f"/conversations/{maria}")
+    assert re.search(
+        r'value="1" class="switch off" aria-pressed="false"[^>]*data-switch="sms_marketing"',
+        page.text,
+    )
+    token = csrf_of(page.text)
+
+    switched = owner.post(
+        f"/conversations/{maria}/switches",
+        data={"switch": "sms_marketing", "on": "1", "csrf": token},
+        follow_redirects=False,
+    )
+    assert switched.status_code == 303 and switched.headers["location"] == f"/conversations/{maria}"
+    session.expire_all()
+    client = session.get(Client, shop.clients["Maria"].id)
+    assert client is not None and client.sms_marketing and client.sms_reminders
+    assert re.search(
+        r'class="switch on" aria-pressed="true"[^>]*data-switch="sms_marketing"',
+        owner.get(f"/conversations/{maria}").text,
+    )
+
+    # A switch that is not one, or a sender who is no client yet: refused, nothing changes.
+    for form, where in (
+        ({"switch": "first_name", "on": "1"}, maria),
+        ({"switch": "sms_account", "on": "0"}, stranger),
+    ):
+        refused = owner.post(
+            f"/conversations/{where}/switches",
+            data=form | {"csrf": token},
+            headers={"Accept": "text/html"},
+        )
+        assert refused.status_code == 400
+    session.expire_all()
+    client = session.get(Client, shop.clients["Maria"].id)
+    assert client is not None and client.sms_account

@@ -125,6 +125,13 @@ def test_from_1024_px_the_list_thread_and_client_panel_stand_side_by_side(
         expect(panel.locator("#panel-profile")).to_have_attribute(
             "href", f"/clients/{live.clients['Maria'].id}"
         )
+        marketing = panel.locator("[data-switch='sms_marketing']")
+        expect(marketing).to_have_attribute("aria-pressed", "false")
+        marketing.click()
+        expect(panel.locator("[data-switch='sms_marketing']")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        expect(page).to_have_url(f"{live.url}/conversations/{maria}")
         expect(page.locator("#back-to-list")).to_be_hidden()
         expect(page.locator("#menu-button")).to_be_hidden()
         expect(page.locator("#main-menu a[href='/clients']")).to_be_visible()

@@ -188,6 +188,10 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
         "/conversations/{conversation}/client",
         {"first_name": "Nora", "last_name": "Quinn"},
     ),
+    "/conversations/{conversation_id}/switches": (
+        "/conversations/{conversation}/switches",
+        {"switch": "sms_marketing", "on": "1"},
+    ),
     "/phone": ("/phone", {"number": MARIA, "body": "Hi from Maria"}),
     "/clients": ("/clients", {"first_name": "Nora", "last_name": "Quinn", "cell_phone": AISHA}),
     "/clients/{client_id}": ("/clients/{client}", {"first_name": "Mary", "last_name": "Lopez"}),

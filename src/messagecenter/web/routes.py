@@ -489,6 +489,35 @@ def link_client(
     return _back(conversation_id)
 
 
+@router.post("/conversations/{conversation_id}/switches")
+def switch_category(
+    conversation_id: IdPath,
+    page: PageDep,
+    work: UnitOfWorkDep,
+    switch: Annotated[str, Form(pattern="^(sms_reminders|sms_account|sms_marketing)$")],
+    on: Annotated[str, Form(pattern="^[01]$")],
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """The client panel's switch for one category of automated texts (as on the profile)."""
+    check_csrf(page.request, csrf)
+    session, business = work.session, page.business
+    conversation = service.get_conversation(session, business.id, conversation_id)
+    if conversation.client_id is None:
+        raise InvalidInput("Link this conversation to a client first.", field="client")
+    clients.update_client(
+        session,
+        business,
+        conversation.client_id,
+        {
+            "sms_reminders": ClientChanges(sms_reminders=on == "1"),
+            "sms_account": ClientChanges(sms_account=on == "1"),
+            "sms_marketing": ClientChanges(sms_marketing=on == "1"),
+        }[switch],
+        page.context.clock.now(),
+    )
+    return _back(conversation_id)
+
+
 def _back(conversation_id: int, error: str = "", scheduled: str = "") -> RedirectResponse:
     return redirect(f"/conversations/{conversation_id}", error=error, scheduled=scheduled)
 
