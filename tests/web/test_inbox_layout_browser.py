@@ -208,6 +208,23 @@ def test_on_a_phone_one_pane_at_a_time_a_folded_menu_and_tables_as_cards(
         context.close()
 
 
+def test_the_list_beside_a_conversation_is_the_folder_staff_came_from(
+    live: Live, staff_browser: Any
+) -> None:
+    seed_texts(live, "+12125550142", ["Hello"])
+    james = seed_texts(live, "+12125550143", ["Running late"])
+    page = staff_browser.new_page()
+    live.login(page)
+    page.goto(f"{live.url}/inbox?folder=unread&q=james")
+    expect(page.locator("#conversation-list li")).to_have_count(1)
+    page.locator("#conversation-list li a").click()
+    expect(page).to_have_url(f"{live.url}/conversations/{james}")
+    expect(page.locator(".folders a[aria-current='page']")).to_contain_text("Unread")
+    expect(page.locator("#list-filters")).to_have_attribute(
+        "href", re.compile(r"folder=unread&q=james")
+    )
+
+
 # ---------------------------------------------------------------------------- live list
 
 

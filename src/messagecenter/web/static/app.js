@@ -443,6 +443,25 @@
       .catch(function () { location.href = url; });
   }
 
+  // The list beside a conversation is the one staff came from (its folder, search, dates
+  // and page, kept for this tab): the conversation's own page renders the whole inbox.
+  function keepListState() {
+    var part = document.getElementById("conversation-list-part");
+    if (!part || !window.sessionStorage) return;
+    if (!document.querySelector("article.conversation")) {
+      sessionStorage.setItem("inbox-list", part.dataset.listQuery);
+      return;
+    }
+    var kept = sessionStorage.getItem("inbox-list");
+    var back = document.getElementById("back-to-list");
+    var filters = document.getElementById("list-filters");
+    if (!kept || kept === part.dataset.listQuery) return;
+    if (back) back.href = "/inbox?" + kept;
+    if (filters) filters.href = "/inbox?" + kept;
+    part.dataset.listQuery = kept;
+    refreshList();
+  }
+
   // A conversation as it opens: its composer, its earlier pages, read, at its newest message
   // (or a search result's).
   function showThread() {
@@ -464,6 +483,7 @@
     connectPhoneCheck();
     connectTemplateEditors();
     connectSwitching();
+    keepListState();
     showThread();
     var open = document.querySelector(".conversations li.open");
     if (open && open.scrollIntoView) open.scrollIntoView({ block: "nearest" });
