@@ -315,11 +315,17 @@ def test_the_composer_speaks_plainly_and_names_the_character_that_makes_it_longe
     page.fill("#body", "See you at 4")
     expect(counter).to_have_text("1 text · uses 1 of your 100 this month")
     page.fill("#body", "See you at 4 🙂")
-    expect(counter).to_contain_text("longer (because of 🙂)")
+    expect(counter).to_have_text(
+        "1 text · uses 1 of your 100 this month · 🙂 lets 70 characters fit in a text, not 160"
+    )
+    page.fill("#body", "a" * 70 + "🙂")
+    expect(counter).to_have_text(
+        "2 texts, joined on the phone · uses 1 of your 100 this month · longer (because of 🙂)"
+    )
     details = page.locator("#counter-details")
     expect(details).to_be_hidden()  # segments and encoding when staff ask
     page.locator(".counter-details summary").click()
-    expect(details).to_contain_text("1 segment · UCS-2")
+    expect(details).to_contain_text("71 characters · 2 segments · UCS-2")
 
 
 # ---------------------------------------------------------------------------- new message

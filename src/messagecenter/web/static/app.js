@@ -195,7 +195,9 @@
       var allowance = counter.dataset.allowance;
       counter.textContent = (c.segments === 1 ? "1 text" : c.segments + " texts, joined on the phone") +
         (allowance ? " · uses " + c.units + " of your " + allowance + " this month" : "") +
-        (because ? " · longer" + because : "") + limit;
+        (because ? (c.segments > 1 ? " · longer" + because
+          : " · " + c.unicode_characters.join(" ") + " lets 70 characters fit in a text, not 160") : "") +
+        limit;
     } else {
       counter.textContent = technical + because + limit;
     }
