@@ -256,11 +256,12 @@ def test_the_list_is_live_new_conversations_appear_and_texts_reorder_it(
     assert page.evaluate("window.__stillTheSamePage === true"), "the page reloaded"
 
 
-def test_the_open_thread_gets_new_texts_and_the_list_beside_it_follows(
-    live: Live, staff_browser: Any
+@SIZES
+def test_the_open_thread_gets_new_texts_and_status_ticks_live(
+    live: Live, sized: Any, size: str
 ) -> None:
     maria = seed_texts(live, "+12125550142", [f"Text number {n}" for n in range(60)])
-    page = staff_browser.new_page()
+    page = sized.new_page()
     live.login(page)
     page.goto(f"{live.url}/conversations/{maria}")
     expect(page.locator("#unread-badge")).to_have_text("0")
@@ -269,8 +270,19 @@ def test_the_open_thread_gets_new_texts_and_the_list_beside_it_follows(
     expect(newest).to_contain_text("One more thing")
     expect(newest).to_be_in_viewport()  # staff were at the bottom: it scrolls into view
     expect(page.locator("#thread li.msg")).to_have_count(51)  # appended; nothing reloaded
+    expect(page.locator("#thread-news")).to_have_text("New text: One more thing")
     expect(page.locator("#conversation-list li.open")).to_contain_text("One more thing")
     expect(page.locator("#unread-badge")).to_have_text("0")  # seen, so read
+
+    # A reply's status ticks from Queued to Delivered in place (the simulated carrier).
+    page.fill("#body", "Sure, what is it?")
+    page.locator("#body").press("Control+Enter")
+    reply = page.locator("#thread li.msg.outbound").last
+    expect(reply).to_contain_text("Sure, what is it?")
+    page.evaluate("window.__stillTheSamePage = true")
+    expect(reply.locator(".status")).to_have_attribute("data-status", "delivered")
+    expect(reply.locator(".status")).to_have_text("Delivered")
+    assert page.evaluate("window.__stillTheSamePage === true"), "the page reloaded"
 
 
 # ---------------------------------------------------------------------------- composer

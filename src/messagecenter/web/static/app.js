@@ -62,10 +62,16 @@
       var again = appending.again;
       appending = null;
       if (fresh) {
+        var news = [];
         fresh.querySelectorAll("li.msg").forEach(function (item) {
           var shown = document.getElementById(item.id);
           if (shown) shown.replaceWith(item); else thread.appendChild(item);
+          var body = item.querySelector(".bubble p");
+          if (!shown && item.classList.contains("inbound") && body) news.push(body.textContent);
         });
+        // Said to screen readers too: a new text from the client.
+        var region = document.getElementById("thread-news");
+        if (region && news.length) region.textContent = "New text: " + news.join(" · ");
         if (atBottom && scroller) scroller.scrollTop = scroller.scrollHeight;
         markRead(); // what was just shown has been seen
       }
