@@ -441,3 +441,18 @@ def test_a_thread_page_and_what_came_after_keep_to_the_business(
         False,
     )
     assert queries.messages_after(session, a.business.id, theirs.id, 0, limit=5) == []
+
+
+def test_folder_counts_count_each_folder_up_to_the_cap(
+    session: Session, clock: FrozenClock, inbox: SetUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    biz = inbox.business.id
+    folders = ("unread", "read", "replied", "archived")
+    counts = queries.folder_counts(session, biz, folders)
+    assert counts == {"all": 3, "unread": 3, "read": 0, "replied": 0, "archived": 0}
+    mark_read(session, biz, conversation_of(session, inbox, MARIA).id, clock.now())
+    counts = queries.folder_counts(session, biz, folders)
+    assert (counts["unread"], counts["read"], counts["all"]) == (2, 1, 3)
+    # Past the cap a count stops there: the list shows "999+", without reading every row.
+    monkeypatch.setattr(queries, "FOLDER_COUNT_CAP", 2)
+    assert queries.folder_counts(session, biz, folders)["all"] == 2

@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from messagecenter.clock import FrozenClock
+from messagecenter.conversations import queries
 from messagecenter.models import Client, Message
 from messagecenter.sending.compose import Sender, send_message
 from tests.factories import make_client
@@ -87,6 +89,21 @@ def test_the_list_fragment_has_the_folder_counts_and_the_badge_it_goes_with(
     newest_first = re.findall(r'data-conversation-id="(\d+)"', listed.text)
     assert len(newest_first) == 3 and 'data-unread="3"' in listed.text
     assert owner.get("/inbox/list", params={"folder": "spam"}).status_code == 400
+
+
+def test_a_folder_count_past_the_cap_says_so(
+    owner: TestClient,
+    shop: Shop,
+    session: Session,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for phone in (MARIA, JAMES, STRANGER):
+        receive(session, shop, phone, "Hello", clock)
+    monkeypatch.setattr(queries, "FOLDER_COUNT_CAP", 3)
+    listed = owner.get("/inbox/list").text
+    assert re.search(r'data-folder-count="all">2\+<', listed)
+    assert re.search(r'data-folder-count="read">0<', listed)
 
 
 def test_the_conversation_page_has_the_list_beside_it_and_the_client_panel(

@@ -183,14 +183,17 @@ def _list_context(page_of: Page, state: ListState) -> dict[str, Any]:
         offset=(state.page - 1) * PAGE_SIZE,
     )
     rows, total = queries.list_conversations(session, business.id, flt)
-    counts = queries.folder_counts(session, business.id)
+    counts = queries.folder_counts(session, business.id, FOLDER_NAMES)
     return {
         "conversations": present.conversations_out(session, business, rows, search),
         "found": search.text if search else "",
         "total": total,
         "folder": state.folder,
         "folders": FOLDER_NAMES,
-        "folder_counts": counts | {"all": sum(counts.values())},
+        "folder_counts": {
+            name: str(n) if n < queries.FOLDER_COUNT_CAP else f"{queries.FOLDER_COUNT_CAP - 1}+"
+            for name, n in counts.items()
+        },
         "q": state.q,
         "since": state.since,
         "until": state.until,
