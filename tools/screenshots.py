@@ -6,8 +6,8 @@ conversation), serves the app with uvicorn in a thread (with its background work
 simulated carrier delivers in real time), signs in with Debian's chromium through Playwright
 and saves:
 
-* inbox.png and conversation.png (desktop, 1280x800; the conversation as a whole page)
-* inbox-phone.png (a phone, 375x740)
+* inbox.png and conversation.png (desktop, 1280x800: the list, the thread, the client panel)
+* inbox-phone.png and conversation-phone.png (a phone, 375x740: one pane at a time)
 
 into docs/screenshots unless another directory is given.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
@@ -135,9 +136,14 @@ class Seeder:
     def not_delivered(self, message_id: int, code: int) -> None:
         """Hand the queued messages to the carrier, then have this one come back undelivered
         (before the simulated carrier's own 'delivered' would)."""
-        self.context.dispatcher.run_once()
-        with session_scope(self.context.sessions) as session:
-            sid = session.scalar(select(Message.carrier_sid).where(Message.id == message_id))
+        sid = None
+        for _ in range(50):  # the number's pace lets one message go at a time
+            self.context.dispatcher.run_once()
+            with session_scope(self.context.sessions) as session:
+                sid = session.scalar(select(Message.carrier_sid).where(Message.id == message_id))
+            if sid is not None:
+                break
+            time.sleep(0.2)
         assert sid is not None, "the message was not handed to the carrier"
         self.context.reports.record_reports(
             [
@@ -279,8 +285,11 @@ def shoot(base_url: str, ids: dict[str, int], outdir: Path) -> list[Path]:
         expect(statuses.last).to_have_attribute("data-status", "undelivered")
         wide.fill("#body", DRAFT)
         expect(wide.locator("#counter")).to_have_attribute("data-encoding", "UCS-2")
-        # The whole conversation, from the top bar to the Send button.
-        saved.append(_save(wide, outdir / "conversation.png", full_page=True))
+        # The list, the thread at its newest message and the client panel, side by side.
+        saved.append(_save(wide, outdir / "conversation.png"))
+        small.goto(f"{base_url}/conversations/{ids['maria']}")
+        expect(small.locator("#thread li.msg").last).to_be_in_viewport()
+        saved.append(_save(small, outdir / "conversation-phone.png"))
         desktop.close()
         phone.close()
     return saved

@@ -402,3 +402,57 @@ def test_a_common_text_lists_the_conversations_of_its_newest_uses(
         text_from(session, inbox.number, phone, "a massage please", clock.now())
     assert sorted(found_phones(session, inbox, "massage")) == sorted([JOHN, STRANGER])
     assert found_phones(session, inbox, "yoga") == [MARIA]  # a rare text is found however old
+
+
+def test_a_thread_page_says_whether_older_messages_remain(
+    session: Session, clock: FrozenClock, inbox: SetUp
+) -> None:
+    for n in range(4):
+        clock.advance(timedelta(minutes=1))
+        text_from(session, inbox.number, MARIA, f"more {n}", clock.now())
+    conversation = conversation_of(session, inbox, MARIA)
+    biz = inbox.business.id
+
+    newest, older = queries.thread_page(session, biz, conversation.id, limit=2, before_id=None)
+    assert [m.body for m in newest] == ["more 2", "more 3"] and older
+    middle, older = queries.thread_page(
+        session, biz, conversation.id, limit=2, before_id=newest[0].id
+    )
+    assert [m.body for m in middle] == ["more 0", "more 1"] and older
+    first, older = queries.thread_page(
+        session, biz, conversation.id, limit=2, before_id=middle[0].id
+    )
+    assert [m.body for m in first] == ["Can I book yoga?"] and not older
+    # Exactly a page left: no older page is promised.
+    whole, older = queries.thread_page(session, biz, conversation.id, limit=5, before_id=None)
+    assert len(whole) == 5 and not older
+    # What arrived after a message, oldest first.
+    after = queries.messages_after(session, biz, conversation.id, middle[0].id, limit=10)
+    assert [m.body for m in after] == ["more 1", "more 2", "more 3"]
+
+
+def test_a_thread_page_and_what_came_after_keep_to_the_business(
+    session: Session, pair: tuple[SetUp, SetUp]
+) -> None:
+    a, b = pair
+    theirs = conversation_of(session, b, MARIA)
+    assert queries.thread_page(session, a.business.id, theirs.id, limit=5, before_id=None) == (
+        [],
+        False,
+    )
+    assert queries.messages_after(session, a.business.id, theirs.id, 0, limit=5) == []
+
+
+def test_folder_counts_count_each_folder_up_to_the_cap(
+    session: Session, clock: FrozenClock, inbox: SetUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    biz = inbox.business.id
+    folders = ("unread", "read", "replied", "archived")
+    counts = queries.folder_counts(session, biz, folders)
+    assert counts == {"all": 3, "unread": 3, "read": 0, "replied": 0, "archived": 0}
+    mark_read(session, biz, conversation_of(session, inbox, MARIA).id, clock.now())
+    counts = queries.folder_counts(session, biz, folders)
+    assert (counts["unread"], counts["read"], counts["all"]) == (2, 1, 3)
+    # Past the cap a count stops there: the list shows "999+", without reading every row.
+    monkeypatch.setattr(queries, "FOLDER_COUNT_CAP", 2)
+    assert queries.folder_counts(session, biz, folders)["all"] == 2

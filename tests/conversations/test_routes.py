@@ -716,3 +716,43 @@ def test_a_last_seen_message_of_another_conversation_is_refused(
     error = assert_error(refused, 400, "invalid_input")
     assert error["field"] == "last_seen_message_id"
     assert message_count(session, shop.business.id) == 2
+
+
+def test_a_threads_messages_page_back_by_the_before_cursor_and_next_link(
+    api: TestClient, session: Session, clock: FrozenClock, shop: SetUp
+) -> None:
+    for n in range(5):
+        clock.advance(timedelta(seconds=1))
+        text_from(session, shop.number, MARIA, f"text {n}", clock.now())
+    session.commit()
+    conversation = conversation_of(session, shop, MARIA)
+    url = f"/api/v1/conversations/{conversation.id}/messages"
+
+    pages, link = [], f"{url}?limit=2"
+    while link:
+        answer = api.get(link, headers=shop.auth)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        pages.append([m["body"] for m in page["items"]])
+        link = page["next"]
+        # The cursor is the page's oldest message, and the link carries it.
+        if link:
+            assert page["before"] == page["items"][0]["id"]
+            assert link == f"{url}?limit=2&before={page['before']}"
+        else:
+            assert page["before"] is None
+    assert pages == [["text 3", "text 4"], ["text 1", "text 2"], ["text 0"]]
+
+    # The former before_id still works; `before` wins when both are given.
+    newest = api.get(url, params={"limit": 2}, headers=shop.auth).json()
+    cursor = newest["before"]
+    by_old_name = api.get(url, params={"limit": 2, "before_id": cursor}, headers=shop.auth)
+    assert [m["body"] for m in by_old_name.json()["items"]] == ["text 1", "text 2"]
+    both = api.get(
+        url, params={"limit": 2, "before": cursor, "before_id": 1}, headers=shop.auth
+    ).json()
+    assert [m["body"] for m in both["items"]] == ["text 1", "text 2"]
+    # A whole thread in one page: no next page.
+    whole = api.get(url, headers=shop.auth).json()
+    assert len(whole["items"]) == 5 and whole["next"] is None and whole["before"] is None
+    assert_error(api.get(url, params={"before": "x"}, headers=shop.auth), 400)

@@ -219,6 +219,7 @@ def seeded(session: Session, context: AppContext, clock: FrozenClock) -> Seeded:
             "before_id": messages,
             "last_seen_message_id": messages,
             "saved_reply_id": [hours.id],
+            "before": messages,
         },
     )
 

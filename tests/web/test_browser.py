@@ -229,7 +229,9 @@ def test_the_counter_shows_two_segments_for_161_gsm_characters_and_ucs2_for_an_e
     count_on_page(page, "a" * 161)
     expect(counter).to_have_attribute("data-segments", "2")
     expect(counter).to_have_attribute("data-encoding", "GSM-7")
-    expect(counter).to_contain_text("161 characters · 2 segments · GSM-7")
+    # In plain words, with the segments and encoding in the details.
+    expect(counter).to_have_text("2 texts, joined on the phone · uses 1 of your 100 this month")
+    expect(page.locator("#counter-details")).to_contain_text("161 characters · 2 segments · GSM-7")
 
     page.locator("#body").press_sequentially("🙂")
     expect(counter).to_have_attribute("data-encoding", "UCS-2")

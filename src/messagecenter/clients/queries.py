@@ -33,6 +33,18 @@ def list_clients(
     return list(rows), int(total)
 
 
+def find_clients(
+    session: Session, business_id: int, text: str, phone_digits: str | None, *, limit: int
+) -> list[Client]:
+    """Up to `limit` clients, by name, whose name, email or phone holds `text`, or whose
+    cell phone holds `phone_digits` (a phone as people write it, read to its digits)."""
+    found = [matches_search(text)]
+    if phone_digits:
+        found.append(Client.cell_phone.like(f"%{phone_digits}%"))
+    stmt = select(Client).where(Client.business_id == business_id, or_(*found))
+    return list(session.scalars(stmt.order_by(*_BY_NAME).limit(limit)))
+
+
 def clients_by_name(session: Session, business_id: int, *, limit: int) -> list[Client]:
     """The business's first `limit` clients by name (for a picker: no count needed)."""
     stmt = select(Client).where(Client.business_id == business_id).order_by(*_BY_NAME)

@@ -41,6 +41,7 @@ from messagecenter.models import (
 )
 from messagecenter.models.conversation import FOLDER_READ
 from messagecenter.models.ids import MAX_ID
+from messagecenter.models.message import SENDER_AUTOMATED
 from messagecenter.models.search_index import FTS_TABLE
 
 _conversations = cast(Table, Conversation.__table__)
@@ -279,6 +280,23 @@ def list_conversations(
     return [(row[0], row[1]) for row in rows], int(total or 0)
 
 
+FOLDER_COUNT_CAP = 1000  # a folder's count stops here ("999+"): each count stays an index peek
+
+
+def folder_counts(session: Session, business_id: int, folders: Iterable[str]) -> dict[str, int]:
+    """How many conversations each folder holds ("all": every one), counted up to
+    FOLDER_COUNT_CAP: reading a 100,000-conversation inbox's index whole for every refresh
+    of the list would cost more than the list."""
+    counts = {}
+    for folder in [None, *folders]:
+        conditions = [Conversation.business_id == business_id]
+        if folder is not None:
+            conditions.append(Conversation.folder == folder)
+        capped = select(literal_column("1")).where(*conditions).limit(FOLDER_COUNT_CAP).subquery()
+        counts[folder or "all"] = int(session.scalar(select(func.count()).select_from(capped)) or 0)
+    return counts
+
+
 def _search_matches(session: Session, business_id: int, search: SearchQuery) -> ColumnElement[bool]:
     """A conversation matches when any of its messages' text, its client's name or its phone
     holds what was searched."""
@@ -365,18 +383,44 @@ def list_messages(
     return list(reversed(list(rows)))
 
 
-def messages_after(
-    session: Session, conversation_id: int, message_id: int, *, limit: int
-) -> list[Message]:
-    """The conversation's messages newer than `message_id`, oldest first, at most `limit`."""
-    return list(
-        session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation_id, Message.id > message_id)
-            .order_by(Message.id)
-            .limit(limit)
-        )
+def thread_page(
+    session: Session, business_id: int, conversation_id: int, *, limit: int, before_id: int | None
+) -> tuple[list[Message], bool]:
+    """Up to `limit` of the conversation's messages older than `before_id` (the newest when
+    None), oldest first, and whether older ones remain. Keyset on the id (ids grow with
+    time), so a page deep in a long thread costs what the first one does."""
+    stmt = select(Message).where(
+        Message.business_id == business_id, Message.conversation_id == conversation_id
     )
+    if before_id is not None:
+        stmt = stmt.where(Message.id < before_id)
+    rows = list(session.scalars(stmt.order_by(Message.id.desc()).limit(limit + 1)))
+    return list(reversed(rows[:limit])), len(rows) > limit
+
+
+def messages_after(
+    session: Session, business_id: int, conversation_id: int, after_id: int, *, limit: int
+) -> list[Message]:
+    """The conversation's messages newer than `after_id`, oldest first (a live thread's
+    new arrivals)."""
+    stmt = select(Message).where(
+        Message.business_id == business_id,
+        Message.conversation_id == conversation_id,
+        Message.id > after_id,
+    )
+    return list(session.scalars(stmt.order_by(Message.id).limit(limit)))
+
+
+def recent_automated(
+    session: Session, business_id: int, conversation_id: int, *, limit: int
+) -> list[Message]:
+    """The conversation's newest automated messages (reminders, confirmations), newest first."""
+    stmt = select(Message).where(
+        Message.business_id == business_id,
+        Message.conversation_id == conversation_id,
+        Message.sender_type == SENDER_AUTOMATED,
+    )
+    return list(session.scalars(stmt.order_by(Message.id.desc()).limit(limit)))
 
 
 def holds_message(session: Session, conversation_id: int, message_id: int) -> bool:

@@ -33,6 +33,7 @@ from messagecenter.http.deps import ApiKeyDep, BusinessDep, ContextDep, SessionD
 from messagecenter.http.types import DateTimeQuery, IdPath, OffsetQuery, OptionalIdQuery
 from messagecenter.idempotency import service as idempotency
 from messagecenter.models import Business, Conversation, Message
+from messagecenter.models.ids import MAX_ID
 from messagecenter.notifications.replies import replies_to
 from messagecenter.numbers.countries import number_country
 from messagecenter.saved_replies import service as saved_replies
@@ -140,14 +141,34 @@ def list_messages(
     session: SessionDep,
     business: BusinessDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
-    before_id: OptionalIdQuery = None,
+    before: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_ID,
+            description="Cursor: only messages older than this message id (a page's `before`).",
+        ),
+    ] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="The former name of `before`.")
+    ] = None,
 ) -> MessagePage:
+    """The thread's newest `limit` messages, oldest first; follow `next` (or pass the page's
+    `before` back) for the older ones, until `next` is null. `before` wins over `before_id`."""
     service.get_conversation(session, business.id, conversation_id)
-    messages = queries.list_messages(
-        session, business.id, conversation_id, limit=limit, before_id=before_id
+    cursor = before if before is not None else before_id
+    messages, older = queries.thread_page(
+        session, business.id, conversation_id, limit=limit, before_id=cursor
     )
     answers = replies_to(session, business, [m.id for m in messages])
-    return MessagePage(items=present.messages_out(session, messages, answers))
+    oldest = messages[0].id if messages and older else None
+    return MessagePage(
+        items=present.messages_out(session, messages, answers),
+        before=oldest,
+        next=None
+        if oldest is None
+        else f"/api/v1/conversations/{conversation_id}/messages?limit={limit}&before={oldest}",
+    )
 
 
 @router.post(

@@ -146,7 +146,14 @@ class SentOut(BaseModel):
 
 
 class MessagePage(BaseModel):
+    """A page of a thread, oldest first: the newest messages, or those before a cursor."""
+
     items: list[MessageOut]
+    # The cursor for the next (older) page: its oldest message's id, passed as `before`;
+    # None once the thread's first message is in this page.
+    before: int | None = None
+    # The next page's URL (the same limit, `before` set), or None at the thread's start.
+    next: str | None = None
 
 
 def _integral(value: object) -> object:

@@ -224,7 +224,9 @@ def ensure_seen_through(session: Session, conversation: Conversation, message_id
             "last_seen_message_id is not a message of this conversation.",
             field="last_seen_message_id",
         )
-    newer = queries.messages_after(session, conversation.id, message_id, limit=NEWER_SHOWN)
+    newer = queries.messages_after(
+        session, conversation.business_id, conversation.id, message_id, limit=NEWER_SHOWN
+    )
     if newer:
         raise ConversationChanged(newer)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
@@ -28,7 +30,7 @@ from messagecenter.http.deps import ContextDep, UnitOfWork, UnitOfWorkDep
 from messagecenter.http.flash import flash
 from messagecenter.http.pages import fragment, past_the_end, redirect, render
 from messagecenter.http.types import IdPath, OptionalIdQuery
-from messagecenter.models import Client, Conversation
+from messagecenter.models import Client, Conversation, Message
 from messagecenter.notifications.replies import replies_to
 from messagecenter.numbers.countries import number_country
 from messagecenter.sending.compose import MAX_BODY_CHARACTERS, Sender, send_message
@@ -42,7 +44,16 @@ from messagecenter.web.pages import Page, PageDep
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
-THREAD_SIZE = 200  # messages a conversation page shows
+THREAD_SIZE = 50  # messages a thread shows at first, and loads each time staff scroll up
+RECENT_AUTOMATED = 5  # automated texts the client panel lists
+NEW_MESSAGE_RESULTS = 20  # clients New message lists for a search (typing more narrows it)
+FolderQuery = Annotated[str, Query(pattern="^(unread|read|replied|archived|all)$")]
+# The client's notification switches, as the profile names them.
+CATEGORY_SWITCHES = (
+    ("sms_reminders", "Booking reminders"),
+    ("sms_account", "Account messages"),
+    ("sms_marketing", "News and offers"),
+)
 FOLDER_NAMES = {"unread": "Unread", "read": "Read", "replied": "Replied", "archived": "Archived"}
 
 
@@ -110,44 +121,89 @@ def logout(
 @router.get("/inbox", response_class=HTMLResponse, response_model=None)
 def inbox(
     page_of: PageDep,
-    folder: Annotated[str, Query(pattern="^(unread|read|replied|archived|all)$")] = "all",
+    folder: FolderQuery = "all",
     q: Annotated[str, Query(max_length=100)] = "",
     since: Annotated[str, Query(max_length=10)] = "",
     until: Annotated[str, Query(max_length=10)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse | RedirectResponse:
+    values = _list_context(page_of, ListState(folder, q, since, until, page))
+    last = past_the_end(page_of.request, page, values["pages"])
+    if last is not None:
+        return last
+    return page_of.render("inbox.html", values, status_code=400 if values["date_error"] else 200)
+
+
+@router.get("/inbox/list", response_class=HTMLResponse)
+def inbox_list(
+    page_of: PageDep,
+    folder: FolderQuery = "all",
+    q: Annotated[str, Query(max_length=100)] = "",
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    open_id: OptionalIdQuery = None,
+) -> HTMLResponse:
+    """The conversation list alone (folders with their counts, the list, the pager), for the
+    live refresh: new conversations appear and the order follows the newest texts."""
+    values = _list_context(page_of, ListState(folder, q, since, until, page))
+    return fragment(
+        page_of.request,
+        "_conversation_list.html",
+        values | {"business": page_of.business, "open_id": open_id},
+    )
+
+
+@dataclass(frozen=True)
+class ListState:
+    """What the conversation list shows: a folder, a search, a date range, a page."""
+
+    folder: str = "all"
+    q: str = ""
+    since: str = ""
+    until: str = ""
+    page: int = 1
+
+    @property
+    def query(self) -> str:
+        return urlencode(
+            {"folder": self.folder, "q": self.q, "since": self.since, "until": self.until}
+        )
+
+
+def _list_context(page_of: Page, state: ListState) -> dict[str, Any]:
     session, business = page_of.session, page_of.business
-    since_at, until_at, date_error = day_range(since, until, business.timezone)
-    search = read_query(q, number_country(business.country))
+    since_at, until_at, date_error = day_range(state.since, state.until, business.timezone)
+    search = read_query(state.q, number_country(business.country))
     flt = queries.ConversationFilter(
-        folder=None if folder == "all" else folder,
+        folder=None if state.folder == "all" else state.folder,
         search=search,
         since=since_at,
         until=until_at,
         limit=PAGE_SIZE,
-        offset=(page - 1) * PAGE_SIZE,
+        offset=(state.page - 1) * PAGE_SIZE,
     )
     rows, total = queries.list_conversations(session, business.id, flt)
-    last = past_the_end(page_of.request, page, page_count(total, PAGE_SIZE))
-    if last is not None:
-        return last
-    return page_of.render(
-        "inbox.html",
-        {
-            "conversations": present.conversations_out(session, business, rows, search),
-            "found": search.text if search else "",
-            "total": total,
-            "folder": folder,
-            "folders": FOLDER_NAMES,
-            "q": q,
-            "since": since,
-            "until": until,
-            "date_error": date_error,
-            "page": page,
-            "pages": page_count(total, PAGE_SIZE),
+    counts = queries.folder_counts(session, business.id, FOLDER_NAMES)
+    return {
+        "conversations": present.conversations_out(session, business, rows, search),
+        "found": search.text if search else "",
+        "total": total,
+        "folder": state.folder,
+        "folders": FOLDER_NAMES,
+        "folder_counts": {
+            name: str(n) if n < queries.FOLDER_COUNT_CAP else f"{queries.FOLDER_COUNT_CAP - 1}+"
+            for name, n in counts.items()
         },
-        status_code=400 if date_error else 200,
-    )
+        "q": state.q,
+        "since": state.since,
+        "until": state.until,
+        "date_error": date_error,
+        "page": state.page,
+        "pages": page_count(total, PAGE_SIZE),
+        "list_query": state.query + f"&page={state.page}",
+        "unread_total": business.unread_messages,
+    }
 
 
 def day_range(
@@ -177,28 +233,75 @@ def day_range(
 # ---------------------------------------------------------------------------- conversation
 
 
+@router.get("/conversations/new", response_class=HTMLResponse)
+def new_message(page: PageDep, q: Annotated[str, Query(max_length=100)] = "") -> HTMLResponse:
+    """New message: find the client (name, email or phone as people write it, among all the
+    business's clients), then open or start their conversation (the profile's "Text" form)."""
+    search = read_query(q, number_country(page.business.country))
+    found = (
+        client_queries.find_clients(
+            page.session,
+            page.business.id,
+            search.text,
+            search.phone_digits,
+            limit=NEW_MESSAGE_RESULTS + 1,
+        )
+        if search
+        else []
+    )
+    return page.render(
+        "new_message.html",
+        {
+            "q": q,
+            "found": found[:NEW_MESSAGE_RESULTS],
+            "more": len(found) > NEW_MESSAGE_RESULTS,
+        },
+    )
+
+
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 def conversation_page(
     conversation_id: IdPath,
     page: PageDep,
     around: OptionalIdQuery = None,
+    before: OptionalIdQuery = None,
 ) -> HTMLResponse:
-    """The conversation and its composer; with `around` (a search result's message), the part
-    of the thread around that message. Reading it changes nothing: the page's script
-    posts /read once it is shown (a GET stays safe to repeat, prefetch or crawl)."""
+    """The conversation beside the inbox list and the client's panel, with its composer;
+    the newest messages (older ones load as staff scroll up, or `before` a message), or
+    with `around` (a search result's message), the part of the thread around it. Reading
+    it changes nothing: the page's script posts /read once it is shown (a GET stays safe to
+    repeat, prefetch or crawl)."""
+    thread = _conversation_context(page, conversation_id, around, before)
     return page.render(
         "conversation.html",
-        _conversation_context(page, conversation_id, around) | {"request_key": uuid.uuid4().hex},
+        thread
+        | _list_context(page, ListState())
+        | _client_panel(page, thread)
+        | {"request_key": uuid.uuid4().hex, "open_id": conversation_id},
     )
 
 
 @router.get("/conversations/{conversation_id}/thread", response_class=HTMLResponse)
 def thread_fragment(
-    conversation_id: IdPath, page: PageDep, around: OptionalIdQuery = None
+    conversation_id: IdPath,
+    page: PageDep,
+    around: OptionalIdQuery = None,
+    before: OptionalIdQuery = None,
+    after: OptionalIdQuery = None,
 ) -> HTMLResponse:
-    """The thread alone, for live refresh while the page is open (the page's script then
-    posts /read: the staff member sees it, so it stays read)."""
-    values = _conversation_context(page, conversation_id, around)
+    """The thread alone, for the page's script: the part shown (`around` a message, or the
+    newest), the page `before` a message as staff scroll up, or the messages `after` the
+    newest shown as they arrive (the page's script then posts /read: the staff member sees
+    them, so they stay read)."""
+    if after is not None:
+        session, business = page.session, page.business
+        service.get_conversation(session, business.id, conversation_id)
+        messages = queries.messages_after(
+            session, business.id, conversation_id, after, limit=THREAD_SIZE
+        )
+        values = _thread_values(page, conversation_id, messages) | {"older_before": None}
+    else:
+        values = _conversation_context(page, conversation_id, around, before)
     return fragment(page.request, "_thread.html", {"business": page.business, **values})
 
 
@@ -220,18 +323,11 @@ def read(
 
 
 def _conversation_context(
-    page: Page, conversation_id: int, around: int | None = None
+    page: Page, conversation_id: int, around: int | None = None, before: int | None = None
 ) -> dict[str, Any]:
     session, business = page.session, page.business
-    conversation = service.get_conversation(session, business.id, conversation_id)
-    client = (
-        clients.get_client(session, business.id, conversation.client_id)
-        if conversation.client_id
-        else None
-    )
-    consent = consent_queries.consent_for(session, business.id, conversation.phone)
-    newest = queries.list_messages(
-        session, business.id, conversation_id, limit=THREAD_SIZE, before_id=None
+    newest, older = queries.thread_page(
+        session, business.id, conversation_id, limit=THREAD_SIZE, before_id=before
     )
     messages = newest
     if around is not None and all(m.id != around for m in newest):
@@ -241,8 +337,40 @@ def _conversation_context(
             messages = queries.messages_around(
                 session, business.id, conversation_id, around, limit=THREAD_SIZE
             )
+            older = queries.thread_page(
+                session, business.id, conversation_id, limit=1, before_id=messages[0].id
+            )[1]
+    values = _thread_values(page, conversation_id, messages)
     last_inbound = next((m for m in reversed(messages) if m.direction == "inbound"), None)
     said_cancel = last_inbound is not None and normalize_keyword_text(last_inbound.body) == "cancel"
+    client = values["client"]
+    return values | {
+        "said_cancel": said_cancel,
+        "can_send": page.staff.can_send_sms,
+        "max_body": MAX_BODY_CHARACTERS,
+        "candidates": client_choices(session, business.id) if client is None else [],
+        "found_id": around if any(m.id == around for m in messages) else None,
+        # The cursor for the page before this one: its oldest message (None at the start).
+        "older_before": messages[0].id if messages and older else None,
+        # Showing an older part of the thread: newer messages exist beyond it.
+        "older_part": bool(messages)
+        and (messages is not newest or before is not None)
+        and bool(
+            queries.messages_after(session, business.id, conversation_id, messages[-1].id, limit=1)
+        ),
+    }
+
+
+def _thread_values(page: Page, conversation_id: int, messages: list[Message]) -> dict[str, Any]:
+    """What _thread.html needs for these messages of the conversation."""
+    session, business = page.session, page.business
+    conversation = service.get_conversation(session, business.id, conversation_id)
+    client = (
+        clients.get_client(session, business.id, conversation.client_id)
+        if conversation.client_id
+        else None
+    )
+    consent = consent_queries.consent_for(session, business.id, conversation.phone)
     return {
         "conversation": present.conversation_out(business, conversation, client, consent),
         "messages": present.messages_out(
@@ -250,14 +378,17 @@ def _conversation_context(
         ),
         "client": client,
         "consent": consent if consent and consent.opted_out else None,
-        "said_cancel": said_cancel,
-        "can_send": page.staff.can_send_sms,
-        "max_body": MAX_BODY_CHARACTERS,
-        "candidates": client_choices(session, business.id) if client is None else [],
-        "found_id": around if any(m.id == around for m in messages) else None,
-        # Showing an older part of the thread: newer messages exist beyond it.
-        "older_part": messages is not newest and messages[-1].id != newest[-1].id,
+        "found_id": None,
     }
+
+
+def _client_panel(page: Page, thread: dict[str, Any]) -> dict[str, Any]:
+    """The client panel beside the thread: the switches and the recent automated texts."""
+    conversation = thread["conversation"]
+    automated = queries.recent_automated(
+        page.session, page.business.id, conversation.id, limit=RECENT_AUTOMATED
+    )
+    return {"recent_automated": automated, "switches": CATEGORY_SWITCHES}
 
 
 @router.post("/conversations/{conversation_id}/messages")
@@ -367,6 +498,35 @@ def _back(
         flash(page.request, "Scheduled: it goes at the time you chose.", "note",
               f"/bulk-sends/{scheduled}", "Change or cancel it")  # fmt: skip
     return redirect(f"/conversations/{conversation_id}")
+
+
+@router.post("/conversations/{conversation_id}/switches")
+def switch_category(
+    conversation_id: IdPath,
+    page: PageDep,
+    work: UnitOfWorkDep,
+    switch: Annotated[str, Form(pattern="^(sms_reminders|sms_account|sms_marketing)$")],
+    on: Annotated[str, Form(pattern="^[01]$")],
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """The client panel's switch for one category of automated texts (as on the profile)."""
+    check_csrf(page.request, csrf)
+    session, business = work.session, page.business
+    conversation = service.get_conversation(session, business.id, conversation_id)
+    if conversation.client_id is None:
+        raise InvalidInput("Link this conversation to a client first.", field="client")
+    clients.update_client(
+        session,
+        business,
+        conversation.client_id,
+        {
+            "sms_reminders": ClientChanges(sms_reminders=on == "1"),
+            "sms_account": ClientChanges(sms_account=on == "1"),
+            "sms_marketing": ClientChanges(sms_marketing=on == "1"),
+        }[switch],
+        page.context.clock.now(),
+    )
+    return _back(page, conversation_id)
 
 
 def _schedule(

@@ -1,6 +1,7 @@
-// Light progressive enhancement: the live unread badge, live message statuses and new
-// messages in an open conversation (server-sent events), the composer's counter, and the
-// automated messages editor (variable picker, live preview).
+// Light progressive enhancement: the live unread badge, conversation list, message statuses
+// and new messages in an open conversation (server-sent events), earlier messages as staff
+// scroll up, the composer (counter, draft, Ctrl/Cmd+Enter), the folding menu, tables as
+// cards on a phone, and the automated messages editor (variable picker, live preview).
 (function () {
   "use strict";
 
@@ -8,7 +9,9 @@
     if (!document.body.dataset.live || !window.EventSource) return;
     var source = new EventSource("/app/events");
     source.addEventListener("unread.changed", function (e) {
-      showUnread(JSON.parse(e.data).unread);
+      // With the conversation list on the page, the badge changes with the list's folder
+      // counts, both from one answer; elsewhere at once.
+      if (!refreshList()) showUnread(JSON.parse(e.data).unread);
     });
     source.addEventListener("message.status", function (e) {
       var data = JSON.parse(e.data);
@@ -25,7 +28,8 @@
     });
     source.addEventListener("message.created", function (e) {
       var data = JSON.parse(e.data);
-      refreshThread(data.conversation_id);
+      appendNewMessages(data.conversation_id);
+      refreshList();
     });
     source.addEventListener("consent.changed", function (e) {
       var data = JSON.parse(e.data);
@@ -41,22 +45,118 @@
     undelivered: "Not delivered", failed: "Failed", canceled: "Canceled"
   };
 
-  function refreshThread(conversationId) {
+  // The open thread's new messages, appended below the newest shown (the messages loaded
+  // by scrolling up stay). A search result's older part of the thread stays that part.
+  var appending = null;
+  function appendNewMessages(conversationId) {
     var thread = document.getElementById("thread");
     if (!thread || Number(thread.dataset.conversationId) !== conversationId) return;
-    // A search result's part of the thread stays that part (around its message).
-    var around = thread.dataset.around ? "?around=" + thread.dataset.around : "";
-    fetch("/conversations/" + conversationId + "/thread" + around, { credentials: "same-origin" })
+    if (document.getElementById("older-part")) return;
+    if (appending) { appending.again = true; return; }
+    var last = thread.querySelector("li.msg:last-child");
+    var after = last ? "?after=" + last.dataset.messageId : "";
+    var scroller = document.getElementById("thread-scroll");
+    var atBottom = scroller && scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+    appending = { again: false };
+    fetchThread(conversationId, after).then(function (fresh) {
+      var again = appending.again;
+      appending = null;
+      if (fresh) {
+        var news = [];
+        fresh.querySelectorAll("li.msg").forEach(function (item) {
+          var shown = document.getElementById(item.id);
+          if (shown) shown.replaceWith(item); else thread.appendChild(item);
+          var body = item.querySelector(".bubble p");
+          if (!shown && item.classList.contains("inbound") && body) news.push(body.textContent);
+        });
+        // Said to screen readers too: a new text from the client.
+        var region = document.getElementById("thread-news");
+        if (region && news.length) region.textContent = "New text: " + news.join(" · ");
+        if (atBottom && scroller) scroller.scrollTop = scroller.scrollHeight;
+        markRead(); // what was just shown has been seen
+      }
+      if (again) appendNewMessages(conversationId);
+    });
+  }
+
+  function fetchThread(conversationId, query) {
+    return fetch("/conversations/" + conversationId + "/thread" + query, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
-        if (!html) return;
+        if (!html) return null;
         var holder = document.createElement("div");
         holder.innerHTML = html;
-        var fresh = holder.querySelector("#thread");
-        if (!fresh) return;
-        thread.replaceWith(fresh);
-        markRead(); // what was just shown has been seen
+        return holder.querySelector("#thread");
+      })
+      .catch(function () { return null; });
+  }
+
+  // Earlier messages load as staff scroll up (or follow the Earlier messages link), a page
+  // at a time from the oldest shown: the same cursor as the API's `before`.
+  function connectEarlier() {
+    var thread = document.getElementById("thread");
+    var scroller = document.getElementById("thread-scroll");
+    var earlier = document.getElementById("earlier");
+    var link = document.getElementById("earlier-link");
+    if (!thread || !scroller || !earlier || !link) return;
+    var loading = false;
+    function loadEarlier() {
+      var before = thread.dataset.before;
+      if (loading || !before) return;
+      loading = true;
+      earlier.setAttribute("aria-busy", "true");
+      fetchThread(thread.dataset.conversationId, "?before=" + before).then(function (older) {
+        loading = false;
+        earlier.removeAttribute("aria-busy");
+        if (!older) return;
+        var height = scroller.scrollHeight, top = scroller.scrollTop;
+        var first = thread.firstElementChild;
+        older.querySelectorAll("li.msg").forEach(function (item) {
+          if (!document.getElementById(item.id)) thread.insertBefore(item, first);
+        });
+        scroller.scrollTop = top + (scroller.scrollHeight - height); // stay where staff were
+        thread.dataset.before = older.dataset.before;
+        if (older.dataset.before) link.href = "?before=" + older.dataset.before;
+        earlier.hidden = !older.dataset.before;
+        thread.dispatchEvent(new CustomEvent("earlier-loaded"));
       });
+    }
+    link.addEventListener("click", function (e) { e.preventDefault(); loadEarlier(); });
+    scroller.addEventListener("scroll", function () {
+      if (scroller.scrollTop < 200) loadEarlier();
+    }, { passive: true });
+  }
+
+  // The conversation list follows the inbox live: new conversations appear, the order
+  // follows the newest texts, the folder counts and the badge change together (one answer).
+  var listing = null;
+  function refreshList() {
+    var part = document.getElementById("conversation-list-part");
+    if (!part) return false;
+    if (listing) { listing.again = true; return true; }
+    listing = { again: false };
+    var open = document.querySelector("article.conversation");
+    var url = "/inbox/list?" + part.dataset.listQuery +
+      (open ? "&open_id=" + open.dataset.conversationId : "");
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        var again = listing.again;
+        listing = null;
+        if (html) {
+          var holder = document.createElement("div");
+          holder.innerHTML = html;
+          var fresh = holder.querySelector("#conversation-list-part");
+          var shown = document.getElementById("conversation-list-part");
+          if (fresh && shown) {
+            shown.replaceWith(fresh);
+            showUnread(Number(fresh.dataset.unread));
+          }
+        }
+        if (again) refreshList();
+      })
+      .catch(function () { listing = null; });
+    return true;
   }
 
   // Opening a conversation is reading it: the page says so with a POST (a GET changes
@@ -85,15 +185,28 @@
   }
 
   // The counter's words for a count from the server (/app/segments, or an automated
-  // message's preview); the same words the automated messages page renders on load.
+  // message's preview); the same words the automated messages page renders on load. The
+  // composer's counter speaks plainly, with the segments and encoding in its details.
   function showCount(counter, c) {
     var over = c.length > c.limit;
-    counter.textContent = c.length + " characters · " + c.segments + " segment" +
+    var technical = c.length + " characters · " + c.segments + " segment" +
       (c.segments === 1 ? "" : "s") + " · " + c.encoding + " · " + c.units + " unit" +
-      (c.units === 1 ? "" : "s") +
-      (c.encoding === "UCS-2" && c.unicode_characters.length
-        ? " (because of " + c.unicode_characters.join(" ") + ")" : "") +
-      (over ? " · over the " + c.limit + "-character limit" : "");
+      (c.units === 1 ? "" : "s");
+    var because = c.encoding === "UCS-2" && c.unicode_characters.length
+      ? " (because of " + c.unicode_characters.join(" ") + ")" : "";
+    var limit = over ? " · over the " + c.limit + "-character limit" : "";
+    var details = document.getElementById("counter-details");
+    if (details && counter.id === "counter") {
+      details.textContent = technical + because + limit;
+      var allowance = counter.dataset.allowance;
+      counter.textContent = (c.segments === 1 ? "1 text" : c.segments + " texts, joined on the phone") +
+        (allowance ? " · uses " + c.units + " of your " + allowance + " this month" : "") +
+        (because ? (c.segments > 1 ? " · longer" + because
+          : " · " + c.unicode_characters.join(" ") + " lets 70 characters fit in a text, not 160") : "") +
+        limit;
+    } else {
+      counter.textContent = technical + because + limit;
+    }
     counter.dataset.segments = String(c.segments);
     counter.dataset.encoding = c.encoding;
     counter.classList.toggle("over", over);
@@ -142,7 +255,43 @@
       clearTimeout(timer);
       timer = setTimeout(update, 80);
     });
+    connectDraft(body);
     update();
+  }
+
+  // A draft survives moving to another conversation and back (per conversation, for this
+  // tab); Ctrl/Cmd+Enter sends; after a send the text box has the focus again. A refused
+  // send keeps its draft (the page comes back with the error and the text).
+  function connectDraft(body) {
+    var form = document.getElementById("composer");
+    var send = document.getElementById("send");
+    if (!form || !window.sessionStorage) return;
+    var key = "draft:" + form.dataset.conversationId;
+    var sent = sessionStorage.getItem("sent:" + form.dataset.conversationId);
+    sessionStorage.removeItem("sent:" + form.dataset.conversationId);
+    var refused = document.querySelector("article.conversation > p.error[role=alert]");
+    if (sent !== null && !refused) sessionStorage.removeItem(key);
+    var draft = sessionStorage.getItem(key);
+    if (draft && !body.disabled && !body.value) body.value = draft;
+    if (sent !== null && !body.disabled) body.focus();
+    body.addEventListener("input", function () {
+      if (body.value) sessionStorage.setItem(key, body.value);
+      else sessionStorage.removeItem(key);
+    });
+    body.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        // Not waiting for the counter's answer (the send button waits for it): the server
+        // refuses what the counter would have, with the same words.
+        var refusal = document.getElementById("content-refused");
+        var counter = document.getElementById("counter");
+        var blocked = (refusal && !refusal.hidden) || (counter && counter.classList.contains("over"));
+        if (send && !body.disabled && body.value.trim() !== "" && !blocked) form.requestSubmit(send);
+      }
+    });
+    form.addEventListener("submit", function () {
+      sessionStorage.setItem("sent:" + form.dataset.conversationId, "1");
+    });
   }
 
   // Settings → Automated messages: each template's variable picker inserts "[Name]" at the
@@ -227,16 +376,124 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
-    applySizes();
-    connectLive();
+  // Below 1,024 px the main menu folds behind a button.
+  function connectMenu() {
+    var button = document.getElementById("menu-button");
+    var menu = document.getElementById("main-menu");
+    if (!button || !menu) return;
+    button.addEventListener("click", function () {
+      var open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", String(open));
+      menu.classList.toggle("open", open);
+    });
+  }
+
+  // On a narrow screen tables show as cards: each cell is labelled with its column's
+  // heading (data-label, which the style sheet shows before it).
+  function labelTableCells() {
+    document.querySelectorAll("table.report").forEach(function (table) {
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.prototype.forEach.call(row.children, function (cell, i) {
+          if (heads[i] && !cell.dataset.label) cell.dataset.label = heads[i];
+        });
+      });
+    });
+  }
+
+  // From 1,024 px the list stays while another conversation opens beside it: the page's
+  // conversation and client panel are swapped for the new page's, and its address pushed,
+  // so back and forward (popstate) swap them again. Anything unexpected loads the page.
+  var wide = window.matchMedia ? window.matchMedia("(min-width: 1024px)") : null;
+  function connectSwitching() {
+    var list = document.querySelector(".conversation-open .list-pane");
+    if (!list || !wide || !window.history.pushState || !window.DOMParser) return;
+    history.replaceState({ conversation: true }, "", location.href);
+    list.addEventListener("click", function (e) {
+      var link = e.target.closest("#conversation-list a");
+      if (!link || !wide.matches || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey || e.button) return;
+      e.preventDefault();
+      openConversation(link.href, true);
+    });
+    window.addEventListener("popstate", function (e) {
+      if (e.state && e.state.conversation) openConversation(location.href, false);
+    });
+  }
+
+  function openConversation(url, push) {
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok || r.redirected) throw new Error("not a conversation");
+        return r.text();
+      })
+      .then(function (html) {
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var article = page.querySelector("article.conversation");
+        var panel = page.getElementById("client-panel");
+        var shown = document.querySelector("article.conversation");
+        var shownPanel = document.getElementById("client-panel");
+        if (!article || !panel || !shown || !shownPanel) throw new Error("not a conversation");
+        shown.replaceWith(document.adoptNode(article));
+        shownPanel.replaceWith(document.adoptNode(panel));
+        document.title = page.title;
+        if (push) history.pushState({ conversation: true }, "", url);
+        var id = article.dataset.conversationId;
+        document.querySelectorAll("#conversation-list li").forEach(function (item) {
+          var open = item.dataset.conversationId === id;
+          item.classList.toggle("open", open);
+          var link = item.querySelector("a");
+          if (open) link.setAttribute("aria-current", "true"); else link.removeAttribute("aria-current");
+        });
+        showThread();
+      })
+      .catch(function () { location.href = url; });
+  }
+
+  // The list beside a conversation is the one staff came from (its folder, search, dates
+  // and page, kept for this tab): the conversation's own page renders the whole inbox.
+  function keepListState() {
+    var part = document.getElementById("conversation-list-part");
+    if (!part || !window.sessionStorage) return;
+    if (!document.querySelector("article.conversation")) {
+      sessionStorage.setItem("inbox-list", part.dataset.listQuery);
+      return;
+    }
+    var kept = sessionStorage.getItem("inbox-list");
+    var back = document.getElementById("back-to-list");
+    var filters = document.getElementById("list-filters");
+    if (!kept || kept === part.dataset.listQuery) return;
+    if (back) back.href = "/inbox?" + kept;
+    if (filters) filters.href = "/inbox?" + kept;
+    part.dataset.listQuery = kept;
+    refreshList();
+  }
+
+  // A conversation as it opens: its composer, its earlier pages, read, at its newest message
+  // (or a search result's).
+  function showThread() {
     connectCounter();
-    connectPhoneCheck();
-    connectTemplateEditors();
+    connectEarlier();
     markRead();
     var thread = document.getElementById("thread");
+    var scroller = document.getElementById("thread-scroll");
     var found = thread && thread.querySelector(".msg.found");
-    if (found) found.scrollIntoView({ block: "center" }); // a search result's message
-    else if (thread) thread.scrollTop = thread.scrollHeight;
+    if (found) found.scrollIntoView({ block: "center" });
+    else if (scroller) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    applySizes();
+    connectMenu();
+    labelTableCells();
+    connectLive();
+    connectPhoneCheck();
+    connectTemplateEditors();
+    connectSwitching();
+    keepListState();
+    showThread();
+    var open = document.querySelector(".conversations li.open");
+    if (open && open.scrollIntoView) open.scrollIntoView({ block: "nearest" });
   });
 })();

@@ -1,0 +1,215 @@
+"""The inbox's pages over HTTP, without a browser: a thread's first page and the pages before
+it (the same cursor as the API), the live list's fragment with its folder counts, the client
+panel, and New message's client search over every client."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from messagecenter.clock import FrozenClock
+from messagecenter.conversations import queries
+from messagecenter.models import Client, Message
+from messagecenter.sending.compose import Sender, send_message
+from tests.factories import make_client
+from tests.web import test_pages
+from tests.web.conftest import csrf_of
+from tests.web.test_pages import JAMES, MARIA, STRANGER, Shop, receive, thread_of
+
+# The page tests' shop (a business, its owner, three clients) and its signed-in owner.
+shop = test_pages.shop
+owner = test_pages.owner
+
+
+def message_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'data-message-id="(\d+)"', html)]
+
+
+def ids_of(session: Session, conversation_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(Message.id)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.id)
+        )
+    )
+
+
+def test_a_thread_shows_its_newest_page_and_links_to_the_one_before(
+    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    maria = receive(session, shop, MARIA, "text 0", clock)
+    for n in range(1, 120):
+        receive(session, shop, MARIA, f"text {n}", clock)
+    every = ids_of(session, maria)
+
+    page = owner.get(f"/conversations/{maria}")
+    assert message_ids(thread_of(page)) == every[-50:]
+    # The cursor is the oldest message shown, as the page's link and the thread's data say.
+    assert f'href="/conversations/{maria}?before={every[-50]}"' in page.text
+    assert f'data-before="{every[-50]}"' in page.text
+
+    # The page's script loads the page before it as staff scroll up; without the script the
+    # link opens it, with a way back to the newest.
+    older = owner.get(f"/conversations/{maria}/thread", params={"before": every[-50]})
+    assert message_ids(older.text) == every[-100:-50]
+    assert f'data-before="{every[-100]}"' in older.text
+    first = owner.get(f"/conversations/{maria}/thread", params={"before": every[-100]})
+    assert message_ids(first.text) == every[:20] and 'data-before=""' in first.text
+    opened = owner.get(f"/conversations/{maria}", params={"before": every[-50]})
+    assert message_ids(thread_of(opened)) == every[-100:-50]
+    assert 'id="older-part"' in opened.text
+
+    # New arrivals after the newest shown, for the live thread.
+    receive(session, shop, MARIA, "just now", clock)
+    fresh = owner.get(f"/conversations/{maria}/thread", params={"after": every[-1]})
+    assert "just now" in fresh.text and len(message_ids(fresh.text)) == 1
+    assert owner.get(f"/conversations/{maria}/thread", params={"before": "x"}).status_code == 400
+
+
+def test_the_list_fragment_has_the_folder_counts_and_the_badge_it_goes_with(
+    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    maria = receive(session, shop, MARIA, "Hello", clock)
+    receive(session, shop, JAMES, "Hi there", clock)
+    listed = owner.get("/inbox/list", params={"folder": "all", "open_id": maria})
+    assert listed.status_code == 200 and "<html" not in listed.text
+    assert re.search(r'data-folder-count="unread">2<', listed.text)
+    assert re.search(r'data-folder-count="all">2<', listed.text)
+    assert 'data-unread="2"' in listed.text
+    assert re.search(rf'<li class="unread open" data-conversation-id="{maria}">', listed.text)
+
+    receive(session, shop, STRANGER, "Who is this?", clock)
+    listed = owner.get("/inbox/list", params={"folder": "unread"})
+    newest_first = re.findall(r'data-conversation-id="(\d+)"', listed.text)
+    assert len(newest_first) == 3 and 'data-unread="3"' in listed.text
+    assert owner.get("/inbox/list", params={"folder": "spam"}).status_code == 400
+
+
+def test_a_folder_count_past_the_cap_says_so(
+    owner: TestClient,
+    shop: Shop,
+    session: Session,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for phone in (MARIA, JAMES, STRANGER):
+        receive(session, shop, phone, "Hello", clock)
+    monkeypatch.setattr(queries, "FOLDER_COUNT_CAP", 3)
+    listed = owner.get("/inbox/list").text
+    assert re.search(r'data-folder-count="all">2\+<', listed)
+    assert re.search(r'data-folder-count="read">0<', listed)
+
+
+def test_the_conversation_page_has_the_list_beside_it_and_the_client_panel(
+    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    maria = receive(session, shop, MARIA, "Hello", clock)
+    james = receive(session, shop, JAMES, "Hi there", clock)
+    page = owner.get(f"/conversations/{maria}")
+    assert f'data-conversation-id="{james}"' in page.text  # the list
+    panel = page.text[page.text.index('id="client-panel"') :]
+    assert "+12125550142" in panel and "Subscribed" in panel
+    assert "Booking reminders" in panel and f'href="/clients/{shop.clients["Maria"].id}"' in panel
+
+    assert 'id="panel-automated"' not in panel  # none yet
+    send_message(
+        session,
+        shop.setup.business,
+        body="Reminder: your massage is tomorrow at 3pm",
+        sender=Sender.automated(),
+        client=shop.clients["Maria"],
+        at=clock.now(),
+        category="reminders",
+    )
+    session.commit()
+    receive(session, shop, MARIA, "STOP", clock)
+    panel = owner.get(f"/conversations/{maria}").text
+    panel = panel[panel.index('id="client-panel"') :]
+    assert re.search(r"Unsubscribed</span> on \d\d \w+ \d{4}\s+by texting STOP", panel)
+    automated = panel[panel.index('id="panel-automated"') :]
+    assert "Reminder: your massage is tomorrow" in automated
+
+
+def results(page: httpx.Response) -> list[str]:
+    return re.findall(r'data-client-id="(\d+)"', page.text)
+
+
+def test_new_message_finds_any_client_by_name_or_phone_as_people_write_it(
+    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    # More clients than a picker's 500, the one sought last by name.
+    for n in range(505):
+        make_client(
+            session, shop.setup.business, clock.now(), first_name="Anna", last_name=f"A{n:03}"
+        )
+    zed = make_client(
+        session,
+        shop.setup.business,
+        clock.now(),
+        first_name="Zoe",
+        last_name="Zed",
+        cell_phone="+12125550188",
+    )
+    session.commit()
+    james = shop.clients["James"].id
+
+    assert results(owner.get("/conversations/new", params={"q": "zoe zed"})) == [str(zed.id)]
+    for typed in ("(212) 555-0143", "212-555-0143", "+1 212 555 0143", "0143", "james"):
+        assert results(owner.get("/conversations/new", params={"q": typed})) == [str(james)], typed
+    many = owner.get("/conversations/new", params={"q": "anna"})
+    assert len(results(many)) == 20 and 'id="more-results"' in many.text
+    nothing = owner.get("/conversations/new", params={"q": "nobody"})
+    assert 'id="no-results"' in nothing.text and results(nothing) == []
+    # Each result opens (or starts) the conversation through the profile's Text form.
+    assert (
+        f'action="/clients/{zed.id}/text"'
+        in owner.get("/conversations/new", params={"q": "Zed"}).text
+    )
+
+
+def test_the_client_panel_switches_a_category_of_automated_texts(
+    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    maria = receive(session, shop, MARIA, "Hello", clock)
+    stranger = receive(session, shop, STRANGER, "Who is this?", clock)
+    page = owner.get(f"/conversations/{maria}")
+    assert re.search(
+        r'value="1" class="switch off" aria-pressed="false"[^>]*data-switch="sms_marketing"',
+        page.text,
+    )
+    token = csrf_of(page.text)
+
+    switched = owner.post(
+        f"/conversations/{maria}/switches",
+        data={"switch": "sms_marketing", "on": "1", "csrf": token},
+        follow_redirects=False,
+    )
+    assert switched.status_code == 303 and switched.headers["location"] == f"/conversations/{maria}"
+    session.expire_all()
+    client = session.get(Client, shop.clients["Maria"].id)
+    assert client is not None and client.sms_marketing and client.sms_reminders
+    assert re.search(
+        r'class="switch on" aria-pressed="true"[^>]*data-switch="sms_marketing"',
+        owner.get(f"/conversations/{maria}").text,
+    )
+
+    # A switch that is not one, or a sender who is no client yet: refused, nothing changes.
+    for form, where in (
+        ({"switch": "first_name", "on": "1"}, maria),
+        ({"switch": "sms_account", "on": "0"}, stranger),
+    ):
+        refused = owner.post(
+            f"/conversations/{where}/switches",
+            data=form | {"csrf": token},
+            headers={"Accept": "text/html"},
+        )
+        assert refused.status_code == 400
+    session.expire_all()
+    client = session.get(Client, shop.clients["Maria"].id)
+    assert client is not None and client.sms_account
