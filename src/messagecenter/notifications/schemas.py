@@ -86,6 +86,9 @@ class NotificationBatchIn(BaseModel):
     notifications: list[NotificationIn] = Field(max_length=MAX_BATCH)
 
 
+NotificationStatus = Literal["queued", "sent", "failed", "skipped", "cancelled"]
+
+
 class NotificationOut(BaseModel):
     id: int
     type: str
@@ -93,7 +96,7 @@ class NotificationOut(BaseModel):
     reference: str
     client_id: int
     send_at: datetime | None
-    status: Literal["queued", "sent", "failed", "skipped", "cancelled"]
+    status: NotificationStatus
     reason_code: str | None
     reason: str | None
     message_id: int | None

@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -387,6 +388,11 @@ def _due_key(send_at: datetime | None, at: datetime) -> str:
         raise InvalidInput("send_at needs a time zone (e.g. Z or +01:00).", field="send_at")
     if send_at - at > MAX_SCHEDULE_AHEAD:
         raise InvalidInput("send_at may be at most a year ahead.", field="send_at")
+    return _utc_key(send_at)
+
+
+@lru_cache(maxsize=1024)  # a batch's reminders mostly share their send_at
+def _utc_key(send_at: datetime) -> str:
     return send_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -662,11 +668,25 @@ def present(
 ) -> list[NotificationView]:
     """Each notification with where it stands: a queued one whose message has left is sent
     (or failed, when the carrier did not deliver it); its message's own status beside."""
+    # One just recorded (trigger_many's answer) has its message just queued: nothing to read.
+    fresh = {
+        n.message_id
+        for n in notifications
+        if isinstance(n, NotificationRecord) and n.message_id is not None
+    }
     states = queries.message_states(
-        session, [n.message_id for n in notifications if n.message_id is not None]
+        session,
+        [
+            n.message_id
+            for n in notifications
+            if n.message_id is not None and n.message_id not in fresh
+        ],
     )
     views = []
     for notification in notifications:
+        if notification.message_id in fresh:
+            views.append(NotificationView(notification, notification.status, QUEUED))
+            continue
         state = states.get(notification.message_id or 0)
         shown = notification.status
         if notification.status == NOTIFICATION_QUEUED and state is not None:
