@@ -4,19 +4,21 @@ filters over the All Clients report."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from messagecenter.campaigns import service
 from messagecenter.campaigns.service import Audience, AudienceFilter
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
+from messagecenter.db import session_scope
 from messagecenter.errors import AllowanceExhausted, Conflict, InvalidInput
-from messagecenter.models import BulkSend, Client, Conversation, Message, StaffMember
+from messagecenter.models import BulkSend, Business, Client, Conversation, Message, StaffMember
 from messagecenter.models.status import CANCELED, QUEUED
 from messagecenter.sending.compose import Sender
 from messagecenter.sms.content_rules import ContentRefused
@@ -266,3 +268,43 @@ def test_a_personal_text_goes_to_one_chosen_client(
     alone, _ = send(session, shop, clock, key="one", category="personal",
                     audience=Audience(client_ids=(people["ana"].id,)))  # fmt: skip
     assert alone.recipients == 1
+
+
+def test_two_marketing_sends_at_once_never_pass_the_cap_together(
+    committed_context: AppContext, clock: FrozenClock
+) -> None:
+    """Released together by a barrier, each on its own connection: the first to take the
+    business's row sends, and the other counts its text and skips the client (cap 1)."""
+    context = committed_context
+    with session_scope(context.sessions) as session:
+        setup = make_business(session, context.carrier, clock.now())
+        setup.business.marketing_cap = 1
+        ana = make_client(session, setup.business, clock.now(), first_name="Ana",
+                          cell_phone="+12125550101", sms_marketing=True)  # fmt: skip
+        business_id, ana_id = setup.business.id, ana.id
+    barrier = threading.Barrier(2)
+    outcomes: list[tuple[int, int]] = []  # (recipients, skipped by the cap)
+
+    def send_offer(key: str) -> None:
+        barrier.wait(timeout=30)
+        with session_scope(context.sessions) as session:
+            business = session.get_one(Business, business_id)
+            bulk, _ = service.create(
+                session, business, request_key=key, body="20% off this week",
+                category="marketing", audience=Audience(client_ids=(ana_id,)),
+                sender=Sender.automated(), at=clock.now(),
+            )  # fmt: skip
+            outcomes.append((bulk.recipients, bulk.skipped.get("frequency_cap", 0)))
+
+    threads = [threading.Thread(target=send_offer, args=(k,)) for k in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes) == [(0, 1), (1, 0)]
+    with session_scope(context.sessions) as session:
+        sent = session.scalar(
+            select(func.count()).select_from(Message).where(Message.business_id == business_id)
+        )
+    assert sent == 1

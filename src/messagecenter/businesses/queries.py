@@ -36,6 +36,12 @@ def get_plan(session: Session, plan_id: int) -> Plan:
     return plan
 
 
+def lock_business(session: Session, business_id: int) -> None:
+    """The business's row locked until the transaction ends (PostgreSQL; SQLite's writer
+    already holds the database): its sends that must see each other's texts take turns."""
+    session.execute(select(Business.id).where(Business.id == business_id).with_for_update())
+
+
 def get_plan_for_update(session: Session, plan_id: int) -> Plan:
     """The plan, its row locked until the transaction ends (PostgreSQL; SQLite's writer
     already holds the database) and read afresh, not from the session's cache."""
