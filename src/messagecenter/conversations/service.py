@@ -215,11 +215,12 @@ class ConversationChanged(Conflict):
 
 def ensure_seen_through(session: Session, conversation: Conversation, message_id: int) -> None:
     """Refuse a send (ConversationChanged) when the conversation has a message newer than
-    `message_id`, the newest its sender saw. The conversation is locked first, so of two
+    `message_id`, the newest its sender saw (0: none). The conversation is locked first, so of two
     staff answering from the same message one sends and the other is refused (the lock is
     held until the send commits)."""
     lock_for_writing(session, conversation.business_id, [conversation.phone])
-    if not queries.holds_message(session, conversation.id, message_id):
+    # 0: the sender saw the conversation empty (the page's composer on a new one).
+    if message_id != 0 and not queries.holds_message(session, conversation.id, message_id):
         raise InvalidInput(
             "last_seen_message_id is not a message of this conversation.",
             field="last_seen_message_id",

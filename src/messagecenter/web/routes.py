@@ -401,9 +401,12 @@ def reply(
     send_date: Annotated[str, Form(max_length=40)] = "",
     send_time: Annotated[str, Form(max_length=40)] = "",
     request_key: Annotated[str, Form(max_length=100)] = "",
+    last_seen: Annotated[str, Form(pattern="^[0-9]{0,10}$")] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    """Send the text now, or (`action=schedule`) at the date and time given."""
+    """Send the text now, or (`action=schedule`) at the date and time given. `last_seen` is
+    the newest message the page showed: a conversation someone wrote in since is not
+    answered blindly (the newer text is shown, the draft kept, and sending again sends)."""
     check_csrf(page.request, csrf)
     staff, business = page.staff, page.business
     if not staff.can_send_sms:
@@ -413,6 +416,8 @@ def reply(
     if action == "schedule":
         return _schedule(page, work, conversation, body, send_date, send_time, request_key)
     try:
+        if last_seen:
+            service.ensure_seen_through(session, conversation, int(last_seen))
         send_message(
             session,
             business,
@@ -420,6 +425,17 @@ def reply(
             sender=Sender.staff(staff.id),
             conversation=conversation,
             at=page.context.clock.now(),
+        )
+    except service.ConversationChanged as changed:
+        newest = changed.newer[-1]
+        work.rollback()
+        who = "The client wrote" if newest.direction == "inbound" else "Someone replied"
+        return _back(
+            page,
+            conversation_id,
+            error=f"{who} since you opened this conversation: “{service.preview(newest.body)}”. "
+            "Your text was not sent and is still in the box: read the thread, then send it "
+            "again if it still fits.",
         )
     except DomainError as refused:
         if refused.status_code == 404:

@@ -269,7 +269,9 @@
     var key = "draft:" + form.dataset.conversationId;
     var sent = sessionStorage.getItem("sent:" + form.dataset.conversationId);
     sessionStorage.removeItem("sent:" + form.dataset.conversationId);
-    var refused = document.querySelector("article.conversation > p.error[role=alert]");
+    var refused = document.querySelector(
+      "article.conversation > p.error[role=alert], p.flash.error[role=alert]"
+    );
     if (sent !== null && !refused) sessionStorage.removeItem(key);
     var draft = sessionStorage.getItem(key);
     if (draft && !body.disabled && !body.value) body.value = draft;
@@ -291,6 +293,11 @@
     });
     form.addEventListener("submit", function () {
       sessionStorage.setItem("sent:" + form.dataset.conversationId, "1");
+      // What staff have on screen now, new texts shown live included: a text someone sent
+      // after it stops this one (the server shows it and keeps the draft).
+      var seen = document.getElementById("last-seen");
+      var newest = document.querySelector("#thread li.msg:last-child");
+      if (seen && newest) seen.value = newest.dataset.messageId;
     });
   }
 
