@@ -3,10 +3,13 @@ typed kept on its own form; owners only."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from messagecenter.models import Business
+from messagecenter.clock import FrozenClock
+from messagecenter.models import Business, SmsNumber
 from messagecenter.saved_replies import service
+from tests.factories import MARIA, STRANGER, conversation_of, make_client, text_from
 from tests.web.conftest import Shop, csrf_of
 
 PATH = "/settings/saved-replies"
@@ -56,3 +59,22 @@ def test_a_refused_reply_keeps_what_was_typed_on_its_form(shop: Shop, session: S
 
 def test_staff_cannot_manage_saved_replies(shop: Shop) -> None:
     assert shop.clerk.get(PATH).status_code == 403
+
+
+def test_the_composer_s_picker_gets_each_reply_filled_in_for_the_client(
+    shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    business = session.merge(shop.business)
+    service.save_reply(session, business, name="hi", body="Hi [Firstname]!", at=clock.now())
+    number = session.scalars(select(SmsNumber).where(SmsNumber.business_id == business.id)).one()
+    make_client(session, business, clock.now(), first_name="Maria", cell_phone=MARIA)
+    text_from(session, number, MARIA, "Hello", clock.now())
+    text_from(session, number, STRANGER, "Who is this?", clock.now())
+    session.commit()
+    maria = conversation_of(session, business, MARIA)
+    stranger = conversation_of(session, business, STRANGER)
+
+    known = shop.clerk.get(f"/app/saved-replies/{maria.id}").json()["items"]
+    assert known == [{"name": "hi", "text": "Hi Maria!", "problem": ""}]
+    unknown = shop.clerk.get(f"/app/saved-replies/{stranger.id}").json()["items"]
+    assert unknown[0]["text"] == "" and "[Firstname]" in unknown[0]["problem"]

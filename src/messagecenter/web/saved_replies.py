@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from messagecenter.errors import DomainError
+from messagecenter.conversations import service as conversations
+from messagecenter.errors import DomainError, InvalidInput
 from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import UnitOfWorkDep
 from messagecenter.http.pages import redirect
 from messagecenter.http.types import IdPath
 from messagecenter.saved_replies import service
-from messagecenter.web.pages import OwnerPageDep, Page
+from messagecenter.web.pages import OwnerPageDep, Page, PageDep
 
 router = APIRouter(include_in_schema=False)
 PATH = "/settings/saved-replies"
@@ -79,3 +80,18 @@ def change_saved_reply(
         work.rollback()
         return _page(page, error=refused.message, failed=saved_reply_id, name=name, body=body)
     return redirect(PATH)
+
+
+@router.get("/app/saved-replies/{conversation_id}")
+def saved_replies_for(conversation_id: IdPath, page: PageDep) -> JSONResponse:
+    """The composer's picker: every saved reply, filled in for this conversation's client
+    (or why it cannot be: a variable their profile lacks)."""
+    conversation = conversations.get_conversation(page.session, page.business.id, conversation_id)
+    items = []
+    for reply in service.list_replies(page.session, page.business):
+        try:
+            text, problem = service.text_for(page.session, page.business, reply, conversation), ""
+        except InvalidInput as refused:
+            text, problem = "", refused.message
+        items.append({"name": reply.name, "text": text, "problem": problem})
+    return JSONResponse({"items": items})

@@ -256,6 +256,7 @@
       timer = setTimeout(update, 80);
     });
     connectDraft(body);
+    connectSavedReplies(body);
     update();
   }
 
@@ -299,6 +300,101 @@
       var newest = document.querySelector("#thread li.msg:last-child");
       if (seen && newest) seen.value = newest.dataset.messageId;
     });
+  }
+
+  // Saved replies in the composer: "/" and a name's first letters (or the button) list them,
+  // filled in for this client by the server; arrows choose, Enter or Tab (or a click) puts
+  // the text in place of "/name", Escape closes. One the client's profile cannot fill says why.
+  function connectSavedReplies(body) {
+    var box = document.getElementById("saved-replies");
+    var list = document.getElementById("saved-reply-list");
+    var button = document.getElementById("saved-replies-button");
+    var problem = document.getElementById("saved-reply-problem");
+    if (!box || !list || !button) return;
+    var replies = null, shown = [], active = 0, from = null; // from: where "/name" starts
+
+    function load() {
+      if (replies) return Promise.resolve(replies);
+      return fetch(box.dataset.url, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : { items: [] }; })
+        .then(function (data) { replies = data.items; return replies; });
+    }
+    function close() {
+      list.hidden = true; from = null;
+      button.setAttribute("aria-expanded", "false");
+      body.removeAttribute("aria-activedescendant");
+    }
+    function show(prefix) {
+      load().then(function (all) {
+        shown = all.filter(function (r) { return r.name.indexOf(prefix) === 0; });
+        list.innerHTML = "";
+        if (!shown.length) {
+          var none = document.createElement("li");
+          none.className = "muted";
+          none.textContent = all.length ? "No saved reply starts with that." : "No saved replies yet (Settings → Saved replies).";
+          list.appendChild(none);
+        }
+        shown.forEach(function (r, i) {
+          var item = document.createElement("li");
+          item.id = "saved-reply-option-" + r.name;
+          item.setAttribute("role", "option");
+          item.dataset.name = r.name;
+          var name = document.createElement("strong");
+          name.textContent = "/" + r.name;
+          var text = document.createElement("span");
+          text.textContent = " " + (r.text || r.problem);
+          item.appendChild(name); item.appendChild(text);
+          if (r.problem) item.setAttribute("aria-disabled", "true");
+          item.addEventListener("mousedown", function (e) { e.preventDefault(); insert(i); });
+          list.appendChild(item);
+        });
+        active = 0; mark();
+        list.hidden = false;
+        button.setAttribute("aria-expanded", "true");
+      });
+    }
+    function mark() {
+      list.querySelectorAll("[role=option]").forEach(function (item, i) {
+        item.setAttribute("aria-selected", i === active ? "true" : "false");
+        if (i === active) body.setAttribute("aria-activedescendant", item.id);
+      });
+    }
+    function insert(i) {
+      var reply = shown[i];
+      if (!reply) return;
+      if (reply.problem) { problem.textContent = reply.problem; problem.hidden = false; return; }
+      problem.hidden = true;
+      var end = body.selectionStart;
+      var start = from === null ? end : from;
+      body.value = body.value.slice(0, start) + reply.text + body.value.slice(end);
+      body.selectionStart = body.selectionEnd = start + reply.text.length;
+      close();
+      body.focus();
+      body.dispatchEvent(new Event("input", { bubbles: true })); // the counter and the draft
+    }
+    body.addEventListener("input", function () {
+      var before = body.value.slice(0, body.selectionStart);
+      var typed = /(?:^|\s)\/([a-z0-9-]*)$/.exec(before);
+      if (typed) { from = before.length - typed[1].length - 1; show(typed[1]); }
+      else if (from !== null) close();
+    });
+    body.addEventListener("keydown", function (e) {
+      if (list.hidden || e.ctrlKey || e.metaKey) return;
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        var step = e.key === "ArrowDown" ? 1 : -1;
+        active = Math.max(0, Math.min(shown.length - 1, active + step)); mark();
+      } else if ((e.key === "Enter" || e.key === "Tab") && shown.length) {
+        e.preventDefault(); insert(active);
+      } else if (e.key === "Escape") {
+        e.preventDefault(); close();
+      }
+    });
+    button.addEventListener("click", function () {
+      if (!list.hidden) { close(); return; }
+      from = null; show(""); body.focus();
+    });
+    body.addEventListener("blur", function () { setTimeout(function () { if (document.activeElement !== button) close(); }, 150); });
   }
 
   // Settings → Automated messages: each template's variable picker inserts "[Name]" at the
