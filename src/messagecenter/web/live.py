@@ -30,6 +30,8 @@ router = APIRouter(tags=["live"])
 staff_router = APIRouter(include_in_schema=False)  # the web app's stream, by session cookie
 _bearer = HTTPBearer(auto_error=False)
 HEARTBEAT_SECONDS = 15.0
+# Events for the staff's own pages only (web/presence.py): an API key's stream skips them.
+STAFF_ONLY = frozenset({"presence"})
 # Access is looked at again this many heartbeats apart (a minute): an access.ended sent while
 # this process's PostgreSQL listener was reconnecting never arrives.
 RECHECK_EVERY = 4
@@ -184,6 +186,8 @@ async def event_stream(
                 if holder.ended_by(live_event):
                     return
                 continue
+            if live_event.type in STAFF_ONLY and holder.staff_id is None:
+                continue  # who is looking at what is the team's, not an integration's
             yield format_event(live_event)
 
 

@@ -31,6 +31,7 @@
       appendNewMessages(data.conversation_id);
       refreshList();
     });
+    source.addEventListener("presence", function (e) { heardPresence(JSON.parse(e.data)); });
     source.addEventListener("consent.changed", function (e) {
       var data = JSON.parse(e.data);
       var open = document.querySelector("article.conversation");
@@ -38,6 +39,62 @@
         window.location.reload(); // the composer's lock and its wording come from the server
       }
     });
+  }
+
+  // Colleagues on the open conversation: each page says it is there every 10 s and while
+  // its text box is typed in; what others said shows until its time runs out.
+  var present = {}; // staff id -> {name, typing, until, conversation}
+  function openConversationId() {
+    var open = document.querySelector("article.conversation");
+    return open ? Number(open.dataset.conversationId) : null;
+  }
+  function sayPresent(typing) {
+    var id = openConversationId();
+    if (id === null || document.hidden) return;
+    fetch("/app/presence/" + id, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ typing: Boolean(typing) })
+    }).catch(function () {});
+  }
+  function heardPresence(data) {
+    if (String(data.staff_id) === document.body.dataset.staffId) return;
+    present[data.staff_id] = {
+      name: data.name, typing: data.typing, conversation: data.conversation_id,
+      until: Date.now() + data.seconds * 1000
+    };
+    showPresence();
+    setTimeout(showPresence, data.seconds * 1000 + 50);
+  }
+  function showPresence() {
+    var line = document.getElementById("presence");
+    if (!line) return;
+    var id = openConversationId(), now = Date.now(), typing = [], viewing = [];
+    Object.keys(present).forEach(function (staff) {
+      var p = present[staff];
+      if (p.until <= now || p.conversation !== id) return;
+      (p.typing ? typing : viewing).push(p.name);
+    });
+    var said = [];
+    if (typing.length) said.push(typing.join(", ") + (typing.length > 1 ? " are" : " is") + " typing…");
+    if (viewing.length) said.push(viewing.join(", ") + (viewing.length > 1 ? " are" : " is") + " viewing this conversation");
+    line.textContent = said.join(" · ");
+  }
+  function connectPresence() {
+    if (!document.body.dataset.live) return;
+    var typingSince = null, stopTimer = null;
+    sayPresent(false);
+    setInterval(function () { sayPresent(typingSince !== null); showPresence(); }, 10000);
+    document.addEventListener("input", function (e) {
+      if (!e.target || e.target.id !== "body") return;
+      if (typingSince === null || Date.now() - typingSince > 3000) {
+        typingSince = Date.now();
+        sayPresent(true);
+      }
+      clearTimeout(stopTimer);
+      stopTimer = setTimeout(function () { typingSince = null; sayPresent(false); }, 4000);
+    });
+    document.addEventListener("conversation:shown", function () { sayPresent(false); showPresence(); });
   }
 
   var words = {
@@ -550,6 +607,7 @@
           if (open) link.setAttribute("aria-current", "true"); else link.removeAttribute("aria-current");
         });
         showThread();
+        document.dispatchEvent(new Event("conversation:shown"));
       })
       .catch(function () { location.href = url; });
   }
@@ -591,6 +649,7 @@
     connectMenu();
     labelTableCells();
     connectLive();
+    connectPresence();
     connectPhoneCheck();
     connectTemplateEditors();
     connectSwitching();
