@@ -90,6 +90,7 @@ def conversation_out(
         unread_count=conversation.unread_count,
         pinned=conversation.pinned,
         muted=conversation.muted,
+        blocked=conversation.blocked_at is not None,
         last_message_at=conversation.last_message_at,
         last_message_preview=conversation.last_message_preview,
         subscription=SubscriptionOut.model_validate(consent_summary(consent)),

@@ -237,6 +237,10 @@ def client_for_phone(session: Session, business_id: int, phone: str) -> Client |
     )
 
 
+# Not a folder of the conversation's own (that stays as it was): the view of blocked numbers.
+FOLDER_BLOCKED = "blocked"
+
+
 @dataclass(frozen=True)
 class ConversationFilter:
     folder: str | None = None
@@ -252,8 +256,12 @@ def list_conversations(
     session: Session, business_id: int, flt: ConversationFilter
 ) -> tuple[list[tuple[Conversation, Client | None]], int]:
     conditions: list[ColumnElement[bool]] = [Conversation.business_id == business_id]
-    if flt.folder:
-        conditions.append(Conversation.folder == flt.folder)
+    if flt.folder == FOLDER_BLOCKED:  # blocked numbers are shown there and nowhere else
+        conditions.append(Conversation.blocked_at.is_not(None))
+    else:
+        conditions.append(Conversation.blocked_at.is_(None))
+        if flt.folder:
+            conditions.append(Conversation.folder == flt.folder)
     if flt.client_id is not None:
         conditions.append(Conversation.client_id == flt.client_id)
     if flt.since is not None:
@@ -290,8 +298,12 @@ def folder_counts(session: Session, business_id: int, folders: Iterable[str]) ->
     counts = {}
     for folder in [None, *folders]:
         conditions = [Conversation.business_id == business_id]
-        if folder is not None:
-            conditions.append(Conversation.folder == folder)
+        if folder == FOLDER_BLOCKED:
+            conditions.append(Conversation.blocked_at.is_not(None))
+        else:
+            conditions.append(Conversation.blocked_at.is_(None))
+            if folder is not None:
+                conditions.append(Conversation.folder == folder)
         capped = select(literal_column("1")).where(*conditions).limit(FOLDER_COUNT_CAP).subquery()
         counts[folder or "all"] = int(session.scalar(select(func.count()).select_from(capped)) or 0)
     return counts

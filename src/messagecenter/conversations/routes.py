@@ -67,7 +67,7 @@ def _conversation_out(
 def list_conversations(
     session: SessionDep,
     business: BusinessDep,
-    folder: Literal["unread", "read", "replied", "archived"] | None = None,
+    folder: Literal["unread", "read", "replied", "archived", "blocked"] | None = None,
     client_id: OptionalIdQuery = None,
     search: Annotated[
         str | None,
@@ -100,9 +100,17 @@ def get_conversation(
 
 @router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
 def update_conversation(
-    conversation_id: IdPath, body: ConversationPatch, work: UnitOfWorkDep, business: BusinessDep
+    conversation_id: IdPath,
+    body: ConversationPatch,
+    work: UnitOfWorkDep,
+    business: BusinessDep,
+    context: ContextDep,
 ) -> ConversationOut:
     session = work.session
+    if body.blocked is True:
+        service.block(session, business.id, conversation_id, context.clock.now())
+    elif body.blocked is False:
+        service.unblock(session, business.id, conversation_id)
     conversation = service.update_flags(
         session,
         business.id,

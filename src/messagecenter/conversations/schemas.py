@@ -82,6 +82,7 @@ class ConversationOut(BaseModel):
     unread_count: int
     pinned: bool
     muted: bool
+    blocked: bool
     last_message_at: datetime
     last_message_preview: str
     subscription: SubscriptionOut
@@ -104,6 +105,11 @@ class ConversationPatch(BaseModel):
     pinned: StrictBool | None = None
     muted: StrictBool | None = None
     archived: StrictBool | None = None
+    blocked: StrictBool | None = Field(
+        default=None,
+        description="block the number: its texts are still stored and counted but stay out of "
+        "the conversation lists (but `folder=blocked`) and the unread count; false brings it back",
+    )
     client_id: StrictInt | None = Field(
         default=None, ge=1, le=MAX_ID, description="link an unidentified sender"
     )

@@ -83,12 +83,43 @@ def update_flags(
         elif conversation.folder == FOLDER_ARCHIVED:
             conversation.folder = FOLDER_UNREAD if conversation.unread_count else FOLDER_READ
     delta = 0
+    if muted is False and conversation.blocked_at is not None:
+        raise Conflict(
+            "This number is blocked, which keeps it muted: unblock it first.", code="blocked"
+        )
     if muted is not None and muted != conversation.muted:
         conversation.muted = muted
         # Muted conversations are left out of the badge.
         delta = -conversation.unread_count if muted else conversation.unread_count
     session.flush()
     _change_unread(session, business_id, conversation, delta)
+    return conversation
+
+
+def block(session: Session, business_id: int, conversation_id: int, at: datetime) -> Conversation:
+    """Block the conversation's number: its texts are still stored and counted, but it leaves
+    the inbox (for the Blocked view) and the badge (it is muted, if it was not)."""
+    conversation = _locked(session, business_id, conversation_id)
+    if conversation.blocked_at is not None:
+        return conversation
+    was_muted = conversation.muted
+    update_flags(session, business_id, conversation_id, muted=True)
+    conversation.blocked_at, conversation.muted_by_block = at, not was_muted
+    session.flush()
+    return conversation
+
+
+def unblock(session: Session, business_id: int, conversation_id: int) -> Conversation:
+    """Bring a blocked conversation back to the inbox (and the badge, unless it was muted
+    before it was blocked)."""
+    conversation = _locked(session, business_id, conversation_id)
+    if conversation.blocked_at is None:
+        return conversation
+    unmute = conversation.muted_by_block
+    conversation.blocked_at, conversation.muted_by_block = None, False
+    session.flush()
+    if unmute:
+        update_flags(session, business_id, conversation_id, muted=False)
     return conversation
 
 

@@ -43,8 +43,10 @@ def answer_out_of_hours(session: Session, texts: Sequence[ClientText]) -> dict[i
         conversation = session.get(Conversation, text.conversation_id, populate_existing=True)
         assert conversation is not None
         last = conversation.after_hours_answered_at
-        if last is not None and text.at - last < ANSWER_EVERY:
-            continue
+        if conversation.blocked_at is not None or (
+            last is not None and text.at - last < ANSWER_EVERY
+        ):
+            continue  # a blocked number gets nothing back
         body = notifications.after_hours_answer(session, business)
         if body is None:  # switched off
             continue

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -60,6 +61,11 @@ class Conversation(Base):
     unread_count: Mapped[int] = mapped_column(Integer, default=0)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     muted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Blocked by staff: its texts are kept and counted but stay out of the inbox and the badge
+    # (a blocked conversation is muted; `muted_by_block` says the block did it, so unblocking
+    # unmutes it again).
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    muted_by_block: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The last after-hours answer sent here (at most one per 12 hours: intake/after_hours.py).
     after_hours_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

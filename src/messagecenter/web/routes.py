@@ -47,14 +47,20 @@ PAGE_SIZE = 25
 THREAD_SIZE = 50  # messages a thread shows at first, and loads each time staff scroll up
 RECENT_AUTOMATED = 5  # automated texts the client panel lists
 NEW_MESSAGE_RESULTS = 20  # clients New message lists for a search (typing more narrows it)
-FolderQuery = Annotated[str, Query(pattern="^(unread|read|replied|archived|all)$")]
+FolderQuery = Annotated[str, Query(pattern="^(unread|read|replied|archived|blocked|all)$")]
 # The client's notification switches, as the profile names them.
 CATEGORY_SWITCHES = (
     ("sms_reminders", "Booking reminders"),
     ("sms_account", "Account messages"),
     ("sms_marketing", "News and offers"),
 )
-FOLDER_NAMES = {"unread": "Unread", "read": "Read", "replied": "Replied", "archived": "Archived"}
+FOLDER_NAMES = {
+    "unread": "Unread",
+    "read": "Read",
+    "replied": "Replied",
+    "archived": "Archived",
+    "blocked": "Blocked",
+}
 
 
 def page_count(total: int, page_size: int) -> int:
@@ -450,7 +456,9 @@ def change_state(
     conversation_id: IdPath,
     page: PageDep,
     work: UnitOfWorkDep,
-    action: Annotated[str, Form(pattern="^(pin|unpin|mute|unmute|archive|unarchive|unread)$")],
+    action: Annotated[
+        str, Form(pattern="^(pin|unpin|mute|unmute|archive|unarchive|unread|block|unblock)$")
+    ],
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     check_csrf(page.request, csrf)
@@ -458,6 +466,23 @@ def change_state(
     if action == "unread":
         service.mark_unread(work.session, business.id, conversation_id)
         return RedirectResponse("/inbox", 303)  # leave it unread rather than reopen it
+    if action == "block":
+        service.block(work.session, business.id, conversation_id, page.context.clock.now())
+        flash(page.request, "Blocked: its texts are kept, in the Blocked view, and out of "
+              "the inbox and the unread count.", "note")  # fmt: skip
+        return _back(page, conversation_id)
+    if action == "unblock":
+        service.unblock(work.session, business.id, conversation_id)
+        return _back(page, conversation_id)
+    try:
+        _change_flags(work, business.id, conversation_id, action)
+    except DomainError as refused:
+        work.rollback()
+        return _back(page, conversation_id, error=refused.message)
+    return _back(page, conversation_id)
+
+
+def _change_flags(work: UnitOfWork, business_id: int, conversation_id: int, action: str) -> None:
     flags = {
         "pin": {"pinned": True},
         "unpin": {"pinned": False},
@@ -466,8 +491,7 @@ def change_state(
         "archive": {"archived": True},
         "unarchive": {"archived": False},
     }[action]
-    service.update_flags(work.session, business.id, conversation_id, **flags)
-    return _back(page, conversation_id)
+    service.update_flags(work.session, business_id, conversation_id, **flags)
 
 
 @router.post("/conversations/{conversation_id}/client")
