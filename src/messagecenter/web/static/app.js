@@ -650,6 +650,8 @@
     labelTableCells();
     connectLive();
     connectPresence();
+    var print = document.getElementById("print-page"); // a conversation's printable page
+    if (print) print.addEventListener("click", function () { window.print(); });
     connectPhoneCheck();
     connectTemplateEditors();
     connectSwitching();
