@@ -30,6 +30,7 @@
       var data = JSON.parse(e.data);
       appendNewMessages(data.conversation_id);
       refreshList();
+      if (data.direction === "inbound") notifyOfText(data);
     });
     source.addEventListener("presence", function (e) { heardPresence(JSON.parse(e.data)); });
     source.addEventListener("consent.changed", function (e) {
@@ -95,6 +96,45 @@
       stopTimer = setTimeout(function () { typingSince = null; sayPresent(false); }, 4000);
     });
     document.addEventListener("conversation:shown", function () { sayPresent(false); showPresence(); });
+  }
+
+  // Browser notifications of new texts, switched on per browser (its own permission): the
+  // server says which texts to show and what they say; the conversation open and in view is
+  // not announced again.
+  var NOTIFY_KEY = "notify-new-texts";
+  function notifying() {
+    return window.Notification && Notification.permission === "granted" &&
+      window.localStorage && localStorage.getItem(NOTIFY_KEY) === "on";
+  }
+  function notifyOfText(data) {
+    if (!notifying()) return;
+    if (!document.hidden && openConversationId() === data.conversation_id) return;
+    fetch("/app/notices/" + data.message_id, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : { show: false }; })
+      .then(function (notice) {
+        if (!notice.show) return;
+        var shown = new Notification(notice.title, { body: notice.body, tag: notice.tag });
+        shown.onclick = function () { window.focus(); location.href = notice.url; };
+      })
+      .catch(function () {});
+  }
+  function connectNotifyToggle() {
+    var toggle = document.getElementById("notify-toggle");
+    if (!toggle || !window.Notification || !window.localStorage) return;
+    function show() {
+      var on = notifying();
+      toggle.setAttribute("aria-pressed", on ? "true" : "false");
+      toggle.textContent = on ? "Notifications on" : "Notify me of new texts";
+      toggle.hidden = Notification.permission === "denied" && !on;
+    }
+    toggle.addEventListener("click", function () {
+      if (notifying()) { localStorage.removeItem(NOTIFY_KEY); show(); return; }
+      Notification.requestPermission().then(function (answer) {
+        if (answer === "granted") localStorage.setItem(NOTIFY_KEY, "on");
+        show();
+      });
+    });
+    show();
   }
 
   var words = {
@@ -650,6 +690,7 @@
     labelTableCells();
     connectLive();
     connectPresence();
+    connectNotifyToggle();
     var print = document.getElementById("print-page"); // a conversation's printable page
     if (print) print.addEventListener("click", function () { window.print(); });
     connectPhoneCheck();
