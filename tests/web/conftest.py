@@ -179,6 +179,36 @@ def staff_browser(browser: Any, live: Live) -> Iterator[Any]:
     context.close()
 
 
+@dataclass
+class TwoStaff:
+    """The owner and a clerk (Casey, who may send), each signed in in a browser of their own."""
+
+    owner: Any  # a page
+    clerk: Any  # a page
+
+
+CASEY_EMAIL, CASEY_PASSWORD = "casey@studio.example", "casey-password-1"
+
+
+@pytest.fixture
+def two_staff(browser: Any, live: Live) -> Iterator[TwoStaff]:
+    with session_scope(live.context.sessions) as session:
+        create_staff_member(
+            session, business_id=live.business_id, email=CASEY_EMAIL, name="Casey",
+            role="staff", can_send_sms=True, password=CASEY_PASSWORD,
+            at=live.context.clock.now(),
+        )  # fmt: skip
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 800}) for _ in range(2)]
+    try:
+        for context in contexts:
+            context.set_default_timeout(TIMEOUT_MS)
+        owner, clerk = (context.new_page() for context in contexts)
+        yield TwoStaff(owner, clerk)
+    finally:
+        for context in contexts:
+            context.close()
+
+
 # ---------------------------------------------------------------------------- TestClient
 
 

@@ -4,17 +4,12 @@ again sends it. (The second page's live stream is cut, as a tab asleep or offlin
 
 from __future__ import annotations
 
-from typing import Any
-
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from messagecenter.db import session_scope
 from messagecenter.models import Message
-from messagecenter.staff.service import create_staff_member
-from tests.web.conftest import TIMEOUT_MS, Live
-
-CLERK, CLERK_PASSWORD = "casey@studio.example", "casey-password-1"
+from tests.web.conftest import CASEY_EMAIL, CASEY_PASSWORD, Live, TwoStaff
 
 
 def outbound(live: Live, conversation_id: int) -> list[str]:
@@ -29,43 +24,31 @@ def outbound(live: Live, conversation_id: int) -> list[str]:
 
 
 def test_a_reply_the_page_has_not_shown_stops_the_send_and_the_draft_stays(
-    browser: Any, live: Live
+    two_staff: TwoStaff, live: Live
 ) -> None:
-    with session_scope(live.context.sessions) as session:
-        create_staff_member(
-            session, business_id=live.business_id, email=CLERK, name="Casey", role="staff",
-            can_send_sms=True, password=CLERK_PASSWORD, at=live.context.clock.now(),
-        )  # fmt: skip
     live.text_from("+12125550142", "Can I move my massage to 4pm?")
     maria = live.conversation_id("+12125550142")
-    owner_context, clerk_context = browser.new_context(), browser.new_context()
-    try:
-        for context in (owner_context, clerk_context):
-            context.set_default_timeout(TIMEOUT_MS)
-        owner, clerk = owner_context.new_page(), clerk_context.new_page()
-        clerk.route("**/app/events", lambda route: route.abort())  # no live updates here
-        live.login(owner)
-        live.login(clerk, CLERK, CLERK_PASSWORD)
-        for page in (owner, clerk):
-            page.goto(f"{live.url}/conversations/{maria}")
-            expect(page.locator("#thread li.msg").last).to_contain_text("4pm?")
+    owner, clerk = two_staff.owner, two_staff.clerk
+    clerk.route("**/app/events", lambda route: route.abort())  # no live updates here
+    live.login(owner)
+    live.login(clerk, CASEY_EMAIL, CASEY_PASSWORD)
+    for page in (owner, clerk):
+        page.goto(f"{live.url}/conversations/{maria}")
+        expect(page.locator("#thread li.msg").last).to_contain_text("4pm?")
 
-        owner.fill("#body", "Done, see you at 4!")
-        owner.click("#send")
-        expect(owner.locator("#thread li.msg").last).to_contain_text("Done, see you at 4!")
+    owner.fill("#body", "Done, see you at 4!")
+    owner.click("#send")
+    expect(owner.locator("#thread li.msg").last).to_contain_text("Done, see you at 4!")
 
-        clerk.fill("#body", "Sorry, 4pm is full")
-        clerk.click("#send")
-        alert = clerk.locator("p.flash.error")
-        expect(alert).to_contain_text("Someone replied since you opened this conversation")
-        expect(alert).to_contain_text("Done, see you at 4!")
-        expect(clerk.locator("#thread li.msg").last).to_contain_text("Done, see you at 4!")
-        expect(clerk.locator("#body")).to_have_value("Sorry, 4pm is full")  # the draft stays
-        assert outbound(live, maria) == ["Done, see you at 4!"]
+    clerk.fill("#body", "Sorry, 4pm is full")
+    clerk.click("#send")
+    alert = clerk.locator("p.flash.error")
+    expect(alert).to_contain_text("Someone replied since you opened this conversation")
+    expect(alert).to_contain_text("Done, see you at 4!")
+    expect(clerk.locator("#thread li.msg").last).to_contain_text("Done, see you at 4!")
+    expect(clerk.locator("#body")).to_have_value("Sorry, 4pm is full")  # the draft stays
+    assert outbound(live, maria) == ["Done, see you at 4!"]
 
-        clerk.click("#send")  # now the page has shown it: sending again sends
-        expect(clerk.locator("#thread li.msg").last).to_contain_text("Sorry, 4pm is full")
-        assert outbound(live, maria) == ["Done, see you at 4!", "Sorry, 4pm is full"]
-    finally:
-        owner_context.close()
-        clerk_context.close()
+    clerk.click("#send")  # now the page has shown it: sending again sends
+    expect(clerk.locator("#thread li.msg").last).to_contain_text("Sorry, 4pm is full")
+    assert outbound(live, maria) == ["Done, see you at 4!", "Sorry, 4pm is full"]
