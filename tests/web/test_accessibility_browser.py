@@ -9,6 +9,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from tests.web.conftest import TIMEOUT_MS, Live
+from tests.web.test_browser import seed_text
 
 PAGES = [
     "/inbox",
@@ -32,8 +33,7 @@ SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "hei
 def test_the_main_pages_have_no_serious_or_critical_violations(
     browser: Any, live: Live, size: str
 ) -> None:
-    live.text_from("+12125550142", "Hello, is there parking?")
-    maria = live.conversation_id("+12125550142")
+    maria = seed_text(live, "+12125550142", "Hello, is there parking?")
     context = browser.new_context(viewport=SIZES[size], is_mobile=size == "phone")
     context.set_default_timeout(TIMEOUT_MS)
     axe = Axe()

@@ -6,13 +6,13 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.web.conftest import CASEY_EMAIL, CASEY_PASSWORD, Live, TwoStaff
+from tests.web.test_browser import seed_text
 
 
 def test_a_colleague_on_the_same_conversation_shows_as_viewing_then_typing(
     two_staff: TwoStaff, live: Live
 ) -> None:
-    live.text_from("+12125550142", "Is there parking?")
-    maria = live.conversation_id("+12125550142")
+    maria = seed_text(live, "+12125550142", "Is there parking?")
     owner, clerk = two_staff.owner, two_staff.clerk
     live.login(owner)
     live.login(clerk, CASEY_EMAIL, CASEY_PASSWORD)

@@ -12,6 +12,7 @@ from messagecenter.db import session_scope
 from messagecenter.models import Business
 from messagecenter.saved_replies import service
 from tests.web.conftest import TIMEOUT_MS, Live
+from tests.web.test_browser import seed_text
 
 
 def test_slash_and_the_picker_insert_a_reply_filled_in_for_the_client(
@@ -26,8 +27,7 @@ def test_slash_and_the_picker_insert_a_reply_filled_in_for_the_client(
         service.save_reply(
             session, business, name="prices", body="Our prices: studio.example/prices", at=at
         )
-    live.text_from("+12125550142", "Where do I park?")
-    maria = live.conversation_id("+12125550142")
+    maria = seed_text(live, "+12125550142", "Where do I park?")
     context = browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)
     try:

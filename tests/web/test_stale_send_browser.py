@@ -10,6 +10,7 @@ from sqlalchemy import select
 from messagecenter.db import session_scope
 from messagecenter.models import Message
 from tests.web.conftest import CASEY_EMAIL, CASEY_PASSWORD, Live, TwoStaff
+from tests.web.test_browser import seed_text
 
 
 def outbound(live: Live, conversation_id: int) -> list[str]:
@@ -26,8 +27,7 @@ def outbound(live: Live, conversation_id: int) -> list[str]:
 def test_a_reply_the_page_has_not_shown_stops_the_send_and_the_draft_stays(
     two_staff: TwoStaff, live: Live
 ) -> None:
-    live.text_from("+12125550142", "Can I move my massage to 4pm?")
-    maria = live.conversation_id("+12125550142")
+    maria = seed_text(live, "+12125550142", "Can I move my massage to 4pm?")
     owner, clerk = two_staff.owner, two_staff.clerk
     clerk.route("**/app/events", lambda route: route.abort())  # no live updates here
     live.login(owner)
