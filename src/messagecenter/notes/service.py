@@ -29,6 +29,20 @@ class Segment:
     staff: StaffMember | None = None
 
 
+@dataclass(frozen=True)
+class NoteView:
+    """A note as the thread shows it: its text cut at its mentions."""
+
+    id: int
+    created_at: datetime
+    author: str
+    segments: list[Segment]
+
+    @property
+    def mentions(self) -> list[str]:
+        return [s.staff.name for s in self.segments if s.staff is not None]
+
+
 def add_note(
     session: Session,
     conversation: Conversation,
@@ -87,6 +101,11 @@ def notes_between(
     before: datetime | None = None,
 ) -> list[Note]:
     return queries.notes_between(session, conversation.id, since=since, before=before)
+
+
+def views(session: Session, business_id: int, notes: list[Note]) -> list[NoteView]:
+    staff = queries.active_staff(session, business_id) if notes else []
+    return [NoteView(n.id, n.created_at, n.author_label, segments(n.body, staff)) for n in notes]
 
 
 def staff_to_mention(session: Session, business_id: int) -> list[StaffMember]:
