@@ -10,6 +10,8 @@
     if (!document.body.dataset.live || !window.EventSource) return;
     var source = new EventSource("/app/events");
     source.addEventListener("unread.changed", function (e) {
+      // The stream's first event comes once it has subscribed: from now on nothing slips by.
+      document.body.dataset.liveReady = "1";
       // With the conversation list on the page, the badge changes with the list's folder
       // counts, both from one answer; elsewhere at once.
       if (!refreshList()) showUnread(JSON.parse(e.data).unread);
