@@ -40,6 +40,7 @@ from messagecenter.http.server_errors import CompleteServerErrors
 from messagecenter.intake.service import MAX_ATTEMPTS
 from messagecenter.integrations.routes import router as webhooks_router
 from messagecenter.logs import RequestLog
+from messagecenter.notes.routes import router as notes_router
 from messagecenter.notifications.routes import router as notifications_router
 from messagecenter.numbers.routes import router as numbers_router
 from messagecenter.operator_api.routes import router as operator_router
@@ -163,6 +164,7 @@ def create_app(
     api.include_router(numbers_router)
     api.include_router(webhooks_router)
     api.include_router(saved_replies_router)
+    api.include_router(notes_router)
     api.include_router(live_router)
     app.include_router(api)
     app.include_router(operator_router)  # its own token, never a business's key
