@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from messagecenter.db import session_scope
 from messagecenter.staff.service import create_staff_member
 from tests.web.conftest import TIMEOUT_MS, Live
-from tests.web.test_browser import assert_not_reloaded, mark_page
+from tests.web.test_browser import assert_not_reloaded, mark_page, seed_text
 
 CLERK, CLERK_PASSWORD = "casey@studio.example", "casey-password-1"
 
@@ -23,8 +23,8 @@ def test_a_note_mentioning_a_colleague_reaches_their_open_page_live(
             session, business_id=live.business_id, email=CLERK, name="Casey", role="staff",
             can_send_sms=True, password=CLERK_PASSWORD, at=live.context.clock.now(),
         )  # fmt: skip
-    live.text_from("+12125550142", "Can I move my massage to 4pm?")
-    maria = live.conversation_id("+12125550142")
+    # Stored before any page opens (the simulator's texts are taken in asynchronously).
+    maria = seed_text(live, "+12125550142", "Can I move my massage to 4pm?")
     owner_context, clerk_context = browser.new_context(), browser.new_context()
     try:
         for context in (owner_context, clerk_context):
