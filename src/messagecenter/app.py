@@ -40,6 +40,7 @@ from messagecenter.http.server_errors import CompleteServerErrors
 from messagecenter.intake.service import MAX_ATTEMPTS
 from messagecenter.integrations.routes import router as webhooks_router
 from messagecenter.logs import RequestLog
+from messagecenter.notes.routes import router as notes_router
 from messagecenter.notifications.routes import router as notifications_router
 from messagecenter.numbers.routes import router as numbers_router
 from messagecenter.operator_api.routes import router as operator_router
@@ -55,6 +56,7 @@ from messagecenter.web.hours import router as hours_page_router
 from messagecenter.web.live import router as live_router
 from messagecenter.web.live import staff_router as live_staff_router
 from messagecenter.web.manage import router as manage_router
+from messagecenter.web.notes import router as notes_page_router
 from messagecenter.web.notices import router as notices_router
 from messagecenter.web.phone import router as phone_page_router
 from messagecenter.web.presence import router as presence_router
@@ -164,6 +166,7 @@ def create_app(
     api.include_router(numbers_router)
     api.include_router(webhooks_router)
     api.include_router(saved_replies_router)
+    api.include_router(notes_router)
     api.include_router(live_router)
     app.include_router(api)
     app.include_router(operator_router)  # its own token, never a business's key
@@ -182,6 +185,7 @@ def create_app(
     app.include_router(saved_replies_page_router)
     app.include_router(presence_router)
     app.include_router(notices_router)
+    app.include_router(notes_page_router)
     if context.simulator is not None:
         app.include_router(simulator_router)
 

@@ -1,4 +1,4 @@
-"""A conversation's CSV and printable page: every message and consent change in order, in
+"""A conversation's CSV and printable page: every message, consent change and note in order, in
 the business's time zone; safe to open in a spreadsheet; this business's conversations only."""
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.models import Business, SmsNumber
+from messagecenter.notes.service import add_note
 from messagecenter.sending.compose import Sender, send_message
+from messagecenter.staff.service import list_staff
 from tests.factories import MARIA, conversation_of, make_business, make_client, text_from
 from tests.web.conftest import Shop
 
@@ -71,6 +73,34 @@ def test_the_printable_page_shows_the_thread_and_its_consent(
     assert "Can I come at 5?" in page.text and "unsubscribed" in page.text
     assert 'class="entry-consent"' in page.text
     assert f'href="/conversations/{conversation.id}/export.csv"' in page.text
+
+
+def test_notes_are_in_the_csv_and_the_printable_page_with_their_author(
+    shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    business = session.merge(shop.business)
+    at = clock.now()
+    text_from(session, _number(session, business), MARIA, "Can I come at 5?", at)
+    conversation = conversation_of(session, business, MARIA)
+    casey = next(m for m in list_staff(session, business.id) if m.name == "Casey")
+    add_note(session, conversation, body="=call her back", at=at + timedelta(minutes=1),
+             author=casey)  # fmt: skip
+    text_from(session, _number(session, business), MARIA, "Or 6?", at + timedelta(minutes=2))
+    session.commit()
+
+    rows = list(
+        csv.DictReader(
+            io.StringIO(shop.clerk.get(f"/conversations/{conversation.id}/export.csv").text)
+        )
+    )
+    assert [(r["kind"], r["sender"], r["body"]) for r in rows][1] == (
+        "note",
+        "Casey",
+        "'=call her back",  # a note is made spreadsheet-safe like a message
+    )
+    assert [r["kind"] for r in rows] == ["message", "note", "message"]
+    page = shop.clerk.get(f"/conversations/{conversation.id}/print").text
+    assert 'class="entry-note"' in page and "Note by Casey (internal)" in page
 
 
 def test_another_business_s_conversation_is_not_found(

@@ -185,6 +185,10 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
         {"action": "archive"},
     ),
     "/conversations/{conversation_id}/read": ("/conversations/{conversation}/read", {}),
+    "/conversations/{conversation_id}/notes": (
+        "/conversations/{conversation}/notes",
+        {"body": "@Robin call her back"},
+    ),
     "/conversations/{conversation_id}/client": (
         "/conversations/{conversation}/client",
         {"first_name": "Nora", "last_name": "Quinn"},

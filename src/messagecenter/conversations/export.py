@@ -1,6 +1,7 @@
-"""One conversation as staff take it away: every message and every consent change (STOP,
-START, a carrier's opt-out) in order, in the business's time zone, as CSV or as a printable
-page. The messages are the history's rows (history.py), so both say the same."""
+"""One conversation as staff take it away: every message, every consent change (STOP,
+START, a carrier's opt-out) and every internal note (kind "note", its author as sender) in
+order, in the business's time zone, as CSV or as a printable page. The messages are the
+history's rows (history.py), so both say the same."""
 
 from __future__ import annotations
 
@@ -18,16 +19,18 @@ from messagecenter.conversations import history, queries
 from messagecenter.conversations.queries import HistoryFilter
 from messagecenter.models import Conversation
 from messagecenter.models.consent import CONSENT_OPT_OUT, SOURCE_CARRIER_21610
+from messagecenter.notes import queries as note_queries
 
 CSV_COLUMNS = ["date", "kind", "direction", "sender", "status", "reason", "units", "body"]
 
 
 @dataclass(frozen=True)
 class Entry:
-    """A line of the export: a message, or a consent change (kind "consent")."""
+    """A line of the export: a message, a consent change (kind "consent") or an internal
+    note (kind "note")."""
 
     at: datetime
-    kind: str  # message / consent
+    kind: str  # message / consent / note
     date: str  # in the business's zone
     direction: str
     sender: str
@@ -38,7 +41,7 @@ class Entry:
 
 
 def entries(session: Session, conversation: Conversation, timezone: str) -> list[Entry]:
-    """Every message and consent change of the conversation, oldest first."""
+    """Every message, consent change and note of the conversation, oldest first."""
     zone = ZoneInfo(timezone)
     found: list[Entry] = []
     flt = HistoryFilter(conversation_id=conversation.id)
@@ -54,6 +57,11 @@ def entries(session: Session, conversation: Conversation, timezone: str) -> list
         found.append(
             Entry(record.created_at, "consent", _local(record.created_at, zone), "", "", "",
                   "", "", _consent_text(record.action, record.source, record.keyword))
+        )  # fmt: skip
+    for note in note_queries.notes_between(session, conversation.id):
+        found.append(
+            Entry(note.created_at, "note", _local(note.created_at, zone), "", note.author_label,
+                  "", "", "", note.body)
         )  # fmt: skip
     return sorted(found, key=lambda e: (e.at, e.kind != "message"))  # a STOP, then its effect
 

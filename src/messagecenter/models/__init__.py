@@ -10,6 +10,7 @@ from messagecenter.models.conversation import Conversation
 from messagecenter.models.idempotency import IdempotencyKey
 from messagecenter.models.inbound_queue import InboundQueueItem
 from messagecenter.models.message import Message, MessageStatusEvent, UnroutedMessage
+from messagecenter.models.note import Note
 from messagecenter.models.notification import Notification, NotificationTemplate
 from messagecenter.models.saved_reply import SavedReply
 from messagecenter.models.sign_in import SignInFailure, WebSession
@@ -31,6 +32,7 @@ __all__ = [
     "InboundQueueItem",
     "Message",
     "MessageStatusEvent",
+    "Note",
     "Notification",
     "NotificationTemplate",
     "PhoneConsent",

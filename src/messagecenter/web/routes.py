@@ -31,6 +31,7 @@ from messagecenter.http.flash import flash
 from messagecenter.http.pages import fragment, past_the_end, redirect, render
 from messagecenter.http.types import IdPath, OptionalIdQuery
 from messagecenter.models import Client, Conversation, Message
+from messagecenter.notes import service as notes
 from messagecenter.notifications.replies import replies_to
 from messagecenter.numbers.countries import number_country
 from messagecenter.sending.compose import MAX_BODY_CHARACTERS, Sender, send_message
@@ -305,7 +306,12 @@ def thread_fragment(
         messages = queries.messages_after(
             session, business.id, conversation_id, after, limit=THREAD_SIZE
         )
-        values = _thread_values(page, conversation_id, messages) | {"older_before": None}
+        # Notes from the newest message shown on: the page replaces those it shows already.
+        shown = queries.get_message(session, business.id, after)
+        since = shown.created_at if shown is not None else None
+        values = _thread_values(page, conversation_id, messages, since=since) | {
+            "older_before": None
+        }
     else:
         values = _conversation_context(page, conversation_id, around, before)
     return fragment(page.request, "_thread.html", {"business": page.business, **values})
@@ -346,7 +352,20 @@ def _conversation_context(
             older = queries.thread_page(
                 session, business.id, conversation_id, limit=1, before_id=messages[0].id
             )[1]
-    values = _thread_values(page, conversation_id, messages)
+    # The notes written in the part of the thread shown: from its oldest message (from the
+    # start if it is the first page) up to the next message not shown (to now if none).
+    following = (
+        queries.messages_after(session, business.id, conversation_id, messages[-1].id, limit=1)
+        if messages
+        else []
+    )
+    values = _thread_values(
+        page,
+        conversation_id,
+        messages,
+        since=messages[0].created_at if messages and older else None,
+        before=following[0].created_at if following else None,
+    )
     last_inbound = next((m for m in reversed(messages) if m.direction == "inbound"), None)
     said_cancel = last_inbound is not None and normalize_keyword_text(last_inbound.body) == "cancel"
     client = values["client"]
@@ -361,14 +380,20 @@ def _conversation_context(
         # Showing an older part of the thread: newer messages exist beyond it.
         "older_part": bool(messages)
         and (messages is not newest or before is not None)
-        and bool(
-            queries.messages_after(session, business.id, conversation_id, messages[-1].id, limit=1)
-        ),
+        and bool(following),
     }
 
 
-def _thread_values(page: Page, conversation_id: int, messages: list[Message]) -> dict[str, Any]:
-    """What _thread.html needs for these messages of the conversation."""
+def _thread_values(
+    page: Page,
+    conversation_id: int,
+    messages: list[Message],
+    *,
+    since: datetime | None = None,
+    before: datetime | None = None,
+) -> dict[str, Any]:
+    """What _thread.html needs for these messages of the conversation, with the internal
+    notes written from `since` to `before` among them, in time order."""
     session, business = page.session, page.business
     conversation = service.get_conversation(session, business.id, conversation_id)
     client = (
@@ -377,11 +402,21 @@ def _thread_values(page: Page, conversation_id: int, messages: list[Message]) ->
         else None
     )
     consent = consent_queries.consent_for(session, business.id, conversation.phone)
+    shown = present.messages_out(
+        session, messages, replies_to(session, business, [m.id for m in messages])
+    )
+    written = notes.views(
+        session,
+        business.id,
+        notes.notes_between(session, conversation, since=since, before=before),
+    )
+    entries: list[tuple[str, Any]] = [("message", m) for m in shown]
+    entries += [("note", n) for n in written]
+    entries.sort(key=lambda entry: (entry[1].created_at, entry[0] == "note"))
     return {
         "conversation": present.conversation_out(business, conversation, client, consent),
-        "messages": present.messages_out(
-            session, messages, replies_to(session, business, [m.id for m in messages])
-        ),
+        "messages": shown,
+        "entries": entries,
         "client": client,
         "consent": consent if consent and consent.opted_out else None,
         "found_id": None,

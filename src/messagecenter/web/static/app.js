@@ -1,7 +1,8 @@
-// Light progressive enhancement: the live unread badge, conversation list, message statuses
-// and new messages in an open conversation (server-sent events), earlier messages as staff
-// scroll up, the composer (counter, draft, Ctrl/Cmd+Enter), the folding menu, tables as
-// cards on a phone, and the automated messages editor (variable picker, live preview).
+// Light progressive enhancement: the live unread badge, conversation list, message statuses,
+// new messages and internal notes in an open conversation and @mention notices (server-sent
+// events), earlier messages as staff scroll up, the composer (counter, draft, Ctrl/Cmd+Enter),
+// the folding menu, tables as cards on a phone, and the automated messages editor (variable
+// picker, live preview).
 (function () {
   "use strict";
 
@@ -9,6 +10,8 @@
     if (!document.body.dataset.live || !window.EventSource) return;
     var source = new EventSource("/app/events");
     source.addEventListener("unread.changed", function (e) {
+      // The stream's first event comes once it has subscribed: from now on nothing slips by.
+      document.body.dataset.liveReady = "1";
       // With the conversation list on the page, the badge changes with the list's folder
       // counts, both from one answer; elsewhere at once.
       if (!refreshList()) showUnread(JSON.parse(e.data).unread);
@@ -33,6 +36,15 @@
       if (data.direction === "inbound") notifyOfText(data);
     });
     source.addEventListener("presence", function (e) { heardPresence(JSON.parse(e.data)); });
+    // A colleague's internal note in the open thread; a note naming this staff member
+    // (the stream is the business's: each page keeps only its own mentions).
+    source.addEventListener("note.created", function (e) {
+      appendNewMessages(JSON.parse(e.data).conversation_id);
+    });
+    source.addEventListener("note.mentioned", function (e) {
+      var data = JSON.parse(e.data);
+      if (Number(document.body.dataset.staffId) === data.staff_id) showMention(data);
+    });
     source.addEventListener("consent.changed", function (e) {
       var data = JSON.parse(e.data);
       var open = document.querySelector("article.conversation");
@@ -135,6 +147,32 @@
       });
     });
     show();
+  // "Casey mentioned you in a note", with a link to it, until dismissed.
+  function showMention(data) {
+    var shown = document.getElementById("mention-notice");
+    if (shown) shown.remove();
+    var notice = document.createElement("div");
+    notice.id = "mention-notice";
+    notice.className = "mention-notice";
+    notice.setAttribute("role", "status");
+    var text = document.createElement("p");
+    text.textContent = data.author + " mentioned you in a note: \u201c" + data.preview + "\u201d";
+    var link = document.createElement("a");
+    link.href = "/conversations/" + data.conversation_id + "#note-" + data.note_id;
+    link.textContent = "Open the conversation";
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "secondary";
+    close.textContent = "Dismiss";
+    close.addEventListener("click", function () { notice.remove(); });
+    notice.append(text, link, " ", close);
+    document.body.appendChild(notice);
+  }
+
+  // The newest message the thread shows (notes are items of the thread too).
+  function newestMessage(thread) {
+    var all = thread ? thread.querySelectorAll("li.msg") : [];
+    return all.length ? all[all.length - 1] : null;
   }
 
   var words = {
@@ -150,7 +188,7 @@
     if (!thread || Number(thread.dataset.conversationId) !== conversationId) return;
     if (document.getElementById("older-part")) return;
     if (appending) { appending.again = true; return; }
-    var last = thread.querySelector("li.msg:last-child");
+    var last = newestMessage(thread);
     var after = last ? "?after=" + last.dataset.messageId : "";
     var scroller = document.getElementById("thread-scroll");
     var atBottom = scroller && scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
@@ -160,7 +198,7 @@
       appending = null;
       if (fresh) {
         var news = [];
-        fresh.querySelectorAll("li.msg").forEach(function (item) {
+        fresh.querySelectorAll("li.msg, li.staff-note").forEach(function (item) {
           var shown = document.getElementById(item.id);
           if (shown) shown.replaceWith(item); else thread.appendChild(item);
           var body = item.querySelector(".bubble p");
@@ -208,7 +246,7 @@
         if (!older) return;
         var height = scroller.scrollHeight, top = scroller.scrollTop;
         var first = thread.firstElementChild;
-        older.querySelectorAll("li.msg").forEach(function (item) {
+        older.querySelectorAll("li.msg, li.staff-note").forEach(function (item) {
           if (!document.getElementById(item.id)) thread.insertBefore(item, first);
         });
         scroller.scrollTop = top + (scroller.scrollHeight - height); // stay where staff were
@@ -394,7 +432,7 @@
       // What staff have on screen now, new texts shown live included: a text someone sent
       // after it stops this one (the server shows it and keeps the draft).
       var seen = document.getElementById("last-seen");
-      var newest = document.querySelector("#thread li.msg:last-child");
+      var newest = newestMessage(document.getElementById("thread"));
       if (seen && newest) seen.value = newest.dataset.messageId;
     });
   }
