@@ -56,6 +56,7 @@ from messagecenter.web.live import router as live_router
 from messagecenter.web.live import staff_router as live_staff_router
 from messagecenter.web.manage import router as manage_router
 from messagecenter.web.phone import router as phone_page_router
+from messagecenter.web.preferences import router as preferences_router
 from messagecenter.web.routes import router as web_router
 from messagecenter.web.saved_replies import router as saved_replies_page_router
 from messagecenter.web.unrouted import router as unrouted_page_router
@@ -178,6 +179,7 @@ def create_app(
     app.include_router(hours_page_router)
     app.include_router(export_page_router)
     app.include_router(saved_replies_page_router)
+    app.include_router(preferences_router)
     if context.simulator is not None:
         app.include_router(simulator_router)
 

@@ -185,6 +185,11 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
         {"action": "archive"},
     ),
     "/conversations/{conversation_id}/read": ("/conversations/{conversation}/read", {}),
+    "/conversations/{conversation_id}/assignee": (
+        "/conversations/{conversation}/assignee",
+        {"assignee_id": "{staff}"},
+    ),
+    "/preferences": ("/preferences", {"badge_counts": "mine", "badge_shown": "1"}),
     "/conversations/{conversation_id}/client": (
         "/conversations/{conversation}/client",
         {"first_name": "Nora", "last_name": "Quinn"},

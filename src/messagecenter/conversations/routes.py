@@ -12,7 +12,8 @@ from messagecenter.clients import queries as client_queries
 from messagecenter.clients import service as clients
 from messagecenter.consent import queries as consent_queries
 from messagecenter.context import AppContext
-from messagecenter.conversations import present, queries, service
+from messagecenter.conversations import assignment, present, queries, service
+from messagecenter.conversations.assignment import ChangedBy
 from messagecenter.conversations.schemas import (
     BatchIn,
     BatchItemOut,
@@ -60,7 +61,9 @@ def _conversation_out(
         else None
     )
     consent = consent_queries.consent_for(session, business.id, conversation.phone)
-    return present.conversation_out(business, conversation, client, consent)
+    return present.conversation_out(
+        business, conversation, client, consent, present.assignee_name(session, conversation)
+    )
 
 
 @router.get("/conversations", response_model=ConversationPage)
@@ -100,9 +103,25 @@ def get_conversation(
 
 @router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
 def update_conversation(
-    conversation_id: IdPath, body: ConversationPatch, work: UnitOfWorkDep, business: BusinessDep
+    conversation_id: IdPath,
+    body: ConversationPatch,
+    work: UnitOfWorkDep,
+    business: BusinessDep,
+    key: ApiKeyDep,
+    context: ContextDep,
 ) -> ConversationOut:
+    """Pin, mute, archive, link a client, or assign: `assignee_id` an active staff member of
+    the business (400 otherwise, nothing changed), null to leave it unassigned."""
     session = work.session
+    if "assignee_id" in body.model_fields_set:
+        assignment.assign(
+            session,
+            business.id,
+            conversation_id,
+            body.assignee_id,
+            by=ChangedBy(api_key_id=key.id),
+            at=context.clock.now(),
+        )
     conversation = service.update_flags(
         session,
         business.id,
