@@ -169,6 +169,11 @@ def test_the_api_assigns_and_unassigns_and_shows_the_assignee(
     listed = api.get("/api/v1/conversations", headers=shop.auth).json()["items"]
     assert [c["assignee_name"] for c in listed] == ["Casey"]
 
+    mine = api.get("/api/v1/conversations", params={"assignee_id": casey.id}, headers=shop.auth)
+    assert [c["id"] for c in mine.json()["items"]] == [maria.id]
+    nobody = api.get("/api/v1/conversations", params={"unassigned": True}, headers=shop.auth)
+    assert nobody.json()["items"] == []
+
     kept = api.patch(url, json={"pinned": True}, headers=shop.auth)  # omitted: kept
     assert kept.json()["assignee_id"] == casey.id
     cleared = api.patch(url, json={"assignee_id": None}, headers=shop.auth)

@@ -72,6 +72,10 @@ def list_conversations(
     business: BusinessDep,
     folder: Literal["unread", "read", "replied", "archived"] | None = None,
     client_id: OptionalIdQuery = None,
+    assignee_id: OptionalIdQuery = None,
+    unassigned: Annotated[
+        bool, Query(description="only the conversations nobody is assigned")
+    ] = False,
     search: Annotated[
         str | None,
         Query(
@@ -87,7 +91,9 @@ def list_conversations(
     offset: OffsetQuery = 0,
 ) -> ConversationPage:
     wanted = read_query(search or "", number_country(business.country))
-    flt = queries.ConversationFilter(folder, client_id, wanted, since, until, limit, offset)
+    flt = queries.ConversationFilter(
+        folder, client_id, wanted, since, until, limit, offset, assignee_id, unassigned
+    )
     rows, total = queries.list_conversations(session, business.id, flt)
     items = present.conversations_out(session, business, rows, wanted)
     return ConversationPage(items=items, total=total, limit=limit, offset=offset)
