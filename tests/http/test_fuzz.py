@@ -107,7 +107,8 @@ schema = (
                         # address (its host is resolved); a bulk send's text uses only the
                         # variables it can fill and fits the plan, its date ranges run forward;
                         # a saved reply has a one-word name of its own, uses only the client's
-                        # and business's variables, and is filled only where the client has them.
+                        # and business's variables, and is filled only where the client has them;
+                        # a conversation's assignee is an active staff member of its business.
                         "include-name": [
                             "POST /api/v1/bulk-send-previews",
                             "POST /api/v1/bulk-sends",
@@ -125,6 +126,7 @@ schema = (
                             "POST /api/v1/webhook-endpoints",
                             "POST /api/v1/saved-replies",
                             "PATCH /api/v1/saved-replies/{saved_reply_id}",
+                            "PATCH /api/v1/conversations/{conversation_id}",
                             "POST /api/v1/saved-reply-texts",
                         ],
                         "checks": {
