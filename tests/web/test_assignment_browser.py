@@ -58,6 +58,13 @@ def test_assigning_reaches_the_colleague_live_and_each_has_their_own_bold(
         expect(owner.locator(".event-line")).to_contain_text("Assigned to Casey by")
         expect(owner.locator("#assignee")).to_have_value(str(_staff_id(live, CLERK)))
 
+        # A later text: after a reload the event line sits in the thread before it.
+        live.text_from(MARIA, "Thanks!")
+        expect(owner.locator("#thread li.msg").last).to_contain_text("Thanks!")
+        owner.reload()
+        expect(owner.locator("#thread > li").last).to_contain_text("Thanks!")
+        expect(owner.locator("#thread > li.event-line")).to_contain_text("Assigned to Casey")
+
         notice = clerk.locator(".assigned-notice")
         expect(notice).to_contain_text("assigned you a conversation")
         expect(notice.locator("a")).to_have_attribute("href", f"/conversations/{maria}")
