@@ -59,6 +59,7 @@ from messagecenter.web.manage import router as manage_router
 from messagecenter.web.notes import router as notes_page_router
 from messagecenter.web.notices import router as notices_router
 from messagecenter.web.phone import router as phone_page_router
+from messagecenter.web.preferences import router as preferences_router
 from messagecenter.web.presence import router as presence_router
 from messagecenter.web.routes import router as web_router
 from messagecenter.web.saved_replies import router as saved_replies_page_router
@@ -186,6 +187,7 @@ def create_app(
     app.include_router(presence_router)
     app.include_router(notices_router)
     app.include_router(notes_page_router)
+    app.include_router(preferences_router)
     if context.simulator is not None:
         app.include_router(simulator_router)
 

@@ -108,7 +108,8 @@ schema = (
                         # variables it can fill and fits the plan, its date ranges run forward;
                         # a saved reply has a one-word name of its own, uses only the client's
                         # and business's variables, and is filled only where the client has them;
-                        # a note has some text (not only spaces) within its limit.
+                        # a note has some text (not only spaces) within its limit;
+                        # a conversation's assignee is an active staff member of its business.
                         "include-name": [
                             "POST /api/v1/bulk-send-previews",
                             "POST /api/v1/bulk-sends",
@@ -126,6 +127,7 @@ schema = (
                             "POST /api/v1/webhook-endpoints",
                             "POST /api/v1/saved-replies",
                             "PATCH /api/v1/saved-replies/{saved_reply_id}",
+                            "PATCH /api/v1/conversations/{conversation_id}",
                             "POST /api/v1/saved-reply-texts",
                             "POST /api/v1/conversations/{conversation_id}/notes",
                         ],

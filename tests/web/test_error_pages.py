@@ -47,7 +47,8 @@ def test_an_address_with_no_page_is_a_404_in_plain_words(shop: Shop) -> None:
     ("path", "params", "said"),
     [
         ("/inbox", {"folder": PLANTED},
-         "The folder must be one of: unread, read, replied, archived, all."),
+         "The folder must be one of: unread, read, replied, archived, blocked, all, mine, "
+         "unassigned."),
         ("/inbox", {"page": PLANTED}, "The page must be a whole number."),
         ("/inbox", {"page": "0"}, "The page must be 1 or more."),
         ("/clients", {"show": PLANTED},

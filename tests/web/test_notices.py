@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.conversations import service
-from messagecenter.models import SmsNumber
+from messagecenter.conversations import assignment, service
+from messagecenter.conversations.assignment import ChangedBy
+from messagecenter.models import SmsNumber, StaffMember
 from messagecenter.sending.compose import Sender, send_message
 from tests.factories import JOHN, MARIA, conversation_of, make_business, make_client, text_from
 from tests.web.conftest import Shop
@@ -46,3 +47,15 @@ def test_a_client_s_text_is_announced_with_their_name_and_words(
     assert shop.clerk.get(f"/app/notices/{quiet.message_id}").json() == {"show": False}  # muted
     assert shop.clerk.get(f"/app/notices/{ours.id}").json() == {"show": False}  # our own text
     assert shop.clerk.get(f"/app/notices/{theirs.message_id}").json() == {"show": False}
+
+    # Assigned to a colleague: theirs to answer, not announced to the clerk; to the clerk, it is.
+    owner = session.scalars(
+        select(StaffMember).where(
+            StaffMember.business_id == business.id, StaffMember.role == "owner"
+        )
+    ).one()
+    assignment.assign(session, business.id, maria.id, owner.id, by=ChangedBy(staff_id=owner.id),
+                      at=clock.now())  # fmt: skip
+    session.commit()
+    assert shop.clerk.get(f"/app/notices/{texted.message_id}").json() == {"show": False}
+    assert shop.owner.get(f"/app/notices/{texted.message_id}").json()["show"] is True

@@ -189,6 +189,11 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
         "/conversations/{conversation}/notes",
         {"body": "@Robin call her back"},
     ),
+    "/conversations/{conversation_id}/assignee": (
+        "/conversations/{conversation}/assignee",
+        {"assignee_id": "{staff}"},
+    ),
+    "/preferences": ("/preferences", {"badge_counts": "mine", "badge_shown": "1"}),
     "/conversations/{conversation_id}/client": (
         "/conversations/{conversation}/client",
         {"first_name": "Nora", "last_name": "Quinn"},

@@ -60,9 +60,16 @@ def conversations_out(
         found = queries.newest_matches(
             session, business.id, [c.id for c, _ in rows], search.body_text
         )
+    assignees = queries.staff_names(session, [c.assignee_id for c, _ in rows if c.assignee_id])
     out = []
     for conversation, client in rows:
-        each = conversation_out(business, conversation, client, consents.get(conversation.phone))
+        each = conversation_out(
+            business,
+            conversation,
+            client,
+            consents.get(conversation.phone),
+            assignees.get(conversation.assignee_id or 0),
+        )
         match = found.get(conversation.id)
         if match is not None and search is not None:
             each.search_match = SearchMatchOut(
@@ -80,6 +87,7 @@ def conversation_out(
     conversation: Conversation,
     client: Client | None,
     consent: PhoneConsent | None,
+    assignee_name: str | None = None,
 ) -> ConversationOut:
     return ConversationOut(
         id=conversation.id,
@@ -95,7 +103,15 @@ def conversation_out(
         last_message_preview=conversation.last_message_preview,
         subscription=SubscriptionOut.model_validate(consent_summary(consent)),
         foreign_number_warning=foreign_number_warning(business, conversation.phone),
+        assignee_id=conversation.assignee_id,
+        assignee_name=assignee_name if conversation.assignee_id else None,
     )
+
+
+def assignee_name(session: Session, conversation: Conversation) -> str | None:
+    if conversation.assignee_id is None:
+        return None
+    return queries.staff_names(session, [conversation.assignee_id]).get(conversation.assignee_id)
 
 
 def messages_out(

@@ -36,8 +36,10 @@ from messagecenter.models import (
     Business,
     Client,
     Conversation,
+    ConversationEvent,
     Message,
     StaffMember,
+    StaffReadMarker,
 )
 from messagecenter.models.conversation import FOLDER_READ
 from messagecenter.models.ids import MAX_ID
@@ -250,6 +252,8 @@ class ConversationFilter:
     until: datetime | None = None
     limit: int = 50
     offset: int = 0
+    assignee_id: int | None = None  # only the conversations assigned to this staff member
+    unassigned: bool = False  # only the conversations nobody is assigned
 
 
 def list_conversations(
@@ -268,6 +272,10 @@ def list_conversations(
         conditions.append(Conversation.last_message_at >= flt.since)
     if flt.until is not None:
         conditions.append(Conversation.last_message_at < flt.until)
+    if flt.assignee_id is not None:
+        conditions.append(Conversation.assignee_id == flt.assignee_id)
+    if flt.unassigned:
+        conditions.append(Conversation.assignee_id.is_(None))
     if flt.search is not None:
         conditions.append(_search_matches(session, business_id, flt.search))
     stmt = (
@@ -306,6 +314,24 @@ def folder_counts(session: Session, business_id: int, folders: Iterable[str]) ->
                 conditions.append(Conversation.folder == folder)
         capped = select(literal_column("1")).where(*conditions).limit(FOLDER_COUNT_CAP).subquery()
         counts[folder or "all"] = int(session.scalar(select(func.count()).select_from(capped)) or 0)
+    return counts
+
+
+def assignment_counts(session: Session, business_id: int, staff_id: int) -> dict[str, int]:
+    """The Mine and Unassigned views' sizes, capped as the folders' are (an index peek each)."""
+    counts = {}
+    for view, assignee in (("mine", staff_id), ("unassigned", None)):
+        capped = (
+            select(literal_column("1"))
+            .where(
+                Conversation.business_id == business_id,
+                Conversation.assignee_id == assignee,
+                Conversation.blocked_at.is_(None),  # blocked numbers are in Blocked only
+            )
+            .limit(FOLDER_COUNT_CAP)
+            .subquery()
+        )
+        counts[view] = int(session.scalar(select(func.count()).select_from(capped)) or 0)
     return counts
 
 
@@ -620,3 +646,130 @@ def phones_in_touch(session: Session, business_id: int, phones: Iterable[str]) -
         .where(select(Message.id).where(Message.conversation_id == Conversation.id).exists())
     )
     return set(rows)
+
+
+# ---------------------------------------------------------------------------- assignment
+
+
+def business_staff_member(session: Session, business_id: int, staff_id: int) -> StaffMember | None:
+    return session.scalar(
+        select(StaffMember).where(
+            StaffMember.id == staff_id, StaffMember.business_id == business_id
+        )
+    )
+
+
+def active_staff(session: Session, business_id: int) -> list[StaffMember]:
+    """Who a conversation can be assigned to, by name."""
+    return list(
+        session.scalars(
+            select(StaffMember)
+            .where(StaffMember.business_id == business_id, StaffMember.active.is_(True))
+            .order_by(StaffMember.name, StaffMember.id)
+        )
+    )
+
+
+def add_event(session: Session, event: ConversationEvent) -> None:
+    session.add(event)
+    session.flush()
+
+
+def conversation_events(
+    session: Session, business_id: int, conversation_id: int, *, limit: int
+) -> list[ConversationEvent]:
+    """The conversation's newest `limit` events, oldest first."""
+    rows = session.scalars(
+        select(ConversationEvent)
+        .where(
+            ConversationEvent.business_id == business_id,
+            ConversationEvent.conversation_id == conversation_id,
+        )
+        .order_by(ConversationEvent.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(rows)))
+
+
+def staff_names(session: Session, staff_ids: Iterable[int]) -> dict[int, str]:
+    wanted = sorted(set(staff_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(StaffMember.id, StaffMember.name).where(StaffMember.id.in_(wanted))
+    )
+    return {row.id: row.name for row in rows}
+
+
+# ---------------------------------------------------------------------------- read markers
+
+
+def newest_message_ids(session: Session, conversation_ids: Iterable[int]) -> dict[int, int]:
+    """Each of these conversations' newest message id (those with a message), each found by
+    one step down the conversation's message index."""
+    wanted = sorted(set(conversation_ids))
+    if not wanted:
+        return {}
+    newest = (
+        select(Message.id)
+        .where(Message.conversation_id == Conversation.id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = session.execute(select(Conversation.id, newest).where(Conversation.id.in_(wanted)))
+    return {conversation_id: message_id for conversation_id, message_id in rows if message_id}
+
+
+def read_markers(
+    session: Session, staff_id: int, conversation_ids: Iterable[int]
+) -> dict[int, int]:
+    wanted = sorted(set(conversation_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(StaffReadMarker.conversation_id, StaffReadMarker.last_read_message_id).where(
+            StaffReadMarker.staff_member_id == staff_id,
+            StaffReadMarker.conversation_id.in_(wanted),
+        )
+    )
+    return {conversation_id: message_id for conversation_id, message_id in rows}
+
+
+def move_read_marker(
+    session: Session, staff_id: int, conversation_id: int, message_id: int
+) -> None:
+    """The staff member has seen the conversation up to `message_id`: their marker moves
+    there, never back (two tabs of theirs may post in either order)."""
+    dialect = session.get_bind().dialect.name
+    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    markers = cast(Table, StaffReadMarker.__table__)
+    stmt = insert_into(markers).values(
+        staff_member_id=staff_id, conversation_id=conversation_id, last_read_message_id=message_id
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["staff_member_id", "conversation_id"],
+        set_={
+            "last_read_message_id": case(
+                (
+                    markers.c.last_read_message_id < stmt.excluded.last_read_message_id,
+                    stmt.excluded.last_read_message_id,
+                ),
+                else_=markers.c.last_read_message_id,
+            )
+        },
+    )
+    session.execute(stmt)
+
+
+def assigned_unread(session: Session, business_id: int, staff_id: int) -> int:
+    """The unread client messages of the (unmuted) conversations assigned to this staff
+    member: their badge when it counts only theirs."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Conversation.unread_count), 0)).where(
+            Conversation.business_id == business_id,
+            Conversation.assignee_id == staff_id,
+            Conversation.muted.is_(False),
+        )
+    )
+    return int(total or 0)

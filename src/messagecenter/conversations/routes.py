@@ -12,7 +12,8 @@ from messagecenter.clients import queries as client_queries
 from messagecenter.clients import service as clients
 from messagecenter.consent import queries as consent_queries
 from messagecenter.context import AppContext
-from messagecenter.conversations import present, queries, service
+from messagecenter.conversations import assignment, present, queries, service
+from messagecenter.conversations.assignment import ChangedBy
 from messagecenter.conversations.schemas import (
     BatchIn,
     BatchItemOut,
@@ -60,7 +61,9 @@ def _conversation_out(
         else None
     )
     consent = consent_queries.consent_for(session, business.id, conversation.phone)
-    return present.conversation_out(business, conversation, client, consent)
+    return present.conversation_out(
+        business, conversation, client, consent, present.assignee_name(session, conversation)
+    )
 
 
 @router.get("/conversations", response_model=ConversationPage)
@@ -69,6 +72,10 @@ def list_conversations(
     business: BusinessDep,
     folder: Literal["unread", "read", "replied", "archived", "blocked"] | None = None,
     client_id: OptionalIdQuery = None,
+    assignee_id: OptionalIdQuery = None,
+    unassigned: Annotated[
+        bool, Query(description="only the conversations nobody is assigned")
+    ] = False,
     search: Annotated[
         str | None,
         Query(
@@ -84,7 +91,9 @@ def list_conversations(
     offset: OffsetQuery = 0,
 ) -> ConversationPage:
     wanted = read_query(search or "", number_country(business.country))
-    flt = queries.ConversationFilter(folder, client_id, wanted, since, until, limit, offset)
+    flt = queries.ConversationFilter(
+        folder, client_id, wanted, since, until, limit, offset, assignee_id, unassigned
+    )
     rows, total = queries.list_conversations(session, business.id, flt)
     items = present.conversations_out(session, business, rows, wanted)
     return ConversationPage(items=items, total=total, limit=limit, offset=offset)
@@ -104,13 +113,25 @@ def update_conversation(
     body: ConversationPatch,
     work: UnitOfWorkDep,
     business: BusinessDep,
+    key: ApiKeyDep,
     context: ContextDep,
 ) -> ConversationOut:
+    """Pin, mute, archive, link a client, or assign: `assignee_id` an active staff member of
+    the business (400 otherwise, nothing changed), null to leave it unassigned."""
     session = work.session
     if body.blocked is True:
         service.block(session, business.id, conversation_id, context.clock.now())
     elif body.blocked is False:
         service.unblock(session, business.id, conversation_id)
+    if "assignee_id" in body.model_fields_set:
+        assignment.assign(
+            session,
+            business.id,
+            conversation_id,
+            body.assignee_id,
+            by=ChangedBy(api_key_id=key.id),
+            at=context.clock.now(),
+        )
     conversation = service.update_flags(
         session,
         business.id,

@@ -87,6 +87,9 @@ class ConversationOut(BaseModel):
     last_message_preview: str
     subscription: SubscriptionOut
     foreign_number_warning: str | None
+    # The staff member who answers it; both None while it is unassigned.
+    assignee_id: int | None = None
+    assignee_name: str | None = None
     # Only in a search whose text a message of the conversation holds.
     search_match: SearchMatchOut | None = None
 
@@ -112,6 +115,13 @@ class ConversationPatch(BaseModel):
     )
     client_id: StrictInt | None = Field(
         default=None, ge=1, le=MAX_ID, description="link an unidentified sender"
+    )
+    assignee_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="assign the conversation to an active staff member of the business; "
+        "null leaves it unassigned (omit it to keep the assignee)",
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from messagecenter.businesses import usage
 from messagecenter.businesses.usage import UsageSummary
+from messagecenter.conversations import assignment
 from messagecenter.conversations.search import match_spans
 from messagecenter.http.csrf import csrf_token
 from messagecenter.http.flash import take_flashes
@@ -93,6 +94,8 @@ def render(
         "staff": staff,
         "business": business,
         "unread": business.unread_messages if business else 0,
+        "badge_shown": staff.badge_shown if staff else True,
+        "badge_counts": staff.badge_counts if staff else "all",
         "simulator": app_context.simulator is not None,
         "status_words": STATUS_WORDS,
         "flashes": take_flashes(request),
@@ -103,6 +106,8 @@ def render(
         summary = usage_summary or usage.summarize(session, business, app_context.clock.now())
         values["usage_warning"] = summary.warning
         values["usage"] = summary
+        if staff is not None:  # the staff member's own badge: all unread, or theirs
+            values["unread"] = assignment.badge_count(session, staff, business.unread_messages)
     return templates.TemplateResponse(request, template, values, status_code=status_code)
 
 

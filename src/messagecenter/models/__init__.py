@@ -7,6 +7,7 @@ from messagecenter.models.business_hours import BusinessHours
 from messagecenter.models.client import Client
 from messagecenter.models.consent import ConsentRecord, PhoneConsent
 from messagecenter.models.conversation import Conversation
+from messagecenter.models.conversation_event import ConversationEvent, StaffReadMarker
 from messagecenter.models.idempotency import IdempotencyKey
 from messagecenter.models.inbound_queue import InboundQueueItem
 from messagecenter.models.message import Message, MessageStatusEvent, UnroutedMessage
@@ -28,6 +29,7 @@ __all__ = [
     "Client",
     "ConsentRecord",
     "Conversation",
+    "ConversationEvent",
     "IdempotencyKey",
     "InboundQueueItem",
     "Message",
@@ -43,6 +45,7 @@ __all__ = [
     "SignInFailure",
     "SmsNumber",
     "StaffMember",
+    "StaffReadMarker",
     "UnroutedMessage",
     "UsagePeriod",
     "WebSession",

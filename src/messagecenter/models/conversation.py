@@ -49,6 +49,7 @@ class Conversation(Base):
         ),
         Index("ix_conversations_all", "business_id", "pinned", "last_message_at", "id"),
         Index("ix_conversations_client_id", "client_id"),
+        Index("ix_conversations_assignee", "business_id", "assignee_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,4 +72,6 @@ class Conversation(Base):
     after_hours_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_message_preview: Mapped[str] = mapped_column(String(160), default="")
     last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The staff member who answers it (an active one of the business), None: unassigned.
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

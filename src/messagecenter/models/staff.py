@@ -11,11 +11,17 @@ from messagecenter.models.base import Base, UTCDateTime
 
 ROLE_OWNER = "owner"
 ROLE_STAFF = "staff"
+# What the top bar's Message badge counts for a staff member.
+BADGE_ALL = "all"  # the business's unread client messages (the shared rule)
+BADGE_MINE = "mine"  # the unread client messages of conversations assigned to them
 
 
 class StaffMember(Base):
     __tablename__ = "staff_members"
-    __table_args__ = (CheckConstraint("role IN ('owner', 'staff')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'staff')", name="role"),
+        CheckConstraint("badge_counts IN ('all', 'mine')", name="badge_counts"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
@@ -27,6 +33,8 @@ class StaffMember(Base):
     cell_phone: Mapped[str | None] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    badge_counts: Mapped[str] = mapped_column(String(10), default=BADGE_ALL)
+    badge_shown: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -15,7 +15,7 @@ from messagecenter.clients.phone import parse_cell_phone
 from messagecenter.errors import Conflict, InvalidInput, NotFound
 from messagecenter.events import access_ended, queue_event_on_commit
 from messagecenter.models import StaffMember, WebSession
-from messagecenter.models.staff import ROLE_OWNER, ROLE_STAFF
+from messagecenter.models.staff import BADGE_ALL, BADGE_MINE, ROLE_OWNER, ROLE_STAFF
 
 _hasher = PasswordHasher()
 
@@ -188,5 +188,21 @@ def set_cell_phone(session: Session, member: StaffMember, raw: str, country: str
     """A staff member's own cell phone (where "Send a test" of an automated message goes),
     checked as a client's is; blank clears it."""
     member.cell_phone = parse_cell_phone(raw, country) if raw.strip() else None
+    session.flush()
+    return member
+
+
+def set_badge_preference(
+    session: Session, member: StaffMember, counts: str, shown: bool
+) -> StaffMember:
+    """What the staff member's top-bar Message badge counts (all unread, or only the
+    conversations assigned to them) and whether it shows."""
+    if counts not in (BADGE_ALL, BADGE_MINE):
+        raise InvalidInput(
+            f"The badge counts '{BADGE_ALL}' (all unread) or '{BADGE_MINE}' (assigned to me).",
+            field="badge_counts",
+        )
+    member.badge_counts = counts
+    member.badge_shown = shown
     session.flush()
     return member

@@ -48,8 +48,8 @@ async def stream_events(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> StreamingResponse:
     """Server-sent events for the key's business: `message.created`, `message.status`,
-    `unread.changed`, `consent.changed`, `usage.warning`, `note.created`, `note.mentioned`.
-    Starts with the current unread count."""
+    `unread.changed`, `consent.changed`, `usage.warning`, `note.created`, `note.mentioned`,
+    `conversation.assigned`. Starts with the current unread count."""
 
     def _authenticate() -> tuple[StreamHolder, int]:
         # A short unit of work of its own: the stream must not hold a database session.

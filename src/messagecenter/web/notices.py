@@ -1,8 +1,8 @@
 """Browser notifications of new texts: a staff member switches them on for their browser
 (the permission is the browser's own, asked there), and each page then asks here, for each
 text the live stream announces, whether it is one to show and what it says. Shown: a client's
-text in a conversation that is not muted or blocked (and, once conversations have assignees,
-assigned to this staff member or to no one)."""
+text in a conversation that is not muted or blocked, and is assigned to this staff member or
+to no one."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ def notice_for(message_id: IdPath, page: PageDep) -> JSONResponse:
         return JSONResponse({"show": False})
     conversation = conversations.get_conversation(session, business.id, message.conversation_id)
     if conversation.muted or conversation.blocked_at is not None:
+        return JSONResponse({"show": False})
+    if conversation.assignee_id not in (None, page.staff.id):  # a colleague's to answer
         return JSONResponse({"show": False})
     client = session.get(Client, conversation.client_id) if conversation.client_id else None
     who = f"{client.first_name} {client.last_name}".strip() if client else conversation.phone

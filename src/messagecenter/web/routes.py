@@ -22,7 +22,8 @@ from messagecenter.clients import queries as client_queries
 from messagecenter.clients import service as clients
 from messagecenter.clients.service import ClientChanges
 from messagecenter.consent import queries as consent_queries
-from messagecenter.conversations import present, queries, service
+from messagecenter.conversations import assignment, present, queries, service
+from messagecenter.conversations.assignment import ChangedBy
 from messagecenter.conversations.search import read_query
 from messagecenter.errors import DomainError, InvalidInput, NotPermitted
 from messagecenter.http.csrf import check_csrf
@@ -48,7 +49,10 @@ PAGE_SIZE = 25
 THREAD_SIZE = 50  # messages a thread shows at first, and loads each time staff scroll up
 RECENT_AUTOMATED = 5  # automated texts the client panel lists
 NEW_MESSAGE_RESULTS = 20  # clients New message lists for a search (typing more narrows it)
-FolderQuery = Annotated[str, Query(pattern="^(unread|read|replied|archived|blocked|all)$")]
+# The folders (and Blocked), and beside them the assignment views (Mine, Unassigned).
+FolderQuery = Annotated[
+    str, Query(pattern="^(unread|read|replied|archived|blocked|all|mine|unassigned)$")
+]
 # The client's notification switches, as the profile names them.
 CATEGORY_SWITCHES = (
     ("sms_reminders", "Booking reminders"),
@@ -62,6 +66,7 @@ FOLDER_NAMES = {
     "archived": "Archived",
     "blocked": "Blocked",
 }
+ASSIGNMENT_VIEWS = {"mine": "Mine", "unassigned": "Unassigned"}
 
 
 def page_count(total: int, page_size: int) -> int:
@@ -157,7 +162,7 @@ def inbox_list(
     return fragment(
         page_of.request,
         "_conversation_list.html",
-        values | {"business": page_of.business, "open_id": open_id},
+        values | {"business": page_of.business, "staff": page_of.staff, "open_id": open_id},
     )
 
 
@@ -182,8 +187,11 @@ def _list_context(page_of: Page, state: ListState) -> dict[str, Any]:
     session, business = page_of.session, page_of.business
     since_at, until_at, date_error = day_range(state.since, state.until, business.timezone)
     search = read_query(state.q, number_country(business.country))
+    staff = page_of.staff
     flt = queries.ConversationFilter(
-        folder=None if state.folder == "all" else state.folder,
+        folder=state.folder if state.folder in FOLDER_NAMES else None,
+        assignee_id=staff.id if state.folder == "mine" else None,
+        unassigned=state.folder == "unassigned",
         search=search,
         since=since_at,
         until=until_at,
@@ -192,8 +200,13 @@ def _list_context(page_of: Page, state: ListState) -> dict[str, Any]:
     )
     rows, total = queries.list_conversations(session, business.id, flt)
     counts = queries.folder_counts(session, business.id, FOLDER_NAMES)
+    counts |= queries.assignment_counts(session, business.id, staff.id)
+    conversations = [conversation for conversation, _ in rows]
     return {
         "conversations": present.conversations_out(session, business, rows, search),
+        # Bold for this staff member: a message newer than they last saw there.
+        "new_for_me": assignment.new_for(session, staff.id, [c.id for c in conversations]),
+        "assignment_views": ASSIGNMENT_VIEWS,
         "found": search.text if search else "",
         "total": total,
         "folder": state.folder,
@@ -209,7 +222,7 @@ def _list_context(page_of: Page, state: ListState) -> dict[str, Any]:
         "page": state.page,
         "pages": page_count(total, PAGE_SIZE),
         "list_query": state.query + f"&page={state.page}",
-        "unread_total": business.unread_messages,
+        "unread_total": assignment.badge_count(session, staff, business.unread_messages),
     }
 
 
@@ -329,9 +342,13 @@ def read(
     unread badge (other pages hear it as an unread.changed event once this commits)."""
     check_csrf(page.request, csrf)
     business = page.business
-    service.mark_read(work.session, business.id, conversation_id, page.context.clock.now())
+    conversation = service.mark_read(
+        work.session, business.id, conversation_id, page.context.clock.now()
+    )
+    assignment.mark_seen(work.session, page.staff.id, conversation)  # this staff member's own
     work.session.refresh(business)
-    return JSONResponse({"unread": business.unread_messages})
+    unread = assignment.badge_count(work.session, page.staff, business.unread_messages)
+    return JSONResponse({"unread": unread})
 
 
 def _conversation_context(
@@ -414,7 +431,9 @@ def _thread_values(
     entries += [("note", n) for n in written]
     entries.sort(key=lambda entry: (entry[1].created_at, entry[0] == "note"))
     return {
-        "conversation": present.conversation_out(business, conversation, client, consent),
+        "conversation": present.conversation_out(
+            business, conversation, client, consent, present.assignee_name(session, conversation)
+        ),
         "messages": shown,
         "entries": entries,
         "client": client,
@@ -429,7 +448,14 @@ def _client_panel(page: Page, thread: dict[str, Any]) -> dict[str, Any]:
     automated = queries.recent_automated(
         page.session, page.business.id, conversation.id, limit=RECENT_AUTOMATED
     )
-    return {"recent_automated": automated, "switches": CATEGORY_SWITCHES}
+    return {
+        "recent_automated": automated,
+        "switches": CATEGORY_SWITCHES,
+        "assignable": queries.active_staff(page.session, page.business.id),
+        "assignment_events": assignment.event_lines(
+            page.session, page.business.id, conversation.id
+        ),
+    }
 
 
 @router.post("/conversations/{conversation_id}/messages")
@@ -527,6 +553,33 @@ def _change_flags(work: UnitOfWork, business_id: int, conversation_id: int, acti
         "unarchive": {"archived": False},
     }[action]
     service.update_flags(work.session, business_id, conversation_id, **flags)
+
+
+@router.post("/conversations/{conversation_id}/assignee")
+def assign(
+    conversation_id: IdPath,
+    page: PageDep,
+    work: UnitOfWorkDep,
+    assignee_id: Annotated[str, Form(pattern="^[0-9]{0,10}$")] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Assign the conversation to a staff member of the business (empty: nobody)."""
+    check_csrf(page.request, csrf)
+    try:
+        assignment.assign(
+            work.session,
+            page.business.id,
+            conversation_id,
+            int(assignee_id) if assignee_id else None,
+            by=ChangedBy(staff_id=page.staff.id),
+            at=page.context.clock.now(),
+        )
+    except DomainError as refused:
+        if refused.status_code == 404:
+            raise
+        work.rollback()
+        return _back(page, conversation_id, error=refused.message)
+    return _back(page, conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/client")

@@ -1,7 +1,7 @@
 """blocked numbers: a conversation staff blocked
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-11-30 12:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from messagecenter.models.base import UTCDateTime
 
 revision = "0021"
-down_revision = "0019"  # 0020 once assignment lands
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

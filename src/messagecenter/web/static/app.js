@@ -14,7 +14,15 @@
       document.body.dataset.liveReady = "1";
       // With the conversation list on the page, the badge changes with the list's folder
       // counts, both from one answer; elsewhere at once.
-      if (!refreshList()) showUnread(JSON.parse(e.data).unread);
+      if (refreshList()) return;
+      if (document.body.dataset.badge === "mine") showOwnBadge();
+      else showUnread(JSON.parse(e.data).unread);
+    });
+    source.addEventListener("conversation.assigned", function (e) {
+      var data = JSON.parse(e.data);
+      var me = Number(document.body.dataset.staffId);
+      if (data.assignee_id === me && data.by_staff_id !== me) showAssigned(data);
+      if (!refreshList() && document.body.dataset.badge === "mine") showOwnBadge();
     });
     source.addEventListener("message.status", function (e) {
       var data = JSON.parse(e.data);
@@ -147,6 +155,8 @@
       });
     });
     show();
+  }
+
   // "Casey mentioned you in a note", with a link to it, until dismissed.
   function showMention(data) {
     var shown = document.getElementById("mention-notice");
@@ -309,6 +319,53 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) { if (data) showUnread(data.unread); })
       .catch(function () {}); // offline: the next open or refresh says it again
+  }
+
+  // A badge that counts only the staff member's conversations asks for its own count.
+  function showOwnBadge() {
+    fetch("/app/badge", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data) showUnread(data.unread); })
+      .catch(function () {});
+  }
+
+  // A colleague assigned a conversation to this staff member: a notice on whatever page
+  // they have open, with the way to it.
+  function showAssigned(data) {
+    var main = document.getElementById("main");
+    if (!main) return;
+    var notice = document.createElement("p");
+    notice.className = "flash note assigned-notice";
+    notice.setAttribute("role", "status");
+    notice.dataset.assignedConversation = String(data.conversation_id);
+    notice.appendChild(document.createTextNode(
+      (data.by_name || "Someone") + " assigned you a conversation. "));
+    var link = document.createElement("a");
+    link.href = "/conversations/" + data.conversation_id;
+    link.textContent = "Open it";
+    notice.appendChild(link);
+    main.insertBefore(notice, main.firstChild);
+  }
+
+  // The assignee changes (server-rendered after the thread) move in among the messages of
+  // their time, so the thread reads in time order.
+  function placeEventLines() {
+    var thread = document.getElementById("thread");
+    var events = document.getElementById("conversation-events");
+    if (!thread || !events) return;
+    var messages = Array.prototype.slice.call(thread.querySelectorAll("li.msg"));
+    Array.prototype.slice.call(events.querySelectorAll("li.event-line")).forEach(function (line) {
+      var at = Date.parse(line.querySelector("time").getAttribute("datetime"));
+      var first = messages.length ? Date.parse(messages[0].querySelector("time").getAttribute("datetime")) : 0;
+      if (at < first) return; // older than the part of the thread shown: stays out of it
+      var later = null;
+      for (var i = 0; i < messages.length; i++) {
+        if (Date.parse(messages[i].querySelector("time").getAttribute("datetime")) > at) { later = messages[i]; break; }
+      }
+      // Newer than every message: it stays below the thread (the thread's last item is
+      // always a message, which the live refresh and the composer read).
+      if (later) thread.insertBefore(line, later);
+    });
   }
 
   function showUnread(unread) {
@@ -712,6 +769,7 @@
   // A conversation as it opens: its composer, its earlier pages, read, at its newest message
   // (or a search result's).
   function showThread() {
+    placeEventLines();
     connectCounter();
     connectEarlier();
     markRead();
