@@ -121,7 +121,8 @@
   // Browser notifications of new texts, switched on per browser (its own permission): the
   // server says which texts to show and what they say; the conversation open and in view is
   // not announced again.
-  var NOTIFY_KEY = "notify-new-texts";
+  // Per staff member signed in here: a colleague on the same computer chooses for themself.
+  var NOTIFY_KEY = "notify-new-texts:" + (document.body ? document.body.dataset.staffId : "");
   function notifying() {
     return window.Notification && Notification.permission === "granted" &&
       window.localStorage && localStorage.getItem(NOTIFY_KEY) === "on";
