@@ -11,7 +11,7 @@ from messagecenter.campaigns import service as campaigns
 from messagecenter.campaigns.service import Audience
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.conversations import queries
+from messagecenter.conversations import queries, search_queries
 from messagecenter.conversations.queries import ConversationFilter
 from messagecenter.conversations.search import SearchQuery, read_query
 from messagecenter.conversations.service import mark_read, update_flags
@@ -303,7 +303,7 @@ def test_search_finds_a_word_of_an_old_message_and_names_that_message(
     assert found_phones(session, inbox, "MASSAGE") == [MARIA]
     assert found_phones(session, inbox, "stone mass") == [MARIA]  # a phrase, across words
     maria = conversation_of(session, inbox, MARIA)
-    matches = queries.newest_matches(session, inbox.business.id, [maria.id], "massage")
+    matches = queries.newest_matches(session, inbox.business.id, [maria.id], searching("massage"))
     assert matches[maria.id].id == old.message_id
 
 
@@ -314,7 +314,7 @@ def test_search_finds_the_newest_of_several_matching_messages(
     clock.advance(timedelta(hours=1))
     newer = text_from(session, inbox.number, MARIA, "or a massage on Tuesday", clock.now())
     maria = conversation_of(session, inbox, MARIA)
-    matches = queries.newest_matches(session, inbox.business.id, [maria.id], "massage")
+    matches = queries.newest_matches(session, inbox.business.id, [maria.id], searching("massage"))
     assert matches[maria.id].id == newer.message_id
 
 
@@ -347,7 +347,7 @@ def test_search_never_finds_another_businesss_messages_names_or_phones(
     assert found_phones(session, a, "Bea") == []  # B's client has A's client's phone
     assert found_phones(session, a, "(212) 555-0143") == []  # B's other conversation
     theirs = conversation_of(session, b, JOHN)
-    assert queries.newest_matches(session, a.business.id, [theirs.id], "massage") == {}
+    assert queries.newest_matches(session, a.business.id, [theirs.id], searching("massage")) == {}
 
 
 def test_the_search_index_keeps_up_with_every_way_a_message_is_written(
@@ -396,7 +396,7 @@ def test_messages_around_an_old_message_put_it_in_the_middle(
 def test_a_common_text_lists_the_conversations_of_its_newest_uses(
     session: Session, clock: FrozenClock, inbox: SetUp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(queries, "TEXT_MATCH_CAP", 2)
+    monkeypatch.setattr(search_queries, "MATCH_CAP", 2)
     for phone in (MARIA, JOHN, STRANGER):  # STRANGER's is the newest use, MARIA's the oldest
         clock.advance(timedelta(minutes=1))
         text_from(session, inbox.number, phone, "a massage please", clock.now())

@@ -57,9 +57,7 @@ def conversations_out(
     consents = consent_queries.consents_for(session, business.id, [c.phone for c, _ in rows])
     found: dict[int, Message] = {}
     if search is not None and search.body_text is not None:
-        found = queries.newest_matches(
-            session, business.id, [c.id for c, _ in rows], search.body_text
-        )
+        found = queries.newest_matches(session, business.id, [c.id for c, _ in rows], search)
     assignees = queries.staff_names(session, [c.assignee_id for c, _ in rows if c.assignee_id])
     out = []
     for conversation, client in rows:

@@ -3,7 +3,7 @@ lives here, so no caller can reach another business's rows by id."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -15,14 +15,12 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
-    column,
     false,
     func,
     insert,
     literal_column,
     or_,
     select,
-    table,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -30,7 +28,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from messagecenter.conversations.search import SearchQuery
-from messagecenter.db import contains_pattern, insert_ignore
+from messagecenter.conversations.search_queries import search_hits
+from messagecenter.db import insert_ignore
 from messagecenter.models import (
     ApiKey,
     Business,
@@ -44,7 +43,6 @@ from messagecenter.models import (
 from messagecenter.models.conversation import FOLDER_READ
 from messagecenter.models.ids import MAX_ID
 from messagecenter.models.message import SENDER_AUTOMATED
-from messagecenter.models.search_index import FTS_TABLE
 
 _conversations = cast(Table, Conversation.__table__)
 _messages = cast(Table, Message.__table__)
@@ -254,6 +252,9 @@ class ConversationFilter:
     offset: int = 0
     assignee_id: int | None = None  # only the conversations assigned to this staff member
     unassigned: bool = False  # only the conversations nobody is assigned
+    # The total counted up to this many (None: exactly): a page need not read all of a
+    # 100,000-conversation inbox's index to say there are more.
+    count_up_to: int | None = None
 
 
 def list_conversations(
@@ -277,7 +278,8 @@ def list_conversations(
     if flt.unassigned:
         conditions.append(Conversation.assignee_id.is_(None))
     if flt.search is not None:
-        conditions.append(_search_matches(session, business_id, flt.search))
+        found = search_hits(session, business_id, flt.search).conversation_ids
+        return _found_conversations(session, business_id, found, conditions[1:], flt)
     stmt = (
         select(Conversation, Client)
         .outerjoin(Client, Client.id == Conversation.client_id)
@@ -285,7 +287,12 @@ def list_conversations(
     )
     # The count needs no client names (a search asks for them by id): it counts off the
     # inbox index.
-    total = session.scalar(select(func.count()).select_from(Conversation).where(*conditions))
+    counted: Select[tuple[Any]] = (
+        select(literal_column("1")).select_from(Conversation).where(*conditions)
+    )
+    if flt.count_up_to is not None:
+        counted = counted.limit(flt.count_up_to)
+    total = session.scalar(select(func.count()).select_from(counted.subquery()))
     rows = session.execute(
         stmt.order_by(
             Conversation.pinned.desc(), Conversation.last_message_at.desc(), Conversation.id.desc()
@@ -294,6 +301,39 @@ def list_conversations(
         .offset(flt.offset)
     ).all()
     return [(row[0], row[1]) for row in rows], int(total or 0)
+
+
+def _found_conversations(
+    session: Session,
+    business_id: int,
+    found: Collection[int],
+    conditions: list[ColumnElement[bool]],
+    flt: ConversationFilter,
+) -> tuple[list[tuple[Conversation, Client | None]], int]:
+    """A search's page: the found conversations that pass the other filters, in the inbox's
+    order. Their sort keys are read by id and sorted here (a search finds at most a few
+    thousand), so no index of the business's whole inbox is walked for its order."""
+    if not found:
+        return [], 0
+    keys = list(
+        session.execute(
+            select(Conversation.id, Conversation.pinned, Conversation.last_message_at).where(
+                # The business as an expression, so neither database prefers its inbox index.
+                Conversation.business_id + 0 == business_id,
+                Conversation.id.in_(sorted(found)),
+                *conditions,
+            )
+        )
+    )
+    keys.sort(key=lambda key: (key.pinned, key.last_message_at, key.id), reverse=True)
+    page = [key.id for key in keys[flt.offset : flt.offset + flt.limit]]
+    rows = session.execute(
+        select(Conversation, Client)
+        .outerjoin(Client, Client.id == Conversation.client_id)
+        .where(Conversation.id.in_(page))
+    ).all()
+    by_id = {row[0].id: (row[0], row[1]) for row in rows}
+    return [by_id[conversation_id] for conversation_id in page], len(keys)
 
 
 FOLDER_COUNT_CAP = 1000  # a folder's count stops here ("999+"): each count stays an index peek
@@ -335,68 +375,13 @@ def assignment_counts(session: Session, business_id: int, staff_id: int) -> dict
     return counts
 
 
-def _search_matches(session: Session, business_id: int, search: SearchQuery) -> ColumnElement[bool]:
-    """A conversation matches when any of its messages' text, its client's name or its phone
-    holds what was searched."""
-    name = func.lower(Client.first_name + " " + Client.last_name)
-    named = select(Client.id).where(
-        Client.business_id == business_id,
-        name.like(contains_pattern(search.text.lower()), escape="\\"),
-    )
-    matches: list[ColumnElement[bool]] = [Conversation.client_id.in_(named)]
-    if search.phone_digits is not None:
-        matches.append(Conversation.phone.like(f"%{search.phone_digits}%"))
-    if search.body_text is not None:
-        written = text_matches(session, business_id, search.body_text)
-        matches.append(Conversation.id.in_(sorted(written)))
-    return or_(*matches)
-
-
-# A search's text is looked for in the business's newest this many messages holding it: a
-# rare word is found however old; a word in every other text lists the conversations of its
-# latest uses, and the search stays as fast as a rare word's.
-TEXT_MATCH_CAP = 1000
-_fts = table(FTS_TABLE, column("rowid"))
-
-
-def text_matches(session: Session, business_id: int, text: str) -> dict[int, int]:
-    """The conversations among the business's newest TEXT_MATCH_CAP messages whose text holds
-    `text` (any case), each with its newest such message's id, newest first."""
-    if session.get_bind().dialect.name == "postgresql":
-        # pg_trgm's GIN index finds a rare text; a common one is met walking ids backwards.
-        stmt = select(Message.id, Message.conversation_id).where(
-            Message.business_id == business_id,
-            Message.body.ilike(contains_pattern(text), escape="\\"),
-        )
-        newest_first = Message.id.desc()
-    else:
-        # An FTS5 string: the trigram tokenizer matches it anywhere in the text; the index
-        # hands its rows out newest first, so the cap stops the walk early.
-        phrase = '"' + text.replace('"', '""') + '"'
-        stmt = (
-            select(Message.id, Message.conversation_id)
-            .select_from(_fts)
-            .join(Message, Message.id == _fts.c.rowid)
-            .where(
-                literal_column(FTS_TABLE).op("MATCH")(phrase), Message.business_id == business_id
-            )
-        )
-        newest_first = _fts.c.rowid.desc()
-    found: dict[int, int] = {}
-    for message_id, conversation_id in session.execute(
-        stmt.order_by(newest_first).limit(TEXT_MATCH_CAP)
-    ):
-        found.setdefault(conversation_id, message_id)
-    return found
-
-
 def newest_matches(
-    session: Session, business_id: int, conversation_ids: Sequence[int], text: str
+    session: Session, business_id: int, conversation_ids: Sequence[int], search: SearchQuery
 ) -> dict[int, Message]:
-    """Each of these conversations' newest message whose text holds `text` (among the
-    business's newest TEXT_MATCH_CAP such messages), by conversation."""
-    wanted = set(conversation_ids)
-    hits = {c: m for c, m in text_matches(session, business_id, text).items() if c in wanted}
+    """Each of these conversations' newest message whose text holds the search's (among the
+    business's newest MATCH_CAP such messages), by conversation."""
+    written = search_hits(session, business_id, search).newest_message
+    hits = {c: written[c] for c in conversation_ids if c in written}
     if not hits:
         return {}
     found = session.scalars(select(Message).where(Message.id.in_(sorted(hits.values()))))

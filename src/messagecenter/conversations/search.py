@@ -10,7 +10,8 @@ in the business's country.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import phonenumbers
 from phonenumbers import NumberParseException
@@ -28,6 +29,9 @@ class SearchQuery:
     text: str  # what was typed, trimmed, runs of spaces made one
     body_text: str | None  # matched against message text (None: too short for the index)
     phone_digits: str | None  # matched within the conversation's E.164 phone
+    # What the search found, by business (search_queries.search_hits): kept with the query
+    # typed for one request, so its list, count and highlights ask the indexes once.
+    found: dict[int, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 def read_query(typed: str, country: str) -> SearchQuery | None:

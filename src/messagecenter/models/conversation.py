@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +40,7 @@ class Conversation(Base):
         CheckConstraint("unread_count >= 0", name="unread_not_negative"),
         # The inbox's order (pinned first, newest first), with and without a folder: a page is
         # read straight off the index even with 100,000 conversations.
+        # blocked_at last: a folder's count (blocked numbers left out) reads the index alone.
         Index(
             "ix_conversations_inbox",
             "business_id",
@@ -46,10 +48,21 @@ class Conversation(Base):
             "pinned",
             "last_message_at",
             "id",
+            "blocked_at",
         ),
-        Index("ix_conversations_all", "business_id", "pinned", "last_message_at", "id"),
+        Index(
+            "ix_conversations_all", "business_id", "pinned", "last_message_at", "id", "blocked_at"
+        ),
         Index("ix_conversations_client_id", "client_id"),
         Index("ix_conversations_assignee", "business_id", "assignee_id"),
+        # The few blocked ones, for their view and its count.
+        Index(
+            "ix_conversations_blocked",
+            "business_id",
+            "blocked_at",
+            sqlite_where=text("blocked_at IS NOT NULL"),
+            postgresql_where=text("blocked_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -54,6 +54,7 @@ class Message(Base):
         CheckConstraint("units >= 0", name="units_not_negative"),
         UniqueConstraint("carrier_sid"),
         Index("ix_messages_conversation", "conversation_id", "created_at"),
+        Index("ix_messages_conversation_id", "conversation_id", "id"),  # a thread's pages
         Index("ix_messages_business_created", "business_id", "created_at"),
         Index(
             "ix_messages_outbox",

@@ -46,6 +46,9 @@ from messagecenter.web.pages import Page, PageDep
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
+# The list's total is counted this far past the page shown ("1,025+ conversations"): exact for
+# a normal inbox, and a page of a 100,000-conversation one costs what a page of 1,000 does.
+COUNT_AHEAD = 1000
 THREAD_SIZE = 50  # messages a thread shows at first, and loads each time staff scroll up
 RECENT_AUTOMATED = 5  # automated texts the client panel lists
 NEW_MESSAGE_RESULTS = 20  # clients New message lists for a search (typing more narrows it)
@@ -197,6 +200,7 @@ def _list_context(page_of: Page, state: ListState) -> dict[str, Any]:
         until=until_at,
         limit=PAGE_SIZE,
         offset=(state.page - 1) * PAGE_SIZE,
+        count_up_to=state.page * PAGE_SIZE + COUNT_AHEAD,
     )
     rows, total = queries.list_conversations(session, business.id, flt)
     counts = queries.folder_counts(session, business.id, FOLDER_NAMES)
@@ -209,6 +213,7 @@ def _list_context(page_of: Page, state: ListState) -> dict[str, Any]:
         "assignment_views": ASSIGNMENT_VIEWS,
         "found": search.text if search else "",
         "total": total,
+        "total_is_more": total == flt.count_up_to,  # "1,025+ conversations"
         "folder": state.folder,
         "folders": FOLDER_NAMES,
         "folder_counts": {

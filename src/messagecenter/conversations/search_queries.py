@@ -1,0 +1,153 @@
+"""The inbox search's SQL: which conversations a search finds, each way through its own index.
+
+A conversation is found by any of its messages' text, its client's full name, or its phone's
+digits (conversations.search reads what was typed). Each way asks its trigram index (SQLite
+FTS5, PostgreSQL pg_trgm: see models/search_index) for ids, newest first and at most
+MATCH_CAP of them, and the inbox then lists the union of those ids: one OR across three
+tables would walk every conversation of the business instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import column, literal_column, select, table
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from messagecenter.conversations.search import SearchQuery
+from messagecenter.db import contains_pattern
+from messagecenter.models import Client, Conversation, Message
+from messagecenter.models.search_index import (
+    FTS_TABLE,
+    NAME_FTS_TABLE,
+    PHONE_FTS_TABLE,
+)
+
+# Each way a search matches stops at its newest this many rows: a rare word, name or number
+# is found however old; one in every other row lists its latest uses, and the search stays as
+# fast as a rare one's.
+MATCH_CAP = 1000
+TRIGRAM = 3  # characters: shorter text cannot use either database's index
+_message_fts = table(FTS_TABLE, column("rowid"))
+_name_fts = table(NAME_FTS_TABLE, column("rowid"))
+_phone_fts = table(PHONE_FTS_TABLE, column("rowid"))
+# CLIENT_NAME_SQL as a column: a literal ' ' (not a bound one) so PostgreSQL's index serves it.
+_client_name = Client.first_name.op("||")(literal_column("' '")).op("||")(Client.last_name)
+
+
+@dataclass(frozen=True)
+class SearchHits:
+    """The conversations a search found; for those found by a message's text, the newest
+    such message's id."""
+
+    conversation_ids: frozenset[int]
+    newest_message: dict[int, int]
+
+
+def search_hits(session: Session, business_id: int, search: SearchQuery) -> SearchHits:
+    """What the search finds, worked out once for the query (one request's): the list, its
+    count and each result's highlighted message all ask for it."""
+    memo = search.found
+    if business_id not in memo:
+        written = (
+            text_matches(session, business_id, search.body_text)
+            if search.body_text is not None
+            else {}
+        )
+        found = set(written)
+        found.update(named_conversations(session, business_id, search.text))
+        if search.phone_digits is not None:
+            found.update(phone_matches(session, business_id, search.phone_digits))
+        memo[business_id] = SearchHits(frozenset(found), written)
+    hits: SearchHits = memo[business_id]
+    return hits
+
+
+def text_matches(session: Session, business_id: int, text: str) -> dict[int, int]:
+    """The conversations among the business's newest MATCH_CAP messages whose text holds
+    `text` (any case), each with its newest such message's id, newest first."""
+    if _is_postgresql(session):
+        # pg_trgm's GIN index finds a rare text; a common one is met walking ids backwards.
+        stmt = select(Message.id, Message.conversation_id).where(
+            Message.business_id == business_id,
+            Message.body.ilike(contains_pattern(text), escape="\\"),
+        )
+        newest_first = Message.id.desc()
+    else:
+        # The FTS5 index hands its rows out newest first, so the cap stops the walk early.
+        stmt = (
+            select(Message.id, Message.conversation_id)
+            .select_from(_message_fts)
+            .join(Message, Message.id == _message_fts.c.rowid)
+            .where(_fts_match(FTS_TABLE, text), Message.business_id == business_id)
+        )
+        newest_first = _message_fts.c.rowid.desc()
+    found: dict[int, int] = {}
+    for message_id, conversation_id in session.execute(
+        stmt.order_by(newest_first).limit(MATCH_CAP)
+    ):
+        found.setdefault(conversation_id, message_id)
+    return found
+
+
+def named_conversations(session: Session, business_id: int, text: str) -> list[int]:
+    """The conversations of the business's newest MATCH_CAP clients whose full name holds
+    `text` (any case)."""
+    if _is_postgresql(session) or len(text) < TRIGRAM:
+        # pg_trgm's index serves the name expression it was made on; a name shorter than a
+        # trigram is looked for along the business's clients.
+        named = select(Client.id).where(
+            Client.business_id == business_id,
+            _client_name.ilike(contains_pattern(text), escape="\\"),
+        )
+        newest_first = Client.id.desc()
+    else:
+        named = (
+            select(Client.id)
+            .select_from(_name_fts)
+            .join(Client, Client.id == _name_fts.c.rowid)
+            .where(_fts_match(NAME_FTS_TABLE, text), Client.business_id == business_id)
+        )
+        newest_first = _name_fts.c.rowid.desc()
+    client_ids = list(session.scalars(named.order_by(newest_first).limit(MATCH_CAP)))
+    if not client_ids:
+        return []
+    return list(
+        session.scalars(
+            # The business as an expression, so the client index serves (the clients are
+            # the business's already) rather than a walk of the business's conversations.
+            select(Conversation.id).where(
+                Conversation.business_id + 0 == business_id,
+                Conversation.client_id.in_(client_ids),
+            )
+        )
+    )
+
+
+def phone_matches(session: Session, business_id: int, digits: str) -> list[int]:
+    """The business's newest MATCH_CAP conversations whose phone holds `digits`."""
+    if _is_postgresql(session):
+        stmt = select(Conversation.id).where(
+            Conversation.business_id == business_id, Conversation.phone.like(f"%{digits}%")
+        )
+        newest_first = Conversation.id.desc()
+    else:
+        stmt = (
+            select(Conversation.id)
+            .select_from(_phone_fts)
+            .join(Conversation, Conversation.id == _phone_fts.c.rowid)
+            .where(_fts_match(PHONE_FTS_TABLE, digits), Conversation.business_id == business_id)
+        )
+        newest_first = _phone_fts.c.rowid.desc()
+    return list(session.scalars(stmt.order_by(newest_first).limit(MATCH_CAP)))
+
+
+def _fts_match(fts_table: str, text: str) -> ColumnElement[bool]:
+    """An FTS5 phrase: the trigram tokenizer matches it anywhere in the text, any case."""
+    phrase = '"' + text.replace('"', '""') + '"'
+    return literal_column(fts_table).op("MATCH")(phrase)
+
+
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
