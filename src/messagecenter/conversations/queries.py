@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from messagecenter.conversations.search import SearchQuery
 from messagecenter.conversations.search_queries import search_hits
-from messagecenter.db import insert_ignore
+from messagecenter.db import among_ids, insert_ignore
 from messagecenter.models import (
     ApiKey,
     Business,
@@ -320,7 +320,7 @@ def _found_conversations(
             select(Conversation.id, Conversation.pinned, Conversation.last_message_at).where(
                 # The business as an expression, so neither database prefers its inbox index.
                 Conversation.business_id + 0 == business_id,
-                Conversation.id.in_(sorted(found)),
+                among_ids(session, Conversation.id, found),
                 *conditions,
             )
         )

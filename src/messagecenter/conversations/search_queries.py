@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from messagecenter.conversations.search import SearchQuery
-from messagecenter.db import contains_pattern
+from messagecenter.db import among_ids, contains_pattern
 from messagecenter.models import Client, Conversation, Message
 from messagecenter.models.search_index import (
     FTS_TABLE,
@@ -119,7 +119,7 @@ def named_conversations(session: Session, business_id: int, text: str) -> list[i
             # the business's already) rather than a walk of the business's conversations.
             select(Conversation.id).where(
                 Conversation.business_id + 0 == business_id,
-                Conversation.client_id.in_(client_ids),
+                among_ids(session, Conversation.client_id, client_ids),
             )
         )
     )
