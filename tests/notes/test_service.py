@@ -115,3 +115,28 @@ def test_notes_between_bounds_the_thread_s_window(
     second = service.add_note(session, maria, body="two", at=clock.now(), author=None)
     assert service.notes_between(session, maria, since=clock.now()) == [second]
     assert service.notes_between(session, maria, before=clock.now()) == [first]
+
+
+def test_a_mention_waits_for_the_staff_named_until_they_open_the_conversation(
+    session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    casey = staff(session, shop, clock, "casey@studio.example", "Casey Jones")
+    robin = staff(session, shop, clock, "robin@studio.example", "Robin")
+    maria = conversation_of(session, shop.business, MARIA)
+    business_id = shop.business.id
+    first = service.add_note(session, maria, body="@Robin she paid", at=clock.now(), author=casey)
+    second = service.add_note(
+        session, maria, body="@robin @casey jones call her back", at=clock.now(), author=casey
+    )
+    session.commit()
+
+    waiting = service.unseen_mentions(session, business_id, robin.id)
+    assert [(m.note_id, m.author, m.preview) for m in waiting] == [
+        (second.id, "Casey Jones", "@robin @casey jones call her back"),
+        (first.id, "Casey Jones", "@Robin she paid"),
+    ]
+    assert service.unseen_mentions(session, business_id, casey.id) == []  # the author knows
+    service.mentions_seen(session, casey.id, maria.id, clock.now())  # Casey opening it
+    assert len(service.unseen_mentions(session, business_id, robin.id)) == 2
+    service.mentions_seen(session, robin.id, maria.id, clock.now())
+    assert service.unseen_mentions(session, business_id, robin.id) == []

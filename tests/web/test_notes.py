@@ -70,3 +70,23 @@ def test_an_empty_note_is_refused_saying_so_and_nothing_is_kept(
     shown = write_note(shop, maria, "   ")
     assert "Write the note&#39;s text." in shown or "Write the note's text." in shown
     assert count(session, Note) == 0
+
+
+def test_a_mention_waits_on_the_named_staffs_pages_until_they_open_the_conversation(
+    session: Session, shop: Shop, clock: FrozenClock
+) -> None:
+    maria = receive(session, shop, "Can I move to 4pm?", clock)
+    owner = next(m for m in list_staff(session, shop.business.id) if m.role == "owner")
+    # Written while none of the owner's pages is open: no live notice reaches them.
+    write_note(shop, maria, f"@{owner.email.split('@')[0]} can you call her?")
+
+    inbox = shop.owner.get("/inbox").text
+    assert 'id="mentions-waiting"' in inbox
+    assert "Casey mentioned you in a note" in inbox and f"/conversations/{maria}#note-" in inbox
+    assert 'id="mentions-waiting"' not in shop.clerk.get("/inbox").text  # Casey wrote it
+    # On the conversation itself the note is in view: no reminder there.
+    page = shop.owner.get(f"/conversations/{maria}").text
+    assert 'id="mentions-waiting"' not in page
+    read = shop.owner.post(f"/conversations/{maria}/read", data={"csrf": csrf_of(page)})
+    assert read.status_code == 200
+    assert 'id="mentions-waiting"' not in shop.owner.get("/inbox").text

@@ -11,7 +11,7 @@ from messagecenter.models.conversation_event import ConversationEvent, StaffRead
 from messagecenter.models.idempotency import IdempotencyKey
 from messagecenter.models.inbound_queue import InboundQueueItem
 from messagecenter.models.message import Message, MessageStatusEvent, UnroutedMessage
-from messagecenter.models.note import Note
+from messagecenter.models.note import Note, NoteMention
 from messagecenter.models.notification import Notification, NotificationTemplate
 from messagecenter.models.saved_reply import SavedReply
 from messagecenter.models.sign_in import SignInFailure, WebSession
@@ -35,6 +35,7 @@ __all__ = [
     "Message",
     "MessageStatusEvent",
     "Note",
+    "NoteMention",
     "Notification",
     "NotificationTemplate",
     "PhoneConsent",

@@ -30,3 +30,21 @@ class Note(Base):
     author_label: Mapped[str] = mapped_column(String(MAX_AUTHOR_LABEL))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NoteMention(Base):
+    """A staff member named in a note, until they open its conversation: the mention waits
+    for them on every page, so it reaches them even when none of theirs was open."""
+
+    __tablename__ = "note_mentions"
+    __table_args__ = (Index("ix_note_mentions_staff_unseen", "staff_member_id", "seen_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    note_id: Mapped[int] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    staff_member_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: still waiting

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from messagecenter.models import Note, StaffMember
+from messagecenter.models import Note, NoteMention, StaffMember
 
 
 def notes_between(
@@ -35,4 +35,49 @@ def active_staff(session: Session, business_id: int) -> list[StaffMember]:
             .where(StaffMember.business_id == business_id, StaffMember.active.is_(True))
             .order_by(StaffMember.id)
         )
+    )
+
+
+def add_mentions(session: Session, note: Note, staff_ids: list[int]) -> None:
+    session.add_all(
+        NoteMention(
+            business_id=note.business_id,
+            note_id=note.id,
+            conversation_id=note.conversation_id,
+            staff_member_id=staff_id,
+            created_at=note.created_at,
+        )
+        for staff_id in staff_ids
+    )
+
+
+def unseen_mentions(
+    session: Session, business_id: int, staff_id: int, *, limit: int
+) -> list[tuple[NoteMention, Note]]:
+    """The staff member's mentions they have not yet seen, newest first, with their notes."""
+    rows = session.execute(
+        select(NoteMention, Note)
+        .join(Note, Note.id == NoteMention.note_id)
+        .where(
+            NoteMention.staff_member_id == staff_id,
+            NoteMention.seen_at.is_(None),
+            NoteMention.business_id == business_id,
+        )
+        .order_by(NoteMention.id.desc())
+        .limit(limit)
+    )
+    return [(mention, note) for mention, note in rows]
+
+
+def mark_mentions_seen(
+    session: Session, staff_id: int, conversation_id: int, at: datetime
+) -> None:
+    session.execute(
+        update(NoteMention)
+        .where(
+            NoteMention.staff_member_id == staff_id,
+            NoteMention.seen_at.is_(None),
+            NoteMention.conversation_id == conversation_id,
+        )
+        .values(seen_at=at)
     )

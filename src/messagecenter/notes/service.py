@@ -1,6 +1,7 @@
 """Internal notes: what staff leave for each other in a conversation's thread, with @mentions
-that reach the staff member named live. A note is never sent, never counted in the allowance
-and never unread: it only sits in the thread, the history and the export."""
+that reach the staff member named (live, and on their pages until they open the conversation).
+A note is never sent, never counted in the allowance and never unread: it only sits in the
+thread, the history and the export."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def add_note(
 ) -> Note:
     """Write a note in the conversation by `author` (None: through the API, named by
     `author_label`). Refused: an empty or too long text. Each staff member it mentions is
-    told once it commits (not the author, who knows)."""
+    told live once it commits, and finds it waiting on their pages until they open the
+    conversation (not the author, who knows)."""
     body = body.strip()
     if not body:
         raise InvalidInput("Write the note's text.", field="body")
@@ -78,9 +80,13 @@ def add_note(
     about = {"conversation_id": conversation.id, "note_id": note.id}
     queue_event_on_commit(session, LiveEvent(conversation.business_id, NOTE_CREATED, about))
     staff = queries.active_staff(session, conversation.business_id)
-    for named in mentioned(body, staff):
-        if author is not None and named.id == author.id:
-            continue
+    named_others = [
+        named
+        for named in mentioned(body, staff)
+        if author is None or named.id != author.id
+    ]
+    queries.add_mentions(session, note, [named.id for named in named_others])
+    for named in named_others:
         queue_event_on_commit(
             session,
             LiveEvent(
@@ -106,6 +112,34 @@ def notes_between(
 def views(session: Session, business_id: int, notes: list[Note]) -> list[NoteView]:
     staff = queries.active_staff(session, business_id) if notes else []
     return [NoteView(n.id, n.created_at, n.author_label, segments(n.body, staff)) for n in notes]
+
+
+@dataclass(frozen=True)
+class MentionView:
+    """A mention waiting for its staff member: who wrote it, where, and its start."""
+
+    conversation_id: int
+    note_id: int
+    author: str
+    preview: str
+    created_at: datetime
+
+
+UNSEEN_MENTIONS_SHOWN = 5
+
+
+def unseen_mentions(session: Session, business_id: int, staff_id: int) -> list[MentionView]:
+    """The staff member's newest mentions not yet seen (they open the conversation)."""
+    rows = queries.unseen_mentions(session, business_id, staff_id, limit=UNSEEN_MENTIONS_SHOWN)
+    return [
+        MentionView(m.conversation_id, n.id, n.author_label, _preview(n.body), m.created_at)
+        for m, n in rows
+    ]
+
+
+def mentions_seen(session: Session, staff_id: int, conversation_id: int, at: datetime) -> None:
+    """The staff member opened the conversation: its mentions of them stop waiting."""
+    queries.mark_mentions_seen(session, staff_id, conversation_id, at)
 
 
 def staff_to_mention(session: Session, business_id: int) -> list[StaffMember]:

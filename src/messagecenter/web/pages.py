@@ -18,6 +18,7 @@ from messagecenter.http.deps import ContextDep, SessionDep
 from messagecenter.http.pages import render
 from messagecenter.models import Business, StaffMember
 from messagecenter.models.staff import ROLE_OWNER
+from messagecenter.notes import service as notes
 from messagecenter.web.auth import StaffBusinessDep, StaffDep
 
 
@@ -39,10 +40,12 @@ class Page:
         status_code: int = 200,
         usage_summary: UsageSummary | None = None,
     ) -> HTMLResponse:
+        # Mentions wait for their staff member on every page until they open the conversation.
+        waiting = notes.unseen_mentions(self.session, self.business.id, self.staff.id)
         return render(
             self.request,
             template,
-            values,
+            values | {"waiting_mentions": waiting},
             staff=self.staff,
             business=self.business,
             session=self.session,

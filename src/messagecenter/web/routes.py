@@ -351,6 +351,7 @@ def read(
         work.session, business.id, conversation_id, page.context.clock.now()
     )
     assignment.mark_seen(work.session, page.staff.id, conversation)  # this staff member's own
+    notes.mentions_seen(work.session, page.staff.id, conversation.id, page.context.clock.now())
     work.session.refresh(business)
     unread = assignment.badge_count(work.session, page.staff, business.unread_messages)
     return JSONResponse({"unread": unread})
