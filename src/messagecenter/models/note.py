@@ -43,8 +43,6 @@ class NoteMention(Base):
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
     note_id: Mapped[int] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"))
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
-    staff_member_id: Mapped[int] = mapped_column(
-        ForeignKey("staff_members.id", ondelete="CASCADE")
-    )
+    staff_member_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: still waiting

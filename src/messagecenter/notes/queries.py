@@ -69,9 +69,7 @@ def unseen_mentions(
     return [(mention, note) for mention, note in rows]
 
 
-def mark_mentions_seen(
-    session: Session, staff_id: int, conversation_id: int, at: datetime
-) -> None:
+def mark_mentions_seen(session: Session, staff_id: int, conversation_id: int, at: datetime) -> None:
     session.execute(
         update(NoteMention)
         .where(

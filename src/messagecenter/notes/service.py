@@ -81,9 +81,7 @@ def add_note(
     queue_event_on_commit(session, LiveEvent(conversation.business_id, NOTE_CREATED, about))
     staff = queries.active_staff(session, conversation.business_id)
     named_others = [
-        named
-        for named in mentioned(body, staff)
-        if author is None or named.id != author.id
+        named for named in mentioned(body, staff) if author is None or named.id != author.id
     ]
     queries.add_mentions(session, note, [named.id for named in named_others])
     for named in named_others:
