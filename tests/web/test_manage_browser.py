@@ -29,6 +29,7 @@ from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.db import session_scope
+from messagecenter.http.readable import phone_text
 from messagecenter.models import ApiKey, Client, SmsNumber
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
 from messagecenter.sending.compose import Sender, send_message
@@ -227,7 +228,9 @@ def test_turn_on_with_a_suggested_number_then_change_it_after_the_warning(
     assert first and first.startswith("+1312555")
     choices.nth(1).check()
     page.click("#number-form button[type=submit]")
-    expect(page.locator("#active-number")).to_have_text(first)
+    # Shown the US way ((312) 555-…), E.164 in its tooltip.
+    expect(page.locator("#active-number")).to_have_text(phone_text(first, "US"))
+    expect(page.locator("#active-number .phone")).to_have_attribute("title", first)
 
     # Changing: the warning first, and nothing changes until it is confirmed.
     choices = page.locator("#number-form input[type=radio]")
@@ -236,14 +239,16 @@ def test_turn_on_with_a_suggested_number_then_change_it_after_the_warning(
     choices.nth(0).check()
     page.click("#number-form button:has-text('Change number')")
     warning = page.locator("#change-warning")
-    expect(warning).to_contain_text(f"replies that clients send to {first} will not reach you")
-    expect(page.locator("#active-number")).to_have_text(first)
+    expect(warning).to_contain_text(
+        f"replies that clients send to {phone_text(first, 'US')} will not reach you"
+    )
+    expect(page.locator("#active-number")).to_have_text(phone_text(first, "US"))
     with session_scope(site.context.sessions) as session:
         number = active_number(session, site.ids["fresh"])
         assert number is not None and number.phone_number == first
 
-    warning.locator("button", has_text=f"Yes, change to {second}").click()
-    expect(page.locator("#active-number")).to_have_text(second)
+    warning.locator("button", has_text=f"Yes, change to {phone_text(second, 'US')}").click()
+    expect(page.locator("#active-number")).to_have_text(phone_text(second, "US"))
     expect(page.locator("#change-warning")).to_have_count(0)
     with session_scope(site.context.sessions) as session:
         old = session.scalar(select(SmsNumber).where(SmsNumber.phone_number == first))
