@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -196,6 +197,14 @@ def test_the_filtered_history_downloads_as_exactly_those_rows(site: Site, page: 
     expect(page.locator("#totals")).to_contain_text("6 messages · 6 from clients · 0 to clients")
     shown = [[cell.strip() for cell in row.locator("td").all_inner_texts()] for row in table.all()]
     assert all(cells[2] == "In" and cells[6].startswith("Maria's question") for cells in shown)
+    # Each row's instant (<time datetime>) in the studio's zone, as the CSV writes it.
+    new_york = ZoneInfo("America/New_York")
+    times = [
+        datetime.fromisoformat(str(row.locator("time").get_attribute("datetime")))
+        .astimezone(new_york)
+        .strftime("%Y-%m-%d %H:%M:%S")
+        for row in table.all()
+    ]
 
     with page.expect_download() as downloading:
         page.click("#csv-link")
@@ -209,7 +218,8 @@ def test_the_filtered_history_downloads_as_exactly_those_rows(site: Site, page: 
     at = {name: n for n, name in enumerate(header)}
     # Exactly the filtered rows, oldest first (the table shows the newest first).
     assert [(r[at["date"]], r[at["body"]], r[at["direction"]]) for r in body] == [
-        (cells[0], cells[6], "inbound") for cells in reversed(shown)
+        (when, cells[6], "inbound")
+        for when, cells in reversed(list(zip(times, shown, strict=True)))
     ]
 
 
