@@ -12,7 +12,7 @@ import io
 import time
 import tracemalloc
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -158,8 +158,10 @@ def test_every_message_of_the_business_newest_first_with_its_columns(
 
     # (The hour depends on the time zone shown; the day is 10 November in UTC and New York.)
     assert by["maria_hi"]["date"].startswith("2026-11-10 ")
-    assert by["maria_hi"] | {"id": 0, "conversation_id": 0, "date": ""} == {
-        "id": 0, "conversation_id": 0, "date": "", "client": "Maria Lopez",
+    # The instant itself too, for the page to write the business's way.
+    assert by["maria_hi"]["at"].astimezone(UTC).date() == date(2026, 11, 10)
+    assert by["maria_hi"] | {"id": 0, "conversation_id": 0, "date": "", "at": None} == {
+        "id": 0, "conversation_id": 0, "date": "", "at": None, "client": "Maria Lopez",
         "phone": MARIA, "direction": "inbound", "sender": "Client", "status": "received",
         "reason": "", "units": 1, "segments": 1, "body": "Hi! Can I move my 3pm?",
     }  # fmt: skip

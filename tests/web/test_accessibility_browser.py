@@ -14,6 +14,7 @@ from tests.web.test_browser import seed_text
 PAGES = [
     "/inbox",
     "/conversations/{maria}",
+    "/conversations/{stranger}?who=a",  # "Who is this?" with its matches to link
     "/conversations/new",
     "/clients",
     "/history",
@@ -34,6 +35,7 @@ def test_the_main_pages_have_no_serious_or_critical_violations(
     browser: Any, live: Live, size: str
 ) -> None:
     maria = seed_text(live, "+12125550142", "Hello, is there parking?")
+    stranger = seed_text(live, "+12125550199", "Who is this?")
     context = browser.new_context(viewport=SIZES[size], is_mobile=size == "phone")
     context.set_default_timeout(TIMEOUT_MS)
     axe = Axe()
@@ -44,7 +46,7 @@ def test_the_main_pages_have_no_serious_or_critical_violations(
         found["/login"] = _serious(axe.run(page).response)
         live.login(page)
         for path in PAGES:
-            page.goto(live.url + path.format(maria=maria))
+            page.goto(live.url + path.format(maria=maria, stranger=stranger))
             found[path] = _serious(axe.run(page).response)
     finally:
         context.close()

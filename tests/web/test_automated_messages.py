@@ -241,7 +241,7 @@ def test_send_a_test_goes_to_the_owner_s_own_cell_phone_as_typed_with_sample_dat
         follow_redirects=False,
     )
     assert (sent.status_code, sent.headers["location"]) == (303, f"{PATH}#template-{REMINDER}")
-    assert "A test of Booking reminder is on its way to +12125550177" in flashes_of(
+    assert "A test of Booking reminder is on its way to (212) 555-0177" in flashes_of(
         shop.owner.get(PATH).text
     )
     session.expire_all()

@@ -38,7 +38,7 @@ def test_a_shared_cell_phone_is_saved_only_after_the_warning(
     page.click("#save-client")
 
     warning = page.locator("#same-phone-warning")
-    expect(warning).to_contain_text("Maria Lopez already has the cell phone +12125550142")
+    expect(warning).to_contain_text("Maria Lopez already has the cell phone (212) 555-0142")
     expect(warning.locator("#same-phone-consent")).to_contain_text("subscribed to texts")
     expect(page.locator("#first_name")).to_have_value("Rosa")  # kept as typed
     assert _clients_with(live, "+12125550142") == 1  # not saved yet

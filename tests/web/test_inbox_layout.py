@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from messagecenter.clock import FrozenClock
 from messagecenter.conversations import queries
-from messagecenter.models import Client, Message
+from messagecenter.models import Client, Conversation, Message
 from messagecenter.sending.compose import Sender, send_message
 from tests.factories import make_client
 from tests.web import test_pages
@@ -131,7 +131,7 @@ def test_the_conversation_page_has_the_list_beside_it_and_the_client_panel(
     receive(session, shop, MARIA, "STOP", clock)
     panel = owner.get(f"/conversations/{maria}").text
     panel = panel[panel.index('id="client-panel"') :]
-    assert re.search(r"Unsubscribed</span> on \d\d \w+ \d{4}\s+by texting STOP", panel)
+    assert re.search(r"Unsubscribed</span> on \w+ \d\d?, \d{4}\s+by texting STOP", panel)
     automated = panel[panel.index('id="panel-automated"') :]
     assert "Reminder: your massage is tomorrow" in automated
 
@@ -171,6 +171,51 @@ def test_new_message_finds_any_client_by_name_or_phone_as_people_write_it(
         f'action="/clients/{zed.id}/text"'
         in owner.get("/conversations/new", params={"q": "Zed"}).text
     )
+
+
+def test_who_is_this_finds_any_client_by_name_or_phone_and_links_them(
+    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    # 600 clients, more than the old picker's 500, the one sought the 600th by name.
+    for n in range(599):
+        make_client(
+            session, shop.setup.business, clock.now(), first_name="Anna", last_name=f"A{n:03}"
+        )
+    zed = make_client(
+        session,
+        shop.setup.business,
+        clock.now(),
+        first_name="Zoe",
+        last_name="Zed",
+        cell_phone="+12125550188",
+    )
+    session.commit()
+    stranger = receive(session, shop, STRANGER, "Hi, it's Zoe from my work phone", clock)
+    path = f"/conversations/{stranger}"
+
+    def choices(page: httpx.Response) -> list[str]:
+        return re.findall(r'name="client_id" value="(\d+)"', page.text)
+
+    assert choices(owner.get(path)) == []  # nothing listed until staff search
+    for typed in ("zoe zed", "Zed", "(212) 555-0188", "212 555 0188", "+12125550188"):
+        found = owner.get(path, params={"who": typed})
+        assert choices(found) == [str(zed.id)], typed
+        assert 'title="+12125550188">(212) 555-0188</span>' in found.text
+    many = owner.get(path, params={"who": "anna"})
+    assert len(choices(many)) == 20 and 'id="more-candidates"' in many.text
+    nothing = owner.get(path, params={"who": "nobody"})
+    assert 'id="no-candidates"' in nothing.text and choices(nothing) == []
+
+    # The search is a plain GET form; linking stays the POST it was.
+    found = owner.get(path, params={"who": "zoe zed"})
+    assert f'<form method="get" action="{path}" role="search"' in found.text
+    linked = owner.post(
+        f"{path}/client", data={"client_id": str(zed.id), "csrf": csrf_of(found.text)}
+    )
+    assert linked.status_code == 200 and "<h1>Zoe Zed</h1>" in linked.text
+    session.expire_all()
+    conversation = session.get(Conversation, stranger)
+    assert conversation is not None and conversation.client_id == zed.id
 
 
 def test_the_client_panel_switches_a_category_of_automated_texts(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -29,6 +30,7 @@ from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
 from messagecenter.db import session_scope
+from messagecenter.http.readable import phone_text
 from messagecenter.models import ApiKey, Client, SmsNumber
 from messagecenter.numbers.service import enable_messaging, suggest_numbers
 from messagecenter.sending.compose import Sender, send_message
@@ -195,6 +197,14 @@ def test_the_filtered_history_downloads_as_exactly_those_rows(site: Site, page: 
     expect(page.locator("#totals")).to_contain_text("6 messages · 6 from clients · 0 to clients")
     shown = [[cell.strip() for cell in row.locator("td").all_inner_texts()] for row in table.all()]
     assert all(cells[2] == "In" and cells[6].startswith("Maria's question") for cells in shown)
+    # Each row's instant (<time datetime>) in the studio's zone, as the CSV writes it.
+    new_york = ZoneInfo("America/New_York")
+    times = [
+        datetime.fromisoformat(str(row.locator("time").get_attribute("datetime")))
+        .astimezone(new_york)
+        .strftime("%Y-%m-%d %H:%M:%S")
+        for row in table.all()
+    ]
 
     with page.expect_download() as downloading:
         page.click("#csv-link")
@@ -208,7 +218,8 @@ def test_the_filtered_history_downloads_as_exactly_those_rows(site: Site, page: 
     at = {name: n for n, name in enumerate(header)}
     # Exactly the filtered rows, oldest first (the table shows the newest first).
     assert [(r[at["date"]], r[at["body"]], r[at["direction"]]) for r in body] == [
-        (cells[0], cells[6], "inbound") for cells in reversed(shown)
+        (when, cells[6], "inbound")
+        for when, cells in reversed(list(zip(times, shown, strict=True)))
     ]
 
 
@@ -227,7 +238,9 @@ def test_turn_on_with_a_suggested_number_then_change_it_after_the_warning(
     assert first and first.startswith("+1312555")
     choices.nth(1).check()
     page.click("#number-form button[type=submit]")
-    expect(page.locator("#active-number")).to_have_text(first)
+    # Shown the US way ((312) 555-…), E.164 in its tooltip.
+    expect(page.locator("#active-number")).to_have_text(phone_text(first, "US"))
+    expect(page.locator("#active-number .phone")).to_have_attribute("title", first)
 
     # Changing: the warning first, and nothing changes until it is confirmed.
     choices = page.locator("#number-form input[type=radio]")
@@ -236,14 +249,16 @@ def test_turn_on_with_a_suggested_number_then_change_it_after_the_warning(
     choices.nth(0).check()
     page.click("#number-form button:has-text('Change number')")
     warning = page.locator("#change-warning")
-    expect(warning).to_contain_text(f"replies that clients send to {first} will not reach you")
-    expect(page.locator("#active-number")).to_have_text(first)
+    expect(warning).to_contain_text(
+        f"replies that clients send to {phone_text(first, 'US')} will not reach you"
+    )
+    expect(page.locator("#active-number")).to_have_text(phone_text(first, "US"))
     with session_scope(site.context.sessions) as session:
         number = active_number(session, site.ids["fresh"])
         assert number is not None and number.phone_number == first
 
-    warning.locator("button", has_text=f"Yes, change to {second}").click()
-    expect(page.locator("#active-number")).to_have_text(second)
+    warning.locator("button", has_text=f"Yes, change to {phone_text(second, 'US')}").click()
+    expect(page.locator("#active-number")).to_have_text(phone_text(second, "US"))
     expect(page.locator("#change-warning")).to_have_count(0)
     with session_scope(site.context.sessions) as session:
         old = session.scalar(select(SmsNumber).where(SmsNumber.phone_number == first))

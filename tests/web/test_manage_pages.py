@@ -31,6 +31,7 @@ from messagecenter.carriers.keyword_replies import REPLIES
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.conversations import history
+from messagecenter.http.readable import phone_text
 from messagecenter.models import (
     ApiKey,
     Business,
@@ -229,12 +230,12 @@ def test_each_page_renders_for_the_owner(shop: Shop, owner: Browser) -> None:
     expected = {
         "/clients": ["All Clients", "Maria Lopez", "James Chen", "Tom Baker", "3 clients"],
         "/clients/new": ["New client", "Cell phone"],
-        f"/clients/{maria.id}": ["Maria Lopez", MARIA, "Text Maria", "Consent history"],
+        f"/clients/{maria.id}": ["Maria Lopez", MARIA, "Text Maria", "Consent history"],  # value=
         "/history": ["SMS history", "Download CSV"],
         "/usage": ["Usage this month", "of 100 messages used", "Per day"],
         "/settings": [
             "SMS number",
-            shop.setup.number.phone_number,
+            national(shop.setup.number.phone_number),
             "Answers to STOP, START and HELP",
             "API keys",
         ],
@@ -500,7 +501,7 @@ def test_all_clients_filters_and_search(session: Session, shop: Shop, owner: Bro
     assert names(q="nobody") == []
     page = owner.get("/clients", params={"show": "unsubscribed"})
     row = rows_of(page.text, "clients-report")[0]["cells"]
-    assert row[4] == f"Unsubscribed {START:%d %b %Y} (STOP)"
+    assert row[4] == f"Unsubscribed {START:%b} {START.day}, {START.year} (STOP)"  # Nov 16, 2026
     assert row[3] == "Yes"
     tom = rows_of(owner.get("/clients").text, "clients-report")[0]["cells"]
     assert tom[3] == "No — No cell phone on file"
@@ -603,11 +604,21 @@ def _check_history_filter(
     parsed = csv_of(exported.text)
     assert parsed[0] == history.CSV_COLUMNS
     column = {name: n for n, name in enumerate(history.CSV_COLUMNS)}
-    # Oldest first: the table's rows in reverse, the same dates, bodies, units and senders.
+    # Oldest first: the table's rows in reverse, the same times (the page's <time datetime>,
+    # written in the business's zone), bodies, units and senders.
+    zone = ZoneInfo(shop.business.timezone)
+    table = page.text[page.text.find('id="history-table"') :] if shown else ""
+    times = [
+        datetime.fromisoformat(at).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        for at in re.findall(r'<time datetime="([^"]+)"', table)
+    ]
     assert [
         (row[column["date"]], row[column["body"]], row[column["units"]], row[column["sender"]])
         for row in parsed[1:]
-    ] == [(cells[0], cells[6], cells[5], cells[3]) for cells in reversed(shown)], spec
+    ] == [
+        (at, cells[6], cells[5], cells[3])
+        for at, cells in reversed(list(zip(times, shown, strict=True)))
+    ], spec
 
 
 def test_history_shows_sender_status_and_units(
@@ -618,9 +629,9 @@ def test_history_shows_sender_status_and_units(
     }
     assert cells["Yes, 4pm is free"][2:6] == ["Out", "Casey Clerk", "Queued", "1"]
     assert cells["Reminder: yoga at 9"][2:6] == ["Out", "Automated", "Queued", "3"]
-    assert cells["Can I move my 3pm?"][1] == f"Maria Lopez {MARIA}"
+    assert cells["Can I move my 3pm?"][1] == "Maria Lopez (212) 555-0142"
     assert cells["Can I move my 3pm?"][2:6] == ["In", "Client", "Received", "1"]
-    assert cells["Wrong number?"][1] == f"(unidentified) {STRANGER}"
+    assert cells["Wrong number?"][1] == "(unidentified) (212) 555-0199"
     carrier = [c for c in cells.values() if c[3] == "Carrier (automatic reply)"]
     assert len(carrier) == 1 and carrier[0][5] == "0"
     assert "Other studio" not in cells
@@ -715,15 +726,15 @@ def test_usage_shows_used_remaining_overage_with_price_and_the_days_of_the_perio
     assert "Overage so far: 2 units = $0.10 ." in summary
     assert "Prices are in US dollars (USD)." in summary
     assert "Spending cap" not in summary
-    assert "Billing period 01 Nov \u2013 30 Nov 2026" in summary  # the last day, not the next
+    assert "Billing period Nov 1 \u2013 Nov 30, 2026" in summary  # the last day, not the next
     assert 'aria-valuenow="100"' in page.text
     days = re.findall(r'<span class="sr">([^<]+)</span>', page.text)
     assert len(days) == 30  # every day of November, quiet ones too
-    assert days[0] == "01 Nov: 0 in, 0 out"
-    assert days[1] == "02 Nov: 4 in, 0 out"  # n = 0, 3, 6, 9
-    assert days[6] == "07 Nov: 4 in, 0 out"
-    assert days[11] == "12 Nov: 4 in, 0 out"
-    assert days[29] == "30 Nov: 0 in, 0 out"
+    assert days[0] == "Nov 1: 0 in, 0 out"
+    assert days[1] == "Nov 2: 4 in, 0 out"  # n = 0, 3, 6, 9
+    assert days[6] == "Nov 7: 4 in, 0 out"
+    assert days[11] == "Nov 12: 4 in, 0 out"
+    assert days[29] == "Nov 30: 0 in, 0 out"
 
 
 def test_usage_under_a_hard_stop_says_sending_stops(
@@ -759,13 +770,13 @@ PAGES = ["/inbox", "/clients", "/clients/new", "/history", "/usage", "/settings"
         (10, "allow_overage", "The monthly message allowance is used up (10 of 10). "
                               "Further messages are billed as overage."),
         (10, "hard_stop", "The monthly message allowance is used up (10 of 10). "
-                          "Sending is paused until 2026-12-01."),
+                          "Sending is paused until Dec 1, 2026."),
         # A cap of 0.25 at 0.05 a unit: 15 units in all, the warnings count toward them.
         (11, "allow_overage/0.25", None),
         (12, "allow_overage/0.25", "12 of the 15 units the spending cap allows used this "
                                    "month (80 % or more)."),
         (15, "allow_overage/0.25", "The monthly spending cap of $0.25 is reached (15 of 15 "
-                                   "units). Sending is paused until 2026-12-01."),
+                                   "units). Sending is paused until Dec 1, 2026."),
     ],
 )  # fmt: skip
 def test_the_80_and_100_percent_banner_is_on_every_page(
@@ -808,6 +819,11 @@ def fresh(session: Session, clock: FrozenClock) -> tuple[Business, str]:
     return created.business, "owner@fresh.example"
 
 
+def national(e164: str) -> str:
+    """A number as the (US) business's pages show it: "(212) 555-0142"."""
+    return phone_text(e164, "US")
+
+
 def _suggested(html: str) -> list[str]:
     return re.findall(r'<input type="radio" name="phone_number" value="([^"]+)"', html)
 
@@ -835,7 +851,7 @@ def test_enabling_message_center_on_a_fresh_business_with_a_suggested_number(
     assert (answer.status_code, answer.headers["location"]) == (303, "/settings")
     number = active_number(session, business.id)
     assert number is not None and number.phone_number == offered[2]
-    assert text_of(owner.get("/settings").text, "active-number") == offered[2]
+    assert text_of(owner.get("/settings").text, "active-number") == national(offered[2])
 
 
 def test_changing_the_number_warns_first_then_releases_the_old_one(
@@ -852,10 +868,10 @@ def test_changing_the_number_warns_first_then_releases_the_old_one(
     number = active_number(session, shop.business.id)
     assert number is not None and number.phone_number == old
     warning = text_of(asked.text, "change-warning")
-    assert f"Before you change to {chosen}" in warning
-    assert f"replies that clients send to {old} will not reach you" in warning
-    assert f"Yes, change to {chosen}" in warning
-    assert f"Keep {old}" in warning
+    assert f"Before you change to {national(chosen)}" in warning
+    assert f"replies that clients send to {national(old)} will not reach you" in warning
+    assert f"Yes, change to {national(chosen)}" in warning
+    assert f"Keep {national(old)}" in warning
 
     # Then the confirmation changes it.
     done = owner.post("/settings/number", {"phone_number": chosen, "confirm": "yes"})
@@ -867,9 +883,9 @@ def test_changing_the_number_warns_first_then_releases_the_old_one(
     assert old_row is not None and old_row.status == "released"
     assert old_row.released_at == clock.now()
     page = owner.get("/settings").text
-    assert text_of(page, "active-number") == chosen
+    assert text_of(page, "active-number") == national(chosen)
     section = text_of(page, "sms-number")
-    assert re.search(rf"{re.escape(old)}\W.{{0,60}}released", section, re.I), (
+    assert re.search(rf"{re.escape(national(old))}\W.{{0,60}}released", section, re.I), (
         f"the old number is not shown as released: {section!r}"
     )
 
@@ -891,7 +907,7 @@ def test_texts_to_the_old_number_are_listed_as_unrouted(
     session.commit()
     assert "1 text reached an old number" in text_of(owner.get("/settings").text, "unrouted")
     listed = text_of(owner.get("/settings/unrouted-texts").text, "unrouted-texts")
-    assert old_number.phone_number in listed and "Are you still there?" in listed
+    assert national(old_number.phone_number) in listed and "Are you still there?" in listed
     assert "Not for you" not in listed
     # Nothing reached the business's conversations.
     assert "Are you still there?" not in owner.get("/history").text

@@ -587,8 +587,8 @@ def test_times_are_shown_in_the_business_time_zone(
 ) -> None:
     assert clock.now() == datetime(2026, 11, 16, 15, 0, tzinfo=UTC)  # 10:00 in New York
     conversation_id = receive(session, shop, MARIA, "Good morning!", clock)
-    assert "16 Nov 10:00" in owner.get("/inbox").text
-    assert "16 Nov 10:00" in owner.get(f"/conversations/{conversation_id}").text
+    assert "Nov 16, 10:00\u202fAM</time>" in owner.get("/inbox").text
+    assert "Nov 16, 10:00\u202fAM</time>" in owner.get(f"/conversations/{conversation_id}").text
 
 
 def test_inbox_pages_of_25(
@@ -774,8 +774,8 @@ def test_the_client_phone_texts_the_business_on_the_simulator(
 ) -> None:
     page = owner.get("/phone")
     assert page.status_code == 200
-    assert f'<option value="{MARIA}">Maria Lopez</option>' in page.text
-    assert shop.setup.number.phone_number in page.text
+    assert f'<option value="{MARIA}">Maria Lopez · (212) 555-0142</option>' in page.text
+    assert f'title="{shop.setup.number.phone_number}"' in page.text
     empty = owner.get("/phone", params={"number": MARIA})
     assert "Nothing between this phone and the business yet." in empty.text
 

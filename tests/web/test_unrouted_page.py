@@ -11,12 +11,17 @@ from sqlalchemy.orm import Session
 from messagecenter.businesses.queries import active_number
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
+from messagecenter.http.readable import phone_text
 from messagecenter.numbers.service import change_number, suggest_numbers
 from tests.factories import PUBLIC_URL, make_client, text_from
 from tests.web.conftest import Shop, csrf_of
 from tests.web.flash_text import flashes_of
 
 MARIA, STRANGER = "+12125550142", "+12125550188"
+
+
+def national(e164: str) -> str:
+    return phone_text(e164, "US")
 
 
 def _old_number_texts(session: Session, shop: Shop, context: AppContext, clock: FrozenClock) -> str:
@@ -47,7 +52,10 @@ def test_the_page_counts_names_the_client_and_texts_back_from_the_current_number
     text = unescape(page.text)
     assert '<span class="badge" id="unrouted-count">2</span>' in text
     assert re.search(r'<a href="/clients/\d+">Maria Lopez</a>', text)
-    assert STRANGER in text and f"<strong>{current}</strong>" in text
+    # Numbers in the US way, E.164 in their tooltips.
+    assert '<span class="phone" title="+12125550188">(212) 555-0188</span>' in text
+    shown = f'<span class="phone" title="{current}">{national(current)}</span>'
+    assert f"<strong>{shown}</strong>" in text
     answer_path = re.findall(r'action="(/settings/unrouted-texts/\d+/answer)"', text)
     assert len(answer_path) == 2
 
@@ -61,8 +69,8 @@ def test_the_page_counts_names_the_client_and_texts_back_from_the_current_number
     assert re.fullmatch(r"/conversations/\d+", opened.headers["location"])
     conversation = shop.owner.get(opened.headers["location"])
     said = flashes_of(conversation.text)
-    assert "wrote “Still open Saturday?” to your old number" in said
-    assert f"goes from your current number, {current}" in said
+    assert "(212) 555-0142 wrote “Still open Saturday?” to your old number" in said
+    assert f"goes from your current number, {national(current)}" in said
 
 
 def test_only_owners_see_it_and_another_business_text_is_not_found(

@@ -101,6 +101,7 @@ def history_row(raw: Any, zone: ZoneInfo) -> dict[str, Any]:
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
+        "at": message.created_at,  # the page words it the business's way (http/readable.py)
         "date": message.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
         "client": client,
         "phone": phone,

@@ -3,11 +3,10 @@ usage banner, CSRF token), `redirect`, and the error page the HTML error handler
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -20,6 +19,7 @@ from messagecenter.businesses import usage
 from messagecenter.businesses.usage import UsageSummary
 from messagecenter.conversations import assignment
 from messagecenter.conversations.search import match_spans
+from messagecenter.http import readable
 from messagecenter.http.csrf import csrf_token
 from messagecenter.http.flash import take_flashes
 from messagecenter.models import Business, StaffMember
@@ -29,15 +29,54 @@ TEMPLATES = Path(__file__).parent.parent / "web" / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))
 
 
-@pass_context
-def _local(context: Any, value: datetime, fmt: str) -> str:
-    """A stored (UTC) time as the business sees it, in its own time zone."""
+def _place(context: Any) -> tuple[str, str]:
+    """The time zone and country the page's business reads times and numbers in."""
     business = context.get("business")
-    zone = ZoneInfo(business.timezone) if business is not None else UTC
-    return value.astimezone(zone).strftime(fmt)
+    if business is None:  # a page outside any business (sign-in, errors)
+        return "UTC", ""
+    return business.timezone, business.country
 
 
-templates.env.filters["local"] = _local
+@pass_context
+def _when(context: Any, value: datetime, seconds: bool = False) -> str:
+    return readable.when(value, *_place(context), seconds=seconds)
+
+
+@pass_context
+def _when_short(context: Any, value: datetime) -> str:
+    return readable.when_short(value, *_place(context))
+
+
+@pass_context
+def _day(context: Any, value: date | datetime, year: bool = True) -> str:
+    return readable.day(value, *_place(context), year=year)
+
+
+@pass_context
+def _time(context: Any, value: datetime) -> str:
+    return readable.time_of_day(value, *_place(context))
+
+
+@pass_context
+def _phone(context: Any, e164: str, found: str = "") -> Markup:
+    return readable.phone_markup(e164, _place(context)[1], found)
+
+
+@pass_context
+def _phone_text(context: Any, e164: str) -> str:
+    return readable.phone_text(e164, _place(context)[1])
+
+
+# Times and numbers as the business reads them (http/readable.py); the machine forms stay in
+# <time datetime> and the phone's tooltip.
+templates.env.filters |= {
+    "when": _when,
+    "when_short": _when_short,
+    "day": _day,
+    "time": _time,
+    "phone": _phone,
+    "phone_text": _phone_text,
+}
 SNIPPET_WIDTH = 200  # characters of a long message shown around its first match
 
 

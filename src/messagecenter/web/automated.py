@@ -19,6 +19,7 @@ from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import UnitOfWorkDep
 from messagecenter.http.flash import flash
 from messagecenter.http.pages import redirect
+from messagecenter.http.readable import phone_text
 from messagecenter.notifications import service
 from messagecenter.notifications.catalogue import ACCOUNT, MARKETING, REMINDERS, TYPES
 from messagecenter.notifications.service import TemplateView
@@ -130,9 +131,10 @@ def _keyword_answers_now(page: Page) -> str:
     number = business_queries.active_number(page.session, page.business.id)
     if number is None:
         return "Now: no SMS number yet."
+    shown = phone_text(number.phone_number, page.business.country)
     if number.carrier_handles_keywords:
-        return f"Now: the carrier answers on {number.phone_number}, so these are not sent."
-    return f"Now: the app answers on {number.phone_number}, with these texts."
+        return f"Now: the carrier answers on {shown}, so these are not sent."
+    return f"Now: the app answers on {shown}, with these texts."
 
 
 def _known(type_name: str) -> str:
@@ -188,8 +190,9 @@ def save(
         except DomainError as refused:
             work.rollback()
             return _page(page, failed=name, posted=text, error=refused.message)
+        to = phone_text(page.staff.cell_phone or "", page.business.country)
         flash(page.request, f"A test of {TYPES[name].label} is on its way to "
-              f"{page.staff.cell_phone}, as typed, with sample data (it uses a unit).")  # fmt: skip
+              f"{to}, as typed, with sample data (it uses a unit).")  # fmt: skip
         return RedirectResponse(f"{PATH}#template-{name}", 303)
     try:
         service.save_template(

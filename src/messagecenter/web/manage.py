@@ -31,6 +31,7 @@ from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import UnitOfWork, UnitOfWorkDep
 from messagecenter.http.flash import flash
 from messagecenter.http.pages import past_the_end, redirect
+from messagecenter.http.readable import phone_text
 from messagecenter.http.types import IdPath
 from messagecenter.models import ApiKey, Client, StaffMember
 from messagecenter.models.ids import MAX_ID
@@ -330,7 +331,8 @@ def _settings_page(
         {"active": active, "suggestions": suggestions, "suggestion_error": suggestion_error,
          "number_type": NUMBER_TYPE[country], "number_country": country,
          "confirm": confirm,
-         "warning": numbers.change_warning(active.phone_number) if active and confirm else "",
+         "warning": numbers.change_warning(phone_text(active.phone_number, business.country))
+         if active and confirm else "",
          "history": number_queries.numbers_of(session, business.id),
          "unrouted_count": business_queries.unrouted_count(session, business.id),
          "keys": api_keys.list_api_keys(session, business.id), "new_key": new_key,

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from messagecenter.conversations import queries
 from messagecenter.conversations import service as conversations
+from messagecenter.http.readable import phone_text
 from messagecenter.http.types import IdPath
 from messagecenter.models import Client
 from messagecenter.models.message import DIRECTION_INBOUND
@@ -32,7 +33,11 @@ def notice_for(message_id: IdPath, page: PageDep) -> JSONResponse:
     if conversation.assignee_id not in (None, page.staff.id):  # a colleague's to answer
         return JSONResponse({"show": False})
     client = session.get(Client, conversation.client_id) if conversation.client_id else None
-    who = f"{client.first_name} {client.last_name}".strip() if client else conversation.phone
+    who = (
+        f"{client.first_name} {client.last_name}".strip()
+        if client
+        else phone_text(conversation.phone, business.country)
+    )
     return JSONResponse(
         {
             "show": True,

@@ -262,26 +262,25 @@ def day_range(
 def new_message(page: PageDep, q: Annotated[str, Query(max_length=100)] = "") -> HTMLResponse:
     """New message: find the client (name, email or phone as people write it, among all the
     business's clients), then open or start their conversation (the profile's "Text" form)."""
-    search = read_query(q, number_country(page.business.country))
-    found = (
-        client_queries.find_clients(
-            page.session,
-            page.business.id,
-            search.text,
-            search.phone_digits,
-            limit=NEW_MESSAGE_RESULTS + 1,
-        )
-        if search
-        else []
+    found, more = find_clients(page, q)
+    return page.render("new_message.html", {"q": q, "found": found, "more": more})
+
+
+def find_clients(page: Page, typed: str) -> tuple[list[Client], bool]:
+    """The clients a search finds among all the business's (name, email or phone as people
+    write it), the first NEW_MESSAGE_RESULTS, and whether more match: New message's search,
+    and "Who is this?" on an unidentified sender's conversation."""
+    search = read_query(typed, number_country(page.business.country))
+    if not search:
+        return [], False
+    found = client_queries.find_clients(
+        page.session,
+        page.business.id,
+        search.text,
+        search.phone_digits,
+        limit=NEW_MESSAGE_RESULTS + 1,
     )
-    return page.render(
-        "new_message.html",
-        {
-            "q": q,
-            "found": found[:NEW_MESSAGE_RESULTS],
-            "more": len(found) > NEW_MESSAGE_RESULTS,
-        },
-    )
+    return found[:NEW_MESSAGE_RESULTS], len(found) > NEW_MESSAGE_RESULTS
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
@@ -290,19 +289,23 @@ def conversation_page(
     page: PageDep,
     around: OptionalIdQuery = None,
     before: OptionalIdQuery = None,
+    who: Annotated[str, Query(max_length=100)] = "",
 ) -> HTMLResponse:
     """The conversation beside the inbox list and the client's panel, with its composer;
     the newest messages (older ones load as staff scroll up, or `before` a message), or
     with `around` (a search result's message), the part of the thread around it. Reading
     it changes nothing: the page's script posts /read once it is shown (a GET stays safe to
-    repeat, prefetch or crawl)."""
+    repeat, prefetch or crawl). For an unidentified sender, `who` searches the clients to
+    link them to ("Who is this?"), among all the business's, as New message does."""
     thread = _conversation_context(page, conversation_id, around, before)
+    candidates, more = find_clients(page, who) if thread["client"] is None else ([], False)
     return page.render(
         "conversation.html",
         thread
         | _list_context(page, ListState())
         | _client_panel(page, thread)
-        | {"request_key": uuid.uuid4().hex, "open_id": conversation_id},
+        | {"request_key": uuid.uuid4().hex, "open_id": conversation_id}
+        | {"who": who, "candidates": candidates, "more_candidates": more},
     )
 
 
@@ -391,12 +394,10 @@ def _conversation_context(
     )
     last_inbound = next((m for m in reversed(messages) if m.direction == "inbound"), None)
     said_cancel = last_inbound is not None and normalize_keyword_text(last_inbound.body) == "cancel"
-    client = values["client"]
     return values | {
         "said_cancel": said_cancel,
         "can_send": page.staff.can_send_sms,
         "max_body": MAX_BODY_CHARACTERS,
-        "candidates": client_choices(session, business.id) if client is None else [],
         "found_id": around if any(m.id == around for m in messages) else None,
         # The cursor for the page before this one: its oldest message (None at the start).
         "older_before": messages[0].id if messages and older else None,

@@ -15,6 +15,7 @@ from messagecenter.http.csrf import check_csrf
 from messagecenter.http.deps import UnitOfWorkDep
 from messagecenter.http.flash import flash
 from messagecenter.http.pages import redirect
+from messagecenter.http.readable import phone_text
 from messagecenter.http.types import IdPath
 from messagecenter.numbers import unrouted
 from messagecenter.web.pages import OwnerPageDep
@@ -60,6 +61,8 @@ def answer(
         return redirect(PATH)
     body = text.body if len(text.body) <= QUOTED else text.body[: QUOTED - 1] + "…"
     wrote = f"“{body}”" if body else "a text with no words"
-    flash(page.request, f"{text.from_phone} wrote {wrote} to your old number {text.to_phone}. "
-          f"Your reply here goes from your current number, {current}.")  # fmt: skip
+    sender, old, new = (phone_text(n, page.business.country)
+                        for n in (text.from_phone, text.to_phone, current))  # fmt: skip
+    flash(page.request, f"{sender} wrote {wrote} to your old number {old}. "
+          f"Your reply here goes from your current number, {new}.")  # fmt: skip
     return redirect(f"/conversations/{conversation.id}")
