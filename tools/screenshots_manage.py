@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from messagecenter.apikeys.service import create_api_key
 from messagecenter.carriers.base import InboundSms, StatusReport
+from messagecenter.carriers.twilio.errors import explain
 from messagecenter.clients.service import ClientChanges, create_client
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
@@ -158,13 +159,14 @@ class Seeder:
             )
             later = at + timedelta(seconds=20)
             if outcome == "rejected":
-                record_rejected(session, message.id, 21614, "not a mobile number", later)
+                record_rejected(session, message.id, explain(21614), "not a mobile number", later)
             elif outcome != "queued":
                 code = 30003 if outcome == "undelivered" else None
                 self._sequence += 1
                 sid = f"SMout{self._sequence:027d}"
                 record_status(session, StatusReport(sid, "sent", message.id), later)
-                report = StatusReport(sid, outcome, message.id, error_code=code)
+                failure = explain(code) if code is not None else None
+                report = StatusReport(sid, outcome, message.id, failure)
                 record_status(session, report, later + timedelta(seconds=5))
 
 
