@@ -140,11 +140,9 @@ def results(page: httpx.Response) -> list[str]:
     return re.findall(r'data-client-id="(\d+)"', page.text)
 
 
-def test_new_message_finds_any_client_by_name_or_phone_as_people_write_it(
-    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
-) -> None:
-    # More clients than a picker's 500, the one sought last by name.
-    for n in range(505):
+def annas_then_zoe(session: Session, shop: Shop, clock: FrozenClock, annas: int) -> Client:
+    """`annas` clients named Anna, then Zoe Zed (+12125550188), the one sought, last by name."""
+    for n in range(annas):
         make_client(
             session, shop.setup.business, clock.now(), first_name="Anna", last_name=f"A{n:03}"
         )
@@ -157,6 +155,13 @@ def test_new_message_finds_any_client_by_name_or_phone_as_people_write_it(
         cell_phone="+12125550188",
     )
     session.commit()
+    return zed
+
+
+def test_new_message_finds_any_client_by_name_or_phone_as_people_write_it(
+    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
+) -> None:
+    zed = annas_then_zoe(session, shop, clock, 505)  # more than a picker's 500
     james = shop.clients["James"].id
 
     assert results(owner.get("/conversations/new", params={"q": "zoe zed"})) == [str(zed.id)]
@@ -176,20 +181,7 @@ def test_new_message_finds_any_client_by_name_or_phone_as_people_write_it(
 def test_who_is_this_finds_any_client_by_name_or_phone_and_links_them(
     owner: TestClient, shop: Shop, session: Session, clock: FrozenClock
 ) -> None:
-    # 600 clients, more than the old picker's 500, the one sought the 600th by name.
-    for n in range(599):
-        make_client(
-            session, shop.setup.business, clock.now(), first_name="Anna", last_name=f"A{n:03}"
-        )
-    zed = make_client(
-        session,
-        shop.setup.business,
-        clock.now(),
-        first_name="Zoe",
-        last_name="Zed",
-        cell_phone="+12125550188",
-    )
-    session.commit()
+    zed = annas_then_zoe(session, shop, clock, 599)  # the 600th, past the old picker's 500
     stranger = receive(session, shop, STRANGER, "Hi, it's Zoe from my work phone", clock)
     path = f"/conversations/{stranger}"
 

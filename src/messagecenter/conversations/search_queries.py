@@ -10,9 +10,10 @@ tables would walk every conversation of the business instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import column, literal_column, select, table
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, column, literal_column, select, table
+from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from messagecenter.conversations.search import SearchQuery
@@ -29,9 +30,6 @@ from messagecenter.models.search_index import (
 # fast as a rare one's.
 MATCH_CAP = 1000
 TRIGRAM = 3  # characters: shorter text cannot use either database's index
-_message_fts = table(FTS_TABLE, column("rowid"))
-_name_fts = table(NAME_FTS_TABLE, column("rowid"))
-_phone_fts = table(PHONE_FTS_TABLE, column("rowid"))
 # CLIENT_NAME_SQL as a column: a literal ' ' (not a bound one) so PostgreSQL's index serves it.
 _client_name = Client.first_name.op("||")(literal_column("' '")).op("||")(Client.last_name)
 
@@ -69,24 +67,19 @@ def text_matches(session: Session, business_id: int, text: str) -> dict[int, int
     `text` (any case), each with its newest such message's id, newest first."""
     if _is_postgresql(session):
         # pg_trgm's GIN index finds a rare text; a common one is met walking ids backwards.
-        stmt = select(Message.id, Message.conversation_id).where(
-            Message.business_id == business_id,
-            Message.body.ilike(contains_pattern(text), escape="\\"),
+        stmt = newest(
+            select(Message.id, Message.conversation_id).where(
+                Message.business_id == business_id,
+                Message.body.ilike(contains_pattern(text), escape="\\"),
+            ),
+            Message.id,
         )
-        newest_first = Message.id.desc()
     else:
-        # The FTS5 index hands its rows out newest first, so the cap stops the walk early.
-        stmt = (
-            select(Message.id, Message.conversation_id)
-            .select_from(_message_fts)
-            .join(Message, Message.id == _message_fts.c.rowid)
-            .where(_fts_match(FTS_TABLE, text), Message.business_id == business_id)
+        stmt = _newest_through_fts(
+            FTS_TABLE, text, Message, business_id, Message.id, Message.conversation_id
         )
-        newest_first = _message_fts.c.rowid.desc()
     found: dict[int, int] = {}
-    for message_id, conversation_id in session.execute(
-        stmt.order_by(newest_first).limit(MATCH_CAP)
-    ):
+    for message_id, conversation_id in session.execute(stmt):
         found.setdefault(conversation_id, message_id)
     return found
 
@@ -97,20 +90,16 @@ def named_conversations(session: Session, business_id: int, text: str) -> list[i
     if _is_postgresql(session) or len(text) < TRIGRAM:
         # pg_trgm's index serves the name expression it was made on; a name shorter than a
         # trigram is looked for along the business's clients.
-        named = select(Client.id).where(
-            Client.business_id == business_id,
-            _client_name.ilike(contains_pattern(text), escape="\\"),
+        named = newest(
+            select(Client.id).where(
+                Client.business_id == business_id,
+                _client_name.ilike(contains_pattern(text), escape="\\"),
+            ),
+            Client.id,
         )
-        newest_first = Client.id.desc()
     else:
-        named = (
-            select(Client.id)
-            .select_from(_name_fts)
-            .join(Client, Client.id == _name_fts.c.rowid)
-            .where(_fts_match(NAME_FTS_TABLE, text), Client.business_id == business_id)
-        )
-        newest_first = _name_fts.c.rowid.desc()
-    client_ids = list(session.scalars(named.order_by(newest_first).limit(MATCH_CAP)))
+        named = _newest_through_fts(NAME_FTS_TABLE, text, Client, business_id, Client.id)
+    client_ids = list(session.scalars(named))
     if not client_ids:
         return []
     return list(
@@ -128,19 +117,46 @@ def named_conversations(session: Session, business_id: int, text: str) -> list[i
 def phone_matches(session: Session, business_id: int, digits: str) -> list[int]:
     """The business's newest MATCH_CAP conversations whose phone holds `digits`."""
     if _is_postgresql(session):
-        stmt = select(Conversation.id).where(
-            Conversation.business_id == business_id, Conversation.phone.like(f"%{digits}%")
+        stmt = newest(
+            select(Conversation.id).where(
+                Conversation.business_id == business_id, Conversation.phone.like(f"%{digits}%")
+            ),
+            Conversation.id,
         )
-        newest_first = Conversation.id.desc()
     else:
-        stmt = (
-            select(Conversation.id)
-            .select_from(_phone_fts)
-            .join(Conversation, Conversation.id == _phone_fts.c.rowid)
-            .where(_fts_match(PHONE_FTS_TABLE, digits), Conversation.business_id == business_id)
+        stmt = _newest_through_fts(
+            PHONE_FTS_TABLE, digits, Conversation, business_id, Conversation.id
         )
-        newest_first = _phone_fts.c.rowid.desc()
-    return list(session.scalars(stmt.order_by(newest_first).limit(MATCH_CAP)))
+    return list(session.scalars(stmt))
+
+
+_Rows = TypeVar("_Rows", bound=Select[*tuple[Any, ...]])
+
+
+def newest(stmt: _Rows, id_column: QueryableAttribute[int]) -> _Rows:
+    """The statement's newest MATCH_CAP rows (ids grow with time)."""
+    return stmt.order_by(id_column.desc()).limit(MATCH_CAP)
+
+
+def _newest_through_fts(
+    fts_table: str,
+    text: str,
+    model: type[Client] | type[Conversation] | type[Message],
+    business_id: int,
+    *columns: QueryableAttribute[Any],
+) -> Select[*tuple[Any, ...]]:
+    """The business's newest MATCH_CAP rows of `model` whose indexed text holds `text`: the
+    FTS5 index hands its rows out newest first (by rowid, the row's id), so the cap stops
+    the walk early."""
+    fts = table(fts_table, column("rowid"))
+    return (
+        select(*columns)
+        .select_from(fts)
+        .join(model, model.id == fts.c.rowid)
+        .where(_fts_match(fts_table, text), model.business_id == business_id)
+        .order_by(fts.c.rowid.desc())
+        .limit(MATCH_CAP)
+    )
 
 
 def _fts_match(fts_table: str, text: str) -> ColumnElement[bool]:
