@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    exists,
     func,
     literal_column,
     select,
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 from messagecenter.db import insert_ignore, insert_ignore_many
 from messagecenter.models import (
     Business,
+    BusinessHours,
     Client,
     Conversation,
     InboundQueueItem,
@@ -152,6 +154,9 @@ class Route(NamedTuple):
     overage_policy: str
     overage_price_per_unit: Decimal
     monthly_spending_cap: Decimal | None
+    # Whether the business has said its opening hours: only then may a text be out of hours
+    # (intake/after_hours.py), so a batch for businesses without them skips that query.
+    keeps_hours: bool
 
 
 class InboundConversation(NamedTuple):
@@ -169,6 +174,7 @@ _plans = cast(Table, Plan.__table__)
 _clients = cast(Table, Client.__table__)
 _conversations = cast(Table, Conversation.__table__)
 _messages = cast(Table, Message.__table__)
+_hours = cast(Table, BusinessHours.__table__)
 # A literal, so SQLite can use the partial unique index on active numbers.
 _IS_ACTIVE = _numbers.c.status == literal_column(f"'{NUMBER_ACTIVE}'")
 _ROUTES = (
@@ -181,6 +187,7 @@ _ROUTES = (
         _plans.c.overage_policy,
         _plans.c.overage_price_per_unit,
         _plans.c.monthly_spending_cap,
+        exists().where(_hours.c.business_id == _businesses.c.id),
     )
     .select_from(
         _numbers.join(_businesses, _numbers.c.business_id == _businesses.c.id).join(
@@ -281,7 +288,10 @@ def routes_for(session: Session, to_phones: Collection[str]) -> dict[str, Route]
     """For each of these numbers that is a business's active number: that business, with what
     the intake needs of it (one query for a whole batch of texts)."""
     rows = session.connection().execute(_ROUTES, {"to_phones": list(to_phones)})
-    return {route.sms_number: route for route in (Route(*row) for row in rows)}
+    return {
+        route.sms_number: route._replace(keeps_hours=bool(route.keeps_hours))
+        for route in (Route(*row) for row in rows)
+    }
 
 
 def stored_carrier_sids(session: Session, carrier_sids: Collection[str]) -> set[str]:

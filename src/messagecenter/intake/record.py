@@ -194,6 +194,7 @@ def _record_routed(
         [
             after_hours.ClientText(text.route.business_id, upserted[_key(text)].id, text.at)
             for text in ordinary
+            if text.route.keeps_hours  # never closed otherwise: no query for its hours
         ],
     )
     for text in ordinary:
