@@ -40,6 +40,7 @@ from messagecenter.models import (
     Plan,
     SmsNumber,
     UnroutedMessage,
+    WebhookEndpoint,
 )
 from messagecenter.models.base import UTCDateTime
 from messagecenter.models.conversation import FOLDER_UNREAD
@@ -157,6 +158,9 @@ class Route(NamedTuple):
     # Whether the business has said its opening hours: only then may a text be out of hours
     # (intake/after_hours.py), so a batch for businesses without them skips that query.
     keeps_hours: bool
+    # Whether it has a live outgoing-webhook endpoint: only then is a message.received event
+    # worth building (integrations/ would find no endpoint for it), read with the route.
+    has_endpoints: bool
 
 
 class InboundConversation(NamedTuple):
@@ -175,6 +179,7 @@ _clients = cast(Table, Client.__table__)
 _conversations = cast(Table, Conversation.__table__)
 _messages = cast(Table, Message.__table__)
 _hours = cast(Table, BusinessHours.__table__)
+_endpoints = cast(Table, WebhookEndpoint.__table__)
 # A literal, so SQLite can use the partial unique index on active numbers.
 _IS_ACTIVE = _numbers.c.status == literal_column(f"'{NUMBER_ACTIVE}'")
 _ROUTES = (
@@ -188,6 +193,9 @@ _ROUTES = (
         _plans.c.overage_price_per_unit,
         _plans.c.monthly_spending_cap,
         exists().where(_hours.c.business_id == _businesses.c.id),
+        exists().where(
+            _endpoints.c.business_id == _businesses.c.id, _endpoints.c.deleted_at.is_(None)
+        ),
     )
     .select_from(
         _numbers.join(_businesses, _numbers.c.business_id == _businesses.c.id).join(
@@ -289,7 +297,9 @@ def routes_for(session: Session, to_phones: Collection[str]) -> dict[str, Route]
     the intake needs of it (one query for a whole batch of texts)."""
     rows = session.connection().execute(_ROUTES, {"to_phones": list(to_phones)})
     return {
-        route.sms_number: route._replace(keeps_hours=bool(route.keeps_hours))
+        route.sms_number: route._replace(
+            keeps_hours=bool(route.keeps_hours), has_endpoints=bool(route.has_endpoints)
+        )
         for route in (Route(*row) for row in rows)
     }
 

@@ -156,6 +156,8 @@ def _record_routed(
             session, text.route.business_id, conversation.id, message_id, DIRECTION_INBOUND
         )
         outcomes[text.index] = InboundOutcome(message_id, text.route.business_id)
+        if not text.route.has_endpoints:
+            continue  # no endpoint to deliver it to: no event, and no query to find none
         hooks.append(
             webhooks.message_received(
                 text.route.business_id,
