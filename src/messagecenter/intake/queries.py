@@ -22,6 +22,7 @@ from sqlalchemy import (
     exists,
     func,
     literal_column,
+    null,
     select,
     tuple_,
     update,
@@ -41,9 +42,11 @@ from messagecenter.models import (
     SmsNumber,
     UnroutedMessage,
     WebhookEndpoint,
+    status,
 )
 from messagecenter.models.base import UTCDateTime
 from messagecenter.models.conversation import FOLDER_UNREAD
+from messagecenter.models.message import DIRECTION_INBOUND, DISPATCH_NONE, SENDER_CLIENT
 from messagecenter.models.sms_number import NUMBER_ACTIVE
 
 # ---------------------------------------------------------------------------- the queue
@@ -265,12 +268,48 @@ def _conversation_upsert(dialect_insert: Any) -> Any:
     )
 
 
+# What every client text's message row holds alike: written into the INSERT's SQL, so only
+# the columns that differ from text to text are bound (and converted) row by row.
+INBOUND_CONSTANTS: dict[str, str | int | None] = {
+    "direction": DIRECTION_INBOUND,
+    "sender_type": SENDER_CLIENT,
+    "staff_member_id": None,
+    "api_key_id": None,
+    "status": status.RECEIVED,
+    "error_code": None,
+    "error_message": None,
+    "category": None,
+    "bulk_send_id": None,
+    "dispatch_state": DISPATCH_NONE,
+    "attempts": 0,
+    "next_attempt_at": None,
+    "claimed_at": None,
+    "quiet_until": None,  # quiet hours hold outbound texts only
+    "quiet_zone": None,
+    "quiet_open_until": None,
+}
+
+
+def _sql_constant(value: str | int | None) -> Any:
+    if value is None:
+        return null()
+    if isinstance(value, int):
+        return literal_column(str(int(value)))
+    assert "'" not in value  # our own words, never input
+    return literal_column(f"'{value}'")
+
+
 def _message_insert(dialect_insert: Any) -> Any:
     table = Message.__table__
     # Columns with a server default keep it (body_had_nul: the intake sets it for the texts
     # that held a NUL; carrier_sid_from_lookup: an outbound message's).
     columns = [c.name for c in table.columns if c.name != "id" and c.server_default is None]
-    values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    values = {
+        name: _sql_constant(INBOUND_CONSTANTS[name])
+        if name in INBOUND_CONSTANTS
+        else bindparam(name, type_=table.c[name].type)
+        for name in columns
+    }
     return (
         dialect_insert(table)
         .values(values)
@@ -336,8 +375,9 @@ def upsert_inbound_conversations(
 
 
 def insert_message_rows(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Insert messages in one statement; their ids by carrier sid. A sid already stored is
-    left out of the answer."""
+    """Insert client texts' messages in one statement; their ids by carrier sid. A sid
+    already stored is left out of the answer. Each row holds the columns that are not
+    INBOUND_CONSTANTS."""
     if not rows:
         return {}
     inserted = session.connection().execute(_statements(session)["message"], list(rows))
