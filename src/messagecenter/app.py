@@ -223,7 +223,11 @@ def _inbound_sms(context: AppContext) -> ASGIApp:
         settings.public_url,
         checker_for(settings.twilio_auth_token, settings.twilio_webhook_secret),
         context.intake.accept_inbound,
-        context.worker.wake,
+        # Queued (PostgreSQL): the worker processes them; recorded (SQLite): their replies
+        # are due, and their outgoing-webhook events already committed.
+        context.worker.wake_for_queued_texts
+        if context.intake.queue_inbound
+        else context.worker.wake,
     )
 
 

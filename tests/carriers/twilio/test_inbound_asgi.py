@@ -20,7 +20,7 @@ from messagecenter.carriers.twilio.inbound_asgi import inbound_sms_app
 from messagecenter.carriers.twilio.signature import checker_for
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.models import Message
+from messagecenter.models import InboundQueueItem, Message
 from tests.carriers.twilio.test_routes import INBOUND, inbound_form, signed_post
 from tests.conftest import PUBLIC_URL, TWILIO_AUTH_TOKEN
 from tests.factories import SetUp, make_business
@@ -34,8 +34,11 @@ def setup(session: Session, context: AppContext, clock: FrozenClock) -> SetUp:
 
 
 def _stored(session: Session) -> int:
+    """Texts kept: recorded as messages (SQLite) or queued for the worker (PostgreSQL)."""
     session.expire_all()
-    return int(session.scalar(select(func.count()).select_from(Message)) or 0)
+    messages = session.scalar(select(func.count()).select_from(Message)) or 0
+    queued = session.scalar(select(func.count()).select_from(InboundQueueItem)) or 0
+    return int(messages) + int(queued)
 
 
 @pytest.mark.parametrize("signed", [True, False])
