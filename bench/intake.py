@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, func, select, text
 from twilio.request_validator import RequestValidator
 
 from bench.harness import PeakRss, free_port, fresh_database, wait_until_up, write_results
-from bench.machine import cpu_speed, describe
+from bench.machine import cpu_seconds, cpu_speed, describe
 from messagecenter.businesses.service import NewBusiness, create_business
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
@@ -96,6 +96,10 @@ class RunResult:
     processed: int = 0  # full app: messages made from them once the queue drained
     drain_s: float = 0.0  # full app: how long the queue took to drain after the load
     peak_rss_mb: float = 0.0  # the largest server process, sampled through the load
+    # CPU (user + system) of the whole server tree through the load, per answered request:
+    # steadier than req/s when other work shares the machine.
+    cpu_ms_per_request: float = 0.0
+    load_average: float = 0.0  # the machine's 1-minute load average as the run ended
     repeat: int = 0
 
 
@@ -289,6 +293,7 @@ def _run(
         wait_until_up(base_url)
         before = _rows(url, app)
         peak = PeakRss(server.pid)
+        cpu_before = cpu_seconds(server.pid)
         wrk = subprocess.run(
             [
                 "wrk",
@@ -305,6 +310,7 @@ def _run(
             text=True,
             check=True,
         )
+        cpu_used = cpu_seconds(server.pid) - cpu_before
         peak_rss = peak.stop()
         stored = _rows(url, app) - before
         processed, drain = stored, 0.0
@@ -323,6 +329,8 @@ def _run(
     result = _parse(wrk.stdout, app, database, processes, concurrency, args.duration, stored)
     result.processed, result.drain_s = processed, drain
     result.peak_rss_mb = peak_rss
+    result.cpu_ms_per_request = 1000 * cpu_used / result.answered if result.answered else 0.0
+    result.load_average = os.getloadavg()[0]
     if result.rows_stored < result.answered - result.non_2xx:
         print(f"  LOST: {result.answered - result.non_2xx} answered 2xx, {stored} stored")
     return result
@@ -407,7 +415,8 @@ def _print(r: RunResult) -> None:
         f"p50 {r.p50_ms:6.1f} ms  p99 {r.p99_ms:6.1f} ms  answered {r.answered}  "
         f"rows {r.rows_stored}  "
         f"non-2xx {r.non_2xx}  socket errors {r.socket_errors}  "
-        f"peak RSS {r.peak_rss_mb:.0f} MB/process"
+        f"peak RSS {r.peak_rss_mb:.0f} MB/process  CPU {r.cpu_ms_per_request:.2f} ms/request  "
+        f"load {r.load_average:.1f}"
     )
 
 
@@ -431,8 +440,9 @@ def _report(results: list[RunResult], levels: list[int], machine: dict[str, obje
         f"(target ≥ {TARGET_RATIO}) | bare p50 / p99 ms | full p50 / p99 ms (target p99 < "
         f"{TARGET_P99_MS:.0f} at c16) | answered / rows stored, bare | answered / rows stored, "
         f"full | non-2xx bare / full | peak RSS MB per process, bare / full (target < "
-        f"{TARGET_RSS_MB:.0f}) | full: messages made, queue drained after the load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"{TARGET_RSS_MB:.0f}) | full: messages made, queue drained after the load | server CPU "
+        f"ms per request, bare / full | load average (1 min) at the end, bare / full |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     spreads: list[str] = []
     for database in dict.fromkeys(r.database for r in results):
@@ -441,6 +451,7 @@ def _report(results: list[RunResult], levels: list[int], machine: dict[str, obje
             p99s: list[float] = []
             fulls: list[float] = []
             bares: list[float] = []
+            cpus: list[float] = []
             runs = sorted({r.repeat for r in results if r.database == database})
             for repeat in runs:
                 pick = {
@@ -456,6 +467,11 @@ def _report(results: list[RunResult], levels: list[int], machine: dict[str, obje
                 p99s.append(full.p99_ms)
                 fulls.append(full.requests_per_s)
                 bares.append(bare.requests_per_s)
+                cpus.append(
+                    full.cpu_ms_per_request / bare.cpu_ms_per_request
+                    if bare.cpu_ms_per_request
+                    else 0.0
+                )
                 lines.append(
                     f"| {database} | {full.processes} | {level} | {repeat + 1} | "
                     f"{bare.requests_per_s:.0f} | {full.requests_per_s:.0f} | **{ratio:.2f}** | "
@@ -463,13 +479,16 @@ def _report(results: list[RunResult], levels: list[int], machine: dict[str, obje
                     f"{full.p99_ms:.1f} | {bare.answered} / {bare.rows_stored} | "
                     f"{full.answered} / {full.rows_stored} | {bare.non_2xx} / {full.non_2xx} | "
                     f"{bare.peak_rss_mb:.0f} / {full.peak_rss_mb:.0f} | {full.processed} in "
-                    f"{full.drain_s:.1f} s |"
+                    f"{full.drain_s:.1f} s | {bare.cpu_ms_per_request:.2f} / "
+                    f"{full.cpu_ms_per_request:.2f} | {bare.load_average:.1f} / "
+                    f"{full.load_average:.1f} |"
                 )
             if ratios:
                 spreads.append(
                     f"- {database}, c={level}, {len(ratios)} run(s): ratio {_spread(ratios, 2)}; "
                     f"full req/s {_spread(fulls, 0)}; bare req/s {_spread(bares, 0)}; "
-                    f"full p99 ms {_spread(p99s, 1)}"
+                    f"full p99 ms {_spread(p99s, 1)}; CPU per request full / bare "
+                    f"{_spread(cpus, 2)}"
                 )
     return "\n".join([*lines, "", "Spread (min / median / max):", *spreads]) + "\n"
 

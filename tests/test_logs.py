@@ -203,3 +203,11 @@ def test_the_process_configuration_leaves_a_harness_alone_and_knows_two_formats(
     assert logs.logging_config("json")["formatters"]["default"]["()"] is logs.JsonFormatter
     with pytest.raises(ValueError, match="text or json"):
         logs.logging_config("xml")
+
+
+def test_ids_are_32_hex_digits_and_differ() -> None:
+    from messagecenter.logs import new_id
+
+    ids = {new_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)

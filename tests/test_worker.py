@@ -66,3 +66,32 @@ def test_a_stop_during_the_queued_texts_dispatches_nothing(
     assert context.worker.run_once(stop) == 0
     session.expire_all()
     assert session.get(Message, message.id).dispatch_state == DISPATCH_PENDING  # type: ignore[union-attr]
+
+
+class WakeCounter:
+    """Stands in for the outgoing-webhook deliverer: counts its wake-ups."""
+
+    def __init__(self) -> None:
+        self.wakes = 0
+
+    def wake(self) -> None:
+        self.wakes += 1
+
+
+def test_queued_texts_wake_the_deliverer_once_processed_not_when_queued(
+    session: Session, context: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup = make_business(session, context.carrier, clock.now())
+    session.commit()
+    deliverer = WakeCounter()
+    monkeypatch.setattr(context.worker, "_webhooks", deliverer)
+    text = InboundSms("SM" + "w" * 32, "+12125550142", setup.number.phone_number, "hello")
+    assert context.intake.enqueue_inbound(text)
+
+    context.worker.wake_for_queued_texts()
+    assert deliverer.wakes == 0  # its events do not exist yet
+
+    assert context.worker.run_once() == 1
+    assert deliverer.wakes == 1  # processed: their deliveries are committed
+    context.worker.run_once()
+    assert deliverer.wakes == 1  # nothing processed, nothing to wake it for

@@ -23,8 +23,10 @@ from messagecenter.businesses.routes import router as business_router
 from messagecenter.campaigns.routes import router as bulk_sends_router
 from messagecenter.carriers.simulator.routes import router as simulator_router
 from messagecenter.carriers.twilio.carrier import SMS_PATH, STATUS_PATH
-from messagecenter.carriers.twilio.routes import inbound_sms, status_callback
+from messagecenter.carriers.twilio.inbound_asgi import inbound_sms_app
 from messagecenter.carriers.twilio.routes import router as twilio_router
+from messagecenter.carriers.twilio.routes import status_callback
+from messagecenter.carriers.twilio.signature import checker_for
 from messagecenter.clients.routes import router as clients_router
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
@@ -155,8 +157,10 @@ def create_app(
     install_error_handlers(app)
     for middleware in EDGE_MIDDLEWARE:  # innermost first: the last added is outermost
         app.add_middleware(middleware)
-    # Twilio's webhooks skip all of the above but the edge (http/lean_front.py).
-    app.put_in_front(_webhook_app(context), [("POST", SMS_PATH), ("POST", STATUS_PATH)])
+    # Twilio's webhooks skip all of the above but the edge (http/lean_front.py); inbound
+    # texts, the busiest requests, go to a bare ASGI endpoint (carriers/twilio/inbound_asgi.py).
+    app.put_in_front(_webhook_app(context), [("POST", STATUS_PATH)])
+    app.put_in_front(_behind_the_edge(_inbound_sms(context)), [("POST", SMS_PATH)])
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(clients_router)
@@ -213,15 +217,33 @@ def create_app(
     return app
 
 
+def _inbound_sms(context: AppContext) -> ASGIApp:
+    settings = context.settings
+    return inbound_sms_app(
+        settings.public_url,
+        checker_for(settings.twilio_auth_token, settings.twilio_webhook_secret),
+        context.intake.accept_inbound,
+        # Queued (PostgreSQL): the worker processes them; recorded (SQLite): their replies
+        # are due, and their outgoing-webhook events already committed.
+        context.worker.wake_for_queued_texts
+        if context.intake.queue_inbound
+        else context.worker.wake,
+    )
+
+
+def _behind_the_edge(endpoint: ASGIApp) -> ASGIApp:
+    """A bare ASGI endpoint wrapped in the edge middlewares only (innermost first)."""
+    for middleware in EDGE_MIDDLEWARE:
+        endpoint = middleware(endpoint)
+    return endpoint
+
+
 def _webhook_app(context: AppContext) -> Starlette:
-    """Twilio's two webhooks as plain Starlette routes to the same endpoints the full app
-    mounts (kept there for their other methods' 405), behind the same edge middlewares. The
-    endpoints read the process context from `request.app.state`."""
+    """Twilio's status callback as a plain Starlette route to the same endpoint the full app
+    mounts (kept there for its other methods' 405), behind the same edge middlewares. The
+    endpoint reads the process context from `request.app.state`."""
     lean = Starlette(
-        routes=[
-            Route(SMS_PATH, inbound_sms, methods=["POST"]),
-            Route(STATUS_PATH, status_callback, methods=["POST"]),
-        ],
+        routes=[Route(STATUS_PATH, status_callback, methods=["POST"])],
         middleware=[Middleware(m) for m in reversed(EDGE_MIDDLEWARE)],  # outermost first
     )
     lean.state.context = context

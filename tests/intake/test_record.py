@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from messagecenter.businesses import usage
+from messagecenter.businesses import hours, usage
 from messagecenter.carriers.base import InboundSms
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
@@ -20,6 +20,7 @@ from messagecenter.errors import (
 )
 from messagecenter.events import LiveEvent, pending_events
 from messagecenter.intake.record import record_inbound, record_inbound_batch
+from messagecenter.integrations import service as integrations
 from messagecenter.models import (
     Business,
     Conversation,
@@ -383,3 +384,56 @@ def test_a_batch_that_carries_usage_past_80_percent_warns_as_the_texts_one_by_on
     assert warnings == [{"percent": 80, "used": 8, "allowance": 10}]  # once, at the 8th text
     badges = {e.data["unread"] for e in pending_events(session) if e.type == "unread.changed"}
     assert badges == {9}  # every text's event carries the badge as it stands at commit
+
+
+def test_a_batch_looks_up_hours_and_endpoints_only_for_businesses_that_have_them(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """The route says whether its business keeps opening hours and has a live outgoing
+    webhook endpoint; a batch for businesses with neither makes no query for either, and
+    one whose endpoint was deleted counts as having none."""
+    plain, other = two_businesses(session, context, clock.now())
+    endpoint, _ = integrations.create_endpoint(
+        session,
+        other.business.id,
+        url="https://93.184.216.34/hooks",
+        events=["message.received"],
+        description="",
+        at=clock.now(),
+        allow_private=False,
+    )
+    integrations.delete_endpoint(session, other.business.id, endpoint.id, clock.now())
+    texts = [
+        (InboundSms(f"SM{n:032x}", MARIA, setup.number.phone_number, "hi", []), clock.now())
+        for n, setup in enumerate([plain, other, plain])
+    ]
+    statements: list[str] = []
+
+    def counted(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(context.engine, "before_cursor_execute", counted)
+    try:
+        outcomes = record_inbound_batch(session, texts)
+    finally:
+        event.remove(context.engine, "before_cursor_execute", counted)
+    assert all(outcome.message_id for outcome in outcomes)
+    assert not [s for s in statements if s.startswith("SELECT webhook_endpoints.")]
+    assert not [s for s in statements if s.startswith("SELECT business_hours.")]
+
+    hours.save_week(session, plain.business.id, {d: (time(9), time(17)) for d in range(7)})
+    statements.clear()
+    event.listen(context.engine, "before_cursor_execute", counted)
+    try:
+        record_inbound_batch(
+            session,
+            [
+                (
+                    InboundSms("SM" + "f" * 32, MARIA, plain.number.phone_number, "again", []),
+                    clock.now(),
+                )
+            ],
+        )
+    finally:
+        event.remove(context.engine, "before_cursor_execute", counted)
+    assert len([s for s in statements if s.startswith("SELECT business_hours.")]) == 1

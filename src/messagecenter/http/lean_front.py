@@ -8,7 +8,9 @@ FastAPI's own layers and ours about as much again. The requests named by (method
 to a lean app before any of that; everything else, and those paths with any other method (so
 a GET still answers the full app's 405), goes on to the full app as before.
 
-The lean app is given the edge middlewares every response needs (app.py: request log and id,
+Several lean apps may stand in front, each for its own routes (Twilio's inbound texts go to a
+bare ASGI endpoint, its status callbacks to a plain Starlette app). Each is given the edge
+middlewares every response needs (app.py: request log and id,
 security headers, body limits, complete 500s), so webhooks keep those and skip only the rest.
 """
 
@@ -21,22 +23,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class LeanFrontApp(FastAPI):
-    """FastAPI, with the routes given to `put_in_front` answered by a lean app instead."""
+    """FastAPI, with the routes given to `put_in_front` answered by lean apps instead."""
 
-    _lean: ASGIApp | None = None
-    _lean_routes: frozenset[tuple[str, str]] = frozenset()
+    _lean_routes: dict[tuple[str, str], ASGIApp] | None = None
 
     def put_in_front(self, lean: ASGIApp, routes: Iterable[tuple[str, str]]) -> None:
-        """`lean` answers these (method, path) requests; lifespan and the rest stay ours."""
-        self._lean = lean
-        self._lean_routes = frozenset(routes)
+        """`lean` answers these (method, path) requests; lifespan and the rest stay ours.
+        Called again, it adds another lean app for other routes (a route given twice goes to
+        the later app)."""
+        self._lean_routes = {**(self._lean_routes or {}), **dict.fromkeys(routes, lean)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            self._lean is not None
-            and scope["type"] == "http"
-            and (scope["method"], scope["path"]) in self._lean_routes
-        ):
-            await self._lean(scope, receive, send)
-            return
+        if self._lean_routes is not None and scope["type"] == "http":
+            lean = self._lean_routes.get((scope["method"], scope["path"]))
+            if lean is not None:
+                await lean(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)

@@ -28,7 +28,10 @@ class ClientText:
 
 def answer_out_of_hours(session: Session, texts: Sequence[ClientText]) -> dict[int, int]:
     """Answer the texts that came in while their business was closed; the answers queued,
-    by conversation. One query when no business among them has said its hours."""
+    by conversation. The intake passes only texts to businesses that have said their hours
+    (Route.keeps_hours, read with the route), so most batches make no query here."""
+    if not texts:
+        return {}
     weeks = hours.weeks_of(session, {text.business_id for text in texts})
     answered: dict[int, int] = {}
     for text in texts:

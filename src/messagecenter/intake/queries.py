@@ -19,8 +19,10 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    exists,
     func,
     literal_column,
+    null,
     select,
     tuple_,
     update,
@@ -31,6 +33,7 @@ from sqlalchemy.orm import Session
 from messagecenter.db import insert_ignore, insert_ignore_many
 from messagecenter.models import (
     Business,
+    BusinessHours,
     Client,
     Conversation,
     InboundQueueItem,
@@ -38,9 +41,12 @@ from messagecenter.models import (
     Plan,
     SmsNumber,
     UnroutedMessage,
+    WebhookEndpoint,
+    status,
 )
 from messagecenter.models.base import UTCDateTime
 from messagecenter.models.conversation import FOLDER_UNREAD
+from messagecenter.models.message import DIRECTION_INBOUND, DISPATCH_NONE, SENDER_CLIENT
 from messagecenter.models.sms_number import NUMBER_ACTIVE
 
 # ---------------------------------------------------------------------------- the queue
@@ -152,6 +158,12 @@ class Route(NamedTuple):
     overage_policy: str
     overage_price_per_unit: Decimal
     monthly_spending_cap: Decimal | None
+    # Whether the business has said its opening hours: only then may a text be out of hours
+    # (intake/after_hours.py), so a batch for businesses without them skips that query.
+    keeps_hours: bool
+    # Whether it has a live outgoing-webhook endpoint: only then is a message.received event
+    # worth building (integrations/ would find no endpoint for it), read with the route.
+    has_endpoints: bool
 
 
 class InboundConversation(NamedTuple):
@@ -169,6 +181,8 @@ _plans = cast(Table, Plan.__table__)
 _clients = cast(Table, Client.__table__)
 _conversations = cast(Table, Conversation.__table__)
 _messages = cast(Table, Message.__table__)
+_hours = cast(Table, BusinessHours.__table__)
+_endpoints = cast(Table, WebhookEndpoint.__table__)
 # A literal, so SQLite can use the partial unique index on active numbers.
 _IS_ACTIVE = _numbers.c.status == literal_column(f"'{NUMBER_ACTIVE}'")
 _ROUTES = (
@@ -181,6 +195,10 @@ _ROUTES = (
         _plans.c.overage_policy,
         _plans.c.overage_price_per_unit,
         _plans.c.monthly_spending_cap,
+        exists().where(_hours.c.business_id == _businesses.c.id),
+        exists().where(
+            _endpoints.c.business_id == _businesses.c.id, _endpoints.c.deleted_at.is_(None)
+        ),
     )
     .select_from(
         _numbers.join(_businesses, _numbers.c.business_id == _businesses.c.id).join(
@@ -250,12 +268,48 @@ def _conversation_upsert(dialect_insert: Any) -> Any:
     )
 
 
+# What every client text's message row holds alike: written into the INSERT's SQL, so only
+# the columns that differ from text to text are bound (and converted) row by row.
+INBOUND_CONSTANTS: dict[str, str | int | None] = {
+    "direction": DIRECTION_INBOUND,
+    "sender_type": SENDER_CLIENT,
+    "staff_member_id": None,
+    "api_key_id": None,
+    "status": status.RECEIVED,
+    "error_code": None,
+    "error_message": None,
+    "category": None,
+    "bulk_send_id": None,
+    "dispatch_state": DISPATCH_NONE,
+    "attempts": 0,
+    "next_attempt_at": None,
+    "claimed_at": None,
+    "quiet_until": None,  # quiet hours hold outbound texts only
+    "quiet_zone": None,
+    "quiet_open_until": None,
+}
+
+
+def _sql_constant(value: str | int | None) -> Any:
+    if value is None:
+        return null()
+    if isinstance(value, int):
+        return literal_column(str(int(value)))
+    assert "'" not in value  # our own words, never input
+    return literal_column(f"'{value}'")
+
+
 def _message_insert(dialect_insert: Any) -> Any:
     table = Message.__table__
     # Columns with a server default keep it (body_had_nul: the intake sets it for the texts
     # that held a NUL; carrier_sid_from_lookup: an outbound message's).
     columns = [c.name for c in table.columns if c.name != "id" and c.server_default is None]
-    values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    values = {
+        name: _sql_constant(INBOUND_CONSTANTS[name])
+        if name in INBOUND_CONSTANTS
+        else bindparam(name, type_=table.c[name].type)
+        for name in columns
+    }
     return (
         dialect_insert(table)
         .values(values)
@@ -281,7 +335,12 @@ def routes_for(session: Session, to_phones: Collection[str]) -> dict[str, Route]
     """For each of these numbers that is a business's active number: that business, with what
     the intake needs of it (one query for a whole batch of texts)."""
     rows = session.connection().execute(_ROUTES, {"to_phones": list(to_phones)})
-    return {route.sms_number: route for route in (Route(*row) for row in rows)}
+    return {
+        route.sms_number: route._replace(
+            keeps_hours=bool(route.keeps_hours), has_endpoints=bool(route.has_endpoints)
+        )
+        for route in (Route(*row) for row in rows)
+    }
 
 
 def stored_carrier_sids(session: Session, carrier_sids: Collection[str]) -> set[str]:
@@ -316,8 +375,9 @@ def upsert_inbound_conversations(
 
 
 def insert_message_rows(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Insert messages in one statement; their ids by carrier sid. A sid already stored is
-    left out of the answer."""
+    """Insert client texts' messages in one statement; their ids by carrier sid. A sid
+    already stored is left out of the answer. Each row holds the columns that are not
+    INBOUND_CONSTANTS."""
     if not rows:
         return {}
     inserted = session.connection().execute(_statements(session)["message"], list(rows))

@@ -20,9 +20,8 @@ from messagecenter.conversations import service as conversations
 from messagecenter.intake import after_hours, queries
 from messagecenter.intake.keywords import answer_keyword
 from messagecenter.integrations import service as webhooks
-from messagecenter.models import status
 from messagecenter.models.conversation import FOLDER_UNREAD
-from messagecenter.models.message import DIRECTION_INBOUND, DISPATCH_NONE, SENDER_CLIENT
+from messagecenter.models.message import DIRECTION_INBOUND
 from messagecenter.notifications import replies as reply_links
 from messagecenter.notifications.queries import AnswerableMessage
 from messagecenter.sms.keywords import may_be_keyword
@@ -156,6 +155,8 @@ def _record_routed(
             session, text.route.business_id, conversation.id, message_id, DIRECTION_INBOUND
         )
         outcomes[text.index] = InboundOutcome(message_id, text.route.business_id)
+        if not text.route.has_endpoints:
+            continue  # no endpoint to deliver it to: no event, and no query to find none
         hooks.append(
             webhooks.message_received(
                 text.route.business_id,
@@ -194,6 +195,7 @@ def _record_routed(
         [
             after_hours.ClientText(text.route.business_id, upserted[_key(text)].id, text.at)
             for text in ordinary
+            if text.route.keeps_hours  # never closed otherwise: no query for its hours
         ],
     )
     for text in ordinary:
@@ -223,14 +225,12 @@ def _client_text(
 def _inbound_message_row(
     text: _RoutedText, conversation_id: int, answers: AnswerableMessage | None
 ) -> dict[str, object]:
+    """What differs from one client text's message to the next (the rest is
+    queries.INBOUND_CONSTANTS)."""
     info = count_segments(text.body)
     return {
         "business_id": text.route.business_id,
         "conversation_id": conversation_id,
-        "direction": DIRECTION_INBOUND,
-        "sender_type": SENDER_CLIENT,
-        "staff_member_id": None,
-        "api_key_id": None,
         "from_phone": text.inbound.from_phone,
         "to_phone": text.inbound.to_phone,
         "body": text.body,
@@ -238,20 +238,8 @@ def _inbound_message_row(
         "encoding": info.encoding,
         "segments": info.segments,
         "units": units_for(has_media=bool(text.inbound.media_urls)),
-        "status": status.RECEIVED,
-        "error_code": None,
-        "error_message": None,
         "carrier_sid": text.inbound.carrier_sid,
         "reply_to_message_id": answers.message_id if answers else None,
-        "category": None,
-        "bulk_send_id": None,
-        "dispatch_state": DISPATCH_NONE,
-        "attempts": 0,
-        "next_attempt_at": None,
-        "claimed_at": None,
-        "quiet_until": None,  # quiet hours hold outbound texts only
-        "quiet_zone": None,
-        "quiet_open_until": None,
         "created_at": text.at,
         "updated_at": text.at,
     }
