@@ -103,7 +103,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--concurrency", type=int, default=16, help="carrier calls in flight")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="carrier calls in flight (the default's)"
+    )
     parser.add_argument("--twilio-messages", type=int, default=2_000)
     parser.add_argument("--twilio-delay-ms", type=int, default=200)
     parser.add_argument("--twilio-concurrency", type=int, default=32)
