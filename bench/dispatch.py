@@ -155,7 +155,7 @@ def _pacing_cost(
     tries: dict[str, list[Result]] = {"off": [], "on": []}
     for attempt in range(args.repeat):
         for pace in ("off", "on"):
-            run_dir = tmp / f"{pace}{attempt}"
+            run_dir = tmp / f"{scenario}-{pace}{attempt}"  # several scenarios share tmp
             run_dir.mkdir()
             result = _scenario(
                 scenario, argparse.Namespace(**{**vars(args), "pace": pace}), run_dir
