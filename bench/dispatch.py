@@ -103,7 +103,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--concurrency", type=int, default=16, help="carrier calls in flight")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="carrier calls in flight (the default's)"
+    )
     parser.add_argument("--twilio-messages", type=int, default=2_000)
     parser.add_argument("--twilio-delay-ms", type=int, default=200)
     parser.add_argument("--twilio-concurrency", type=int, default=32)
@@ -153,7 +155,7 @@ def _pacing_cost(
     tries: dict[str, list[Result]] = {"off": [], "on": []}
     for attempt in range(args.repeat):
         for pace in ("off", "on"):
-            run_dir = tmp / f"{pace}{attempt}"
+            run_dir = tmp / f"{scenario}-{pace}{attempt}"  # several scenarios share tmp
             run_dir.mkdir()
             result = _scenario(
                 scenario, argparse.Namespace(**{**vars(args), "pace": pace}), run_dir

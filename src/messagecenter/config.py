@@ -34,8 +34,9 @@ class Settings(BaseSettings):
     settle_after_seconds: float = Field(default=120.0, gt=0)
     give_up_after_seconds: float = Field(default=600.0, gt=0)
     # Carrier calls one dispatching process keeps in flight at once (a Twilio call takes
-    # 100-300 ms; the messages in flight are marked sending a group at a time).
-    dispatch_concurrency: int = Field(default=16, ge=1, le=64)
+    # 100-300 ms; the messages in flight are marked sending a group at a time, and each group
+    # is a commit: 32 halves the commits a message of 16's, bench/dispatch.py).
+    dispatch_concurrency: int = Field(default=32, ge=1, le=64)
     # Each SMS number sends at most its rate (sending/pacing.py). Off: as fast as the carrier
     # takes them, which a real carrier answers by queueing or refusing (tests, benchmarks).
     pace_numbers: bool = True

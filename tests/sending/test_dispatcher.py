@@ -15,7 +15,7 @@ from functools import partial
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from messagecenter.businesses import usage
@@ -1286,3 +1286,173 @@ def test_outbox_waits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPa
 def test_outbox_waits_must_make_sense(values: dict[str, float], named: str) -> None:
     with pytest.raises(ValidationError, match=named):
         Settings(database_url="sqlite://", **values)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------- a batch at a time
+
+
+class _Statements:
+    """The statements a block of code runs on `engine` (an executemany counts once)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.seen: list[str] = []
+
+    def __enter__(self) -> _Statements:
+        event.listen(self._engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        self.seen.append(" ".join(statement.split()))
+
+    def updating(self, *phrases: str) -> list[str]:
+        return [s for s in self.seen if s.startswith("UPDATE") and all(p in s for p in phrases)]
+
+
+def test_a_groups_marks_are_one_statement(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Four calls in flight: their marks are written in one statement, committed before any
+    of the calls starts."""
+    queued = queue_messages(session, context, clock.now(), count=4)
+    carrier = FakeCarrier(clock)
+    seen: list[list[str]] = []
+
+    def look() -> None:  # all four calls started
+        with session_scope(context.sessions) as unit:
+            seen.append(states(unit, queued.message_ids))
+
+    all_four = threading.Barrier(4, action=look, timeout=WAIT)
+    carrier.observe = lambda _sms: all_four.wait()
+
+    with _Statements(context.engine) as statements:
+        assert dispatcher_for(context, carrier, concurrency=4).run_once() == 4
+
+    assert len(statements.updating("attempts")) == 1  # sending, one attempt more
+    assert seen == [[DISPATCH_SENDING] * 4]
+    assert states(session, queued.message_ids) == [DISPATCH_ACCEPTED] * 4
+
+
+def test_the_carriers_answers_to_a_group_are_one_statement(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    queued = queue_messages(session, context, clock.now(), count=4)
+    with session_scope(context.sessions) as unit:
+        held = service.claim_due(unit, clock.now(), 10, fake_callback_url)
+    with session_scope(context.sessions) as unit:
+        service.mark_sending(unit, held, clock.now(), clock.now() + SETTLE_AFTER)
+    answers = [(m, CarrierAccepted("SM" + uuid.uuid4().hex, "queued")) for m in queued.message_ids]
+
+    with _Statements(context.engine) as statements, session_scope(context.sessions) as unit:
+        assert service.record_accepted_many(unit, answers, clock.now()) == []
+
+    assert len(statements.updating("SET carrier_sid")) == 1
+    for message_id, accepted in answers:
+        message = load(session, message_id)
+        assert (message.dispatch_state, message.status) == (DISPATCH_ACCEPTED, "queued")
+        assert (message.carrier_sid, message.carrier_sid_from_lookup) == (
+            accepted.carrier_sid,
+            False,
+        )
+        assert message.attempts == 1
+
+
+def test_one_sid_answered_for_two_messages_of_a_group_goes_to_neither_by_the_batch(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """A carrier that answers two creates with the same sid: the batch's one statement would
+    give it to both; each goes one by one instead, so the first takes it and the other is left
+    to settle by its own id (never sent again)."""
+    queued = queue_messages(session, context, clock.now(), count=2)
+    same = CarrierAccepted("SM" + "1" * 32, "queued")
+    answers = [(message_id, same) for message_id in queued.message_ids]
+
+    with session_scope(context.sessions) as unit:
+        held = service.claim_due(unit, clock.now(), 10, fake_callback_url)
+    with session_scope(context.sessions) as unit:
+        service.mark_sending(unit, held, clock.now(), clock.now() + SETTLE_AFTER)
+    with session_scope(context.sessions) as unit:
+        assert service.record_accepted_many(unit, answers, clock.now()) == queued.message_ids
+        assert [service.record_accepted(unit, m, a, clock.now()) for m, a in answers] == [
+            True,
+            False,
+        ]
+    first, second = (load(session, message_id) for message_id in queued.message_ids)
+    assert (first.dispatch_state, first.carrier_sid) == (DISPATCH_ACCEPTED, same.carrier_sid)
+    assert (second.dispatch_state, second.carrier_sid) == (DISPATCH_SENDING, None)
+
+
+def test_slots_that_passed_send_their_messages_back_in_one_statement(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Messages marked sending whose calls never started (their send slots passed) go back to
+    the queue together, due at once, their attempts not counted."""
+    queued = queue_messages(session, context, clock.now(), count=3)
+    with session_scope(context.sessions) as unit:
+        held = service.claim_due(unit, clock.now(), 10, fake_callback_url)
+    with session_scope(context.sessions) as unit:
+        service.mark_sending(unit, held, clock.now(), clock.now() + SETTLE_AFTER)
+    clock.advance(timedelta(seconds=1))
+
+    with _Statements(context.engine) as statements, session_scope(context.sessions) as unit:
+        service.record_not_called(unit, queued.message_ids[:2], clock.now())
+
+    assert len(statements.updating()) == 1
+    for message_id in queued.message_ids[:2]:
+        message = load(session, message_id)
+        assert (message.dispatch_state, message.attempts) == (DISPATCH_PENDING, 0)
+        assert (message.next_attempt_at, message.claimed_at) == (clock.now(), None)
+    assert load(session, queued.message_ids[2]).dispatch_state == DISPATCH_SENDING
+
+
+class _Crash(BaseException):
+    """The process dies (no `except Exception` in the dispatcher catches it)."""
+
+
+def test_a_crash_between_a_groups_marks_and_its_answers_is_settled_never_resent(
+    committed_context: AppContext, clock: FrozenClock
+) -> None:
+    """The group's marks are committed in one statement, the carrier takes all three, and the
+    process dies before their answers are recorded: they stay sending (nothing sends them
+    again), the rest of the batch goes back to the queue, and a lookup by our id settles
+    the three with the sids the carrier gave."""
+    context = committed_context
+    simulator = context.simulator
+    assert simulator is not None
+    with session_scope(context.sessions) as unit:
+        queued = queue_messages(unit, context, clock.now(), count=5)
+    carrier = CountingSends(simulator)
+    taken: dict[int, CarrierAccepted] = {}
+    three_in_flight = threading.Barrier(3, timeout=WAIT)
+
+    class DiesAfterTheCarrierTookIt(CountingSends):
+        def send(self, sms: OutboundSms) -> CarrierAccepted:
+            taken[sms.message_id] = super().send(sms)
+            three_in_flight.wait()
+            raise _Crash
+
+    dying = DiesAfterTheCarrierTookIt(simulator)
+    with pytest.raises(_Crash):
+        Dispatcher(
+            context.sessions, dying, clock, context.settings.public_url, concurrency=3
+        ).run_once()
+
+    first_three, rest = queued.message_ids[:3], queued.message_ids[3:]
+    assert sorted(taken) == first_three
+    assert [read(context.sessions, m).dispatch_state for m in first_three] == [DISPATCH_SENDING] * 3
+    assert [read(context.sessions, m).dispatch_state for m in rest] == [DISPATCH_PENDING] * 2
+
+    restarted = Dispatcher(context.sessions, carrier, clock, context.settings.public_url)
+    assert restarted.run_once() == 2  # only the two never handed over
+    assert sorted(carrier.sends) == rest
+    clock.advance(SETTLE_AFTER * 2)
+    assert restarted.settle_by_lookup() == 3
+    assert sorted(carrier.lookups) == first_three
+    for message_id in first_three:
+        message = read(context.sessions, message_id)
+        assert message.dispatch_state == DISPATCH_ACCEPTED
+        assert message.carrier_sid == taken[message_id].carrier_sid
+    assert simulator.sent_count() == 5

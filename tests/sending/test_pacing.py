@@ -149,6 +149,21 @@ def test_replies_and_transactional_texts_go_before_bulk_traffic(context: AppCont
     assert [c.message_id for c in _claim(context)] == [reminder]
 
 
+def test_a_batch_the_replies_leave_room_in_is_filled_with_bulk_traffic(
+    context: AppContext,
+) -> None:
+    """Each priority is claimed by its own query: bulk traffic fills what the others leave of
+    the batch, no more."""
+    business, people = _business_with_clients(context, 4)
+    sale = [_send(context, business, people[n], "Sale today", category="marketing") for n in (0, 1)]
+    reminders = [_send(context, business, people[n], "Class at 9am") for n in (2, 3)]
+    assert [c.message_id for c in _claim(context, paced=False, limit=3)] == [
+        *reminders,
+        sale[0],
+    ]
+    assert [c.message_id for c in _claim(context, paced=False, limit=3)] == [sale[1]]
+
+
 # --- across processes ---------------------------------------------------------------------
 
 

@@ -291,10 +291,16 @@ class Dispatcher:
         return CallOutcome(claim, accepted=accepted)
 
     def _record(self, session: Session, outcomes: list[CallOutcome], at: datetime) -> None:
-        """Record what the calls proved, the accepted ones in one statement where they can."""
+        """Record what the calls proved: the accepted ones, and those never called, each kind
+        in one statement where they can; the rest one by one."""
         accepted = [(o.claim.message_id, o.accepted) for o in outcomes if o.accepted]
         one_by_one = set(service.record_accepted_many(session, accepted, at))
+        service.record_not_called(
+            session, [o.claim.message_id for o in outcomes if o.not_called], at
+        )
         for outcome in outcomes:
+            if outcome.not_called:
+                continue
             if outcome.accepted is None or outcome.claim.message_id in one_by_one:
                 self._record_one(session, outcome, at)
 
@@ -308,7 +314,7 @@ class Dispatcher:
     def _record_one(self, session: Session, outcome: CallOutcome, at: datetime) -> None:
         message_id = outcome.claim.message_id
         if outcome.not_called:
-            service.record_not_called(session, message_id, at)
+            service.record_not_called(session, [message_id], at)
         elif outcome.retry_later is not None:
             service.record_retry_later(
                 session, message_id, at, outcome.retry_later.retry_after, self._rng

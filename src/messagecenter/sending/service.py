@@ -5,6 +5,7 @@ sending/queries.py."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -247,12 +248,14 @@ def record_accepted_many(
     """The carrier took these messages (its answers to our creates), recorded a batch at a
     time: a message still sending with no sid takes its sid in one statement for all. The
     ids returned need record_accepted one by one: the carrier's status is beyond the queued
-    one a new message has, its sid is held by another message (a twin matched by lookup), or
-    the message was settled meanwhile (a callback, a lookup, given up)."""
+    one a new message has, its sid is held by another message (a twin matched by lookup) or
+    given for another of the batch too, or the message was settled meanwhile (a callback, a
+    lookup, given up)."""
+    sids = Counter(accepted.carrier_sid for _, accepted in answers)
     quick = {
         message_id: accepted.carrier_sid
         for message_id, accepted in answers
-        if accepted.status == status.QUEUED
+        if accepted.status == status.QUEUED and sids[accepted.carrier_sid] == 1
     }
     taken = queries.accept_sending(session, quick, at) if quick else set()
     return [message_id for message_id, _ in answers if message_id not in taken]
@@ -298,18 +301,12 @@ def _drop_lookup_sid(session: Session, message: Message, at: datetime) -> None:
     _queue_message_status_event(session, message)
 
 
-def record_not_called(session: Session, message_id: int, at: datetime) -> None:
-    """Its send slot passed before the call (a slow step): the carrier never had it, so it
-    goes back to the outbox, due at once for a later slot, the attempt not counted."""
-    message = queries.locked_message(session, message_id)
-    if message is None or message.dispatch_state != DISPATCH_SENDING:
-        return
-    message.dispatch_state = DISPATCH_PENDING
-    message.next_attempt_at = at
-    message.claimed_at = None
-    message.attempts = max(0, message.attempts - 1)
-    message.updated_at = at
-    session.flush()
+def record_not_called(session: Session, message_ids: Collection[int], at: datetime) -> None:
+    """Their send slots passed before the calls (a slow step): the carrier never had them, so
+    they go back to the outbox (one statement), due at once for later slots, the attempts not
+    counted."""
+    if message_ids:
+        queries.unmark_sending(session, message_ids, at)
 
 
 def record_retry_later(
