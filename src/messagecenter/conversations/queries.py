@@ -280,11 +280,6 @@ def list_conversations(
     if flt.search is not None:
         found = search_hits(session, business_id, flt.search).conversation_ids
         return _found_conversations(session, business_id, found, conditions[1:], flt)
-    stmt = (
-        select(Conversation, Client)
-        .outerjoin(Client, Client.id == Conversation.client_id)
-        .where(*conditions)
-    )
     # The count needs no client names (a search asks for them by id): it counts off the
     # inbox index.
     counted: Select[tuple[Any]] = (
@@ -293,14 +288,18 @@ def list_conversations(
     if flt.count_up_to is not None:
         counted = counted.limit(flt.count_up_to)
     total = session.scalar(select(func.count()).select_from(counted.subquery()))
-    rows = session.execute(
-        stmt.order_by(
+    # The page's ids first, off the inbox index alone (a late page skips its offset along the
+    # index, not the table's rows), then those rows with their clients.
+    page = session.scalars(
+        select(Conversation.id)
+        .where(*conditions)
+        .order_by(
             Conversation.pinned.desc(), Conversation.last_message_at.desc(), Conversation.id.desc()
         )
         .limit(flt.limit)
         .offset(flt.offset)
     ).all()
-    return [(row[0], row[1]) for row in rows], int(total or 0)
+    return _with_clients(session, page), int(total or 0)
 
 
 def _found_conversations(
@@ -327,13 +326,22 @@ def _found_conversations(
     )
     keys.sort(key=lambda key: (key.pinned, key.last_message_at, key.id), reverse=True)
     page = [key.id for key in keys[flt.offset : flt.offset + flt.limit]]
+    return _with_clients(session, page), len(keys)
+
+
+def _with_clients(
+    session: Session, page: Sequence[int]
+) -> list[tuple[Conversation, Client | None]]:
+    """The conversations of a page, in its order, each with its client (if any)."""
+    if not page:
+        return []
     rows = session.execute(
         select(Conversation, Client)
         .outerjoin(Client, Client.id == Conversation.client_id)
         .where(Conversation.id.in_(page))
     ).all()
     by_id = {row[0].id: (row[0], row[1]) for row in rows}
-    return [by_id[conversation_id] for conversation_id in page], len(keys)
+    return [by_id[conversation_id] for conversation_id in page]
 
 
 FOLDER_COUNT_CAP = 1000  # a folder's count stops here ("999+"): each count stays an index peek
