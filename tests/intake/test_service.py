@@ -74,6 +74,15 @@ def test_queued_texts_become_messages_in_one_batch(
     assert _stored(session) == (5, [])
 
 
+def test_an_empty_queue_is_one_claim_and_nothing_more(
+    context: AppContext, number: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored: list[object] = []
+    monkeypatch.setattr(intake_module, "_store", lambda *args: stored.append(args) or [])
+    assert context.intake.process_queued() == (0, False)
+    assert stored == []  # no batch of nothing written (it was a query per worker pass)
+
+
 def test_a_text_that_fails_is_kept_and_does_not_hold_up_the_rest(
     session: Session, context: AppContext, number: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

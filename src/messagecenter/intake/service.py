@@ -170,6 +170,8 @@ class Intake:
             try:
                 with session_scope(self._sessions) as session:
                     claimed = _claim(session, limit - done)
+                    if not claimed:  # nothing queued: no statements for an empty batch
+                        break
                     items = _through_first_keyword(claimed)
                     outcomes = _store(session, [_as_received(item) for item in items])
                     _remove(session, [item.id for item in items])
