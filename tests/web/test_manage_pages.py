@@ -657,6 +657,30 @@ def test_history_pages_hold_fifty_rows(
     assert len(csv_of(owner.get("/history.csv").text)) == 56
 
 
+def test_history_finds_any_client_to_filter_on_past_the_first_500(
+    session: Session, shop: Shop, owner: Browser, clock: FrozenClock
+) -> None:
+    for n in range(500):  # "Aaron…" sort before Zoe: she is not among the first 500
+        make_client(session, shop.business, clock.now(), first_name="Aaron", last_name=f"{n:03}",
+                    cell_phone=None)  # fmt: skip
+    zoe = make_client(session, shop.business, clock.now(), first_name="Zoe", last_name="Zed",
+                      cell_phone="+12125550188")  # fmt: skip
+    session.commit()
+
+    def options(html: str) -> list[str]:
+        select = html.split('id="client_id"', 1)[1].split("</select>", 1)[0]
+        return re.findall(r'<option value="(\d+)"', select)
+
+    assert str(zoe.id) not in options(owner.get("/history").text)
+    for typed in ("zoe", "(212) 555-0188", "0188"):
+        found = owner.get("/history", params={"find": typed})
+        assert options(found.text) == [str(zoe.id)], typed
+        assert f'id="find" name="find" type="search" maxlength="100" value="{typed}"' in found.text
+    # Filtering on her keeps her chosen, whatever the first 500 are.
+    chosen = owner.get("/history", params={"client_id": str(zoe.id)}).text
+    assert f'<option value="{zoe.id}" selected>' in chosen
+
+
 def test_history_says_how_to_write_a_date(shop: Shop, owner: Browser) -> None:
     page = owner.get("/history", params={"since": "30/11/2026"})
     assert page.status_code == 400 and "Dates are written like 2026-11-30." in page.text

@@ -19,6 +19,7 @@ from messagecenter.businesses import queries as business_queries
 from messagecenter.businesses import service as businesses
 from messagecenter.businesses import usage
 from messagecenter.campaigns import service as campaigns
+from messagecenter.clients import queries as client_queries
 from messagecenter.clients import report
 from messagecenter.clients import service as clients
 from messagecenter.clients.phone import parse_cell_phone
@@ -41,7 +42,7 @@ from messagecenter.numbers.countries import NUMBER_TYPE, number_country
 from messagecenter.numbers.rates import default_send_rate
 from messagecenter.staff import service as staff_service
 from messagecenter.web.pages import OwnerPageDep, Page, PageDep
-from messagecenter.web.routes import client_choices, day_range, page_count
+from messagecenter.web.routes import client_choices, day_range, find_clients, page_count
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -235,6 +236,7 @@ def history_page(
     page_of: PageDep,
     query: HistoryQueryDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    find: Annotated[str, Query(max_length=100)] = "",
 ) -> HTMLResponse | RedirectResponse:
     session, business = page_of.session, page_of.business
     flt, error = query.to_filter(business.timezone)
@@ -259,9 +261,22 @@ def history_page(
         "history.html",
         {"rows": rows, "totals": totals, "error": error, "params": params, "page": page,
          "pages": page_count(totals.messages, PAGE_SIZE), "senders": senders,
-         "clients": client_choices(session, business.id), "query": urlencode(params)},
+         "clients": _history_clients(page_of, find, flt.client_id), "find": find,
+         "query": urlencode(params)},
         status_code=400 if error else 200,
     )  # fmt: skip
+
+
+def _history_clients(page: Page, find: str, chosen: int | None) -> list[Client]:
+    """The client filter's choices: what "Find a client" found among all the business's
+    clients (name or phone as people write it), else the first 500 by name; the client
+    filtered on is always among them."""
+    session, business_id = page.session, page.business.id
+    choices = find_clients(page, find)[0] if find.strip() else client_choices(session, business_id)
+    if chosen is not None and all(c.id != chosen for c in choices):
+        client = client_queries.get_client(session, business_id, chosen)
+        choices = [client, *choices] if client is not None else choices
+    return choices
 
 
 @router.get("/history.csv")
