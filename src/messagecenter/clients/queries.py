@@ -11,9 +11,14 @@ from sqlalchemy.orm import Session
 
 from messagecenter.db import contains_pattern
 from messagecenter.models import Client
+from messagecenter.models.ids import MAX_ID
 
 
 def get_client(session: Session, business_id: int, client_id: int) -> Client | None:
+    """The business's client with this id; None for an id no row can have (one past 32 bits,
+    typed into a filter's URL, would make the database refuse the query)."""
+    if not 1 <= client_id <= MAX_ID:
+        return None
     return session.scalar(
         select(Client).where(Client.id == client_id, Client.business_id == business_id)
     )

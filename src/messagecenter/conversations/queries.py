@@ -260,26 +260,27 @@ class ConversationFilter:
 def list_conversations(
     session: Session, business_id: int, flt: ConversationFilter
 ) -> tuple[list[tuple[Conversation, Client | None]], int]:
-    conditions: list[ColumnElement[bool]] = [Conversation.business_id == business_id]
+    filters: list[ColumnElement[bool]] = []
     if flt.folder == FOLDER_BLOCKED:  # blocked numbers are shown there and nowhere else
-        conditions.append(Conversation.blocked_at.is_not(None))
+        filters.append(Conversation.blocked_at.is_not(None))
     else:
-        conditions.append(Conversation.blocked_at.is_(None))
+        filters.append(Conversation.blocked_at.is_(None))
         if flt.folder:
-            conditions.append(Conversation.folder == flt.folder)
+            filters.append(Conversation.folder == flt.folder)
     if flt.client_id is not None:
-        conditions.append(Conversation.client_id == flt.client_id)
+        filters.append(Conversation.client_id == flt.client_id)
     if flt.since is not None:
-        conditions.append(Conversation.last_message_at >= flt.since)
+        filters.append(Conversation.last_message_at >= flt.since)
     if flt.until is not None:
-        conditions.append(Conversation.last_message_at < flt.until)
+        filters.append(Conversation.last_message_at < flt.until)
     if flt.assignee_id is not None:
-        conditions.append(Conversation.assignee_id == flt.assignee_id)
+        filters.append(Conversation.assignee_id == flt.assignee_id)
     if flt.unassigned:
-        conditions.append(Conversation.assignee_id.is_(None))
+        filters.append(Conversation.assignee_id.is_(None))
     if flt.search is not None:
         found = search_hits(session, business_id, flt.search).conversation_ids
-        return _found_conversations(session, business_id, found, conditions[1:], flt)
+        return _found_conversations(session, business_id, found, filters, flt)
+    conditions = [Conversation.business_id == business_id, *filters]
     # The count needs no client names (a search asks for them by id): it counts off the
     # inbox index.
     counted: Select[tuple[Any]] = (
@@ -306,7 +307,7 @@ def _found_conversations(
     session: Session,
     business_id: int,
     found: Collection[int],
-    conditions: list[ColumnElement[bool]],
+    filters: list[ColumnElement[bool]],
     flt: ConversationFilter,
 ) -> tuple[list[tuple[Conversation, Client | None]], int]:
     """A search's page: the found conversations that pass the other filters, in the inbox's
@@ -320,7 +321,7 @@ def _found_conversations(
                 # The business as an expression, so neither database prefers its inbox index.
                 Conversation.business_id + 0 == business_id,
                 among_ids(session, Conversation.id, found),
-                *conditions,
+                *filters,
             )
         )
     )

@@ -5,29 +5,24 @@ machine forms stay beside them: E.164 in a phone's tooltip, ISO in `<time dateti
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, tzinfo
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime
 
 from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
 from markupsafe import Markup, escape
 
 from messagecenter.businesses.money import business_locale
+from messagecenter.notifications.formats import local
 from messagecenter.notifications.formats import phone as national_phone
 
 # The form a highlighted phone search needs at least, so "1" does not mark every number.
 MIN_HIGHLIGHT_DIGITS = 3
 
 
-@lru_cache(maxsize=64)
-def _zone(name: str) -> tzinfo:
-    return ZoneInfo(name)
-
-
-def _aware(value: datetime) -> datetime:
-    """Stored times are UTC; one read back without its zone is taken as such."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def _local(value: datetime, timezone: str) -> datetime:
+    """A stored time in the business's zone; stored times are UTC, and one read back
+    without its zone is taken as such."""
+    return local(value if value.tzinfo is not None else value.replace(tzinfo=UTC), timezone)
 
 
 def _join(day: str, clock: str, locale: Locale) -> str:
@@ -40,18 +35,16 @@ def _join(day: str, clock: str, locale: Locale) -> str:
 def when(value: datetime, timezone: str, country: str, *, seconds: bool = False) -> str:
     """A moment with its date: "Nov 30, 2026, 2:05 PM" (en_US), "30 Nov 2026, 14:05" (en_GB);
     with `seconds`, "2:05:09 PM", for logs."""
-    locale, zone = business_locale(country), _zone(timezone)
-    local = _aware(value).astimezone(zone)
-    clock = format_time(local, "medium" if seconds else "short", locale=locale)
-    return _join(format_date(local, "medium", locale=locale), clock, locale)
+    locale, moment = business_locale(country), _local(value, timezone)
+    clock = format_time(moment, "medium" if seconds else "short", locale=locale)
+    return _join(format_date(moment, "medium", locale=locale), clock, locale)
 
 
 def when_short(value: datetime, timezone: str, country: str) -> str:
     """A recent moment, its year left out: "Nov 30, 2:05 PM" (en_US), "30 Nov, 14:05" (en_GB)."""
-    locale, zone = business_locale(country), _zone(timezone)
-    local = _aware(value).astimezone(zone)
-    day = format_skeleton("MMMd", local, locale=locale)
-    return _join(day, format_time(local, "short", locale=locale), locale)
+    locale, moment = business_locale(country), _local(value, timezone)
+    day = format_skeleton("MMMd", moment, locale=locale)
+    return _join(day, format_time(moment, "short", locale=locale), locale)
 
 
 def day(value: date | datetime, timezone: str, country: str, *, year: bool = True) -> str:
@@ -59,7 +52,7 @@ def day(value: date | datetime, timezone: str, country: str, *, year: bool = Tru
     "30 Nov". A moment is taken in the business's zone; a date is already a day there."""
     locale = business_locale(country)
     if isinstance(value, datetime):
-        value = _aware(value).astimezone(_zone(timezone)).date()
+        value = _local(value, timezone).date()
     if year:
         return str(format_date(value, "medium", locale=locale))
     return str(format_skeleton("MMMd", value, locale=locale))
@@ -67,8 +60,7 @@ def day(value: date | datetime, timezone: str, country: str, *, year: bool = Tru
 
 def time_of_day(value: datetime, timezone: str, country: str) -> str:
     """The time alone: "2:05 PM" (en_US), "14:05" (en_GB)."""
-    local = _aware(value).astimezone(_zone(timezone))
-    return str(format_time(local, "short", locale=business_locale(country)))
+    return str(format_time(_local(value, timezone), "short", locale=business_locale(country)))
 
 
 def phone_text(e164: str, country: str) -> str:

@@ -273,8 +273,7 @@ def _history_clients(page: Page, find: str, chosen: int | None) -> list[Client]:
     filtered on is always among them."""
     session, business_id = page.session, page.business.id
     choices = find_clients(page, find)[0] if find.strip() else client_choices(session, business_id)
-    # An id past the database's integers (typed into the URL) names no client: not looked up.
-    if chosen is not None and chosen <= MAX_ID and all(c.id != chosen for c in choices):
+    if chosen is not None and all(c.id != chosen for c in choices):
         client = client_queries.get_client(session, business_id, chosen)
         choices = [client, *choices] if client is not None else choices
     return choices

@@ -349,12 +349,10 @@ def read(
     this when it is shown and after each live refresh of its thread. The answer is the new
     unread badge (other pages hear it as an unread.changed event once this commits)."""
     check_csrf(page.request, csrf)
-    business = page.business
-    conversation = service.mark_read(
-        work.session, business.id, conversation_id, page.context.clock.now()
-    )
+    business, now = page.business, page.context.clock.now()
+    conversation = service.mark_read(work.session, business.id, conversation_id, now)
     assignment.mark_seen(work.session, page.staff.id, conversation)  # this staff member's own
-    notes.mentions_seen(work.session, page.staff.id, conversation.id, page.context.clock.now())
+    notes.mentions_seen(work.session, page.staff.id, conversation.id, now)
     work.session.refresh(business)
     unread = assignment.badge_count(work.session, page.staff, business.unread_messages)
     return JSONResponse({"unread": unread})
