@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -115,5 +116,31 @@ def test_0012_prices_existing_plans_in_their_countrys_currency_and_keeps_them_wo
                 None,
             )
             assert summary.price_text == "£0.05"
+    finally:
+        engine.dispose()
+
+
+def test_0027_folds_the_search_text_on_postgresql_and_goes_back(empty_database_url: str) -> None:
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    postgresql = engine.dialect.name == "postgresql"
+    try:
+
+        def shape() -> tuple[set[str], set[str]]:
+            found = inspect(engine)
+            columns = {c["name"] for c in found.get_columns("messages")}
+            columns |= {c["name"] for c in found.get_columns("clients")}
+            indexes = {i["name"] or "" for i in found.get_indexes("messages")}
+            indexes |= {i["name"] or "" for i in found.get_indexes("clients")}
+            return columns & {"body_folded", "name_folded"}, {i for i in indexes if "trgm" in i}
+
+        folded = {"body_folded", "name_folded"} if postgresql else set()
+        new_indexes = {"ix_messages_body_folded_trgm", "ix_clients_name_folded_trgm"}
+        old_indexes = {"ix_messages_body_trgm", "ix_clients_name_trgm"}
+        assert shape() == (folded, new_indexes if postgresql else set())
+        command.downgrade(alembic_config(empty_database_url), "0026")
+        assert shape() == (set(), old_indexes if postgresql else set())
+        upgrade(empty_database_url)
+        assert shape() == (folded, new_indexes if postgresql else set())
     finally:
         engine.dispose()

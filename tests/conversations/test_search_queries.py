@@ -110,3 +110,16 @@ def test_the_total_is_counted_up_to_the_limit_asked(
         session, shop.business.id, ConversationFilter(limit=1, count_up_to=3)
     )
     assert (exact, capped) == (5, 3)
+
+
+def test_text_and_names_are_found_in_any_case_accented_letters_too(
+    session: Session, clock: FrozenClock, shop: SetUp
+) -> None:
+    # PostgreSQL compares lowercased copies (migration 0027), SQLite's FTS5 folds case:
+    # either way what was typed matches in any case.
+    make_client(session, shop.business, clock.now(), first_name="Élodie", cell_phone=MARIA)
+    text_from(session, shop.number, MARIA, "Is the CRÈME BRÛLÉE facial on Friday?", clock.now())
+    assert found(session, shop, "crème brûlée") == [MARIA]
+    assert found(session, shop, "Brûlée FACIAL") == [MARIA]
+    assert found(session, shop, "ÉLODIE") == [MARIA]
+    assert found(session, shop, "brulee") == []  # accents are letters of their own

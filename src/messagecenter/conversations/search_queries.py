@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, column, literal_column, select, table
+from sqlalchemy import Select, Text, bindparam, column, func, literal_column, select, table
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,6 +20,8 @@ from messagecenter.conversations.search import SearchQuery
 from messagecenter.db import among_ids, contains_pattern
 from messagecenter.models import Client, Conversation, Message
 from messagecenter.models.search_index import (
+    FOLDED_BODY,
+    FOLDED_NAME,
     FTS_TABLE,
     NAME_FTS_TABLE,
     PHONE_FTS_TABLE,
@@ -30,7 +32,11 @@ from messagecenter.models.search_index import (
 # fast as a rare one's.
 MATCH_CAP = 1000
 TRIGRAM = 3  # characters: shorter text cannot use either database's index
-# CLIENT_NAME_SQL as a column: a literal ' ' (not a bound one) so PostgreSQL's index serves it.
+# PostgreSQL's lowercased copies of each message's text and each client's full name
+# (migration 0027), not in the models.
+_folded_body = literal_column(f"messages.{FOLDED_BODY}", Text)
+_folded_name = literal_column(f"clients.{FOLDED_NAME}", Text)
+# CLIENT_NAME_SQL as a column (SQLite, for a name shorter than a trigram).
 _client_name = Client.first_name.op("||")(literal_column("' '")).op("||")(Client.last_name)
 
 
@@ -67,10 +73,11 @@ def text_matches(session: Session, business_id: int, text: str) -> dict[int, int
     `text` (any case), each with its newest such message's id, newest first."""
     if _is_postgresql(session):
         # pg_trgm's GIN index finds a rare text; a common one is met walking ids backwards.
+        # Both test the stored lowercased text with LIKE (ILIKE would lowercase every row).
         stmt = newest(
             select(Message.id, Message.conversation_id).where(
                 Message.business_id == business_id,
-                Message.body.ilike(contains_pattern(text), escape="\\"),
+                _folded_body.like(_folded_pattern(text), escape="\\"),
             ),
             Message.id,
         )
@@ -87,9 +94,16 @@ def text_matches(session: Session, business_id: int, text: str) -> dict[int, int
 def named_conversations(session: Session, business_id: int, text: str) -> list[int]:
     """The conversations of the business's newest MATCH_CAP clients whose full name holds
     `text` (any case)."""
-    if _is_postgresql(session) or len(text) < TRIGRAM:
-        # pg_trgm's index serves the name expression it was made on; a name shorter than a
-        # trigram is looked for along the business's clients.
+    if _is_postgresql(session):
+        # pg_trgm's index serves the stored lowercased name, as the messages' text above.
+        named = newest(
+            select(Client.id).where(
+                Client.business_id == business_id,
+                _folded_name.like(_folded_pattern(text), escape="\\"),
+            ),
+            Client.id,
+        )
+    elif len(text) < TRIGRAM:  # shorter than a trigram: looked for along the clients
         named = newest(
             select(Client.id).where(
                 Client.business_id == business_id,
@@ -131,6 +145,11 @@ def phone_matches(session: Session, business_id: int, digits: str) -> list[int]:
 
 
 _Rows = TypeVar("_Rows", bound=Select[*tuple[Any, ...]])
+
+
+def _folded_pattern(text: str) -> ColumnElement[str]:
+    """A LIKE pattern for the folded copies: `text` anywhere, lowercased the database's way."""
+    return func.lower(bindparam("pattern", contains_pattern(text), type_=Text))
 
 
 def newest(stmt: _Rows, id_column: QueryableAttribute[int]) -> _Rows:
