@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from messagecenter.clock import FrozenClock
@@ -250,3 +250,33 @@ def test_the_client_panel_switches_a_category_of_automated_texts(
     session.expire_all()
     client = session.get(Client, shop.clients["Maria"].id)
     assert client is not None and client.sms_account
+
+
+def test_the_inbox_and_a_conversation_read_the_database_a_bounded_number_of_times(
+    owner: TestClient, shop: Shop, session: Session, clock: FrozenClock, engine: Engine
+) -> None:
+    # Each read is a round trip to PostgreSQL: a page that looks up the same rows twice, or
+    # one row per listed conversation, grows slower with every one of them.
+    for phone in (MARIA, JAMES, STRANGER):
+        conversation_id = receive(session, shop, phone, "hello", clock)
+        receive(session, shop, phone, "are you open Sunday?", clock)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(" ".join(str(args[2]).split())[:100])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert owner.get("/inbox").status_code == 200
+        inbox = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        statements.clear()
+        assert owner.get(f"/conversations/{conversation_id}").status_code == 200
+        thread = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # Sign-in with the business; the total, the page; the counts; consents; new-for-me;
+    # mentions; plan with usage.
+    assert len(inbox) <= 8, "\n".join(inbox)
+    # The list's as above, and the thread: messages, conversation with client, consent,
+    # reply targets, notes; the panel's automated texts, staff and assignment events.
+    assert len(thread) <= 16, "\n".join(thread)

@@ -163,9 +163,8 @@ def sends_left(session: Session, business: Business, at: datetime) -> int | None
 
 
 def summarize(session: Session, business: Business, at: datetime) -> UsageSummary:
-    plan = queries.get_plan(session, business.plan_id)
     start = billing.period_start(at, business.timezone)
-    row = queries.usage_row(session, business.id, start)
+    plan, row = queries.plan_and_usage(session, business.plan_id, business.id, start)
     used = row.units_used if row else 0
     allowance, price, cap = (
         plan.monthly_allowance,

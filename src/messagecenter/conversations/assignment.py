@@ -148,10 +148,8 @@ def mark_seen(session: Session, staff_id: int, conversation: Conversation) -> No
 def new_for(session: Session, staff_id: int, conversation_ids: Iterable[int]) -> set[int]:
     """Among these conversations, those with a message newer than the staff member last saw
     (bold for them)."""
-    ids = list(conversation_ids)
-    newest = queries.newest_message_ids(session, ids)
-    seen = queries.read_markers(session, staff_id, ids)
-    return {cid for cid, message_id in newest.items() if message_id > seen.get(cid, 0)}
+    marks = queries.newest_and_seen(session, staff_id, conversation_ids)
+    return {cid for cid, (newest, seen) in marks.items() if newest > seen}
 
 
 def badge_count(session: Session, staff: StaffMember, business_unread: int) -> int:

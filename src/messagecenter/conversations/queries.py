@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
+    ScalarSelect,
     Select,
     Table,
     bindparam,
@@ -57,6 +60,20 @@ def get_conversation(
     if for_update:
         stmt = stmt.with_for_update()
     return session.scalar(stmt)
+
+
+def conversation_with_client(
+    session: Session, business_id: int, conversation_id: int
+) -> tuple[Conversation, Client | None] | None:
+    """The conversation and its client (None if it has none), in one read."""
+    row = session.execute(
+        select(Conversation, Client)
+        .outerjoin(
+            Client, (Client.id == Conversation.client_id) & (Client.business_id == business_id)
+        )
+        .where(Conversation.id == conversation_id, Conversation.business_id == business_id)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 def conversation_for_phone(
@@ -257,6 +274,14 @@ class ConversationFilter:
     count_up_to: int | None = None
 
 
+# The inbox's order: pinned first, then the newest text (ix_conversations_inbox/_all).
+INBOX_ORDER = (
+    Conversation.pinned.desc(),
+    Conversation.last_message_at.desc(),
+    Conversation.id.desc(),
+)
+
+
 def list_conversations(
     session: Session, business_id: int, flt: ConversationFilter
 ) -> tuple[list[tuple[Conversation, Client | None]], int]:
@@ -290,17 +315,22 @@ def list_conversations(
         counted = counted.limit(flt.count_up_to)
     total = session.scalar(select(func.count()).select_from(counted.subquery()))
     # The page's ids first, off the inbox index alone (a late page skips its offset along the
-    # index, not the table's rows), then those rows with their clients.
-    page = session.scalars(
+    # index, not the table's rows), then those rows with their clients: one statement.
+    page = (
         select(Conversation.id)
         .where(*conditions)
-        .order_by(
-            Conversation.pinned.desc(), Conversation.last_message_at.desc(), Conversation.id.desc()
-        )
+        .order_by(*INBOX_ORDER)
         .limit(flt.limit)
         .offset(flt.offset)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Conversation, Client)
+        .join(page, page.c.id == Conversation.id)
+        .outerjoin(Client, Client.id == Conversation.client_id)
+        .order_by(*INBOX_ORDER)
     ).all()
-    return _with_clients(session, page), int(total or 0)
+    return [(row[0], row[1]) for row in rows], int(total or 0)
 
 
 def _found_conversations(
@@ -348,50 +378,52 @@ def _with_clients(
 FOLDER_COUNT_CAP = 1000  # a folder's count stops here ("999+"): each count stays an index peek
 
 
-def folder_counts(session: Session, business_id: int, folders: Iterable[str]) -> dict[str, int]:
-    """How many conversations each folder holds ("all": every one), counted up to
-    FOLDER_COUNT_CAP: reading a 100,000-conversation inbox's index whole for every refresh
-    of the list would cost more than the list."""
-    views: dict[str, list[ColumnElement[bool]]] = {}
-    for folder in [None, *folders]:
-        if folder == FOLDER_BLOCKED:
-            views[folder] = [Conversation.blocked_at.is_not(None)]
-        elif folder is None:
-            views["all"] = [Conversation.blocked_at.is_(None)]
-        else:
-            views[folder] = [Conversation.blocked_at.is_(None), Conversation.folder == folder]
-    return _capped_counts(session, business_id, views)
-
-
-def assignment_counts(session: Session, business_id: int, staff_id: int) -> dict[str, int]:
-    """The Mine and Unassigned views' sizes, capped as the folders' are (an index peek each)."""
-    not_blocked = Conversation.blocked_at.is_(None)  # blocked numbers are in Blocked only
-    return _capped_counts(
-        session,
-        business_id,
-        {
-            "mine": [Conversation.assignee_id == staff_id, not_blocked],
-            "unassigned": [Conversation.assignee_id.is_(None), not_blocked],
-        },
-    )
-
-
-def _capped_counts(
-    session: Session, business_id: int, views: Mapping[str, list[ColumnElement[bool]]]
+def folder_counts(
+    session: Session, business_id: int, folders: Iterable[str], *, staff_id: int | None = None
 ) -> dict[str, int]:
-    """Each view's size up to FOLDER_COUNT_CAP, all in one statement (one round trip): a
-    count per view, each of the rows its index yields first."""
+    """How many conversations each folder holds ("all": every one), and with a staff member
+    the Mine and Unassigned views, each counted up to FOLDER_COUNT_CAP (reading a
+    100,000-conversation inbox's index whole for every refresh of the list would cost more
+    than the list): one statement, one round trip."""
+    wanted = tuple(folders)
+    names = ["all", *wanted, *(ASSIGNMENT_COUNTS if staff_id is not None else ())]
+    row = session.execute(
+        _counts_statement(wanted, staff_id is not None),
+        {"business_id": business_id, "staff_id": staff_id, "cap": FOLDER_COUNT_CAP},
+    ).one()
+    return {name: int(row[i] or 0) for i, name in enumerate(names)}
+
+
+ASSIGNMENT_COUNTS = ("mine", "unassigned")
+
+
+@cache
+def _counts_statement(folders: tuple[str, ...], assignment: bool) -> Select[Any]:
+    """The counts' statement, built once per shape (building it cost more than running it),
+    its business, staff member and cap bound at each run: a count per view, each of the
+    rows its index yields first."""
+    business_id, cap = bindparam("business_id", type_=Integer), bindparam("cap", type_=Integer)
+    not_blocked = Conversation.blocked_at.is_(None)  # blocked numbers are in Blocked only
+    views: dict[str, list[ColumnElement[bool]]] = {"all": [not_blocked]}
+    for folder in folders:
+        views[folder] = (
+            [Conversation.blocked_at.is_not(None)]
+            if folder == FOLDER_BLOCKED
+            else [not_blocked, Conversation.folder == folder]
+        )
+    if assignment:
+        views["mine"] = [Conversation.assignee_id == bindparam("staff_id"), not_blocked]
+        views["unassigned"] = [Conversation.assignee_id.is_(None), not_blocked]
     counts = []
     for name, conditions in views.items():
         capped = (
             select(literal_column("1"))
             .where(Conversation.business_id == business_id, *conditions)
-            .limit(FOLDER_COUNT_CAP)
+            .limit(cap)
             .subquery()
         )
         counts.append(select(func.count()).select_from(capped).scalar_subquery().label(name))
-    row = session.execute(select(*counts)).one()
-    return {name: int(row[i] or 0) for i, name in enumerate(views)}
+    return select(*counts)
 
 
 def newest_matches(
@@ -714,30 +746,42 @@ def newest_message_ids(session: Session, conversation_ids: Iterable[int]) -> dic
     wanted = sorted(set(conversation_ids))
     if not wanted:
         return {}
-    newest = (
+    rows = session.execute(
+        select(Conversation.id, _newest_message_id()).where(Conversation.id.in_(wanted))
+    )
+    return {conversation_id: message_id for conversation_id, message_id in rows if message_id}
+
+
+def _newest_message_id() -> ScalarSelect[int]:
+    return (
         select(Message.id)
         .where(Message.conversation_id == Conversation.id)
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(1)
         .scalar_subquery()
     )
-    rows = session.execute(select(Conversation.id, newest).where(Conversation.id.in_(wanted)))
-    return {conversation_id: message_id for conversation_id, message_id in rows if message_id}
 
 
-def read_markers(
+def newest_and_seen(
     session: Session, staff_id: int, conversation_ids: Iterable[int]
-) -> dict[int, int]:
+) -> dict[int, tuple[int, int]]:
+    """Each of these conversations' newest message id (those with a message) and the one
+    the staff member last saw there (0: none), in one statement."""
     wanted = sorted(set(conversation_ids))
     if not wanted:
         return {}
     rows = session.execute(
-        select(StaffReadMarker.conversation_id, StaffReadMarker.last_read_message_id).where(
-            StaffReadMarker.staff_member_id == staff_id,
-            StaffReadMarker.conversation_id.in_(wanted),
+        select(Conversation.id, _newest_message_id(), StaffReadMarker.last_read_message_id)
+        .outerjoin(
+            StaffReadMarker,
+            (StaffReadMarker.conversation_id == Conversation.id)
+            & (StaffReadMarker.staff_member_id == staff_id),
         )
+        .where(Conversation.id.in_(wanted))
     )
-    return {conversation_id: message_id for conversation_id, message_id in rows}
+    return {
+        conversation_id: (newest, seen or 0) for conversation_id, newest, seen in rows if newest
+    }
 
 
 def move_read_marker(

@@ -38,6 +38,15 @@ def get_conversation(session: Session, business_id: int, conversation_id: int) -
     return conversation
 
 
+def conversation_and_client(
+    session: Session, business_id: int, conversation_id: int
+) -> tuple[Conversation, Client | None]:
+    found = queries.conversation_with_client(session, business_id, conversation_id)
+    if found is None:
+        raise NotFound("No such conversation.")
+    return found
+
+
 def mark_read(
     session: Session, business_id: int, conversation_id: int, at: datetime
 ) -> Conversation:

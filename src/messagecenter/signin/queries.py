@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from messagecenter.models import SignInFailure, StaffMember, WebSession
+from messagecenter.models import Business, SignInFailure, StaffMember, WebSession
 
 # ---------------------------------------------------------------------------- failures
 
@@ -105,17 +105,22 @@ def delete_web_session(session: Session, digest: str) -> None:
     session.execute(delete(WebSession).where(WebSession.id == digest))
 
 
-def active_staff_of_session(session: Session, digest: str, now: datetime) -> StaffMember | None:
-    """The active staff member of an unexpired web session. One read."""
-    return session.scalar(
-        select(StaffMember)
+def active_staff_of_session(
+    session: Session, digest: str, now: datetime
+) -> tuple[StaffMember, Business] | None:
+    """The active staff member of an unexpired web session, with their business (every page
+    needs both). One read."""
+    row = session.execute(
+        select(StaffMember, Business)
         .join(WebSession, WebSession.staff_id == StaffMember.id)
+        .join(Business, Business.id == StaffMember.business_id)
         .where(
             WebSession.id == digest,
             WebSession.expires_at > now,
             StaffMember.active.is_(True),
         )
-    )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def delete_sessions_expired(session: Session, now: datetime) -> None:

@@ -8,6 +8,7 @@ import hashlib
 import math
 import secrets
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,7 +16,7 @@ from messagecenter.clock import Clock
 from messagecenter.db import session_scope
 from messagecenter.errors import DomainError
 from messagecenter.events import access_ended, queue_event_on_commit
-from messagecenter.models import StaffMember
+from messagecenter.models import Business, StaffMember
 from messagecenter.signin import queries
 from messagecenter.signin.throttle import FORGET_AFTER, LoginThrottle
 from messagecenter.staff.service import check_sign_in, staff_by_email
@@ -100,16 +101,23 @@ def end_web_session(session: Session, token: object) -> None:
     queue_event_on_commit(session, access_ended(business_id, web_session=digest))
 
 
-def staff_of_session(
-    session: Session, token: object, now: datetime
-) -> tuple[StaffMember, str] | None:
-    """The active staff member signed in by a cookie's token, and their web session's id;
-    None if there is none, it has ended or expired, or they were deactivated. One read."""
+class SessionStaff(NamedTuple):
+    """Who a web session signs in: the staff member, their business, the session's id."""
+
+    member: StaffMember
+    business: Business
+    web_session: str
+
+
+def staff_of_session(session: Session, token: object, now: datetime) -> SessionStaff | None:
+    """The active staff member signed in by a cookie's token, with their business and their
+    web session's id; None if there is none, it has ended or expired, or they were
+    deactivated. One read."""
     if not isinstance(token, str):
         return None
     digest = token_digest(token)
-    member = queries.active_staff_of_session(session, digest, now)
-    return None if member is None else (member, digest)
+    found = queries.active_staff_of_session(session, digest, now)
+    return None if found is None else SessionStaff(found[0], found[1], digest)
 
 
 def purge_sign_ins(session: Session, now: datetime, forget_after: timedelta = FORGET_AFTER) -> None:

@@ -21,6 +21,7 @@ from messagecenter.http.csrf import SESSION_CSRF
 from messagecenter.http.deps import LoginRequired, SessionDep
 from messagecenter.models import Business, StaffMember
 from messagecenter.signin import service as signin
+from messagecenter.signin.service import SessionStaff
 from messagecenter.signin.throttle import LoginThrottle
 
 if TYPE_CHECKING:
@@ -123,19 +124,27 @@ def sign_out(context: AppContext, request: Request) -> None:
         signin.end_web_session(session, token)
 
 
-def session_staff(session: Session, request: Request) -> tuple[StaffMember, str] | None:
-    """The active staff member signed in by this request's cookie, and their web session's
-    id; None if there is none, it has ended or expired, or they were deactivated."""
+def session_staff(session: Session, request: Request) -> SessionStaff | None:
+    """The active staff member signed in by this request's cookie, with their business and
+    their web session's id; None if there is none, it has ended or expired, or they were
+    deactivated."""
     now = request.app.state.context.clock.now()
     return signin.staff_of_session(session, request.session.get(SESSION_ID), now)
 
 
-def current_staff(request: Request, session: SessionDep) -> StaffMember:
+def signed_in_staff(request: Request, session: SessionDep) -> SessionStaff:
     found = session_staff(session, request)
     if found is None:
         request.session.clear()
         raise LoginRequired()
-    return found[0]
+    return found
+
+
+SignedInDep = Annotated[SessionStaff, Depends(signed_in_staff)]  # read once per request
+
+
+def current_staff(signed_in: SignedInDep) -> StaffMember:
+    return signed_in.member
 
 
 def _keyed_digest(request: Request, value: str) -> str:
@@ -146,10 +155,8 @@ def _keyed_digest(request: Request, value: str) -> str:
 StaffDep = Annotated[StaffMember, Depends(current_staff)]
 
 
-def staff_business(session: SessionDep, staff: StaffDep) -> Business:
-    business = session.get(Business, staff.business_id)
-    assert business is not None
-    return business
+def staff_business(signed_in: SignedInDep) -> Business:
+    return signed_in.business
 
 
 StaffBusinessDep = Annotated[Business, Depends(staff_business)]

@@ -77,7 +77,7 @@ async def stream_events_for_staff(request: Request, context: ContextDep) -> Stre
             found = session_staff(session, request)
             if found is None:
                 return None
-            staff, web_session = found
+            staff, web_session = found.member, found.web_session
             unread = conversation_queries.business_unread(session, staff.business_id)
             expires_at = signin_queries.web_session_expiry(session, web_session)
             holder = StreamHolder(

@@ -203,8 +203,7 @@ def _list_context(page_of: Page, state: ListState) -> dict[str, Any]:
         count_up_to=state.page * PAGE_SIZE + COUNT_AHEAD,
     )
     rows, total = queries.list_conversations(session, business.id, flt)
-    counts = queries.folder_counts(session, business.id, FOLDER_NAMES)
-    counts |= queries.assignment_counts(session, business.id, staff.id)
+    counts = queries.folder_counts(session, business.id, FOLDER_NAMES, staff_id=staff.id)
     conversations = [conversation for conversation, _ in rows]
     return {
         "conversations": present.conversations_out(session, business, rows, search),
@@ -378,9 +377,11 @@ def _conversation_context(
             )[1]
     # The notes written in the part of the thread shown: from its oldest message (from the
     # start if it is the first page) up to the next message not shown (to now if none).
+    # (The newest messages have none after them: no read for it.)
+    part = bool(messages) and (messages is not newest or before is not None)
     following = (
         queries.messages_after(session, business.id, conversation_id, messages[-1].id, limit=1)
-        if messages
+        if part
         else []
     )
     values = _thread_values(
@@ -400,9 +401,7 @@ def _conversation_context(
         # The cursor for the page before this one: its oldest message (None at the start).
         "older_before": messages[0].id if messages and older else None,
         # Showing an older part of the thread: newer messages exist beyond it.
-        "older_part": bool(messages)
-        and (messages is not newest or before is not None)
-        and bool(following),
+        "older_part": part and bool(following),
     }
 
 
@@ -417,12 +416,7 @@ def _thread_values(
     """What _thread.html needs for these messages of the conversation, with the internal
     notes written from `since` to `before` among them, in time order."""
     session, business = page.session, page.business
-    conversation = service.get_conversation(session, business.id, conversation_id)
-    client = (
-        clients.get_client(session, business.id, conversation.client_id)
-        if conversation.client_id
-        else None
-    )
+    conversation, client = service.conversation_and_client(session, business.id, conversation_id)
     consent = consent_queries.consent_for(session, business.id, conversation.phone)
     shown = present.messages_out(
         session, messages, replies_to(session, business, [m.id for m in messages])

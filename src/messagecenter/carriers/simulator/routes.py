@@ -20,7 +20,7 @@ from messagecenter.clients.phone import parse_phone
 from messagecenter.conversations.present import active_number_of
 from messagecenter.errors import Conflict, NotAuthenticated, NotFound
 from messagecenter.http.deps import ContextDep, LoginRequired, SessionDep
-from messagecenter.web.auth import current_staff
+from messagecenter.web.auth import signed_in_staff
 
 router = APIRouter(prefix="/simulator", tags=["simulator"])
 _bearer = HTTPBearer(auto_error=False, description="An API key of the business texted")
@@ -83,7 +83,7 @@ def _caller_business(
     if credentials is not None:
         return authenticate(session, credentials.credentials).business_id
     try:
-        return current_staff(request, session).business_id
+        return signed_in_staff(request, session).member.business_id
     except LoginRequired:
         raise NotAuthenticated(
             "Send an API key of the business texted as 'Authorization: Bearer <key>', "
