@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -121,3 +122,19 @@ def test_counts_read_the_inbox_indexes_alone(session: Session, shop: SetUp) -> N
         session, lambda: queries.list_conversations(session, shop.business.id, ConversationFilter())
     )
     assert "SCAN conversations" not in total
+
+
+def test_a_date_range_reads_its_range_of_the_inbox_index(
+    session: Session, shop: SetUp, clock: FrozenClock
+) -> None:
+    # `pinned` comes before the time in the index: without both its values named, the count
+    # and the page walked the business's whole inbox to find a day's conversations.
+    since = clock.now() - timedelta(days=2)
+    plan = plan_of(
+        session,
+        lambda: queries.list_conversations(
+            session, shop.business.id, ConversationFilter(since=since, count_up_to=1025)
+        ),
+    )
+    assert "ix_conversations_all (business_id=? AND pinned=? AND last_message_at>?)" in plan
+    assert "(business_id=?)\n" not in plan + "\n"

@@ -294,6 +294,10 @@ def list_conversations(
             filters.append(Conversation.folder == flt.folder)
     if flt.client_id is not None:
         filters.append(Conversation.client_id == flt.client_id)
+    if flt.since is not None or flt.until is not None:
+        # Both values of `pinned`, which comes before the time in the inbox indexes: SQLite
+        # then reads the range of times of each (else it walks the business's whole inbox).
+        filters.append(Conversation.pinned.in_((True, False)))
     if flt.since is not None:
         filters.append(Conversation.last_message_at >= flt.since)
     if flt.until is not None:
