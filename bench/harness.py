@@ -161,7 +161,11 @@ def run_on_databases(
     before = cpu_speed()
     print(f"machine: CPU loop {before['loop_mops']} M iterations/s (bench/machine.py)")
     runs: list[Any] = []
-    for database in args.db.split(","):
+    databases = ["sqlite", "postgresql"] if args.db == "both" else args.db.split(",")
+    unknown = [d for d in databases if d not in ("sqlite", "postgresql")]
+    if unknown:  # a typo would otherwise run on PostgreSQL under the typo's name
+        raise SystemExit(f"--db takes sqlite, postgresql, both or sqlite,postgresql: not {unknown}")
+    for database in databases:
         url, drop = fresh_database(database, args.pg_url, f"mc_{name}")
         try:
             runs.extend(bench(database, url, args))

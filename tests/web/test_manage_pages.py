@@ -414,7 +414,7 @@ def test_check_cell_phone_says_why(
     )
     assert "not a valid phone number" in check("07400 12")["message"]
     assert check("07911 123456") == {
-        "ok": True, "message": "Will be saved as +447911123456", "e164": "+447911123456",
+        "ok": True, "message": "Will be saved as +44 7911 123456", "e164": "+447911123456",
     }  # fmt: skip
     assert check("  ") == {"ok": True, "message": "", "e164": None}
 

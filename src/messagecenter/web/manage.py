@@ -195,7 +195,9 @@ def check_cell_phone(
         e164 = parse_cell_phone(phone, page.business.country)
     except InvalidInput as refused:
         return JSONResponse({"ok": False, "message": refused.message, "e164": None})
-    return JSONResponse({"ok": True, "message": f"Will be saved as {e164}", "e164": e164})
+    # Read back as the business writes numbers (E.164, as stored, stays in "e164").
+    shown = phone_text(e164, page.business.country)
+    return JSONResponse({"ok": True, "message": f"Will be saved as {shown}", "e164": e164})
 
 
 # ---------------------------------------------------------------------------- history
