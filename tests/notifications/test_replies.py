@@ -74,7 +74,7 @@ def test_a_reply_within_a_day_is_linked_to_the_automated_message_it_answers(
     answer = reply(session, shop, "Can I come at 4 instead?", clock.now())
     assert answer.reply_to_message_id == reminder.message_id
 
-    shown = replies_to(session, shop.business, [answer.id])[answer.id]
+    shown = replies_to(session, shop.business, [answer])[answer.id]
     assert (shown.notification_id, shown.type, shown.reference) == (
         reminder.id,
         "booking_reminder",
@@ -98,7 +98,7 @@ def test_a_reply_after_a_day_or_before_the_message_went_answers_nothing(
     clock.advance(timedelta(hours=24, seconds=1))
     late = reply(session, shop, "Thanks", clock.now())
     assert late.reply_to_message_id is None
-    assert replies_to(session, shop.business, [early.id, late.id]) == {}
+    assert replies_to(session, shop.business, [early, late]) == {}
 
 
 def test_a_reply_answers_the_latest_of_two_automated_messages(
@@ -126,7 +126,7 @@ def test_a_yes_to_a_message_that_asked_confirms_its_notification(
 
     session.refresh(reminder)
     assert (reminder.confirmed_at, reminder.confirmation_message_id) == (clock.now(), yes.id)
-    assert replies_to(session, shop.business, [yes.id])[yes.id].confirms
+    assert replies_to(session, shop.business, [yes])[yes.id].confirms
     assert yes.reply_to_message_id == reminder.message_id
 
     first = clock.now()
@@ -134,7 +134,7 @@ def test_a_yes_to_a_message_that_asked_confirms_its_notification(
     again = reply(session, shop, "YES", clock.now())  # the first yes stands
     session.refresh(reminder)
     assert (reminder.confirmed_at, reminder.confirmation_message_id) == (first, yes.id)
-    assert not replies_to(session, shop.business, [again.id])[again.id].confirms
+    assert not replies_to(session, shop.business, [again])[again.id].confirms
 
 
 def test_a_yes_to_a_message_that_did_not_ask_confirms_nothing(

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -40,6 +40,7 @@ from messagecenter.models import (
     Conversation,
     ConversationEvent,
     Message,
+    PhoneConsent,
     StaffMember,
     StaffReadMarker,
 )
@@ -62,18 +63,31 @@ def get_conversation(
     return session.scalar(stmt)
 
 
-def conversation_with_client(
+class ShownConversation(NamedTuple):
+    """A conversation as its page shows it: with its client and its phone's consent."""
+
+    conversation: Conversation
+    client: Client | None
+    consent: PhoneConsent | None
+
+
+def conversation_shown(
     session: Session, business_id: int, conversation_id: int
-) -> tuple[Conversation, Client | None] | None:
-    """The conversation and its client (None if it has none), in one read."""
+) -> ShownConversation | None:
+    """The conversation, its client (None if it has none) and its phone's consent (None if
+    the number never opted out or in), in one read."""
     row = session.execute(
-        select(Conversation, Client)
+        select(Conversation, Client, PhoneConsent)
         .outerjoin(
             Client, (Client.id == Conversation.client_id) & (Client.business_id == business_id)
         )
+        .outerjoin(
+            PhoneConsent,
+            (PhoneConsent.business_id == business_id) & (PhoneConsent.phone == Conversation.phone),
+        )
         .where(Conversation.id == conversation_id, Conversation.business_id == business_id)
     ).one_or_none()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else ShownConversation(row[0], row[1], row[2])
 
 
 def conversation_for_phone(

@@ -189,7 +189,7 @@ def list_messages(
     messages, older = queries.thread_page(
         session, business.id, conversation_id, limit=limit, before_id=cursor
     )
-    answers = replies_to(session, business, [m.id for m in messages])
+    answers = replies_to(session, business, messages)
     oldest = messages[0].id if messages and older else None
     return MessagePage(
         items=present.messages_out(session, messages, answers),
@@ -389,7 +389,7 @@ def get_message(message_id: IdPath, session: SessionDep, business: BusinessDep) 
     message = queries.get_message(session, business.id, message_id)
     if message is None:
         raise NotFound("No such message.")
-    answers = replies_to(session, business, [message.id])
+    answers = replies_to(session, business, [message])
     return present.messages_out(session, [message], answers)[0]
 
 

@@ -38,10 +38,10 @@ def get_conversation(session: Session, business_id: int, conversation_id: int) -
     return conversation
 
 
-def conversation_and_client(
+def conversation_shown(
     session: Session, business_id: int, conversation_id: int
-) -> tuple[Conversation, Client | None]:
-    found = queries.conversation_with_client(session, business_id, conversation_id)
+) -> queries.ShownConversation:
+    found = queries.conversation_shown(session, business_id, conversation_id)
     if found is None:
         raise NotFound("No such conversation.")
     return found

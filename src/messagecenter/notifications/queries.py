@@ -17,6 +17,7 @@ from messagecenter.models.notification import NOTIFICATION_QUEUED
 
 _messages = cast(Table, Message.__table__)
 _notifications = cast(Table, Notification.__table__)
+_replies = _messages.alias("reply")  # built once: its columns cost more than the read
 
 Key = tuple[str, str, str]  # (type, reference, due_key)
 
@@ -241,7 +242,7 @@ def reply_targets(session: Session, reply_ids: Collection[int]) -> list[ReplyTar
     left out)."""
     if not reply_ids:
         return []
-    replies = _messages.alias("reply")
+    replies = _replies
     rows = session.execute(
         select(
             replies.c.id,

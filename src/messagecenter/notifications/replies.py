@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from messagecenter.consent import service as consent
 from messagecenter.conversations.schemas import ReplyToOut
 from messagecenter.integrations import service as webhooks
-from messagecenter.models import Business
+from messagecenter.models import Business, Message
 from messagecenter.notifications import formats, queries
 from messagecenter.notifications.catalogue import TYPES
 from messagecenter.notifications.queries import AnswerableMessage
@@ -100,12 +100,14 @@ def record_confirmations(
 
 
 def replies_to(
-    session: Session, business: Business, message_ids: Sequence[int]
+    session: Session, business: Business, messages: Sequence[Message]
 ) -> dict[int, ReplyToOut]:
     """For these messages (a page of a thread), what each client text among them answers,
-    as the thread and the API show it."""
+    as the thread and the API show it. Only a text that answers a message can answer a
+    notification: a page without one reads nothing."""
+    answering = [m.id for m in messages if m.reply_to_message_id is not None]
     shown: dict[int, ReplyToOut] = {}
-    for target in queries.reply_targets(session, message_ids):
+    for target in queries.reply_targets(session, answering):
         kind = TYPES[target.type]
         label = kind.label
         booking_at = target.data.get("booking_at")

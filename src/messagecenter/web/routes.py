@@ -21,7 +21,6 @@ from messagecenter.campaigns import service as campaigns
 from messagecenter.clients import queries as client_queries
 from messagecenter.clients import service as clients
 from messagecenter.clients.service import ClientChanges
-from messagecenter.consent import queries as consent_queries
 from messagecenter.conversations import assignment, present, queries, service
 from messagecenter.conversations.assignment import ChangedBy
 from messagecenter.conversations.search import read_query
@@ -416,11 +415,10 @@ def _thread_values(
     """What _thread.html needs for these messages of the conversation, with the internal
     notes written from `since` to `before` among them, in time order."""
     session, business = page.session, page.business
-    conversation, client = service.conversation_and_client(session, business.id, conversation_id)
-    consent = consent_queries.consent_for(session, business.id, conversation.phone)
-    shown = present.messages_out(
-        session, messages, replies_to(session, business, [m.id for m in messages])
+    conversation, client, consent = service.conversation_shown(
+        session, business.id, conversation_id
     )
+    shown = present.messages_out(session, messages, replies_to(session, business, messages))
     written = notes.views(
         session,
         business.id,
