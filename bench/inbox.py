@@ -142,7 +142,7 @@ def main() -> int:
     parser.add_argument("--db", default="sqlite", help="sqlite, postgresql or both")
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=20, help="timings per case")
+    parser.add_argument("--repeat", type=int, default=50, help="timings per case")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()

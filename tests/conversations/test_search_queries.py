@@ -111,6 +111,17 @@ def test_the_total_is_counted_up_to_the_limit_asked(
     )
     assert (exact, capped) == (5, 3)
 
+    # A later page reads on from its offset to the cap; past the end, the whole count.
+    def page(offset: int, up_to: int) -> tuple[list[str], int]:
+        flt = ConversationFilter(limit=2, offset=offset, count_up_to=up_to)
+        rows, total = queries.list_conversations(session, shop.business.id, flt)
+        return [conversation.phone[-1] for conversation, _ in rows], total
+
+    assert page(0, 100) == (["4", "3"], 5)  # newest first
+    assert page(2, 3) == (["2", "1"], 3)  # "3+": the cap, though the page reads past it
+    assert page(4, 100) == (["0"], 5)
+    assert page(6, 100) == ([], 5)
+
 
 def test_text_and_names_are_found_in_any_case_accented_letters_too(
     session: Session, clock: FrozenClock, shop: SetUp

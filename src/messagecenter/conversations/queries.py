@@ -324,16 +324,30 @@ def list_conversations(
         found = search_hits(session, business_id, flt.search).conversation_ids
         return _found_conversations(session, business_id, found, filters, flt)
     conditions = [Conversation.business_id == business_id, *filters]
-    # The count needs no client names (a search asks for them by id): it counts off the
-    # inbox index.
+    if flt.count_up_to is not None:
+        # One walk of the inbox index in its order, from the page's first row to the count's
+        # cap: the page is its first rows, the total the offset plus what it read ("1,025+"
+        # at the cap). A count beside the page would walk the same rows again.
+        ahead = list(
+            session.scalars(
+                select(Conversation.id)
+                .where(*conditions)
+                .order_by(*INBOX_ORDER)
+                .offset(flt.offset)
+                .limit(max(flt.count_up_to - flt.offset, flt.limit))
+            )
+        )
+        total = flt.offset + len(ahead) if ahead or not flt.offset else None
+        if total is not None:
+            return _with_clients(session, ahead[: flt.limit]), min(total, flt.count_up_to)
+    # The exact total, or a page past the end (its caller turns to the last page): counted
+    # off the inbox index alone, then the page.
     counted: Select[tuple[Any]] = (
         select(literal_column("1")).select_from(Conversation).where(*conditions)
     )
     if flt.count_up_to is not None:
         counted = counted.limit(flt.count_up_to)
-    total = session.scalar(select(func.count()).select_from(counted.subquery()))
-    # The page's ids first, off the inbox index alone (a late page skips its offset along the
-    # index, not the table's rows), then those rows with their clients: one statement.
+    total_rows = session.scalar(select(func.count()).select_from(counted.subquery()))
     page = (
         select(Conversation.id)
         .where(*conditions)
@@ -348,7 +362,7 @@ def list_conversations(
         .outerjoin(Client, Client.id == Conversation.client_id)
         .order_by(*INBOX_ORDER)
     ).all()
-    return [(row[0], row[1]) for row in rows], int(total or 0)
+    return [(row[0], row[1]) for row in rows], int(total_rows or 0)
 
 
 def _found_conversations(
