@@ -200,18 +200,24 @@ def usage_row(session: Session, business_id: int, start: date) -> UsagePeriod | 
     )
 
 
+_PLAN_AND_USAGE = (  # built once: every staff page reads it
+    select(Plan, UsagePeriod)
+    .outerjoin(
+        UsagePeriod,
+        (UsagePeriod.business_id == bindparam("business_id"))
+        & (UsagePeriod.period_start == bindparam("start")),
+    )
+    .where(Plan.id == bindparam("plan_id"))
+)
+
+
 def plan_and_usage(
     session: Session, plan_id: int, business_id: int, start: date
 ) -> tuple[Plan, UsagePeriod | None]:
     """The plan and the business's usage of the period from `start` (None before its first
     message), in one read: every staff page shows both."""
     row = session.execute(
-        select(Plan, UsagePeriod)
-        .outerjoin(
-            UsagePeriod,
-            (UsagePeriod.business_id == business_id) & (UsagePeriod.period_start == start),
-        )
-        .where(Plan.id == plan_id)
+        _PLAN_AND_USAGE, {"plan_id": plan_id, "business_id": business_id, "start": start}
     ).one_or_none()
     assert row is not None, "a business always has a plan"
     return row[0], row[1]

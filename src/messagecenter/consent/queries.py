@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from messagecenter.models import ConsentRecord, PhoneConsent
@@ -16,14 +16,16 @@ def consent_for(session: Session, business_id: int, phone: str) -> PhoneConsent 
     )
 
 
+_CONSENTS = select(PhoneConsent).where(  # built once: the inbox list reads it on every page
+    PhoneConsent.business_id == bindparam("business_id"),
+    PhoneConsent.phone.in_(bindparam("phones", expanding=True)),
+)
+
+
 def consents_for(session: Session, business_id: int, phones: list[str]) -> dict[str, PhoneConsent]:
     if not phones:
         return {}
-    rows = session.scalars(
-        select(PhoneConsent).where(
-            PhoneConsent.business_id == business_id, PhoneConsent.phone.in_(phones)
-        )
-    )
+    rows = session.scalars(_CONSENTS, {"business_id": business_id, "phones": phones})
     return {row.phone: row for row in rows}
 
 

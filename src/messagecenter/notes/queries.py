@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Integer, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from messagecenter.models import Note, NoteMention, StaffMember
@@ -51,20 +51,25 @@ def add_mentions(session: Session, note: Note, staff_ids: list[int]) -> None:
     )
 
 
+_UNSEEN_MENTIONS = (  # built once: every staff page reads it
+    select(NoteMention, Note)
+    .join(Note, Note.id == NoteMention.note_id)
+    .where(
+        NoteMention.staff_member_id == bindparam("staff_id"),
+        NoteMention.seen_at.is_(None),
+        NoteMention.business_id == bindparam("business_id"),
+    )
+    .order_by(NoteMention.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 def unseen_mentions(
     session: Session, business_id: int, staff_id: int, *, limit: int
 ) -> list[tuple[NoteMention, Note]]:
     """The staff member's mentions they have not yet seen, newest first, with their notes."""
     rows = session.execute(
-        select(NoteMention, Note)
-        .join(Note, Note.id == NoteMention.note_id)
-        .where(
-            NoteMention.staff_member_id == staff_id,
-            NoteMention.seen_at.is_(None),
-            NoteMention.business_id == business_id,
-        )
-        .order_by(NoteMention.id.desc())
-        .limit(limit)
+        _UNSEEN_MENTIONS, {"staff_id": staff_id, "business_id": business_id, "limit": limit}
     )
     return [(mention, note) for mention, note in rows]
 

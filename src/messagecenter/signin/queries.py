@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -105,21 +105,24 @@ def delete_web_session(session: Session, digest: str) -> None:
     session.execute(delete(WebSession).where(WebSession.id == digest))
 
 
+_STAFF_OF_SESSION = (  # built once: every signed-in request reads it
+    select(StaffMember, Business)
+    .join(WebSession, WebSession.staff_id == StaffMember.id)
+    .join(Business, Business.id == StaffMember.business_id)
+    .where(
+        WebSession.id == bindparam("digest"),
+        WebSession.expires_at > bindparam("now"),
+        StaffMember.active.is_(True),
+    )
+)
+
+
 def active_staff_of_session(
     session: Session, digest: str, now: datetime
 ) -> tuple[StaffMember, Business] | None:
     """The active staff member of an unexpired web session, with their business (every page
     needs both). One read."""
-    row = session.execute(
-        select(StaffMember, Business)
-        .join(WebSession, WebSession.staff_id == StaffMember.id)
-        .join(Business, Business.id == StaffMember.business_id)
-        .where(
-            WebSession.id == digest,
-            WebSession.expires_at > now,
-            StaffMember.active.is_(True),
-        )
-    ).first()
+    row = session.execute(_STAFF_OF_SESSION, {"digest": digest, "now": now}).first()
     return None if row is None else (row[0], row[1])
 
 
