@@ -16,6 +16,7 @@ from messagecenter.clock import FrozenClock
 from messagecenter.conversations import queries
 from messagecenter.models import Client, Conversation, Message
 from messagecenter.sending.compose import Sender, send_message
+from messagecenter.web import routes as web_routes
 from tests.factories import make_client
 from tests.web import test_pages
 from tests.web.conftest import csrf_of
@@ -134,6 +135,34 @@ def test_the_conversation_page_has_the_list_beside_it_and_the_client_panel(
     assert re.search(r"Unsubscribed</span> on \w+ \d\d?, \d{4}\s+by texting STOP", panel)
     automated = panel[panel.index('id="panel-automated"') :]
     assert "Reminder: your massage is tomorrow" in automated
+
+
+def test_the_panel_lists_automated_texts_older_than_the_thread_page_shown(
+    owner: TestClient,
+    shop: Shop,
+    session: Session,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The panel takes a thread's automated texts from the page when it holds the whole
+    # thread; a longer thread's are read for it.
+    monkeypatch.setattr(web_routes, "THREAD_SIZE", 2)
+    send_message(
+        session,
+        shop.setup.business,
+        body="Reminder: your facial is on Friday",
+        sender=Sender.automated(),
+        client=shop.clients["Maria"],
+        at=clock.now(),
+        category="reminders",
+    )
+    session.commit()
+    for body in ("Thanks", "Can I bring a friend?", "See you then"):
+        maria = receive(session, shop, MARIA, body, clock)
+    page = owner.get(f"/conversations/{maria}")
+    assert "Reminder: your facial" not in thread_of(page)  # not on the thread's page
+    automated = page.text[page.text.index('id="panel-automated"') :]
+    assert "Reminder: your facial is on Friday" in automated
 
 
 def results(page: httpx.Response) -> list[str]:
@@ -278,6 +307,6 @@ def test_the_inbox_and_a_conversation_read_the_database_a_bounded_number_of_time
     # mentions; plan with usage.
     assert len(inbox) <= 8, "\n".join(inbox)
     # The list's as above, and the thread: messages, the conversation with its client and
-    # consent, notes (no text here answers a reminder: no reply targets); the panel's
-    # automated texts, staff and assignment events.
-    assert len(thread) <= 14, "\n".join(thread)
+    # consent, notes (no text here answers a reminder: no reply targets); the panel's staff
+    # and assignment events (its automated texts are among the thread's, all shown).
+    assert len(thread) <= 13, "\n".join(thread)

@@ -31,6 +31,7 @@ from messagecenter.http.flash import flash
 from messagecenter.http.pages import fragment, past_the_end, redirect, render
 from messagecenter.http.types import IdPath, OptionalIdQuery
 from messagecenter.models import Client, Conversation, Message
+from messagecenter.models.message import SENDER_AUTOMATED
 from messagecenter.notes import service as notes
 from messagecenter.notifications.replies import replies_to
 from messagecenter.numbers.countries import number_country
@@ -393,6 +394,9 @@ def _conversation_context(
     last_inbound = next((m for m in reversed(messages) if m.direction == "inbound"), None)
     said_cancel = last_inbound is not None and normalize_keyword_text(last_inbound.body) == "cancel"
     return values | {
+        # The newest messages, when shown from the thread's start (nothing older): the client
+        # panel finds the thread's automated texts among them (_client_panel).
+        "whole_thread": newest if before is None and not older and messages is newest else None,
         "said_cancel": said_cancel,
         "can_send": page.staff.can_send_sms,
         "max_body": MAX_BODY_CHARACTERS,
@@ -442,9 +446,14 @@ def _thread_values(
 def _client_panel(page: Page, thread: dict[str, Any]) -> dict[str, Any]:
     """The client panel beside the thread: the switches and the recent automated texts."""
     conversation = thread["conversation"]
-    automated = queries.recent_automated(
-        page.session, page.business.id, conversation.id, limit=RECENT_AUTOMATED
-    )
+    whole: list[Message] | None = thread.get("whole_thread")
+    if whole is not None:  # the page holds every message: no read for them
+        automated = [m for m in reversed(whole) if m.sender_type == SENDER_AUTOMATED]
+        automated = automated[:RECENT_AUTOMATED]
+    else:
+        automated = queries.recent_automated(
+            page.session, page.business.id, conversation.id, limit=RECENT_AUTOMATED
+        )
     return {
         "recent_automated": automated,
         "switches": CATEGORY_SWITCHES,
