@@ -7,7 +7,7 @@ Services take a Session and never commit; the caller's unit of work does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -148,8 +148,16 @@ def mark_seen(session: Session, staff_id: int, conversation: Conversation) -> No
 def new_for(session: Session, staff_id: int, conversation_ids: Iterable[int]) -> set[int]:
     """Among these conversations, those with a message newer than the staff member last saw
     (bold for them)."""
-    marks = queries.newest_and_seen(session, staff_id, conversation_ids)
-    return {cid for cid, (newest, seen) in marks.items() if newest > seen}
+    return new_among(queries.row_marks(session, staff_id, conversation_ids))
+
+
+def new_among(marks: Mapping[int, queries.RowMarks]) -> set[int]:
+    """The conversations whose newest message is newer than the one the staff member saw."""
+    return {
+        cid
+        for cid, mark in marks.items()
+        if mark.newest_message_id is not None and mark.newest_message_id > mark.seen_message_id
+    }
 
 
 def badge_count(session: Session, staff: StaffMember, business_unread: int) -> int:

@@ -52,9 +52,13 @@ def conversations_out(
     business: Business,
     rows: list[tuple[Conversation, Client | None]],
     search: SearchQuery | None = None,
+    *,
+    consents: Mapping[str, PhoneConsent | None] | None = None,
 ) -> list[ConversationOut]:
-    """The conversations; in a search, each with its newest message holding the text."""
-    consents = consent_queries.consents_for(session, business.id, [c.phone for c, _ in rows])
+    """The conversations; in a search, each with its newest message holding the text. Their
+    phones' consents are read here unless the caller read them already."""
+    if consents is None:
+        consents = consent_queries.consents_for(session, business.id, [c.phone for c, _ in rows])
     found: dict[int, Message] = {}
     if search is not None and search.body_text is not None:
         found = queries.newest_matches(session, business.id, [c.id for c, _ in rows], search)

@@ -824,28 +824,49 @@ def _newest_message_id() -> ScalarSelect[int]:
     )
 
 
-_NEWEST_AND_SEEN = (
-    select(Conversation.id, _newest_message_id(), StaffReadMarker.last_read_message_id)
+class RowMarks(NamedTuple):
+    """What a listed conversation's row shows beyond the conversation: its newest message's
+    id (None without one), the one the staff member last saw there (0: none), and its
+    phone's consent (None if the number never opted out or in)."""
+
+    newest_message_id: int | None
+    seen_message_id: int
+    consent: PhoneConsent | None
+
+
+_ROW_MARKS = (
+    select(
+        Conversation.id,
+        _newest_message_id(),
+        StaffReadMarker.last_read_message_id,
+        PhoneConsent,
+    )
     .outerjoin(
         StaffReadMarker,
         (StaffReadMarker.conversation_id == Conversation.id)
         & (StaffReadMarker.staff_member_id == bindparam("staff_id")),
     )
+    .outerjoin(
+        PhoneConsent,
+        (PhoneConsent.business_id == Conversation.business_id)
+        & (PhoneConsent.phone == Conversation.phone),
+    )
     .where(Conversation.id.in_(bindparam("ids", expanding=True)))
 )
 
 
-def newest_and_seen(
+def row_marks(
     session: Session, staff_id: int, conversation_ids: Iterable[int]
-) -> dict[int, tuple[int, int]]:
-    """Each of these conversations' newest message id (those with a message) and the one
-    the staff member last saw there (0: none), in one statement."""
+) -> dict[int, RowMarks]:
+    """Each of these conversations' row marks (RowMarks), for this staff member, in one
+    statement."""
     wanted = sorted(set(conversation_ids))
     if not wanted:
         return {}
-    rows = session.execute(_NEWEST_AND_SEEN, {"staff_id": staff_id, "ids": wanted})
+    rows = session.execute(_ROW_MARKS, {"staff_id": staff_id, "ids": wanted})
     return {
-        conversation_id: (newest, seen or 0) for conversation_id, newest, seen in rows if newest
+        conversation_id: RowMarks(newest, seen or 0, consent)
+        for conversation_id, newest, seen, consent in rows
     }
 
 

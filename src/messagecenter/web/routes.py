@@ -204,11 +204,15 @@ def _list_context(page_of: Page, state: ListState) -> dict[str, Any]:
     )
     rows, total = queries.list_conversations(session, business.id, flt)
     counts = queries.folder_counts(session, business.id, FOLDER_NAMES, staff_id=staff.id)
-    conversations = [conversation for conversation, _ in rows]
+    # The rows' consents and this staff member's read marks, in one read.
+    marks = queries.row_marks(session, staff.id, [conversation.id for conversation, _ in rows])
+    consents = {c.phone: marks[c.id].consent for c, _ in rows if c.id in marks}
     return {
-        "conversations": present.conversations_out(session, business, rows, search),
+        "conversations": present.conversations_out(
+            session, business, rows, search, consents=consents
+        ),
         # Bold for this staff member: a message newer than they last saw there.
-        "new_for_me": assignment.new_for(session, staff.id, [c.id for c in conversations]),
+        "new_for_me": assignment.new_among(marks),
         "assignment_views": ASSIGNMENT_VIEWS,
         "found": search.text if search else "",
         "total": total,
