@@ -96,6 +96,9 @@ def test_a_search_page_keeps_the_inbox_order_and_counts_every_match(
     )
     assert total == 5
     assert [conversation.phone for conversation, _ in rows] == newest_first[2:4]
+    # Past the end: no rows, and still how many were found (the page turns to the last).
+    past = ConversationFilter(search=search, limit=2, offset=6)
+    assert queries.list_conversations(session, shop.business.id, past) == ([], 5)
     # Filters still apply to what was found.
     assert found(session, shop, "sauna", folder="archived") == []
 

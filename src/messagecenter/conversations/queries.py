@@ -386,23 +386,31 @@ def _found_conversations(
     flt: ConversationFilter,
 ) -> tuple[list[tuple[Conversation, Client | None]], int]:
     """A search's page: the found conversations that pass the other filters, in the inbox's
-    order. Their sort keys are read by id and sorted here (a search finds at most a few
-    thousand), so no index of the business's whole inbox is walked for its order."""
+    order, and how many pass. They are read by id and sorted by the database (a search finds
+    at most a few thousand), so no index of the business's whole inbox is walked for its
+    order; the count is taken over them in the same statement, and only the page comes back."""
     if not found:
         return [], 0
-    keys = list(
-        session.execute(
-            select(Conversation.id, Conversation.pinned, Conversation.last_message_at).where(
-                # The business as an expression, so neither database prefers its inbox index.
-                Conversation.business_id + 0 == business_id,
-                among_ids(session, Conversation.id, found),
-                *filters,
-            )
-        )
-    )
-    keys.sort(key=lambda key: (key.pinned, key.last_message_at, key.id), reverse=True)
-    page = [key.id for key in keys[flt.offset : flt.offset + flt.limit]]
-    return _with_clients(session, page), len(keys)
+    conditions = [
+        # The business as an expression, so neither database prefers its inbox index.
+        Conversation.business_id + 0 == business_id,
+        among_ids(session, Conversation.id, found),
+        *filters,
+    ]
+    rows = session.execute(
+        select(Conversation.id, func.count().over())
+        .where(*conditions)
+        .order_by(*INBOX_ORDER)
+        .offset(flt.offset)
+        .limit(flt.limit)
+    ).all()
+    if rows:
+        total = int(rows[0][1])
+    elif flt.offset:  # a page past the end: how many there are, for the last page
+        total = int(session.scalar(select(func.count()).where(*conditions)) or 0)
+    else:
+        total = 0
+    return _with_clients(session, [row[0] for row in rows]), total
 
 
 _WITH_CLIENTS = (
