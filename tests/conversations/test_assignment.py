@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
-from messagecenter.conversations import assignment
+from messagecenter.conversations import assignment, queries
 from messagecenter.conversations.assignment import ChangedBy
 from messagecenter.errors import InvalidInput
 from messagecenter.events import pending_events
@@ -112,6 +112,10 @@ def test_only_an_active_staff_member_of_the_same_business_can_be_assigned(
     assert events_of(session, maria.id) == []
 
 
+def new_for(session: Session, staff_id: int, conversation_ids: list[int]) -> set[int]:
+    return assignment.new_among(queries.row_marks(session, staff_id, conversation_ids))
+
+
 def test_each_staff_member_has_their_own_read_marker(
     session: Session, shop: SetUp, clock: FrozenClock
 ) -> None:
@@ -122,15 +126,15 @@ def test_each_staff_member_has_their_own_read_marker(
     maria = conversation_of(session, shop.business, MARIA)
     john = conversation_of(session, shop.business, JOHN)
     both = [maria.id, john.id]
-    assert assignment.new_for(session, owner.id, both) == {maria.id, john.id}
+    assert new_for(session, owner.id, both) == {maria.id, john.id}
 
     assignment.mark_seen(session, owner.id, maria)
 
-    assert assignment.new_for(session, owner.id, both) == {john.id}
-    assert assignment.new_for(session, casey.id, both) == {maria.id, john.id}  # still new
+    assert new_for(session, owner.id, both) == {john.id}
+    assert new_for(session, casey.id, both) == {maria.id, john.id}  # still new
     clock.advance(timedelta(minutes=1))
     text_from(session, shop.number, MARIA, "Still there?", clock.now())
-    assert assignment.new_for(session, owner.id, both) == {maria.id, john.id}
+    assert new_for(session, owner.id, both) == {maria.id, john.id}
 
 
 def test_the_badge_counts_all_unread_or_only_the_staff_members_own(

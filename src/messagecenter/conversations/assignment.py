@@ -145,14 +145,9 @@ def mark_seen(session: Session, staff_id: int, conversation: Conversation) -> No
         queries.move_read_marker(session, staff_id, conversation.id, newest)
 
 
-def new_for(session: Session, staff_id: int, conversation_ids: Iterable[int]) -> set[int]:
-    """Among these conversations, those with a message newer than the staff member last saw
-    (bold for them)."""
-    return new_among(queries.row_marks(session, staff_id, conversation_ids))
-
-
 def new_among(marks: Mapping[int, queries.RowMarks]) -> set[int]:
-    """The conversations whose newest message is newer than the one the staff member saw."""
+    """Among these conversations (their row marks, queries.row_marks), those with a message
+    newer than the staff member last saw (bold for them)."""
     return {
         cid
         for cid, mark in marks.items()

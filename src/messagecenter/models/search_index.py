@@ -3,7 +3,7 @@
 Three texts are searched by any part of them (see conversations/search_queries):
 messages' bodies (migration 0016), clients' full names and conversations' phones (0022).
 SQLite keeps an FTS5 table of trigram tokens for each, filled by triggers; PostgreSQL keeps a
-pg_trgm GIN index for each, the messages' on a stored lowercased copy of the text (0027).
+pg_trgm GIN index for each, those of messages and names on stored lowercased copies (0027).
 None is in the metadata, so autogenerate must be told to leave them alone
 (`include_object`).
 

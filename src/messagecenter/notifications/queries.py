@@ -242,19 +242,18 @@ def reply_targets(session: Session, reply_ids: Collection[int]) -> list[ReplyTar
     left out)."""
     if not reply_ids:
         return []
-    replies = _replies
     rows = session.execute(
         select(
-            replies.c.id,
+            _replies.c.id,
             _notifications.c.message_id,
             _notifications.c.id,
             _notifications.c.type,
             _notifications.c.reference,
             _notifications.c.data,
-            _notifications.c.confirmation_message_id == replies.c.id,
+            _notifications.c.confirmation_message_id == _replies.c.id,
         )
-        .join(_notifications, _notifications.c.message_id == replies.c.reply_to_message_id)
-        .where(replies.c.id.in_(sorted(reply_ids)))
+        .join(_notifications, _notifications.c.message_id == _replies.c.reply_to_message_id)
+        .where(_replies.c.id.in_(sorted(reply_ids)))
     )
     return [
         ReplyTarget(reply, message, notification, kind, reference, data, bool(confirms))

@@ -452,8 +452,8 @@ def _client_panel(page: Page, thread: dict[str, Any]) -> dict[str, Any]:
     conversation = thread["conversation"]
     whole: list[Message] | None = thread.get("whole_thread")
     if whole is not None:  # the page holds every message: no read for them
-        automated = [m for m in reversed(whole) if m.sender_type == SENDER_AUTOMATED]
-        automated = automated[:RECENT_AUTOMATED]
+        newest_first = [m for m in reversed(whole) if m.sender_type == SENDER_AUTOMATED]
+        automated = newest_first[:RECENT_AUTOMATED]
     else:
         automated = queries.recent_automated(
             page.session, page.business.id, conversation.id, limit=RECENT_AUTOMATED
