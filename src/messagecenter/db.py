@@ -7,6 +7,7 @@ opened the session commits it (see polar's postgres.py for the model followed).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -27,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 
 URL_VARIABLE = "MESSAGECENTER_DATABASE_URL"
@@ -57,8 +58,40 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(_psycopg_url(url), **kwargs)
+    engine = create_engine(_psycopg_url(url), **kwargs)
+    ping_idle_connections(engine)
+    return engine
+
+
+# A pooled connection idle longer than this is pinged before it is used again.
+IDLE_PING_AFTER_SECONDS = 2.0
+_LAST_USED = "messagecenter_last_used"  # the pool record's info key: monotonic seconds
+
+
+def ping_idle_connections(engine: Engine) -> None:
+    """Check a pooled connection still works before handing it out, when it has been idle:
+    a PostgreSQL restart, a failover or an idle timeout in between leaves it dead, and a
+    request or worker pass would fail on it. A dead one is replaced (the pool retries the
+    checkout with a new connection). `pool_pre_ping` does this on every checkout, a round
+    trip before every transaction: under load a tenth of an intake batch's time, for
+    connections that answered a moment ago. A connection the server drops while it is busy
+    fails that one transaction, as it would with pre-ping; SQLAlchemy then refreshes the
+    whole pool."""
+
+    def mark_used(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_LAST_USED, 0.0) < IDLE_PING_AFTER_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"a pooled connection is gone ({exc})") from exc
+
+    event.listen(engine, "connect", mark_used)
+    event.listen(engine, "checkin", mark_used)
+    event.listen(engine, "checkout", ping_if_idle)
 
 
 def checked_url(url: str) -> URL:
