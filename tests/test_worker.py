@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from messagecenter import worker as worker_module
 from messagecenter.carriers.base import InboundSms
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.models import InboundQueueItem, Message
-from messagecenter.models.message import DISPATCH_PENDING
+from messagecenter.models.message import DIRECTION_OUTBOUND, DISPATCH_PENDING
 from messagecenter.sending.compose import Sender, send_message
 from tests.factories import make_business, make_client
 
@@ -95,3 +96,89 @@ def test_queued_texts_wake_the_deliverer_once_processed_not_when_queued(
     assert deliverer.wakes == 1  # processed: their deliveries are committed
     context.worker.run_once()
     assert deliverer.wakes == 1  # nothing processed, nothing to wake it for
+
+
+def _pending_message(session: Session, context: AppContext, clock: FrozenClock) -> tuple[int, str]:
+    """A message queued for sending (by another process: no wake here); its id, and the
+    business's number for texts."""
+    setup = make_business(session, context.carrier, clock.now())
+    client = make_client(session, setup.business, clock.now(), cell_phone="+12125550142")
+    message = send_message(
+        session,
+        setup.business,
+        body="Hello",
+        sender=Sender.automated(),
+        at=clock.now(),
+        client=client,
+    )
+    session.commit()
+    return message.id, setup.number.phone_number
+
+
+def _state(session: Session, message_id: int) -> str:
+    session.expire_all()
+    message = session.get(Message, message_id)
+    assert message is not None
+    return message.dispatch_state
+
+
+def test_a_pass_woken_for_texts_leaves_the_outbox_until_its_next_look(
+    session: Session, context: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream of inbound texts does not run the outbox's lookups with every batch; what
+    another process queued is found at the next look (OUTBOX_LOOK_SECONDS), and a wake()
+    from this process is answered at once."""
+    monkeypatch.setattr(worker_module, "OUTBOX_LOOK_SECONDS", 3600.0)
+    stop = threading.Event()
+    assert context.worker.run_due(stop) == 0  # the first pass looks at everything
+    message_id, number = _pending_message(session, context, clock)
+    text = InboundSms("SM" + "t" * 32, "+12125550199", number, "See you at 9")
+    assert context.intake.enqueue_inbound(text)
+    context.worker.wake_for_queued_texts()
+
+    assert context.worker.run_due(stop) == 1  # the text
+    assert _queued_texts(session) == 0
+    assert _state(session, message_id) == DISPATCH_PENDING  # not looked for
+
+    context.worker.wake()  # a message was queued in this process
+    assert context.worker.run_due(stop) == 1
+    assert _state(session, message_id) != DISPATCH_PENDING
+
+
+def test_the_outbox_is_looked_at_once_its_last_look_is_old_enough(
+    session: Session, context: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stop = threading.Event()
+    monkeypatch.setattr(worker_module, "OUTBOX_LOOK_SECONDS", 3600.0)
+    context.worker.run_due(stop)
+    message_id, _ = _pending_message(session, context, clock)
+    context.worker.run_due(stop)
+    assert _state(session, message_id) == DISPATCH_PENDING
+
+    monkeypatch.setattr(worker_module.time, "monotonic", lambda: 1e12)  # much later
+    assert context.worker.run_due(stop) == 1
+    assert _state(session, message_id) != DISPATCH_PENDING
+
+
+def test_a_text_that_queued_a_reply_sends_it_in_the_same_pass(
+    session: Session, context: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HELP is answered at once (the app's own wording), even on a pass woken for texts."""
+    monkeypatch.setattr(worker_module, "OUTBOX_LOOK_SECONDS", 3600.0)
+    stop = threading.Event()
+    setup = make_business(session, context.carrier, clock.now())
+    setup.number.carrier_handles_keywords = False  # the app answers keywords itself
+    session.commit()
+    context.worker.run_due(stop)
+    text = InboundSms("SM" + "h" * 32, "+12125550142", setup.number.phone_number, "HELP")
+    assert context.intake.enqueue_inbound(text)
+    context.worker.wake_for_queued_texts()
+
+    assert context.worker.run_due(stop) == 2  # the text, and its answer handed over
+    session.expire_all()
+    answer = session.scalars(
+        select(Message).where(
+            Message.business_id == setup.business.id, Message.direction == DIRECTION_OUTBOUND
+        )
+    ).one()
+    assert answer.dispatch_state != DISPATCH_PENDING

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +26,9 @@ from messagecenter.signin.service import purge_sign_ins
 log = logging.getLogger(__name__)
 
 
-PURGE_EVERY_SECONDS = 300.0  # expired idempotency keys, sign-ins and sessions: this often
+PURGE_EVERY_SECONDS = 300.0
+# A pass woken only for queued texts looks at the outbox too when its last look is this old.
+OUTBOX_LOOK_SECONDS = 0.5  # expired idempotency keys, sign-ins and sessions: this often
 # How long a stopping worker waits for webhook calls in flight; what is left unrecorded comes
 # due again when its claim's lease ends (delivered at least once).
 WEBHOOK_STOP_WAIT_SECONDS = 5.0
@@ -49,9 +52,15 @@ class BackgroundWorker:
         self._clock = clock
         self._wake = threading.Event()
         self._next_purge = 0.0
+        # What run_forever's passes owe the outbox (see run_due): woken for it, or when it last
+        # had work to do, or when it was last looked at.
+        self._outbox_woken = True
+        self._outbox_busy = False
+        self._next_outbox_look = 0.0
 
     def wake(self) -> None:
         """Look at the queues now (a text arrived, a message was queued)."""
+        self._outbox_woken = True
         self._wake.set()
         if self._webhooks is not None:
             self._webhooks.wake()
@@ -63,10 +72,11 @@ class BackgroundWorker:
         batch, it ran an empty claim per batch: a fifth of a loaded process's time)."""
         self._wake.set()
 
-    def run_once(self, stop: threading.Event | None = None) -> int:
+    def run_once(self, stop: threading.Event | None = None, *, outbox: bool = True) -> int:
         """One pass over everything; returns how much work it found. Once `stop` is set it
         starts nothing more: no queued text, claim or lookup (and the dispatcher hands over
-        nothing more it had claimed); another process, or the next start, carries on."""
+        nothing more it had claimed); another process, or the next start, carries on.
+        `outbox=False`: the queued texts only, and the outbox too if they queued a reply."""
 
         def stopping() -> bool:
             return stop is not None and stop.is_set()
@@ -74,18 +84,31 @@ class BackgroundWorker:
         if stopping():
             return 0
         texts, replied = self._intake.process_queued()
+        count(texts_processed=texts)
         if texts and self._webhooks is not None:
             self._webhooks.wake()  # their message.received deliveries, if any, are committed
         if stopping():  # a batch of texts may take a while: stop before the outbox, too
             return texts
+        if not (outbox or replied):
+            return texts
+        return texts + self._outbox_pass(stop, stopping, replied)
+
+    def _outbox_pass(
+        self, stop: threading.Event | None, stopping: Callable[[], bool], replied: bool
+    ) -> int:
+        """The rest of a pass: scheduled sends, the outbox, settling, the carrier's timer and
+        the purges; how much work it found."""
+        self._outbox_woken = False  # a wake from here on is for the next pass
+        self._next_outbox_look = time.monotonic() + OUTBOX_LOOK_SECONDS
         scheduled = self._send_scheduled()  # its texts go out in this pass
         count(expired_claims_released=self._dispatcher.release_expired_claims())
         sent = self._dispatcher.run_once(stop)
         if replied:
             sent += self._dispatcher.run_once(stop)
-        count(texts_processed=texts, messages_handed_over=sent)
+        count(messages_handed_over=sent)
+        self._outbox_busy = bool(sent or scheduled)
         if stopping():
-            return texts + sent + scheduled
+            return sent + scheduled
         count(settled_by_lookup=self._dispatcher.settle_by_lookup(stop))
         self._carrier.tick()
         if time.monotonic() >= self._next_purge:
@@ -96,7 +119,18 @@ class BackgroundWorker:
                 purge_sign_ins(session, self._clock.now())
             with session_scope(self._sessions) as session:
                 purge_delivery_log(session, self._clock.now())
-        return texts + sent + scheduled
+        return sent + scheduled
+
+    def run_due(self, stop: threading.Event) -> int:
+        """run_forever's pass. The outbox part only when there may be something for it: a
+        wake() (a message was queued here), work found by its last look (a batch may follow),
+        or OUTBOX_LOOK_SECONDS since that look (what came due, or was queued by another
+        process). Under a stream of inbound texts on PostgreSQL, each wake_for_queued_texts
+        ran it all: seven transactions of lookups per batch of texts, finding nothing."""
+        outbox = (
+            self._outbox_woken or self._outbox_busy or time.monotonic() >= self._next_outbox_look
+        )
+        return self.run_once(stop, outbox=outbox)
 
     def _send_scheduled(self) -> int:
         """The due scheduled send, if any. One that fails is logged and left: the outbox
@@ -118,7 +152,7 @@ class BackgroundWorker:
                 target=self._webhooks.run_forever, args=(stop,), name="webhooks", daemon=True
             )
             webhooks.start()
-        run_passes("worker pass", self.run_once, stop, self._wake, poll_seconds, log)
+        run_passes("worker pass", self.run_due, stop, self._wake, poll_seconds, log)
         if webhooks is not None:  # its calls in flight end within their timeout
             webhooks.join(timeout=WEBHOOK_STOP_WAIT_SECONDS)
         log.info("background worker stopped")
