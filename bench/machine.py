@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,9 +49,29 @@ def cpu_speed(runs: int = 5) -> dict[str, float]:
     }
 
 
+def disk_flush_ms(flushes: int = 200) -> float:
+    """The median milliseconds to write 4 KiB and fsync it in the temporary directory (where
+    the benchmarks' SQLite files go; PostgreSQL's data is on the same disk here): what each
+    commit waits for. Near zero on a disk with a write cache the kernel trusts, a few
+    milliseconds on one without: a commit per request costs little on the first and bounds
+    the rate on the second, where group commit matters most."""
+    times = []
+    with tempfile.TemporaryDirectory(prefix="mc-flush-") as directory:
+        fd = os.open(Path(directory) / "flush", os.O_WRONLY | os.O_CREAT)
+        try:
+            for _ in range(flushes):
+                started = time.perf_counter()
+                os.write(fd, b"x" * 4096)
+                os.fsync(fd)
+                times.append(time.perf_counter() - started)
+        finally:
+            os.close(fd)
+    return round(statistics.median(times) * 1000, 3)
+
+
 def describe(speed: dict[str, float] | None = None) -> dict[str, object]:
-    """The machine: CPU model, cores, memory, Python, platform, wrk's version, and `speed`
-    (measured now when not given)."""
+    """The machine: CPU model, cores, memory, Python, platform, wrk's version, `speed`
+    (measured now when not given) and what a disk flush costs."""
     model = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -73,6 +95,7 @@ def describe(speed: dict[str, float] | None = None) -> dict[str, object]:
         "platform": platform.platform(),
         "wrk": wrk_version,
         "cpu_speed": speed if speed is not None else cpu_speed(),
+        "disk_flush_ms": disk_flush_ms(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
