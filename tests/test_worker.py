@@ -12,6 +12,8 @@ from messagecenter import worker as worker_module
 from messagecenter.carriers.base import InboundSms
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
+from messagecenter.intake.service import Processed
+from messagecenter.integrations import service as integrations
 from messagecenter.models import InboundQueueItem, Message
 from messagecenter.models.message import DIRECTION_OUTBOUND, DISPATCH_PENDING
 from messagecenter.sending.compose import Sender, send_message
@@ -57,7 +59,7 @@ def test_a_stop_during_the_queued_texts_dispatches_nothing(
     stop = threading.Event()
     process_queued = context.intake.process_queued
 
-    def stopped_meanwhile() -> tuple[int, bool]:
+    def stopped_meanwhile() -> Processed:
         result = process_queued()
         stop.set()  # SIGTERM arrives while the texts are processed
         return result
@@ -83,6 +85,15 @@ def test_queued_texts_wake_the_deliverer_once_processed_not_when_queued(
     session: Session, context: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     setup = make_business(session, context.carrier, clock.now())
+    integrations.create_endpoint(
+        session,
+        setup.business.id,
+        url="https://93.184.216.34/hooks",
+        events=["message.received"],
+        description="",
+        at=clock.now(),
+        allow_private=False,
+    )
     session.commit()
     deliverer = WakeCounter()
     monkeypatch.setattr(context.worker, "_webhooks", deliverer)
@@ -96,6 +107,21 @@ def test_queued_texts_wake_the_deliverer_once_processed_not_when_queued(
     assert deliverer.wakes == 1  # processed: their deliveries are committed
     context.worker.run_once()
     assert deliverer.wakes == 1  # nothing processed, nothing to wake it for
+
+
+def test_texts_to_a_business_without_endpoints_leave_the_deliverer_asleep(
+    session: Session, context: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No delivery can be due: no claim for the deliverer to make (5% of a loaded server)."""
+    setup = make_business(session, context.carrier, clock.now())
+    session.commit()
+    deliverer = WakeCounter()
+    monkeypatch.setattr(context.worker, "_webhooks", deliverer)
+    text = InboundSms("SM" + "n" * 32, "+12125550142", setup.number.phone_number, "hello")
+    assert context.intake.enqueue_inbound(text)
+
+    assert context.worker.run_once() == 1
+    assert deliverer.wakes == 0
 
 
 def _pending_message(session: Session, context: AppContext, clock: FrozenClock) -> tuple[int, str]:

@@ -414,7 +414,7 @@ def test_a_text_from_the_phone_takes_the_webhooks_path(
     stored = session.scalar(select(func.count()).where(Message.carrier_sid == sid))
     if context.intake.queue_inbound:  # PostgreSQL
         assert (list(queued), stored, woken) == ([sid], 0, [True])
-        assert context.intake.process_queued() == (1, False)
+        assert context.intake.process_queued() == (1, False, False)
         session.expire_all()
         assert session.scalar(select(func.count()).where(Message.carrier_sid == sid)) == 1
         assert session.scalars(select(InboundQueueItem)).all() == []

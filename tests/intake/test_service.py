@@ -70,7 +70,7 @@ def test_queued_texts_become_messages_in_one_batch(
     texts = _texts(number, 5)
     assert all(context.intake.enqueue_inbound(t) for t in texts)
     assert not context.intake.enqueue_inbound(texts[0])  # a retried webhook
-    assert context.intake.process_queued() == (5, False)
+    assert context.intake.process_queued() == (5, False, False)
     assert _stored(session) == (5, [])
 
 
@@ -79,7 +79,7 @@ def test_an_empty_queue_is_one_claim_and_nothing_more(
 ) -> None:
     stored: list[object] = []
     monkeypatch.setattr(intake_module, "_store", lambda *args: stored.append(args) or [])
-    assert context.intake.process_queued() == (0, False)
+    assert context.intake.process_queued() == (0, False, False)
     assert stored == []  # no batch of nothing written (it was a query per worker pass)
 
 
@@ -100,7 +100,7 @@ def test_a_text_that_fails_is_kept_and_does_not_hold_up_the_rest(
     item = session.scalars(select(InboundQueueItem)).one()
     assert "simulated bug" in (item.last_error or "")
     monkeypatch.undo()
-    assert context.intake.process_queued() == (0, False)  # parked, not picked up again
+    assert context.intake.process_queued() == (0, False, False)  # parked, not picked up again
 
 
 def test_a_webhook_batch_stores_every_text_and_a_bad_one_fails_alone(
@@ -241,7 +241,7 @@ def test_a_parked_text_raises_an_alert_and_the_operator_can_list_and_retry_it(
         assert intake_module.retry_parked(db) == 1
         db.commit()
     monkeypatch.undo()  # the bug is fixed: the retried text is stored
-    assert context.intake.process_queued() == (1, False)
+    assert context.intake.process_queued() == (1, False, False)
     assert _stored(session) == (1, [])
 
 
@@ -288,7 +288,7 @@ def test_a_text_is_routed_by_its_to_whatever_its_sender_up_to_64_characters(
     ]
     if path == "queued":
         assert context.intake.enqueue_inbound_batch(texts) == [True] * 4
-        assert context.intake.process_queued() == (4, False)
+        assert context.intake.process_queued() == (4, False, False)
     else:
         outcomes = context.intake.receive_inbound_batch(texts)
         assert [getattr(o, "unrouted", None) for o in outcomes] == [False, False, False, True]

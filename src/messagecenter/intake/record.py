@@ -35,6 +35,8 @@ class InboundOutcome:
     duplicate: bool = False
     unrouted: bool = False
     replies: list[int] = field(default_factory=list)  # ids of messages written in response
+    # Its business has webhook endpoints: deliveries of its events may be due.
+    for_endpoints: bool = False
 
 
 class DuplicateDelivery(Exception):
@@ -154,7 +156,9 @@ def _record_routed(
         conversations.announce_message(
             session, text.route.business_id, conversation.id, message_id, DIRECTION_INBOUND
         )
-        outcomes[text.index] = InboundOutcome(message_id, text.route.business_id)
+        outcomes[text.index] = InboundOutcome(
+            message_id, text.route.business_id, for_endpoints=text.route.has_endpoints
+        )
         if not text.route.has_endpoints:
             continue  # no endpoint to deliver it to: no event, and no query to find none
         hooks.append(
@@ -188,7 +192,12 @@ def _record_routed(
             session, last.route, conversation_id, message_id, last.body, last.at
         )
         keyword = bool(replies)
-        outcomes[last.index] = InboundOutcome(message_id, last.route.business_id, replies=replies)
+        outcomes[last.index] = InboundOutcome(
+            message_id,
+            last.route.business_id,
+            replies=replies,
+            for_endpoints=last.route.has_endpoints,
+        )
     ordinary = run[:-1] if keyword else run  # a keyword gets its own answer, never this one
     answers = after_hours.answer_out_of_hours(
         session,

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import String
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,6 +53,14 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 100
 WEBHOOK_BATCH_SIZE = 64  # texts a webhook transaction may hold under load
 MAX_ATTEMPTS = 5  # after that a queued text is parked for the operator (see last_error)
+
+
+class Processed(NamedTuple):
+    """What a pass over the queued texts did."""
+
+    texts: int  # recorded (or found already recorded)
+    replied: bool  # some queued a reply: the outbox has work
+    for_endpoints: bool  # some went to a business with webhook endpoints: deliveries may be due
 
 
 def _phone_length() -> int:
@@ -154,10 +163,11 @@ class Intake:
             inserted.discard(sid)
         return new
 
-    def process_queued(self, limit: int = BATCH_SIZE) -> tuple[int, bool]:
-        """Process up to `limit` queued texts, in arrival order; returns how many, and
-        whether any of them queued a reply. If a batch fails, each text is retried alone so
-        one bad text cannot hold up the others.
+    def process_queued(self, limit: int = BATCH_SIZE) -> Processed:
+        """Process up to `limit` queued texts, in arrival order; returns how many, whether
+        any of them queued a reply, and whether any went to a business with webhook
+        endpoints. If a batch fails, each text is retried alone so one bad text cannot hold
+        up the others.
 
         A transaction ends at a keyword: the texts before it and the keyword are recorded,
         their rows locked in one fixed order (conversations by business and phone, then usage
@@ -165,7 +175,7 @@ class Intake:
         it go in the next transaction. Answered mid-transaction, a keyword let the texts after
         it lock their businesses' rows out of that order, and two workers on PostgreSQL could
         deadlock (one batch stopped, its texts then written one by one)."""
-        done, replied = 0, False
+        done, replied, for_endpoints = 0, False, False
         while done < limit:
             try:
                 with session_scope(self._sessions) as session:
@@ -179,13 +189,16 @@ class Intake:
                 log.warning(
                     "a batch of queued texts failed; processing them one by one", exc_info=True
                 )
-                more, more_replied = self._process_one_by_one(limit - done)
-                return done + more, replied or more_replied
+                more = self._process_one_by_one(limit - done)
+                return Processed(
+                    done + more.texts, replied or more.replied, for_endpoints or more.for_endpoints
+                )
             done += len(items)
             replied = replied or any(o.replies for o in outcomes)
+            for_endpoints = for_endpoints or any(o.for_endpoints for o in outcomes)
             if len(items) == len(claimed):  # none held back for the next transaction
                 break
-        return done, replied
+        return Processed(done, replied, for_endpoints)
 
     def process_queued_through(self, carrier_sid: str) -> None:
         """Record what is queued, and return only once the text `carrier_sid` is recorded, for
@@ -198,10 +211,10 @@ class Intake:
             if queries.wait_for_queued(session, carrier_sid):
                 log.warning("queued text %s could not be recorded yet", carrier_sid)
 
-    def _process_one_by_one(self, limit: int) -> tuple[int, bool]:
+    def _process_one_by_one(self, limit: int) -> Processed:
         with session_scope(self._sessions) as session:
             ids = [item.id for item in _claim(session, limit)]
-        done, replied = 0, False
+        done, replied, for_endpoints = 0, False, False
         for item_id in ids:
             try:
                 with session_scope(self._sessions) as session:
@@ -211,6 +224,7 @@ class Intake:
                     try:
                         outcome = _store(session, [_as_received(item)])[0]
                         replied = replied or bool(outcome.replies)
+                        for_endpoints = for_endpoints or outcome.for_endpoints
                     except DuplicateDelivery:
                         pass  # stored by a twin: nothing more to do
                     _remove(session, [item_id])
@@ -228,7 +242,7 @@ class Intake:
                         attempts,
                         exc,
                     )
-        return done, replied
+        return Processed(done, replied, for_endpoints)
 
 
 def _text_name(inbound: InboundSms) -> str:
