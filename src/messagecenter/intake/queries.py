@@ -16,11 +16,15 @@ from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
+    Integer,
+    String,
     Table,
+    Text,
     bindparam,
     delete,
     exists,
     func,
+    literal,
     literal_column,
     null,
     select,
@@ -29,8 +33,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
-from messagecenter.db import insert_ignore, insert_ignore_many
+from messagecenter.db import as_arrays, insert_ignore, insert_ignore_many, unnested
 from messagecenter.models import (
     Business,
     BusinessHours,
@@ -234,21 +239,45 @@ _SET_CLIENT = (
 )
 
 
-def _conversation_upsert(dialect_insert: Any) -> Any:
-    table = Conversation.__table__
-    values = {
-        "business_id": bindparam("business_id"),
-        "phone": bindparam("phone"),
-        "client_id": None,
-        "folder": FOLDER_UNREAD,
-        "unread_count": bindparam("texts"),
-        "pinned": False,
-        "muted": False,
-        "last_message_at": bindparam("last_at", type_=UTCDateTime()),
-        "last_message_preview": bindparam("preview"),
-        "created_at": bindparam("first_at", type_=UTCDateTime()),
+_CONVERSATION_TEXTS: dict[str, TypeEngine[Any]] = {  # what ConversationTexts binds
+    "business_id": Integer(),
+    "phone": String(),
+    "texts": Integer(),
+    "first_at": UTCDateTime(),
+    "last_at": UTCDateTime(),
+    "preview": Text(),
+}
+
+
+def _conversation_upsert(dialect: str) -> Any:
+    table = cast(Table, Conversation.__table__)
+    constants = {"client_id": None, "folder": FOLDER_UNREAD, "pinned": False, "muted": False}
+    takes = {  # column: the ConversationTexts field it is written from
+        "business_id": "business_id",
+        "phone": "phone",
+        "unread_count": "texts",
+        "last_message_at": "last_at",
+        "last_message_preview": "preview",
+        "created_at": "first_at",
     }
-    stmt = dialect_insert(table).values(values)
+    stmt: Any
+    if dialect == "postgresql":
+        incoming = unnested("incoming", _CONVERSATION_TEXTS)
+        values: dict[str, Any] = {
+            **{name: literal(value, table.c[name].type) for name, value in constants.items()},
+            **{name: incoming.c[field] for name, field in takes.items()},
+        }
+        stmt = postgresql.insert(table).from_select(list(values), select(*values.values()))
+    else:
+        stmt = sqlite.insert(table).values(
+            {
+                **constants,
+                **{
+                    name: bindparam(field, type_=_CONVERSATION_TEXTS[field])
+                    for name, field in takes.items()
+                },
+            }
+        )
     return stmt.on_conflict_do_update(
         index_elements=["business_id", "phone"],
         set_={
@@ -299,31 +328,44 @@ def _sql_constant(value: str | int | None) -> Any:
     return literal_column(f"'{value}'")
 
 
-def _message_insert(dialect_insert: Any) -> Any:
-    table = Message.__table__
-    # Columns with a server default keep it (body_had_nul: the intake sets it for the texts
-    # that held a NUL; carrier_sid_from_lookup: an outbound message's).
-    columns = [c.name for c in table.columns if c.name != "id" and c.server_default is None]
-    values = {
-        name: _sql_constant(INBOUND_CONSTANTS[name])
-        if name in INBOUND_CONSTANTS
-        else bindparam(name, type_=table.c[name].type)
-        for name in columns
+# Columns with a server default keep it (body_had_nul: the intake sets it for the texts that
+# held a NUL; carrier_sid_from_lookup: an outbound message's).
+_MESSAGE_COLUMNS = [
+    c.name for c in Message.__table__.columns if c.name != "id" and c.server_default is None
+]
+MESSAGE_ROW_COLUMNS = [name for name in _MESSAGE_COLUMNS if name not in INBOUND_CONSTANTS]
+
+
+def _message_insert(dialect: str) -> Any:
+    table = cast(Table, Message.__table__)
+    constants: dict[str, Any] = {
+        name: _sql_constant(INBOUND_CONSTANTS[name]) for name in INBOUND_CONSTANTS
     }
-    return (
-        dialect_insert(table)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["carrier_sid"])
-        .returning(table.c.carrier_sid, table.c.id)
+    stmt: Any
+    if dialect == "postgresql":
+        incoming = unnested("incoming", {name: table.c[name].type for name in MESSAGE_ROW_COLUMNS})
+        values = {
+            name: constants[name] if name in constants else incoming.c[name]
+            for name in _MESSAGE_COLUMNS
+        }
+        stmt = postgresql.insert(table).from_select(list(values), select(*values.values()))
+    else:
+        stmt = sqlite.insert(table).values(
+            {
+                name: constants[name]
+                if name in constants
+                else bindparam(name, type_=table.c[name].type)
+                for name in _MESSAGE_COLUMNS
+            }
+        )
+    return stmt.on_conflict_do_nothing(index_elements=["carrier_sid"]).returning(
+        table.c.carrier_sid, table.c.id
     )
 
 
 _BY_DIALECT = {
-    name: {
-        "conversation": _conversation_upsert(insert),
-        "message": _message_insert(insert),
-    }
-    for name, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+    name: {"conversation": _conversation_upsert(name), "message": _message_insert(name)}
+    for name in ("sqlite", "postgresql")
 }
 
 
@@ -369,7 +411,9 @@ def upsert_inbound_conversations(
     on them."""
     if not arrivals:
         return {}
-    params = [a._asdict() for a in sorted(arrivals)]
+    params: Any = [a._asdict() for a in sorted(arrivals)]
+    if session.get_bind().dialect.name == "postgresql":
+        params = as_arrays(params, _CONVERSATION_TEXTS)
     rows = session.connection().execute(_statements(session)["conversation"], params)
     return {(row[0], row[1]): InboundConversation(*row[2:]) for row in rows}
 
@@ -380,7 +424,10 @@ def insert_message_rows(session: Session, rows: Sequence[dict[str, Any]]) -> dic
     INBOUND_CONSTANTS."""
     if not rows:
         return {}
-    inserted = session.connection().execute(_statements(session)["message"], list(rows))
+    params: Any = list(rows)
+    if session.get_bind().dialect.name == "postgresql":
+        params = as_arrays(rows, MESSAGE_ROW_COLUMNS)
+    inserted = session.connection().execute(_statements(session)["message"], params)
     return {sid: int(new_id) for sid, new_id in inserted}
 
 

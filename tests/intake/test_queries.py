@@ -1,0 +1,67 @@
+"""The intake's set-based writes: every value of every text arrives, and on PostgreSQL a
+batch of any size is one and the same statement (its rows sent as arrays)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, event, select
+from sqlalchemy.orm import Session
+
+from messagecenter.carriers.base import InboundSms
+from messagecenter.clock import FrozenClock
+from messagecenter.context import AppContext
+from messagecenter.intake.record import record_inbound_batch
+from messagecenter.models import Conversation, Message
+from tests.factories import make_business
+
+MEDIA = ["https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"]
+
+
+def _texts(number: str, first: int, count: int) -> list[InboundSms]:
+    return [
+        InboundSms(
+            f"SMu{first + i:030d}",
+            f"+1212555{1000 + (first + i) % 7:04d}",  # several texts a conversation
+            number,
+            f"Text {first + i}: café ☕",
+            MEDIA if i % 3 == 0 else [],
+        )
+        for i in range(count)
+    ]
+
+
+def test_batches_of_any_size_store_every_value_and_on_postgresql_share_one_statement(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    number = make_business(session, context.carrier, clock.now()).number.phone_number
+    session.flush()
+    statements: list[str] = []
+
+    def seen(_conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith(("INSERT INTO messages", "INSERT INTO conversations")):
+            statements.append(statement)
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", seen)
+    try:
+        one, many = _texts(number, 0, 1), _texts(number, 1, 20)
+        record_inbound_batch(session, [(text, clock.now()) for text in one])
+        record_inbound_batch(session, [(text, clock.now()) for text in many])
+    finally:
+        event.remove(connection, "before_cursor_execute", seen)
+
+    session.expire_all()
+    stored = {
+        m.carrier_sid: (m.from_phone, m.to_phone, m.body, m.media_urls, m.created_at)
+        for m in session.scalars(select(Message))
+    }
+    assert stored == {
+        text.carrier_sid: (text.from_phone, number, text.body, text.media_urls, clock.now())
+        for text in one + many
+    }
+    unread = dict(session.execute(select(Conversation.phone, Conversation.unread_count)).all())
+    assert sum(unread.values()) == 21 and len(unread) == 7
+    assert len(statements) == 4  # conversations and messages, for each batch
+    if session.get_bind().dialect.name == "postgresql":
+        assert len(set(statements)) == 2  # one statement each, whatever the batch's size
