@@ -22,7 +22,7 @@ from messagecenter.db import session_scope
 from messagecenter.events import (
     _QUEUE_LIMIT,
     ACCESS_ENDED,
-    NOTIFY_PER_STATEMENT,
+    CHANNEL,
     EventBus,
     LiveEvent,
     PostgresListener,
@@ -204,11 +204,13 @@ def test_revoking_a_key_raises_access_ended_once(
 
 
 @pytest.mark.postgres_only
-def test_a_commit_with_thousands_of_events_notifies_them_all(
+def test_a_commit_with_thousands_of_events_notifies_them_all_in_one_statement(
     committed_context: AppContext,
 ) -> None:
-    """A bulk send raises an event per message: more than one SELECT may list (1,664), so
-    they leave in statements of NOTIFY_PER_STATEMENT, every one of them."""
+    """A bulk send raises an event per message: they all leave, in order, in one statement
+    (their payloads one array), which is the same statement for any number of events."""
+    import psycopg
+
     statements: list[str] = []
 
     def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
@@ -216,14 +218,20 @@ def test_a_commit_with_thousands_of_events_notifies_them_all(
             statements.append(statement)
 
     engine = committed_context.engine
+    listening = psycopg.connect(libpq_dsn(committed_context.settings.database_url), autocommit=True)
     sqlalchemy_event.listen(engine, "before_cursor_execute", seen)
     try:
-        with session_scope(committed_context.sessions) as session:
-            for n in range(2 * NOTIFY_PER_STATEMENT + 1):
-                queue_event_on_commit(session, LiveEvent(7, "message.created", {"id": n}))
-            session.execute(text("SELECT 1"))
+        listening.execute(f"LISTEN {CHANNEL}")
+        for count in (1, 2001):
+            with session_scope(committed_context.sessions) as session:
+                for n in range(count):
+                    queue_event_on_commit(session, LiveEvent(7, "message.created", {"id": n}))
+                session.execute(text("SELECT 1"))
+        received = []
+        for notify in listening.notifies(timeout=30, stop_after=2002):
+            received.append(LiveEvent.from_json(notify.payload).data["id"])
     finally:
         sqlalchemy_event.remove(engine, "before_cursor_execute", seen)
-    assert [s.count("pg_notify(") for s in statements] == [
-        NOTIFY_PER_STATEMENT, NOTIFY_PER_STATEMENT, 1
-    ]  # fmt: skip
+        listening.close()
+    assert received == [0, *range(2001)]
+    assert len(statements) == 2 and statements[0] == statements[1]

@@ -18,7 +18,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Text, bindparam, event, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from messagecenter import metrics
@@ -27,7 +28,12 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "messagecenter_events"
 _PENDING_KEY = "messagecenter_pending_events"
-NOTIFY_PER_STATEMENT = 500
+# Every event of a commit in one statement, whatever their number (a bulk send's thousands):
+# one array of payloads, so one statement psycopg parses once and PostgreSQL prepares. A
+# pg_notify call per event written into the SELECT made each count a new statement.
+_NOTIFY_ALL = text(
+    "SELECT pg_notify(:channel, payload) FROM unnest(:payloads) AS payload"
+).bindparams(bindparam("payloads", type_=postgresql.ARRAY(Text)))
 _QUEUE_LIMIT = 1000  # a subscriber that falls this far behind loses events, not the server
 # Access to the business's events ended for an API key, a staff member or one web session:
 # each stream that holds it closes (web/live.py). For the streams only, never sent to clients.
@@ -132,13 +138,9 @@ def attach_bus(session_factory: Any, bus: EventBus) -> None:
         if session.get_bind().dialect.name != "postgresql":
             return
         pending = session.info.pop(_PENDING_KEY, [])
-        # A SELECT lists at most 1,664 columns: a bulk send's thousands of events go in
-        # statements of NOTIFY_PER_STATEMENT.
-        for start in range(0, len(pending), NOTIFY_PER_STATEMENT):
-            chunk = pending[start : start + NOTIFY_PER_STATEMENT]
-            calls = ", ".join(f"pg_notify(:channel, :p{i})" for i in range(len(chunk)))
-            params = {f"p{i}": e.to_json() for i, e in enumerate(chunk)}
-            session.execute(text(f"SELECT {calls}"), {"channel": CHANNEL, **params})
+        if pending:
+            payloads = [live_event.to_json() for live_event in pending]
+            session.execute(_NOTIFY_ALL, {"channel": CHANNEL, "payloads": payloads})
 
     @event.listens_for(session_factory, "after_commit")
     def _publish(session: Session) -> None:
