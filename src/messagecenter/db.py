@@ -193,13 +193,22 @@ def insert_ignore_many(
     session: Session, table: Table, rows: Sequence[Mapping[str, Any]], conflict: list[str]
 ) -> set[Any]:
     """`insert_ignore` for many rows in one statement: the `conflict` values (of the first
-    conflict column) of the rows that were new."""
+    conflict column) of the rows that were new. Every row has the same keys. On PostgreSQL
+    the rows go as arrays (`unnested`): the same statement for any number of them."""
     if not rows:
         return set()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     key = table.c[conflict[0]]
-    stmt = insert(table).on_conflict_do_nothing(index_elements=conflict).returning(key)
+    if session.get_bind().dialect.name == "postgresql":
+        names = list(rows[0])
+        incoming = unnested("incoming", {name: table.c[name].type for name in names})
+        pg_stmt = (
+            postgresql.insert(table)
+            .from_select(names, select(*(incoming.c[name] for name in names)))
+            .on_conflict_do_nothing(index_elements=conflict)
+            .returning(key)
+        )
+        return set(session.execute(pg_stmt, as_arrays(rows, names)).scalars())
+    stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict).returning(key)
     # An executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT.
     return set(session.execute(stmt, list(rows)).scalars())
 

@@ -12,7 +12,7 @@ from messagecenter.carriers.base import InboundSms
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.intake.record import record_inbound_batch
-from messagecenter.models import Conversation, Message
+from messagecenter.models import Conversation, InboundQueueItem, Message
 from tests.factories import make_business
 
 MEDIA = ["https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"]
@@ -65,3 +65,36 @@ def test_batches_of_any_size_store_every_value_and_on_postgresql_share_one_state
     assert len(statements) == 4  # conversations and messages, for each batch
     if session.get_bind().dialect.name == "postgresql":
         assert len(set(statements)) == 2  # one statement each, whatever the batch's size
+
+
+def test_queued_texts_keep_every_value_and_on_postgresql_share_one_statement(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """The webhook's queue insert (db.insert_ignore_many) for batches of 1 and 10."""
+    number = make_business(session, context.carrier, clock.now()).number.phone_number
+    session.commit()
+    statements: list[str] = []
+
+    def seen(_conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("INSERT INTO inbound_queue"):
+            statements.append(statement)
+
+    one, many = _texts(number, 100, 1), _texts(number, 101, 10)
+    event.listen(context.engine, "before_cursor_execute", seen)
+    try:
+        assert context.intake.enqueue_inbound_batch(one) == [True]
+        assert context.intake.enqueue_inbound_batch([*many, one[0]]) == [True] * 10 + [False]
+    finally:
+        event.remove(context.engine, "before_cursor_execute", seen)
+
+    session.expire_all()
+    queued = {
+        q.carrier_sid: (q.from_phone, q.to_phone, q.body, q.media_urls, q.attempts)
+        for q in session.scalars(select(InboundQueueItem))
+    }
+    assert queued == {
+        t.carrier_sid: (t.from_phone, number, t.body, t.media_urls, 0) for t in one + many
+    }
+    assert len(statements) == 2
+    if session.get_bind().dialect.name == "postgresql":
+        assert statements[0] == statements[1]
