@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
@@ -197,20 +199,29 @@ def insert_ignore_many(
     the rows go as arrays (`unnested`): the same statement for any number of them."""
     if not rows:
         return set()
-    key = table.c[conflict[0]]
     if session.get_bind().dialect.name == "postgresql":
-        names = list(rows[0])
-        incoming = unnested("incoming", {name: table.c[name].type for name in names})
-        pg_stmt = (
-            postgresql.insert(table)
-            .from_select(names, select(*(incoming.c[name] for name in names)))
-            .on_conflict_do_nothing(index_elements=conflict)
-            .returning(key)
-        )
+        names = tuple(rows[0])
+        pg_stmt = _unnested_insert_ignore(table, names, tuple(conflict))
         return set(session.execute(pg_stmt, as_arrays(rows, names)).scalars())
+    key = table.c[conflict[0]]
     stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict).returning(key)
     # An executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT.
     return set(session.execute(stmt, list(rows)).scalars())
+
+
+@lru_cache(maxsize=64)
+def _unnested_insert_ignore(
+    table: Table, names: tuple[str, ...], conflict: tuple[str, ...]
+) -> ReturningInsert[Any]:
+    """insert_ignore_many's PostgreSQL statement, built once for each table and columns (a
+    statement built anew costs its cache key on every call)."""
+    incoming = unnested("incoming", {name: table.c[name].type for name in names})
+    return (
+        postgresql.insert(table)
+        .from_select(names, select(*(incoming.c[name] for name in names)))
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(table.c[conflict[0]])
+    )
 
 
 def unnested(name: str, columns: Mapping[str, TypeEngine[Any]]) -> TableValuedAlias:
