@@ -25,6 +25,23 @@ def _queued_texts(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(InboundQueueItem)) or 0
 
 
+def _pending_message(session: Session, context: AppContext, clock: FrozenClock) -> tuple[int, str]:
+    """A message queued for sending (by another process: no wake here); its id, and the
+    business's number for texts."""
+    setup = make_business(session, context.carrier, clock.now())
+    client = make_client(session, setup.business, clock.now(), cell_phone="+12125550142")
+    message = send_message(
+        session,
+        setup.business,
+        body="Hello",
+        sender=Sender.automated(),
+        at=clock.now(),
+        client=client,
+    )
+    session.commit()
+    return message.id, setup.number.phone_number
+
+
 def test_a_stopped_worker_processes_no_queued_text(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
@@ -45,17 +62,7 @@ def test_a_stopped_worker_processes_no_queued_text(
 def test_a_stop_during_the_queued_texts_dispatches_nothing(
     session: Session, context: AppContext, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    setup = make_business(session, context.carrier, clock.now())
-    client = make_client(session, setup.business, clock.now(), cell_phone="+12125550142")
-    message = send_message(
-        session,
-        setup.business,
-        body="Hello",
-        sender=Sender.automated(),
-        at=clock.now(),
-        client=client,
-    )
-    session.commit()
+    message_id, _ = _pending_message(session, context, clock)
     stop = threading.Event()
     process_queued = context.intake.process_queued
 
@@ -68,7 +75,7 @@ def test_a_stop_during_the_queued_texts_dispatches_nothing(
 
     assert context.worker.run_once(stop) == 0
     session.expire_all()
-    assert session.get(Message, message.id).dispatch_state == DISPATCH_PENDING  # type: ignore[union-attr]
+    assert _state(session, message_id) == DISPATCH_PENDING
 
 
 class WakeCounter:
@@ -122,23 +129,6 @@ def test_texts_to_a_business_without_endpoints_leave_the_deliverer_asleep(
 
     assert context.worker.run_once() == 1
     assert deliverer.wakes == 0
-
-
-def _pending_message(session: Session, context: AppContext, clock: FrozenClock) -> tuple[int, str]:
-    """A message queued for sending (by another process: no wake here); its id, and the
-    business's number for texts."""
-    setup = make_business(session, context.carrier, clock.now())
-    client = make_client(session, setup.business, clock.now(), cell_phone="+12125550142")
-    message = send_message(
-        session,
-        setup.business,
-        body="Hello",
-        sender=Sender.automated(),
-        at=clock.now(),
-        client=client,
-    )
-    session.commit()
-    return message.id, setup.number.phone_number
 
 
 def _state(session: Session, message_id: int) -> str:
