@@ -12,10 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from messagecenter import __version__, collector, metrics
@@ -23,9 +20,8 @@ from messagecenter.businesses.routes import router as business_router
 from messagecenter.campaigns.routes import router as bulk_sends_router
 from messagecenter.carriers.simulator.routes import router as simulator_router
 from messagecenter.carriers.twilio.carrier import SMS_PATH, STATUS_PATH
-from messagecenter.carriers.twilio.inbound_asgi import inbound_sms_app
+from messagecenter.carriers.twilio.inbound_asgi import inbound_sms_app, status_callback_app
 from messagecenter.carriers.twilio.routes import router as twilio_router
-from messagecenter.carriers.twilio.routes import status_callback
 from messagecenter.carriers.twilio.signature import checker_for
 from messagecenter.clients.routes import router as clients_router
 from messagecenter.config import Settings
@@ -157,9 +153,9 @@ def create_app(
     install_error_handlers(app)
     for middleware in EDGE_MIDDLEWARE:  # innermost first: the last added is outermost
         app.add_middleware(middleware)
-    # Twilio's webhooks skip all of the above but the edge (http/lean_front.py); inbound
-    # texts, the busiest requests, go to a bare ASGI endpoint (carriers/twilio/inbound_asgi.py).
-    app.put_in_front(_webhook_app(context), [("POST", STATUS_PATH)])
+    # Twilio's webhooks, the busiest requests, skip all of the above but the edge
+    # (http/lean_front.py): bare ASGI endpoints (carriers/twilio/inbound_asgi.py).
+    app.put_in_front(_behind_the_edge(_status_callback(context)), [("POST", STATUS_PATH)])
     app.put_in_front(_behind_the_edge(_inbound_sms(context)), [("POST", SMS_PATH)])
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -238,16 +234,13 @@ def _behind_the_edge(endpoint: ASGIApp) -> ASGIApp:
     return endpoint
 
 
-def _webhook_app(context: AppContext) -> Starlette:
-    """Twilio's status callback as a plain Starlette route to the same endpoint the full app
-    mounts (kept there for its other methods' 405), behind the same edge middlewares. The
-    endpoint reads the process context from `request.app.state`."""
-    lean = Starlette(
-        routes=[Route(STATUS_PATH, status_callback, methods=["POST"])],
-        middleware=[Middleware(m) for m in reversed(EDGE_MIDDLEWARE)],  # outermost first
+def _status_callback(context: AppContext) -> ASGIApp:
+    settings = context.settings
+    return status_callback_app(
+        settings.public_url,
+        checker_for(settings.twilio_auth_token, settings.twilio_webhook_secret),
+        context.reports.receive,
     )
-    lean.state.context = context
-    return lean
 
 
 def create_app_from_env() -> FastAPI:

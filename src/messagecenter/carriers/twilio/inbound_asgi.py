@@ -1,17 +1,19 @@
-"""Twilio's inbound-text webhook as a bare ASGI endpoint: the intake's fast path.
+"""Twilio's webhooks as bare ASGI endpoints: the intake's fast path, and the status callbacks'.
 
-It does what `routes.inbound_sms` does, rule for rule, without Starlette's router, exception
-layers, Request object or Response classes: the body is read from `receive`, the two
-signature headers and the query from the scope. The signature is checked first, with the
+Each does what its route in `routes.py` does, rule for rule, without Starlette's router,
+exception layers, Request object or Response classes: the body is read from `receive`, the
+two signature headers and the query from the scope. The signature is checked first, with the
 same checker (the `twilio` package's RequestValidator) over the same URL
 (MESSAGECENTER_PUBLIC_URL + path + query as sent): a bad one is a 403 and nothing is stored,
-even when the form is malformed. A form Twilio never sends (no MessageSid, From or To) is a
-400 naming the field. Otherwise the text is handed to the intake, whose group commit holds it
-durably before the 200 `<Response/>` is sent (replays and unrouted texts alike).
+even when the form is malformed. A form Twilio never sends (an inbound text without
+MessageSid, From or To; a status without MessageSid or MessageStatus) is a 400 naming the
+field. Otherwise an inbound text is handed to the intake and a status report to sending's
+reports, whose group commits hold it durably before the answer (200 `<Response/>` for a text,
+204 for a status, replays and unknown ones alike).
 
-app.py puts it in front of the full app for POST /webhooks/twilio/sms, behind the edge
-middlewares every response passes (request id and log line, security headers, body limits,
-complete 500s); an unexpected error is left to the last of those.
+app.py puts them in front of the full app for POST /webhooks/twilio/sms and /status, behind
+the edge middlewares every response passes (request id and log line, security headers, body
+limits, complete 500s); an unexpected error is left to the last of those.
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from messagecenter import metrics
-from messagecenter.carriers.base import InboundSms
+from messagecenter.carriers.base import InboundSms, StatusReport
 from messagecenter.carriers.twilio.routes import EMPTY_TWIML
 from messagecenter.carriers.twilio.signature import (
     SIGNATURE_HEADER,
     FormParams,
     SignatureChecker,
 )
-from messagecenter.carriers.twilio.webhooks import parse_inbound
+from messagecenter.carriers.twilio.webhooks import parse_inbound, parse_status
 from messagecenter.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -43,17 +45,65 @@ _ANSWER = EMPTY_TWIML.encode()
 _REFUSED = b"Invalid Twilio signature.\n"
 
 
+# What a webhook's handler answers: status, headers, body.
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+Handler = Callable[[FormParams, str], Awaitable[Answer]]  # the verified form, the query
+
+
 def inbound_sms_app(
     public_url: str,
     checker: SignatureChecker,
     accept: Callable[[InboundSms], Awaitable[bool]],
     wake_worker: Callable[[], None],
 ) -> ASGIApp:
-    """The endpoint, given what the composition root (app.py) holds: the public URL and the
-    checker the settings fix, the intake's `accept_inbound` (True when the worker has
-    something new to do) and the worker's wake-up."""
+    """The inbound-text endpoint, given what the composition root (app.py) holds: the public
+    URL and the checker the settings fix, the intake's `accept_inbound` (True when the worker
+    has something new to do) and the worker's wake-up."""
 
-    async def inbound_sms(scope: Scope, receive: Receive, send: Send) -> None:
+    async def inbound_sms(params: FormParams, _query: str) -> Answer:
+        try:
+            inbound = parse_inbound(params)
+        except InvalidInput as exc:
+            return 400, _TEXT, (exc.message + "\n").encode()
+        # Stored durably (idempotent by MessageSid) before we answer.
+        if await accept(inbound):
+            wake_worker()
+        metrics.inbound_accepted()
+        return 200, _XML, _ANSWER
+
+    return _signed_webhook(public_url, checker, inbound_sms)
+
+
+def status_callback_app(
+    public_url: str,
+    checker: SignatureChecker,
+    receive_report: Callable[[StatusReport], Awaitable[bool]],
+) -> ASGIApp:
+    """The status-callback endpoint: `receive_report` is sending's StatusReports.receive
+    (group-committed with the reports that arrived together). Our message id is the query's
+    `message` (the last one, as Starlette's query_params.get answers)."""
+
+    async def status_callback(params: FormParams, query: str) -> Answer:
+        ids = [value for name, value in parse_qsl(query) if name == "message"]
+        try:
+            report = parse_status(params, ids[-1] if ids else None)
+        except InvalidInput as exc:
+            return 400, _TEXT, (exc.message + "\n").encode()
+        # To sending, which owns a message to its final status: written with the reports
+        # that arrived together, committed before we answer (an error is a 500: Twilio may
+        # retry).
+        await receive_report(report)
+        metrics.status_callback()
+        return 204, [], b""
+
+    return _signed_webhook(public_url, checker, status_callback)
+
+
+def _signed_webhook(public_url: str, checker: SignatureChecker, handle: Handler) -> ASGIApp:
+    """A webhook endpoint: the form read and its signature checked (403 when bad), then
+    `handle` answers."""
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         body = await _read_body(receive)
         if body is None:
             return  # the caller hung up before sending it all: nothing to answer
@@ -68,18 +118,9 @@ def inbound_sms_app(
             metrics.signature_refused(path)
             await _answer(send, 403, _TEXT, _REFUSED)
             return
-        try:
-            inbound = parse_inbound(params)
-        except InvalidInput as exc:
-            await _answer(send, 400, _TEXT, (exc.message + "\n").encode())
-            return
-        # Stored durably (idempotent by MessageSid) before we answer.
-        if await accept(inbound):
-            wake_worker()
-        metrics.inbound_accepted()
-        await _answer(send, 200, _XML, _ANSWER)
+        await _answer(send, *await handle(params, query))
 
-    return inbound_sms
+    return endpoint
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -106,11 +147,7 @@ def _signature_headers(scope: Scope) -> dict[str, str]:
 
 
 async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*headers, (b"content-length", str(len(body)).encode())],
-        }
-    )
+    if status != 204:  # a 204 has no body, and says no length (as Starlette's Response)
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
