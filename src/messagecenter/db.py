@@ -195,41 +195,32 @@ def insert_ignore_many(
     session: Session, table: Table, rows: Sequence[Mapping[str, Any]], conflict: list[str]
 ) -> set[Any]:
     """`insert_ignore` for many rows in one statement: the `conflict` values (of the first
-    conflict column) of the rows that were new."""
-    return {key[0] for key in inserted_keys(session, table, rows, conflict)}
-
-
-def inserted_keys(
-    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], conflict: list[str]
-) -> set[tuple[Any, ...]]:
-    """Insert rows in one statement, those that conflict on `conflict` left out; the
-    `conflict` columns' values of the rows that were new. Every row has the same keys. On
-    PostgreSQL the rows go as arrays (`unnested`): the same statement for any number of
-    them."""
+    conflict column) of the rows that were new. Every row has the same keys. On PostgreSQL
+    the rows go as arrays (`unnested`): the same statement for any number of them."""
     if not rows:
         return set()
     if session.get_bind().dialect.name == "postgresql":
         names = tuple(rows[0])
         pg_stmt = _unnested_insert_ignore(table, names, tuple(conflict))
-        return {tuple(row) for row in session.execute(pg_stmt, as_arrays(rows, names))}
-    keys = [table.c[name] for name in conflict]
-    stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict).returning(*keys)
+        return set(session.execute(pg_stmt, as_arrays(rows, names)).scalars())
+    key = table.c[conflict[0]]
+    stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict).returning(key)
     # An executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT.
-    return {tuple(row) for row in session.execute(stmt, list(rows))}
+    return set(session.execute(stmt, list(rows)).scalars())
 
 
 @lru_cache(maxsize=64)
 def _unnested_insert_ignore(
     table: Table, names: tuple[str, ...], conflict: tuple[str, ...]
 ) -> ReturningInsert[Any]:
-    """inserted_keys' PostgreSQL statement, built once for each table and columns (a
+    """insert_ignore_many's PostgreSQL statement, built once for each table and columns (a
     statement built anew costs its cache key on every call)."""
     incoming = unnested("incoming", {name: table.c[name].type for name in names})
     return (
         postgresql.insert(table)
         .from_select(names, select(*(incoming.c[name] for name in names)))
         .on_conflict_do_nothing(index_elements=list(conflict))
-        .returning(*(table.c[name] for name in conflict))
+        .returning(table.c[conflict[0]])
     )
 
 

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Integer, String, Table, bindparam, case, exists, func, select, text, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from messagecenter.db import insert_ignore, insert_ignore_many, inserted_keys
+from messagecenter.db import insert_ignore, insert_ignore_many
 from messagecenter.models import (
     Business,
     Client,
@@ -594,6 +594,12 @@ _SET_STATUS = (
     .where(_messages.c.id == bindparam("message_id"))
     .values(status=bindparam("status"), updated_at=bindparam("at"))
 )
+_ADD_EVENTS = {
+    name: insert(_events)
+    .on_conflict_do_nothing(index_elements=["message_id", "status"])
+    .returning(_events.c.message_id, _events.c.status)
+    for name, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+}
 
 
 def lock_reported(session: Session, message_ids: Collection[int]) -> dict[int, ReportedMessage]:
@@ -608,7 +614,11 @@ def lock_reported(session: Session, message_ids: Collection[int]) -> dict[int, R
 def add_status_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[tuple[int, str]]:
     """Keep reported status words in one statement; the (message id, word) pairs that were
     new (a replay, even of a row earlier in `rows`, adds nothing)."""
-    return inserted_keys(session, _events, rows, ["message_id", "status"])
+    if not rows:
+        return set()
+    connection = session.connection()
+    inserted = connection.execute(_ADD_EVENTS[connection.dialect.name], list(rows))
+    return {(message_id, word) for message_id, word in inserted}
 
 
 def set_statuses(session: Session, statuses: Mapping[int, str], at: datetime) -> None:
