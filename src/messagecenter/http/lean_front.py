@@ -8,8 +8,8 @@ FastAPI's own layers and ours about as much again. The requests named by (method
 to a lean app before any of that; everything else, and those paths with any other method (so
 a GET still answers the full app's 405), goes on to the full app as before.
 
-Several lean apps may stand in front, each for its own routes (Twilio's inbound texts go to a
-bare ASGI endpoint, its status callbacks to a plain Starlette app). Each is given the edge
+Several lean apps may stand in front, each for its own routes (Twilio's inbound texts and
+its status callbacks each go to a bare ASGI endpoint). Each is given the edge
 middlewares every response needs (app.py: request log and id,
 security headers, body limits, complete 500s), so webhooks keep those and skip only the rest.
 """
