@@ -22,7 +22,7 @@ from messagecenter.carriers.simulator.routes import router as simulator_router
 from messagecenter.carriers.twilio.carrier import SMS_PATH, STATUS_PATH
 from messagecenter.carriers.twilio.inbound_asgi import inbound_sms_app, status_callback_app
 from messagecenter.carriers.twilio.routes import router as twilio_router
-from messagecenter.carriers.twilio.signature import checker_for
+from messagecenter.carriers.twilio.signature import SignatureChecker, checker_for
 from messagecenter.clients.routes import router as clients_router
 from messagecenter.config import Settings
 from messagecenter.context import AppContext, build_context
@@ -214,10 +214,9 @@ def create_app(
 
 
 def _inbound_sms(context: AppContext) -> ASGIApp:
-    settings = context.settings
     return inbound_sms_app(
-        settings.public_url,
-        checker_for(settings.twilio_auth_token, settings.twilio_webhook_secret),
+        context.settings.public_url,
+        _twilio_checker(context),
         context.intake.accept_inbound,
         # Queued (PostgreSQL): the worker processes them; recorded (SQLite): their replies
         # are due, and their outgoing-webhook events already committed.
@@ -235,12 +234,14 @@ def _behind_the_edge(endpoint: ASGIApp) -> ASGIApp:
 
 
 def _status_callback(context: AppContext) -> ASGIApp:
-    settings = context.settings
     return status_callback_app(
-        settings.public_url,
-        checker_for(settings.twilio_auth_token, settings.twilio_webhook_secret),
-        context.reports.receive,
+        context.settings.public_url, _twilio_checker(context), context.reports.receive
     )
+
+
+def _twilio_checker(context: AppContext) -> SignatureChecker:
+    settings = context.settings
+    return checker_for(settings.twilio_auth_token, settings.twilio_webhook_secret)
 
 
 def create_app_from_env() -> FastAPI:
