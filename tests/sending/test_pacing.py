@@ -21,6 +21,7 @@ from messagecenter.models import Business, Client, Message, SmsNumber, StaffMemb
 from messagecenter.models.message import DISPATCH_ACCEPTED, DISPATCH_PENDING
 from messagecenter.sending import service
 from messagecenter.sending.compose import Outgoing, Sender, queue_messages, send_message
+from messagecenter.sending.dispatcher import Dispatcher
 from messagecenter.sending.pacing import slot_from
 from tests.conftest import empty_all_tables
 from tests.factories import make_business, make_client
@@ -129,6 +130,36 @@ def test_unpaced_a_claim_takes_the_whole_batch(context: AppContext) -> None:
     claimed = _claim(context, paced=False)
     assert [c.message_id for c in claimed] == ids
     assert {c.slot for c in claimed} == {None}
+
+
+def test_a_paced_claim_late_in_a_second_takes_what_can_be_called_before_it_ends(
+    context: AppContext, clock: FrozenClock
+) -> None:
+    """A slot not called within its second goes back to the queue: late in a second, the
+    dispatcher claims only what it can hand over, at its measured pace, before the second
+    ends (and never fewer than its calls in flight)."""
+    business, people = _business_with_clients(context, 60)
+    _set_rate(context, business, 1000)
+    for n, person in enumerate(people):
+        _send(context, business, person, f"Hello {n}")
+    clock.set(SECOND + timedelta(milliseconds=900))  # a tenth of the second left
+    dispatcher = Dispatcher(
+        context.sessions,
+        context.carrier,
+        clock,
+        "https://mc.example.test",
+        concurrency=4,
+        paced=True,
+    )
+    dispatcher._pace = 200.0  # messages a second, as measured on full batches
+    assert dispatcher.run_once() == 20
+    clock.set(SECOND + timedelta(milliseconds=999))
+    dispatcher._pace = 200.0  # as measured again (the full batch above measured its own)
+    assert dispatcher.run_once() == 4  # its calls in flight, at least
+    unmeasured = Dispatcher(
+        context.sessions, context.carrier, clock, "https://mc.example.test", paced=True
+    )
+    assert unmeasured.run_once() == 36  # no pace yet: a whole batch
 
 
 def test_replies_and_transactional_texts_go_before_bulk_traffic(context: AppContext) -> None:

@@ -117,6 +117,9 @@ class Dispatcher:
         # Each number at most its rate (MESSAGECENTER_PACE_NUMBERS); off: as fast as the
         # carrier takes them (tests with a frozen clock, benchmarks of the dispatcher alone).
         self._paced = paced
+        # Messages a second this dispatcher hands over when it has a full batch (measured;
+        # paced claims are sized by it: _claim_limit).
+        self._pace: float | None = None
 
     @property
     def waits(self) -> Waits:
@@ -134,10 +137,11 @@ class Dispatcher:
         sends it)."""
         if stop is not None and stop.is_set():
             return 0
+        now = self._clock.now()
+        limit = self._claim_limit(now)
         with session_scope(self._sessions) as session:
-            waiting = service.claim_due(
-                session, self._clock.now(), self._batch_size, self._callback_url, paced=self._paced
-            )
+            waiting = service.claim_due(session, now, limit, self._callback_url, paced=self._paced)
+        started, claimed = time.monotonic(), len(waiting)
         waiting.sort(key=_slot_start)  # stable: in a slot's moment, the claim's priority order
         handed_over, halted = 0, False
         in_flight: set[Future[CallOutcome]] = set()
@@ -174,7 +178,21 @@ class Dispatcher:
             # Whatever was not marked sending was never handed over: give it back now rather
             # than after the claim timeout (a stop, or a step that failed).
             self._release(waiting)
+        if claimed == limit and handed_over == claimed:  # a full batch: the pace it can go
+            sample = handed_over / max(time.monotonic() - started, 1e-3)
+            self._pace = sample if self._pace is None else (self._pace + sample) / 2
         return handed_over
+
+    def _claim_limit(self, now: datetime) -> int:
+        """How many messages to claim. Paced, no more than this dispatcher hands over, at its
+        measured pace, before the clock second ends, and never fewer than its calls in
+        flight: a message's slot is in the second of its claim, and a slot not called within
+        its second goes back to the queue to be claimed again (a full batch claimed late in a
+        second went back half uncalled: pacing cost 10-16 % of the rate)."""
+        if not self._paced or self._pace is None:
+            return self._batch_size
+        left_us = 1_000_000 - now.microsecond
+        return max(self._concurrency, min(self._batch_size, int(self._pace * left_us // 1e6)))
 
     def _release_late(self, waiting: list[Claimed], now: datetime) -> list[Claimed]:
         """Give back the held messages whose slot's second has ended (the dispatcher fell
