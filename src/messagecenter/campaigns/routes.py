@@ -44,7 +44,17 @@ def preview(
     )
 
 
-@router.post("/bulk-sends", response_model=BulkSendOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/bulk-sends",
+    response_model=BulkSendOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {
+            "model": BulkSendOut,
+            "description": "The same request_key again: that send (`replayed`); nothing sent",
+        }
+    },
+)
 def create(
     body: BulkSendIn,
     work: UnitOfWorkDep,
