@@ -217,11 +217,16 @@ def _unnested_insert_ignore(
     statement built anew costs its cache key on every call)."""
     incoming = unnested("incoming", {name: table.c[name].type for name in names})
     return (
-        postgresql.insert(table)
-        .from_select(names, select(*(incoming.c[name] for name in names)))
+        insert_selected(table, {name: incoming.c[name] for name in names})
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(table.c[conflict[0]])
     )
+
+
+def insert_selected(table: Table, values: Mapping[str, Any]) -> postgresql.Insert:
+    """PostgreSQL: INSERT INTO table (the keys) SELECT the values (columns of an `unnested`
+    table, constants)."""
+    return postgresql.insert(table).from_select(list(values), select(*values.values()))
 
 
 def unnested(name: str, columns: Mapping[str, TypeEngine[Any]]) -> TableValuedAlias:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,9 +25,9 @@ from messagecenter.signin.service import purge_sign_ins
 log = logging.getLogger(__name__)
 
 
-PURGE_EVERY_SECONDS = 300.0
+PURGE_EVERY_SECONDS = 300.0  # expired idempotency keys, sign-ins and sessions: this often
 # A pass woken only for queued texts looks at the outbox too when its last look is this old.
-OUTBOX_LOOK_SECONDS = 0.5  # expired idempotency keys, sign-ins and sessions: this often
+OUTBOX_LOOK_SECONDS = 0.5
 # How long a stopping worker waits for webhook calls in flight; what is left unrecorded comes
 # due again when its claim's lease ends (delivered at least once).
 WEBHOOK_STOP_WAIT_SECONDS = 5.0
@@ -79,24 +78,19 @@ class BackgroundWorker:
         nothing more it had claimed); another process, or the next start, carries on.
         `outbox=False`: the queued texts only, and the outbox too if they queued a reply."""
 
-        def stopping() -> bool:
-            return stop is not None and stop.is_set()
-
-        if stopping():
+        if _stopping(stop):
             return 0
         texts, replied, for_endpoints = self._intake.process_queued()
         count(texts_processed=texts)
         if for_endpoints and self._webhooks is not None:
             self._webhooks.wake()  # their message.received deliveries are committed
-        if stopping():  # a batch of texts may take a while: stop before the outbox, too
+        if _stopping(stop):  # a batch of texts may take a while: stop before the outbox, too
             return texts
         if not (outbox or replied):
             return texts
-        return texts + self._outbox_pass(stop, stopping, replied)
+        return texts + self._outbox_pass(stop, replied)
 
-    def _outbox_pass(
-        self, stop: threading.Event | None, stopping: Callable[[], bool], replied: bool
-    ) -> int:
+    def _outbox_pass(self, stop: threading.Event | None, replied: bool) -> int:
         """The rest of a pass: scheduled sends, the outbox, settling, the carrier's timer and
         the purges; how much work it found."""
         self._outbox_woken = False  # a wake from here on is for the next pass
@@ -108,7 +102,7 @@ class BackgroundWorker:
             sent += self._dispatcher.run_once(stop)
         count(messages_handed_over=sent)
         self._outbox_busy = bool(sent or scheduled)
-        if stopping():
+        if _stopping(stop):
             return sent + scheduled
         count(settled_by_lookup=self._dispatcher.settle_by_lookup(stop))
         self._carrier.tick()
@@ -157,3 +151,7 @@ class BackgroundWorker:
         if webhooks is not None:  # its calls in flight end within their timeout
             webhooks.join(timeout=WEBHOOK_STOP_WAIT_SECONDS)
         log.info("background worker stopped")
+
+
+def _stopping(stop: threading.Event | None) -> bool:
+    return stop is not None and stop.is_set()

@@ -31,11 +31,17 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
-from messagecenter.db import as_arrays, insert_ignore, insert_ignore_many, unnested
+from messagecenter.db import (
+    as_arrays,
+    insert_ignore,
+    insert_ignore_many,
+    insert_selected,
+    unnested,
+)
 from messagecenter.models import (
     Business,
     BusinessHours,
@@ -267,7 +273,7 @@ def _conversation_upsert(dialect: str) -> Any:
             **{name: literal(value, table.c[name].type) for name, value in constants.items()},
             **{name: incoming.c[field] for name, field in takes.items()},
         }
-        stmt = postgresql.insert(table).from_select(list(values), select(*values.values()))
+        stmt = insert_selected(table, values)
     else:
         stmt = sqlite.insert(table).values(
             {
@@ -348,7 +354,7 @@ def _message_insert(dialect: str) -> Any:
             name: constants[name] if name in constants else incoming.c[name]
             for name in _MESSAGE_COLUMNS
         }
-        stmt = postgresql.insert(table).from_select(list(values), select(*values.values()))
+        stmt = insert_selected(table, values)
     else:
         stmt = sqlite.insert(table).values(
             {
