@@ -3,9 +3,11 @@ batch of any size is one and the same statement (its rows sent as arrays)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.orm import Session
 
 from messagecenter.carriers.base import InboundSms
@@ -31,25 +33,32 @@ def _texts(number: str, first: int, count: int) -> list[InboundSms]:
     ]
 
 
+@contextmanager
+def _inserts_into(target: Connection | Engine, *tables: str) -> Iterator[list[str]]:
+    """The INSERT statements into these tables that `target` runs meanwhile, as sent."""
+    prefixes = tuple(f"INSERT INTO {table}" for table in tables)
+    statements: list[str] = []
+
+    def seen(_conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith(prefixes):
+            statements.append(statement)
+
+    event.listen(target, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(target, "before_cursor_execute", seen)
+
+
 def test_batches_of_any_size_store_every_value_and_on_postgresql_share_one_statement(
     session: Session, context: AppContext, clock: FrozenClock
 ) -> None:
     number = make_business(session, context.carrier, clock.now()).number.phone_number
     session.flush()
-    statements: list[str] = []
-
-    def seen(_conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.startswith(("INSERT INTO messages", "INSERT INTO conversations")):
-            statements.append(statement)
-
-    connection = session.connection()
-    event.listen(connection, "before_cursor_execute", seen)
-    try:
-        one, many = _texts(number, 0, 1), _texts(number, 1, 20)
+    one, many = _texts(number, 0, 1), _texts(number, 1, 20)
+    with _inserts_into(session.connection(), "messages", "conversations") as statements:
         record_inbound_batch(session, [(text, clock.now()) for text in one])
         record_inbound_batch(session, [(text, clock.now()) for text in many])
-    finally:
-        event.remove(connection, "before_cursor_execute", seen)
 
     session.expire_all()
     stored = {
@@ -73,19 +82,10 @@ def test_queued_texts_keep_every_value_and_on_postgresql_share_one_statement(
     """The webhook's queue insert (db.insert_ignore_many) for batches of 1 and 10."""
     number = make_business(session, context.carrier, clock.now()).number.phone_number
     session.commit()
-    statements: list[str] = []
-
-    def seen(_conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.startswith("INSERT INTO inbound_queue"):
-            statements.append(statement)
-
     one, many = _texts(number, 100, 1), _texts(number, 101, 10)
-    event.listen(context.engine, "before_cursor_execute", seen)
-    try:
+    with _inserts_into(context.engine, "inbound_queue") as statements:
         assert context.intake.enqueue_inbound_batch(one) == [True]
         assert context.intake.enqueue_inbound_batch([*many, one[0]]) == [True] * 10 + [False]
-    finally:
-        event.remove(context.engine, "before_cursor_execute", seen)
 
     session.expire_all()
     queued = {
