@@ -20,8 +20,7 @@ from messagecenter.businesses.routes import router as business_router
 from messagecenter.campaigns.routes import router as bulk_sends_router
 from messagecenter.carriers.simulator.routes import router as simulator_router
 from messagecenter.carriers.twilio.carrier import SMS_PATH, STATUS_PATH
-from messagecenter.carriers.twilio.inbound_asgi import inbound_sms_app, status_callback_app
-from messagecenter.carriers.twilio.routes import router as twilio_router
+from messagecenter.carriers.twilio.endpoints import inbound_sms_app, status_callback_app
 from messagecenter.carriers.twilio.signature import SignatureChecker, checker_for
 from messagecenter.clients.routes import router as clients_router
 from messagecenter.config import Settings
@@ -153,10 +152,11 @@ def create_app(
     install_error_handlers(app)
     for middleware in EDGE_MIDDLEWARE:  # innermost first: the last added is outermost
         app.add_middleware(middleware)
-    # Twilio's webhooks, the busiest requests, skip all of the above but the edge
-    # (http/lean_front.py): bare ASGI endpoints (carriers/twilio/inbound_asgi.py).
-    app.put_in_front(_behind_the_edge(_status_callback(context)), [("POST", STATUS_PATH)])
-    app.put_in_front(_behind_the_edge(_inbound_sms(context)), [("POST", SMS_PATH)])
+    # Twilio's webhooks, whatever the carrier (a number may still point at them), and the
+    # busiest requests: bare ASGI endpoints (carriers/twilio/endpoints.py) that skip all
+    # of the above but the edge (http/lean_front.py).
+    app.put_in_front(_behind_the_edge(_status_callback(context)), [STATUS_PATH])
+    app.put_in_front(_behind_the_edge(_inbound_sms(context)), [SMS_PATH])
 
     api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(clients_router)
@@ -171,8 +171,6 @@ def create_app(
     api.include_router(live_router)
     app.include_router(api)
     app.include_router(operator_router)  # its own token, never a business's key
-    # Twilio's webhooks whatever the carrier (a number may still point at them).
-    app.include_router(twilio_router)
     app.include_router(live_staff_router)
     app.include_router(web_router)
     app.include_router(phone_page_router)

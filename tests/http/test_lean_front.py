@@ -1,5 +1,6 @@
-"""LeanFrontApp: the (method, path) pairs put in front go to the lean app, before any of the
-full app's middleware; everything else, lifespan included, stays with the full app."""
+"""LeanFrontApp: requests to the paths put in front go to the lean app, whatever their method,
+before any of the full app's middleware; everything else, lifespan included, stays with the
+full app."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def fronted_app(started: list[bool]) -> LeanFrontApp:
     def other() -> PlainTextResponse:
         return PlainTextResponse("full")
 
-    app.put_in_front(lean, [("POST", "/hook")])
+    app.put_in_front(lean, ["/hook"])
     return app
 
 
@@ -57,22 +58,24 @@ def test_the_routes_in_front_reach_the_lean_app_and_no_full_app_middleware() -> 
     Recorder.seen = []
     started: list[bool] = []
     with TestClient(fronted_app(started)) as client:
-        answer = client.post("/hook")
+        posted = client.post("/hook")
+        got = client.get("/hook")  # the full app has a GET route here, but the path is lean
 
-        assert (answer.status_code, answer.text) == (200, "lean")
+        assert (posted.status_code, posted.text) == (200, "lean")
+        assert (got.status_code, got.text) == (200, "lean")
         assert Recorder.seen == []
         assert started == [True]  # the lifespan is still the full app's
 
 
-def test_other_methods_and_paths_reach_the_full_app() -> None:
+def test_other_paths_reach_the_full_app() -> None:
     Recorder.seen = []
     with TestClient(fronted_app([])) as client:
-        same_path = client.get("/hook")
         other_path = client.post("/other")
+        below = client.post("/hook/below")  # a path is put in front whole, not as a prefix
 
-    assert (same_path.status_code, same_path.text) == (200, "full")
     assert (other_path.status_code, other_path.text) == (200, "full")
-    assert Recorder.seen == ["/hook", "/other"]
+    assert below.status_code == 404
+    assert Recorder.seen == ["/other", "/hook/below"]
 
 
 def test_without_anything_in_front_it_is_the_full_app() -> None:

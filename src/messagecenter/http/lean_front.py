@@ -4,9 +4,9 @@ Twilio's webhooks are the busiest requests the app serves, and they need no sess
 no CSRF or NUL check (a client's text is never refused: the intake replaces a NUL), no
 templates, no dependency injection and no matching against every page's route. Passed through
 the full FastAPI app, SessionMiddleware alone took about a fifth of a webhook's CPU time, and
-FastAPI's own layers and ours about as much again. The requests named by (method, path) go
-to a lean app before any of that; everything else, and those paths with any other method (so
-a GET still answers the full app's 405), goes on to the full app as before.
+FastAPI's own layers and ours about as much again. Requests to the paths put in front go to
+a lean app before any of that, whatever their method (the lean app answers a method it does
+not take); every other path goes on to the full app as before.
 
 Several lean apps may stand in front, each for its own routes (Twilio's inbound texts and
 its status callbacks each go to a bare ASGI endpoint). Each is given the edge
@@ -23,19 +23,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class LeanFrontApp(FastAPI):
-    """FastAPI, with the routes given to `put_in_front` answered by lean apps instead."""
+    """FastAPI, with the paths given to `put_in_front` answered by lean apps instead."""
 
-    _lean_routes: dict[tuple[str, str], ASGIApp] | None = None
+    _lean_paths: dict[str, ASGIApp] | None = None
 
-    def put_in_front(self, lean: ASGIApp, routes: Iterable[tuple[str, str]]) -> None:
-        """`lean` answers these (method, path) requests; lifespan and the rest stay ours.
-        Called again, it adds another lean app for other routes (a route given twice goes to
+    def put_in_front(self, lean: ASGIApp, paths: Iterable[str]) -> None:
+        """`lean` answers every request to these paths; lifespan and the rest stay ours.
+        Called again, it adds another lean app for other paths (a path given twice goes to
         the later app)."""
-        self._lean_routes = {**(self._lean_routes or {}), **dict.fromkeys(routes, lean)}
+        self._lean_paths = {**(self._lean_paths or {}), **dict.fromkeys(paths, lean)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._lean_routes is not None and scope["type"] == "http":
-            lean = self._lean_routes.get((scope["method"], scope["path"]))
+        if self._lean_paths is not None and scope["type"] == "http":
+            lean = self._lean_paths.get(scope["path"])
             if lean is not None:
                 await lean(scope, receive, send)
                 return

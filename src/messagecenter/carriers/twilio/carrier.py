@@ -33,7 +33,7 @@ from messagecenter.config import Settings
 
 log = logging.getLogger(__name__)
 
-# Our webhook routes (carriers/twilio/routes.py): Twilio calls them with signed forms.
+# Our webhooks (carriers/twilio/endpoints.py): Twilio calls them with signed forms.
 WEBHOOK_PREFIX = "/webhooks/twilio"
 SMS_PATH = WEBHOOK_PREFIX + "/sms"
 STATUS_PATH = WEBHOOK_PREFIX + "/status"

@@ -1,17 +1,17 @@
-"""Twilio's webhooks as bare ASGI endpoints: the intake's fast path, and the status callbacks'.
+"""Twilio's webhooks, inbound texts and delivery status callbacks, as bare ASGI endpoints.
 
-Each does what its route in `routes.py` does, rule for rule, without Starlette's router,
-exception layers, Request object or Response classes: the body is read from `receive`, the
-two signature headers and the query from the scope. The signature is checked first, with the
-same checker (the `twilio` package's RequestValidator) over the same URL
-(MESSAGECENTER_PUBLIC_URL + path + query as sent): a bad one is a 403 and nothing is stored,
-even when the form is malformed. A form Twilio never sends (an inbound text without
-MessageSid, From or To; a status without MessageSid or MessageStatus) is a 400 naming the
-field. Otherwise an inbound text is handed to the intake and a status report to sending's
-reports, whose group commits hold it durably before the answer (200 `<Response/>` for a text,
-204 for a status, replays and unknown ones alike).
+They are the busiest requests the app serves, so they skip Starlette's router, exception
+layers, Request object and Response classes: the body is read from `receive`, the two
+signature headers and the query from the scope. Only POST is answered; any other method is a
+405 naming it. The signature is checked first, with the `twilio` package's RequestValidator
+over the URL Twilio signed (MESSAGECENTER_PUBLIC_URL + path + query as sent): a bad one is a
+403 and nothing is stored, even when the form is malformed. A form Twilio never sends (an
+inbound text without MessageSid, From or To; a status without MessageSid or MessageStatus) is
+a 400 naming the field. Otherwise an inbound text is handed to the intake and a status report
+to sending's reports, whose group commits hold it durably before the answer (200
+`<Response/>` for a text, 204 for a status, replays and unknown ones alike).
 
-app.py puts them in front of the full app for POST /webhooks/twilio/sms and /status, behind
+app.py puts them in front of the full app for /webhooks/twilio/sms and /status, behind
 the edge middlewares every response passes (request id and log line, security headers, body
 limits, complete 500s); an unexpected error is left to the last of those.
 """
@@ -26,7 +26,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from messagecenter import metrics
 from messagecenter.carriers.base import InboundSms, StatusReport
-from messagecenter.carriers.twilio.routes import EMPTY_TWIML
 from messagecenter.carriers.twilio.signature import (
     SIGNATURE_HEADER,
     FormParams,
@@ -41,8 +40,9 @@ _SIGNATURE = SIGNATURE_HEADER.lower().encode("latin-1")
 _SETTINGS = b"x-twilio-webhooks-signature-settings"
 _XML = [(b"content-type", b"text/xml; charset=utf-8")]
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
-_ANSWER = EMPTY_TWIML.encode()
+_ANSWER = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'  # TwiML: send no reply
 _REFUSED = b"Invalid Twilio signature.\n"
+_ONLY_POST = [*_TEXT, (b"allow", b"POST")]
 
 
 # What a webhook's handler answers: status, headers, body.
@@ -104,6 +104,9 @@ def _signed_webhook(public_url: str, checker: SignatureChecker, handle: Handler)
     `handle` answers."""
 
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":  # Twilio only ever POSTs
+            await _answer(send, 405, _ONLY_POST, b"Method Not Allowed: use POST.\n")
+            return
         body = await _read_body(receive)
         if body is None:
             return  # the caller hung up before sending it all: nothing to answer

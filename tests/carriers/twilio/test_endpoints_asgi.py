@@ -1,7 +1,7 @@
-"""The inbound webhook's fast path (carriers/twilio/inbound_asgi.py): what the app promises of
+"""The inbound webhook's fast path (carriers/twilio/endpoints.py): what the app promises of
 every response still holds there, and the edge cases a bare ASGI endpoint handles itself.
 The webhook's rules (signature, replays, unrouted, media, NUL...) are tested over the same
-path in test_routes.py, whose POSTs reach this endpoint."""
+path in test_endpoints.py, whose POSTs reach this endpoint."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from starlette.types import ASGIApp
 from starlette.types import Message as AsgiMessage
 from twilio.request_validator import RequestValidator
 
-from messagecenter.carriers.twilio.inbound_asgi import inbound_sms_app
+from messagecenter.carriers.twilio.endpoints import inbound_sms_app
 from messagecenter.carriers.twilio.signature import checker_for
 from messagecenter.clock import FrozenClock
 from messagecenter.context import AppContext
 from messagecenter.models import InboundQueueItem, Message
-from tests.carriers.twilio.test_routes import INBOUND, inbound_form, signed_post
+from tests.carriers.twilio.test_endpoints import INBOUND, STATUS, inbound_form, signed_post
 from tests.conftest import PUBLIC_URL, TWILIO_AUTH_TOKEN
 from tests.factories import SetUp, make_business
 
@@ -103,8 +103,14 @@ def test_a_signed_form_without_its_fields_is_a_400_naming_one(api: TestClient) -
     assert "MessageSid" in reply.text  # type: ignore[attr-defined]
 
 
-def test_other_methods_still_get_the_full_apps_405(api: TestClient) -> None:
-    assert api.get(INBOUND).status_code == 405
+def test_other_methods_are_a_405_naming_post(api: TestClient, session: Session) -> None:
+    for method in ("GET", "PUT", "DELETE"):
+        answer = api.request(method, INBOUND)
+        assert answer.status_code == 405, method
+        assert answer.headers["Allow"] == "POST"
+        assert "use POST" in answer.text
+    assert api.head(STATUS).status_code == 405
+    assert _stored(session) == 0
 
 
 def test_a_body_read_in_chunks_is_checked_and_stored_whole(
