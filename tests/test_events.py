@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator
 
@@ -84,6 +85,26 @@ def test_subscribers_of_another_business_get_nothing() -> None:
     received = _collect(bus, 2, lambda: bus.publish(LiveEvent(1, "x", {})), wait=0.3)
     assert received == []
     assert bus.subscriber_count() == 0
+
+
+def test_the_listener_decodes_no_event_while_no_stream_is_open(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A malformed payload shows whether the listener decoded it: ignored unread with no
+    stream open in the process, decoded (and reported) once one is."""
+    bus = EventBus()
+    listener = PostgresListener("postgresql://unused", bus)
+    with caplog.at_level(logging.WARNING, logger="messagecenter.events"):
+        listener._publish("not json")
+        assert "malformed" not in caplog.text
+
+        async def with_a_stream_open() -> None:
+            async with bus.subscribe(1):
+                listener._publish("not json")
+
+        asyncio.run(with_a_stream_open())
+    assert "ignored a malformed live event" in caplog.text
+    assert not bus.has_subscribers()
 
 
 @pytest.mark.postgres_only
