@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -69,9 +70,37 @@ def disk_flush_ms(flushes: int = 200) -> float:
     return round(statistics.median(times) * 1000, 3)
 
 
+def round_trip_us(trips: int = 2000) -> float:
+    """The median microseconds for one byte to go to another process over a local socket
+    and back: the floor of every database statement and every wake-up between processes.
+    A virtual machine whose system calls and context switches are dear shows it here (the
+    CPU loop does not), and a service of many small round trips runs slower there for the
+    same loop speed."""
+    ours, theirs = socket.socketpair()
+    child = os.fork()
+    if child == 0:  # the echo: back at once, until the parent closes its end
+        ours.close()
+        while data := theirs.recv(1):
+            theirs.sendall(data)
+        os._exit(0)
+    theirs.close()
+    times = []
+    try:
+        for _ in range(trips):
+            started = time.perf_counter()
+            ours.sendall(b"x")
+            ours.recv(1)
+            times.append(time.perf_counter() - started)
+    finally:
+        ours.close()
+        os.waitpid(child, 0)
+    return round(statistics.median(times) * 1e6, 1)
+
+
 def describe(speed: dict[str, float] | None = None) -> dict[str, object]:
     """The machine: CPU model, cores, memory, Python, platform, wrk's version, `speed`
-    (measured now when not given) and what a disk flush costs."""
+    (measured now when not given), what a disk flush costs and what a round trip between
+    two processes costs."""
     model = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -96,6 +125,7 @@ def describe(speed: dict[str, float] | None = None) -> dict[str, object]:
         "wrk": wrk_version,
         "cpu_speed": speed if speed is not None else cpu_speed(),
         "disk_flush_ms": disk_flush_ms(),
+        "round_trip_us": round_trip_us(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
