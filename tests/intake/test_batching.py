@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
 
+from messagecenter.intake import batching
 from messagecenter.intake.batching import Batcher
 
 
@@ -128,6 +130,38 @@ def test_close_finishes_what_was_submitted() -> None:
     threading.Timer(0.1, handler.release.set).start()
     batcher.close()
     assert handler.batches == [[1]]
+
+
+def test_the_thread_waits_for_the_next_item_rather_than_ending_after_each_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(batching, "LINGER_SECONDS", 30.0)
+    threads: list[threading.Thread] = []
+
+    def handler(items: Sequence[int]) -> list[int | BaseException]:
+        threads.append(threading.current_thread())
+        return [i * 2 for i in items]
+
+    batcher: Batcher[int, int] = Batcher(handler, max_batch=64, name="test")
+    assert asyncio.run(batcher.submit(1)) == 2
+    time.sleep(0.2)  # a thread that ends after its batch has ended by now
+    assert asyncio.run(batcher.submit(2)) == 4
+    batcher.close()
+    assert len(threads) == 2
+    assert threads[0] is threads[1]  # one thread, started once, wrote both batches
+
+
+def test_close_ends_a_waiting_thread_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batching, "LINGER_SECONDS", 60.0)
+    batcher: Batcher[int, int] = Batcher(Recorder(), max_batch=64, name="test")
+    assert asyncio.run(batcher.submit(1)) == 2  # its thread now waits for more
+
+    closing = threading.Thread(target=batcher.close)
+    closing.start()
+    closing.join(10)  # far less than the thread's 60 s wait
+    assert not closing.is_alive()
+    assert asyncio.run(batcher.submit(3)) == 6  # a new thread after close
+    batcher.close()
 
 
 def test_requests_from_several_event_loops_each_hear_their_own_result() -> None:
