@@ -104,7 +104,7 @@ def test_the_listener_decodes_no_event_while_no_stream_is_open(
 
         asyncio.run(with_a_stream_open())
     assert "ignored a malformed live event" in caplog.text
-    assert not bus.has_subscribers()
+    assert bus.subscriber_count() == 0
 
 
 @pytest.mark.postgres_only

@@ -8,10 +8,10 @@ FastAPI's own layers and ours about as much again. Requests to the paths put in 
 a lean app before any of that, whatever their method (the lean app answers a method it does
 not take); every other path goes on to the full app as before.
 
-Several lean apps may stand in front, each for its own routes (Twilio's inbound texts and
-its status callbacks each go to a bare ASGI endpoint). Each is given the edge
-middlewares every response needs (app.py: request log and id,
-security headers, body limits, complete 500s), so webhooks keep those and skip only the rest.
+Several lean apps may stand in front, each for its own paths (Twilio's inbound texts and its
+status callbacks each go to a bare ASGI endpoint). Each is given the edge middlewares every
+response needs (app.py: request log and id, security headers, body limits, complete 500s), so
+webhooks keep those and skip only the rest.
 """
 
 from __future__ import annotations

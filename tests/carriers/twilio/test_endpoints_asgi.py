@@ -1,5 +1,5 @@
-"""The inbound webhook's fast path (carriers/twilio/endpoints.py): what the app promises of
-every response still holds there, and the edge cases a bare ASGI endpoint handles itself.
+"""Twilio's webhooks as bare ASGI endpoints (carriers/twilio/endpoints.py): what the app
+promises of every response still holds there, and the edge cases a bare endpoint handles itself.
 The webhook's rules (signature, replays, unrouted, media, NUL...) are tested over the same
 path in test_endpoints.py, whose POSTs reach this endpoint."""
 
