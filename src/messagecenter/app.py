@@ -121,7 +121,7 @@ def create_app(
                     log.error("the worker did not stop in time; its call is settled by lookup")
             if listener is not None:
                 listener.stop()
-            context.intake.close()
+            await context.intake.aclose()
             context.reports.close()
             metrics.process_ended()
 

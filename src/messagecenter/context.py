@@ -17,6 +17,7 @@ from messagecenter.clock import Clock, SystemClock
 from messagecenter.config import Settings
 from messagecenter.db import make_engine, make_session_factory
 from messagecenter.events import EventBus, attach_bus
+from messagecenter.intake.queue import QueueWriter
 from messagecenter.intake.service import Intake
 from messagecenter.integrations.delivery import WebhookDeliverer
 from messagecenter.numbers import queries as number_queries
@@ -66,10 +67,18 @@ def build_context(
     use_rules(load_rules(settings.content_rules_file))  # a bad rules file stops the start
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
+    on_postgresql = engine.dialect.name == "postgresql"
+    # Sessions a caller passes (a test's, bound to one connection) take every write, the
+    # webhook's too; otherwise on PostgreSQL the webhook queues its texts on the event loop.
+    queue_writer = (
+        QueueWriter(engine.url.render_as_string(hide_password=False), clock)
+        if on_postgresql and sessions is None
+        else None
+    )
     sessions = sessions or make_session_factory(engine)
     bus = EventBus()
     attach_bus(sessions, bus)
-    intake = Intake(sessions, clock, queue_inbound=engine.dialect.name == "postgresql")
+    intake = Intake(sessions, clock, queue_inbound=on_postgresql, queue_writer=queue_writer)
     reports = StatusReports(sessions, clock)
     if carrier is None:
 

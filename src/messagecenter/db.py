@@ -6,6 +6,7 @@ opened the session commits it (see polar's postgres.py for the model followed).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -31,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.selectable import TableValuedAlias
@@ -66,6 +68,46 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(_psycopg_url(url), **kwargs)
     ping_idle_connections(engine)
     return engine
+
+
+class LoopEngine:
+    """PostgreSQL: an async engine for code that awaits its database on the event loop (the
+    inbound webhook's queue insert, intake/queue.py). One connection, which
+    pg_stat_activity shows as application `name`: its user writes one batch at a time. Made
+    on the loop of its first use, as its connection belongs to that loop: a server process
+    runs one, while tests start one per client, so on another loop the engine is made anew
+    (the old one closed). `options` go to create_async_engine (an isolation level)."""
+
+    def __init__(self, url: str, name: str, **options: Any) -> None:
+        self._url = _psycopg_url(url)
+        self._name = name
+        self._options = options
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._engine: AsyncEngine | None = None
+
+    async def get(self) -> AsyncEngine:
+        loop = asyncio.get_running_loop()
+        if self._engine is None or loop is not self._loop:
+            await self.close()
+            self._loop, self._engine = loop, self._make()
+        return self._engine
+
+    async def close(self) -> None:
+        """Close its connection (the server's shutdown); the next use opens a new one."""
+        if self._engine is not None:
+            await self._engine.dispose()
+        self._loop, self._engine = None, None
+
+    def _make(self) -> AsyncEngine:
+        engine = create_async_engine(
+            self._url,
+            pool_size=1,
+            max_overflow=0,
+            connect_args={"application_name": self._name},
+            **self._options,
+        )
+        ping_idle_connections(engine.sync_engine)
+        return engine
 
 
 # A pooled connection idle longer than this is pinged before it is used again.
@@ -200,13 +242,20 @@ def insert_ignore_many(
     if not rows:
         return set()
     if session.get_bind().dialect.name == "postgresql":
-        names = tuple(rows[0])
-        pg_stmt = _unnested_insert_ignore(table, names, tuple(conflict))
-        return set(session.execute(pg_stmt, as_arrays(rows, names)).scalars())
+        return set(session.execute(*unnested_insert_ignore(table, rows, conflict)).scalars())
     key = table.c[conflict[0]]
     stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict).returning(key)
     # An executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT.
     return set(session.execute(stmt, list(rows)).scalars())
+
+
+def unnested_insert_ignore(
+    table: Table, rows: Sequence[Mapping[str, Any]], conflict: list[str]
+) -> tuple[ReturningInsert[Any], dict[str, list[Any]]]:
+    """PostgreSQL: `insert_ignore_many`'s statement and its parameters, for a caller that
+    runs it on a connection of its own (an async one: intake/queue.py)."""
+    names = tuple(rows[0])
+    return _unnested_insert_ignore(table, names, tuple(conflict)), as_arrays(rows, names)
 
 
 @lru_cache(maxsize=64)

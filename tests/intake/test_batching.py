@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pytest
 
 from messagecenter.intake import batching
-from messagecenter.intake.batching import Batcher
+from messagecenter.intake.batching import Batcher, LoopBatcher
 
 
 class Recorder:
@@ -250,3 +250,160 @@ def test_a_plain_thread_hears_a_broken_handler() -> None:
     with pytest.raises(OSError, match="disk full"):
         batcher.submit_blocking(1)
     batcher.close()
+
+
+# ---------------------------------------------------------------- on the event loop itself
+
+
+class LoopRecorder:
+    """`Recorder` for a LoopBatcher: an async handler that can hold its first batch."""
+
+    def __init__(self, fail_on: frozenset[int] = frozenset(), hold_first: bool = False) -> None:
+        self.batches: list[list[int]] = []
+        self.fail_on = fail_on
+        self.hold_first = hold_first
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, items: Sequence[int]) -> list[int | BaseException]:
+        self.batches.append(list(items))
+        self.started.set()
+        if self.hold_first and len(self.batches) == 1:
+            await self.release.wait()
+        return [ValueError(f"bad {i}") if i in self.fail_on else i * 2 for i in items]
+
+
+async def _first_then_the_rest_in_loop(
+    batcher: LoopBatcher[int, int], handler: LoopRecorder, items: list[int]
+) -> list[int | BaseException]:
+    """Submit the first item; while the handler holds its batch, submit the rest (each task
+    has reached its wait once the loop has run them all); release."""
+    first = asyncio.ensure_future(batcher.submit(items[0]))
+    await handler.started.wait()
+    rest = [asyncio.ensure_future(batcher.submit(i)) for i in items[1:]]
+    await asyncio.sleep(0)  # every task runs up to its wait
+    handler.release.set()
+    return await asyncio.gather(first, *rest, return_exceptions=True)
+
+
+def test_in_the_loop_items_that_arrive_during_a_batch_share_the_next_batch() -> None:
+    handler = LoopRecorder(hold_first=True)
+    batcher: LoopBatcher[int, int] = LoopBatcher(handler, max_batch=64)
+
+    results = asyncio.run(_first_then_the_rest_in_loop(batcher, handler, list(range(6))))
+    assert results == [0, 2, 4, 6, 8, 10]
+    assert handler.batches == [[0], [1, 2, 3, 4, 5]]
+
+
+def test_in_the_loop_items_submitted_together_share_one_batch() -> None:
+    handler = LoopRecorder()
+    batcher: LoopBatcher[int, int] = LoopBatcher(handler, max_batch=64)
+
+    async def scenario() -> list[int]:
+        return list(await asyncio.gather(*(batcher.submit(i) for i in range(4))))
+
+    assert asyncio.run(scenario()) == [0, 2, 4, 6]
+    assert handler.batches == [[0, 1, 2, 3]]
+
+
+def test_in_the_loop_a_batch_holds_at_most_max_batch_items() -> None:
+    handler = LoopRecorder(hold_first=True)
+    batcher: LoopBatcher[int, int] = LoopBatcher(handler, max_batch=3)
+
+    results = asyncio.run(_first_then_the_rest_in_loop(batcher, handler, list(range(8))))
+    assert results == [i * 2 for i in range(8)]
+    assert handler.batches == [[0], [1, 2, 3], [4, 5, 6], [7]]
+
+
+def test_in_the_loop_an_item_that_fails_fails_only_its_own_request() -> None:
+    handler = LoopRecorder(fail_on=frozenset({3}), hold_first=True)
+    batcher: LoopBatcher[int, int] = LoopBatcher(handler, max_batch=64)
+
+    results = asyncio.run(_first_then_the_rest_in_loop(batcher, handler, list(range(5))))
+    assert results[:3] == [0, 2, 4] and results[4] == 8
+    assert isinstance(results[3], ValueError) and str(results[3]) == "bad 3"
+
+
+def test_in_the_loop_a_broken_handler_fails_its_batch_and_the_next_batch_still_runs() -> None:
+    calls: list[list[int]] = []
+
+    async def handler(items: Sequence[int]) -> list[int | BaseException]:
+        calls.append(list(items))
+        if len(calls) == 1:
+            raise OSError("connection lost")
+        return [i for i in items]
+
+    batcher: LoopBatcher[int, int] = LoopBatcher(handler, max_batch=64)
+
+    async def scenario() -> tuple[list[int | BaseException], int]:
+        failed = await asyncio.gather(batcher.submit(1), batcher.submit(2), return_exceptions=True)
+        return failed, await batcher.submit(3)
+
+    failed, later = asyncio.run(scenario())
+    assert all(isinstance(e, OSError) and str(e) == "connection lost" for e in failed)
+    assert len(failed) == 2 and later == 3
+
+
+def test_in_the_loop_a_handler_that_answers_the_wrong_number_of_items_fails_the_batch() -> None:
+    async def short(items: Sequence[int]) -> list[int | BaseException]:
+        return [1]
+
+    batcher: LoopBatcher[int, int] = LoopBatcher(short, max_batch=64)
+
+    async def scenario() -> list[int | BaseException]:
+        return await asyncio.gather(batcher.submit(1), batcher.submit(2), return_exceptions=True)
+
+    for result in asyncio.run(scenario()):
+        assert isinstance(result, RuntimeError) and "1 outcomes for a batch of 2" in str(result)
+
+
+def test_in_the_loop_a_request_that_gives_up_does_not_stop_the_write() -> None:
+    handler = LoopRecorder(hold_first=True)
+    batcher: LoopBatcher[int, int] = LoopBatcher(handler, max_batch=64)
+
+    async def scenario() -> int:
+        waiting = asyncio.ensure_future(batcher.submit(1))
+        await handler.started.wait()
+        waiting.cancel()  # the client hung up
+        await asyncio.sleep(0)
+        handler.release.set()
+        return await batcher.submit(2)
+
+    assert asyncio.run(scenario()) == 4
+    assert handler.batches == [[1], [2]]  # 1 was still written
+
+
+def test_in_the_loop_close_finishes_what_was_submitted() -> None:
+    handler = LoopRecorder(hold_first=True)
+    batcher: LoopBatcher[int, int] = LoopBatcher(handler, max_batch=64)
+
+    async def scenario() -> bool:
+        waiting = asyncio.ensure_future(batcher.submit(1))
+        await handler.started.wait()
+        waiting.cancel()  # the request is gone; its write is not
+        closing = asyncio.ensure_future(batcher.close())
+        await asyncio.sleep(0)
+        unfinished = not closing.done()
+        handler.release.set()
+        await closing
+        return unfinished
+
+    assert asyncio.run(scenario())  # close waited for the held batch
+    assert handler.batches == [[1]]
+
+
+def test_each_alone_in_the_loop_when_the_batch_fails() -> None:
+    written: list[list[int]] = []
+
+    async def write(items: Sequence[int]) -> list[int]:
+        written.append(list(items))
+        if 2 in items:
+            raise ValueError("cannot store 2")
+        return [i * 10 for i in items]
+
+    outcomes = asyncio.run(
+        batching.each_alone_if_the_batch_fails_in_loop([1, 2, 3], write, lambda i: f"item {i}")
+    )
+    assert outcomes[0] == 10 and outcomes[2] == 30
+    assert isinstance(outcomes[1], ValueError)
+    assert written == [[1, 2, 3], [1], [2], [3]]

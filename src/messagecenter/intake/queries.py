@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.types import TypeEngine
 
 from messagecenter.db import (
@@ -41,6 +42,7 @@ from messagecenter.db import (
     insert_ignore_many,
     insert_selected,
     unnested,
+    unnested_insert_ignore,
 )
 from messagecenter.models import (
     Business,
@@ -63,16 +65,24 @@ from messagecenter.models.sms_number import NUMBER_ACTIVE
 # ---------------------------------------------------------------------------- the queue
 
 
+_QUEUE: Table = InboundQueueItem.__table__  # type: ignore[assignment]
+
+
 def insert_queued(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
     """Queue texts in one idempotent insert; the carrier sids that were new."""
-    return insert_ignore_many(
-        session,
-        InboundQueueItem.__table__,  # type: ignore[arg-type]
-        # By sid, so two processes inserting the same retried texts lock the unique index's
-        # entries in one order.
-        sorted(rows, key=lambda row: row["carrier_sid"]),
-        ["carrier_sid"],
-    )
+    return insert_ignore_many(session, _QUEUE, _by_sid(rows), ["carrier_sid"])
+
+
+def queue_insert(rows: Sequence[dict[str, Any]]) -> tuple[ReturningInsert[Any], dict[str, Any]]:
+    """PostgreSQL: `insert_queued` as its statement and parameters, for the webhook's async
+    connection (intake/queue.py); it returns the new sids too."""
+    return unnested_insert_ignore(_QUEUE, _by_sid(rows), ["carrier_sid"])
+
+
+def _by_sid(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Two processes inserting the same retried texts lock the unique index's entries in one
+    # order.
+    return sorted(rows, key=lambda row: row["carrier_sid"])
 
 
 def claim_queued(session: Session, limit: int, max_attempts: int) -> list[InboundQueueItem]:

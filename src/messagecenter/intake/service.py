@@ -2,13 +2,13 @@
 
 Every inbound text takes one path, whichever carrier brought it: Twilio's webhook hands its
 text to `accept_inbound`, the simulated carrier's phone to `accept_inbound_sync` (the same from
-a plain thread). Both write the texts that arrive together in one transaction on one thread
-(see intake/batching.py) and answer only after the commit. On PostgreSQL that write only
-queues the texts (one idempotent multi-row insert, so it costs about what a bare insert does and
-nothing sent is lost) and the workers of every process drain the queue in batches
-(`process_queued`). On SQLite there is one process, where a queue would only add work, so the
-texts are processed at once (`receive_inbound_batch`). Status reports go to sending/reports.py
-(group-committed the same way).
+a plain thread). Both write the texts that arrive together at once (see intake/batching.py)
+and answer only after the commit. On PostgreSQL that write only queues the texts (one
+idempotent multi-row insert, so it costs about what a bare insert does and nothing sent is
+lost; the webhook's on the event loop, intake/queue.py) and the workers of every process drain
+the queue in batches (`process_queued`). On SQLite there is one process, where a queue would
+only add work, so the texts are processed at once (`receive_inbound_batch`). Status reports go
+to sending/reports.py (group-committed the same way).
 
 Nothing a carrier sends is refused or lost for its content: a NUL character (which PostgreSQL
 cannot store) becomes U+FFFD and the message keeps the fact (`body_had_nul`). A text is routed
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import NamedTuple
 
@@ -36,6 +35,14 @@ from messagecenter.clock import Clock
 from messagecenter.db import session_scope
 from messagecenter.intake import queries, record
 from messagecenter.intake.batching import Batcher, each_alone_if_the_batch_fails
+from messagecenter.intake.queue import (
+    WEBHOOK_BATCH_SIZE,
+    QueueWriter,
+    queue_rows,
+    text_name,
+    which_new,
+    without_nul,
+)
 from messagecenter.intake.record import DuplicateDelivery, InboundOutcome
 from messagecenter.models import (
     ConsentRecord,
@@ -46,12 +53,10 @@ from messagecenter.models import (
 )
 from messagecenter.sms.keywords import may_be_keyword
 from messagecenter.sms.segments import normalize_newlines
-from messagecenter.sms.text import NUL, REPLACEMENT
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
-WEBHOOK_BATCH_SIZE = 64  # texts a webhook transaction may hold under load
 MAX_ATTEMPTS = 5  # after that a queued text is parked for the operator (see last_error)
 
 
@@ -82,11 +87,19 @@ PHONE_LENGTH = _phone_length()
 
 class Intake:
     def __init__(
-        self, session_factory: sessionmaker[Session], clock: Clock, *, queue_inbound: bool
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        *,
+        queue_inbound: bool,
+        queue_writer: QueueWriter | None = None,
     ) -> None:
         self._sessions = session_factory
         self._clock = clock
         self.queue_inbound = queue_inbound  # whether the webhook queues texts for the worker
+        # PostgreSQL: the webhook's texts queued on the event loop (intake/queue.py); without
+        # it, by the batch thread through the sessions.
+        self._queue_writer = queue_writer
         self._webhook_batches: Batcher[InboundSms, bool] = Batcher(
             self._accept_batch, max_batch=WEBHOOK_BATCH_SIZE, name="intake"
         )
@@ -94,6 +107,8 @@ class Intake:
     async def accept_inbound(self, inbound: InboundSms) -> bool:
         """The inbound webhook's write, committed before this returns: queued on PostgreSQL,
         processed on SQLite. True when the worker has something new to do."""
+        if self._queue_writer is not None:
+            return await self._queue_writer.submit(inbound)
         return await self._webhook_batches.submit(inbound)
 
     def accept_inbound_sync(self, inbound: InboundSms) -> bool:
@@ -102,7 +117,15 @@ class Intake:
         return self._webhook_batches.submit_blocking(inbound)
 
     def close(self) -> None:
+        """Finish what was submitted to the batch thread."""
         self._webhook_batches.close()
+
+    async def aclose(self) -> None:
+        """Finish every write submitted and close the webhook's connection (the server's
+        shutdown, on its event loop)."""
+        self.close()
+        if self._queue_writer is not None:
+            await self._queue_writer.close()
 
     def _accept_batch(self, inbounds: Sequence[InboundSms]) -> list[bool | Exception]:
         if self.queue_inbound:
@@ -117,7 +140,7 @@ class Intake:
     ) -> list[InboundOutcome | Exception]:
         """Process texts in one unit of work. If that fails, each text is processed alone, so
         one text that cannot be stored fails only its own request (and Twilio retries it)."""
-        return each_alone_if_the_batch_fails(inbounds, self._record, _text_name)
+        return each_alone_if_the_batch_fails(inbounds, self._record, text_name)
 
     def _record(self, inbounds: Sequence[InboundSms]) -> list[InboundOutcome]:
         try:
@@ -137,31 +160,12 @@ class Intake:
         """Keep texts for the worker in one insert; for each, whether it was new (a sid
         already queued, or twice in this batch, is not). If the insert fails, each text is
         inserted alone and only the one that cannot be stored fails."""
-        return each_alone_if_the_batch_fails(inbounds, self._insert_queued, _text_name)
+        return each_alone_if_the_batch_fails(inbounds, self._insert_queued, text_name)
 
     def _insert_queued(self, inbounds: Sequence[InboundSms]) -> list[bool]:
-        now = self._clock.now()
-        rows = [
-            {
-                "carrier_sid": inbound.carrier_sid,
-                "from_phone": inbound.from_phone,
-                "to_phone": inbound.to_phone,
-                "body": inbound.body,
-                "body_had_nul": had_nul,
-                "media_urls": list(inbound.media_urls),
-                "received_at": now,
-                "attempts": 0,
-            }
-            for inbound, had_nul in map(without_nul, inbounds)
-        ]
         with session_scope(self._sessions) as session:
-            inserted = queries.insert_queued(session, rows)
-        new: list[bool] = []
-        for inbound in inbounds:
-            sid = without_nul(inbound)[0].carrier_sid
-            new.append(sid in inserted)
-            inserted.discard(sid)
-        return new
+            inserted = queries.insert_queued(session, queue_rows(inbounds, self._clock.now()))
+        return which_new(inbounds, inserted)
 
     def process_queued(self, limit: int = BATCH_SIZE) -> Processed:
         """Process up to `limit` queued texts, in arrival order; returns how many, whether
@@ -245,10 +249,6 @@ class Intake:
         return Processed(done, replied, for_endpoints)
 
 
-def _text_name(inbound: InboundSms) -> str:
-    return f"inbound text {inbound.carrier_sid}"
-
-
 def _claim(session: Session, limit: int) -> list[InboundQueueItem]:
     return queries.claim_queued(session, limit, MAX_ATTEMPTS)
 
@@ -271,22 +271,6 @@ def _as_received(item: InboundQueueItem) -> tuple[InboundSms, bool, datetime]:
         item.carrier_sid, item.from_phone, item.to_phone, item.body, list(item.media_urls or [])
     )
     return inbound, item.body_had_nul, item.received_at
-
-
-def without_nul(inbound: InboundSms) -> tuple[InboundSms, bool]:
-    """The text with each NUL replaced (PostgreSQL cannot store one), and whether its body
-    held any. A client's text is never refused for its content."""
-    fields = (inbound.carrier_sid, inbound.from_phone, inbound.to_phone, inbound.body)
-    if not any(NUL in value for value in (*fields, *inbound.media_urls)):
-        return inbound, False
-    return replace(
-        inbound,
-        carrier_sid=inbound.carrier_sid.replace(NUL, REPLACEMENT),
-        from_phone=inbound.from_phone.replace(NUL, REPLACEMENT),
-        to_phone=inbound.to_phone.replace(NUL, REPLACEMENT),
-        body=inbound.body.replace(NUL, REPLACEMENT),
-        media_urls=[url.replace(NUL, REPLACEMENT) for url in inbound.media_urls],
-    ), NUL in inbound.body
 
 
 def _store(
