@@ -4,7 +4,9 @@ can be forged or mis-proxied."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -119,3 +121,30 @@ def test_forged_or_tampered_requests_are_refused(tamper: str) -> None:
     elif tamper == "http instead of https":
         url = URL.replace("https://", "http://")
     assert not checker.is_valid(url, form, headers)
+
+
+def test_the_validator_reads_every_field_without_raising_and_catching_an_error() -> None:
+    """The validator tries a MultiDict's getall, then Django's getlist, then a dict's
+    indexing, each miss an AttributeError raised and caught: for every field, twice a
+    request, that was a quarter of a loaded webhook's CPU."""
+    form = FormParams.from_pairs([("To", "+12125550142"), ("To", "+12125550143"), ("Body", "")])
+    signature = RequestValidator("token").compute_signature(URL, form)
+    caught: list[type[BaseException]] = []
+
+    def local(frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "exception":
+            caught.append(arg[0])
+        return local
+
+    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_name == "get_values" else None
+
+    sys.settrace(tracer)
+    try:
+        valid = SignatureChecker("token", None).is_valid(
+            URL, form, {"x-twilio-signature": signature}
+        )
+    finally:
+        sys.settrace(None)
+    assert valid
+    assert caught == []
