@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
 
 from messagecenter.app import create_app
 from messagecenter.carriers.base import InboundSms
@@ -34,17 +33,25 @@ def _queued(context: AppContext) -> dict[str, InboundQueueItem]:
         return {i.carrier_sid: i for i in session.scalars(select(InboundQueueItem))}
 
 
-def _writer_connections(session: Session) -> int:
-    return int(
-        session.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE application_name = :name AND datname = current_database()"
-            ),
-            {"name": CONNECTION_NAME},
-        )
-        or 0
-    )
+@pytest.fixture
+def writer_connections(committed_context: AppContext) -> Callable[[], int]:
+    """How many connections the webhook's writer holds now, of those opened since the test
+    began (an app another test served without its shutdown may have left one open)."""
+    with session_scope(committed_context.sessions) as session:
+        started = session.scalar(text("SELECT clock_timestamp()"))
+
+    def count() -> int:
+        with session_scope(committed_context.sessions) as session:
+            found = session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"
+                    " AND datname = current_database() AND backend_start >= :since"
+                ),
+                {"name": CONNECTION_NAME, "since": started},
+            )
+        return int(found or 0)
+
+    return count
 
 
 def _accept_together(context: AppContext, *texts: InboundSms) -> list[bool | BaseException]:
@@ -109,14 +116,14 @@ def test_a_nul_is_replaced_and_remembered(committed_context: AppContext) -> None
 
 @pytest.mark.postgres_only
 def test_a_connection_the_server_dropped_fails_the_batch_and_each_text_goes_on_a_new_one(
-    committed_context: AppContext,
+    committed_context: AppContext, writer_connections: Callable[[], int]
 ) -> None:
     intake = committed_context.intake
 
     async def scenario() -> list[bool | BaseException]:
         assert await intake.accept_inbound(_text("SMa"))
+        assert writer_connections() == 1
         with session_scope(committed_context.sessions) as session:
-            assert _writer_connections(session) == 1
             session.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -138,7 +145,7 @@ def test_a_connection_the_server_dropped_fails_the_batch_and_each_text_goes_on_a
 
 @pytest.mark.postgres_only
 def test_each_event_loop_gets_its_own_connection_and_close_ends_it(
-    committed_context: AppContext,
+    committed_context: AppContext, writer_connections: Callable[[], int]
 ) -> None:
     """A process's server has one loop; a test client starts one per client."""
     intake = committed_context.intake
@@ -150,13 +157,12 @@ def test_each_event_loop_gets_its_own_connection_and_close_ends_it(
     assert in_a_new_loop(lambda: intake.accept_inbound(_text("SMb")))
     asyncio.run(intake.aclose())
     assert sorted(_queued(committed_context)) == ["SMa", "SMb"]
-    with session_scope(committed_context.sessions) as session:
-        assert _writer_connections(session) == 0
+    assert writer_connections() == 0
 
 
 @pytest.mark.postgres_only
 def test_the_webhook_queues_on_the_writer_and_shutdown_closes_its_connection(
-    committed_context: AppContext,
+    committed_context: AppContext, writer_connections: Callable[[], int]
 ) -> None:
     context = committed_context
     with session_scope(context.sessions) as session:
@@ -174,8 +180,6 @@ def test_the_webhook_queues_on_the_writer_and_shutdown_closes_its_connection(
     with TestClient(app) as client:
         response = signed_post(client, INBOUND, form)
         assert response.status_code == 200  # type: ignore[attr-defined]
-        with session_scope(context.sessions) as session:
-            assert _writer_connections(session) == 1  # it went through the writer
+        assert writer_connections() == 1  # it went through the writer
     assert list(_queued(context)) == ["SM" + "d" * 32]
-    with session_scope(context.sessions) as session:
-        assert _writer_connections(session) == 0
+    assert writer_connections() == 0

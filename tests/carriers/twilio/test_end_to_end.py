@@ -8,6 +8,7 @@ dispatcher talks to the fake through the real `twilio` package. Units of work re
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Iterator
@@ -55,11 +56,19 @@ class DeferredApp:
 
     def __init__(self) -> None:
         self.app: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.app is None:
             raise RuntimeError("no app is being served")
+        self._loop = asyncio.get_running_loop()
         await self.app(scope, receive, send)
+
+    def shut_down(self, context: AppContext) -> None:
+        """What the app's lifespan does at shutdown, which this server does not run: the
+        inbound webhook's connection closed, on the server's loop (it belongs to it)."""
+        if self._loop is not None:
+            asyncio.run_coroutine_threadsafe(context.intake.aclose(), self._loop).result(10)
 
 
 @dataclass
@@ -182,6 +191,7 @@ def studio(
         finally:
             studio.api.close()
     finally:
+        live.deferred.shut_down(context)
         live.deferred.app = None
         empty_all_tables(engine)
 
