@@ -271,3 +271,24 @@ def test_a_plain_thread_waits_for_its_commit_too(
         thread.join(WAIT)
     assert answers == [True]
     assert load(session, message.id).status == "sent"
+
+
+def test_a_batch_for_businesses_without_endpoints_runs_no_endpoints_query(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Whether a business has a webhook endpoint is read with the messages' lock, so the
+    common batch (no endpoints) spends no round trip looking them up."""
+    messages = accepted_messages(session, context, clock, 2)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(context.engine, "before_cursor_execute", seen)
+    try:
+        assert context.reports.record_reports([report(m, "sent") for m in messages]) == [True] * 2
+    finally:
+        event.remove(context.engine, "before_cursor_execute", seen)
+    endpoint_reads = [s for s in statements if "webhook_endpoints" in s]
+    assert len(endpoint_reads) == 1 and "has_endpoints" in endpoint_reads[0]  # the lock's
+    assert [load(session, m.id).status for m in messages] == ["sent", "sent"]

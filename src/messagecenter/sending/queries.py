@@ -22,6 +22,7 @@ from messagecenter.models import (
     PhoneConsent,
     SendPacing,
     SmsNumber,
+    WebhookEndpoint,
 )
 from messagecenter.models.message import (
     BULK_LAST_SQL,
@@ -581,10 +582,21 @@ class ReportedMessage(NamedTuple):
     status: str
     error_code: int | None
     error_message: str | None
+    # Whether its business has a live webhook endpoint: read with the lock, so a batch for
+    # businesses without one skips the endpoints' query (a round trip per batch).
+    has_endpoints: bool
 
 
 _LOCK_REPORTED = (
-    select(*(_messages.c[name] for name in ReportedMessage._fields))
+    select(
+        *(_messages.c[name] for name in ReportedMessage._fields[:-1]),
+        exists()
+        .where(
+            WebhookEndpoint.business_id == _messages.c.business_id,
+            WebhookEndpoint.deleted_at.is_(None),
+        )
+        .label("has_endpoints"),
+    )
     .where(_ids())
     .order_by(_messages.c.id)
     .with_for_update()

@@ -405,8 +405,13 @@ def record_statuses(session: Session, reports: Sequence[StatusReport], at: datet
             statuses[message_id] = report.status
     changed = {m: word for m, word in statuses.items() if word != named[m].status}
     queries.set_statuses(session, changed, at)
-    webhooks.record_events(
-        session, [webhooks.message_status(named[m], w, at) for m, w in changed.items()]
+    webhooks.record_events(  # only for businesses with an endpoint (lock_reported read it)
+        session,
+        [
+            webhooks.message_status(named[m], w, at)
+            for m, w in changed.items()
+            if named[m].has_endpoints
+        ],
     )
     for message_id, word in changed.items():
         m = named[message_id]
