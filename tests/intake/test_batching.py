@@ -286,6 +286,14 @@ async def _first_then_the_rest_in_loop(
     return await asyncio.gather(first, *rest, return_exceptions=True)
 
 
+async def _submit_then_give_up(batcher: LoopBatcher[int, int], handler: LoopRecorder) -> None:
+    """Submit 1 and, while the handler holds its batch, stop waiting for it (the client hung
+    up): the write goes on without anyone to answer."""
+    waiting = asyncio.ensure_future(batcher.submit(1))
+    await handler.started.wait()
+    waiting.cancel()
+
+
 def test_in_the_loop_items_that_arrive_during_a_batch_share_the_next_batch() -> None:
     handler = LoopRecorder(hold_first=True)
     batcher: LoopBatcher[int, int] = LoopBatcher(handler, max_batch=64)
@@ -362,9 +370,7 @@ def test_in_the_loop_a_request_that_gives_up_does_not_stop_the_write() -> None:
     batcher: LoopBatcher[int, int] = LoopBatcher(handler, max_batch=64)
 
     async def scenario() -> int:
-        waiting = asyncio.ensure_future(batcher.submit(1))
-        await handler.started.wait()
-        waiting.cancel()  # the client hung up
+        await _submit_then_give_up(batcher, handler)
         await asyncio.sleep(0)
         handler.release.set()
         return await batcher.submit(2)
@@ -378,9 +384,7 @@ def test_in_the_loop_close_finishes_what_was_submitted() -> None:
     batcher: LoopBatcher[int, int] = LoopBatcher(handler, max_batch=64)
 
     async def scenario() -> bool:
-        waiting = asyncio.ensure_future(batcher.submit(1))
-        await handler.started.wait()
-        waiting.cancel()  # the request is gone; its write is not
+        await _submit_then_give_up(batcher, handler)
         closing = asyncio.ensure_future(batcher.close())
         await asyncio.sleep(0)
         unfinished = not closing.done()
