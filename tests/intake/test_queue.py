@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
+from messagecenter import db
 from messagecenter.app import create_app
 from messagecenter.carriers.base import InboundSms
 from messagecenter.context import AppContext
@@ -52,6 +53,18 @@ def writer_connections(committed_context: AppContext) -> Callable[[], int]:
         return int(found or 0)
 
     return count
+
+
+def _drop_writer_connections(context: AppContext) -> None:
+    """The server ends the writer's connection (a restart, a failover, an idle timeout)."""
+    with session_scope(context.sessions) as session:
+        session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = :name AND datname = current_database()"
+            ),
+            {"name": CONNECTION_NAME},
+        )
 
 
 def _accept_together(context: AppContext, *texts: InboundSms) -> list[bool | BaseException]:
@@ -123,14 +136,7 @@ def test_a_connection_the_server_dropped_fails_the_batch_and_each_text_goes_on_a
     async def scenario() -> list[bool | BaseException]:
         assert await intake.accept_inbound(_text("SMa"))
         assert writer_connections() == 1
-        with session_scope(committed_context.sessions) as session:
-            session.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE application_name = :name AND datname = current_database()"
-                ),
-                {"name": CONNECTION_NAME},
-            )
+        _drop_writer_connections(committed_context)
         answers = await asyncio.gather(
             intake.accept_inbound(_text("SMb")),
             intake.accept_inbound(_text("SMc")),
@@ -141,6 +147,27 @@ def test_a_connection_the_server_dropped_fails_the_batch_and_each_text_goes_on_a
 
     assert asyncio.run(scenario()) == [True, True]
     assert sorted(_queued(committed_context)) == ["SMa", "SMb", "SMc"]
+
+
+@pytest.mark.postgres_only
+def test_an_idle_connection_the_server_dropped_is_replaced_before_a_lone_text_uses_it(
+    committed_context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool pings a connection idle for IDLE_PING_AFTER_SECONDS before handing it out (a
+    restart or failover in a quiet spell): here every checkout, so no test waits."""
+    monkeypatch.setattr(db, "IDLE_PING_AFTER_SECONDS", 0.0)
+    intake = committed_context.intake
+
+    async def scenario() -> bool:
+        assert await intake.accept_inbound(_text("SMa"))
+        _drop_writer_connections(committed_context)
+        try:
+            return await intake.accept_inbound(_text("SMb"))  # alone: no batch to retry
+        finally:
+            await intake.aclose()
+
+    assert asyncio.run(scenario()) is True
+    assert sorted(_queued(committed_context)) == ["SMa", "SMb"]
 
 
 @pytest.mark.postgres_only
