@@ -121,9 +121,11 @@ def create_app(
                     log.error("the worker did not stop in time; its call is settled by lookup")
             if listener is not None:
                 listener.stop()
-            await context.intake.aclose()
-            context.reports.close()
-            metrics.process_ended()
+            try:
+                await context.intake.aclose()
+            finally:
+                context.reports.close()
+                metrics.process_ended()
 
     app = LeanFrontApp(
         title="Message Center",

@@ -13,6 +13,8 @@ import pytest
 from messagecenter.intake import batching
 from messagecenter.intake.batching import Batcher, LoopBatcher
 
+WAIT_SECONDS = 10  # reached only when the test fails
+
 
 class Recorder:
     """A batch handler that doubles numbers, fails on the ones it is told to, and can hold its
@@ -394,6 +396,25 @@ def test_in_the_loop_close_finishes_what_was_submitted() -> None:
 
     assert asyncio.run(scenario())  # close waited for the held batch
     assert handler.batches == [[1]]
+
+
+def test_in_the_loop_a_writer_whose_loop_ended_before_it_ran_does_not_stall_the_next_loop() -> None:
+    handler = LoopRecorder()
+    batcher: LoopBatcher[int, int] = LoopBatcher(handler, max_batch=64)
+
+    submitted: list[asyncio.Future[int]] = []
+
+    async def ends_at_once() -> None:
+        # The submit runs as the loop stops: its writer is made, and cancelled unrun.
+        submitted.append(asyncio.ensure_future(batcher.submit(1)))
+
+    asyncio.run(ends_at_once())
+    assert submitted[0].cancelled()
+
+    async def next_loop() -> int:
+        return await asyncio.wait_for(batcher.submit(2), WAIT_SECONDS)
+
+    assert asyncio.run(next_loop()) == 4
 
 
 def test_each_alone_in_the_loop_when_the_batch_fails() -> None:

@@ -4,6 +4,8 @@ a connection of its own that commits for real (committed_context)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -53,6 +55,15 @@ def writer_connections(committed_context: AppContext) -> Callable[[], int]:
         return int(found or 0)
 
     return count
+
+
+def _until_none(count: Callable[[], int]) -> int:
+    """The count once it reaches zero, or what it is after 10 s: a closed connection's server
+    process leaves pg_stat_activity when it has exited, which a loaded machine may delay."""
+    deadline = time.monotonic() + 10
+    while (found := count()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
 
 
 def _drop_writer_connections(context: AppContext) -> None:
@@ -129,7 +140,9 @@ def test_a_nul_is_replaced_and_remembered(committed_context: AppContext) -> None
 
 @pytest.mark.postgres_only
 def test_a_connection_the_server_dropped_fails_the_batch_and_each_text_goes_on_a_new_one(
-    committed_context: AppContext, writer_connections: Callable[[], int]
+    committed_context: AppContext,
+    writer_connections: Callable[[], int],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     intake = committed_context.intake
 
@@ -145,7 +158,9 @@ def test_a_connection_the_server_dropped_fails_the_batch_and_each_text_goes_on_a
         await intake.aclose()
         return list(answers)
 
-    assert asyncio.run(scenario()) == [True, True]
+    with caplog.at_level(logging.WARNING, logger="messagecenter.intake.batching"):
+        assert asyncio.run(scenario()) == [True, True]
+    assert "a batch of 2 failed; writing each alone" in caplog.messages  # on the dead one
     assert sorted(_queued(committed_context)) == ["SMa", "SMb", "SMc"]
 
 
@@ -184,7 +199,7 @@ def test_each_event_loop_gets_its_own_connection_and_close_ends_it(
     assert in_a_new_loop(lambda: intake.accept_inbound(_text("SMb")))
     asyncio.run(intake.aclose())
     assert sorted(_queued(committed_context)) == ["SMa", "SMb"]
-    assert writer_connections() == 0
+    assert _until_none(writer_connections) == 0
 
 
 @pytest.mark.postgres_only
@@ -209,4 +224,4 @@ def test_the_webhook_queues_on_the_writer_and_shutdown_closes_its_connection(
         assert response.status_code == 200  # type: ignore[attr-defined]
         assert writer_connections() == 1  # it went through the writer
     assert list(_queued(context)) == ["SM" + "d" * 32]
-    assert writer_connections() == 0
+    assert _until_none(writer_connections) == 0

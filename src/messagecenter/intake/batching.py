@@ -173,7 +173,8 @@ class LoopBatcher(Generic[Item, Result]):
         """Wait until `item` has been handled (and committed); its result, or its exception."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
-        if self._writer is None:
+        # done(): a writer cancelled before it ran (its loop ended) never reached its finally.
+        if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_pending())
         # A client that hangs up cancels only its wait; the write goes ahead with its batch.
         return await future
