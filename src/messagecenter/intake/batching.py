@@ -127,9 +127,7 @@ class Batcher(Generic[Item, Result]):
 
     def _write(self, batch: list[tuple[Item, _Waiter[Result]]]) -> None:
         try:
-            outcomes: Sequence[Result | BaseException] = self._handle([b[0] for b in batch])
-            if len(outcomes) != len(batch):
-                raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)}")
+            outcomes = _one_each(self._handle([b[0] for b in batch]), len(batch))
         except Exception as exc:  # every waiting request must hear of it
             outcomes = [exc] * len(batch)
         except BaseException as exc:  # SystemExit and the like must not reach an event loop
@@ -190,9 +188,7 @@ class LoopBatcher(Generic[Item, Result]):
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
                 try:
-                    outcomes = await self._handle([item for item, _ in batch])
-                    if len(outcomes) != len(batch):
-                        raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)}")
+                    outcomes = _one_each(await self._handle([i for i, _ in batch]), len(batch))
                 except Exception as exc:  # every waiting request must hear of it
                     outcomes = [exc] * len(batch)
                 except BaseException:  # cancelled (the loop is ending): so are the waiters
@@ -203,6 +199,15 @@ class LoopBatcher(Generic[Item, Result]):
                 _answer(list(zip((future for _, future in batch), outcomes, strict=True)))
         finally:
             self._writer = None
+
+
+def _one_each(
+    outcomes: Sequence[Result | BaseException], items: int
+) -> Sequence[Result | BaseException]:
+    """A handler's outcomes, checked to be one for each item of its batch."""
+    if len(outcomes) != items:
+        raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {items}")
+    return outcomes
 
 
 def _answer(answers: list[tuple[asyncio.Future[Result], Result | BaseException]]) -> None:
