@@ -198,3 +198,45 @@ def test_a_text_that_queued_a_reply_sends_it_in_the_same_pass(
         )
     ).one()
     assert answer.dispatch_state != DISPATCH_PENDING
+
+
+class _WaitLog(threading.Event):
+    """A stop event that notes each wait instead of waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        return self.is_set()
+
+
+def _texts(number: str, count: int, tag: str) -> list[InboundSms]:
+    return [
+        InboundSms(f"SM{tag}{i:030d}", "+12125550142", number, f"Text {i}") for i in range(count)
+    ]
+
+
+def test_a_pass_that_drained_a_part_batch_gathers_before_the_next(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """Texts streaming in are recorded a batch at a time, not a few per transaction: after a
+    pass that took less than a full batch, the next waits GATHER_SECONDS. A full batch (more
+    may be queued) and a pass that found no text go on at once."""
+    setup = make_business(session, context.carrier, clock.now())
+    session.commit()
+    stop = _WaitLog()
+    context.worker.run_due(stop)
+    assert stop.waits == []  # no text: nothing to gather
+
+    context.intake.enqueue_inbound_batch(_texts(setup.number.phone_number, 3, "a"))
+    assert context.worker.run_due(stop) == 3
+    assert stop.waits == [worker_module.GATHER_SECONDS]
+
+    full = worker_module.BATCH_SIZE
+    context.intake.enqueue_inbound_batch(_texts(setup.number.phone_number, full + 1, "b"))
+    assert context.worker.run_due(stop) == full
+    assert stop.waits == [worker_module.GATHER_SECONDS]  # more is queued: no wait
+    assert context.worker.run_due(stop) == 1
+    assert stop.waits == [worker_module.GATHER_SECONDS] * 2

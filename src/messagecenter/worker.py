@@ -15,7 +15,7 @@ from messagecenter.carriers.base import Carrier
 from messagecenter.clock import Clock
 from messagecenter.db import session_scope
 from messagecenter.idempotency.service import purge_expired
-from messagecenter.intake.service import Intake
+from messagecenter.intake.service import BATCH_SIZE, Intake
 from messagecenter.integrations.delivery import WebhookDeliverer
 from messagecenter.integrations.service import purge_delivery_log
 from messagecenter.logs import count, run_passes
@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 PURGE_EVERY_SECONDS = 300.0  # expired idempotency keys, sign-ins and sessions: this often
 # A pass woken only for queued texts looks at the outbox too when its last look is this old.
 OUTBOX_LOOK_SECONDS = 0.5
+# After a pass that recorded queued texts but less than a full batch (the queue drained while
+# texts stream in), the next pass waits this long, so it takes what arrives meanwhile as one
+# batch. Passing again at once, each worker recorded a few texts a transaction, and a batch's
+# fixed cost (its routes, conversations, usage and badge statements) was paid for each few:
+# the full intake on PostgreSQL went from 0.65 to 0.58 ms of server CPU a request with it.
+# A text reaches the inbox at most this much later.
+GATHER_SECONDS = 0.05
 # How long a stopping worker waits for webhook calls in flight; what is left unrecorded comes
 # due again when its claim's lease ends (delivered at least once).
 WEBHOOK_STOP_WAIT_SECONDS = 5.0
@@ -56,6 +63,7 @@ class BackgroundWorker:
         self._outbox_woken = True
         self._outbox_busy = False
         self._next_outbox_look = 0.0
+        self._texts_last_pass = 0  # queued texts its last pass recorded
 
     def wake(self) -> None:
         """Look at the queues now (a text arrived, a message was queued)."""
@@ -81,6 +89,7 @@ class BackgroundWorker:
         if _stopping(stop):
             return 0
         texts, replied, for_endpoints = self._intake.process_queued()
+        self._texts_last_pass = texts
         count(texts_processed=texts)
         if for_endpoints and self._webhooks is not None:
             self._webhooks.wake()  # their message.received deliveries are committed
@@ -121,11 +130,15 @@ class BackgroundWorker:
         wake() (a message was queued here), work found by its last look (a batch may follow),
         or OUTBOX_LOOK_SECONDS since that look (what came due, or was queued by another
         process). Under a stream of inbound texts on PostgreSQL, each wake_for_queued_texts
-        ran it all: seven transactions of lookups per batch of texts, finding nothing."""
+        ran it all: seven transactions of lookups per batch of texts, finding nothing. A pass
+        that drained the queue of a part batch waits GATHER_SECONDS before the next."""
         outbox = (
             self._outbox_woken or self._outbox_busy or time.monotonic() >= self._next_outbox_look
         )
-        return self.run_once(stop, outbox=outbox)
+        found = self.run_once(stop, outbox=outbox)
+        if 0 < self._texts_last_pass < BATCH_SIZE:  # drained while texts stream in
+            stop.wait(GATHER_SECONDS)
+        return found
 
     def _send_scheduled(self) -> int:
         """The due scheduled send, if any. One that fails is logged and left: the outbox
