@@ -90,7 +90,7 @@ def main() -> int:
     parser.add_argument(
         "--requests",
         type=int,
-        default=20_000,
+        default=60_000,
         help="pre-signed per point (half as many messages); a point that needs more fails "
         "rather than send one twice",
     )
