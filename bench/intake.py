@@ -118,7 +118,7 @@ def main() -> int:
     parser.add_argument(
         "--requests",
         type=int,
-        default=100_000,
+        default=200_000,
         help="pre-signed per run; a run that needs more fails rather than send one twice",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each pair (spread)")
