@@ -10,8 +10,9 @@ fast (target status / inbound >= 1.0).
 
 Needs wrk (Debian: apt-get install wrk) and, for PostgreSQL, a server at --pg-url (a database
 of its own is created and dropped). Prints each point's req/s and p50 / p99 latency, the ratio
-status / inbound, the server's peak memory per process, the machine's speed on a fixed CPU loop
-before and after (bench/machine.py), and checks afterwards that every answered callback was
+status / inbound, the server's peak memory per process and its CPU time per answered request
+(steadier than req/s on a shared machine), the machine's speed on a fixed CPU loop before and
+after (bench/machine.py), and checks afterwards that every answered callback was
 recorded: one status event per 2xx answer, and each message in the status its events say
 (delivered once "delivered" is stored). Writes bench/results/<stamp>-status-callbacks.{md,json}.
 """
@@ -36,7 +37,7 @@ from twilio.request_validator import RequestValidator
 
 from bench.harness import PeakRss, free_port, fresh_database, wait_until_up, write_results
 from bench.intake import ACCOUNT_SID, AUTH_TOKEN, _parse, _requests_file, _rows, _seed
-from bench.machine import cpu_speed, describe
+from bench.machine import cpu_seconds, cpu_speed, describe
 from messagecenter.clients.service import ClientChanges, create_client
 from messagecenter.clock import SystemClock
 from messagecenter.config import Settings
@@ -72,6 +73,10 @@ class Point:
     stored: int  # status events, or inbound texts (queued or processed), added by the run
     peak_rss_mb: float
     wrong_status: int = 0  # status: messages whose status is not what their events say
+    # CPU (user + system) of the server's process tree through the load, per answered
+    # request: steadier than req/s when other work shares the machine (PostgreSQL's own is
+    # not counted, nor, for inbound texts, a worker's recording after the load).
+    cpu_ms_per_request: float = 0.0
     repeat: int = 0
 
     @property
@@ -309,6 +314,7 @@ def _wrk(
     args: argparse.Namespace,
 ) -> Point:
     peak = PeakRss(pid)
+    cpu_before = cpu_seconds(pid)
     wrk = subprocess.run(
         [
             "wrk",
@@ -329,6 +335,7 @@ def _wrk(
         text=True,
         check=True,
     )
+    cpu_used = cpu_seconds(pid) - cpu_before
     peak_rss = peak.stop()
     signed = sum(1 for _ in requests_path.open())
     sent = re.search(r"(\d+) requests in", wrk.stdout)
@@ -352,6 +359,7 @@ def _wrk(
         socket_errors=parsed.socket_errors,
         stored=0,
         peak_rss_mb=peak_rss,
+        cpu_ms_per_request=1000 * cpu_used / parsed.answered if parsed.answered else 0.0,
     )
 
 
@@ -404,7 +412,7 @@ def _print(p: Point) -> None:
         f"{p.database:10} {p.kind:7} c={p.concurrency:<3} {p.requests_per_s:8.0f} req/s  "
         f"p50 {p.p50_ms:6.1f} ms  p99 {p.p99_ms:6.1f} ms  answered {p.answered}  {check}  "
         f"non-2xx {p.non_2xx}  socket errors {p.socket_errors}  "
-        f"peak RSS {p.peak_rss_mb:.0f} MB/process"
+        f"peak RSS {p.peak_rss_mb:.0f} MB/process  CPU {p.cpu_ms_per_request:.2f} ms/request"
     )
 
 
@@ -429,8 +437,9 @@ def _report(points: list[Point], machine: dict[str, object]) -> str:
         f"| database | processes | concurrency | run | status req/s | inbound req/s | ratio "
         f"status/inbound (target ≥ {TARGET_RATIO}) | status p50 / p99 ms | inbound p50 / p99 "
         f"ms | status answered / events stored / lost / wrong status | non-2xx status / "
-        f"inbound | peak RSS MB per process (target < {TARGET_RSS_MB:.0f}) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"inbound | peak RSS MB per process (target < {TARGET_RSS_MB:.0f}) | server CPU ms "
+        f"per request, status / inbound |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for status, inbound in zip(points[::2], points[1::2], strict=True):
         lines.append(
@@ -439,7 +448,8 @@ def _report(points: list[Point], machine: dict[str, object]) -> str:
             f"| **{_ratio(status, inbound):.2f}** | {status.p50_ms:.1f} / {status.p99_ms:.1f} | "
             f"{inbound.p50_ms:.1f} / {inbound.p99_ms:.1f} | {status.answered} / "
             f"{status.stored} / {status.lost} / {status.wrong_status} | {status.non_2xx} / "
-            f"{inbound.non_2xx} | {max(status.peak_rss_mb, inbound.peak_rss_mb):.0f} |"
+            f"{inbound.non_2xx} | {max(status.peak_rss_mb, inbound.peak_rss_mb):.0f} | "
+            f"{status.cpu_ms_per_request:.2f} / {inbound.cpu_ms_per_request:.2f} |"
         )
     return "\n".join(lines) + "\n"
 
