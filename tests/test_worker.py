@@ -240,3 +240,15 @@ def test_a_pass_that_drained_a_part_batch_gathers_before_the_next(
     assert stop.waits == [worker_module.GATHER_SECONDS]  # more is queued: no wait
     assert context.worker.run_due(stop) == 1
     assert stop.waits == [worker_module.GATHER_SECONDS] * 2
+
+
+def test_a_pass_that_also_sent_goes_on_at_once(
+    session: Session, context: AppContext, clock: FrozenClock
+) -> None:
+    """While the outbox has work (a bulk send), a pass hands over one claim: waiting after it
+    for texts to gather would slow the sending, so it does not."""
+    _, number = _pending_message(session, context, clock)
+    context.intake.enqueue_inbound_batch(_texts(number, 3, "c"))
+    stop = _WaitLog()
+    assert context.worker.run_due(stop) == 4  # the texts, and the message handed over
+    assert stop.waits == []
